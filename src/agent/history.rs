@@ -1,0 +1,306 @@
+//! The conversation as the core keeps it: provider-neutral messages made of content blocks,
+//! and the repair passes that make any history valid to send.
+//!
+//! The block shapes follow Anthropic's Messages API (the richest of the wire formats), so they
+//! serialise unchanged into requests, transcripts and stream-json lines; `provider::openai`
+//! maps them to Chat Completions. The invariant every request relies on: each `tool_use` in an
+//! assistant message has exactly one `tool_result` in the user message right after it.
+//! [`repair`] restores that invariant (and role alternation) after an interrupt, a crash or a
+//! hand-edited transcript, and runs before every request.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+/// The text a tool call gets when it was never answered (interrupt, crash, lost result).
+pub const INTERRUPTED_TOOL_RESULT: &str = "The user interrupted this tool call before it finished; it has no result.";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: Vec<ContentBlock>,
+}
+
+impl Message {
+    pub fn user_text(text: impl Into<String>) -> Message {
+        Message { role: Role::User, content: vec![ContentBlock::text(text)] }
+    }
+
+    /// The ids of the tool calls this message makes, in order.
+    pub fn tool_use_ids(&self) -> impl Iterator<Item = &str> {
+        self.content.iter().filter_map(|block| match block {
+            ContentBlock::ToolUse { id, .. } => Some(id.as_str()),
+            _ => None,
+        })
+    }
+
+    /// All text blocks joined, the way a front end shows an answer.
+    pub fn text(&self) -> String {
+        text_of(&self.content)
+    }
+}
+
+/// The text blocks of some content, joined.
+pub fn text_of(blocks: &[ContentBlock]) -> String {
+    let mut out = String::new();
+    for block in blocks {
+        if let ContentBlock::Text { text } = block {
+            out.push_str(text);
+        }
+    }
+    out
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ContentBlock {
+    Text {
+        text: String,
+    },
+    Image {
+        source: ImageSource,
+    },
+    Thinking {
+        thinking: String,
+        /// Sent back unmodified: the API rejects a thinking block whose signature changed.
+        #[serde(default)]
+        signature: String,
+    },
+    RedactedThinking {
+        data: String,
+    },
+    ToolUse {
+        id: String,
+        name: String,
+        input: Value,
+    },
+    ToolResult {
+        tool_use_id: String,
+        #[serde(serialize_with = "result_content_out", deserialize_with = "result_content_in")]
+        content: Vec<ToolResultContent>,
+        #[serde(default)]
+        is_error: bool,
+    },
+}
+
+impl ContentBlock {
+    pub fn text(text: impl Into<String>) -> ContentBlock {
+        ContentBlock::Text { text: text.into() }
+    }
+}
+
+/// What a tool result carries back to the model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToolResultContent {
+    Text { text: String },
+    Image { source: ImageSource },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImageSource {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub media_type: String,
+    pub data: String,
+}
+
+/// A text-only result is written as a plain string, as Claude Code writes it; anything else
+/// as the array of blocks.
+fn result_content_out<S: Serializer>(content: &[ToolResultContent], serializer: S) -> Result<S::Ok, S::Error> {
+    match content {
+        [ToolResultContent::Text { text }] => serializer.serialize_str(text),
+        _ => content.serialize(serializer),
+    }
+}
+
+fn result_content_in<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<ToolResultContent>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Wire {
+        Text(String),
+        Blocks(Vec<ToolResultContent>),
+    }
+    Ok(match Wire::deserialize(deserializer)? {
+        Wire::Text(text) => vec![ToolResultContent::Text { text }],
+        Wire::Blocks(blocks) => blocks,
+    })
+}
+
+/// Runs every repair pass, in order. Cheap enough to run before each request.
+pub fn repair(history: &mut Vec<Message>) {
+    drop_orphan_tool_results(history);
+    answer_dangling_tool_uses(history);
+    drop_empty_blocks(history);
+    merge_same_role(history);
+    if history.first().is_some_and(|m| m.role == Role::Assistant) {
+        history.insert(0, Message::user_text("(conversation resumed)"));
+    }
+}
+
+/// A `tool_use` whose result is missing from the next user message gets an "interrupted"
+/// result there, so the API never sees an unanswered call.
+pub fn answer_dangling_tool_uses(history: &mut Vec<Message>) {
+    let mut i = 0;
+    while i < history.len() {
+        if history[i].role != Role::Assistant {
+            i += 1;
+            continue;
+        }
+        let asked: Vec<String> = history[i].tool_use_ids().map(str::to_owned).collect();
+        if asked.is_empty() {
+            i += 1;
+            continue;
+        }
+        let next_is_user = history.get(i + 1).is_some_and(|m| m.role == Role::User);
+        if !next_is_user {
+            history.insert(i + 1, Message { role: Role::User, content: Vec::new() });
+        }
+        let answers = &mut history[i + 1].content;
+        let answered: HashSet<String> = answers
+            .iter()
+            .filter_map(|b| match b {
+                ContentBlock::ToolResult { tool_use_id, .. } => Some(tool_use_id.clone()),
+                _ => None,
+            })
+            .collect();
+        let missing: Vec<ContentBlock> = asked
+            .into_iter()
+            .filter(|id| !answered.contains(id))
+            .map(|id| ContentBlock::ToolResult {
+                tool_use_id: id,
+                content: vec![ToolResultContent::Text { text: INTERRUPTED_TOOL_RESULT.into() }],
+                is_error: true,
+            })
+            .collect();
+        // Results go before any other content of that user message, as the API requires.
+        let at = answers.iter().take_while(|b| matches!(b, ContentBlock::ToolResult { .. })).count();
+        answers.splice(at..at, missing);
+        i += 2;
+    }
+}
+
+/// A `tool_result` that answers no call in the assistant message just before it is removed.
+pub fn drop_orphan_tool_results(history: &mut [Message]) {
+    let mut asked: HashSet<String> = HashSet::new();
+    for message in history.iter_mut() {
+        match message.role {
+            Role::Assistant => {
+                asked = message.tool_use_ids().map(str::to_owned).collect();
+            }
+            Role::User => {
+                message.content.retain(|block| match block {
+                    ContentBlock::ToolResult { tool_use_id, .. } => asked.remove(tool_use_id),
+                    _ => true,
+                });
+                asked.clear();
+            }
+        }
+    }
+}
+
+/// Empty text blocks and messages left with no content are rejected by the API.
+pub fn drop_empty_blocks(history: &mut Vec<Message>) {
+    for message in history.iter_mut() {
+        message.content.retain(|b| !matches!(b, ContentBlock::Text { text } if text.is_empty()));
+    }
+    history.retain(|m| !m.content.is_empty());
+}
+
+/// Adjacent messages of the same role become one.
+pub fn merge_same_role(history: &mut Vec<Message>) {
+    let mut merged: Vec<Message> = Vec::with_capacity(history.len());
+    for message in history.drain(..) {
+        match merged.last_mut() {
+            Some(last) if last.role == message.role => last.content.extend(message.content),
+            _ => merged.push(message),
+        }
+    }
+    *history = merged;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tool_use(id: &str) -> ContentBlock {
+        ContentBlock::ToolUse { id: id.into(), name: "Bash".into(), input: json!({}) }
+    }
+
+    fn result(id: &str) -> ContentBlock {
+        ContentBlock::ToolResult {
+            tool_use_id: id.into(),
+            content: vec![ToolResultContent::Text { text: "ok".into() }],
+            is_error: false,
+        }
+    }
+
+    fn assistant(content: Vec<ContentBlock>) -> Message {
+        Message { role: Role::Assistant, content }
+    }
+
+    fn user(content: Vec<ContentBlock>) -> Message {
+        Message { role: Role::User, content }
+    }
+
+    #[test]
+    fn dangling_tool_use_gets_interrupted_result_before_other_content() {
+        let mut history = vec![
+            Message::user_text("go"),
+            assistant(vec![tool_use("a"), tool_use("b")]),
+            user(vec![result("a"), ContentBlock::text("[Request interrupted by user]")]),
+        ];
+        repair(&mut history);
+        let blocks = &history[2].content;
+        assert_eq!(blocks.len(), 3);
+        assert!(
+            matches!(&blocks[1], ContentBlock::ToolResult { tool_use_id, is_error: true, .. } if tool_use_id == "b")
+        );
+        assert!(matches!(&blocks[2], ContentBlock::Text { .. }));
+    }
+
+    #[test]
+    fn tool_use_at_the_end_gets_a_user_message() {
+        let mut history = vec![Message::user_text("go"), assistant(vec![tool_use("a")])];
+        repair(&mut history);
+        assert_eq!(history.len(), 3);
+        assert_eq!(history[2].role, Role::User);
+    }
+
+    #[test]
+    fn orphan_results_and_empty_messages_are_dropped_and_roles_merged() {
+        let mut history = vec![
+            Message::user_text("go"),
+            user(vec![result("zzz")]),
+            assistant(vec![ContentBlock::text("")]),
+            Message::user_text("again"),
+        ];
+        repair(&mut history);
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].content.len(), 2);
+    }
+
+    #[test]
+    fn tool_result_content_round_trips_as_string_or_blocks() {
+        let block = result("a");
+        let wire = serde_json::to_value(&block).unwrap();
+        assert_eq!(wire["content"], json!("ok"));
+        let back: ContentBlock = serde_json::from_value(wire).unwrap();
+        assert_eq!(back, block);
+        let blocks: ContentBlock = serde_json::from_value(json!({
+            "type": "tool_result", "tool_use_id": "a",
+            "content": [{"type": "text", "text": "ok"}]
+        }))
+        .unwrap();
+        assert_eq!(blocks, block);
+    }
+}

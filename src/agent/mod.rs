@@ -1,0 +1,141 @@
+//! The agent core: one task that owns a session and runs its turns.
+//!
+//! [`spawn`] starts it and hands back the two ends a front end needs: a sender of [`Op`]s
+//! and a receiver of [`Event`]s. The task takes one user turn at a time (`turn` runs the
+//! loop: request → stream → gate → tools → repeat); while a turn runs it still listens, so
+//! an interrupt cancels the turn's token and an approval answer reaches the gate waiting for
+//! it. User turns that arrive meanwhile wait their turn. Nothing here prints.
+
+mod gate;
+pub mod history;
+pub mod prompt;
+mod turn;
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::cost::CostTracker;
+use crate::permissions::PermissionPolicy;
+use crate::protocol::{ApprovalDecision, Event, EventSink, Op, SessionInfo};
+use crate::provider::Provider;
+use crate::provider::models::ModelInfo;
+use crate::provider::retry::RetryPolicy;
+use crate::tools::ToolRegistry;
+use history::Message;
+
+/// What to do with a call the permission rules leave to the user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApprovalMode {
+    /// Ask through [`Event::ApprovalRequest`] and wait for [`Op::ApprovalAnswer`].
+    Ask,
+    /// Nobody can answer (`-p`): refuse the call and list it in `permission_denials`.
+    Refuse,
+}
+
+pub struct AgentConfig {
+    pub provider: Arc<dyn Provider>,
+    pub model: ModelInfo,
+    pub system_prompt: String,
+    pub tools: ToolRegistry,
+    pub permissions: PermissionPolicy,
+    pub approvals: ApprovalMode,
+    pub retry: RetryPolicy,
+    /// Model requests allowed per user turn.
+    pub max_turns: Option<u32>,
+    pub cwd: PathBuf,
+    pub session_id: String,
+}
+
+pub struct AgentHandle {
+    pub ops: mpsc::UnboundedSender<Op>,
+    pub events: mpsc::UnboundedReceiver<Event>,
+    pub task: JoinHandle<()>,
+}
+
+/// Starts the core on the current tokio runtime.
+pub fn spawn(config: AgentConfig) -> AgentHandle {
+    let (ops_tx, ops_rx) = mpsc::unbounded_channel();
+    let (sink, events) = EventSink::new();
+    let session = Session { config, history: Vec::new(), costs: CostTracker::default() };
+    let task = tokio::spawn(run(session, ops_rx, sink));
+    AgentHandle { ops: ops_tx, events, task }
+}
+
+/// A session's state: what the turns read and extend.
+struct Session {
+    config: AgentConfig,
+    history: Vec<Message>,
+    costs: CostTracker,
+}
+
+async fn run(mut session: Session, mut ops: mpsc::UnboundedReceiver<Op>, events: EventSink) {
+    events.emit(Event::SessionStarted(SessionInfo {
+        session_id: session.config.session_id.clone(),
+        model: session.config.model.id.clone(),
+        cwd: session.config.cwd.clone(),
+        tools: session.config.tools.names(),
+        permission_mode: session.config.permissions.mode,
+    }));
+    let approvals = Approvals::default();
+    let mut queued = VecDeque::new();
+    loop {
+        let content = match queued.pop_front() {
+            Some(content) => content,
+            None => match ops.recv().await {
+                Some(Op::UserTurn { content }) => content,
+                Some(Op::Interrupt | Op::ApprovalAnswer { .. }) => continue,
+                Some(Op::Shutdown) | None => return,
+            },
+        };
+        let cancel = CancellationToken::new();
+        let mut shutdown = false;
+        let turn = turn::run_turn(&mut session, content, cancel.clone(), &approvals, &events);
+        tokio::pin!(turn);
+        let ended = loop {
+            tokio::select! {
+                ended = &mut turn => break ended,
+                op = ops.recv(), if !shutdown => match op {
+                    Some(Op::Interrupt) => cancel.cancel(),
+                    Some(Op::ApprovalAnswer { call_id, decision }) => approvals.answer(&call_id, decision),
+                    Some(Op::UserTurn { content }) => queued.push_back(content),
+                    Some(Op::Shutdown) | None => {
+                        shutdown = true;
+                        cancel.cancel();
+                    }
+                },
+            }
+        };
+        events.emit(ended);
+        if shutdown {
+            return;
+        }
+    }
+}
+
+/// Approval requests waiting for the user, by tool call id.
+#[derive(Default)]
+struct Approvals {
+    pending: Mutex<HashMap<String, oneshot::Sender<ApprovalDecision>>>,
+}
+
+impl Approvals {
+    fn request(&self, call_id: &str) -> oneshot::Receiver<ApprovalDecision> {
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.insert(call_id.to_owned(), tx);
+        }
+        rx
+    }
+
+    fn answer(&self, call_id: &str, decision: ApprovalDecision) {
+        let waiting = self.pending.lock().ok().and_then(|mut p| p.remove(call_id));
+        if let Some(tx) = waiting {
+            let _ = tx.send(decision);
+        }
+    }
+}

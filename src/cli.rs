@@ -1,0 +1,98 @@
+//! The command line, spelled as Claude Code spells it (plus cairn's `--provider` and
+//! `--base-url`), so `claude -p` scripts run unchanged. Parsing only: `main` resolves the
+//! values into a run configuration.
+
+use clap::{ArgAction, Parser};
+
+use crate::config::ProviderKind;
+use crate::permissions::PermissionMode;
+use crate::ui::print::{InputFormat, OutputFormat};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cairn",
+    version,
+    disable_version_flag = true,
+    about = "A terminal coding agent: light, fast, and at home with your Claude Code setup.",
+    after_help = "Examples:\n  cairn -p \"explain src/main.rs\"\n  git diff | cairn -p \"write a commit message\"\n  \
+                  cairn -p --output-format stream-json --verbose \"run the tests\"\n  \
+                  cairn -p --provider openai --base-url http://localhost:11434/v1 --model qwen3 \"hi\""
+)]
+pub struct Cli {
+    /// The prompt. With -p, piped stdin is added to it (or is the prompt when none is given).
+    pub prompt: Option<String>,
+
+    /// Print the answer and exit: the headless mode for scripts and CI.
+    #[arg(short = 'p', long = "print")]
+    pub print: bool,
+
+    /// Output format with -p.
+    #[arg(long, value_enum, default_value = "text")]
+    pub output_format: OutputFormat,
+
+    /// Input format with -p: `stream-json` reads one user message per stdin line.
+    #[arg(long, value_enum, default_value = "text")]
+    pub input_format: InputFormat,
+
+    /// Report more: tool calls on stderr in text mode.
+    #[arg(long)]
+    pub verbose: bool,
+
+    /// With stream-json output, also print each streaming event (`stream_event` lines).
+    #[arg(long)]
+    pub include_partial_messages: bool,
+
+    /// Stop after this many model requests in one turn.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_turns: Option<u32>,
+
+    /// Model id or alias (opus, sonnet, haiku, fable). Default: ANTHROPIC_MODEL, then claude-sonnet-5.
+    #[arg(long)]
+    pub model: Option<String>,
+
+    /// Replace the system prompt.
+    #[arg(long)]
+    pub system_prompt: Option<String>,
+
+    /// Add to the end of the system prompt.
+    #[arg(long)]
+    pub append_system_prompt: Option<String>,
+
+    /// Permission mode: default, acceptEdits, plan or bypassPermissions.
+    #[arg(long, value_parser = parse_mode)]
+    pub permission_mode: Option<PermissionMode>,
+
+    /// Run every tool call without asking (same as --permission-mode bypassPermissions).
+    #[arg(long)]
+    pub dangerously_skip_permissions: bool,
+
+    /// Rules for tool calls that may run without asking, e.g. "Bash(git diff:*)" Read.
+    #[arg(long = "allowedTools", visible_alias = "allowed-tools", num_args = 1.., value_name = "RULES")]
+    pub allowed_tools: Vec<String>,
+
+    /// Rules for tool calls that are always refused; a bare tool name removes the tool.
+    #[arg(long = "disallowedTools", visible_alias = "disallowed-tools", num_args = 1.., value_name = "RULES")]
+    pub disallowed_tools: Vec<String>,
+
+    /// Which API to speak: anthropic (Messages) or openai (Chat Completions: Ollama, vLLM, OpenRouter…).
+    #[arg(long, value_enum, env = "CAIRN_PROVIDER", default_value = "anthropic")]
+    pub provider: ProviderKind,
+
+    /// API base URL (default: ANTHROPIC_BASE_URL / OPENAI_BASE_URL, then the vendor's).
+    #[arg(long)]
+    pub base_url: Option<String>,
+
+    /// Use this session id (a UUID) instead of a new one.
+    #[arg(long)]
+    pub session_id: Option<uuid::Uuid>,
+
+    /// Print the version.
+    #[arg(short = 'v', long = "version", action = ArgAction::Version)]
+    pub version: Option<bool>,
+}
+
+fn parse_mode(text: &str) -> Result<PermissionMode, String> {
+    PermissionMode::parse(text).ok_or_else(|| {
+        format!("{text:?} is not a permission mode: use default, acceptEdits, plan or bypassPermissions")
+    })
+}

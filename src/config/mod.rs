@@ -1,0 +1,202 @@
+//! Resolving what a run needs from flags and environment, with errors a person can act on.
+//!
+//! Raw inputs (flag values, environment variables, read through a closure so tests pass
+//! their own) become validated settings: which provider, where, with which key and model, and
+//! the retry and stream-timeout knobs. Settings files join in issue [5/8].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::provider::anthropic::{self, Anthropic, Credential};
+use crate::provider::models::{DEFAULT_ANTHROPIC_MODEL, DEFAULT_OPENAI_MODEL};
+use crate::provider::openai::{self, OpenAi};
+use crate::provider::retry::RetryPolicy;
+use crate::provider::{self, Provider};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProviderKind {
+    Anthropic,
+    Openai,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApiCredential {
+    Anthropic(Credential),
+    /// Local OpenAI-compatible servers need no key.
+    OpenAi(Option<String>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderSettings {
+    pub kind: ProviderKind,
+    pub base_url: String,
+    pub credential: ApiCredential,
+    pub model: String,
+    /// Where the key came from, as `system/init` reports it.
+    pub api_key_source: &'static str,
+}
+
+impl ProviderSettings {
+    /// Builds the client these settings describe.
+    pub fn connect(&self, idle_timeout: Duration) -> Result<Arc<dyn Provider>, reqwest::Error> {
+        let client = provider::http_client()?;
+        Ok(match &self.credential {
+            ApiCredential::Anthropic(credential) => {
+                Arc::new(Anthropic::new(client, &self.base_url, credential.clone(), idle_timeout))
+            }
+            ApiCredential::OpenAi(key) => Arc::new(OpenAi::new(client, &self.base_url, key.clone(), idle_timeout)),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{var} is not set: {hint}")]
+    MissingKey { var: &'static str, hint: &'static str },
+    #[error(
+        "--model is required with --provider openai and a custom --base-url (for example --model qwen2.5-coder:7b)"
+    )]
+    MissingModel,
+    #[error("{var}={value:?} is not valid: {expected}")]
+    InvalidEnv { var: &'static str, value: String, expected: &'static str },
+}
+
+/// Picks the provider, its endpoint, key and model. `--base-url` beats the environment.
+pub fn resolve_provider(
+    kind: ProviderKind,
+    model: Option<&str>,
+    base_url: Option<&str>,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<ProviderSettings, ConfigError> {
+    match kind {
+        ProviderKind::Anthropic => {
+            let base_url = base_url.map(str::to_owned).or_else(|| env("ANTHROPIC_BASE_URL"));
+            let (credential, api_key_source) = match (env("ANTHROPIC_API_KEY"), env("ANTHROPIC_AUTH_TOKEN")) {
+                (Some(key), _) => (Credential::ApiKey(key), "ANTHROPIC_API_KEY"),
+                (None, Some(token)) => (Credential::Bearer(token), "ANTHROPIC_AUTH_TOKEN"),
+                (None, None) => {
+                    return Err(ConfigError::MissingKey {
+                        var: "ANTHROPIC_API_KEY",
+                        hint: "export it with your Anthropic API key, or run a local model with \
+                               --provider openai --base-url http://localhost:11434/v1 --model <name>",
+                    });
+                }
+            };
+            let model = model.map(str::to_owned).or_else(|| env("ANTHROPIC_MODEL"));
+            Ok(ProviderSettings {
+                kind,
+                base_url: base_url.unwrap_or_else(|| anthropic::DEFAULT_BASE_URL.to_owned()),
+                credential: ApiCredential::Anthropic(credential),
+                model: model.unwrap_or_else(|| DEFAULT_ANTHROPIC_MODEL.to_owned()),
+                api_key_source,
+            })
+        }
+        ProviderKind::Openai => {
+            let base_url = base_url.map(str::to_owned).or_else(|| env("OPENAI_BASE_URL"));
+            let key = env("OPENAI_API_KEY");
+            let is_openai = base_url.as_deref().is_none_or(|u| u.contains("api.openai.com"));
+            if is_openai && key.is_none() {
+                return Err(ConfigError::MissingKey {
+                    var: "OPENAI_API_KEY",
+                    hint: "export it with your OpenAI API key, or point --base-url at a local server \
+                           (Ollama, vLLM, llama.cpp, LM Studio), which needs none",
+                });
+            }
+            let model = match model.map(str::to_owned).or_else(|| env("OPENAI_MODEL")) {
+                Some(model) => model,
+                None if is_openai => DEFAULT_OPENAI_MODEL.to_owned(),
+                None => return Err(ConfigError::MissingModel),
+            };
+            let api_key_source = if key.is_some() { "OPENAI_API_KEY" } else { "none" };
+            Ok(ProviderSettings {
+                kind,
+                base_url: base_url.unwrap_or_else(|| openai::DEFAULT_BASE_URL.to_owned()),
+                credential: ApiCredential::OpenAi(key),
+                model,
+                api_key_source,
+            })
+        }
+    }
+}
+
+/// Tuning read from the environment: `CAIRN_MAX_RETRIES` (retries after the first attempt,
+/// default 7, so 8 attempts in all) and `CAIRN_STREAM_IDLE_TIMEOUT_MS` (default 120000: a
+/// stream silent that long counts as cut and is retried).
+#[derive(Clone, Debug)]
+pub struct Knobs {
+    pub retry: RetryPolicy,
+    pub idle_timeout: Duration,
+}
+
+const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+
+pub fn knobs(env: &impl Fn(&str) -> Option<String>) -> Result<Knobs, ConfigError> {
+    let number = |var: &'static str, expected: &'static str| -> Result<Option<u64>, ConfigError> {
+        env(var)
+            .map(|value| value.trim().parse::<u64>().map_err(|_| ConfigError::InvalidEnv { var, value, expected }))
+            .transpose()
+    };
+    let mut retry = RetryPolicy::default();
+    if let Some(retries) = number("CAIRN_MAX_RETRIES", "a whole number of retries, like 7")? {
+        retry.max_attempts = u32::try_from(retries).unwrap_or(u32::MAX).saturating_add(1);
+    }
+    let idle = number("CAIRN_STREAM_IDLE_TIMEOUT_MS", "milliseconds, like 120000")?;
+    let idle_timeout = idle.filter(|ms| *ms > 0).map_or(DEFAULT_IDLE_TIMEOUT, Duration::from_millis);
+    Ok(Knobs { retry, idle_timeout })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
+    }
+
+    #[test]
+    fn anthropic_needs_a_key_and_names_the_variable() {
+        let err = resolve_provider(ProviderKind::Anthropic, None, None, &env(&[])).unwrap_err();
+        assert!(err.to_string().starts_with("ANTHROPIC_API_KEY is not set"));
+        let s = resolve_provider(
+            ProviderKind::Anthropic,
+            None,
+            None,
+            &env(&[("ANTHROPIC_API_KEY", "k"), ("ANTHROPIC_BASE_URL", "http://x")]),
+        )
+        .unwrap();
+        assert_eq!(s.base_url, "http://x");
+        assert_eq!(s.model, DEFAULT_ANTHROPIC_MODEL);
+        let s = resolve_provider(
+            ProviderKind::Anthropic,
+            Some("m"),
+            Some("http://flag"),
+            &env(&[("ANTHROPIC_AUTH_TOKEN", "t"), ("ANTHROPIC_BASE_URL", "http://x")]),
+        )
+        .unwrap();
+        assert_eq!(
+            (s.base_url.as_str(), s.model.as_str(), s.api_key_source),
+            ("http://flag", "m", "ANTHROPIC_AUTH_TOKEN")
+        );
+    }
+
+    #[test]
+    fn local_openai_servers_need_no_key_but_a_model() {
+        let local = Some("http://localhost:11434/v1");
+        assert_eq!(resolve_provider(ProviderKind::Openai, None, local, &env(&[])), Err(ConfigError::MissingModel));
+        let s = resolve_provider(ProviderKind::Openai, Some("qwen"), local, &env(&[])).unwrap();
+        assert_eq!(s.credential, ApiCredential::OpenAi(None));
+        assert!(matches!(
+            resolve_provider(ProviderKind::Openai, None, None, &env(&[])),
+            Err(ConfigError::MissingKey { var: "OPENAI_API_KEY", .. })
+        ));
+    }
+
+    #[test]
+    fn knobs_parse_or_explain() {
+        let k = knobs(&env(&[("CAIRN_MAX_RETRIES", "2"), ("CAIRN_STREAM_IDLE_TIMEOUT_MS", "300")])).unwrap();
+        assert_eq!(k.retry.max_attempts, 3);
+        assert_eq!(k.idle_timeout, Duration::from_millis(300));
+        let err = knobs(&env(&[("CAIRN_MAX_RETRIES", "lots")])).unwrap_err();
+        assert!(err.to_string().contains("CAIRN_MAX_RETRIES"));
+    }
+}

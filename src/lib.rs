@@ -1,0 +1,23 @@
+//! cairn: a terminal coding agent.
+//!
+//! The architecture in one paragraph: a front end (`ui::print` for `-p`, later the TUI)
+//! sends [`protocol::Op`]s to the core started by [`agent::spawn`] and renders the
+//! [`protocol::Event`]s it sends back. The core runs one loop per user turn
+//! (`agent::turn`): build the request from the history (`agent::history`, repaired before
+//! every request) and the system prompt (`agent::prompt`); stream it through a
+//! [`provider::Provider`] (`provider::anthropic` or `provider::openai`, with backoff in
+//! `provider::retry`); pass each tool call through the gate (schema validation, then
+//! `permissions`); run the calls in `tools::scheduler` (read-only ones concurrently, the rest
+//! alone, results in call order); append the results and repeat until the model is done.
+//! `config` resolves flags and environment into what the core is built from; `cost` prices
+//! the tokens. The core never prints.
+
+pub mod agent;
+pub mod cli;
+pub mod config;
+pub mod cost;
+pub mod permissions;
+pub mod protocol;
+pub mod provider;
+pub mod tools;
+pub mod ui;

@@ -1,0 +1,90 @@
+//! The `cairn` binary: parse the flags, resolve them into a configuration, start the core,
+//! and hand it to a front end. Every error a user can cause here ends as one line on stderr
+//! and a non-zero exit code, never a backtrace.
+
+use std::process::exit;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+
+use cairn::agent::{self, AgentConfig, ApprovalMode, prompt};
+use cairn::cli::Cli;
+use cairn::config;
+use cairn::permissions::{PermissionMode, PermissionPolicy, PermissionRule};
+use cairn::provider::models;
+use cairn::tools::ToolRegistry;
+use cairn::ui::print::{self, InputFormat, OutputFormat, PrintOptions};
+
+fn main() {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => exit(code),
+        Err(error) => {
+            eprintln!("cairn: {error:#}");
+            exit(1);
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    if !cli.print {
+        eprintln!(
+            "cairn: the interactive terminal UI is not built yet; run a task headless with \
+             `cairn -p \"your task\"` (see `cairn --help`)"
+        );
+        return Ok(2);
+    }
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let settings = config::resolve_provider(cli.provider, cli.model.as_deref(), cli.base_url.as_deref(), &env)?;
+    let knobs = config::knobs(&env)?;
+    if cli.input_format == InputFormat::StreamJson && cli.output_format != OutputFormat::StreamJson {
+        bail!("--input-format stream-json requires --output-format stream-json");
+    }
+    let first_prompt = match cli.input_format {
+        InputFormat::Text => Some(print::read_prompt(cli.prompt.clone()).map_err(anyhow::Error::msg)?),
+        InputFormat::StreamJson => cli.prompt.clone(),
+    };
+    let cwd = std::env::current_dir().context("the current directory is not readable")?;
+
+    let allow = PermissionRule::parse_list(&cli.allowed_tools)?;
+    let deny = PermissionRule::parse_list(&cli.disallowed_tools)?;
+    let mut tools = ToolRegistry::builtin();
+    tools.retain(|name| !deny.iter().any(|rule| rule.tool == name && rule.specifier.is_none()));
+    let mode = if cli.dangerously_skip_permissions {
+        PermissionMode::BypassPermissions
+    } else {
+        cli.permission_mode.unwrap_or_default()
+    };
+
+    let mut system_prompt = cli.system_prompt.clone().unwrap_or_else(|| prompt::system_prompt(&cwd));
+    if let Some(extra) = &cli.append_system_prompt {
+        system_prompt.push_str("\n\n");
+        system_prompt.push_str(extra);
+    }
+    let session_id = cli.session_id.unwrap_or_else(uuid::Uuid::new_v4).to_string();
+    let options = PrintOptions {
+        output: cli.output_format,
+        input: cli.input_format,
+        verbose: cli.verbose,
+        include_partial_messages: cli.include_partial_messages,
+        api_key_source: settings.api_key_source,
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    runtime.block_on(async move {
+        let provider = settings.connect(knobs.idle_timeout).context("setting up the HTTP client")?;
+        let agent = agent::spawn(AgentConfig {
+            provider,
+            model: models::lookup(&settings.model),
+            system_prompt,
+            tools,
+            permissions: PermissionPolicy { mode, allow, deny },
+            approvals: ApprovalMode::Refuse,
+            retry: knobs.retry,
+            max_turns: cli.max_turns,
+            cwd,
+            session_id,
+        });
+        Ok(print::run(agent, first_prompt, options).await)
+    })
+}

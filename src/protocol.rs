@@ -1,0 +1,181 @@
+//! The whole interface between the core and a front end: [`Op`]s in, [`Event`]s out.
+//!
+//! The TUI, the headless printers, the demo and the tests all drive the agent through these
+//! two types and nothing else (DESIGN.md, principle 1). Events are sent on an unbounded
+//! channel, so the core never waits for a slow front end; everything a front end needs to
+//! render a turn, write its output format or count its cost arrives here.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::agent::history::ContentBlock;
+use crate::cost::{ModelUsage, Usage};
+use crate::permissions::PermissionMode;
+use crate::provider::{StopReason, StreamEvent};
+use crate::tools::ToolOutput;
+
+/// What a front end asks of the core.
+#[derive(Debug)]
+pub enum Op {
+    /// A user message; starts a turn, or waits for the running one to end.
+    UserTurn { content: Vec<ContentBlock> },
+    /// Stop the running turn: the stream, the running tools, the pending approvals.
+    Interrupt,
+    /// The user's answer to an [`Event::ApprovalRequest`].
+    ApprovalAnswer { call_id: String, decision: ApprovalDecision },
+    /// End the session once the running turn (if any) has been interrupted.
+    Shutdown,
+}
+
+impl Op {
+    pub fn user_text(text: impl Into<String>) -> Op {
+        Op::UserTurn { content: vec![ContentBlock::text(text)] }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApprovalDecision {
+    Allow,
+    Deny { reason: Option<String> },
+}
+
+/// What the core tells its front ends.
+#[derive(Debug, Clone)]
+pub enum Event {
+    SessionStarted(SessionInfo),
+    /// Partial output as it streams: text and thinking deltas, tool input as the model writes
+    /// it, block and message boundaries. A [`Event::Retrying`] discards what streamed so far.
+    Stream(StreamEvent),
+    /// A complete model response, sent once it has fully arrived (never for a response that
+    /// was cut and retried).
+    AssistantMessage(AssistantMessage),
+    ToolCallStarted {
+        call_id: String,
+        name: String,
+        input: Value,
+    },
+    /// Sent in call order, whatever order parallel tools finished in.
+    ToolCallFinished {
+        call_id: String,
+        name: String,
+        output: ToolOutput,
+    },
+    /// The gate needs the user: answer with [`Op::ApprovalAnswer`].
+    ApprovalRequest {
+        call_id: String,
+        tool: String,
+        input: Value,
+    },
+    /// A request failed and will be tried again after `delay`.
+    Retrying {
+        attempt: u32,
+        max_attempts: u32,
+        delay: Duration,
+        error: String,
+        status: Option<u16>,
+    },
+    /// Token usage of one response, and the session's totals after it.
+    Usage {
+        usage: Usage,
+        total: Usage,
+        total_cost_usd: f64,
+    },
+    TurnComplete(TurnOutcome),
+    TurnAborted(TurnOutcome),
+    /// A problem outside any turn; the session goes on.
+    Error {
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionInfo {
+    pub session_id: String,
+    pub model: String,
+    pub cwd: PathBuf,
+    pub tools: Vec<String>,
+    pub permission_mode: PermissionMode,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssistantMessage {
+    pub id: String,
+    pub model: String,
+    pub content: Vec<ContentBlock>,
+    pub stop_reason: Option<StopReason>,
+    pub usage: Usage,
+}
+
+/// How a turn ended, and the session's accounts at that point.
+#[derive(Debug, Clone)]
+pub struct TurnOutcome {
+    pub status: TurnStatus,
+    /// The final answer's text (a cut answer and its continuation joined).
+    pub result: String,
+    pub stop_reason: Option<StopReason>,
+    /// Model requests made in this turn.
+    pub num_turns: u32,
+    pub duration: Duration,
+    pub api_duration: Duration,
+    pub usage: Usage,
+    pub total_cost_usd: f64,
+    pub model_usage: Vec<(String, ModelUsage)>,
+    pub permission_denials: Vec<PermissionDenial>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TurnStatus {
+    Success,
+    MaxTurns { limit: u32 },
+    Failed(TurnError),
+    Interrupted,
+}
+
+/// A turn that could not finish, typed so a front end can say what to do about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnError {
+    pub kind: TurnErrorKind,
+    pub status: Option<u16>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TurnErrorKind {
+    /// The prompt no longer fits the model's context window.
+    ContextTooLong,
+    /// 401: the key is missing, wrong or expired.
+    Authentication,
+    /// 403.
+    PermissionDenied,
+    /// Any other request the API refused (400, 404, …).
+    InvalidRequest,
+    /// Retries ran out on 429/529/5xx, broken or stalled streams, or connection errors.
+    RetriesExhausted,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PermissionDenial {
+    pub tool_name: String,
+    pub tool_use_id: String,
+    pub tool_input: Value,
+}
+
+/// The core's side of the event channel.
+#[derive(Clone, Debug)]
+pub struct EventSink(mpsc::UnboundedSender<Event>);
+
+impl EventSink {
+    pub fn new() -> (EventSink, mpsc::UnboundedReceiver<Event>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (EventSink(tx), rx)
+    }
+
+    /// Sends an event; a front end that has gone away is not an error for the core.
+    pub fn emit(&self, event: Event) {
+        let _ = self.0.send(event);
+    }
+}

@@ -1,0 +1,375 @@
+//! LLM API clients behind one trait.
+//!
+//! A [`Provider`] turns a [`Request`] into a stream of provider-neutral [`StreamEvent`]s. Each
+//! vendor module is a thin transport plus a pure conversion (request body out, SSE events in)
+//! tested on recorded lines: `anthropic` (Messages API) and `openai` (Chat Completions, which
+//! Ollama, vLLM, llama.cpp, LM Studio and OpenRouter speak). `sse` holds the shared stream
+//! plumbing (idle timeout, end-of-stream checks), `retry` the backoff loop that turns streams
+//! into complete [`Response`]s, `models` the model table.
+
+pub mod anthropic;
+pub mod models;
+pub mod openai;
+pub mod retry;
+pub mod sse;
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::Stream;
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::agent::history::{ContentBlock, Message};
+use crate::cost::Usage;
+
+/// Everything one model request needs; borrowed so a request costs no copy of the history.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    pub model: &'a str,
+    pub system: &'a str,
+    pub messages: &'a [Message],
+    pub tools: &'a [ToolSpec],
+    pub max_tokens: u32,
+    pub session_id: &'a str,
+}
+
+/// A tool as the model sees it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    pub input_schema: Value,
+}
+
+/// The HTTP client every provider shares: rustls with the ring provider, the system's
+/// proxy settings (`HTTPS_PROXY`, `NO_PROXY`), no overall timeout (streams run long; the
+/// idle timeout in `sse` catches stalls).
+pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+    // Installing twice is harmless: the second call reports the first one won.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(30))
+        .tcp_nodelay(true)
+        .user_agent(concat!("cairn/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<StreamEvent, ProviderError>> + Send>>;
+
+pub trait Provider: Send + Sync {
+    /// Sends the request and streams the answer. The body is serialised before this returns,
+    /// so the future borrows nothing.
+    fn stream(&self, request: &Request<'_>) -> BoxFuture<'static, Result<EventStream, ProviderError>>;
+}
+
+/// One step of a streamed answer, in Anthropic's vocabulary (the richest of the formats).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StreamEvent {
+    MessageStart {
+        id: String,
+        model: String,
+        usage: Usage,
+    },
+    BlockStart {
+        index: usize,
+        block: BlockStart,
+    },
+    TextDelta {
+        index: usize,
+        text: String,
+    },
+    ThinkingDelta {
+        index: usize,
+        thinking: String,
+    },
+    SignatureDelta {
+        index: usize,
+        signature: String,
+    },
+    ToolInputDelta {
+        index: usize,
+        partial_json: String,
+    },
+    BlockStop {
+        index: usize,
+    },
+    /// `usage` fields the API reports here are cumulative for the message.
+    MessageDelta {
+        stop_reason: Option<StopReason>,
+        usage: Option<PartialUsage>,
+    },
+    MessageStop,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BlockStart {
+    Text,
+    Thinking,
+    RedactedThinking { data: String },
+    ToolUse { id: String, name: String },
+}
+
+/// Usage as `message_delta` reports it: only the fields present are updates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PartialUsage {
+    pub input_tokens: Option<u64>,
+    pub cache_creation_input_tokens: Option<u64>,
+    pub cache_read_input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    EndTurn,
+    ToolUse,
+    MaxTokens,
+    StopSequence,
+    PauseTurn,
+    Refusal,
+    ModelContextWindowExceeded,
+    #[serde(untagged)]
+    Other(String),
+}
+
+/// A complete answer, assembled from the stream.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Response {
+    pub id: String,
+    pub model: String,
+    pub content: Vec<ContentBlock>,
+    pub stop_reason: Option<StopReason>,
+    pub usage: Usage,
+    /// A tool call whose input JSON was cut off (the response hit `max_tokens` inside it).
+    pub truncated_tool_call: bool,
+}
+
+impl Response {
+    pub fn has_tool_calls(&self) -> bool {
+        self.content.iter().any(|b| matches!(b, ContentBlock::ToolUse { .. }))
+    }
+}
+
+#[derive(Debug)]
+enum PartialBlock {
+    Text(String),
+    Thinking { thinking: String, signature: String },
+    RedactedThinking(String),
+    ToolUse { id: String, name: String, json: String },
+}
+
+/// Folds [`StreamEvent`]s into a [`Response`]. Pure; the unit of every provider test.
+#[derive(Debug, Default)]
+pub struct ResponseBuilder {
+    id: String,
+    model: String,
+    blocks: BTreeMap<usize, PartialBlock>,
+    stop_reason: Option<StopReason>,
+    usage: Usage,
+    stopped: bool,
+}
+
+impl ResponseBuilder {
+    pub fn apply(&mut self, event: &StreamEvent) {
+        match event {
+            StreamEvent::MessageStart { id, model, usage } => {
+                self.id.clone_from(id);
+                self.model.clone_from(model);
+                self.usage = *usage;
+            }
+            StreamEvent::BlockStart { index, block } => {
+                let partial = match block {
+                    BlockStart::Text => PartialBlock::Text(String::new()),
+                    BlockStart::Thinking => {
+                        PartialBlock::Thinking { thinking: String::new(), signature: String::new() }
+                    }
+                    BlockStart::RedactedThinking { data } => PartialBlock::RedactedThinking(data.clone()),
+                    BlockStart::ToolUse { id, name } => {
+                        PartialBlock::ToolUse { id: id.clone(), name: name.clone(), json: String::new() }
+                    }
+                };
+                self.blocks.insert(*index, partial);
+            }
+            StreamEvent::TextDelta { index, text } => {
+                if let Some(PartialBlock::Text(buf)) = self.blocks.get_mut(index) {
+                    buf.push_str(text);
+                }
+            }
+            StreamEvent::ThinkingDelta { index, thinking: delta } => {
+                if let Some(PartialBlock::Thinking { thinking, .. }) = self.blocks.get_mut(index) {
+                    thinking.push_str(delta);
+                }
+            }
+            StreamEvent::SignatureDelta { index, signature: delta } => {
+                if let Some(PartialBlock::Thinking { signature, .. }) = self.blocks.get_mut(index) {
+                    signature.push_str(delta);
+                }
+            }
+            StreamEvent::ToolInputDelta { index, partial_json } => {
+                if let Some(PartialBlock::ToolUse { json, .. }) = self.blocks.get_mut(index) {
+                    json.push_str(partial_json);
+                }
+            }
+            StreamEvent::BlockStop { .. } => {}
+            StreamEvent::MessageDelta { stop_reason, usage } => {
+                if stop_reason.is_some() {
+                    self.stop_reason.clone_from(stop_reason);
+                }
+                if let Some(update) = usage {
+                    let u = &mut self.usage;
+                    u.input_tokens = update.input_tokens.unwrap_or(u.input_tokens);
+                    u.cache_creation_input_tokens =
+                        update.cache_creation_input_tokens.unwrap_or(u.cache_creation_input_tokens);
+                    u.cache_read_input_tokens = update.cache_read_input_tokens.unwrap_or(u.cache_read_input_tokens);
+                    u.output_tokens = update.output_tokens.unwrap_or(u.output_tokens);
+                }
+            }
+            StreamEvent::MessageStop => self.stopped = true,
+        }
+    }
+
+    /// Whether `message_stop` arrived: a stream that ends before it was cut.
+    pub fn is_complete(&self) -> bool {
+        self.stopped
+    }
+
+    pub fn finish(self) -> Response {
+        let mut truncated_tool_call = false;
+        let content = self
+            .blocks
+            .into_values()
+            .filter_map(|block| match block {
+                PartialBlock::Text(text) => Some(ContentBlock::Text { text }),
+                PartialBlock::Thinking { thinking, signature } => Some(ContentBlock::Thinking { thinking, signature }),
+                PartialBlock::RedactedThinking(data) => Some(ContentBlock::RedactedThinking { data }),
+                PartialBlock::ToolUse { id, name, json } => match parse_tool_input(&json) {
+                    Some(input) => Some(ContentBlock::ToolUse { id, name, input }),
+                    None => {
+                        truncated_tool_call = true;
+                        None
+                    }
+                },
+            })
+            .collect();
+        Response {
+            id: self.id,
+            model: self.model,
+            content,
+            stop_reason: self.stop_reason,
+            usage: self.usage,
+            truncated_tool_call,
+        }
+    }
+}
+
+/// The first `input_json_delta` may be empty; a call with no input at all means `{}`.
+fn parse_tool_input(json: &str) -> Option<Value> {
+    if json.trim().is_empty() {
+        return Some(Value::Object(serde_json::Map::new()));
+    }
+    serde_json::from_str(json).ok()
+}
+
+/// Why a request failed. Each case says whether trying again can help.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProviderError {
+    #[error("API Error: {status} {message}")]
+    Http { status: u16, error_type: String, message: String, retry_after: Option<Duration>, should_retry: Option<bool> },
+    #[error("Prompt is too long: {message}")]
+    ContextTooLong { message: String },
+    #[error("connection error: {0}")]
+    Connection(String),
+    #[error("the response stream ended before the message was complete")]
+    StreamCut,
+    #[error("the response stream sent nothing for {} s", .0.as_secs())]
+    StreamIdle(Duration),
+    #[error("malformed event in the response stream: {0}")]
+    Malformed(String),
+    #[error("API Error: {error_type}: {message}")]
+    StreamError { error_type: String, message: String },
+}
+
+impl ProviderError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ProviderError::Http { status, should_retry, .. } => {
+                should_retry.unwrap_or(matches!(status, 408 | 409 | 429 | 500..=504 | 529))
+            }
+            ProviderError::ContextTooLong { .. } => false,
+            ProviderError::Connection(_)
+            | ProviderError::StreamCut
+            | ProviderError::StreamIdle(_)
+            | ProviderError::Malformed(_) => true,
+            ProviderError::StreamError { error_type, .. } => !matches!(
+                error_type.as_str(),
+                "invalid_request_error" | "authentication_error" | "permission_error" | "billing_error"
+            ),
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ProviderError::Http { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, where there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ProviderError::Http { status, .. } => Some(*status),
+            ProviderError::ContextTooLong { .. } => Some(400),
+            ProviderError::StreamError { error_type, .. } => match error_type.as_str() {
+                "overloaded_error" => Some(529),
+                "rate_limit_error" => Some(429),
+                "api_error" => Some(500),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builder_assembles_blocks_in_index_order_and_flags_cut_tool_json() {
+        let mut b = ResponseBuilder::default();
+        let events = [
+            StreamEvent::MessageStart { id: "m".into(), model: "x".into(), usage: Usage::default() },
+            StreamEvent::BlockStart { index: 1, block: BlockStart::ToolUse { id: "t".into(), name: "Read".into() } },
+            StreamEvent::BlockStart { index: 0, block: BlockStart::Text },
+            StreamEvent::TextDelta { index: 0, text: "hi".into() },
+            StreamEvent::ToolInputDelta { index: 1, partial_json: "{\"file_pa".into() },
+            StreamEvent::MessageDelta {
+                stop_reason: Some(StopReason::MaxTokens),
+                usage: Some(PartialUsage { output_tokens: Some(7), ..Default::default() }),
+            },
+            StreamEvent::MessageStop,
+        ];
+        for e in &events {
+            b.apply(e);
+        }
+        assert!(b.is_complete());
+        let r = b.finish();
+        assert_eq!(r.content, vec![ContentBlock::text("hi")]);
+        assert!(r.truncated_tool_call);
+        assert_eq!(r.usage.output_tokens, 7);
+        assert_eq!(r.stop_reason, Some(StopReason::MaxTokens));
+    }
+
+    #[test]
+    fn stop_reason_keeps_unknown_values() {
+        let r: StopReason = serde_json::from_str("\"brand_new\"").unwrap();
+        assert_eq!(r, StopReason::Other("brand_new".into()));
+        let r: StopReason = serde_json::from_str("\"tool_use\"").unwrap();
+        assert_eq!(r, StopReason::ToolUse);
+    }
+}

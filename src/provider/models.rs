@@ -1,0 +1,117 @@
+//! What cairn knows about models: context window, output limit, price.
+//!
+//! A data table matched by the longest id prefix, so dated snapshots
+//! (`claude-sonnet-4-5-20250929`) find their family. Aliases (`opus`, `sonnet`, `haiku`,
+//! `fable`) name the current model of each family, as `claude --model` accepts them. Unknown
+//! models (local or OpenAI-compatible ones) get conservative defaults and no price.
+
+use crate::cost::Price;
+
+pub const DEFAULT_ANTHROPIC_MODEL: &str = "claude-sonnet-5";
+pub const DEFAULT_OPENAI_MODEL: &str = "gpt-5";
+
+/// The output budget asked for by default; a response cut at this limit in the middle of a
+/// tool call is asked again with up to the model's full limit.
+const DEFAULT_REQUEST_OUTPUT: u32 = 32_000;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelInfo {
+    /// The id sent to the API.
+    pub id: String,
+    pub context_window: u64,
+    pub max_output_tokens: u32,
+    pub price: Option<Price>,
+    /// Whether the id matched the table; unknown models use defaults.
+    pub known: bool,
+}
+
+impl ModelInfo {
+    /// The `max_tokens` of an ordinary request.
+    pub fn default_output_budget(&self) -> u32 {
+        self.max_output_tokens.min(DEFAULT_REQUEST_OUTPUT)
+    }
+}
+
+struct Row {
+    prefix: &'static str,
+    context_window: u64,
+    max_output_tokens: u32,
+    input: f64,
+    output: f64,
+}
+
+const fn row(prefix: &'static str, window: u64, out: u32, input: f64, output: f64) -> Row {
+    Row { prefix, context_window: window, max_output_tokens: out, input, output }
+}
+
+const M: u64 = 1_000_000;
+const K200: u64 = 200_000;
+
+/// Prices are $ per million tokens (platform.claude.com, November 2026).
+const TABLE: &[Row] = &[
+    row("claude-fable-5", M, 128_000, 10.0, 50.0),
+    row("claude-mythos-5", M, 128_000, 10.0, 50.0),
+    row("claude-opus-5-5", M, 128_000, 4.0, 20.0),
+    row("claude-opus-5", M, 128_000, 5.0, 25.0),
+    row("claude-sonnet-5", M, 128_000, 2.0, 10.0),
+    row("claude-opus-4-8", M, 128_000, 5.0, 25.0),
+    row("claude-opus-4-7", M, 128_000, 5.0, 25.0),
+    row("claude-opus-4-6", M, 128_000, 5.0, 25.0),
+    row("claude-opus-4-5", K200, 64_000, 5.0, 25.0),
+    row("claude-opus-4-1", K200, 32_000, 15.0, 75.0),
+    row("claude-opus-4", K200, 32_000, 15.0, 75.0),
+    row("claude-sonnet-4-6", M, 64_000, 3.0, 15.0),
+    row("claude-sonnet-4-5", K200, 64_000, 3.0, 15.0),
+    row("claude-sonnet-4", K200, 64_000, 3.0, 15.0),
+    row("claude-3-7-sonnet", K200, 64_000, 3.0, 15.0),
+    row("claude-haiku-4-5", K200, 64_000, 1.0, 5.0),
+    row("claude-3-5-haiku", K200, 8_192, 0.8, 4.0),
+];
+
+const ALIASES: &[(&str, &str)] = &[
+    ("fable", "claude-fable-5-1"),
+    ("opus", "claude-opus-5-5"),
+    ("sonnet", "claude-sonnet-5"),
+    ("haiku", "claude-haiku-4-5"),
+];
+
+const UNKNOWN_CONTEXT_WINDOW: u64 = 128_000;
+const UNKNOWN_MAX_OUTPUT: u32 = 8_192;
+
+pub fn lookup(model: &str) -> ModelInfo {
+    let id = ALIASES.iter().find(|(alias, _)| *alias == model).map_or(model, |(_, id)| *id).to_owned();
+    let best = TABLE.iter().filter(|r| id.starts_with(r.prefix)).max_by_key(|r| r.prefix.len());
+    match best {
+        Some(r) => ModelInfo {
+            id,
+            context_window: r.context_window,
+            max_output_tokens: r.max_output_tokens,
+            price: Some(Price { input: r.input, output: r.output }),
+            known: true,
+        },
+        None => ModelInfo {
+            id,
+            context_window: UNKNOWN_CONTEXT_WINDOW,
+            max_output_tokens: UNKNOWN_MAX_OUTPUT,
+            price: None,
+            known: false,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn longest_prefix_wins_and_aliases_resolve() {
+        assert_eq!(lookup("claude-opus-5-5").price, Some(Price { input: 4.0, output: 20.0 }));
+        assert_eq!(lookup("claude-opus-5").price, Some(Price { input: 5.0, output: 25.0 }));
+        assert_eq!(lookup("claude-sonnet-4-5-20250929").context_window, 200_000);
+        assert_eq!(lookup("opus").id, "claude-opus-5-5");
+        let local = lookup("qwen2.5-coder:7b");
+        assert!(!local.known);
+        assert_eq!(local.price, None);
+        assert_eq!(local.default_output_budget(), UNKNOWN_MAX_OUTPUT);
+    }
+}

@@ -1,0 +1,257 @@
+//! Tools: the [`Tool`] trait, the registry, and what a call returns.
+//!
+//! A tool is a type with Claude Code's name, an input type deriving `Deserialize +
+//! JsonSchema` (its doc comments are the schema text the model reads), a [`ToolKind`] and an
+//! async `call`. Its model-facing description is `tools/<Name>.md`, embedded at build time.
+//! The registry turns each into a [`ToolSpec`] once, validates a call's JSON against the
+//! schema before it runs (compiled on first use), and hands the call to the tool; the
+//! `scheduler` decides what runs concurrently. A failure is never a panic: it goes back to the
+//! model as an error result that says what to do next.
+
+pub mod bash;
+pub mod read;
+pub mod scheduler;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use futures::future::BoxFuture;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::agent::history::ToolResultContent;
+use crate::provider::ToolSpec;
+
+/// Whether a tool may run beside others: read-only tools run concurrently, the rest alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ToolKind {
+    ReadOnly,
+    Mutating,
+}
+
+/// What a running tool can see of the session.
+#[derive(Clone, Debug)]
+pub struct ToolContext {
+    pub cwd: PathBuf,
+    /// Cancelled on interrupt; a tool stops what it started (child processes included).
+    pub cancel: CancellationToken,
+}
+
+impl ToolContext {
+    /// A path from the model, relative paths taken from the working directory.
+    pub fn resolve(&self, path: &str) -> PathBuf {
+        let p = Path::new(path);
+        if p.is_absolute() { p.to_path_buf() } else { self.cwd.join(p) }
+    }
+}
+
+/// A tool call's result: what the model reads, and the structured form front ends and
+/// transcripts keep (Claude Code's `toolUseResult`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ToolOutput {
+    pub content: Vec<ToolResultContent>,
+    pub is_error: bool,
+    pub structured: Value,
+}
+
+impl ToolOutput {
+    pub fn text(text: impl Into<String>) -> ToolOutput {
+        let text = text.into();
+        ToolOutput {
+            structured: Value::String(text.clone()),
+            content: vec![ToolResultContent::Text { text }],
+            is_error: false,
+        }
+    }
+
+    pub fn error(text: impl Into<String>) -> ToolOutput {
+        ToolOutput { is_error: true, ..ToolOutput::text(text) }
+    }
+
+    pub fn with_structured(mut self, structured: Value) -> ToolOutput {
+        self.structured = structured;
+        self
+    }
+
+    /// The text parts joined: what a log line or a text front end shows.
+    pub fn text_content(&self) -> String {
+        let mut out = String::new();
+        for part in &self.content {
+            if let ToolResultContent::Text { text } = part {
+                out.push_str(text);
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    /// Written for the model: what went wrong and what to try next.
+    #[error("{0}")]
+    Failed(String),
+    #[error("interrupted")]
+    Interrupted,
+}
+
+pub trait Tool: Send + Sync + 'static {
+    type Input: DeserializeOwned + JsonSchema + Send + 'static;
+    /// Claude Code's name for the tool, which users' rules and hook matchers use.
+    const NAME: &'static str;
+    /// The model-facing description, `include_str!("../../tools/<Name>.md")`.
+    const DESCRIPTION: &'static str;
+    const KIND: ToolKind;
+
+    fn call(&self, input: Self::Input, ctx: ToolContext) -> impl Future<Output = Result<ToolOutput, ToolError>> + Send;
+}
+
+/// The object-safe face of a [`Tool`], for the registry.
+trait DynTool: Send + Sync {
+    fn call_json(&self, input: Value, ctx: ToolContext) -> BoxFuture<'_, Result<ToolOutput, ToolError>>;
+}
+
+impl<T: Tool> DynTool for T {
+    fn call_json(&self, input: Value, ctx: ToolContext) -> BoxFuture<'_, Result<ToolOutput, ToolError>> {
+        Box::pin(async move {
+            let input: T::Input = serde_json::from_value(input).map_err(|e| ToolError::Failed(e.to_string()))?;
+            self.call(input, ctx).await
+        })
+    }
+}
+
+pub struct RegisteredTool {
+    tool: Box<dyn DynTool>,
+    pub name: &'static str,
+    pub kind: ToolKind,
+    schema: Value,
+    validator: OnceLock<Option<jsonschema::Validator>>,
+}
+
+impl RegisteredTool {
+    /// Checks a call's input against the tool's schema; the error is written for the model.
+    pub fn validate(&self, input: &Value) -> Result<(), String> {
+        let validator = self.validator.get_or_init(|| jsonschema::validator_for(&self.schema).ok());
+        let Some(validator) = validator else { return Ok(()) };
+        let problems: Vec<String> = validator
+            .iter_errors(input)
+            .take(5)
+            .map(|e| {
+                let path = e.instance_path().to_string();
+                if path.is_empty() { e.to_string() } else { format!("{path}: {e}") }
+            })
+            .collect();
+        if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+    }
+
+    pub async fn call(&self, input: Value, ctx: ToolContext) -> ToolOutput {
+        match self.tool.call_json(input, ctx).await {
+            Ok(output) => output,
+            Err(ToolError::Failed(message)) => ToolOutput::error(message),
+            Err(ToolError::Interrupted) => ToolOutput::error(crate::agent::history::INTERRUPTED_TOOL_RESULT),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct ToolRegistry {
+    tools: Vec<Arc<RegisteredTool>>,
+    specs: Vec<ToolSpec>,
+}
+
+impl ToolRegistry {
+    /// The tools cairn ships with.
+    pub fn builtin() -> ToolRegistry {
+        let mut registry = ToolRegistry::default();
+        registry.register(bash::Bash);
+        registry.register(read::Read);
+        registry
+    }
+
+    pub fn register<T: Tool>(&mut self, tool: T) {
+        let schema = input_schema::<T::Input>();
+        self.specs.push(ToolSpec {
+            name: T::NAME.to_owned(),
+            description: T::DESCRIPTION.trim().to_owned(),
+            input_schema: schema.clone(),
+        });
+        self.tools.push(Arc::new(RegisteredTool {
+            tool: Box::new(tool),
+            name: T::NAME,
+            kind: T::KIND,
+            schema,
+            validator: OnceLock::new(),
+        }));
+    }
+
+    /// Keeps only the tools `keep` accepts (`--disallowedTools Bash`, say).
+    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        self.tools.retain(|t| keep(t.name));
+        self.specs.retain(|s| keep(&s.name));
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<RegisteredTool>> {
+        self.tools.iter().find(|t| t.name == name).cloned()
+    }
+
+    pub fn specs(&self) -> &[ToolSpec] {
+        &self.specs
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.tools.iter().map(|t| t.name.to_owned()).collect()
+    }
+}
+
+/// The input schema as the model gets it: no `$schema`/`title` noise, and none of schemars'
+/// integer `format`s, which some OpenAI-compatible servers reject.
+fn input_schema<T: JsonSchema>() -> Value {
+    let mut schema = schemars::schema_for!(T).to_value();
+    if let Value::Object(map) = &mut schema {
+        map.remove("$schema");
+        map.remove("title");
+    }
+    strip_numeric_formats(&mut schema);
+    schema
+}
+
+fn strip_numeric_formats(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let numeric = map.get("format").and_then(Value::as_str).is_some_and(|f| {
+                matches!(
+                    f,
+                    "uint" | "uint8" | "uint16" | "uint32" | "uint64" | "int" | "int32" | "int64" | "float" | "double"
+                )
+            });
+            if numeric {
+                map.remove("format");
+            }
+            map.values_mut().for_each(strip_numeric_formats);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_numeric_formats),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn builtin_schemas_are_compact_and_validate_input() {
+        let registry = ToolRegistry::builtin();
+        let read = registry.get("Read").unwrap();
+        assert!(read.validate(&json!({"file_path": "/a"})).is_ok());
+        let err = read.validate(&json!({"offset": "x"})).unwrap_err();
+        assert!(err.contains("file_path"), "{err}");
+        let spec = &registry.specs()[0];
+        let text = spec.input_schema.to_string();
+        assert!(!text.contains("$schema") && !text.contains("uint"), "{text}");
+        assert_eq!(spec.input_schema["additionalProperties"], json!(false));
+    }
+}

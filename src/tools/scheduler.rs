@@ -1,0 +1,127 @@
+//! Runs one response's tool calls: read-only tools together, everything else alone.
+//!
+//! Calls are taken in order and cut into groups: a run of consecutive read-only calls (and
+//! calls already answered by the gate) forms one concurrent group; a mutating call is a
+//! group of its own. So `[Read, Read, Bash, Read]` runs as `{Read, Read}`, `{Bash}`,
+//! `{Read}`. Results come back, and `ToolCallFinished` events go out, in call order whatever
+//! order the tools finished in. On interrupt, every call without a result gets an
+//! "interrupted" one, so the history stays valid to send.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use futures::stream::FuturesOrdered;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::{RegisteredTool, ToolContext, ToolKind, ToolOutput};
+use crate::agent::history::INTERRUPTED_TOOL_RESULT;
+use crate::protocol::{Event, EventSink};
+
+/// One call after the gate: ready to run, or already answered (invalid, unknown, denied).
+pub enum Planned {
+    Run { call_id: String, name: String, input: Value, tool: Arc<RegisteredTool> },
+    Answered { call_id: String, name: String, input: Value, output: ToolOutput },
+}
+
+impl Planned {
+    fn runs_alone(&self) -> bool {
+        matches!(self, Planned::Run { tool, .. } if tool.kind == ToolKind::Mutating)
+    }
+
+    fn ids(&self) -> (&str, &str, &Value) {
+        match self {
+            Planned::Run { call_id, name, input, .. } | Planned::Answered { call_id, name, input, .. } => {
+                (call_id, name, input)
+            }
+        }
+    }
+}
+
+pub struct Finished {
+    pub call_id: String,
+    pub output: ToolOutput,
+}
+
+/// Runs the calls; returns one result per call, in call order.
+pub async fn run(plan: Vec<Planned>, ctx: &ToolContext, events: &EventSink) -> Vec<Finished> {
+    let mut results = Vec::with_capacity(plan.len());
+    let mut rest = plan.into_iter().peekable();
+    while rest.peek().is_some() {
+        let mut group = vec![];
+        while let Some(next) = rest.peek() {
+            if next.runs_alone() && !group.is_empty() {
+                break;
+            }
+            let alone = next.runs_alone();
+            group.extend(rest.next());
+            if alone {
+                break;
+            }
+        }
+        if ctx.cancel.is_cancelled() {
+            results.extend(group.iter().map(|p| interrupted(p, events)));
+            continue;
+        }
+        run_group(group, ctx, events, &mut results).await;
+    }
+    results
+}
+
+async fn run_group(group: Vec<Planned>, ctx: &ToolContext, events: &EventSink, results: &mut Vec<Finished>) {
+    for planned in &group {
+        let (call_id, name, input) = planned.ids();
+        events.emit(Event::ToolCallStarted {
+            call_id: call_id.to_owned(),
+            name: name.to_owned(),
+            input: input.clone(),
+        });
+    }
+    let mut running: FuturesOrdered<_> = group
+        .iter()
+        .map(|planned| {
+            let ctx = ToolContext { cancel: ctx.cancel.child_token(), ..ctx.clone() };
+            async move {
+                match planned {
+                    Planned::Run { tool, input, .. } => tool.call(input.clone(), ctx).await,
+                    Planned::Answered { output, .. } => output.clone(),
+                }
+            }
+        })
+        .collect();
+    let mut done = 0;
+    loop {
+        let next = tokio::select! {
+            biased;
+            next = running.next() => next,
+            () = cancelled_after_grace(&ctx.cancel) => break,
+        };
+        let Some(output) = next else { break };
+        let (call_id, name, _) = group[done].ids();
+        results.push(finish(call_id, name, output, events));
+        done += 1;
+    }
+    drop(running);
+    results.extend(group[done..].iter().map(|p| interrupted(p, events)));
+}
+
+/// Tools see the cancellation themselves and return what they have; this is the backstop
+/// for one that does not.
+async fn cancelled_after_grace(cancel: &CancellationToken) {
+    cancel.cancelled().await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+}
+
+fn finish(call_id: &str, name: &str, output: ToolOutput, events: &EventSink) -> Finished {
+    events.emit(Event::ToolCallFinished { call_id: call_id.to_owned(), name: name.to_owned(), output: output.clone() });
+    Finished { call_id: call_id.to_owned(), output }
+}
+
+fn interrupted(planned: &Planned, events: &EventSink) -> Finished {
+    let (call_id, name, _) = planned.ids();
+    let output = match planned {
+        Planned::Answered { output, .. } => output.clone(),
+        Planned::Run { .. } => ToolOutput::error(INTERRUPTED_TOOL_RESULT),
+    };
+    finish(call_id, name, output, events)
+}
