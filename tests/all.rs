@@ -1,1 +1,14 @@
+//! cairn's integration tests: the built binary (or, for the protocol, the library) against
+//! the scripted mock LLM server over real HTTP/SSE, in temp projects, with real processes
+//! and real signals. One test binary, one module per area.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod faults;
+mod headless;
+mod library;
+mod openai;
+mod signals;
+mod tool_loop;

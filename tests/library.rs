@@ -1,0 +1,120 @@
+//! The core driven through its protocol, as a front end (the TUI, an IDE bridge) drives it:
+//! approvals asked with `Event::ApprovalRequest` and answered with `Op::ApprovalAnswer`,
+//! and an interrupt that leaves every tool call answered.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn::agent::{self, AgentConfig, AgentHandle, ApprovalMode};
+use cairn::permissions::PermissionPolicy;
+use cairn::protocol::{ApprovalDecision, Event, Op, TurnOutcome, TurnStatus};
+use cairn::provider::anthropic::{Anthropic, Credential};
+use cairn::provider::{http_client, models, retry::RetryPolicy};
+use cairn::tools::ToolRegistry;
+use serde_json::json;
+
+use crate::support::{MockLlm, Project, Scenario, Step, tool_results};
+
+fn start(mock: &MockLlm, project: &Project) -> AgentHandle {
+    let provider =
+        Anthropic::new(http_client().unwrap(), &mock.url(), Credential::ApiKey("k".into()), Duration::from_secs(30));
+    agent::spawn(AgentConfig {
+        provider: Arc::new(provider),
+        model: models::lookup("claude-sonnet-5"),
+        system_prompt: "test".into(),
+        tools: ToolRegistry::builtin(),
+        permissions: PermissionPolicy::default(),
+        approvals: ApprovalMode::Ask,
+        retry: RetryPolicy::default(),
+        max_turns: None,
+        cwd: project.path().to_path_buf(),
+        session_id: "library-test".into(),
+    })
+}
+
+/// Collects events until the turn ends, answering approvals with `answer`.
+async fn drive(agent: &mut AgentHandle, mut answer: impl FnMut(&str) -> Option<ApprovalDecision>) -> (Event, Vec<Event>) {
+    let mut seen = Vec::new();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(30), agent.events.recv()).await.unwrap().unwrap();
+        if let Event::ApprovalRequest { call_id, input, .. } = &event {
+            let command = input["command"].as_str().unwrap_or_default().to_owned();
+            if let Some(decision) = answer(&command) {
+                agent.ops.send(Op::ApprovalAnswer { call_id: call_id.clone(), decision }).unwrap();
+            }
+        }
+        match event {
+            Event::TurnComplete(_) | Event::TurnAborted(_) => return (event, seen),
+            other => seen.push(other),
+        }
+    }
+}
+
+fn outcome(event: &Event) -> &TurnOutcome {
+    match event {
+        Event::TurnComplete(o) | Event::TurnAborted(o) => o,
+        _ => unreachable!(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_are_asked_and_answered_through_the_protocol() {
+    let project = Project::new();
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tools(&[
+            ("Bash", json!({"command": "echo yes > allowed.txt"})),
+            ("Bash", json!({"command": "echo no > refused.txt"})),
+        ]),
+        Step::text("One of two."),
+    ]));
+    let mut agent = start(&mock, &project);
+    agent.ops.send(Op::user_text("write two files")).unwrap();
+    let (end, seen) = drive(&mut agent, |command| {
+        Some(if command.contains("allowed") {
+            ApprovalDecision::Allow
+        } else {
+            ApprovalDecision::Deny { reason: Some("not that one".into()) }
+        })
+    })
+    .await;
+    let outcome = outcome(&end);
+    assert_eq!(outcome.status, TurnStatus::Success);
+    assert_eq!(outcome.result, "One of two.");
+    assert_eq!(outcome.permission_denials.len(), 1);
+    assert!(matches!(&seen[0], Event::SessionStarted(info) if info.session_id == "library-test"));
+    assert_eq!(seen.iter().filter(|e| matches!(e, Event::ApprovalRequest { .. })).count(), 2);
+    assert!(project.file("allowed.txt").exists());
+    assert!(!project.file("refused.txt").exists());
+    let results = tool_results(&mock.requests()[1].body);
+    assert!(results[1].2 && results[1].1.contains("not that one"), "{results:?}");
+    agent.ops.send(Op::Shutdown).unwrap();
+    agent.task.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupt_while_waiting_for_approval_leaves_history_valid() {
+    let project = Project::new();
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Bash", json!({"command": "echo hi"})),
+        Step::text("Second turn answered."),
+    ]));
+    let mut agent = start(&mock, &project);
+    agent.ops.send(Op::user_text("first")).unwrap();
+    let ops = agent.ops.clone();
+    let (end, _) = drive(&mut agent, move |_| {
+        ops.send(Op::Interrupt).unwrap();
+        None
+    })
+    .await;
+    assert!(matches!(end, Event::TurnAborted(ref o) if o.status == TurnStatus::Interrupted));
+
+    // The next turn sends a history in which the interrupted call has its result.
+    agent.ops.send(Op::user_text("second")).unwrap();
+    let (end, _) = drive(&mut agent, |_| None).await;
+    assert_eq!(outcome(&end).result, "Second turn answered.");
+    assert!(mock.history_problems().is_empty(), "{:?}", mock.history_problems());
+    let messages = mock.requests()[1].body["messages"].clone();
+    let last = messages.as_array().unwrap().last().unwrap().clone();
+    let texts: Vec<&str> = last["content"].as_array().unwrap().iter().filter_map(|b| b["text"].as_str()).collect();
+    assert_eq!(texts, ["[Request interrupted by user for tool use]", "second"]);
+}

@@ -1,0 +1,85 @@
+//! Interrupting `cairn -p` with real signals: the stream and the tools stop, every tool
+//! call in the output has its result, the exit code is 130 (SIGINT) or 143 (SIGTERM), and
+//! nothing panics.
+
+use std::time::{Duration, Instant};
+
+use rustix::process::{Pid, Signal, kill_process};
+use serde_json::json;
+
+use crate::support::{Fault, MockLlm, Project, Scenario, Step, finish, spawn};
+use crate::tool_loop::process_gone;
+
+fn signal(child: &std::process::Child, signal: Signal) {
+    let pid = Pid::from_raw(child.id() as i32).unwrap();
+    kill_process(pid, signal).unwrap();
+}
+
+#[test]
+fn sigint_mid_stream_exits_130_without_a_panic() {
+    let project = Project::new();
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::text("This answer stalls half way").with_fault(Fault::Stall { after_events: 4, ms: None }),
+    ]));
+    let mut cmd = project.cairn(&mock);
+    cmd.args(["-p", "go", "--output-format", "stream-json", "--verbose", "--include-partial-messages"]);
+    let child = spawn(cmd);
+    assert!(mock.wait_for_requests(1, Duration::from_secs(10)));
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = Instant::now();
+    signal(&child, Signal::INT);
+    let out = finish(child);
+    assert!(sent.elapsed() < Duration::from_secs(5), "took {:?} to stop", sent.elapsed());
+    assert_eq!(out.code(), 130, "{}", out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    assert!(out.lines().iter().any(|l| l["event"]["delta"]["type"] == "text_delta"), "it was mid-stream");
+    let result = out.result();
+    assert_eq!(result["subtype"], "error_during_execution");
+    assert_eq!(result["is_error"], true);
+    assert!(out.of_type("assistant").is_empty(), "a cut answer is never reported as a message");
+}
+
+#[test]
+fn sigterm_during_a_tool_answers_the_call_and_stops_its_processes() {
+    let project = Project::new();
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tools(&[
+            ("Bash", json!({"command": "sleep 30 & echo $! > sleep.pid; wait"})),
+            ("Bash", json!({"command": "touch never.txt"})),
+        ]),
+        Step::text("unreachable"),
+    ]));
+    let mut cmd = project.cairn(&mock);
+    cmd.args(["-p", "go", "--output-format", "stream-json", "--verbose", "--dangerously-skip-permissions"]);
+    let child = spawn(cmd);
+    let pid_file = project.file("sleep.pid");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(&pid_file).map_or(true, |s| !s.ends_with('\n')) {
+        assert!(Instant::now() < deadline, "the command never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    signal(&child, Signal::TERM);
+    let out = finish(child);
+    assert_eq!(out.code(), 143, "{}", out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+
+    let calls: Vec<String> = out
+        .of_type("assistant")
+        .iter()
+        .map(|l| l["message"]["content"][0]["id"].as_str().unwrap().to_owned())
+        .collect();
+    let answered: Vec<String> = out
+        .of_type("user")
+        .iter()
+        .map(|l| l["message"]["content"][0]["tool_use_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(answered, calls, "every tool call has its result, in order");
+    for line in out.of_type("user") {
+        assert_eq!(line["message"]["content"][0]["is_error"], true);
+    }
+    assert!(!project.file("never.txt").exists(), "the second call never ran");
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    assert!(process_gone(pid.trim()), "the command's child {pid} survived");
+    assert_eq!(mock.requests().len(), 1);
+}

@@ -1,0 +1,299 @@
+//! The scripted mock LLM server every cairn test stands on; also runnable on its own
+//! (`cargo run --example mock_llm -- --scenario FILE`).
+//!
+//! It serves the Anthropic Messages API (`POST /v1/messages`) and OpenAI Chat Completions
+//! (`POST [/v1]/chat/completions`) over real HTTP on loopback, answering request N with step
+//! N of a [`Scenario`]: text, thinking, one or several tool calls, or a fault (HTTP errors
+//! with `retry-after`, prompt-too-long, a cut, a stall, a malformed event, an SSE error,
+//! slow tokens). It records every request (path, headers without secrets, body, arrival and
+//! completion times) and checks each history the way the real API does, refusing a request
+//! whose `tool_use` lacks its `tool_result` — and noting it, so tests can assert none did.
+//! It runs on its own thread and runtime, so synchronous tests can use it.
+
+pub mod scenario;
+pub mod wire;
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+
+pub use scenario::{Fault, Scenario, Step};
+use wire::Dialect;
+
+/// One request as the mock saw it.
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    /// 0-based arrival order; the step it was answered with.
+    pub index: usize,
+    pub method: String,
+    pub path: String,
+    /// Lower-case names; `x-api-key` and `authorization` values replaced by `[redacted]`.
+    pub headers: BTreeMap<String, String>,
+    pub body: Value,
+    /// Time since the mock started.
+    pub received_at: Duration,
+    /// When the last byte of the answer was handed to the connection.
+    pub finished_at: Option<Duration>,
+    /// What the real API would have rejected about the history.
+    pub history_problems: Vec<String>,
+}
+
+struct Shared {
+    scenario: Scenario,
+    started: Instant,
+    requests: Mutex<Vec<RecordedRequest>>,
+}
+
+pub struct MockLlm {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl MockLlm {
+    /// Starts on a free loopback port.
+    #[allow(clippy::expect_used)]
+    pub fn start(scenario: Scenario) -> MockLlm {
+        MockLlm::start_on(scenario, "127.0.0.1:0").expect("binding a loopback port")
+    }
+
+    pub fn start_on(scenario: Scenario, addr: &str) -> std::io::Result<MockLlm> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared { scenario, started: Instant::now(), requests: Mutex::new(Vec::new()) });
+        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+        let serving = Arc::clone(&shared);
+        let thread = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            runtime.block_on(serve(listener, serving, stop));
+        });
+        Ok(MockLlm { addr, shared, shutdown: Some(shutdown), thread: Some(thread) })
+    }
+
+    /// `http://127.0.0.1:PORT`: the Anthropic base URL. OpenAI clients use `{url}/v1`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// Waits until at least `n` requests have arrived.
+    pub fn wait_for_requests(&self, n: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.requests().len() >= n {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
+    /// Every history problem any request had; tests assert this is empty.
+    pub fn history_problems(&self) -> Vec<String> {
+        self.requests().into_iter().flat_map(|r| r.history_problems).collect()
+    }
+}
+
+impl Drop for MockLlm {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, mut stop: tokio::sync::oneshot::Receiver<()>) {
+    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => continue,
+            },
+            _ = &mut stop => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let service = service_fn(move |req| handle(req, Arc::clone(&shared)));
+            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
+
+type Body = BoxBody<Bytes, Infallible>;
+
+fn full(status: StatusCode, content_type: &str, body: String) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(body)).boxed());
+    *response.status_mut() = status;
+    if let Ok(value) = content_type.parse() {
+        response.headers_mut().insert("content-type", value);
+    }
+    response
+}
+
+async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<Body>, Infallible> {
+    let received_at = shared.started.elapsed();
+    let method = req.method().to_string();
+    let path = req.uri().path_and_query().map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            let name = name.as_str().to_ascii_lowercase();
+            let value = match name.as_str() {
+                "x-api-key" | "authorization" => "[redacted]".to_owned(),
+                _ => value.to_str().unwrap_or("").to_owned(),
+            };
+            (name, value)
+        })
+        .collect();
+    let bytes = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let route = path.split('?').next().unwrap_or("");
+    let dialect = if route.ends_with("/chat/completions") {
+        Dialect::OpenAi
+    } else if route == "/v1/messages" {
+        Dialect::Anthropic
+    } else {
+        return Ok(full(StatusCode::NOT_FOUND, "text/plain", format!("mock: no route for {method} {path}")));
+    };
+    let history_problems = wire::check_history(dialect, &body);
+    let index = {
+        let Ok(mut requests) = shared.requests.lock() else {
+            return Ok(full(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "mock: poisoned".into()));
+        };
+        let index = requests.len();
+        requests.push(RecordedRequest {
+            index,
+            method,
+            path,
+            headers,
+            body: body.clone(),
+            received_at,
+            finished_at: None,
+            history_problems: history_problems.clone(),
+        });
+        index
+    };
+    let error = |status: StatusCode, kind: &str, message: &str| {
+        full(status, "application/json", wire::error_body(dialect, kind, message))
+    };
+    if let Some(problem) = history_problems.first() {
+        return Ok(error(StatusCode::BAD_REQUEST, "invalid_request_error", problem));
+    }
+    let Some(step) = shared.scenario.steps.get(index).cloned() else {
+        let message =
+            format!("mock: the scenario has no step for request #{index} (it has {})", shared.scenario.steps.len());
+        return Ok(error(StatusCode::BAD_REQUEST, "invalid_request_error", &message));
+    };
+    match &step.fault {
+        Some(Fault::Http { status, retry_after, retry_after_ms, should_retry, error_type, message }) => {
+            let status_code = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let kind = error_type.clone().unwrap_or_else(|| wire::default_error_type(*status).to_owned());
+            let text = message.clone().unwrap_or_else(|| format!("mock error {status}"));
+            let mut response = error(status_code, &kind, &text);
+            let headers = response.headers_mut();
+            if let Some(value) = retry_after.as_deref().and_then(|v| v.parse().ok()) {
+                headers.insert("retry-after", value);
+            }
+            if let Some(value) = retry_after_ms.and_then(|v| v.to_string().parse().ok()) {
+                headers.insert("retry-after-ms", value);
+            }
+            if let Some(value) = should_retry.and_then(|v| v.to_string().parse().ok()) {
+                headers.insert("x-should-retry", value);
+            }
+            finished(&shared, index);
+            return Ok(response);
+        }
+        Some(Fault::PromptTooLong) => {
+            finished(&shared, index);
+            return Ok(error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "prompt is too long: 200251 tokens > 200000 maximum",
+            ));
+        }
+        _ => {}
+    }
+    let model = body.get("model").and_then(Value::as_str).unwrap_or("mock-model").to_owned();
+    let input_tokens = (bytes.len() as u64 / 4).max(1);
+    let frames = match dialect {
+        Dialect::Anthropic => wire::anthropic_frames(&step, &model, index, input_tokens),
+        Dialect::OpenAi => wire::openai_frames(&step, &model, index, input_tokens),
+    };
+    let (mut sender, channel) = http_body_util::channel::Channel::<Bytes, Infallible>::new(16);
+    tokio::spawn(async move {
+        let delay = step.token_delay_ms.map(Duration::from_millis);
+        for (n, frame) in frames.into_iter().enumerate() {
+            match &step.fault {
+                Some(Fault::Cut { after_events }) if n == *after_events => break,
+                Some(Fault::Malformed { after_events }) if n == *after_events => {
+                    let _ = sender.send_data(Bytes::from(wire::malformed_frame(dialect))).await;
+                    break;
+                }
+                Some(Fault::StreamError { after_events, error_type }) if n == *after_events => {
+                    let kind = error_type.as_deref().unwrap_or("overloaded_error");
+                    let _ = sender.send_data(Bytes::from(wire::stream_error_frame(dialect, kind))).await;
+                    break;
+                }
+                Some(Fault::Stall { after_events, ms }) if n == *after_events => {
+                    tokio::time::sleep(Duration::from_millis(ms.unwrap_or(3_600_000))).await;
+                }
+                _ => {}
+            }
+            if let Some(delay) = delay {
+                tokio::time::sleep(delay).await;
+            }
+            if sender.send_data(Bytes::from(frame)).await.is_err() {
+                return;
+            }
+        }
+        finished(&shared, index);
+    });
+    let mut response = Response::new(channel.boxed());
+    let headers = response.headers_mut();
+    headers.insert("content-type", hyper::header::HeaderValue::from_static("text/event-stream"));
+    headers.insert("cache-control", hyper::header::HeaderValue::from_static("no-cache"));
+    headers.insert("request-id", hyper::header::HeaderValue::from_static("req_mock"));
+    Ok(response)
+}
+
+fn finished(shared: &Shared, index: usize) {
+    let at = shared.started.elapsed();
+    if let Ok(mut requests) = shared.requests.lock()
+        && let Some(request) = requests.get_mut(index)
+    {
+        request.finished_at = Some(at);
+    }
+}
+
+/// Serialises a recorded request for logs (`--record`).
+pub fn to_json(request: &RecordedRequest) -> Value {
+    json!({
+        "index": request.index, "method": request.method, "path": request.path, "headers": request.headers,
+        "body": request.body, "received_at_ms": request.received_at.as_secs_f64() * 1000.0,
+        "finished_at_ms": request.finished_at.map(|d| d.as_secs_f64() * 1000.0),
+        "history_problems": request.history_problems,
+    })
+}
+

@@ -1,0 +1,198 @@
+//! Scenario files: what the mock answers to each request, in order.
+//!
+//! A scenario is a list of steps (`{"steps": [...]}` or a bare list, JSON or YAML); request
+//! number N gets step N. A step is an answer — `thinking`, `text`, `tool_calls` (several make
+//! parallel calls), an optional `stop_reason` and `usage` — optionally with a `fault`:
+//!
+//! ```yaml
+//! steps:
+//!   - fault: {kind: http, status: 529, retry_after: "0"}   # overloaded, retry at once
+//!   - text: "Let me look."
+//!     tool_calls: [{name: Read, input: {file_path: notes.md}}]
+//!   - fault: {kind: cut, after_events: 4}                  # the stream ends early
+//!     text: "partial"
+//!   - fault: {kind: stall, after_events: 2, ms: 5000}     # silence mid-stream
+//!     text: "slow"
+//!   - fault: {kind: malformed, after_events: 3}
+//!   - fault: {kind: stream_error, after_events: 2, error_type: overloaded_error}
+//!   - fault: {kind: prompt_too_long}
+//!   - text: "The answer."
+//!     token_delay_ms: 20                                   # pacing between events
+//! ```
+
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Clone, Debug, Default)]
+pub struct Scenario {
+    pub steps: Vec<Step>,
+}
+
+impl Scenario {
+    pub fn new(steps: Vec<Step>) -> Scenario {
+        Scenario { steps }
+    }
+
+    /// Reads a `.json`, `.yaml` or `.yml` scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+        let parsed: File = if yaml {
+            yaml_serde::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        } else {
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        };
+        Ok(match parsed {
+            File::Steps(steps) | File::Scenario { steps } => Scenario { steps },
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum File {
+    Steps(Vec<Step>),
+    Scenario { steps: Vec<Step> },
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    #[serde(default)]
+    pub thinking: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub tool_calls: Vec<ToolCallSpec>,
+    /// Default: `tool_use` when there are tool calls, else `end_turn`. With `max_tokens` and
+    /// tool calls, the last call's input JSON is cut in half, as a real cut-off would be.
+    #[serde(default)]
+    pub stop_reason: Option<String>,
+    #[serde(default)]
+    pub usage: Option<UsageSpec>,
+    #[serde(default)]
+    pub fault: Option<Fault>,
+    /// Milliseconds between SSE events.
+    #[serde(default)]
+    pub token_delay_ms: Option<u64>,
+    /// Characters per text delta (default 12).
+    #[serde(default)]
+    pub chunk_chars: Option<usize>,
+}
+
+impl Step {
+    pub fn text(text: &str) -> Step {
+        Step { text: Some(text.into()), ..Step::default() }
+    }
+
+    pub fn tool(name: &str, input: Value) -> Step {
+        Step::tools(&[(name, input)])
+    }
+
+    pub fn tools(calls: &[(&str, Value)]) -> Step {
+        let tool_calls = calls
+            .iter()
+            .map(|(name, input)| ToolCallSpec { id: None, name: (*name).into(), input: input.clone() })
+            .collect();
+        Step { tool_calls, ..Step::default() }
+    }
+
+    pub fn fault(fault: Fault) -> Step {
+        Step { fault: Some(fault), ..Step::default() }
+    }
+
+    pub fn with_text(mut self, text: &str) -> Step {
+        self.text = Some(text.into());
+        self
+    }
+
+    pub fn with_thinking(mut self, thinking: &str) -> Step {
+        self.thinking = Some(thinking.into());
+        self
+    }
+
+    pub fn with_fault(mut self, fault: Fault) -> Step {
+        self.fault = Some(fault);
+        self
+    }
+
+    pub fn with_stop_reason(mut self, reason: &str) -> Step {
+        self.stop_reason = Some(reason.into());
+        self
+    }
+
+    pub fn with_delay_ms(mut self, ms: u64) -> Step {
+        self.token_delay_ms = Some(ms);
+        self
+    }
+
+    pub fn stop_reason(&self) -> &str {
+        match &self.stop_reason {
+            Some(reason) => reason,
+            None if self.tool_calls.is_empty() => "end_turn",
+            None => "tool_use",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolCallSpec {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub name: String,
+    #[serde(default)]
+    pub input: Value,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageSpec {
+    #[serde(default)]
+    pub input_tokens: Option<u64>,
+    #[serde(default)]
+    pub output_tokens: Option<u64>,
+    #[serde(default)]
+    pub cache_creation_input_tokens: u64,
+    #[serde(default)]
+    pub cache_read_input_tokens: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Fault {
+    /// An HTTP error instead of a stream, with Anthropic's (or OpenAI's) error body.
+    Http {
+        status: u16,
+        #[serde(default)]
+        retry_after: Option<String>,
+        #[serde(default)]
+        retry_after_ms: Option<u64>,
+        #[serde(default)]
+        should_retry: Option<bool>,
+        #[serde(default)]
+        error_type: Option<String>,
+        #[serde(default)]
+        message: Option<String>,
+    },
+    /// HTTP 400 with Anthropic's prompt-too-long body.
+    PromptTooLong,
+    /// The stream ends cleanly after this many events, before the message is complete.
+    Cut { after_events: usize },
+    /// A broken event after this many.
+    Malformed { after_events: usize },
+    /// Silence after this many events, for `ms` (default: an hour), then the rest.
+    Stall {
+        after_events: usize,
+        #[serde(default)]
+        ms: Option<u64>,
+    },
+    /// An SSE `error` event after this many events.
+    StreamError {
+        after_events: usize,
+        #[serde(default)]
+        error_type: Option<String>,
+    },
+}

@@ -1,0 +1,186 @@
+//! Test support: a temp project with its own `CAIRN_HOME`, the built `cairn` binary pointed
+//! at a [`MockLlm`], and helpers to run it with a deadline and read its output.
+
+#[allow(dead_code)] // shared with the examples and benches, which use other parts
+pub mod mock_llm;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub use mock_llm::{Fault, MockLlm, Scenario, Step};
+
+/// No test run may take longer than this; a hang is a failure, not a stuck CI job.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+pub struct Project {
+    pub dir: TempDir,
+    pub home: TempDir,
+}
+
+impl Project {
+    pub fn new() -> Project {
+        Project { dir: tempfile::tempdir().unwrap(), home: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn file(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    pub fn write(&self, relative: &str, content: &str) -> PathBuf {
+        let path = self.file(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    /// `cairn` in this project, talking to the mock through `ANTHROPIC_BASE_URL`, with no
+    /// key or setting of the developer's machine leaking in.
+    pub fn cairn(&self, mock: &MockLlm) -> Command {
+        let mut cmd = self.bare_cairn();
+        cmd.env("ANTHROPIC_API_KEY", "test-key").env("ANTHROPIC_BASE_URL", mock.url());
+        cmd
+    }
+
+    /// `cairn` with a clean environment and no provider configured.
+    pub fn bare_cairn(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
+        for var in [
+            "ANTHROPIC_API_KEY",
+            "ANTHROPIC_AUTH_TOKEN",
+            "ANTHROPIC_BASE_URL",
+            "ANTHROPIC_MODEL",
+            "OPENAI_API_KEY",
+            "OPENAI_BASE_URL",
+            "OPENAI_MODEL",
+            "CAIRN_PROVIDER",
+            "CAIRN_MAX_RETRIES",
+            "CAIRN_STREAM_IDLE_TIMEOUT_MS",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+            "NO_PROXY",
+            "no_proxy",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.env("CAIRN_HOME", self.home.path()).current_dir(self.dir.path()).stdin(Stdio::null());
+        cmd
+    }
+}
+
+pub struct Run {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.status.code().unwrap_or(-1)
+    }
+
+    /// stdout as JSON lines (stream-json).
+    pub fn lines(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}\n{}", self.stderr)))
+            .collect()
+    }
+
+    /// The last `result` object (json or stream-json output).
+    pub fn result(&self) -> Value {
+        self.lines()
+            .into_iter()
+            .rev()
+            .find(|l| l["type"] == "result")
+            .unwrap_or_else(|| panic!("no result line in:\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+
+    /// Lines of one `type` (and `subtype`, if given).
+    pub fn of_type(&self, kind: &str) -> Vec<Value> {
+        self.lines().into_iter().filter(|l| l["type"] == kind).collect()
+    }
+}
+
+/// Spawns the command with piped output; the returned child is read by [`finish`].
+pub fn spawn(mut cmd: Command) -> Child {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
+/// Waits (at most [`DEADLINE`]) and collects the output; a run past the deadline is killed
+/// and fails the test with what it printed.
+pub fn finish(mut child: Child) -> Run {
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        stdout.read_to_string(&mut s).unwrap();
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        stderr.read_to_string(&mut s).unwrap();
+        s
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("cairn ran past {DEADLINE:?}\nstdout:\n{}\nstderr:\n{}", out.join().unwrap(), err.join().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Run { status, stdout: out.join().unwrap(), stderr: err.join().unwrap() }
+}
+
+pub fn run(cmd: Command) -> Run {
+    finish(spawn(cmd))
+}
+
+/// Runs `cairn -p PROMPT --output-format stream-json --verbose ARGS…`.
+pub fn stream_json(project: &Project, mock: &MockLlm, prompt: &str, args: &[&str]) -> Run {
+    let mut cmd = project.cairn(mock);
+    cmd.args(["-p", prompt, "--output-format", "stream-json", "--verbose"]).args(args);
+    run(cmd)
+}
+
+/// The text of every tool result in a request body, in order (Anthropic shape).
+pub fn tool_results(body: &Value) -> Vec<(String, String, bool)> {
+    let mut out = Vec::new();
+    for message in body["messages"].as_array().into_iter().flatten() {
+        for block in message["content"].as_array().into_iter().flatten() {
+            if block["type"] == "tool_result" {
+                let text = match &block["content"] {
+                    Value::String(s) => s.clone(),
+                    Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect(),
+                    _ => String::new(),
+                };
+                out.push((
+                    block["tool_use_id"].as_str().unwrap_or_default().to_owned(),
+                    text,
+                    block["is_error"].as_bool().unwrap_or(false),
+                ));
+            }
+        }
+    }
+    out
+}
