@@ -71,7 +71,7 @@ fn run(cli: Cli) -> Result<i32> {
     };
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         let provider = settings.connect(knobs.idle_timeout).context("setting up the HTTP client")?;
         let agent = agent::spawn(AgentConfig {
             provider,
@@ -85,6 +85,9 @@ fn run(cli: Cli) -> Result<i32> {
             cwd,
             session_id,
         });
-        Ok(print::run(agent, first_prompt, options).await)
-    })
+        anyhow::Ok(print::run(agent, first_prompt, options).await)
+    });
+    // A blocking read still in flight (a tool stuck on a slow file) must not hold up the exit.
+    runtime.shutdown_background();
+    code
 }

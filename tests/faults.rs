@@ -152,3 +152,35 @@ fn a_text_answer_cut_at_max_tokens_is_continued() {
     assert!(last["content"][0]["text"].as_str().unwrap().contains("cut off"), "{last}");
     assert!(mock.history_problems().is_empty());
 }
+
+#[test]
+fn slow_tokens_are_not_mistaken_for_a_stall() {
+    let project = Project::new();
+    let mock = MockLlm::start(Scenario::new(vec![Step::text("one token at a time, slowly").with_delay_ms(60)]));
+    let mut cmd = project.cairn(&mock);
+    // The idle timeout bounds the silence between bytes, not the length of the answer.
+    cmd.env("CAIRN_STREAM_IDLE_TIMEOUT_MS", "400").args(["-p", "go", "--output-format", "json"]);
+    let out = crate::support::run(cmd);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert_eq!(out.result()["result"], "one token at a time, slowly");
+    assert!(out.result()["duration_api_ms"].as_u64().unwrap() >= 400, "the answer took longer than the timeout");
+    assert_eq!(mock.requests().len(), 1);
+}
+
+#[test]
+fn the_example_scenario_files_load_and_play() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scenarios");
+    let faults = Scenario::load(&root.join("faults.yaml")).unwrap();
+    assert_eq!(faults.steps.len(), 7);
+    assert!(faults.steps[..6].iter().all(|s| s.fault.is_some()));
+
+    let project = Project::new();
+    project.write("Cargo.toml", "[package]\nname = \"x\"\n");
+    let mock = MockLlm::start(Scenario::load(&root.join("hello.yaml")).unwrap());
+    let out = stream_json(&project, &mock, "what is in Cargo.toml?", &[]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(out.result()["result"].as_str().unwrap().contains("**cairn**"));
+    let bad = project.write("bad.yaml", "steps:\n  - txt: typo\n");
+    let error = Scenario::load(&bad).unwrap_err();
+    assert!(error.contains("bad.yaml"), "{error}");
+}

@@ -225,3 +225,40 @@ fn version_and_flags_for_the_system_prompt_and_session_id() {
     assert_eq!(body["system"][0]["text"], "You are terse.\n\nReply in French.");
     assert_eq!(body["model"], "claude-haiku-4-5");
 }
+
+/// The exact request the model sees on a first turn: system prompt, tool schemas, message,
+/// cache breakpoints. A change here is a change to every conversation; review it.
+#[test]
+fn the_first_request_is_what_the_model_sees() {
+    let mock = MockLlm::start(Scenario::new(vec![Step::text("ok")]));
+    let project = Project::new();
+    let mut cmd = project.cairn(&mock);
+    cmd.args(["-p", "say hi"]);
+    assert_eq!(run(cmd).code(), 0);
+    let mut body = mock.requests()[0].body.clone();
+    let system: Vec<String> = body["system"][0]["text"]
+        .as_str()
+        .unwrap()
+        .replace(&project.path().display().to_string(), "[cwd]")
+        .lines()
+        .map(|l| if l.starts_with("Today's date: ") { "Today's date: [date]".to_owned() } else { l.to_owned() })
+        .collect();
+    body["system"][0]["text"] = json!(system.join("\n"));
+    insta::assert_json_snapshot!("first_request", body);
+}
+
+#[test]
+fn text_mode_reports_tool_calls_with_verbose_and_errors_on_stdout() {
+    let project = Project::new();
+    project.write("a.txt", "a\n");
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Read", json!({"file_path": "a.txt"})),
+        Step::tool("Read", json!({"file_path": "a.txt"})),
+    ]));
+    let mut cmd = project.cairn(&mock);
+    cmd.args(["-p", "go", "--verbose", "--max-turns", "1"]);
+    let out = run(cmd);
+    assert_eq!(out.code(), 1);
+    assert_eq!(out.stdout, "Error: Reached max turns (1)\n");
+    assert!(out.stderr.contains("→ Read a.txt"), "{}", out.stderr);
+}

@@ -61,6 +61,7 @@ pub struct AgentHandle {
 pub fn spawn(config: AgentConfig) -> AgentHandle {
     let (ops_tx, ops_rx) = mpsc::unbounded_channel();
     let (sink, events) = EventSink::new();
+    config.tools.prepare_validators();
     let session = Session { config, history: Vec::new(), costs: CostTracker::default() };
     let task = tokio::spawn(run(session, ops_rx, sink));
     AgentHandle { ops: ops_tx, events, task }

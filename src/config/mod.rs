@@ -11,7 +11,7 @@ use crate::provider::anthropic::{self, Anthropic, Credential};
 use crate::provider::models::{DEFAULT_ANTHROPIC_MODEL, DEFAULT_OPENAI_MODEL};
 use crate::provider::openai::{self, OpenAi};
 use crate::provider::retry::RetryPolicy;
-use crate::provider::{self, Provider};
+use crate::provider::{self, Provider, ProviderError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ProviderKind {
@@ -38,7 +38,7 @@ pub struct ProviderSettings {
 
 impl ProviderSettings {
     /// Builds the client these settings describe.
-    pub fn connect(&self, idle_timeout: Duration) -> Result<Arc<dyn Provider>, reqwest::Error> {
+    pub fn connect(&self, idle_timeout: Duration) -> Result<Arc<dyn Provider>, ProviderError> {
         let client = provider::http_client()?;
         Ok(match &self.credential {
             ApiCredential::Anthropic(credential) => {

@@ -12,6 +12,7 @@ pub mod models;
 pub mod openai;
 pub mod retry;
 pub mod sse;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
@@ -44,17 +45,18 @@ pub struct ToolSpec {
     pub input_schema: Value,
 }
 
-/// The HTTP client every provider shares: rustls with the ring provider, the system's
-/// proxy settings (`HTTPS_PROXY`, `NO_PROXY`), no overall timeout (streams run long; the
-/// idle timeout in `sse` catches stalls).
-pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
-    // Installing twice is harmless: the second call reports the first one won.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+/// The HTTP client every provider shares: rustls with the ring provider and the platform's
+/// roots (see `tls`), the system's proxy settings (`HTTPS_PROXY`, `NO_PROXY`), and no overall
+/// timeout (streams run long; the idle timeout in `sse` catches stalls).
+pub fn http_client() -> Result<reqwest::Client, ProviderError> {
+    let tls = tls::client_config().map_err(|e| ProviderError::Setup(format!("TLS: {e}")))?;
     reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
         .connect_timeout(Duration::from_secs(30))
         .tcp_nodelay(true)
         .user_agent(concat!("cairn/", env!("CARGO_PKG_VERSION")))
         .build()
+        .map_err(|e| ProviderError::Setup(e.to_string()))
 }
 
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<StreamEvent, ProviderError>> + Send>>;
@@ -292,6 +294,8 @@ pub enum ProviderError {
     Malformed(String),
     #[error("API Error: {error_type}: {message}")]
     StreamError { error_type: String, message: String },
+    #[error("could not set up the HTTP client: {0}")]
+    Setup(String),
 }
 
 impl ProviderError {
@@ -300,7 +304,7 @@ impl ProviderError {
             ProviderError::Http { status, should_retry, .. } => {
                 should_retry.unwrap_or(matches!(status, 408 | 409 | 429 | 500..=504 | 529))
             }
-            ProviderError::ContextTooLong { .. } => false,
+            ProviderError::ContextTooLong { .. } | ProviderError::Setup(_) => false,
             ProviderError::Connection(_)
             | ProviderError::StreamCut
             | ProviderError::StreamIdle(_)

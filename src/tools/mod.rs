@@ -132,10 +132,13 @@ pub struct RegisteredTool {
 }
 
 impl RegisteredTool {
+    fn validator(&self) -> Option<&jsonschema::Validator> {
+        self.validator.get_or_init(|| jsonschema::validator_for(&self.schema).ok()).as_ref()
+    }
+
     /// Checks a call's input against the tool's schema; the error is written for the model.
     pub fn validate(&self, input: &Value) -> Result<(), String> {
-        let validator = self.validator.get_or_init(|| jsonschema::validator_for(&self.schema).ok());
-        let Some(validator) = validator else { return Ok(()) };
+        let Some(validator) = self.validator() else { return Ok(()) };
         let problems: Vec<String> = validator
             .iter_errors(input)
             .take(5)
@@ -193,6 +196,17 @@ impl ToolRegistry {
         self.specs.retain(|s| keep(&s.name));
     }
 
+    /// Compiles the schema validators on a background thread (~2 ms), so the first tool call
+    /// of a session does not wait for them.
+    pub fn prepare_validators(&self) {
+        let tools = self.tools.clone();
+        let _ = std::thread::Builder::new().name("cairn-schemas".into()).spawn(move || {
+            for tool in tools {
+                tool.validator();
+            }
+        });
+    }
+
     pub fn get(&self, name: &str) -> Option<Arc<RegisteredTool>> {
         self.tools.iter().find(|t| t.name == name).cloned()
     }
@@ -206,8 +220,10 @@ impl ToolRegistry {
     }
 }
 
-/// The input schema as the model gets it: no `$schema`/`title` noise, and none of schemars'
-/// integer `format`s, which some OpenAI-compatible servers reject.
+/// The input schema as the model gets it: no `$schema`/`title` noise, optional fields as
+/// plain types (an `Option` is already optional by not being required, so `"null"` and
+/// `"default": null` only cost bytes), and none of schemars' integer `format`s, which some
+/// OpenAI-compatible servers reject.
 fn input_schema<T: JsonSchema>() -> Value {
     let mut schema = schemars::schema_for!(T).to_value();
     if let Value::Object(map) = &mut schema {
@@ -215,7 +231,25 @@ fn input_schema<T: JsonSchema>() -> Value {
         map.remove("title");
     }
     strip_numeric_formats(&mut schema);
+    simplify_optional_properties(&mut schema);
     schema
+}
+
+fn simplify_optional_properties(schema: &mut Value) {
+    let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else { return };
+    for property in properties.values_mut() {
+        let Some(map) = property.as_object_mut() else { continue };
+        if map.get("default") == Some(&Value::Null) {
+            map.remove("default");
+        }
+        if let Some(Value::Array(types)) = map.get("type") {
+            let concrete: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+            if let [single] = concrete.as_slice() {
+                map.insert("type".into(), single.clone());
+            }
+        }
+        simplify_optional_properties(property);
+    }
 }
 
 fn strip_numeric_formats(value: &mut Value) {
@@ -251,7 +285,7 @@ mod tests {
         assert!(err.contains("file_path"), "{err}");
         let spec = &registry.specs()[0];
         let text = spec.input_schema.to_string();
-        assert!(!text.contains("$schema") && !text.contains("uint"), "{text}");
+        assert!(!text.contains("$schema") && !text.contains("uint") && !text.contains("null"), "{text}");
         assert_eq!(spec.input_schema["additionalProperties"], json!(false));
     }
 }

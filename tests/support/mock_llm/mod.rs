@@ -89,7 +89,12 @@ impl MockLlm {
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.requests.lock().map(|r| r.clone()).unwrap_or_default()
+        self.requests_since(0)
+    }
+
+    /// The requests from number `first` on.
+    pub fn requests_since(&self, first: usize) -> Vec<RecordedRequest> {
+        self.shared.requests.lock().map(|r| r.get(first..).unwrap_or_default().to_vec()).unwrap_or_default()
     }
 
     /// Waits until at least `n` requests have arrived.
@@ -199,11 +204,13 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<
         full(status, "application/json", wire::error_body(dialect, kind, message))
     };
     if let Some(problem) = history_problems.first() {
+        finished(&shared, index);
         return Ok(error(StatusCode::BAD_REQUEST, "invalid_request_error", problem));
     }
     let Some(step) = shared.scenario.steps.get(index).cloned() else {
         let message =
             format!("mock: the scenario has no step for request #{index} (it has {})", shared.scenario.steps.len());
+        finished(&shared, index);
         return Ok(error(StatusCode::BAD_REQUEST, "invalid_request_error", &message));
     };
     match &step.fault {
