@@ -63,7 +63,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     write_project(project.path())?;
     let mock = MockLlm::start(scenario());
 
-    let provider = Anthropic::new(http_client()?, &mock.url(), Credential::ApiKey("demo".into()), Duration::from_secs(30));
+    let provider =
+        Anthropic::new(http_client()?, &mock.url(), Credential::ApiKey("demo".into()), Duration::from_secs(30));
     let mut agent = agent::spawn(AgentConfig {
         provider: Arc::new(provider),
         model: models::lookup("claude-sonnet-5"),
@@ -86,7 +87,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut in_text = false;
     while let Some(event) = agent.events.recv().await {
         match event {
-            Event::Stream(StreamEvent::BlockStart { block: BlockStart::Text | BlockStart::Thinking, .. }) => in_text = true,
+            Event::Stream(StreamEvent::BlockStart { block: BlockStart::Text | BlockStart::Thinking, .. }) => {
+                in_text = true
+            }
             Event::Stream(StreamEvent::TextDelta { text, .. }) => {
                 print!("{text}");
                 out.flush()?;
@@ -100,7 +103,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 println!();
             }
             Event::ToolCallStarted { name, input, .. } => {
-                let arg = input.get("file_path").or_else(|| input.get("command")).and_then(|v| v.as_str()).unwrap_or("");
+                let arg =
+                    input.get("file_path").or_else(|| input.get("command")).and_then(|v| v.as_str()).unwrap_or("");
                 println!("{BOLD}● {name}{RESET}({arg})");
             }
             Event::ToolCallFinished { name, output, .. } => {
@@ -111,11 +115,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 println!("  {mark}{RESET} {DIM}{name}: {first} ({lines} lines){RESET}");
             }
             Event::ApprovalRequest { call_id, tool, input } => {
-                println!("{BOLD}? Allow {tool}: {}{RESET} — yes {DIM}(the demo answers for you){RESET}", input["command"]);
+                println!(
+                    "{BOLD}? Allow {tool}: {}{RESET} — yes {DIM}(the demo answers for you){RESET}",
+                    input["command"]
+                );
                 agent.ops.send(Op::ApprovalAnswer { call_id, decision: ApprovalDecision::Allow })?;
             }
             Event::Retrying { attempt, max_attempts, delay, error, .. } => {
-                println!("{DIM}{error}: retrying in {:.1} s (attempt {attempt}/{max_attempts}){RESET}", delay.as_secs_f64());
+                println!(
+                    "{DIM}{error}: retrying in {:.1} s (attempt {attempt}/{max_attempts}){RESET}",
+                    delay.as_secs_f64()
+                );
             }
             Event::TurnComplete(outcome) | Event::TurnAborted(outcome) => {
                 let status = match &outcome.status {

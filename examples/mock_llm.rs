@@ -81,7 +81,8 @@ fn main() {
         let total = logged + requests.len();
         let done = requests.iter().take_while(|r| r.finished_at.is_some() || r.index + 1 < total).count();
         for request in &requests[..done] {
-            let problems = if request.history_problems.is_empty() { String::new() } else { " (history rejected)".into() };
+            let problems =
+                if request.history_problems.is_empty() { String::new() } else { " (history rejected)".into() };
             eprintln!("#{} {} {} → step {}{problems}", request.index, request.method, request.path, request.index);
             if let Some(file) = record.as_mut() {
                 let _ = file.write_all(format!("{}\n", mock_llm::to_json(request)).as_bytes());

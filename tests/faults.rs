@@ -47,7 +47,8 @@ fn every_fault_kind_is_retried_to_success() {
         assert_eq!(retries[0]["attempt"], 1);
         assert_eq!(retries[0]["max_retries"], 7);
         // The failed attempt's partial answer never became an assistant message.
-        let answers: Vec<_> = out.of_type("assistant").iter().map(|l| l["message"]["content"][0]["text"].clone()).collect();
+        let answers: Vec<_> =
+            out.of_type("assistant").iter().map(|l| l["message"]["content"][0]["text"].clone()).collect();
         assert_eq!(answers, [json!("Recovered.")], "{name}");
     }
 }

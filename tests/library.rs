@@ -33,7 +33,10 @@ fn start(mock: &MockLlm, project: &Project) -> AgentHandle {
 }
 
 /// Collects events until the turn ends, answering approvals with `answer`.
-async fn drive(agent: &mut AgentHandle, mut answer: impl FnMut(&str) -> Option<ApprovalDecision>) -> (Event, Vec<Event>) {
+async fn drive(
+    agent: &mut AgentHandle,
+    mut answer: impl FnMut(&str) -> Option<ApprovalDecision>,
+) -> (Event, Vec<Event>) {
     let mut seen = Vec::new();
     loop {
         let event = tokio::time::timeout(Duration::from_secs(30), agent.events.recv()).await.unwrap().unwrap();

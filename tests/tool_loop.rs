@@ -141,7 +141,12 @@ fn headless_runs_mutating_tools_only_when_a_rule_or_mode_allows() {
 
     // bypassPermissions runs everything; a deny rule still wins over it.
     let mock = MockLlm::start(steps());
-    let out = stream_json(&project, &mock, "go", &["--permission-mode", "bypassPermissions", "--disallowedTools", "Bash(echo:*)"]);
+    let out = stream_json(
+        &project,
+        &mock,
+        "go",
+        &["--permission-mode", "bypassPermissions", "--disallowedTools", "Bash(echo:*)"],
+    );
     let results = tool_results(&mock.requests()[1].body);
     assert!(results[0].2 && results[0].1.contains("denied by the permission rule Bash(echo:*)"), "{results:?}");
     assert!(!results[1].2);

@@ -303,4 +303,3 @@ pub fn to_json(request: &RecordedRequest) -> Value {
         "history_problems": request.history_problems,
     })
 }
-

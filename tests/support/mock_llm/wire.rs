@@ -63,7 +63,10 @@ pub fn anthropic_frames(step: &Step, model: &str, index: usize, input_tokens: u6
     let mut block = 0;
     let mut output_chars = 0;
     let mut open = |frames: &mut Vec<String>, content_block: Value| {
-        frames.push(sse("content_block_start", &json!({"type": "content_block_start", "index": block, "content_block": content_block})));
+        frames.push(sse(
+            "content_block_start",
+            &json!({"type": "content_block_start", "index": block, "content_block": content_block}),
+        ));
         block += 1;
         block - 1
     };
@@ -169,7 +172,9 @@ pub fn malformed_frame(dialect: Dialect) -> String {
 
 pub fn stream_error_frame(dialect: Dialect, error_type: &str) -> String {
     match dialect {
-        Dialect::Anthropic => sse("error", &json!({"type": "error", "error": {"type": error_type, "message": "Overloaded"}})),
+        Dialect::Anthropic => {
+            sse("error", &json!({"type": "error", "error": {"type": error_type, "message": "Overloaded"}}))
+        }
         Dialect::OpenAi => format!("data: {}\n\n", json!({"error": {"type": error_type, "message": "Overloaded"}})),
     }
 }
@@ -177,7 +182,8 @@ pub fn stream_error_frame(dialect: Dialect, error_type: &str) -> String {
 pub fn error_body(dialect: Dialect, error_type: &str, message: &str) -> String {
     match dialect {
         Dialect::Anthropic => {
-            json!({"type": "error", "error": {"type": error_type, "message": message}, "request_id": "req_mock"}).to_string()
+            json!({"type": "error", "error": {"type": error_type, "message": message}, "request_id": "req_mock"})
+                .to_string()
         }
         Dialect::OpenAi => json!({"error": {"message": message, "type": error_type, "code": null}}).to_string(),
     }
@@ -216,11 +222,7 @@ fn blocks(message: &Value) -> Vec<Value> {
 }
 
 fn ids_of(blocks: &[Value], kind: &str, field: &str) -> Vec<String> {
-    blocks
-        .iter()
-        .filter(|b| b["type"] == kind)
-        .filter_map(|b| b[field].as_str().map(str::to_owned))
-        .collect()
+    blocks.iter().filter(|b| b["type"] == kind).filter_map(|b| b[field].as_str().map(str::to_owned)).collect()
 }
 
 fn check_anthropic(messages: &[Value]) -> Vec<String> {
@@ -238,7 +240,8 @@ fn check_anthropic(messages: &[Value]) -> Vec<String> {
         }
         if message["role"] == "assistant" {
             let asked = ids_of(&content, "tool_use", "id");
-            let answered = messages.get(i + 1).map(|next| ids_of(&blocks(next), "tool_result", "tool_use_id")).unwrap_or_default();
+            let answered =
+                messages.get(i + 1).map(|next| ids_of(&blocks(next), "tool_result", "tool_use_id")).unwrap_or_default();
             let missing: Vec<&String> = asked.iter().filter(|id| !answered.contains(id)).collect();
             if !missing.is_empty() {
                 problems.push(format!(
