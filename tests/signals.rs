@@ -15,11 +15,15 @@ fn signal(child: &std::process::Child, signal: Signal) {
     kill_process(pid, signal).unwrap();
 }
 
+/// The stream stalls inside a tool call's input: the interrupt must leave no trace of the
+/// half-made call (no assistant line, no result line), only the aborted result.
 #[test]
 fn sigint_mid_stream_exits_130_without_a_panic() {
     let project = Project::new();
     let mock = MockLlm::start(Scenario::new(vec![
-        Step::text("This answer stalls half way").with_fault(Fault::Stall { after_events: 4, ms: None }),
+        Step::tool("Bash", json!({"command": "echo never"}))
+            .with_text("Running it")
+            .with_fault(Fault::Stall { after_events: 9, ms: None }),
     ]));
     let mut cmd = project.cairn(&mock);
     cmd.args(["-p", "go", "--output-format", "stream-json", "--verbose", "--include-partial-messages"]);
@@ -36,7 +40,12 @@ fn sigint_mid_stream_exits_130_without_a_panic() {
     let result = out.result();
     assert_eq!(result["subtype"], "error_during_execution");
     assert_eq!(result["is_error"], true);
+    assert!(
+        out.lines().iter().any(|l| l["event"]["delta"]["type"] == "input_json_delta"),
+        "it stalled inside the tool call"
+    );
     assert!(out.of_type("assistant").is_empty(), "a cut answer is never reported as a message");
+    assert!(out.of_type("user").is_empty(), "and no call was run");
 }
 
 #[test]

@@ -99,6 +99,7 @@ async fn ask_user(
         decision = answer => decision.ok(),
         () = cancel.cancelled() => None,
     };
+    approvals.forget(&call.id);
     match decision {
         Some(ApprovalDecision::Allow) => None,
         Some(ApprovalDecision::Deny { reason }) => Some(match reason {

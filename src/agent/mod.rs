@@ -133,6 +133,13 @@ impl Approvals {
         rx
     }
 
+    /// Drops a request nobody answered (the turn was interrupted).
+    fn forget(&self, call_id: &str) {
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.remove(call_id);
+        }
+    }
+
     fn answer(&self, call_id: &str, decision: ApprovalDecision) {
         let waiting = self.pending.lock().ok().and_then(|mut p| p.remove(call_id));
         if let Some(tx) = waiting {

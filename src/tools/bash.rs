@@ -94,7 +94,11 @@ impl Tool for Bash {
         match ending {
             Ending::Exited(_) => group.release(),
             Ending::TimedOut | Ending::Interrupted => {
-                group.stop().await;
+                // TERM first so the command can clean up; KILL whatever is left once it has
+                // exited or the grace period is over.
+                group.signal(Signal::TERM);
+                let _ = tokio::time::timeout(KILL_GRACE, child.wait()).await;
+                group.signal(Signal::KILL);
                 let _ = child.wait().await;
             }
         }
@@ -132,8 +136,8 @@ fn report(ending: &Ending, stdout: &str, stderr: &str, timeout: Duration) -> Too
         Ending::Interrupted => (format!("Interrupted by the user. Output so far:\n{body}"), true, true, None),
     };
     let structured = json!({
-        "stdout": stdout,
-        "stderr": stderr,
+        "stdout": truncate_middle(stdout, MAX_OUTPUT_CHARS),
+        "stderr": truncate_middle(stderr, MAX_OUTPUT_CHARS),
         "interrupted": interrupted,
         "isImage": false,
         "noOutputExpected": false,
@@ -174,13 +178,9 @@ impl ProcessGroup {
         self.0 = None;
     }
 
-    /// TERM to the whole group, then KILL to whatever is left after a grace period.
-    async fn stop(mut self) {
-        if let Some(pid) = self.0.take() {
-            if kill_process_group(pid, Signal::TERM).is_ok() {
-                tokio::time::sleep(KILL_GRACE).await;
-            }
-            let _ = kill_process_group(pid, Signal::KILL);
+    fn signal(&self, signal: Signal) {
+        if let Some(pid) = self.0 {
+            let _ = kill_process_group(pid, signal);
         }
     }
 }
