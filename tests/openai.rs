@@ -103,19 +103,20 @@ fn https_proxy_is_used_and_no_proxy_bypasses_it() {
     let (port, seen) = refusing_proxy();
     let proxy = format!("http://127.0.0.1:{port}");
     let mut cmd = project.bare_cairn();
-    cmd.env("ANTHROPIC_API_KEY", "k").env("ANTHROPIC_BASE_URL", "https://api.cairn-proxy-test.example");
+    cmd.env("ANTHROPIC_API_KEY", "k").env("ANTHROPIC_BASE_URL", "https://localhost:1");
     cmd.env("HTTPS_PROXY", &proxy).env("CAIRN_MAX_RETRIES", "0").args(["-p", "hi"]);
     let out = run(cmd);
     assert_eq!(out.code(), 1);
     assert!(out.stdout.contains("connection error"), "{}", out.stdout);
     let line = seen.recv_timeout(Duration::from_secs(5)).unwrap();
-    assert_eq!(line, "CONNECT api.cairn-proxy-test.example:443 HTTP/1.1");
+    assert_eq!(line, "CONNECT localhost:1 HTTP/1.1");
 
     let mut cmd = project.bare_cairn();
-    cmd.env("ANTHROPIC_API_KEY", "k").env("ANTHROPIC_BASE_URL", "https://api.cairn-proxy-test.example");
-    cmd.env("HTTPS_PROXY", &proxy).env("NO_PROXY", "cairn-proxy-test.example").env("CAIRN_MAX_RETRIES", "0");
+    cmd.env("ANTHROPIC_API_KEY", "k").env("ANTHROPIC_BASE_URL", "https://localhost:1");
+    cmd.env("HTTPS_PROXY", &proxy).env("NO_PROXY", "localhost").env("CAIRN_MAX_RETRIES", "0");
     cmd.args(["-p", "hi"]);
     let out = run(cmd);
     assert_eq!(out.code(), 1);
+    assert!(out.stdout.contains("Connection refused"), "went straight to the (closed) port: {}", out.stdout);
     assert!(seen.recv_timeout(Duration::from_millis(500)).is_err(), "NO_PROXY was ignored");
 }
