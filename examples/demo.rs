@@ -20,6 +20,7 @@ use cairn::protocol::{ApprovalDecision, Event, Op, TurnStatus};
 use cairn::provider::anthropic::{Anthropic, Credential};
 use cairn::provider::{BlockStart, StreamEvent, http_client, models, retry::RetryPolicy};
 use cairn::tools::ToolRegistry;
+use cairn::tools::bash::shells::ShellRegistry;
 use mock_llm::{MockLlm, Scenario, Step};
 use serde_json::json;
 
@@ -75,7 +76,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         retry: RetryPolicy::default(),
         max_turns: Some(10),
         cwd: project.path().to_path_buf(),
+        add_dirs: Vec::new(),
         session_id: uuid::Uuid::new_v4().to_string(),
+        session_dir: project.path().join(".demo-session"),
+        shells: ShellRegistry::new(),
     });
 
     let task = "What is in this project?";

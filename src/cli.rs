@@ -82,6 +82,10 @@ pub struct Cli {
     #[arg(long)]
     pub base_url: Option<String>,
 
+    /// Another folder tools may write in, besides the working directory (repeatable).
+    #[arg(long = "add-dir", value_name = "DIR", num_args = 1..)]
+    pub add_dir: Vec<std::path::PathBuf>,
+
     /// Use this session id (a UUID) instead of a new one.
     #[arg(long)]
     pub session_id: Option<uuid::Uuid>,

@@ -3,6 +3,7 @@
 //! and a non-zero exit code, never a backtrace.
 
 use std::process::exit;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
@@ -13,6 +14,7 @@ use cairn::config;
 use cairn::permissions::{PermissionMode, PermissionPolicy, PermissionRule};
 use cairn::provider::models;
 use cairn::tools::ToolRegistry;
+use cairn::tools::bash::shells::ShellRegistry;
 use cairn::ui::print::{self, InputFormat, OutputFormat, PrintOptions};
 
 fn main() {
@@ -62,6 +64,21 @@ fn run(cli: Cli) -> Result<i32> {
         system_prompt.push_str(extra);
     }
     let session_id = cli.session_id.unwrap_or_else(uuid::Uuid::new_v4).to_string();
+    let session_dir = config::session_dir(&config::cairn_home(&env), &cwd, &session_id);
+    for dir in &cli.add_dir {
+        if !cwd.join(dir).is_dir() {
+            bail!("--add-dir {}: no such folder", dir.display());
+        }
+    }
+    // Every process the tools start dies with cairn, whichever way it goes: normal end,
+    // signal, error, or panic.
+    let shells = ShellRegistry::new();
+    let on_panic = Arc::clone(&shells);
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        on_panic.kill_all();
+        default_hook(info);
+    }));
     let options = PrintOptions {
         output: cli.output_format,
         input: cli.input_format,
@@ -71,6 +88,7 @@ fn run(cli: Cli) -> Result<i32> {
     };
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let agent_shells = Arc::clone(&shells);
     let code = runtime.block_on(async move {
         let provider = settings.connect(knobs.idle_timeout).context("setting up the HTTP client")?;
         let agent = agent::spawn(AgentConfig {
@@ -83,10 +101,14 @@ fn run(cli: Cli) -> Result<i32> {
             retry: knobs.retry,
             max_turns: cli.max_turns,
             cwd,
+            add_dirs: cli.add_dir.clone(),
             session_id,
+            session_dir,
+            shells: agent_shells,
         });
         anyhow::Ok(print::run(agent, first_prompt, options).await)
     });
+    shells.kill_all();
     // A blocking read still in flight (a tool stuck on a slow file) must not hold up the exit.
     runtime.shutdown_background();
     code

@@ -17,6 +17,7 @@ use crate::cost::{ModelUsage, Usage};
 use crate::permissions::PermissionMode;
 use crate::provider::{StopReason, StreamEvent};
 use crate::tools::ToolOutput;
+use crate::tools::todo::Todo;
 
 /// What a front end asks of the core.
 #[derive(Debug)]
@@ -77,6 +78,10 @@ pub enum Event {
         delay: Duration,
         error: String,
         status: Option<u16>,
+    },
+    /// The todo list changed (TodoWrite); the whole new list.
+    TodosChanged {
+        todos: Vec<Todo>,
     },
     /// Token usage of one response, and the session's totals after it.
     Usage {

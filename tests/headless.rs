@@ -5,7 +5,7 @@ use std::process::Stdio;
 
 use serde_json::{Value, json};
 
-use crate::support::{MockLlm, Project, Scenario, Step, run, spawn, stream_json};
+use crate::support::{BUILTIN_TOOLS, MockLlm, Project, Scenario, Step, run, spawn, stream_json};
 
 #[test]
 fn text_output_prints_the_answer_and_sends_a_proper_request() {
@@ -31,7 +31,7 @@ fn text_output_prints_the_answer_and_sends_a_proper_request() {
         json!([{"role": "user", "content": [{"type": "text", "text": "say hi", "cache_control": {"type": "ephemeral"}}]}])
     );
     let tools: Vec<&str> = body["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert_eq!(tools, ["Bash", "Read"]);
+    assert_eq!(tools, BUILTIN_TOOLS);
     let system = body["system"][0]["text"].as_str().unwrap();
     assert!(system.contains(&format!("Working directory: {}", project.path().display())), "{system}");
 }
@@ -101,7 +101,7 @@ fn stream_json_lines_have_claude_code_shapes() {
     assert_eq!(init["model"], "claude-sonnet-5");
     assert_eq!(init["permissionMode"], "default");
     assert_eq!(init["apiKeySource"], "ANTHROPIC_API_KEY");
-    assert_eq!(init["tools"], json!(["Bash", "Read"]));
+    assert_eq!(init["tools"], json!(BUILTIN_TOOLS));
     assert!(lines.iter().all(|l| l["session_id"] == session_id));
 
     let assistant: Vec<&Value> = lines.iter().filter(|l| l["type"] == "assistant").collect();

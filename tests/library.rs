@@ -11,6 +11,7 @@ use cairn::protocol::{ApprovalDecision, Event, Op, TurnOutcome, TurnStatus};
 use cairn::provider::anthropic::{Anthropic, Credential};
 use cairn::provider::{http_client, models, retry::RetryPolicy};
 use cairn::tools::ToolRegistry;
+use cairn::tools::bash::shells::ShellRegistry;
 use serde_json::json;
 
 use crate::support::{MockLlm, Project, Scenario, Step, tool_results};
@@ -28,7 +29,10 @@ fn start(mock: &MockLlm, project: &Project) -> AgentHandle {
         retry: RetryPolicy::default(),
         max_turns: None,
         cwd: project.path().to_path_buf(),
+        add_dirs: Vec::new(),
         session_id: "library-test".into(),
+        session_dir: project.home.path().join("session"),
+        shells: ShellRegistry::new(),
     })
 }
 

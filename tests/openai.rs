@@ -45,8 +45,9 @@ fn openai_provider_runs_a_tool_loop_against_a_local_server() {
     assert_eq!(first.body["stream_options"], json!({"include_usage": true}));
     assert_eq!(first.body["max_tokens"], 8192);
     assert_eq!(first.body["messages"][0]["role"], "system");
-    assert_eq!(first.body["tools"][1]["type"], "function");
-    assert_eq!(first.body["tools"][1]["function"]["name"], "Read");
+    let read = first.body["tools"].as_array().unwrap().iter().find(|t| t["function"]["name"] == "Read").unwrap();
+    assert_eq!(read["type"], "function");
+    assert_eq!(read["function"]["parameters"]["required"], json!(["file_path"]));
 
     let second = &requests[2].body["messages"];
     let roles: Vec<&str> = second.as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();

@@ -27,7 +27,7 @@ pub(super) async fn plan_calls(
     denials: &mut Vec<PermissionDenial>,
 ) -> Vec<Planned> {
     let mut plan = Vec::with_capacity(calls.len());
-    for call in calls {
+    for mut call in calls {
         let answered = |output: ToolOutput, call: ToolCall| Planned::Answered {
             call_id: call.id,
             name: call.name,
@@ -43,7 +43,7 @@ pub(super) async fn plan_calls(
             plan.push(answered(ToolOutput::error(message), call));
             continue;
         };
-        if let Err(problem) = tool.validate(&call.input) {
+        if let Err(problem) = tool.prepare(&mut call.input) {
             let message = format!(
                 "<tool_use_error>InputValidationError: {} was called with invalid input: {problem}. \
                  Fix the input to match the tool's schema and call it again.</tool_use_error>",
@@ -52,7 +52,7 @@ pub(super) async fn plan_calls(
             plan.push(answered(ToolOutput::error(message), call));
             continue;
         }
-        let refusal = match session.config.permissions.decide(&call.name, tool.kind, &call.input) {
+        let refusal = match session.config.permissions.decide(tool.name, tool.kind, tool.approval, &call.input) {
             Decision::Allow => None,
             Decision::Deny { reason } => {
                 Some(format!("Permission to use {} was denied: {reason}. Do not retry this call.", call.name))

@@ -25,7 +25,8 @@ use crate::protocol::{ApprovalDecision, Event, EventSink, Op, SessionInfo};
 use crate::provider::Provider;
 use crate::provider::models::ModelInfo;
 use crate::provider::retry::RetryPolicy;
-use crate::tools::ToolRegistry;
+use crate::tools::bash::shells::ShellRegistry;
+use crate::tools::{SessionState, ToolRegistry};
 use history::Message;
 
 /// What to do with a call the permission rules leave to the user.
@@ -47,8 +48,15 @@ pub struct AgentConfig {
     pub retry: RetryPolicy,
     /// Model requests allowed per user turn.
     pub max_turns: Option<u32>,
+    /// The project folder: where the session starts, and where files may be written.
     pub cwd: PathBuf,
+    /// More folders files may be written under (`--add-dir`).
+    pub add_dirs: Vec<PathBuf>,
     pub session_id: String,
+    /// This session's own folder (spilled tool output, background shell logs).
+    pub session_dir: PathBuf,
+    /// Every process group the tools start; the front end kills them all on its way out.
+    pub shells: Arc<ShellRegistry>,
 }
 
 pub struct AgentHandle {
@@ -62,7 +70,14 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
     let (ops_tx, ops_rx) = mpsc::unbounded_channel();
     let (sink, events) = EventSink::new();
     config.tools.prepare_validators();
-    let session = Session { config, history: Vec::new(), costs: CostTracker::default() };
+    let tools = Arc::new(SessionState::new(
+        &config.cwd,
+        &config.add_dirs,
+        config.session_dir.join("tool-results"),
+        Arc::clone(&config.shells),
+        sink.clone(),
+    ));
+    let session = Session { config, tools, history: Vec::new(), costs: CostTracker::default() };
     let task = tokio::spawn(run(session, ops_rx, sink));
     AgentHandle { ops: ops_tx, events, task }
 }
@@ -70,6 +85,8 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
 /// A session's state: what the turns read and extend.
 struct Session {
     config: AgentConfig,
+    /// What the tools share: working directory, files seen, todos, shells.
+    tools: Arc<SessionState>,
     history: Vec<Message>,
     costs: CostTracker,
 }

@@ -19,7 +19,6 @@ use crate::protocol::{
 };
 use crate::provider::retry::{SampleError, sample};
 use crate::provider::{ProviderError, Request, Response, StopReason};
-use crate::tools::ToolContext;
 use crate::tools::scheduler;
 
 /// Follow-up requests for one answer cut off by the output limit.
@@ -166,8 +165,7 @@ async fn run_tools(
     events: &EventSink,
 ) {
     let plan = gate::plan_calls(session, calls, approvals, cancel, events, &mut turn.denials).await;
-    let ctx = ToolContext { cwd: session.config.cwd.clone(), cancel: cancel.clone() };
-    let finished = scheduler::run(plan, &ctx, events).await;
+    let finished = scheduler::run(plan, &session.tools, cancel, events).await;
     let results = finished
         .into_iter()
         .map(|f| ContentBlock::ToolResult {

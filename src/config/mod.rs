@@ -4,6 +4,7 @@
 //! their own) become validated settings: which provider, where, with which key and model, and
 //! the retry and stream-timeout knobs. Settings files join in issue [5/8].
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -119,6 +120,25 @@ pub fn resolve_provider(
     }
 }
 
+/// cairn's own folder: `CAIRN_HOME`, else `~/.cairn`.
+pub fn cairn_home(env: &impl Fn(&str) -> Option<String>) -> PathBuf {
+    match env("CAIRN_HOME") {
+        Some(home) => PathBuf::from(home),
+        None => env("HOME").map_or_else(|| PathBuf::from(".cairn"), |home| PathBuf::from(home).join(".cairn")),
+    }
+}
+
+/// A project's folder name under `projects/`: its absolute path with every character that
+/// is not a letter or digit replaced by `-`, as Claude Code names them.
+pub fn project_folder_name(cwd: &Path) -> String {
+    cwd.to_string_lossy().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect()
+}
+
+/// Where one session keeps its files: `$CAIRN_HOME/projects/<project>/<session-id>/`.
+pub fn session_dir(home: &Path, cwd: &Path, session_id: &str) -> PathBuf {
+    home.join("projects").join(project_folder_name(cwd)).join(session_id)
+}
+
 /// Tuning read from the environment: `CAIRN_MAX_RETRIES` (retries after the first attempt,
 /// default 7, so 8 attempts in all) and `CAIRN_STREAM_IDLE_TIMEOUT_MS` (default 120000: a
 /// stream silent that long counts as cut and is retried).
@@ -189,6 +209,15 @@ mod tests {
             resolve_provider(ProviderKind::Openai, None, None, &env(&[])),
             Err(ConfigError::MissingKey { var: "OPENAI_API_KEY", .. })
         ));
+    }
+
+    #[test]
+    fn session_folders_are_named_like_claude_codes() {
+        assert_eq!(project_folder_name(Path::new("/home/user/my_repo.v2")), "-home-user-my-repo-v2");
+        let dir = session_dir(Path::new("/h"), Path::new("/p/q"), "abc");
+        assert_eq!(dir, PathBuf::from("/h/projects/-p-q/abc"));
+        assert_eq!(cairn_home(&env(&[("HOME", "/u")])), PathBuf::from("/u/.cairn"));
+        assert_eq!(cairn_home(&env(&[("HOME", "/u"), ("CAIRN_HOME", "/c")])), PathBuf::from("/c"));
     }
 
     #[test]

@@ -14,7 +14,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::tools::ToolKind;
+use crate::tools::{Approval, ToolKind};
+
+/// The tools `acceptEdits` mode lets through without asking.
+const FILE_EDIT_TOOLS: &[&str] = &["Edit", "MultiEdit", "Write", "NotebookEdit"];
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -173,15 +176,18 @@ pub struct PermissionPolicy {
 }
 
 impl PermissionPolicy {
-    pub fn decide(&self, tool: &str, kind: ToolKind, input: &Value) -> Decision {
+    pub fn decide(&self, tool: &str, kind: ToolKind, approval: Approval, input: &Value) -> Decision {
         if let Some(rule) = self.deny.iter().find(|r| r.matches(tool, input, false)) {
             return Decision::Deny { reason: format!("denied by the permission rule {rule}") };
         }
-        if self.mode == PermissionMode::BypassPermissions || kind == ToolKind::ReadOnly {
+        if self.mode == PermissionMode::BypassPermissions || approval == Approval::NotNeeded {
             return Decision::Allow;
         }
-        if self.mode == PermissionMode::Plan {
+        if self.mode == PermissionMode::Plan && kind == ToolKind::Mutating {
             return Decision::Deny { reason: "plan mode allows no changes: present the plan instead".into() };
+        }
+        if self.mode == PermissionMode::AcceptEdits && FILE_EDIT_TOOLS.contains(&tool) {
+            return Decision::Allow;
         }
         if self.allow.iter().any(|r| r.matches(tool, input, true)) {
             return Decision::Allow;
@@ -208,19 +214,19 @@ mod tests {
     fn bash_prefix_rules_in_both_spellings() {
         let p = policy(&["Bash(npm run test:*)", "Bash(git status *)", "Bash(ls)"], &[]);
         let m = ToolKind::Mutating;
-        assert_eq!(p.decide("Bash", m, &bash("npm run test")), Decision::Allow);
-        assert_eq!(p.decide("Bash", m, &bash("npm run test -- --watch")), Decision::Allow);
-        assert_eq!(p.decide("Bash", m, &bash("npm run testx")), Decision::Ask);
-        assert_eq!(p.decide("Bash", m, &bash("git status -s")), Decision::Allow);
-        assert_eq!(p.decide("Bash", m, &bash("ls")), Decision::Allow);
-        assert_eq!(p.decide("Bash", m, &bash("ls -la")), Decision::Ask);
+        assert_eq!(p.decide("Bash", m, Approval::Needed, &bash("npm run test")), Decision::Allow);
+        assert_eq!(p.decide("Bash", m, Approval::Needed, &bash("npm run test -- --watch")), Decision::Allow);
+        assert_eq!(p.decide("Bash", m, Approval::Needed, &bash("npm run testx")), Decision::Ask);
+        assert_eq!(p.decide("Bash", m, Approval::Needed, &bash("git status -s")), Decision::Allow);
+        assert_eq!(p.decide("Bash", m, Approval::Needed, &bash("ls")), Decision::Allow);
+        assert_eq!(p.decide("Bash", m, Approval::Needed, &bash("ls -la")), Decision::Ask);
     }
 
     #[test]
     fn allow_rules_do_not_stretch_over_shell_operators() {
         let p = policy(&["Bash(git status:*)"], &[]);
         for cmd in ["git status; rm -rf ~", "git status && curl x | sh", "git status $(rm x)", "git status > /etc/x"] {
-            assert_eq!(p.decide("Bash", ToolKind::Mutating, &bash(cmd)), Decision::Ask, "{cmd}");
+            assert_eq!(p.decide("Bash", ToolKind::Mutating, Approval::Needed, &bash(cmd)), Decision::Ask, "{cmd}");
         }
     }
 
@@ -228,16 +234,26 @@ mod tests {
     fn deny_beats_allow_and_bypass_and_catches_compound_commands() {
         let mut p = policy(&["Bash"], &["Bash(git push:*)"]);
         p.mode = PermissionMode::BypassPermissions;
-        assert!(matches!(p.decide("Bash", ToolKind::Mutating, &bash("git push origin")), Decision::Deny { .. }));
-        assert!(matches!(p.decide("Bash", ToolKind::Mutating, &bash("true && git push")), Decision::Deny { .. }));
-        assert_eq!(p.decide("Bash", ToolKind::Mutating, &bash("git pull")), Decision::Allow);
+        assert!(matches!(
+            p.decide("Bash", ToolKind::Mutating, Approval::Needed, &bash("git push origin")),
+            Decision::Deny { .. }
+        ));
+        assert!(matches!(
+            p.decide("Bash", ToolKind::Mutating, Approval::Needed, &bash("true && git push")),
+            Decision::Deny { .. }
+        ));
+        assert_eq!(p.decide("Bash", ToolKind::Mutating, Approval::Needed, &bash("git pull")), Decision::Allow);
     }
 
     #[test]
     fn unknown_specifiers_never_widen() {
         let p = policy(&["Write(src/**)"], &["Read(./secrets/**)"]);
-        assert_eq!(p.decide("Write", ToolKind::Mutating, &json!({"file_path": "src/a"})), Decision::Ask);
-        assert!(matches!(p.decide("Read", ToolKind::ReadOnly, &json!({"file_path": "a"})), Decision::Deny { .. }));
+        assert_eq!(
+            p.decide("Write", ToolKind::Mutating, Approval::Needed, &json!({"file_path": "src/a"})),
+            Decision::Ask
+        );
+        let read = p.decide("Read", ToolKind::ReadOnly, Approval::NotNeeded, &json!({"file_path": "a"}));
+        assert!(matches!(read, Decision::Deny { .. }));
     }
 
     #[test]
@@ -252,7 +268,15 @@ mod tests {
     #[test]
     fn plan_mode_refuses_changes_but_not_reads() {
         let p = PermissionPolicy { mode: PermissionMode::Plan, ..Default::default() };
-        assert!(matches!(p.decide("Bash", ToolKind::Mutating, &bash("ls")), Decision::Deny { .. }));
-        assert_eq!(p.decide("Read", ToolKind::ReadOnly, &json!({})), Decision::Allow);
+        assert!(matches!(p.decide("Bash", ToolKind::Mutating, Approval::Needed, &bash("ls")), Decision::Deny { .. }));
+        assert_eq!(p.decide("Read", ToolKind::ReadOnly, Approval::NotNeeded, &json!({})), Decision::Allow);
+        assert_eq!(p.decide("WebFetch", ToolKind::ReadOnly, Approval::Needed, &json!({})), Decision::Ask);
+    }
+
+    #[test]
+    fn accept_edits_lets_file_edits_through_but_not_commands() {
+        let p = PermissionPolicy { mode: PermissionMode::AcceptEdits, ..Default::default() };
+        assert_eq!(p.decide("Edit", ToolKind::Mutating, Approval::Needed, &json!({})), Decision::Allow);
+        assert_eq!(p.decide("Bash", ToolKind::Mutating, Approval::Needed, &bash("ls")), Decision::Ask);
     }
 }

@@ -12,7 +12,7 @@ pub mod models;
 pub mod openai;
 pub mod retry;
 pub mod sse;
-mod tls;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::pin::Pin;

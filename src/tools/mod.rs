@@ -1,19 +1,32 @@
 //! Tools: the [`Tool`] trait, the registry, and what a call returns.
 //!
-//! A tool is a type with Claude Code's name, an input type deriving `Deserialize +
-//! JsonSchema` (its doc comments are the schema text the model reads), a [`ToolKind`] and an
-//! async `call`. Its model-facing description is `tools/<Name>.md`, embedded at build time.
-//! The registry turns each into a [`ToolSpec`] once, validates a call's JSON against the
-//! schema before it runs (compiled on first use), and hands the call to the tool; the
-//! `scheduler` decides what runs concurrently. A failure is never a panic: it goes back to the
-//! model as an error result that says what to do next.
+//! A tool is a type with Claude Code's name (and the aliases older or newer clients use), an
+//! input type deriving `Deserialize + JsonSchema` (its doc comments are the schema text the
+//! model reads), a [`ToolKind`] for the scheduler, an [`Approval`] default for the permission
+//! gate, and an async `call` that gets a [`ToolContext`]: the call's id, its cancellation
+//! token and the session's shared [`SessionState`]. Its model-facing description is
+//! `tools/<Name>.md`, embedded at build time. The registry turns each into a [`ToolSpec`]
+//! once, validates a call's JSON against the schema before it runs, and hands the call to
+//! the tool; the `scheduler` decides what runs concurrently. A failure is never a panic: it
+//! goes back to the model as an error result that says what to do next.
 
 pub mod bash;
+pub mod diff;
+pub mod edit;
+pub mod glob;
+pub mod grep;
+pub mod ls;
+pub mod paths;
 pub mod read;
 pub mod scheduler;
+pub mod state;
+pub mod todo;
+pub mod walk;
+pub mod web_fetch;
+pub mod write;
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use futures::future::BoxFuture;
@@ -25,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::agent::history::ToolResultContent;
 use crate::provider::ToolSpec;
+pub use state::SessionState;
 
 /// Whether a tool may run beside others: read-only tools run concurrently, the rest alone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,19 +47,42 @@ pub enum ToolKind {
     Mutating,
 }
 
+/// Whether a call needs the user's (or a rule's) permission when no rule says otherwise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Approval {
+    NotNeeded,
+    Needed,
+}
+
+impl Approval {
+    /// The usual answer: reading needs no permission, changing things does.
+    pub const fn for_kind(kind: ToolKind) -> Approval {
+        match kind {
+            ToolKind::ReadOnly => Approval::NotNeeded,
+            ToolKind::Mutating => Approval::Needed,
+        }
+    }
+}
+
 /// What a running tool can see of the session.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ToolContext {
-    pub cwd: PathBuf,
+    /// The model's id for this call; names the call's spill file.
+    pub call_id: String,
     /// Cancelled on interrupt; a tool stops what it started (child processes included).
     pub cancel: CancellationToken,
+    pub session: Arc<SessionState>,
 }
 
 impl ToolContext {
-    /// A path from the model, relative paths taken from the working directory.
+    /// A path from the model: relative to the working directory, `~/` for home.
     pub fn resolve(&self, path: &str) -> PathBuf {
-        let p = Path::new(path);
-        if p.is_absolute() { p.to_path_buf() } else { self.cwd.join(p) }
+        self.session.resolve(path)
+    }
+
+    /// A path as messages show it: relative to the working directory when inside it.
+    pub fn show(&self, path: &std::path::Path) -> String {
+        paths::display(path, &self.session.cwd())
     }
 }
 
@@ -102,9 +139,15 @@ pub trait Tool: Send + Sync + 'static {
     type Input: DeserializeOwned + JsonSchema + Send + 'static;
     /// Claude Code's name for the tool, which users' rules and hook matchers use.
     const NAME: &'static str;
+    /// Other names calls may use (`TaskOutput` for `BashOutput`, say); not shown to the model.
+    const ALIASES: &'static [&'static str] = &[];
     /// The model-facing description, `include_str!("../../tools/<Name>.md")`.
     const DESCRIPTION: &'static str;
     const KIND: ToolKind;
+    const APPROVAL: Approval = Approval::for_kind(Self::KIND);
+
+    /// Renames the fields an alias's callers use to this tool's own, before validation.
+    fn adapt_input(_input: &mut Value) {}
 
     fn call(&self, input: Self::Input, ctx: ToolContext) -> impl Future<Output = Result<ToolOutput, ToolError>> + Send;
 }
@@ -126,7 +169,10 @@ impl<T: Tool> DynTool for T {
 pub struct RegisteredTool {
     tool: Box<dyn DynTool>,
     pub name: &'static str,
+    pub aliases: &'static [&'static str],
     pub kind: ToolKind,
+    pub approval: Approval,
+    adapt: fn(&mut Value),
     schema: Value,
     validator: OnceLock<Option<jsonschema::Validator>>,
 }
@@ -134,6 +180,13 @@ pub struct RegisteredTool {
 impl RegisteredTool {
     fn validator(&self) -> Option<&jsonschema::Validator> {
         self.validator.get_or_init(|| jsonschema::validator_for(&self.schema).ok()).as_ref()
+    }
+
+    /// Renames alias fields, then checks the input against the tool's schema; the error is
+    /// written for the model.
+    pub fn prepare(&self, input: &mut Value) -> Result<(), String> {
+        (self.adapt)(input);
+        self.validate(input)
     }
 
     /// Checks a call's input against the tool's schema; the error is written for the model.
@@ -166,11 +219,21 @@ pub struct ToolRegistry {
 }
 
 impl ToolRegistry {
-    /// The tools cairn ships with.
+    /// The tools cairn ships with, in the order the model sees them.
     pub fn builtin() -> ToolRegistry {
         let mut registry = ToolRegistry::default();
         registry.register(bash::Bash);
+        registry.register(bash::shells::BashOutput);
+        registry.register(bash::shells::KillShell);
+        registry.register(glob::Glob);
+        registry.register(grep::Grep);
+        registry.register(ls::Ls);
         registry.register(read::Read);
+        registry.register(edit::Edit);
+        registry.register(edit::MultiEdit);
+        registry.register(write::Write);
+        registry.register(web_fetch::WebFetch::default());
+        registry.register(todo::TodoWrite);
         registry
     }
 
@@ -184,7 +247,10 @@ impl ToolRegistry {
         self.tools.push(Arc::new(RegisteredTool {
             tool: Box::new(tool),
             name: T::NAME,
+            aliases: T::ALIASES,
             kind: T::KIND,
+            approval: T::APPROVAL,
+            adapt: T::adapt_input,
             schema,
             validator: OnceLock::new(),
         }));
@@ -207,8 +273,9 @@ impl ToolRegistry {
         });
     }
 
+    /// A tool by its name or one of its aliases.
     pub fn get(&self, name: &str) -> Option<Arc<RegisteredTool>> {
-        self.tools.iter().find(|t| t.name == name).cloned()
+        self.tools.iter().find(|t| t.name == name || t.aliases.contains(&name)).cloned()
     }
 
     pub fn specs(&self) -> &[ToolSpec] {
@@ -225,7 +292,8 @@ impl ToolRegistry {
 /// `"default": null` only cost bytes), and none of schemars' integer `format`s, which some
 /// OpenAI-compatible servers reject.
 fn input_schema<T: JsonSchema>() -> Value {
-    let mut schema = schemars::schema_for!(T).to_value();
+    let settings = schemars::generate::SchemaSettings::draft2020_12().with(|s| s.inline_subschemas = true);
+    let mut schema = settings.into_generator().into_root_schema_for::<T>().to_value();
     if let Value::Object(map) = &mut schema {
         map.remove("$schema");
         map.remove("title");
@@ -236,11 +304,29 @@ fn input_schema<T: JsonSchema>() -> Value {
 }
 
 fn simplify_optional_properties(schema: &mut Value) {
+    if let Some(items) = schema.get_mut("items") {
+        simplify_optional_properties(items);
+    }
     let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else { return };
     for property in properties.values_mut() {
         let Some(map) = property.as_object_mut() else { continue };
         if map.get("default") == Some(&Value::Null) {
             map.remove("default");
+        }
+        // `Option<Enum>` comes out as `anyOf: [<enum>, {type: null}]`: keep the enum.
+        if let Some(Value::Array(choices)) = map.get("anyOf") {
+            let concrete: Vec<&Value> =
+                choices.iter().filter(|c| c.get("type") != Some(&Value::from("null"))).collect();
+            if let [Value::Object(only)] = concrete.as_slice() {
+                let only = only.clone();
+                map.remove("anyOf");
+                for (key, value) in only {
+                    map.entry(key).or_insert(value);
+                }
+            }
+        }
+        if let Some(Value::Array(values)) = map.get_mut("enum") {
+            values.retain(|v| !v.is_null());
         }
         if let Some(Value::Array(types)) = map.get("type") {
             let concrete: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
@@ -283,9 +369,31 @@ mod tests {
         assert!(read.validate(&json!({"file_path": "/a"})).is_ok());
         let err = read.validate(&json!({"offset": "x"})).unwrap_err();
         assert!(err.contains("file_path"), "{err}");
-        let spec = &registry.specs()[0];
-        let text = spec.input_schema.to_string();
-        assert!(!text.contains("$schema") && !text.contains("uint") && !text.contains("null"), "{text}");
-        assert_eq!(spec.input_schema["additionalProperties"], json!(false));
+        for spec in registry.specs() {
+            let text = spec.input_schema.to_string();
+            assert!(!text.contains("$schema") && !text.contains("uint") && !text.contains("null"), "{text}");
+            assert_eq!(spec.input_schema["additionalProperties"], json!(false), "{}", spec.name);
+        }
+    }
+
+    /// The whole tool set the model reads on every request stays within its budget.
+    #[test]
+    fn tool_schemas_and_descriptions_fit_in_16_kb() {
+        let registry = ToolRegistry::builtin();
+        let bytes = serde_json::to_string(registry.specs()).unwrap().len();
+        assert!(bytes <= 16 * 1024, "{bytes} bytes");
+    }
+
+    #[test]
+    fn aliases_find_the_tool_and_adapt_its_input() {
+        let registry = ToolRegistry::builtin();
+        let output = registry.get("TaskOutput").unwrap();
+        assert_eq!(output.name, "BashOutput");
+        let mut input = json!({"task_id": "bash_1", "block": true, "timeout": 10});
+        assert!(output.prepare(&mut input).is_ok(), "{input}");
+        assert_eq!(input["bash_id"], "bash_1");
+        let mut input = json!({"task_id": "bash_1"});
+        assert!(registry.get("TaskStop").unwrap().prepare(&mut input).is_ok());
+        assert_eq!(input, json!({"shell_id": "bash_1"}));
     }
 }

@@ -1,8 +1,8 @@
 //! Runs one response's tool calls: read-only tools together, everything else alone.
 //!
 //! Calls are taken in order and cut into groups: a run of consecutive read-only calls (and
-//! calls already answered by the gate) forms one concurrent group; a mutating call is a
-//! group of its own. So `[Read, Read, Bash, Read]` runs as `{Read, Read}`, `{Bash}`,
+//! calls already answered by the gate) forms one concurrent group, at most
+//! [`MAX_CONCURRENT`] of them running at once; a mutating call is a group of its own. So `[Read, Read, Bash, Read]` runs as `{Read, Read}`, `{Bash}`,
 //! `{Read}`. Results come back, and `ToolCallFinished` events go out, in call order whatever
 //! order the tools finished in. On interrupt, every call without a result gets an
 //! "interrupted" one, so the history stays valid to send.
@@ -10,13 +10,15 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
-use futures::stream::FuturesOrdered;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::{RegisteredTool, ToolContext, ToolKind, ToolOutput};
+use super::{RegisteredTool, SessionState, ToolContext, ToolKind, ToolOutput};
 use crate::agent::history::INTERRUPTED_TOOL_RESULT;
 use crate::protocol::{Event, EventSink};
+
+/// Read-only calls in flight at once: enough for a model's fan-out, not a fork bomb.
+pub const MAX_CONCURRENT: usize = 10;
 
 /// One call after the gate: ready to run, or already answered (invalid, unknown, denied).
 pub enum Planned {
@@ -44,7 +46,12 @@ pub struct Finished {
 }
 
 /// Runs the calls; returns one result per call, in call order.
-pub async fn run(plan: Vec<Planned>, ctx: &ToolContext, events: &EventSink) -> Vec<Finished> {
+pub async fn run(
+    plan: Vec<Planned>,
+    session: &Arc<SessionState>,
+    cancel: &CancellationToken,
+    events: &EventSink,
+) -> Vec<Finished> {
     let mut results = Vec::with_capacity(plan.len());
     let mut rest = plan.into_iter().peekable();
     while rest.peek().is_some() {
@@ -59,16 +66,22 @@ pub async fn run(plan: Vec<Planned>, ctx: &ToolContext, events: &EventSink) -> V
                 break;
             }
         }
-        if ctx.cancel.is_cancelled() {
+        if cancel.is_cancelled() {
             results.extend(group.iter().map(|p| interrupted(p, events)));
             continue;
         }
-        run_group(group, ctx, events, &mut results).await;
+        run_group(group, session, cancel, events, &mut results).await;
     }
     results
 }
 
-async fn run_group(group: Vec<Planned>, ctx: &ToolContext, events: &EventSink, results: &mut Vec<Finished>) {
+async fn run_group(
+    group: Vec<Planned>,
+    session: &Arc<SessionState>,
+    cancel: &CancellationToken,
+    events: &EventSink,
+    results: &mut Vec<Finished>,
+) {
     for planned in &group {
         let (call_id, name, input) = planned.ids();
         events.emit(Event::ToolCallStarted {
@@ -77,10 +90,12 @@ async fn run_group(group: Vec<Planned>, ctx: &ToolContext, events: &EventSink, r
             input: input.clone(),
         });
     }
-    let mut running: FuturesOrdered<_> = group
+    let calls: Vec<_> = group
         .iter()
         .map(|planned| {
-            let ctx = ToolContext { cancel: ctx.cancel.child_token(), ..ctx.clone() };
+            let (call_id, _, _) = planned.ids();
+            let ctx =
+                ToolContext { call_id: call_id.to_owned(), cancel: cancel.child_token(), session: Arc::clone(session) };
             async move {
                 match planned {
                     Planned::Run { tool, input, .. } => tool.call(input.clone(), ctx).await,
@@ -89,12 +104,14 @@ async fn run_group(group: Vec<Planned>, ctx: &ToolContext, events: &EventSink, r
             }
         })
         .collect();
+    // In call order, at most MAX_CONCURRENT at a time.
+    let mut running = futures::stream::iter(calls).buffered(MAX_CONCURRENT);
     let mut done = 0;
     loop {
         let next = tokio::select! {
             biased;
             next = running.next() => next,
-            () = cancelled_after_grace(&ctx.cancel) => break,
+            () = cancelled_after_grace(cancel) => break,
         };
         let Some(output) = next else { break };
         let (call_id, name, _) = group[done].ids();

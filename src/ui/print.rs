@@ -4,9 +4,9 @@
 //! one per stdin line) and writes what comes back: `text` prints the final answer; `json`
 //! one `result` object per turn; `stream-json` one line per message — `system/init`, one
 //! `assistant` line per content block, a `user` line per tool result, `system/api_retry`,
-//! `stream_event`s with `--include-partial-messages`, and the `result`. SIGINT and SIGTERM
-//! interrupt the turn (the core answers every open tool call), print its result and exit
-//! 130 or 143; a second signal exits at once.
+//! `stream_event`s with `--include-partial-messages`, and the `result`. SIGINT, SIGTERM and
+//! SIGHUP interrupt the turn (the core answers every open tool call), print its result and
+//! exit 130, 143 or 129; a second signal exits at once.
 
 use std::io::{IsTerminal, Write};
 
@@ -75,7 +75,8 @@ pub fn read_prompt(argument: Option<String>) -> Result<String, String> {
 /// Drives the session; returns the process exit code.
 pub async fn run(agent: AgentHandle, first_prompt: Option<String>, options: PrintOptions) -> i32 {
     let AgentHandle { ops, mut events, task } = agent;
-    let (Ok(mut sigint), Ok(mut sigterm)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let signals = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()));
+    let (Ok(mut sigint), Ok(mut sigterm), Ok(mut sighup)) = signals else {
         eprintln!("cairn: could not install signal handlers");
         return 1;
     };
@@ -94,6 +95,7 @@ pub async fn run(agent: AgentHandle, first_prompt: Option<String>, options: Prin
                     line = lines.next_line() => line,
                     _ = sigint.recv() => return 130,
                     _ = sigterm.recv() => return 143,
+                    _ = sighup.recv() => return 129,
                 };
                 match line {
                     Ok(Some(line)) => match parse_input_line(&line) {
@@ -117,18 +119,28 @@ pub async fn run(agent: AgentHandle, first_prompt: Option<String>, options: Prin
             return 1;
         }
         loop {
-            let event = tokio::select! {
-                event = events.recv() => event,
-                _ = sigint.recv() => { on_signal(&ops, &mut signalled, 130); continue }
-                _ = sigterm.recv() => { on_signal(&ops, &mut signalled, 143); continue }
-            };
-            let Some(event) = event else { return 1 };
-            if let Some(is_error) = printer.handle(&event) {
-                if is_error {
-                    exit_code = 1;
+            let code = tokio::select! {
+                event = events.recv() => {
+                    let Some(event) = event else { return 1 };
+                    if let Some(is_error) = printer.handle(&event) {
+                        if is_error {
+                            exit_code = 1;
+                        }
+                        break;
+                    }
+                    continue;
                 }
-                break;
+                _ = sigint.recv() => 130,
+                _ = sigterm.recv() => 143,
+                _ = sighup.recv() => 129,
+            };
+            // The first signal interrupts the turn and waits for its result; a second one
+            // leaves at once (the caller still stops every process the tools started).
+            if signalled.is_some() {
+                return code;
             }
+            signalled = Some(code);
+            let _ = ops.send(Op::Interrupt);
         }
         if let Some(code) = signalled {
             return code;
@@ -137,14 +149,6 @@ pub async fn run(agent: AgentHandle, first_prompt: Option<String>, options: Prin
     let _ = ops.send(Op::Shutdown);
     let _ = task.await;
     exit_code
-}
-
-fn on_signal(ops: &tokio::sync::mpsc::UnboundedSender<Op>, signalled: &mut Option<i32>, code: i32) {
-    if signalled.is_some() {
-        std::process::exit(code);
-    }
-    *signalled = Some(code);
-    let _ = ops.send(Op::Interrupt);
 }
 
 /// One `--input-format stream-json` line: a user message, or a line to skip.
@@ -234,7 +238,7 @@ impl Printer {
                     );
                 }
             }
-            Event::ApprovalRequest { .. } | Event::Usage { .. } => {}
+            Event::ApprovalRequest { .. } | Event::Usage { .. } | Event::TodosChanged { .. } => {}
             Event::Error { message } => eprintln!("cairn: {message}"),
             Event::TurnComplete(outcome) | Event::TurnAborted(outcome) => return Some(self.finish_turn(outcome)),
         }

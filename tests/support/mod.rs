@@ -14,6 +14,10 @@ use tempfile::TempDir;
 
 pub use mock_llm::{Fault, MockLlm, Scenario, Step};
 
+/// The tools cairn offers the model, in order.
+pub const BUILTIN_TOOLS: [&str; 12] =
+    ["Bash", "BashOutput", "KillShell", "Glob", "Grep", "LS", "Read", "Edit", "MultiEdit", "Write", "WebFetch", "TodoWrite"];
+
 /// No test run may take longer than this; a hang is a failure, not a stuck CI job.
 const DEADLINE: Duration = Duration::from_secs(60);
 

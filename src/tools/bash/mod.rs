@@ -1,0 +1,326 @@
+//! `Bash`: one command in a non-interactive shell that can never hang the agent.
+//!
+//! Each command runs as `bash -c` in the session's working directory (a `cd` sticks for the
+//! next call; environment changes do not), in its own process group, with stdin from
+//! `/dev/null` and pagers, editors and prompts disabled. A timeout or an interrupt stops the
+//! whole group: SIGTERM, then SIGKILL for whatever is left. stdout and stderr share one pipe,
+//! so the model reads them interleaved as a terminal shows them; long output is cut for the
+//! model and spilled whole to a file (`capture`). `run_in_background` hands the command to a
+//! managed background shell instead (`shells`).
+
+pub mod capture;
+pub mod shells;
+
+use std::os::fd::OwnedFd;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rustix::process::{Pid, Signal, kill_process_group};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+
+use super::{Tool, ToolContext, ToolError, ToolKind, ToolOutput};
+use capture::{Capture, Captured};
+use shells::ShellRegistry;
+
+pub use capture::MAX_OUTPUT_CHARS;
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120); // what long builds need
+const MAX_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long to wait for the pipe after the shell exits: a job it left running may hold it.
+const PIPE_GRACE: Duration = Duration::from_millis(200);
+/// Between SIGTERM and SIGKILL when stopping a command.
+pub(crate) const KILL_GRACE: Duration = Duration::from_millis(500);
+
+/// Runs the command, then records where it left the shell, without touching `$1`… of the
+/// command itself.
+const WRAPPER: &str = r#"__cairn_cwd_file=$1; __cairn_command=$2; shift 2
+eval "$__cairn_command"
+__cairn_status=$?
+pwd -P > "$__cairn_cwd_file" 2>/dev/null
+exit $__cairn_status"#;
+
+pub struct Bash;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BashInput {
+    /// The command to run.
+    pub command: String,
+    /// Timeout in milliseconds (default 120000, at most 600000).
+    #[serde(default)]
+    pub timeout: Option<u64>,
+    /// What the command does, in 5-10 words.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Start the command as a background shell and return its id at once.
+    #[serde(default)]
+    pub run_in_background: Option<bool>,
+}
+
+enum Ending {
+    Exited(std::process::ExitStatus),
+    TimedOut,
+    Interrupted,
+}
+
+/// `bash -c` with the environment every command gets: no stdin, no pager, no editor, no
+/// prompt for credentials, its own process group.
+pub(crate) fn shell_command(script: &str, cwd: &Path) -> Command {
+    let mut command = Command::new("bash");
+    command
+        .arg("-c")
+        .arg(script)
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::null())
+        .env("PAGER", "cat")
+        .env("GIT_PAGER", "cat")
+        .env("GIT_EDITOR", "true")
+        .env("EDITOR", "true")
+        .env("VISUAL", "true")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .env("CAIRN", "1")
+        .process_group(0)
+        .kill_on_drop(true);
+    command
+}
+
+impl Tool for Bash {
+    type Input = BashInput;
+    const NAME: &'static str = "Bash";
+    const DESCRIPTION: &'static str = include_str!("../../../tools/Bash.md");
+    const KIND: ToolKind = ToolKind::Mutating;
+
+    async fn call(&self, input: BashInput, ctx: ToolContext) -> Result<ToolOutput, ToolError> {
+        let session = &ctx.session;
+        let cwd = session.cwd();
+        if input.run_in_background == Some(true) {
+            let log_dir = session.spill_path("shells", "");
+            let shell = session.shells.start(&input.command, &cwd, &log_dir).map_err(ToolError::Failed)?;
+            return Ok(ToolOutput::text(format!(
+                "Started background shell {id}: {cmd}\nRead its output with BashOutput (bash_id \"{id}\"); \
+                 stop it with KillShell (shell_id \"{id}\"). It is stopped when cairn exits.",
+                id = shell.id,
+                cmd = input.command
+            ))
+            .with_structured(json!({"backgroundTaskId": shell.id, "stdout": "", "stderr": "", "interrupted": false})));
+        }
+
+        let timeout =
+            input.timeout.map_or(DEFAULT_TIMEOUT, Duration::from_millis).clamp(Duration::from_millis(1), MAX_TIMEOUT);
+        let cwd_file = tempfile::Builder::new()
+            .prefix("cairn-cwd-")
+            .tempfile()
+            .map_err(|e| ToolError::Failed(format!("Could not create a temporary file: {e}")))?;
+        let (reader, writer) =
+            std::io::pipe().map_err(|e| ToolError::Failed(format!("Could not create a pipe: {e}")))?;
+        let writer_err = writer.try_clone().map_err(|e| ToolError::Failed(format!("Could not create a pipe: {e}")))?;
+        let mut command = shell_command(WRAPPER, &cwd);
+        command.arg("cairn-bash").arg(cwd_file.path()).arg(&input.command).stdout(writer).stderr(writer_err);
+        let mut child = command.spawn().map_err(|e| ToolError::Failed(format!("Could not start bash: {e}")))?;
+        // Our copies of the pipe's write end must close, or the reader never sees the end.
+        drop(command);
+        let group = ProcessGroup::new(child.id(), Arc::clone(&session.shells));
+        let spill = session.spill_path(&ctx.call_id, ".txt");
+        let capture = Arc::new(Mutex::new(Capture::new(spill)));
+        let reading = read_pipe(reader.into(), Arc::clone(&capture));
+
+        let ending = tokio::select! {
+            status = child.wait() => match status {
+                Ok(status) => Ending::Exited(status),
+                Err(e) => return Err(ToolError::Failed(format!("Waiting for the command failed: {e}"))),
+            },
+            () = tokio::time::sleep(timeout) => Ending::TimedOut,
+            () = ctx.cancel.cancelled() => Ending::Interrupted,
+        };
+        match ending {
+            Ending::Exited(_) => group.release(),
+            Ending::TimedOut | Ending::Interrupted => {
+                // TERM first so the command can clean up; KILL whatever is left once it has
+                // exited or the grace period is over.
+                group.signal(Signal::TERM);
+                let _ = tokio::time::timeout(KILL_GRACE, child.wait()).await;
+                group.signal(Signal::KILL);
+                let _ = child.wait().await;
+            }
+        }
+        if let Some(task) = reading {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(PIPE_GRACE, task).await.is_err() {
+                abort.abort();
+            }
+        }
+        let captured = {
+            let mut guard = capture.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            std::mem::replace(&mut *guard, Capture::new(PathBuf::new()))
+        }
+        .finish();
+        let cwd_note = match (&ending, std::fs::read_to_string(cwd_file.path())) {
+            (Ending::Exited(_), Ok(dir)) if !dir.trim().is_empty() && Path::new(dir.trim()) != cwd => {
+                session.set_cwd(dir.trim().into())
+            }
+            _ => None,
+        };
+        Ok(report(&ending, captured, timeout, cwd_note, &session.cwd()))
+    }
+}
+
+/// Reads the merged stdout/stderr pipe into the capture until it closes.
+fn read_pipe(reader: OwnedFd, capture: Arc<Mutex<Capture>>) -> Option<tokio::task::JoinHandle<()>> {
+    let mut pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(reader).ok()?;
+    Some(tokio::spawn(async move {
+        let mut chunk = vec![0u8; 64 * 1024];
+        while let Ok(n) = pipe.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+            if let Ok(mut capture) = capture.lock() {
+                capture.push(&chunk[..n]);
+            }
+        }
+    }))
+}
+
+fn report(ending: &Ending, captured: Captured, timeout: Duration, cwd_note: Option<String>, cwd: &Path) -> ToolOutput {
+    let body = captured.text.trim_end_matches('\n');
+    let (mut text, is_error, interrupted, code, signal) = match ending {
+        Ending::Exited(status) => match (status.code(), status.signal()) {
+            (Some(0), _) => {
+                (if body.is_empty() { "(no output)".to_owned() } else { body.to_owned() }, false, false, Some(0), None)
+            }
+            (Some(code), _) => (format!("Exit code {code}\n{body}"), true, false, Some(code), None),
+            (None, signal) => {
+                let signal = signal.unwrap_or_default();
+                (
+                    format!("Killed by signal {signal} ({})\n{body}", signal_name(signal)),
+                    true,
+                    false,
+                    None,
+                    Some(signal),
+                )
+            }
+        },
+        Ending::TimedOut => (
+            format!(
+                "Command timed out after {} s and was stopped, with every process it started. Output so far:\n{body}\n\
+                 If it needs longer, pass a larger timeout (at most 600000 ms); for a server or watcher, use run_in_background.",
+                timeout.as_secs_f64()
+            ),
+            true,
+            true,
+            None,
+            None,
+        ),
+        Ending::Interrupted => (format!("Interrupted by the user. Output so far:\n{body}"), true, true, None, None),
+    };
+    if let Some(note) = cwd_note {
+        text.push_str("\n\n");
+        text.push_str(&note);
+    }
+    let structured = json!({
+        "stdout": captured.text,
+        "stderr": "",
+        "interrupted": interrupted,
+        "isImage": false,
+        "noOutputExpected": false,
+        "exitCode": code,
+        "signal": signal,
+        "outputFile": captured.spill_path,
+        "totalBytes": captured.total_bytes,
+        "cwd": cwd,
+    });
+    ToolOutput { is_error, ..ToolOutput::text(text) }.with_structured(structured)
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        6 => "SIGABRT",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        15 => "SIGTERM",
+        _ => "signal",
+    }
+}
+
+/// Keeps the head and the tail of long text and says what was cut between them.
+pub fn truncate_middle(text: &str, max_chars: usize) -> String {
+    let total = text.chars().count();
+    if total <= max_chars {
+        return text.to_owned();
+    }
+    let half = max_chars / 2;
+    let head_end = text.char_indices().nth(half).map_or(text.len(), |(i, _)| i);
+    let tail_start = text.char_indices().nth(total - half).map_or(text.len(), |(i, _)| i);
+    let cut = &text[head_end..tail_start];
+    format!(
+        "{}\n\n… [{} lines, {} characters cut from the middle] …\n\n{}",
+        &text[..head_end],
+        cut.lines().count(),
+        total - 2 * half,
+        &text[tail_start..]
+    )
+}
+
+/// A running command's process group: registered so that cairn's exit kills it, and
+/// killed if the call is dropped before it ends.
+struct ProcessGroup {
+    pgid: Option<Pid>,
+    registry: Arc<ShellRegistry>,
+}
+
+impl ProcessGroup {
+    fn new(pid: Option<u32>, registry: Arc<ShellRegistry>) -> ProcessGroup {
+        let pgid = pid.and_then(|p| i32::try_from(p).ok()).and_then(Pid::from_raw);
+        if let Some(pgid) = pgid {
+            registry.track(pgid);
+        }
+        ProcessGroup { pgid, registry }
+    }
+
+    /// The command ended by itself: leave anything it put in the background alone.
+    fn release(mut self) {
+        if let Some(pgid) = self.pgid.take() {
+            self.registry.untrack(pgid);
+        }
+    }
+
+    fn signal(&self, signal: Signal) {
+        if let Some(pgid) = self.pgid {
+            let _ = kill_process_group(pgid, signal);
+        }
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.pgid.take() {
+            let _ = kill_process_group(pgid, Signal::KILL);
+            self.registry.untrack(pgid);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_keeps_head_and_tail_and_counts_the_cut() {
+        let text: String = (0..10_000).map(|i| format!("line {i}\n")).collect();
+        let cut = truncate_middle(&text, 1000);
+        assert!(cut.starts_with("line 0\n"));
+        assert!(cut.trim_end().ends_with("line 9999"));
+        assert!(cut.contains("characters cut from the middle"));
+        assert!(cut.chars().count() < 1200);
+        assert_eq!(truncate_middle("short", 10), "short");
+    }
+}

@@ -1,0 +1,316 @@
+//! Every process group cairn starts, and the background shells among them.
+//!
+//! `Bash` with `run_in_background` starts a managed shell: its own process group, its
+//! output written straight to a log file, its exit recorded. `BashOutput` (alias
+//! `TaskOutput`) reads what is new in the log, optionally filtered; `KillShell` (aliases
+//! `TaskStop`, `KillBash`) ends it. Foreground commands register their group here too, so
+//! [`ShellRegistry::kill_all`] — called on every way out of cairn, and when the registry is
+//! dropped — leaves nothing running.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use regex::Regex;
+use rustix::process::{Pid, Signal, kill_process_group};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use super::capture::{MAX_OUTPUT_CHARS, strip_ansi};
+use super::{KILL_GRACE, shell_command, truncate_middle};
+use crate::tools::{Approval, Tool, ToolContext, ToolError, ToolKind, ToolOutput};
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[derive(Default)]
+pub struct ShellRegistry {
+    next_id: AtomicU32,
+    background: Mutex<BTreeMap<String, Arc<BackgroundShell>>>,
+    /// Groups of foreground commands still running.
+    foreground: Mutex<HashSet<i32>>,
+}
+
+/// How a background shell ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ShellStatus {
+    Running,
+    Exited(i32),
+    Signalled(i32),
+    Killed,
+}
+
+pub struct BackgroundShell {
+    pub id: String,
+    pub command: String,
+    pgid: Option<Pid>,
+    pub log: PathBuf,
+    started: Instant,
+    read_offset: Mutex<u64>,
+    status: watch::Sender<ShellStatus>,
+}
+
+impl BackgroundShell {
+    pub fn status(&self) -> ShellStatus {
+        self.status.borrow().clone()
+    }
+
+    fn describe(&self) -> String {
+        let status = match self.status() {
+            ShellStatus::Running => format!("running for {} s", self.started.elapsed().as_secs()),
+            ShellStatus::Exited(code) => format!("exited with code {code}"),
+            ShellStatus::Signalled(signal) => format!("killed by signal {signal}"),
+            ShellStatus::Killed => "stopped by KillShell".to_owned(),
+        };
+        format!("{} ({status}): {}", self.id, self.command)
+    }
+}
+
+impl ShellRegistry {
+    pub fn new() -> Arc<ShellRegistry> {
+        Arc::new(ShellRegistry::default())
+    }
+
+    /// Sends SIGKILL to every process group still running. Safe to call more than once.
+    pub fn kill_all(&self) {
+        for shell in lock(&self.background).values() {
+            if let (Some(pgid), ShellStatus::Running) = (shell.pgid, shell.status()) {
+                let _ = kill_process_group(pgid, Signal::KILL);
+            }
+        }
+        for pgid in lock(&self.foreground).drain() {
+            if let Some(pid) = Pid::from_raw(pgid) {
+                let _ = kill_process_group(pid, Signal::KILL);
+            }
+        }
+    }
+
+    pub(super) fn track(&self, pgid: Pid) {
+        lock(&self.foreground).insert(pgid.as_raw_nonzero().get());
+    }
+
+    pub(super) fn untrack(&self, pgid: Pid) {
+        lock(&self.foreground).remove(&pgid.as_raw_nonzero().get());
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<BackgroundShell>> {
+        lock(&self.background).get(id).cloned()
+    }
+
+    fn list(&self) -> String {
+        let shells = lock(&self.background);
+        if shells.is_empty() {
+            return "There are no background shells.".into();
+        }
+        let lines: Vec<String> = shells.values().map(|s| format!("- {}", s.describe())).collect();
+        format!("Background shells:\n{}", lines.join("\n"))
+    }
+
+    /// Starts `command` in the background, its output going to a log in `log_dir`.
+    pub(super) fn start(
+        self: &Arc<Self>,
+        command: &str,
+        cwd: &Path,
+        log_dir: &Path,
+    ) -> Result<Arc<BackgroundShell>, String> {
+        let id = format!("bash_{}", self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
+        let log = log_dir.join(format!("{id}.log"));
+        let opened = std::fs::create_dir_all(log_dir)
+            .and_then(|()| std::fs::File::create(&log))
+            .and_then(|out| out.try_clone().map(|err| (out, err)));
+        let (out, err) = opened.map_err(|e| format!("Could not create the shell's log {}: {e}", log.display()))?;
+        let mut child = shell_command(command, cwd)
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .map_err(|e| format!("Could not start bash: {e}"))?;
+        let pgid = child.id().and_then(|p| i32::try_from(p).ok()).and_then(Pid::from_raw);
+        let (status, _) = watch::channel(ShellStatus::Running);
+        let shell = Arc::new(BackgroundShell {
+            id: id.clone(),
+            command: command.to_owned(),
+            pgid,
+            log,
+            started: Instant::now(),
+            read_offset: Mutex::new(0),
+            status,
+        });
+        lock(&self.background).insert(id, Arc::clone(&shell));
+        let watched = Arc::clone(&shell);
+        tokio::spawn(async move {
+            let ended = match child.wait().await {
+                Ok(status) => match (status.code(), std::os::unix::process::ExitStatusExt::signal(&status)) {
+                    (Some(code), _) => ShellStatus::Exited(code),
+                    (None, Some(signal)) => ShellStatus::Signalled(signal),
+                    (None, None) => ShellStatus::Exited(-1),
+                },
+                Err(_) => ShellStatus::Exited(-1),
+            };
+            watched.status.send_if_modified(|s| {
+                // KillShell has already said how it ended.
+                if *s == ShellStatus::Running {
+                    *s = ended;
+                    true
+                } else {
+                    false
+                }
+            });
+        });
+        Ok(shell)
+    }
+}
+
+impl Drop for ShellRegistry {
+    fn drop(&mut self) {
+        self.kill_all();
+    }
+}
+
+/// Reads what a background shell wrote since the last read.
+pub struct BashOutput;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BashOutputInput {
+    /// The id Bash returned for the background shell, like "bash_1".
+    pub bash_id: String,
+    /// Only return lines matching this regular expression (the others are still consumed).
+    #[serde(default)]
+    pub filter: Option<String>,
+    /// Wait for the shell to finish (up to `timeout`) before reading.
+    #[serde(default)]
+    pub block: Option<bool>,
+    /// With `block`: the longest wait, in milliseconds (default 30000, at most 600000).
+    #[serde(default)]
+    pub timeout: Option<u64>,
+}
+
+impl Tool for BashOutput {
+    type Input = BashOutputInput;
+    const NAME: &'static str = "BashOutput";
+    const DESCRIPTION: &'static str = include_str!("../../../tools/BashOutput.md");
+    const KIND: ToolKind = ToolKind::ReadOnly;
+    const ALIASES: &'static [&'static str] = &["TaskOutput"];
+
+    /// `TaskOutput` names the shell `task_id`; older clients said `shell_id`.
+    fn adapt_input(input: &mut Value) {
+        rename_field(input, &["task_id", "shell_id"], "bash_id");
+    }
+
+    async fn call(&self, input: BashOutputInput, ctx: ToolContext) -> Result<ToolOutput, ToolError> {
+        let shells = &ctx.session.shells;
+        let shell = shells
+            .get(&input.bash_id)
+            .ok_or_else(|| ToolError::Failed(format!("No background shell {}. {}", input.bash_id, shells.list())))?;
+        let filter = match &input.filter {
+            Some(pattern) => Some(
+                Regex::new(pattern).map_err(|e| ToolError::Failed(format!("The filter is not a valid regex: {e}")))?,
+            ),
+            None => None,
+        };
+        if input.block == Some(true) {
+            let wait = Duration::from_millis(input.timeout.unwrap_or(30_000).min(600_000));
+            let mut status = shell.status.subscribe();
+            tokio::select! {
+                _ = status.wait_for(|s| *s != ShellStatus::Running) => {}
+                () = tokio::time::sleep(wait) => {}
+                () = ctx.cancel.cancelled() => return Err(ToolError::Interrupted),
+            }
+        }
+        let new = read_from(&shell.log, &shell.read_offset)
+            .map_err(|e| ToolError::Failed(format!("Could not read {}: {e}", shell.log.display())))?;
+        let text = strip_ansi(&String::from_utf8_lossy(&new));
+        let text = match &filter {
+            Some(re) => text.lines().filter(|l| re.is_match(l)).map(|l| format!("{l}\n")).collect(),
+            None => text,
+        };
+        let body =
+            if text.is_empty() { "(no new output)".to_owned() } else { truncate_middle(&text, MAX_OUTPUT_CHARS) };
+        let status = shell.status();
+        let message = format!("{}\nLog: {}\n{body}", shell.describe(), shell.log.display());
+        Ok(ToolOutput::text(message).with_structured(json!({
+            "shellId": shell.id, "command": shell.command, "status": status_name(&status),
+            "exitCode": match status { ShellStatus::Exited(code) => Some(code), _ => None },
+            "stdout": text, "stderr": "",
+        })))
+    }
+}
+
+fn status_name(status: &ShellStatus) -> &'static str {
+    match status {
+        ShellStatus::Running => "running",
+        ShellStatus::Exited(0) => "completed",
+        ShellStatus::Exited(_) | ShellStatus::Signalled(_) => "failed",
+        ShellStatus::Killed => "killed",
+    }
+}
+
+/// The bytes of `path` from `offset` on; moves the offset to the end.
+fn read_from(path: &Path, offset: &Mutex<u64>) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut offset = lock(offset);
+    let mut file = std::fs::File::open(path)?;
+    file.seek(SeekFrom::Start(*offset))?;
+    let mut new = Vec::new();
+    file.read_to_end(&mut new)?;
+    *offset += new.len() as u64;
+    Ok(new)
+}
+
+fn rename_field(input: &mut Value, from: &[&str], to: &str) {
+    let Some(map) = input.as_object_mut() else { return };
+    if map.contains_key(to) {
+        return;
+    }
+    if let Some(value) = from.iter().find_map(|name| map.remove(*name)) {
+        map.insert(to.to_owned(), value);
+    }
+}
+
+/// Ends a background shell.
+pub struct KillShell;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KillShellInput {
+    /// The id of the background shell to stop, like "bash_1".
+    pub shell_id: String,
+}
+
+impl Tool for KillShell {
+    type Input = KillShellInput;
+    const NAME: &'static str = "KillShell";
+    const DESCRIPTION: &'static str = include_str!("../../../tools/KillShell.md");
+    const KIND: ToolKind = ToolKind::Mutating;
+    const APPROVAL: Approval = Approval::NotNeeded;
+    const ALIASES: &'static [&'static str] = &["TaskStop", "KillBash"];
+
+    fn adapt_input(input: &mut Value) {
+        rename_field(input, &["task_id", "bash_id"], "shell_id");
+    }
+
+    async fn call(&self, input: KillShellInput, ctx: ToolContext) -> Result<ToolOutput, ToolError> {
+        let shells = &ctx.session.shells;
+        let shell = shells
+            .get(&input.shell_id)
+            .ok_or_else(|| ToolError::Failed(format!("No background shell {}. {}", input.shell_id, shells.list())))?;
+        if shell.status() != ShellStatus::Running {
+            return Ok(ToolOutput::text(format!("Nothing to stop: {}", shell.describe())));
+        }
+        if let Some(pgid) = shell.pgid {
+            let _ = kill_process_group(pgid, Signal::TERM);
+            let mut status = shell.status.subscribe();
+            let _ = tokio::time::timeout(KILL_GRACE, status.wait_for(|s| *s != ShellStatus::Running)).await;
+            let _ = kill_process_group(pgid, Signal::KILL);
+        }
+        shell.status.send_replace(ShellStatus::Killed);
+        Ok(ToolOutput::text(format!("Stopped background shell {} ({}).", shell.id, shell.command))
+            .with_structured(json!({"shellId": shell.id, "command": shell.command, "status": "killed"})))
+    }
+}

@@ -1,0 +1,182 @@
+//! What the tools of one session share.
+//!
+//! The working directory a `cd` in Bash moves (and that relative paths resolve against),
+//! the folders files may be written under, what each file looked like when it was last read
+//! or written (so Write and Edit refuse a file that changed behind the model's back), the
+//! todo list, the background shells, the folder where long output is spilled, and a small
+//! web cache. One `SessionState` per session, shared by every call through `ToolContext`.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::bash::shells::ShellRegistry;
+use super::paths;
+use super::todo::Todo;
+use crate::protocol::{Event, EventSink};
+
+/// How long a fetched page is reused, as Claude Code's WebFetch does.
+const WEB_CACHE_TTL: Duration = Duration::from_secs(15 * 60);
+
+pub struct SessionState {
+    project_dir: PathBuf,
+    /// Canonical folders files may be written under: the project and each `--add-dir`.
+    writable_roots: Vec<PathBuf>,
+    cwd: Mutex<PathBuf>,
+    /// Canonical path → hash of the content last read or written.
+    seen: Mutex<HashMap<PathBuf, u64>>,
+    todos: Mutex<Vec<Todo>>,
+    pub shells: Arc<ShellRegistry>,
+    /// Where output too long for the model is written in full.
+    spill_dir: PathBuf,
+    events: EventSink,
+    web_cache: Mutex<HashMap<String, (Instant, String)>>,
+}
+
+/// Why a file may not be overwritten.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Staleness {
+    NeverRead,
+    ChangedSinceRead,
+}
+
+impl Staleness {
+    pub fn message(&self, path: &str) -> String {
+        match self {
+            Staleness::NeverRead => {
+                format!("{path} has not been read yet. Read it first, then write or edit it.")
+            }
+            Staleness::ChangedSinceRead => format!(
+                "{path} has changed since it was last read (the user or a command modified it). \
+                 Read it again, then make the change."
+            ),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks cannot leave the data half-updated in a way
+    // that matters more than losing the session; carry on with what is there.
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+pub fn content_hash(bytes: &[u8]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    hasher.write(bytes);
+    hasher.finish()
+}
+
+impl SessionState {
+    pub fn new(
+        project_dir: &Path,
+        add_dirs: &[PathBuf],
+        spill_dir: PathBuf,
+        shells: Arc<ShellRegistry>,
+        events: EventSink,
+    ) -> SessionState {
+        let project_dir = paths::canonical_dir(project_dir);
+        let mut writable_roots = vec![project_dir.clone()];
+        writable_roots.extend(add_dirs.iter().map(|d| paths::canonical_dir(&project_dir.join(d))));
+        SessionState {
+            cwd: Mutex::new(project_dir.clone()),
+            project_dir,
+            writable_roots,
+            seen: Mutex::new(HashMap::new()),
+            todos: Mutex::new(Vec::new()),
+            shells,
+            spill_dir,
+            events,
+            web_cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn project_dir(&self) -> &Path {
+        &self.project_dir
+    }
+
+    pub fn cwd(&self) -> PathBuf {
+        lock(&self.cwd).clone()
+    }
+
+    /// Moves the working directory after a `cd`. Outside the project and added folders it is
+    /// put back to the project folder; the returned note says so.
+    pub fn set_cwd(&self, dir: PathBuf) -> Option<String> {
+        let dir = paths::canonical_dir(&dir);
+        let mut cwd = lock(&self.cwd);
+        if self.writable_roots.iter().any(|root| dir.starts_with(root)) {
+            *cwd = dir;
+            None
+        } else {
+            *cwd = self.project_dir.clone();
+            Some(format!(
+                "The shell's working directory was reset to {} (the command left the project folder for {}).",
+                self.project_dir.display(),
+                dir.display()
+            ))
+        }
+    }
+
+    /// A path from the model: relative to the working directory, `~/` for home.
+    pub fn resolve(&self, path: &str) -> PathBuf {
+        paths::resolve(&self.cwd(), path)
+    }
+
+    /// Where a write to `path` would really land, if that is inside a writable folder.
+    pub fn writable(&self, path: &Path) -> Result<PathBuf, String> {
+        let real = paths::real_location(path);
+        if self.writable_roots.iter().any(|root| real.starts_with(root)) {
+            return Ok(real);
+        }
+        let roots: Vec<String> = self.writable_roots.iter().map(|r| r.display().to_string()).collect();
+        Err(format!(
+            "Refusing to write {}: it is outside the folders cairn may change ({}). \
+             Work inside the project, or ask the user to add the folder with --add-dir.",
+            real.display(),
+            roots.join(", ")
+        ))
+    }
+
+    /// Remembers what a file looked like when it was read or written.
+    pub fn remember(&self, real_path: &Path, hash: u64) {
+        lock(&self.seen).insert(real_path.to_path_buf(), hash);
+    }
+
+    /// Whether the file's current content is what was last read or written.
+    pub fn check_fresh(&self, real_path: &Path, current: &[u8]) -> Result<(), Staleness> {
+        match lock(&self.seen).get(real_path) {
+            None => Err(Staleness::NeverRead),
+            Some(hash) if *hash == content_hash(current) => Ok(()),
+            Some(_) => Err(Staleness::ChangedSinceRead),
+        }
+    }
+
+    pub fn todos(&self) -> Vec<Todo> {
+        lock(&self.todos).clone()
+    }
+
+    pub fn set_todos(&self, todos: Vec<Todo>) {
+        *lock(&self.todos) = todos.clone();
+        self.events.emit(Event::TodosChanged { todos });
+    }
+
+    /// The file a tool call's full output goes to when it is too long for the model (the
+    /// folder is created by whoever writes there first).
+    pub fn spill_path(&self, call_id: &str, suffix: &str) -> PathBuf {
+        let safe: String =
+            call_id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' }).collect();
+        self.spill_dir.join(format!("{safe}{suffix}"))
+    }
+
+    pub fn cached_page(&self, url: &str) -> Option<String> {
+        let cache = lock(&self.web_cache);
+        cache.get(url).filter(|(at, _)| at.elapsed() < WEB_CACHE_TTL).map(|(_, page)| page.clone())
+    }
+
+    pub fn cache_page(&self, url: &str, page: &str) {
+        let mut cache = lock(&self.web_cache);
+        cache.retain(|_, (at, _)| at.elapsed() < WEB_CACHE_TTL);
+        cache.insert(url.to_owned(), (Instant::now(), page.to_owned()));
+    }
+}
