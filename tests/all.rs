@@ -12,3 +12,7 @@ mod library;
 mod openai;
 mod signals;
 mod tool_loop;
+mod tools_bash;
+mod tools_files;
+mod tools_search;
+mod tools_web_todo;

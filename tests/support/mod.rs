@@ -12,11 +12,23 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
-pub use mock_llm::{Fault, MockLlm, Scenario, Step};
+pub use mock_llm::{Fault, MockLlm, Page, Scenario, Step};
 
 /// The tools cairn offers the model, in order.
-pub const BUILTIN_TOOLS: [&str; 12] =
-    ["Bash", "BashOutput", "KillShell", "Glob", "Grep", "LS", "Read", "Edit", "MultiEdit", "Write", "WebFetch", "TodoWrite"];
+pub const BUILTIN_TOOLS: [&str; 12] = [
+    "Bash",
+    "BashOutput",
+    "KillShell",
+    "Glob",
+    "Grep",
+    "LS",
+    "Read",
+    "Edit",
+    "MultiEdit",
+    "Write",
+    "WebFetch",
+    "TodoWrite",
+];
 
 /// No test run may take longer than this; a hang is a failure, not a stuck CI job.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -187,4 +199,33 @@ pub fn tool_results(body: &Value) -> Vec<(String, String, bool)> {
         }
     }
     out
+}
+
+/// Runs `cairn -p` on a model that makes `calls` in one response, then says "done";
+/// returns the run and each call's (id, text, is_error), in call order.
+pub fn run_calls(project: &Project, calls: &[(&str, Value)], args: &[&str]) -> (Run, Vec<(String, String, bool)>) {
+    let mock = MockLlm::start(Scenario::new(vec![Step::tools(calls), Step::text("done")]));
+    let out = stream_json(project, &mock, "go", args);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+    let requests = mock.requests();
+    assert!(mock.history_problems().is_empty(), "{:?}", mock.history_problems());
+    let results = tool_results(&requests[1].body);
+    assert_eq!(results.len(), calls.len());
+    (out, results)
+}
+
+/// Each step's tool results, for a scenario of several tool-calling responses.
+pub fn results_per_request(mock: &MockLlm) -> Vec<Vec<(String, String, bool)>> {
+    let requests = mock.requests();
+    let mut seen = 0;
+    requests
+        .iter()
+        .skip(1)
+        .map(|r| {
+            let all = tool_results(&r.body);
+            let new = all[seen..].to_vec();
+            seen = all.len();
+            new
+        })
+        .collect()
 }

@@ -28,7 +28,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
-pub use scenario::{Fault, Scenario, Step};
+pub use scenario::{Fault, Page, Scenario, Step};
 use wire::Dialect;
 
 /// One request as the mock saw it.
@@ -69,8 +69,20 @@ impl MockLlm {
         MockLlm::start_on(scenario, "127.0.0.1:0").expect("binding a loopback port")
     }
 
+    /// Starts on a free loopback port with a scenario that needs the mock's own URL (pages
+    /// that redirect to it, say).
+    #[allow(clippy::expect_used)]
+    pub fn start_with(scenario: impl FnOnce(&str) -> Scenario) -> MockLlm {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a loopback port");
+        let url = format!("http://{}", listener.local_addr().expect("a bound address"));
+        MockLlm::serve(scenario(&url), listener).expect("serving on loopback")
+    }
+
     pub fn start_on(scenario: Scenario, addr: &str) -> std::io::Result<MockLlm> {
-        let listener = std::net::TcpListener::bind(addr)?;
+        MockLlm::serve(scenario, std::net::TcpListener::bind(addr)?)
+    }
+
+    fn serve(scenario: Scenario, listener: std::net::TcpListener) -> std::io::Result<MockLlm> {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared { scenario, started: Instant::now(), requests: Mutex::new(Vec::new()) });
@@ -156,7 +168,23 @@ fn full(status: StatusCode, content_type: &str, body: String) -> Response<Body> 
     response
 }
 
+/// A page of the scenario's `pages`, for `GET` requests.
+fn page(shared: &Shared, path: &str) -> Response<Body> {
+    let Some(page) = shared.scenario.pages.get(path) else {
+        return full(StatusCode::NOT_FOUND, "text/plain", format!("mock: no page at {path}"));
+    };
+    let status = StatusCode::from_u16(page.status).unwrap_or(StatusCode::OK);
+    let mut response = full(status, page.content_type.as_deref().unwrap_or("text/plain"), page.body.clone());
+    if let Some(location) = page.location.as_deref().and_then(|l| l.parse().ok()) {
+        response.headers_mut().insert("location", location);
+    }
+    response
+}
+
 async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<Body>, Infallible> {
+    if req.method() == hyper::Method::GET {
+        return Ok(page(&shared, req.uri().path()));
+    }
     let received_at = shared.started.elapsed();
     let method = req.method().to_string();
     let path = req.uri().path_and_query().map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());

@@ -18,8 +18,11 @@
 //!   - fault: {kind: prompt_too_long}
 //!   - text: "The answer."
 //!     token_delay_ms: 20                                   # pacing between events
+//! pages:                                                   # served at GET /docs (for WebFetch)
+//!   /docs: {content_type: text/html, body: "<h1>Docs</h1>"}
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -28,11 +31,47 @@ use serde_json::Value;
 #[derive(Clone, Debug, Default)]
 pub struct Scenario {
     pub steps: Vec<Step>,
+    /// Web pages served at `GET <path>`, for WebFetch.
+    pub pages: BTreeMap<String, Page>,
+}
+
+/// A static page the mock serves.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    #[serde(default = "ok")]
+    pub status: u16,
+    #[serde(default)]
+    pub content_type: Option<String>,
+    #[serde(default)]
+    pub body: String,
+    /// A `Location` header (for redirects).
+    #[serde(default)]
+    pub location: Option<String>,
+}
+
+fn ok() -> u16 {
+    200
+}
+
+impl Page {
+    pub fn html(body: &str) -> Page {
+        Page { status: 200, content_type: Some("text/html; charset=utf-8".into()), body: body.into(), location: None }
+    }
+
+    pub fn redirect(location: &str) -> Page {
+        Page { status: 302, content_type: None, body: String::new(), location: Some(location.into()) }
+    }
 }
 
 impl Scenario {
     pub fn new(steps: Vec<Step>) -> Scenario {
-        Scenario { steps }
+        Scenario { steps, pages: BTreeMap::new() }
+    }
+
+    pub fn with_page(mut self, path: &str, page: Page) -> Scenario {
+        self.pages.insert(path.into(), page);
+        self
     }
 
     /// Reads a `.json`, `.yaml` or `.yml` scenario file.
@@ -45,7 +84,8 @@ impl Scenario {
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
         };
         Ok(match parsed {
-            File::Steps(steps) | File::Scenario { steps } => Scenario { steps },
+            File::Steps(steps) => Scenario::new(steps),
+            File::Scenario { steps, pages } => Scenario { steps, pages },
         })
     }
 }
@@ -54,7 +94,11 @@ impl Scenario {
 #[serde(untagged)]
 enum File {
     Steps(Vec<Step>),
-    Scenario { steps: Vec<Step> },
+    Scenario {
+        steps: Vec<Step>,
+        #[serde(default)]
+        pages: BTreeMap<String, Page>,
+    },
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
