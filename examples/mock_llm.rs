@@ -74,7 +74,9 @@ fn main() {
     });
     let mut logged = 0;
     loop {
-        std::thread::sleep(Duration::from_millis(50));
+        // Seldom enough that logging (which serialises whole request bodies) does not compete
+        // for the CPU with a run being measured.
+        std::thread::sleep(Duration::from_millis(250));
         // A request is logged once its answer is complete (so the record has both times), or
         // once a later request shows the client gave up on it.
         let requests = mock.requests_since(logged);

@@ -125,3 +125,23 @@ async fn an_interrupt_while_waiting_for_approval_leaves_history_valid() {
     let texts: Vec<&str> = last["content"].as_array().unwrap().iter().filter_map(|b| b["text"].as_str()).collect();
     assert_eq!(texts, ["[Request interrupted by user for tool use]", "second"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn todo_changes_reach_the_front_end_as_events() {
+    let project = Project::new();
+    let todos = json!([{"content": "Ship it", "status": "in_progress", "activeForm": "Shipping it"}]);
+    let mock = MockLlm::start(Scenario::new(vec![Step::tool("TodoWrite", json!({"todos": todos})), Step::text("ok")]));
+    let mut agent = start(&mock, &project);
+    agent.ops.send(Op::user_text("plan")).unwrap();
+    let (_, seen) = drive(&mut agent, |_| None).await;
+    let lists: Vec<_> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::TodosChanged { todos } => Some(todos.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lists.len(), 1);
+    assert_eq!(lists[0][0].content, "Ship it");
+    assert_eq!(lists[0][0].status, cairn::tools::todo::TodoStatus::InProgress);
+}
