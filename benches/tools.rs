@@ -9,6 +9,9 @@
 //! is run with the same ignore rules cairn uses (hidden files searched, .gitignore honoured
 //! outside git). Reports; never fails on a slow machine.
 
+// A harness: when its own setup fails, stopping with the reason is all it can do.
+#![allow(clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
