@@ -56,9 +56,9 @@ impl Staleness {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding one of these locks cannot leave the data half-updated in a way
-    // that matters more than losing the session; carry on with what is there.
+/// Locks a mutex of the tools' shared state. A panic while one was held cannot leave the
+/// data half-updated in a way that matters more than losing the session; carry on.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 

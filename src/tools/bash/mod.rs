@@ -24,6 +24,7 @@ use serde_json::json;
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
+use super::state::lock;
 use super::{Tool, ToolContext, ToolError, ToolKind, ToolOutput};
 use capture::{Capture, Captured};
 use shells::ShellRegistry;
@@ -156,11 +157,7 @@ impl Tool for Bash {
                 abort.abort();
             }
         }
-        let captured = {
-            let mut guard = capture.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            std::mem::replace(&mut *guard, Capture::new(PathBuf::new()))
-        }
-        .finish();
+        let captured = std::mem::replace(&mut *lock(&capture), Capture::new(PathBuf::new())).finish();
         let cwd_note = match (&ending, std::fs::read_to_string(cwd_file.path())) {
             (Ending::Exited(_), Ok(dir)) if !dir.trim().is_empty() && Path::new(dir.trim()) != cwd => {
                 session.set_cwd(dir.trim().into())
@@ -180,9 +177,7 @@ fn read_pipe(reader: OwnedFd, capture: Arc<Mutex<Capture>>) -> Option<tokio::tas
             if n == 0 {
                 break;
             }
-            if let Ok(mut capture) = capture.lock() {
-                capture.push(&chunk[..n]);
-            }
+            lock(&capture).push(&chunk[..n]);
         }
     }))
 }

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use regex::Regex;
@@ -23,11 +23,8 @@ use tokio::sync::watch;
 
 use super::capture::{MAX_OUTPUT_CHARS, strip_ansi};
 use super::{KILL_GRACE, shell_command, truncate_middle};
+use crate::tools::state::lock;
 use crate::tools::{Approval, Tool, ToolContext, ToolError, ToolKind, ToolOutput};
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 #[derive(Default)]
 pub struct ShellRegistry {
