@@ -118,7 +118,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let mark = if output.is_error { format!("{RED}✗") } else { format!("{GREEN}✓") };
                 println!("  {mark}{RESET} {DIM}{name}: {first} ({lines} lines){RESET}");
             }
-            Event::ApprovalRequest { call_id, tool, input } => {
+            Event::ApprovalRequest { call_id, tool, input, .. } => {
                 println!(
                     "{BOLD}? Allow {tool}: {}{RESET} — yes {DIM}(the demo answers for you){RESET}",
                     input["command"]

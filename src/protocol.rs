@@ -23,31 +23,52 @@ use crate::tools::todo::Todo;
 #[derive(Debug)]
 pub enum Op {
     /// A user message; starts a turn, or waits for the running one to end.
-    UserTurn { content: Vec<ContentBlock> },
+    UserTurn(UserInput),
     /// Stop the running turn: the stream, the running tools, the pending approvals.
     Interrupt,
     /// The user's answer to an [`Event::ApprovalRequest`].
     ApprovalAnswer { call_id: String, decision: ApprovalDecision },
+    /// Takes effect at once, for the running turn's next tool call too.
+    SetPermissionMode(PermissionMode),
+    /// The model for the next turn (an id or an alias).
+    SetModel(String),
+    /// Start a new conversation (after the running turn, if any).
+    Clear,
     /// End the session once the running turn (if any) has been interrupted.
     Shutdown,
 }
 
 impl Op {
     pub fn user_text(text: impl Into<String>) -> Op {
-        Op::UserTurn { content: vec![ContentBlock::text(text)] }
+        Op::UserTurn(UserInput { content: vec![ContentBlock::text(text)], attachments: Vec::new() })
     }
+}
+
+/// What the user sends: the message, and files they attached (`@path` in the TUI), which
+/// the core reads with the Read tool — so they count as read for Edit and Write.
+#[derive(Debug, Clone, Default)]
+pub struct UserInput {
+    pub content: Vec<ContentBlock>,
+    pub attachments: Vec<PathBuf>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ApprovalDecision {
     Allow,
-    Deny { reason: Option<String> },
+    /// Allow, and do not ask again in this session for the same command (Bash) or tool.
+    AllowForSession,
+    Deny {
+        reason: Option<String>,
+    },
 }
 
 /// What the core tells its front ends.
 #[derive(Debug, Clone)]
 pub enum Event {
     SessionStarted(SessionInfo),
+    /// The model, the permission mode or the conversation changed (`/model`, Shift+Tab,
+    /// `/clear`).
+    SessionChanged(SessionInfo),
     /// Partial output as it streams: text and thinking deltas, tool input as the model writes
     /// it, block and message boundaries. A [`Event::Retrying`] discards what streamed so far.
     Stream(StreamEvent),
@@ -65,11 +86,13 @@ pub enum Event {
         name: String,
         output: ToolOutput,
     },
-    /// The gate needs the user: answer with [`Op::ApprovalAnswer`].
+    /// The gate needs the user: answer with [`Op::ApprovalAnswer`]. `preview` shows what
+    /// the call would do (a diff, for edits).
     ApprovalRequest {
         call_id: String,
         tool: String,
         input: Value,
+        preview: Option<String>,
     },
     /// A request failed and will be tried again after `delay`.
     Retrying {

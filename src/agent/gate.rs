@@ -3,14 +3,16 @@
 //! it. A call that fails any check is answered at once with an error result that tells the
 //! model what to do; the loop goes on.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::{ApprovalMode, Approvals, Session};
-use crate::permissions::Decision;
+use crate::permissions::{Decision, PermissionRule};
 use crate::protocol::{ApprovalDecision, Event, EventSink, PermissionDenial};
-use crate::tools::ToolOutput;
 use crate::tools::scheduler::Planned;
+use crate::tools::{ToolContext, ToolOutput, state};
 
 pub(super) struct ToolCall {
     pub id: String,
@@ -52,7 +54,8 @@ pub(super) async fn plan_calls(
             plan.push(answered(ToolOutput::error(message), call));
             continue;
         }
-        let refusal = match session.config.permissions.decide(tool.name, tool.kind, tool.approval, &call.input) {
+        let decision = state::lock(&session.permissions).decide(tool.name, tool.kind, tool.approval, &call.input);
+        let refusal = match decision {
             Decision::Allow => None,
             Decision::Deny { reason } => {
                 Some(format!("Permission to use {} was denied: {reason}. Do not retry this call.", call.name))
@@ -64,7 +67,22 @@ pub(super) async fn plan_calls(
                      allow it with --allowedTools or --permission-mode.)",
                     call.name
                 )),
-                ApprovalMode::Ask => ask_user(&call, approvals, cancel, events).await,
+                ApprovalMode::Ask => {
+                    let ctx = ToolContext {
+                        call_id: call.id.clone(),
+                        cancel: cancel.clone(),
+                        session: Arc::clone(&session.tools),
+                    };
+                    let preview = tool.preview(&call.input, &ctx);
+                    match ask_user(&call, preview, approvals, cancel, events).await {
+                        Answer::Allowed => None,
+                        Answer::AllowedForSession => {
+                            state::lock(&session.permissions).allow.push(session_rule(tool.name, &call.input));
+                            None
+                        }
+                        Answer::Refused(message) => Some(message),
+                    }
+                }
             },
         };
         match refusal {
@@ -82,18 +100,35 @@ pub(super) async fn plan_calls(
     plan
 }
 
-/// Asks the front end and waits for the answer; `None` means allowed.
+enum Answer {
+    Allowed,
+    AllowedForSession,
+    Refused(String),
+}
+
+/// The rule "don't ask again" adds: this exact command for Bash, the whole tool otherwise.
+fn session_rule(tool: &str, input: &Value) -> PermissionRule {
+    let specifier = match (tool, input.get("command").and_then(Value::as_str)) {
+        ("Bash", Some(command)) => Some(command.to_owned()),
+        _ => None,
+    };
+    PermissionRule { tool: tool.to_owned(), specifier }
+}
+
+/// Asks the front end and waits for the answer.
 async fn ask_user(
     call: &ToolCall,
+    preview: Option<String>,
     approvals: &Approvals,
     cancel: &CancellationToken,
     events: &EventSink,
-) -> Option<String> {
+) -> Answer {
     let answer = approvals.request(&call.id);
     events.emit(Event::ApprovalRequest {
         call_id: call.id.clone(),
         tool: call.name.clone(),
         input: call.input.clone(),
+        preview,
     });
     let decision = tokio::select! {
         decision = answer => decision.ok(),
@@ -101,11 +136,15 @@ async fn ask_user(
     };
     approvals.forget(&call.id);
     match decision {
-        Some(ApprovalDecision::Allow) => None,
-        Some(ApprovalDecision::Deny { reason }) => Some(match reason {
-            Some(reason) => format!("The user refused this {} call: {reason}", call.name),
-            None => format!("The user refused this {} call. Do not retry it; ask the user how to proceed.", call.name),
-        }),
-        None => Some(format!("The {} call was not run: the user interrupted.", call.name)),
+        Some(ApprovalDecision::Allow) => Answer::Allowed,
+        Some(ApprovalDecision::AllowForSession) => Answer::AllowedForSession,
+        Some(ApprovalDecision::Deny { reason: Some(reason) }) if !reason.trim().is_empty() => {
+            Answer::Refused(format!("The user refused this {} call and said: {reason}", call.name))
+        }
+        Some(ApprovalDecision::Deny { .. }) => Answer::Refused(format!(
+            "The user refused this {} call. Do not retry it; ask the user how to proceed.",
+            call.name
+        )),
+        None => Answer::Refused(format!("The {} call was not run: the user interrupted.", call.name)),
     }
 }

@@ -3,8 +3,9 @@
 //! [`spawn`] starts it and hands back the two ends a front end needs: a sender of [`Op`]s
 //! and a receiver of [`Event`]s. The task takes one user turn at a time (`turn` runs the
 //! loop: request → stream → gate → tools → repeat); while a turn runs it still listens, so
-//! an interrupt cancels the turn's token and an approval answer reaches the gate waiting for
-//! it. User turns that arrive meanwhile wait their turn. Nothing here prints.
+//! an interrupt cancels the turn's token, an approval answer reaches the gate waiting for
+//! it, and a permission-mode change applies to the next tool call. User turns, model changes
+//! and `/clear` that arrive meanwhile wait their turn. Nothing here prints.
 
 mod gate;
 pub mod history;
@@ -21,12 +22,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cost::CostTracker;
 use crate::permissions::PermissionPolicy;
-use crate::protocol::{ApprovalDecision, Event, EventSink, Op, SessionInfo};
+use crate::protocol::{ApprovalDecision, Event, EventSink, Op, SessionInfo, UserInput};
 use crate::provider::Provider;
-use crate::provider::models::ModelInfo;
+use crate::provider::models::{self, ModelInfo};
 use crate::provider::retry::RetryPolicy;
 use crate::tools::bash::shells::ShellRegistry;
-use crate::tools::{SessionState, ToolRegistry};
+use crate::tools::{SessionState, ToolRegistry, state};
 use history::Message;
 
 /// What to do with a call the permission rules leave to the user.
@@ -77,7 +78,8 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
         Arc::clone(&config.shells),
         sink.clone(),
     ));
-    let session = Session { config, tools, history: Vec::new(), costs: CostTracker::default() };
+    let permissions = Arc::new(Mutex::new(config.permissions.clone()));
+    let session = Session { config, tools, permissions, history: Vec::new(), costs: CostTracker::default() };
     let task = tokio::spawn(run(session, ops_rx, sink));
     AgentHandle { ops: ops_tx, events, task }
 }
@@ -87,48 +89,97 @@ struct Session {
     config: AgentConfig,
     /// What the tools share: working directory, files seen, todos, shells.
     tools: Arc<SessionState>,
+    /// The rules and mode in force; shared so a mode change reaches a running turn.
+    permissions: Arc<Mutex<PermissionPolicy>>,
     history: Vec<Message>,
     costs: CostTracker,
 }
 
+impl Session {
+    fn info(&self) -> SessionInfo {
+        SessionInfo {
+            session_id: self.config.session_id.clone(),
+            model: self.config.model.id.clone(),
+            cwd: self.config.cwd.clone(),
+            tools: self.config.tools.names(),
+            permission_mode: state::lock(&self.permissions).mode,
+        }
+    }
+}
+
+/// Work that waits for the running turn to end.
+enum Pending {
+    Turn(UserInput),
+    SetModel(String),
+    Clear,
+}
+
 async fn run(mut session: Session, mut ops: mpsc::UnboundedReceiver<Op>, events: EventSink) {
-    events.emit(Event::SessionStarted(SessionInfo {
-        session_id: session.config.session_id.clone(),
-        model: session.config.model.id.clone(),
-        cwd: session.config.cwd.clone(),
-        tools: session.config.tools.names(),
-        permission_mode: session.config.permissions.mode,
-    }));
+    events.emit(Event::SessionStarted(session.info()));
     let approvals = Approvals::default();
     let mut queued = VecDeque::new();
     loop {
-        let content = match queued.pop_front() {
-            Some(content) => content,
+        let next = match queued.pop_front() {
+            Some(next) => next,
             None => match ops.recv().await {
-                Some(Op::UserTurn { content }) => content,
+                Some(Op::UserTurn(input)) => Pending::Turn(input),
+                Some(Op::SetModel(model)) => Pending::SetModel(model),
+                Some(Op::Clear) => Pending::Clear,
+                Some(Op::SetPermissionMode(mode)) => {
+                    state::lock(&session.permissions).mode = mode;
+                    events.emit(Event::SessionChanged(session.info()));
+                    continue;
+                }
                 Some(Op::Interrupt | Op::ApprovalAnswer { .. }) => continue,
                 Some(Op::Shutdown) | None => return,
             },
         };
+        let input = match next {
+            Pending::Turn(input) => input,
+            Pending::SetModel(model) => {
+                session.config.model = models::lookup(&model);
+                events.emit(Event::SessionChanged(session.info()));
+                continue;
+            }
+            Pending::Clear => {
+                session.history.clear();
+                session.config.session_id = uuid::Uuid::new_v4().to_string();
+                events.emit(Event::SessionChanged(session.info()));
+                continue;
+            }
+        };
         let cancel = CancellationToken::new();
         let mut shutdown = false;
-        let turn = turn::run_turn(&mut session, content, cancel.clone(), &approvals, &events);
-        tokio::pin!(turn);
-        let ended = loop {
-            tokio::select! {
-                ended = &mut turn => break ended,
-                op = ops.recv(), if !shutdown => match op {
-                    Some(Op::Interrupt) => cancel.cancel(),
-                    Some(Op::ApprovalAnswer { call_id, decision }) => approvals.answer(&call_id, decision),
-                    Some(Op::UserTurn { content }) => queued.push_back(content),
-                    Some(Op::Shutdown) | None => {
-                        shutdown = true;
-                        cancel.cancel();
-                    }
-                },
+        let mut mode_changed = false;
+        let permissions = Arc::clone(&session.permissions);
+        let ended = {
+            let turn = turn::run_turn(&mut session, input, cancel.clone(), &approvals, &events);
+            tokio::pin!(turn);
+            loop {
+                tokio::select! {
+                    ended = &mut turn => break ended,
+                    op = ops.recv(), if !shutdown => match op {
+                        Some(Op::Interrupt) => cancel.cancel(),
+                        Some(Op::ApprovalAnswer { call_id, decision }) => approvals.answer(&call_id, decision),
+                        Some(Op::SetPermissionMode(mode)) => {
+                            state::lock(&permissions).mode = mode;
+                            mode_changed = true;
+                        }
+                        Some(Op::UserTurn(input)) => queued.push_back(Pending::Turn(input)),
+                        Some(Op::SetModel(model)) => queued.push_back(Pending::SetModel(model)),
+                        Some(Op::Clear) => queued.push_back(Pending::Clear),
+                        Some(Op::Shutdown) | None => {
+                            shutdown = true;
+                            cancel.cancel();
+                        }
+                    },
+                }
             }
         };
         events.emit(ended);
+        if mode_changed {
+            events.emit(Event::SessionChanged(session.info()));
+        }
         if shutdown {
             return;
         }

@@ -7,19 +7,23 @@
 //! [`MAX_CONTINUATIONS`] times). Whatever way the turn ends, every `tool_use` in the history
 //! has its `tool_result`.
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use serde_json::json;
 
 use tokio_util::sync::CancellationToken;
 
 use super::gate::{self, ToolCall};
-use super::history::{self, ContentBlock, Message, Role};
+use super::history::{self, ContentBlock, Message, Role, ToolResultContent};
 use super::{Approvals, Session};
 use crate::protocol::{
-    AssistantMessage, Event, EventSink, PermissionDenial, TurnError, TurnErrorKind, TurnOutcome, TurnStatus,
+    AssistantMessage, Event, EventSink, PermissionDenial, TurnError, TurnErrorKind, TurnOutcome, TurnStatus, UserInput,
 };
 use crate::provider::retry::{SampleError, sample};
 use crate::provider::{ProviderError, Request, Response, StopReason};
-use crate::tools::scheduler;
+use crate::tools::{ToolContext, scheduler};
 
 /// Follow-up requests for one answer cut off by the output limit.
 const MAX_CONTINUATIONS: u32 = 3;
@@ -41,7 +45,7 @@ struct TurnState {
 
 pub(super) async fn run_turn(
     session: &mut Session,
-    content: Vec<ContentBlock>,
+    input: UserInput,
     cancel: CancellationToken,
     approvals: &Approvals,
     events: &EventSink,
@@ -54,6 +58,8 @@ pub(super) async fn run_turn(
         cut_text: String::new(),
         denials: Vec::new(),
     };
+    let mut content = input.content;
+    content.extend(attach_files(session, &input.attachments, &cancel).await);
     session.history.push(Message { role: Role::User, content });
     let full_budget = session.config.model.max_output_tokens;
     let mut max_tokens = session.config.model.default_output_budget();
@@ -98,6 +104,38 @@ pub(super) async fn run_turn(
         let stop_reason = response.stop_reason.clone();
         return Event::TurnComplete(outcome(session, turn, TurnStatus::Success, result, stop_reason));
     }
+}
+
+/// Files the user attached, read with the Read tool (so they count as read for Edit and
+/// Write), as content blocks after the message.
+async fn attach_files(session: &Session, paths: &[PathBuf], cancel: &CancellationToken) -> Vec<ContentBlock> {
+    let Some(read) = session.config.tools.get("Read") else { return Vec::new() };
+    let mut blocks = Vec::new();
+    for (i, path) in paths.iter().enumerate() {
+        let ctx = ToolContext {
+            call_id: format!("attachment-{i}"),
+            cancel: cancel.clone(),
+            session: Arc::clone(&session.tools),
+        };
+        let output = read.call(json!({ "file_path": path }), ctx).await;
+        let shown = path.display();
+        if output.is_error {
+            blocks.push(ContentBlock::text(format!(
+                "(The attached file {shown} could not be read: {})",
+                output.text_content()
+            )));
+            continue;
+        }
+        for part in output.content {
+            blocks.push(match part {
+                ToolResultContent::Text { text } => {
+                    ContentBlock::text(format!("<attached-file path=\"{shown}\">\n{text}</attached-file>"))
+                }
+                ToolResultContent::Image { source } => ContentBlock::Image { source },
+            });
+        }
+    }
+    blocks
 }
 
 /// Builds the request from the (repaired) history and streams it, with retries.

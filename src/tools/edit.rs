@@ -305,12 +305,31 @@ impl Tool for MultiEdit {
     const DESCRIPTION: &'static str = include_str!("../../tools/MultiEdit.md");
     const KIND: ToolKind = ToolKind::Mutating;
 
+    fn preview(input: &MultiEditInput, ctx: &ToolContext) -> Option<String> {
+        preview_edits(ctx, &input.file_path, &input.edits)
+    }
+
     async fn call(&self, input: MultiEditInput, ctx: ToolContext) -> Result<ToolOutput, ToolError> {
         if input.edits.is_empty() {
             return Err(ToolError::Failed("edits is empty; give at least one edit.".into()));
         }
         edit_file(&ctx, &input.file_path, &input.edits)
     }
+}
+
+/// The diff `edits` would make, if they apply to the file as it is now.
+fn preview_edits(ctx: &ToolContext, file_path: &str, edits: &[EditSpec]) -> Option<String> {
+    let path = ctx.resolve(file_path);
+    let original = std::fs::read_to_string(&path).unwrap_or_default();
+    let mut content = original.clone();
+    for edit in edits {
+        content = match apply_edit(&content, edit) {
+            Ok(applied) => applied.content,
+            Err(_) if edit.old_string.is_empty() && content.is_empty() => edit.new_string.clone(),
+            Err(_) => return None,
+        };
+    }
+    Some(diff::unified(&ctx.show(&path), &original, &content))
 }
 
 /// Applies `edits` in order and writes the file once, or changes nothing.

@@ -149,15 +149,27 @@ pub trait Tool: Send + Sync + 'static {
     /// Renames the fields an alias's callers use to this tool's own, before validation.
     fn adapt_input(_input: &mut Value) {}
 
+    /// What the call would change, shown when the user is asked to approve it (a unified
+    /// diff for the file-editing tools).
+    fn preview(_input: &Self::Input, _ctx: &ToolContext) -> Option<String> {
+        None
+    }
+
     fn call(&self, input: Self::Input, ctx: ToolContext) -> impl Future<Output = Result<ToolOutput, ToolError>> + Send;
 }
 
 /// The object-safe face of a [`Tool`], for the registry.
 trait DynTool: Send + Sync {
     fn call_json(&self, input: Value, ctx: ToolContext) -> BoxFuture<'_, Result<ToolOutput, ToolError>>;
+    fn preview_json(&self, input: &Value, ctx: &ToolContext) -> Option<String>;
 }
 
 impl<T: Tool> DynTool for T {
+    fn preview_json(&self, input: &Value, ctx: &ToolContext) -> Option<String> {
+        let input: T::Input = serde_json::from_value(input.clone()).ok()?;
+        T::preview(&input, ctx)
+    }
+
     fn call_json(&self, input: Value, ctx: ToolContext) -> BoxFuture<'_, Result<ToolOutput, ToolError>> {
         Box::pin(async move {
             let input: T::Input = serde_json::from_value(input).map_err(|e| ToolError::Failed(e.to_string()))?;
@@ -201,6 +213,11 @@ impl RegisteredTool {
             })
             .collect();
         if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+    }
+
+    /// What the call would change, for an approval prompt.
+    pub fn preview(&self, input: &Value, ctx: &ToolContext) -> Option<String> {
+        self.tool.preview_json(input, ctx)
     }
 
     pub async fn call(&self, input: Value, ctx: ToolContext) -> ToolOutput {

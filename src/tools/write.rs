@@ -36,6 +36,12 @@ impl Tool for Write {
     const DESCRIPTION: &'static str = include_str!("../../tools/Write.md");
     const KIND: ToolKind = ToolKind::Mutating;
 
+    fn preview(input: &WriteInput, ctx: &ToolContext) -> Option<String> {
+        let path = ctx.resolve(&input.file_path);
+        let old = std::fs::read_to_string(&path).unwrap_or_default();
+        Some(diff::unified(&ctx.show(&path), &old, &input.content))
+    }
+
     async fn call(&self, input: WriteInput, ctx: ToolContext) -> Result<ToolOutput, ToolError> {
         let target = writable_target(&ctx, &input.file_path)?;
         let old = load_fresh(&ctx, &target)?;

@@ -17,7 +17,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::agent::AgentHandle;
 use crate::agent::history::ContentBlock;
 use crate::cost::Usage;
-use crate::protocol::{AssistantMessage, Event, Op, SessionInfo, TurnErrorKind, TurnOutcome, TurnStatus};
+use crate::protocol::{AssistantMessage, Event, Op, SessionInfo, TurnErrorKind, TurnOutcome, TurnStatus, UserInput};
 use crate::provider::{BlockStart, StreamEvent};
 use crate::tools::ToolOutput;
 
@@ -115,7 +115,7 @@ pub async fn run(agent: AgentHandle, first_prompt: Option<String>, options: Prin
                 }
             }
         };
-        if ops.send(Op::UserTurn { content }).is_err() {
+        if ops.send(Op::UserTurn(UserInput { content, attachments: Vec::new() })).is_err() {
             return 1;
         }
         loop {
@@ -189,6 +189,7 @@ impl Printer {
     /// Handles one event; at the end of a turn returns whether it was an error.
     fn handle(&mut self, event: &Event) -> Option<bool> {
         match event {
+            Event::SessionChanged(info) => self.session_id.clone_from(&info.session_id),
             Event::SessionStarted(info) => {
                 self.session_id.clone_from(&info.session_id);
                 if self.streaming() {
