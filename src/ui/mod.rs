@@ -2,3 +2,4 @@
 //! the terminal UI joins in issue [3/8].
 
 pub mod print;
+pub mod tui;
