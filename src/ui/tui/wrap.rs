@@ -1,6 +1,7 @@
 //! Wrapping styled lines by display width: CJK and emoji count as two columns, combining
 //! marks as none, and lines break at spaces where they can (mid-word only when a word is
-//! wider than the line). Continuation lines can carry a hanging indent.
+//! wider than the line; between any two wide characters, as CJK text breaks). Continuation
+//! lines can carry a hanging indent.
 
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -52,8 +53,9 @@ pub fn wrap(line: &Line<'static>, max: usize, indent: &str) -> Vec<Line<'static>
             // Break at the last space of this line if there is one.
             let Some(line) = lines.last_mut() else { break };
             let cut = line.iter().rposition(|p| p.space).map(|i| i + 1).filter(|i| *i < line.len());
+            // Wide characters (CJK) may break anywhere, so a wide piece starts the next line.
             let carried: Vec<&Piece> = match cut {
-                Some(at) if !piece.space => line.split_off(at),
+                Some(at) if !piece.space && piece.width < 2 => line.split_off(at),
                 _ => Vec::new(),
             };
             while line.last().is_some_and(|p| p.space) {
