@@ -2,6 +2,8 @@
 
 pub mod cells;
 pub mod composer;
+pub mod files;
+pub mod history;
 pub mod highlight;
 pub mod markdown;
 pub mod screen;
