@@ -19,7 +19,8 @@ use crate::ui::print::{InputFormat, OutputFormat};
                   cairn -p --provider openai --base-url http://localhost:11434/v1 --model qwen3 \"hi\""
 )]
 pub struct Cli {
-    /// The prompt. With -p, piped stdin is added to it (or is the prompt when none is given).
+    /// The prompt: sent at once in the interactive UI; with -p, piped stdin is added to it
+    /// (or is the prompt when none is given).
     pub prompt: Option<String>,
 
     /// Print the answer and exit: the headless mode for scripts and CI.
@@ -81,6 +82,10 @@ pub struct Cli {
     /// API base URL (default: ANTHROPIC_BASE_URL / OPENAI_BASE_URL, then the vendor's).
     #[arg(long)]
     pub base_url: Option<String>,
+
+    /// Use the whole screen (alternate screen with its own scrolling) instead of inline mode.
+    #[arg(long)]
+    pub fullscreen: bool,
 
     /// Another folder tools may write in, besides the working directory (repeatable).
     #[arg(long = "add-dir", value_name = "DIR", num_args = 1..)]

@@ -1,7 +1,9 @@
 //! The `cairn` binary: parse the flags, resolve them into a configuration, start the core,
-//! and hand it to a front end. Every error a user can cause here ends as one line on stderr
-//! and a non-zero exit code, never a backtrace.
+//! and hand it to a front end — the TUI, or the headless printer with `-p`. Every error a
+//! user can cause here ends as one line on stderr and a non-zero exit code, never a
+//! backtrace.
 
+use std::io::IsTerminal;
 use std::process::exit;
 use std::sync::Arc;
 
@@ -16,6 +18,7 @@ use cairn::provider::models;
 use cairn::tools::ToolRegistry;
 use cairn::tools::bash::shells::ShellRegistry;
 use cairn::ui::print::{self, InputFormat, OutputFormat, PrintOptions};
+use cairn::ui::tui::{self, TuiOptions};
 
 fn main() {
     let cli = Cli::parse();
@@ -28,25 +31,47 @@ fn main() {
     }
 }
 
+/// What the session starts with: the prompt and how it is shown.
+enum FrontEnd {
+    Print { first_prompt: Option<String>, options: PrintOptions },
+    Tui(TuiOptions),
+}
+
 fn run(cli: Cli) -> Result<i32> {
-    if !cli.print {
-        eprintln!(
-            "cairn: the interactive terminal UI is not built yet; run a task headless with \
-             `cairn -p \"your task\"` (see `cairn --help`)"
-        );
-        return Ok(2);
-    }
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let settings = config::resolve_provider(cli.provider, cli.model.as_deref(), cli.base_url.as_deref(), &env)?;
     let knobs = config::knobs(&env)?;
-    if cli.input_format == InputFormat::StreamJson && cli.output_format != OutputFormat::StreamJson {
-        bail!("--input-format stream-json requires --output-format stream-json");
-    }
-    let first_prompt = match cli.input_format {
-        InputFormat::Text => Some(print::read_prompt(cli.prompt.clone()).map_err(anyhow::Error::msg)?),
-        InputFormat::StreamJson => cli.prompt.clone(),
-    };
     let cwd = std::env::current_dir().context("the current directory is not readable")?;
+    let home = config::cairn_home(&env);
+    let model = models::lookup(&settings.model);
+    let front_end = if cli.print {
+        if cli.input_format == InputFormat::StreamJson && cli.output_format != OutputFormat::StreamJson {
+            bail!("--input-format stream-json requires --output-format stream-json");
+        }
+        let first_prompt = match cli.input_format {
+            InputFormat::Text => Some(print::read_prompt(cli.prompt.clone()).map_err(anyhow::Error::msg)?),
+            InputFormat::StreamJson => cli.prompt.clone(),
+        };
+        let options = PrintOptions {
+            output: cli.output_format,
+            input: cli.input_format,
+            verbose: cli.verbose,
+            include_partial_messages: cli.include_partial_messages,
+            api_key_source: settings.api_key_source,
+        };
+        FrontEnd::Print { first_prompt, options }
+    } else {
+        if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+            bail!("the interactive UI needs a terminal; for scripts and pipes use `cairn -p \"your task\"`");
+        }
+        FrontEnd::Tui(TuiOptions {
+            fullscreen: cli.fullscreen,
+            initial_prompt: cli.prompt.clone(),
+            cwd: cwd.clone(),
+            cairn_home: home.clone(),
+            model: model.clone(),
+        })
+    };
 
     let allow = PermissionRule::parse_list(&cli.allowed_tools)?;
     let deny = PermissionRule::parse_list(&cli.disallowed_tools)?;
@@ -57,14 +82,13 @@ fn run(cli: Cli) -> Result<i32> {
     } else {
         cli.permission_mode.unwrap_or_default()
     };
-
     let mut system_prompt = cli.system_prompt.clone().unwrap_or_else(|| prompt::system_prompt(&cwd));
     if let Some(extra) = &cli.append_system_prompt {
         system_prompt.push_str("\n\n");
         system_prompt.push_str(extra);
     }
     let session_id = cli.session_id.unwrap_or_else(uuid::Uuid::new_v4).to_string();
-    let session_dir = config::session_dir(&config::cairn_home(&env), &cwd, &session_id);
+    let session_dir = config::session_dir(&home, &cwd, &session_id);
     for dir in &cli.add_dir {
         if !cwd.join(dir).is_dir() {
             bail!("--add-dir {}: no such folder", dir.display());
@@ -79,25 +103,22 @@ fn run(cli: Cli) -> Result<i32> {
         on_panic.kill_all();
         default_hook(info);
     }));
-    let options = PrintOptions {
-        output: cli.output_format,
-        input: cli.input_format,
-        verbose: cli.verbose,
-        include_partial_messages: cli.include_partial_messages,
-        api_key_source: settings.api_key_source,
-    };
 
+    let approvals = match front_end {
+        FrontEnd::Print { .. } => ApprovalMode::Refuse,
+        FrontEnd::Tui(_) => ApprovalMode::Ask,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     let agent_shells = Arc::clone(&shells);
     let code = runtime.block_on(async move {
         let provider = settings.connect(knobs.idle_timeout).context("setting up the HTTP client")?;
         let agent = agent::spawn(AgentConfig {
             provider,
-            model: models::lookup(&settings.model),
+            model,
             system_prompt,
             tools,
             permissions: PermissionPolicy { mode, allow, deny },
-            approvals: ApprovalMode::Refuse,
+            approvals,
             retry: knobs.retry,
             max_turns: cli.max_turns,
             cwd,
@@ -106,7 +127,10 @@ fn run(cli: Cli) -> Result<i32> {
             session_dir,
             shells: agent_shells,
         });
-        anyhow::Ok(print::run(agent, first_prompt, options).await)
+        match front_end {
+            FrontEnd::Print { first_prompt, options } => anyhow::Ok(print::run(agent, first_prompt, options).await),
+            FrontEnd::Tui(options) => tui::run(agent, options).await.context("the terminal"),
+        }
     });
     shells.kill_all();
     // A blocking read still in flight (a tool stuck on a slow file) must not hold up the exit.

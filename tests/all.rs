@@ -16,3 +16,4 @@ mod tools_bash;
 mod tools_files;
 mod tools_search;
 mod tools_web_todo;
+mod tui;

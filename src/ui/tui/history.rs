@@ -71,7 +71,12 @@ mod tests {
         a.append("second\nin a");
         assert_eq!(a.load(), ["first in a", "second\nin a"]);
         assert_eq!(b.load(), ["only in b"]);
-        std::fs::OpenOptions::new().append(true).open(home.path().join("history.jsonl")).unwrap().write_all(b"{broken\n").unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(home.path().join("history.jsonl"))
+            .unwrap()
+            .write_all(b"{broken\n")
+            .unwrap();
         assert_eq!(a.load().len(), 2);
     }
 }

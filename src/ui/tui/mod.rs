@@ -1,11 +1,235 @@
-//! The interactive terminal UI.
+//! The interactive terminal UI: a front end over the core's event stream, like `-p`.
+//!
+//! [`run`] owns the terminal: raw mode, bracketed paste and the keyboard protocol on the way
+//! in, everything restored on the way out — on exit, on panic, on SIGTERM and SIGHUP. One
+//! `select!` merges terminal input, the core's events and a frame timer; the timer is armed
+//! only while something must be drawn or moves on screen (a spinner, a countdown), so an
+//! idle cairn makes no wake-ups at all. Redraws are coalesced to at most one per
+//! [`FRAME`]. `app` holds the state, `view` draws the live area, `screen` puts it on the
+//! terminal (finished lines into the scrollback), `pager` is Ctrl-T.
 
+pub mod app;
 pub mod cells;
+pub mod commands;
 pub mod composer;
 pub mod files;
-pub mod history;
 pub mod highlight;
+pub mod history;
 pub mod markdown;
+pub mod pager;
 pub mod screen;
 pub mod theme;
+pub mod view;
 pub mod wrap;
+
+use std::io::{self, Stdout, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{
+    DisableBracketedPaste, EnableBracketedPaste, Event as TermEvent, EventStream, KeyEventKind,
+    KeyboardEnhancementFlags, PopKeyboardEnhancementFlags, PushKeyboardEnhancementFlags,
+};
+use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
+use crossterm::{cursor, execute};
+use futures::StreamExt;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::agent::AgentHandle;
+use crate::protocol::Op;
+use crate::provider::models::ModelInfo;
+use app::App;
+use history::PromptHistory;
+use pager::Pager;
+use screen::{Mode, Screen};
+use theme::Theme;
+
+/// At most one redraw per frame: 60 per second.
+const FRAME: Duration = Duration::from_millis(16);
+/// How often a spinner or countdown moves.
+const ANIMATION: Duration = Duration::from_millis(80);
+
+pub struct TuiOptions {
+    pub fullscreen: bool,
+    pub initial_prompt: Option<String>,
+    pub cwd: PathBuf,
+    pub cairn_home: PathBuf,
+    pub model: ModelInfo,
+}
+
+/// Puts the terminal back as it was. Runs on every way out, panics included.
+fn restore(fullscreen: bool) {
+    let mut out = io::stdout();
+    let _ = execute!(out, PopKeyboardEnhancementFlags, DisableBracketedPaste, cursor::Show);
+    if fullscreen {
+        let _ = execute!(out, LeaveAlternateScreen);
+    }
+    let _ = disable_raw_mode();
+    let _ = out.flush();
+}
+
+struct Restore {
+    fullscreen: bool,
+}
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        restore(self.fullscreen);
+    }
+}
+
+/// Runs the TUI until the user quits; returns the exit code.
+pub async fn run(agent: AgentHandle, options: TuiOptions) -> io::Result<i32> {
+    let theme = Theme::from_env();
+    highlight::warm_up();
+    let fullscreen = options.fullscreen;
+    enable_raw_mode()?;
+    let _restore = Restore { fullscreen };
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore(fullscreen);
+        previous_hook(info);
+    }));
+    let mut out = io::stdout();
+    execute!(
+        out,
+        EnableBracketedPaste,
+        PushKeyboardEnhancementFlags(KeyboardEnhancementFlags::DISAMBIGUATE_ESCAPE_CODES)
+    )?;
+    if fullscreen {
+        execute!(out, EnterAlternateScreen)?;
+    }
+    let size = crossterm::terminal::size().unwrap_or((80, 24));
+    let cursor_row = if fullscreen { 0 } else { cursor::position().map_or(size.1.saturating_sub(1), |(_, row)| row) };
+    let mode = if fullscreen { Mode::Fullscreen } else { Mode::Inline };
+    let mut screen = Screen::new(out, mode, size, cursor_row);
+    let history = PromptHistory::new(&options.cairn_home, &options.cwd);
+    let mut app = App::new(theme, &options.cwd, options.model.clone(), Some(history));
+    app.on_resize(size.0);
+    if let Some(prompt) = &options.initial_prompt {
+        app.submit(prompt);
+    }
+    let code = event_loop(agent, &mut app, &mut screen).await;
+    screen.finish()?;
+    code
+}
+
+async fn event_loop(agent: AgentHandle, app: &mut App, screen: &mut Screen<Stdout>) -> io::Result<i32> {
+    let AgentHandle { ops, mut events, task } = agent;
+    let mut terminal = EventStream::new();
+    let (mut sigterm, mut sighup, mut sigint) =
+        (signal(SignalKind::terminate())?, signal(SignalKind::hangup())?, signal(SignalKind::interrupt())?);
+    let mut pager: Option<(Pager, Screen<Stdout>)> = None;
+    let mut last_draw: Option<Instant> = None;
+    let mut dirty = true;
+    loop {
+        for op in app.take_ops() {
+            let _ = ops.send(op);
+        }
+        if app.quit {
+            break;
+        }
+        if app.pager_requested {
+            app.pager_requested = false;
+            let (cols, rows) = screen.size();
+            execute!(io::stdout(), EnterAlternateScreen)?;
+            let pager_screen = Screen::new(io::stdout(), Mode::Fullscreen, (cols, rows), 0);
+            pager = Some((Pager::new(&app.cells, cols, app.theme, &app.cwd), pager_screen));
+            dirty = true;
+        }
+        if dirty {
+            let due = last_draw.map_or(Instant::now(), |at| at + FRAME);
+            if Instant::now() >= due {
+                draw(app, screen, pager.as_mut())?;
+                last_draw = Some(Instant::now());
+                dirty = false;
+            }
+        }
+        let wake = match (dirty, app.animating() && pager.is_none()) {
+            (true, _) => last_draw.map(|at| at + FRAME),
+            (false, true) => last_draw.map(|at| at + ANIMATION),
+            (false, false) => None,
+        };
+        tokio::select! {
+            event = terminal.next() => match event {
+                Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => {
+                    match &mut pager {
+                        Some((view, _)) => {
+                            if !view.on_key(key, screen.size().1) {
+                                pager = None;
+                                execute!(io::stdout(), LeaveAlternateScreen)?;
+                                screen.resize(screen.size().0, screen.size().1)?;
+                            }
+                        }
+                        None => app.on_key(key),
+                    }
+                }
+                Some(Ok(TermEvent::Paste(text))) => {
+                    if pager.is_none() {
+                        app.on_paste(&text);
+                    }
+                }
+                Some(Ok(TermEvent::Resize(cols, rows))) => {
+                    screen.resize(cols, rows)?;
+                    app.on_resize(cols);
+                    if let Some((_, pager_screen)) = &mut pager {
+                        pager_screen.resize(cols, rows)?;
+                    }
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => app.quit = true,
+            },
+            event = events.recv() => match event {
+                Some(event) => {
+                    app.on_event(event);
+                    // Take everything already waiting before drawing: one frame per burst.
+                    while let Ok(event) = events.try_recv() {
+                        app.on_event(event);
+                    }
+                }
+                None => app.quit = true,
+            },
+            () = sleep_until(wake) => {}
+            _ = sigterm.recv() => app.quit = true,
+            _ = sighup.recv() => app.quit = true,
+            _ = sigint.recv() => app.quit = true,
+        }
+        app.tick();
+        dirty = true;
+    }
+    if app.is_running() {
+        let _ = ops.send(Op::Interrupt);
+    }
+    let _ = ops.send(Op::Shutdown);
+    // Let the core stop its tools and answer the open calls, briefly.
+    let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+    if pager.is_some() {
+        execute!(io::stdout(), LeaveAlternateScreen)?;
+    }
+    // Whatever was still to be written goes into the scrollback before the prompt returns.
+    let rest = app.take_commit();
+    screen.commit(&rest)?;
+    Ok(0)
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn draw(app: &mut App, screen: &mut Screen<Stdout>, pager: Option<&mut (Pager, Screen<Stdout>)>) -> io::Result<()> {
+    if let Some((view, pager_screen)) = pager {
+        let (cols, rows) = pager_screen.size();
+        return pager_screen.draw(&view.render(cols, rows, app.theme), None);
+    }
+    let lines = app.take_commit();
+    screen.commit(&lines)?;
+    let (cols, rows) = screen.size();
+    let (buffer, cursor) = match screen.mode() {
+        Mode::Inline => view::live(app, cols, screen.max_height()),
+        Mode::Fullscreen => view::full(app, cols, rows),
+    };
+    screen.draw(&buffer, cursor)
+}

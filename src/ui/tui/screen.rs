@@ -123,10 +123,8 @@ impl<W: Write> Screen<W> {
                 queue!(self.out, SetAttribute(Attribute::Reset), Clear(ClearType::UntilNewLine))?;
             }
         }
-        if previous.as_ref().is_none_or(|p| p.area.height > height) {
-            if self.top + height < self.rows {
-                queue!(self.out, MoveTo(0, self.top + height), Clear(ClearType::FromCursorDown))?;
-            }
+        if previous.as_ref().is_none_or(|p| p.area.height > height) && self.top + height < self.rows {
+            queue!(self.out, MoveTo(0, self.top + height), Clear(ClearType::FromCursorDown))?;
         }
         match cursor {
             Some((x, y)) if y < height => queue!(self.out, MoveTo(x.min(self.cols - 1), self.top + y), Show)?,

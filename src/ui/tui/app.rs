@@ -1,0 +1,738 @@
+//! The TUI's state and what changes it: keys, pastes and the core's events go in; `Op`s for
+//! the core and lines for the scrollback come out. No terminal I/O here, so every behaviour
+//! is tested by feeding events and reading the state (and `view` draws it).
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::text::Line;
+use serde_json::Value;
+
+use super::cells::{Cell, Detail, ToolCell};
+use super::commands::{Action, Commands};
+use super::composer::{Composer, Edit};
+use super::files::FileIndex;
+use super::history::PromptHistory;
+use super::markdown::MarkdownStream;
+use super::theme::Theme;
+use crate::agent::history::ContentBlock;
+use crate::permissions::PermissionMode;
+use crate::protocol::{ApprovalDecision, Event, Op, SessionInfo, TurnOutcome, TurnStatus, UserInput};
+use crate::provider::models::{self, ModelInfo};
+use crate::provider::{BlockStart, StreamEvent};
+
+/// Two Ctrl-C within this quit.
+const DOUBLE_PRESS: Duration = Duration::from_secs(2);
+
+pub struct App {
+    pub theme: Theme,
+    pub cwd: PathBuf,
+    pub branch: Option<String>,
+    pub session: Option<SessionInfo>,
+    pub model: ModelInfo,
+    pub mode: PermissionMode,
+    pub composer: Composer,
+    pub commands: Commands,
+    pub files: FileIndex,
+    history: Option<PromptHistory>,
+    /// Everything said so far, for the pager.
+    pub cells: Vec<Cell>,
+    /// Every committed line, for fullscreen mode's own scrolling.
+    pub transcript: Vec<Line<'static>>,
+    /// Lines waiting to be written into the scrollback.
+    commit: Vec<Line<'static>>,
+    pub turn: Option<Turn>,
+    pub queued: VecDeque<String>,
+    pub approval: Option<ApprovalDialog>,
+    pub popup: Option<Popup>,
+    pub retry: Option<Retry>,
+    pub context_tokens: u64,
+    pub cost_usd: f64,
+    pub api_time: Duration,
+    pub started: Instant,
+    ctrl_c_at: Option<Instant>,
+    pub hint: Option<(String, Instant)>,
+    pub quit: bool,
+    pub pager_requested: bool,
+    /// Lines the user scrolled up in fullscreen mode.
+    pub scroll: usize,
+    ops: Vec<Op>,
+    pub width: u16,
+}
+
+/// A turn in progress, as the TUI follows it.
+#[derive(Default)]
+pub struct Turn {
+    pub started: Option<Instant>,
+    pub text: Option<(usize, MarkdownStream)>,
+    pub thinking: Option<(usize, String)>,
+    /// The tool whose call the model is writing.
+    pub preparing: Option<String>,
+    /// Tool calls started and not yet in the scrollback, in call order.
+    pub tools: Vec<ToolCell>,
+    /// The answer's text so far, for the pager.
+    markdown: String,
+    wrote_text: bool,
+}
+
+pub struct ApprovalDialog {
+    pub call_id: String,
+    pub tool: String,
+    pub input: Value,
+    pub preview: Option<String>,
+    /// 0 Yes, 1 Yes and don't ask again, 2 No (the default: Enter never approves by accident).
+    pub selected: usize,
+    pub feedback: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Popup {
+    /// Completing a slash command.
+    Commands { selected: usize },
+    /// Picking a file for `@`; `start` is the byte offset of the `@`.
+    Files { start: usize, selected: usize },
+}
+
+pub struct Retry {
+    pub until: Instant,
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub error: String,
+}
+
+impl App {
+    pub fn new(theme: Theme, cwd: &Path, model: ModelInfo, history: Option<PromptHistory>) -> App {
+        let recalled = history.as_ref().map(PromptHistory::load).unwrap_or_default();
+        App {
+            theme,
+            cwd: cwd.to_path_buf(),
+            branch: git_branch(cwd),
+            session: None,
+            model,
+            mode: PermissionMode::Default,
+            composer: Composer::new(recalled),
+            commands: Commands::builtin(),
+            files: FileIndex::default(),
+            history,
+            cells: Vec::new(),
+            transcript: Vec::new(),
+            commit: Vec::new(),
+            turn: None,
+            queued: VecDeque::new(),
+            approval: None,
+            popup: None,
+            retry: None,
+            context_tokens: 0,
+            cost_usd: 0.0,
+            api_time: Duration::ZERO,
+            started: Instant::now(),
+            ctrl_c_at: None,
+            hint: None,
+            quit: false,
+            pager_requested: false,
+            scroll: 0,
+            ops: Vec::new(),
+            width: 80,
+        }
+    }
+
+    /// The ops to send to the core since the last call.
+    pub fn take_ops(&mut self) -> Vec<Op> {
+        std::mem::take(&mut self.ops)
+    }
+
+    /// Lines to write into the scrollback since the last call.
+    pub fn take_commit(&mut self) -> Vec<Line<'static>> {
+        std::mem::take(&mut self.commit)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.turn.is_some()
+    }
+
+    /// Whether something on screen moves by itself (a spinner, a countdown).
+    pub fn animating(&self) -> bool {
+        self.turn.is_some() || self.retry.is_some() || self.hint.is_some()
+    }
+
+    fn commit_lines(&mut self, lines: Vec<Line<'static>>) {
+        self.transcript.extend(lines.iter().cloned());
+        self.commit.extend(lines);
+    }
+
+    /// A blank line between cells.
+    fn separate(&mut self) {
+        if !self.transcript.is_empty() {
+            self.commit_lines(vec![Line::default()]);
+        }
+    }
+
+    /// Adds a cell to the transcript and the scrollback.
+    pub fn push_cell(&mut self, cell: Cell) {
+        self.separate();
+        let lines = cell.render(usize::from(self.width), self.theme, Detail::Folded, &self.cwd);
+        self.commit_lines(lines);
+        self.cells.push(cell);
+    }
+
+    fn notice(&mut self, text: impl Into<String>) {
+        self.push_cell(Cell::Notice { text: text.into() });
+    }
+
+    fn say(&mut self, text: impl Into<String>) {
+        self.hint = Some((text.into(), Instant::now()));
+    }
+
+    pub fn on_resize(&mut self, width: u16) {
+        self.width = width.max(20);
+    }
+
+    pub fn on_paste(&mut self, text: &str) {
+        if let Some(dialog) = &mut self.approval {
+            dialog.feedback.push_str(&text.replace('\n', " "));
+            return;
+        }
+        self.composer.paste(text);
+        self.update_popup();
+    }
+
+    pub fn on_key(&mut self, key: KeyEvent) {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if self.approval.is_some() {
+            self.approval_key(key);
+            return;
+        }
+        if self.popup.is_some() && self.popup_key(key) {
+            return;
+        }
+        match key.code {
+            KeyCode::Esc => {
+                if self.is_running() {
+                    self.ops.push(Op::Interrupt);
+                } else if !self.queued.is_empty() {
+                    self.queued.clear();
+                }
+            }
+            KeyCode::Char('c') if ctrl => self.ctrl_c(),
+            KeyCode::Char('d') if ctrl => {
+                if self.composer.is_empty() {
+                    self.quit = true;
+                }
+            }
+            KeyCode::Char('t') if ctrl => self.pager_requested = true,
+            KeyCode::BackTab => self.cycle_mode(),
+            KeyCode::PageUp => self.scroll = self.scroll.saturating_add(10),
+            KeyCode::PageDown => self.scroll = self.scroll.saturating_sub(10),
+            _ => match self.composer.handle_key(key) {
+                Edit::Submit(text) => self.submit(&text),
+                Edit::Changed => self.update_popup(),
+                Edit::Ignored => {}
+            },
+        }
+    }
+
+    fn ctrl_c(&mut self) {
+        let again = self.ctrl_c_at.is_some_and(|at| at.elapsed() < DOUBLE_PRESS);
+        if again {
+            self.quit = true;
+            return;
+        }
+        if !self.composer.is_empty() {
+            self.composer.clear();
+            self.popup = None;
+            return;
+        }
+        if self.is_running() {
+            self.ops.push(Op::Interrupt);
+        }
+        self.ctrl_c_at = Some(Instant::now());
+        self.say("Press Ctrl-C again to quit");
+    }
+
+    fn cycle_mode(&mut self) {
+        self.mode = match self.mode {
+            PermissionMode::Default => PermissionMode::AcceptEdits,
+            PermissionMode::AcceptEdits => PermissionMode::Plan,
+            PermissionMode::Plan | PermissionMode::BypassPermissions => PermissionMode::Default,
+        };
+        self.ops.push(Op::SetPermissionMode(self.mode));
+    }
+
+    /// A message from the composer: a command, a prompt to send, or one to queue.
+    pub fn submit(&mut self, text: &str) {
+        self.popup = None;
+        if text.trim().is_empty() {
+            return;
+        }
+        if let Some(history) = &self.history {
+            history.append(text);
+        }
+        self.composer.remember(text);
+        if let Some(command) = text.strip_prefix('/')
+            && !command.starts_with('/')
+            && !command.contains('\n')
+        {
+            self.run_command(command.trim());
+            return;
+        }
+        if self.is_running() {
+            self.queued.push_back(text.to_owned());
+            return;
+        }
+        self.send(text);
+    }
+
+    fn send(&mut self, text: &str) {
+        self.push_cell(Cell::User { text: text.to_owned() });
+        let attachments = mentioned_files(text, &self.cwd);
+        self.ops.push(Op::UserTurn(UserInput { content: vec![ContentBlock::text(text)], attachments }));
+        self.turn = Some(Turn { started: Some(Instant::now()), ..Turn::default() });
+        self.scroll = 0;
+    }
+
+    fn run_command(&mut self, line: &str) {
+        let (name, args) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+        let args = args.trim();
+        let Some(command) = self.commands.find(name) else {
+            self.push_cell(Cell::Error { message: format!("Unknown command /{name}. Type /help for the list.") });
+            return;
+        };
+        match command.action {
+            Action::Help => {
+                let lines = self.help_lines();
+                self.push_cell(Cell::Info { lines });
+            }
+            Action::Clear => {
+                self.ops.push(Op::Clear);
+                self.cells.clear();
+                self.context_tokens = 0;
+                self.notice("New conversation");
+            }
+            Action::Exit => self.quit = true,
+            Action::Model if args.is_empty() => {
+                let lines = vec![
+                    format!("Model: {}", self.model.id),
+                    "Set it with /model <name>: an id, or opus, sonnet, haiku, fable.".to_owned(),
+                ];
+                self.push_cell(Cell::Info { lines });
+            }
+            Action::Model => {
+                self.ops.push(Op::SetModel(args.to_owned()));
+                self.notice(format!("Model set to {}", models::lookup(args).id));
+            }
+            Action::Cost => {
+                let lines = vec![
+                    format!("Total cost:            ${:.4}", self.cost_usd),
+                    format!("Total duration (API):  {}", duration(self.api_time)),
+                    format!("Total duration (wall): {}", duration(self.started.elapsed())),
+                ];
+                self.push_cell(Cell::Info { lines });
+            }
+            Action::Status => {
+                let session = self.session.as_ref().map_or("(starting)".to_owned(), |s| s.session_id.clone());
+                let lines = vec![
+                    format!("Session:  {session}"),
+                    format!("Model:    {} (context window {} tokens)", self.model.id, self.model.context_window),
+                    format!("Mode:     {}", self.mode.as_str()),
+                    format!("Folder:   {}", self.cwd.display()),
+                    format!("Branch:   {}", self.branch.as_deref().unwrap_or("(not a git repository)")),
+                ];
+                self.push_cell(Cell::Info { lines });
+            }
+        }
+    }
+
+    fn help_lines(&self) -> Vec<String> {
+        let mut lines = vec!["Commands:".to_owned()];
+        for command in self.commands.all() {
+            let hint = command.argument_hint.as_deref().map(|h| format!(" {h}")).unwrap_or_default();
+            lines.push(format!("  /{}{hint:<10}  {}", command.name, command.description));
+        }
+        lines.extend(
+            [
+                "Keys:",
+                "  Enter send · Shift+Enter, Alt+Enter or \\ Enter new line · Up/Down history",
+                "  Esc interrupt · Ctrl-C clear, twice quit · Ctrl-D quit · Shift+Tab permission mode",
+                "  Ctrl-T transcript · @ attach a file · / commands",
+            ]
+            .map(str::to_owned),
+        );
+        lines
+    }
+
+    /// Opens, updates or closes the completion popup after the composer changed.
+    fn update_popup(&mut self) {
+        let text = self.composer.text();
+        if text.starts_with('/') && !text.contains(char::is_whitespace) {
+            let keep = match self.popup {
+                Some(Popup::Commands { selected }) => selected,
+                _ => 0,
+            };
+            let count = self.commands.matching(&text[1..]).len();
+            self.popup = (count > 0).then(|| Popup::Commands { selected: keep.min(count.saturating_sub(1)) });
+            return;
+        }
+        // `@` starts a file mention when it begins a word.
+        let word_start = text.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+        if text[word_start..].starts_with('@') {
+            self.files.start(&self.cwd);
+            let selected = match self.popup {
+                Some(Popup::Files { selected, .. }) => selected,
+                _ => 0,
+            };
+            self.popup = Some(Popup::Files { start: word_start, selected });
+            return;
+        }
+        self.popup = None;
+    }
+
+    /// The popup's choices, for the view and for accepting one.
+    pub fn popup_items(&self) -> Vec<(String, String)> {
+        match &self.popup {
+            Some(Popup::Commands { .. }) => self
+                .commands
+                .matching(self.composer.text().trim_start_matches('/'))
+                .into_iter()
+                .map(|c| (format!("/{}", c.name), c.description.clone()))
+                .collect(),
+            Some(Popup::Files { start, .. }) => {
+                let query = &self.composer.text()[start + 1..];
+                self.files.matches(query).into_iter().map(|f| (f, String::new())).collect()
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// Keys the popup takes; `false` passes the key on to the composer.
+    fn popup_key(&mut self, key: KeyEvent) -> bool {
+        let items = self.popup_items();
+        let count = items.len();
+        let Some(popup) = self.popup.clone() else { return false };
+        let selected = match popup {
+            Popup::Commands { selected } | Popup::Files { selected, .. } => selected,
+        };
+        let moved = match key.code {
+            KeyCode::Up => selected.checked_sub(1).unwrap_or(count.saturating_sub(1)),
+            KeyCode::Down if selected + 1 >= count => 0,
+            KeyCode::Down => selected + 1,
+            KeyCode::Esc => {
+                self.popup = None;
+                return true;
+            }
+            KeyCode::Tab | KeyCode::Enter => {
+                let Some((choice, _)) = items.get(selected).cloned() else {
+                    self.popup = None;
+                    return false;
+                };
+                self.popup = None;
+                match popup {
+                    Popup::Commands { .. } => {
+                        self.composer.set_text(&choice);
+                        if key.code == KeyCode::Enter {
+                            let text = self.composer.take();
+                            self.submit(&text);
+                        }
+                    }
+                    Popup::Files { start, .. } => {
+                        let text = format!("{}@{choice} ", &self.composer.text()[..start]);
+                        self.composer.set_text(&text);
+                    }
+                }
+                return true;
+            }
+            _ => return false,
+        };
+        self.popup = Some(match popup {
+            Popup::Commands { .. } => Popup::Commands { selected: moved },
+            Popup::Files { start, .. } => Popup::Files { start, selected: moved },
+        });
+        true
+    }
+
+    fn approval_key(&mut self, key: KeyEvent) {
+        let Some(dialog) = &mut self.approval else { return };
+        let typing = dialog.selected == 2;
+        let decision = match key.code {
+            KeyCode::Up | KeyCode::BackTab => {
+                dialog.selected = dialog.selected.checked_sub(1).unwrap_or(2);
+                None
+            }
+            KeyCode::Down | KeyCode::Tab => {
+                dialog.selected = (dialog.selected + 1) % 3;
+                None
+            }
+            KeyCode::Char('1') if !typing || dialog.feedback.is_empty() => Some(ApprovalDecision::Allow),
+            KeyCode::Char('2') if !typing || dialog.feedback.is_empty() => Some(ApprovalDecision::AllowForSession),
+            KeyCode::Esc => Some(ApprovalDecision::Deny { reason: None }),
+            KeyCode::Enter => Some(match dialog.selected {
+                0 => ApprovalDecision::Allow,
+                1 => ApprovalDecision::AllowForSession,
+                _ => {
+                    ApprovalDecision::Deny { reason: Some(dialog.feedback.trim().to_owned()).filter(|f| !f.is_empty()) }
+                }
+            }),
+            KeyCode::Backspace if typing => {
+                dialog.feedback.pop();
+                None
+            }
+            KeyCode::Char(c)
+                if typing
+                    && !key.modifiers.contains(KeyModifiers::CONTROL)
+                    && !key.modifiers.contains(KeyModifiers::ALT) =>
+            {
+                dialog.feedback.push(c);
+                None
+            }
+            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                self.ops.push(Op::Interrupt);
+                Some(ApprovalDecision::Deny { reason: None })
+            }
+            _ => None,
+        };
+        if let Some(decision) = decision
+            && let Some(dialog) = self.approval.take()
+        {
+            let choice = match &decision {
+                ApprovalDecision::Allow => "allowed".to_owned(),
+                ApprovalDecision::AllowForSession => "allowed for this session".to_owned(),
+                ApprovalDecision::Deny { reason: Some(r) } => format!("refused: {r}"),
+                ApprovalDecision::Deny { reason: None } => "refused".to_owned(),
+            };
+            let header = super::cells::tool_header(&dialog.tool, &dialog.input, &self.cwd);
+            self.notice(format!("{header} {choice}"));
+            self.ops.push(Op::ApprovalAnswer { call_id: dialog.call_id, decision });
+        }
+    }
+
+    pub fn on_event(&mut self, event: Event) {
+        match event {
+            Event::SessionStarted(info) | Event::SessionChanged(info) => {
+                self.mode = info.permission_mode;
+                if info.model != self.model.id {
+                    self.model = models::lookup(&info.model);
+                }
+                self.session = Some(info);
+            }
+            Event::Stream(stream) => self.on_stream(stream),
+            Event::AssistantMessage(_) => {
+                self.retry = None;
+                if let Some(turn) = &mut self.turn {
+                    turn.preparing = None;
+                }
+            }
+            Event::ToolCallStarted { call_id, name, input } => {
+                if let Some(turn) = &mut self.turn {
+                    turn.preparing = None;
+                    turn.tools.push(ToolCell { call_id, name, input, started: Instant::now(), output: None });
+                }
+            }
+            Event::ToolCallFinished { call_id, output, .. } => {
+                if let Some(turn) = &mut self.turn
+                    && let Some(tool) = turn.tools.iter_mut().find(|t| t.call_id == call_id)
+                {
+                    tool.output = Some(output);
+                }
+                self.commit_finished_tools();
+            }
+            Event::ApprovalRequest { call_id, tool, input, preview } => {
+                self.approval =
+                    Some(ApprovalDialog { call_id, tool, input, preview, selected: 2, feedback: String::new() });
+            }
+            Event::Retrying { attempt, max_attempts, delay, error, .. } => {
+                self.abandon_partial_answer();
+                self.retry = Some(Retry { until: Instant::now() + delay, attempt, max_attempts, error });
+            }
+            Event::Usage { usage, total_cost_usd, .. } => {
+                self.context_tokens = usage.context_tokens() + usage.output_tokens;
+                self.cost_usd = total_cost_usd;
+            }
+            Event::TodosChanged { todos } => self.push_cell(Cell::Todos(todos)),
+            Event::TurnComplete(outcome) => self.end_turn(&outcome, false),
+            Event::TurnAborted(outcome) => self.end_turn(&outcome, true),
+            Event::Error { message } => self.push_cell(Cell::Error { message }),
+        }
+    }
+
+    fn on_stream(&mut self, event: StreamEvent) {
+        let width = usize::from(self.width);
+        let theme = self.theme;
+        let Some(turn) = &mut self.turn else { return };
+        self.retry = None;
+        let mut committed = Vec::new();
+        let mut thinking_done = None;
+        let mut answer = None;
+        match event {
+            StreamEvent::MessageStart { .. } => {}
+            StreamEvent::BlockStart { index, block } => match block {
+                BlockStart::Text => {
+                    turn.markdown.clear();
+                    turn.text = Some((index, MarkdownStream::new()));
+                }
+                BlockStart::Thinking | BlockStart::RedactedThinking { .. } => {
+                    turn.thinking = Some((index, String::new()))
+                }
+                BlockStart::ToolUse { name, .. } => turn.preparing = Some(name),
+            },
+            StreamEvent::TextDelta { index, text } => {
+                if let Some((i, stream)) = &mut turn.text
+                    && *i == index
+                {
+                    turn.markdown.push_str(&text);
+                    committed = stream.push(&text, width, theme);
+                }
+            }
+            StreamEvent::ThinkingDelta { index, thinking } => {
+                if let Some((i, text)) = &mut turn.thinking
+                    && *i == index
+                {
+                    text.push_str(&thinking);
+                }
+            }
+            StreamEvent::BlockStop { index } => {
+                if let Some((i, _)) = &turn.text
+                    && *i == index
+                    && let Some((_, mut stream)) = turn.text.take()
+                {
+                    committed = stream.finish(width, theme);
+                    answer = Some(std::mem::take(&mut turn.markdown));
+                }
+                if turn.thinking.as_ref().is_some_and(|(i, _)| *i == index) {
+                    thinking_done = turn.thinking.take().map(|(_, text)| text);
+                }
+            }
+            StreamEvent::SignatureDelta { .. }
+            | StreamEvent::ToolInputDelta { .. }
+            | StreamEvent::MessageDelta { .. }
+            | StreamEvent::MessageStop => {}
+        }
+        if let Some(text) = thinking_done
+            && !text.trim().is_empty()
+        {
+            self.push_cell(Cell::Thinking { text });
+        }
+        if !committed.is_empty() {
+            let first = self.turn.as_ref().is_some_and(|t| !t.wrote_text);
+            if first {
+                self.separate();
+                if let Some(turn) = &mut self.turn {
+                    turn.wrote_text = true;
+                }
+            }
+            self.commit_lines(committed);
+        }
+        if let Some(markdown) = answer.filter(|m| !m.trim().is_empty()) {
+            // Its lines are already in the scrollback; the pager renders it again, whole.
+            self.cells.push(Cell::Assistant { markdown });
+        }
+    }
+
+    /// Tool cells finished in call order go to the scrollback.
+    fn commit_finished_tools(&mut self) {
+        loop {
+            let done = match &mut self.turn {
+                Some(turn) if turn.tools.first().is_some_and(|t| t.output.is_some()) => turn.tools.remove(0),
+                _ => break,
+            };
+            self.push_cell(Cell::Tool(done));
+            if let Some(turn) = &mut self.turn {
+                turn.wrote_text = false;
+            }
+        }
+    }
+
+    /// A retry discards what streamed; lines already in the scrollback stay, with a note.
+    fn abandon_partial_answer(&mut self) {
+        let Some(turn) = &mut self.turn else { return };
+        let had_text = turn.wrote_text || turn.text.is_some();
+        turn.text = None;
+        turn.thinking = None;
+        turn.preparing = None;
+        turn.markdown.clear();
+        turn.wrote_text = false;
+        if had_text {
+            self.notice("The answer above was cut off; asking again");
+        }
+    }
+
+    fn end_turn(&mut self, outcome: &TurnOutcome, aborted: bool) {
+        self.retry = None;
+        self.approval = None;
+        if let Some(mut turn) = self.turn.take() {
+            if let Some((_, mut stream)) = turn.text.take() {
+                let rest = stream.finish(usize::from(self.width), self.theme);
+                self.commit_lines(rest);
+            }
+            if !turn.markdown.is_empty() {
+                self.cells.push(Cell::Assistant { markdown: std::mem::take(&mut turn.markdown) });
+            }
+            for tool in turn.tools.drain(..) {
+                self.push_cell(Cell::Tool(tool));
+            }
+        }
+        self.api_time += outcome.api_duration;
+        self.cost_usd = outcome.total_cost_usd;
+        match &outcome.status {
+            TurnStatus::Success => {}
+            TurnStatus::Interrupted if aborted => self.notice("Interrupted by the user"),
+            TurnStatus::Interrupted => {}
+            TurnStatus::MaxTurns { limit } => {
+                self.push_cell(Cell::Error { message: format!("Stopped after {limit} model requests (--max-turns)") })
+            }
+            TurnStatus::Failed(error) => self.push_cell(Cell::Error { message: error.message.clone() }),
+        }
+        if let Some(next) = self.queued.pop_front() {
+            self.send(&next);
+        }
+    }
+
+    /// Drops transient hints whose time is up.
+    pub fn tick(&mut self) {
+        if self.hint.as_ref().is_some_and(|(_, at)| at.elapsed() > DOUBLE_PRESS) {
+            self.hint = None;
+        }
+        if self.retry.as_ref().is_some_and(|r| Instant::now() > r.until + Duration::from_secs(30)) {
+            self.retry = None;
+        }
+    }
+}
+
+/// `@path` words naming existing files, relative to `cwd`.
+fn mentioned_files(text: &str, cwd: &Path) -> Vec<PathBuf> {
+    text.split_whitespace()
+        .filter_map(|word| word.strip_prefix('@'))
+        .map(|path| path.trim_end_matches([',', '.', ';', ':', ')']))
+        .filter(|path| !path.is_empty())
+        .map(|path| cwd.join(path))
+        .filter(|path| path.is_file())
+        .collect()
+}
+
+/// The current git branch, read from `.git/HEAD` (no git process at start-up).
+pub fn git_branch(cwd: &Path) -> Option<String> {
+    let git = cwd.ancestors().map(|d| d.join(".git")).find(|g| g.exists())?;
+    let head_file = if git.is_dir() {
+        git.join("HEAD")
+    } else {
+        // A worktree: `.git` is a file pointing at the real folder.
+        let pointer = std::fs::read_to_string(&git).ok()?;
+        PathBuf::from(pointer.trim().strip_prefix("gitdir:")?.trim()).join("HEAD")
+    };
+    let head = std::fs::read_to_string(head_file).ok()?;
+    match head.trim().strip_prefix("ref: refs/heads/") {
+        Some(branch) => Some(branch.to_owned()),
+        None => Some(head.trim().chars().take(8).collect()),
+    }
+}
+
+/// `1h 2m 3.4s`, as `/cost` shows durations.
+fn duration(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    let (h, m, s) = ((secs / 3600.0) as u64, ((secs % 3600.0) / 60.0) as u64, secs % 60.0);
+    match (h, m) {
+        (0, 0) => format!("{s:.1}s"),
+        (0, _) => format!("{m}m {s:.1}s"),
+        _ => format!("{h}h {m}m {s:.1}s"),
+    }
+}

@@ -1,0 +1,70 @@
+//! Slash commands: one registry that the built-in commands start and later features
+//! (`/compact`, `/resume`, `/mcp`, users' own commands) extend. The composer's completion
+//! popup and `/help` both read it.
+
+/// What a command does; the app runs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    Help,
+    Clear,
+    Exit,
+    Model,
+    Cost,
+    Status,
+}
+
+#[derive(Clone, Debug)]
+pub struct SlashCommand {
+    pub name: String,
+    pub description: String,
+    pub argument_hint: Option<String>,
+    pub action: Action,
+}
+
+#[derive(Clone, Debug)]
+pub struct Commands {
+    list: Vec<SlashCommand>,
+}
+
+impl Commands {
+    pub fn builtin() -> Commands {
+        let command = |name: &str, description: &str, hint: Option<&str>, action| SlashCommand {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            argument_hint: hint.map(str::to_owned),
+            action,
+        };
+        Commands {
+            list: vec![
+                command("help", "Show commands and keys", None, Action::Help),
+                command("clear", "Start a new conversation", None, Action::Clear),
+                command("model", "Show or set the model", Some("[name]"), Action::Model),
+                command("cost", "Show the session's cost and duration", None, Action::Cost),
+                command("status", "Show the session, model, mode and folder", None, Action::Status),
+                command("exit", "Quit cairn", None, Action::Exit),
+            ],
+        }
+    }
+
+    /// Adds a command (later stages: `/compact`, users' commands…).
+    pub fn add(&mut self, command: SlashCommand) {
+        self.list.retain(|c| c.name != command.name);
+        self.list.push(command);
+    }
+
+    pub fn all(&self) -> &[SlashCommand] {
+        &self.list
+    }
+
+    /// Commands whose name starts with `prefix` (without the slash).
+    pub fn matching(&self, prefix: &str) -> Vec<&SlashCommand> {
+        self.list.iter().filter(|c| c.name.starts_with(prefix)).collect()
+    }
+
+    pub fn find(&self, name: &str) -> Option<&SlashCommand> {
+        match name {
+            "quit" => self.list.iter().find(|c| c.name == "exit"),
+            _ => self.list.iter().find(|c| c.name == name),
+        }
+    }
+}

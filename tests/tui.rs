@@ -1,0 +1,203 @@
+//! The interactive UI end to end, in a real terminal: tmux runs cairn against the mock;
+//! keys go in with `send-keys`, and what a person would see comes back with
+//! `capture-pane` (the visible screen, or the whole scrollback).
+
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::support::{MockLlm, Project, Scenario, Step, tool_results};
+
+static SESSIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// A tmux server of its own (its own socket), running one window.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// Starts `command` in a `cols`×`rows` terminal, in a shell that stays after it exits.
+    fn start(project: &Project, mock: &MockLlm, args: &str, cols: u16, rows: u16) -> Tmux {
+        let socket = format!("cairn-test-{}-{}", std::process::id(), SESSIONS.fetch_add(1, Ordering::Relaxed));
+        let script = format!(
+            "cd {dir} && env -u NO_COLOR TERM=xterm-256color ANTHROPIC_API_KEY=test-key ANTHROPIC_BASE_URL={url} \
+             CAIRN_HOME={home} {bin} {args}; echo CAIRN-EXITED-$?; stty -a | grep -o -- '-\\?icanon' ; sleep 60",
+            dir = project.path().display(),
+            url = mock.url(),
+            home = project.home.path().display(),
+            bin = env!("CARGO_BIN_EXE_cairn"),
+        );
+        let tmux = Tmux { socket };
+        let started = tmux.run(&[
+            "new-session",
+            "-d",
+            "-x",
+            &cols.to_string(),
+            "-y",
+            &rows.to_string(),
+            "bash",
+            "--norc",
+            "-c",
+            &script,
+        ]);
+        assert!(started.status.success(), "tmux: {}", String::from_utf8_lossy(&started.stderr));
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux").args(["-L", &self.socket, "-f", "/dev/null"]).args(args).output().expect("tmux runs")
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "0"];
+        args.extend(keys);
+        self.run(&args);
+    }
+
+    /// Types text literally.
+    fn type_text(&self, text: &str) {
+        self.run(&["send-keys", "-t", "0", "-l", text]);
+    }
+
+    /// The visible screen.
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-t", "0", "-p"]).stdout).into_owned()
+    }
+
+    /// The scrollback and the screen.
+    fn history(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-t", "0", "-p", "-S", "-"]).stdout).into_owned()
+    }
+
+    fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let screen = self.screen();
+            if done(&screen) {
+                return screen;
+            }
+            assert!(Instant::now() < deadline, "waited for {what}; the screen shows:\n{screen}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wait_for_text(&self, text: &str) -> String {
+        self.wait_for(text, |s| s.contains(text))
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+/// Quits with Ctrl-D and checks the terminal came back in cooked mode.
+fn quit_and_check_the_terminal(tmux: &Tmux) {
+    tmux.keys(&["C-d"]);
+    let screen = tmux.wait_for("cairn to exit", |s| s.contains("CAIRN-EXITED-0") && s.contains("icanon"));
+    let after: Vec<&str> = screen.lines().skip_while(|l| !l.contains("CAIRN-EXITED")).collect();
+    assert!(after.iter().any(|l| l.trim() == "icanon"), "the terminal was left in raw mode:\n{screen}");
+}
+
+#[test]
+fn a_streamed_markdown_answer_renders_and_lands_in_the_scrollback() {
+    let project = Project::new();
+    let body: String = (1..=40).map(|i| format!("- item number {i}\n")).collect();
+    let answer = format!("# Inventory\n\nHere is **everything**:\n\n{body}\n```rust\nfn main() {{}}\n```\n\nThe end.");
+    let mock = MockLlm::start(Scenario::new(vec![Step::text(&answer).with_delay_ms(2)]));
+    let tmux = Tmux::start(&project, &mock, "", 70, 20);
+    tmux.wait_for_text("Ask cairn to do something");
+    tmux.type_text("list everything");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for_text("The end.");
+    assert!(screen.contains("> Ask cairn"), "the composer is back at the bottom:\n{screen}");
+    let history = tmux.history();
+    for expected in [
+        "> list everything",
+        "Inventory",
+        "Here is everything:",
+        "• item number 1",
+        "• item number 40",
+        "  fn main() {}",
+    ] {
+        assert!(history.contains(expected), "{expected:?} is not in the scrollback:\n{history}");
+    }
+    assert_eq!(history.matches("• item number 7\n").count(), 1, "each line is written once:\n{history}");
+    quit_and_check_the_terminal(&tmux);
+}
+
+#[test]
+fn a_permission_prompt_approved_and_one_refused_with_feedback() {
+    let project = Project::new();
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Bash", json!({"command": "echo first > first.txt"})),
+        Step::tool("Bash", json!({"command": "rm -rf /tmp/nothing-here"})),
+        Step::text("Understood."),
+    ]));
+    let tmux = Tmux::start(&project, &mock, "\"make the files\"", 90, 24);
+    tmux.wait_for_text("Allow Bash(echo first > first.txt)?");
+    tmux.keys(&["1"]);
+    tmux.wait_for_text("Allow Bash(rm -rf /tmp/nothing-here)?");
+    tmux.type_text("use trash-cli instead");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Understood.");
+    assert!(project.file("first.txt").exists());
+    let requests = mock.requests();
+    let first = tool_results(&requests[1].body);
+    assert_eq!(first[0].2, false);
+    let second = tool_results(&requests[2].body);
+    assert!(second[1].2 && second[1].1.contains("use trash-cli instead"), "{second:?}");
+    let history = tmux.history();
+    assert!(
+        history.contains("✓ Bash(echo first > first.txt)") && history.contains("refused: use trash-cli instead"),
+        "{history}"
+    );
+    quit_and_check_the_terminal(&tmux);
+}
+
+#[test]
+fn esc_interrupts_a_slow_stream_and_the_next_prompt_works() {
+    let project = Project::new();
+    let slow: String = (0..200).map(|i| format!("word{i} ")).collect();
+    let mock = MockLlm::start(Scenario::new(vec![Step::text(&slow).with_delay_ms(50), Step::text("Second answer.")]));
+    let tmux = Tmux::start(&project, &mock, "", 80, 24);
+    tmux.wait_for_text("Ask cairn to do something");
+    tmux.type_text("talk slowly");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("word2");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for_text("Interrupted by the user");
+    tmux.type_text("again");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Second answer.");
+    assert!(mock.history_problems().is_empty(), "{:?}", mock.history_problems());
+    let second = &mock.requests()[1].body["messages"];
+    let last = second.as_array().unwrap().last().unwrap();
+    let texts: Vec<&str> = last["content"].as_array().unwrap().iter().filter_map(|b| b["text"].as_str()).collect();
+    assert_eq!(texts, ["talk slowly", "[Request interrupted by user]", "again"]);
+    quit_and_check_the_terminal(&tmux);
+}
+
+#[test]
+fn a_two_thousand_line_paste_is_sent_as_one_message() {
+    let project = Project::new();
+    let mock = MockLlm::start(Scenario::new(vec![Step::text("Got it.")]));
+    let tmux = Tmux::start(&project, &mock, "", 80, 24);
+    tmux.wait_for_text("Ask cairn to do something");
+    let pasted: String = (1..=2000).map(|i| format!("log line {i}\n")).collect();
+    let file = project.write("paste.txt", &pasted);
+    tmux.type_text("summarise: ");
+    tmux.run(&["load-buffer", "-b", "p", file.to_str().unwrap()]);
+    tmux.run(&["paste-buffer", "-p", "-b", "p", "-t", "0"]);
+    tmux.wait_for_text("[Pasted text #1 +2000 lines]");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Got it.");
+    let sent = mock.requests()[0].body["messages"][0]["content"][0]["text"].as_str().unwrap().to_owned();
+    assert!(sent.starts_with("summarise: log line 1\n"), "{}", &sent[..60]);
+    assert_eq!(sent.matches("log line").count(), 2000);
+    assert!(sent.trim_end().ends_with("log line 2000"));
+    quit_and_check_the_terminal(&tmux);
+}
