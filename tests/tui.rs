@@ -147,7 +147,7 @@ fn a_permission_prompt_approved_and_one_refused_with_feedback() {
     assert!(project.file("first.txt").exists());
     let requests = mock.requests();
     let first = tool_results(&requests[1].body);
-    assert_eq!(first[0].2, false);
+    assert!(!first[0].2, "{first:?}");
     let second = tool_results(&requests[2].body);
     assert!(second[1].2 && second[1].1.contains("use trash-cli instead"), "{second:?}");
     let history = tmux.history();
