@@ -201,3 +201,35 @@ fn a_two_thousand_line_paste_is_sent_as_one_message() {
     assert!(sent.trim_end().ends_with("log line 2000"));
     quit_and_check_the_terminal(&tmux);
 }
+
+#[test]
+fn sigterm_and_sighup_restore_the_terminal() {
+    for signal in ["TERM", "HUP"] {
+        let project = Project::new();
+        let mock = MockLlm::start(Scenario::new(vec![]));
+        let tmux = Tmux::start(&project, &mock, "", 80, 24);
+        tmux.wait_for_text("Ask cairn to do something");
+        let shell = String::from_utf8_lossy(&tmux.run(&["list-panes", "-t", "0", "-F", "#{pane_pid}"]).stdout)
+            .trim()
+            .to_owned();
+        let pid = child_of(&shell).expect("cairn runs under the pane's shell");
+        let signal = match signal {
+            "TERM" => rustix::process::Signal::TERM,
+            _ => rustix::process::Signal::HUP,
+        };
+        rustix::process::kill_process(rustix::process::Pid::from_raw(pid).unwrap(), signal).unwrap();
+        let screen = tmux.wait_for("cairn to exit", |s| s.contains("CAIRN-EXITED-") && s.contains("icanon"));
+        let after: Vec<&str> = screen.lines().skip_while(|l| !l.contains("CAIRN-EXITED")).collect();
+        assert!(after.iter().any(|l| l.trim() == "icanon"), "{signal:?} left the terminal raw:\n{screen}");
+    }
+}
+
+/// A child process of `parent`, found in /proc (no procps needed).
+fn child_of(parent: &str) -> Option<i32> {
+    std::fs::read_dir("/proc").ok()?.filter_map(Result::ok).find_map(|entry| {
+        let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+        let ppid = stat.rsplit(')').next()?.split_whitespace().nth(1)?;
+        (ppid == parent).then_some(pid)
+    })
+}

@@ -898,14 +898,20 @@ mod tests {
         app.take_ops();
         app.on_event(request("a"));
         app.on_key(key(KeyCode::Enter));
-        assert!(matches!(&app.take_ops()[..], [Op::ApprovalAnswer { decision: ApprovalDecision::Deny { reason: None }, .. }]));
+        assert!(matches!(
+            &app.take_ops()[..],
+            [Op::ApprovalAnswer { decision: ApprovalDecision::Deny { reason: None }, .. }]
+        ));
         app.on_event(request("b"));
         app.on_key(key(KeyCode::Char('1')));
         assert!(matches!(&app.take_ops()[..], [Op::ApprovalAnswer { decision: ApprovalDecision::Allow, .. }]));
         app.on_event(request("c"));
         app.on_key(key(KeyCode::Up));
         app.on_key(key(KeyCode::Enter));
-        assert!(matches!(&app.take_ops()[..], [Op::ApprovalAnswer { decision: ApprovalDecision::AllowForSession, .. }]));
+        assert!(matches!(
+            &app.take_ops()[..],
+            [Op::ApprovalAnswer { decision: ApprovalDecision::AllowForSession, .. }]
+        ));
         app.on_event(request("d"));
         type_text(&mut app, "use git clean");
         app.on_key(key(KeyCode::Enter));
@@ -922,16 +928,32 @@ mod tests {
         app.submit("go");
         committed(&mut app);
         for id in ["a", "b"] {
-            app.on_event(Event::ToolCallStarted { call_id: id.into(), name: "Bash".into(), input: json!({"command": id}) });
+            app.on_event(Event::ToolCallStarted {
+                call_id: id.into(),
+                name: "Bash".into(),
+                input: json!({"command": id}),
+            });
         }
-        app.on_event(Event::ToolCallFinished { call_id: "b".into(), name: "Bash".into(), output: ToolOutput::text("B") });
+        app.on_event(Event::ToolCallFinished {
+            call_id: "b".into(),
+            name: "Bash".into(),
+            output: ToolOutput::text("B"),
+        });
         assert!(committed(&mut app).is_empty(), "b waits for a");
-        app.on_event(Event::ToolCallFinished { call_id: "a".into(), name: "Bash".into(), output: ToolOutput::text("A") });
+        app.on_event(Event::ToolCallFinished {
+            call_id: "a".into(),
+            name: "Bash".into(),
+            output: ToolOutput::text("A"),
+        });
         let lines = committed(&mut app);
         let a = lines.iter().position(|l| l.contains("Bash(a)")).unwrap();
         let b = lines.iter().position(|l| l.contains("Bash(b)")).unwrap();
         assert!(a < b, "{lines:?}");
-        let error = TurnError { kind: TurnErrorKind::Authentication, status: Some(401), message: "API Error: 401 bad key".into() };
+        let error = TurnError {
+            kind: TurnErrorKind::Authentication,
+            status: Some(401),
+            message: "API Error: 401 bad key".into(),
+        };
         app.on_event(Event::TurnComplete(outcome(TurnStatus::Failed(error))));
         assert!(committed(&mut app).iter().any(|l| l == "✗ API Error: 401 bad key"));
         assert!(!app.is_running());
@@ -950,7 +972,11 @@ mod tests {
             status: Some(529),
         });
         assert!(app.retry.is_some());
-        app.on_event(Event::Stream(StreamEvent::MessageStart { id: "m".into(), model: "x".into(), usage: Default::default() }));
+        app.on_event(Event::Stream(StreamEvent::MessageStart {
+            id: "m".into(),
+            model: "x".into(),
+            usage: Default::default(),
+        }));
         assert!(app.retry.is_none());
     }
 }
