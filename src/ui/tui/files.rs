@@ -15,7 +15,11 @@ pub const SHOWN: usize = 8;
 pub struct FileIndex {
     files: Arc<Mutex<Option<Vec<String>>>>,
     started: Arc<Mutex<bool>>,
+    /// The last query and its matches: a frame redrawn while the query stands costs nothing.
+    last: Arc<Mutex<LastQuery>>,
 }
+
+type LastQuery = Option<(String, Vec<String>)>;
 
 impl FileIndex {
     /// Starts listing `root` in the background (once).
@@ -35,12 +39,37 @@ impl FileIndex {
         });
     }
 
+    /// An index of these paths, ready at once (benchmarks, tests).
+    pub fn with_files(files: Vec<String>) -> FileIndex {
+        FileIndex {
+            files: Arc::new(Mutex::new(Some(files))),
+            started: Arc::new(Mutex::new(true)),
+            ..FileIndex::default()
+        }
+    }
+
     pub fn is_ready(&self) -> bool {
         self.files.lock().map(|f| f.is_some()).unwrap_or(false)
     }
 
     /// The best matches for `query`, best first (the shortest paths when it is empty).
     pub fn matches(&self, query: &str) -> Vec<String> {
+        if let Ok(last) = self.last.lock()
+            && let Some((previous, found)) = last.as_ref()
+            && previous == query
+        {
+            return found.clone();
+        }
+        let found = self.search(query);
+        if let Ok(mut last) = self.last.lock()
+            && !found.is_empty()
+        {
+            *last = Some((query.to_owned(), found.clone()));
+        }
+        found
+    }
+
+    fn search(&self, query: &str) -> Vec<String> {
         let Ok(files) = self.files.lock() else { return Vec::new() };
         let Some(files) = files.as_ref() else { return Vec::new() };
         if query.is_empty() {

@@ -388,6 +388,26 @@ mod tests {
     }
 
     #[test]
+    fn a_narrow_terminal_still_gets_every_part_cut_to_fit() {
+        let mut app = app();
+        app.on_resize(24);
+        app.submit("go");
+        app.on_event(Event::ApprovalRequest {
+            call_id: "c".into(),
+            tool: "Edit".into(),
+            input: json!({"file_path": "/work/project/src/a_very_long_file_name.rs"}),
+            preview: Some(crate::tools::diff::unified("a.rs", "old line\n", "new line that is long\n")),
+        });
+        let (buffer, cursor) = live(&app, 24, 12);
+        assert!(buffer.area.height <= 12);
+        let text: Vec<String> =
+            (0..buffer.area.height).map(|y| (0..24).map(|x| buffer[(x, y)].symbol()).collect::<String>()).collect();
+        assert!(text.iter().any(|l| l.contains("3. No")), "{text:#?}");
+        assert!(text.last().unwrap().starts_with("claude-sonnet-5"), "the status line stays: {text:#?}");
+        assert!(cursor.is_some_and(|(x, y)| x < 24 && y < buffer.area.height));
+    }
+
+    #[test]
     fn the_slash_popup_lists_matching_commands() {
         let mut app = app();
         type_text(&mut app, "/c");
