@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cairn::protocol::EventSink;
+use cairn::session::Secrets;
 use cairn::tools::bash::shells::ShellRegistry;
 use cairn::tools::scheduler::{self, Planned};
 use cairn::tools::{SessionState, ToolContext, ToolRegistry};
@@ -46,7 +47,7 @@ impl Bench {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
         let spill = std::env::temp_dir().join("cairn-bench-spill");
         let (events, _) = EventSink::new();
-        let session = Arc::new(SessionState::new(root, &[], spill, ShellRegistry::new(), events));
+        let session = Arc::new(SessionState::new(root, &[], spill, ShellRegistry::new(), events, Secrets::default()));
         Bench { runtime, registry: ToolRegistry::builtin(), session }
     }
 

@@ -19,6 +19,7 @@ use cairn::permissions::PermissionPolicy;
 use cairn::protocol::{ApprovalDecision, Event, Op, TurnStatus};
 use cairn::provider::anthropic::{Anthropic, Credential};
 use cairn::provider::{BlockStart, StreamEvent, http_client, models, retry::RetryPolicy};
+use cairn::session::Secrets;
 use cairn::tools::ToolRegistry;
 use cairn::tools::bash::shells::ShellRegistry;
 use mock_llm::{MockLlm, Scenario, Step};
@@ -80,6 +81,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         session_id: uuid::Uuid::new_v4().to_string(),
         session_dir: project.path().join(".demo-session"),
         shells: ShellRegistry::new(),
+        // Not saved to disk: pass a `session::Store` and its `Transcript` to keep it.
+        store: None,
+        transcript: None,
+        resumed: None,
+        secrets: Secrets::default(),
     });
 
     let task = "What is in this project?";

@@ -2,7 +2,7 @@
 //! `--base-url`), so `claude -p` scripts run unchanged. Parsing only: `main` resolves the
 //! values into a run configuration.
 
-use clap::{ArgAction, Parser};
+use clap::{ArgAction, Parser, Subcommand};
 
 use crate::config::ProviderKind;
 use crate::permissions::PermissionMode;
@@ -16,9 +16,15 @@ use crate::ui::print::{InputFormat, OutputFormat};
     about = "A terminal coding agent: light, fast, and at home with your Claude Code setup.",
     after_help = "Examples:\n  cairn -p \"explain src/main.rs\"\n  git diff | cairn -p \"write a commit message\"\n  \
                   cairn -p --output-format stream-json --verbose \"run the tests\"\n  \
-                  cairn -p --provider openai --base-url http://localhost:11434/v1 --model qwen3 \"hi\""
+                  cairn -p --provider openai --base-url http://localhost:11434/v1 --model qwen3 \"hi\"\n  \
+                  cairn --continue            # pick up the last session in this folder\n  \
+                  cairn sessions              # list this folder's sessions",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// The prompt: sent at once in the interactive UI; with -p, piped stdin is added to it
     /// (or is the prompt when none is given).
     pub prompt: Option<String>,
@@ -91,13 +97,44 @@ pub struct Cli {
     #[arg(long = "add-dir", value_name = "DIR", num_args = 1..)]
     pub add_dir: Vec<std::path::PathBuf>,
 
-    /// Use this session id (a UUID) instead of a new one.
+    /// Continue the most recent session in this folder.
+    #[arg(short = 'c', long = "continue", conflicts_with = "resume")]
+    pub continue_session: bool,
+
+    /// Continue a session: by id, by title, or a transcript's path (also Claude Code's).
+    /// Without one, the interactive UI opens a picker.
+    #[arg(short = 'r', long, num_args = 0..=1, value_name = "ID|PATH")]
+    pub resume: Option<Option<String>>,
+
+    /// With --continue or --resume: continue as a new session (a new id and file) instead
+    /// of appending to the old one.
+    #[arg(long)]
+    pub fork_session: bool,
+
+    /// Use this session id (a UUID) for a new session (or a fork).
     #[arg(long)]
     pub session_id: Option<uuid::Uuid>,
+
+    /// Do not save this session to disk (it cannot be resumed).
+    #[arg(long)]
+    pub no_session_persistence: bool,
 
     /// Print the version.
     #[arg(short = 'v', long = "version", action = ArgAction::Version)]
     pub version: Option<bool>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List saved sessions, newest first: id, last activity, turns, cost, title.
+    Sessions {
+        /// Every project's sessions, not only this folder's.
+        #[arg(long)]
+        all: bool,
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn parse_mode(text: &str) -> Result<PermissionMode, String> {

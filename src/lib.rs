@@ -19,5 +19,6 @@ pub mod cost;
 pub mod permissions;
 pub mod protocol;
 pub mod provider;
+pub mod session;
 pub mod tools;
 pub mod ui;

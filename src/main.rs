@@ -11,10 +11,11 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 
 use cairn::agent::{self, AgentConfig, ApprovalMode, prompt};
-use cairn::cli::Cli;
+use cairn::cli::{Cli, Command};
 use cairn::config;
 use cairn::permissions::{PermissionMode, PermissionPolicy, PermissionRule};
 use cairn::provider::models;
+use cairn::session::{self, OpenRequest, Secrets, Store};
 use cairn::tools::ToolRegistry;
 use cairn::tools::bash::shells::ShellRegistry;
 use cairn::ui::print::{self, InputFormat, OutputFormat, PrintOptions};
@@ -39,10 +40,33 @@ enum FrontEnd {
 
 fn run(cli: Cli) -> Result<i32> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let settings = config::resolve_provider(cli.provider, cli.model.as_deref(), cli.base_url.as_deref(), &env)?;
-    let knobs = config::knobs(&env)?;
     let cwd = std::env::current_dir().context("the current directory is not readable")?;
     let home = config::cairn_home(&env);
+    if let Some(Command::Sessions { all, json }) = &cli.command {
+        let store = Store { home, cwd, git_branch: None, secrets: Secrets::default() };
+        return list_sessions(&store, *all, *json);
+    }
+    let mut settings = config::resolve_provider(cli.provider, cli.model.as_deref(), cli.base_url.as_deref(), &env)?;
+    let knobs = config::knobs(&env)?;
+    let secrets = config::secrets(&settings, &env);
+    let store = Store { home: home.clone(), cwd: cwd.clone(), git_branch: config::git_branch(&cwd), secrets };
+    let opened = session::open(
+        &store,
+        OpenRequest {
+            continue_latest: cli.continue_session,
+            resume: cli.resume.clone(),
+            fork: cli.fork_session,
+            session_id: cli.session_id.map(|id| id.to_string()),
+            persist: !cli.no_session_persistence,
+            interactive: !cli.print,
+        },
+    )?;
+    // A resumed session keeps its model unless --model says otherwise.
+    if cli.model.is_none()
+        && let Some(model) = opened.loaded.as_ref().and_then(|l| l.model.clone())
+    {
+        settings.model = model;
+    }
     let model = models::lookup(&settings.model);
     let front_end = if cli.print {
         if cli.input_format == InputFormat::StreamJson && cli.output_format != OutputFormat::StreamJson {
@@ -70,6 +94,8 @@ fn run(cli: Cli) -> Result<i32> {
             cwd: cwd.clone(),
             cairn_home: home.clone(),
             model: model.clone(),
+            store: (!cli.no_session_persistence).then(|| store.clone()),
+            pick_session: opened.pick,
         })
     };
 
@@ -87,8 +113,6 @@ fn run(cli: Cli) -> Result<i32> {
         system_prompt.push_str("\n\n");
         system_prompt.push_str(extra);
     }
-    let session_id = cli.session_id.unwrap_or_else(uuid::Uuid::new_v4).to_string();
-    let session_dir = config::session_dir(&home, &cwd, &session_id);
     for dir in &cli.add_dir {
         if !cwd.join(dir).is_dir() {
             bail!("--add-dir {}: no such folder", dir.display());
@@ -123,9 +147,13 @@ fn run(cli: Cli) -> Result<i32> {
             max_turns: cli.max_turns,
             cwd,
             add_dirs: cli.add_dir.clone(),
-            session_id,
-            session_dir,
+            session_id: opened.session_id,
+            session_dir: opened.sidecar,
             shells: agent_shells,
+            secrets: store.secrets.clone(),
+            store: (!cli.no_session_persistence).then_some(store),
+            transcript: opened.transcript,
+            resumed: opened.loaded,
         });
         match front_end {
             FrontEnd::Print { first_prompt, options } => anyhow::Ok(print::run(agent, first_prompt, options).await),
@@ -136,4 +164,16 @@ fn run(cli: Cli) -> Result<i32> {
     // A blocking read still in flight (a tool stuck on a slow file) must not hold up the exit.
     runtime.shutdown_background();
     code
+}
+
+/// `cairn sessions`: the table, or JSON with `--json`.
+fn list_sessions(store: &Store, all: bool, json: bool) -> Result<i32> {
+    let sessions = session::list::sessions(store, all);
+    let out = if json {
+        serde_json::to_string_pretty(&sessions)? + "\n"
+    } else {
+        session::list::table(&sessions, all, std::time::SystemTime::now())
+    };
+    std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes())?;
+    Ok(0)
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::agent::history::ContentBlock;
+use crate::agent::history::{ContentBlock, Message};
 use crate::cost::{ModelUsage, Usage};
 use crate::permissions::PermissionMode;
 use crate::provider::{StopReason, StreamEvent};
@@ -34,6 +34,11 @@ pub enum Op {
     SetModel(String),
     /// Start a new conversation (after the running turn, if any).
     Clear,
+    /// Continue another saved session of this project, by id, path or title (after the
+    /// running turn, if any).
+    Resume(String),
+    /// Give the session a title (`/rename`).
+    Rename(String),
     /// End the session once the running turn (if any) has been interrupted.
     Shutdown,
 }
@@ -66,9 +71,16 @@ pub enum ApprovalDecision {
 #[derive(Debug, Clone)]
 pub enum Event {
     SessionStarted(SessionInfo),
-    /// The model, the permission mode or the conversation changed (`/model`, Shift+Tab,
-    /// `/clear`).
+    /// The model, the permission mode, the title or the conversation changed (`/model`,
+    /// Shift+Tab, `/rename`, `/clear`, `/resume`).
     SessionChanged(SessionInfo),
+    /// The session continues one read from disk: its whole history so far, for a front end
+    /// to show.
+    HistoryRestored {
+        messages: Vec<Message>,
+        /// What the session has cost so far.
+        total_cost_usd: f64,
+    },
     /// Partial output as it streams: text and thinking deltas, tool input as the model writes
     /// it, block and message boundaries. A [`Event::Retrying`] discards what streamed so far.
     Stream(StreamEvent),
@@ -127,6 +139,8 @@ pub struct SessionInfo {
     pub cwd: PathBuf,
     pub tools: Vec<String>,
     pub permission_mode: PermissionMode,
+    /// The name given with `/rename`.
+    pub title: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

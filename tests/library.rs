@@ -10,6 +10,7 @@ use cairn::permissions::PermissionPolicy;
 use cairn::protocol::{ApprovalDecision, Event, Op, TurnOutcome, TurnStatus};
 use cairn::provider::anthropic::{Anthropic, Credential};
 use cairn::provider::{http_client, models, retry::RetryPolicy};
+use cairn::session::Secrets;
 use cairn::tools::ToolRegistry;
 use cairn::tools::bash::shells::ShellRegistry;
 use serde_json::json;
@@ -33,6 +34,11 @@ fn start(mock: &MockLlm, project: &Project) -> AgentHandle {
         session_id: "library-test".into(),
         session_dir: project.home.path().join("session"),
         shells: ShellRegistry::new(),
+        // Not saved to disk: pass a `session::Store` and its `Transcript` to keep it.
+        store: None,
+        transcript: None,
+        resumed: None,
+        secrets: Secrets::default(),
     })
 }
 

@@ -13,6 +13,13 @@ use std::collections::HashSet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+/// What cairn asks when an answer was cut off by the output limit.
+pub const CONTINUE_PROMPT: &str = "Your previous response was cut off by the output token limit. \
+Continue exactly where it stopped: no apology, no recap.";
+/// The notes an interrupted turn leaves in the history, as Claude Code words them.
+pub const INTERRUPTED_REQUEST: &str = "[Request interrupted by user]";
+pub const INTERRUPTED_TOOLS: &str = "[Request interrupted by user for tool use]";
+
 /// The text a tool call gets when it was never answered (interrupt, crash, lost result).
 pub const INTERRUPTED_TOOL_RESULT: &str = "The user interrupted this tool call before it finished; it has no result.";
 

@@ -6,6 +6,11 @@
 //! an interrupt cancels the turn's token, an approval answer reaches the gate waiting for
 //! it, and a permission-mode change applies to the next tool call. User turns, model changes
 //! and `/clear` that arrive meanwhile wait their turn. Nothing here prints.
+//!
+//! Everything the history gains is also recorded into the session's [`Transcript`] as it
+//! happens, and a turn is reported done only once its entries are in the file, so a crash
+//! at any point loses at most the step that was running. A session read back from disk
+//! (`--resume`, `/resume`) replaces the history, todo list and cost.
 
 mod gate;
 pub mod history;
@@ -21,11 +26,14 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::cost::CostTracker;
+use crate::permissions::PermissionMode;
 use crate::permissions::PermissionPolicy;
-use crate::protocol::{ApprovalDecision, Event, EventSink, Op, SessionInfo, UserInput};
+use crate::protocol::{ApprovalDecision, Event, EventSink, Op, SessionInfo, TurnStatus, UserInput};
 use crate::provider::Provider;
 use crate::provider::models::{self, ModelInfo};
 use crate::provider::retry::RetryPolicy;
+use crate::session;
+use crate::session::{Loaded, Record, Secrets, Store, Transcript, TurnSummary};
 use crate::tools::bash::shells::ShellRegistry;
 use crate::tools::{SessionState, ToolRegistry, state};
 use history::Message;
@@ -58,6 +66,14 @@ pub struct AgentConfig {
     pub session_dir: PathBuf,
     /// Every process group the tools start; the front end kills them all on its way out.
     pub shells: Arc<ShellRegistry>,
+    /// Where this project's sessions are kept; `None` with `--no-session-persistence`.
+    pub store: Option<Store>,
+    /// What this session is recorded into (`None`: not recorded).
+    pub transcript: Option<Transcript>,
+    /// A session read back from disk to continue from.
+    pub resumed: Option<Loaded>,
+    /// Credentials kept out of spilled output and out of the tools' commands.
+    pub secrets: Secrets,
 }
 
 pub struct AgentHandle {
@@ -77,10 +93,24 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
         config.session_dir.join("tool-results"),
         Arc::clone(&config.shells),
         sink.clone(),
+        config.secrets.clone(),
     ));
     let permissions = Arc::new(Mutex::new(config.permissions.clone()));
-    let session = Session { config, tools, permissions, history: Vec::new(), costs: CostTracker::default() };
-    let task = tokio::spawn(run(session, ops_rx, sink));
+    let mut config = config;
+    let resumed = config.resumed.take();
+    let transcript = config.transcript.take();
+    let session = Session {
+        config,
+        tools,
+        permissions,
+        history: Vec::new(),
+        costs: CostTracker::default(),
+        transcript,
+        turns: 0,
+        title: None,
+        last_prompt: String::new(),
+    };
+    let task = tokio::spawn(run(session, resumed, ops_rx, sink));
     AgentHandle { ops: ops_tx, events, task }
 }
 
@@ -93,6 +123,11 @@ struct Session {
     permissions: Arc<Mutex<PermissionPolicy>>,
     history: Vec<Message>,
     costs: CostTracker,
+    transcript: Option<Transcript>,
+    /// User turns so far, in this session (resumed ones included).
+    turns: u32,
+    title: Option<String>,
+    last_prompt: String,
 }
 
 impl Session {
@@ -103,7 +138,132 @@ impl Session {
             cwd: self.config.cwd.clone(),
             tools: self.config.tools.names(),
             permission_mode: state::lock(&self.permissions).mode,
+            title: self.title.clone(),
         }
+    }
+
+    /// Writes to the transcript, if this session has one.
+    fn record(&self, record: Record) {
+        if let Some(transcript) = &self.transcript {
+            transcript.record(record);
+        }
+    }
+
+    /// Waits until the transcript holds everything recorded; a write that failed is told
+    /// to the user (once per failure) rather than stopping the session.
+    async fn sync(&self, events: &EventSink) {
+        if let Some(transcript) = &self.transcript
+            && let Err(problem) = transcript.sync().await
+        {
+            events.emit(Event::Error { message: format!("The session is not being saved: {problem}") });
+        }
+    }
+
+    /// Records how the turn ended and the state after it, and waits until it is on disk.
+    async fn finish_turn(&mut self, ended: &Event, events: &EventSink) {
+        if let Event::TurnComplete(outcome) | Event::TurnAborted(outcome) = ended
+            && let TurnStatus::Failed(error) = &outcome.status
+        {
+            self.record(Record::System { subtype: "api_error", content: error.message.clone(), level: "error" });
+        }
+        self.record(Record::TurnSummary(TurnSummary {
+            turns: self.turns,
+            cost_usd: self.costs.total_cost_usd,
+            model: self.config.model.id.clone(),
+            permission_mode: Some(state::lock(&self.permissions).mode),
+            last_prompt: self.last_prompt.clone(),
+        }));
+        self.sync(events).await;
+    }
+
+    /// Continues a session read from disk: its history, todos, cost, model and mode.
+    fn adopt(&mut self, loaded: Loaded, transcript: Option<Transcript>, events: &EventSink) {
+        self.config.session_id.clone_from(&loaded.session_id);
+        if let Some(model) = &loaded.model {
+            self.config.model = models::lookup(model);
+        }
+        // Plan and bypass modes are not carried over: each must be chosen again.
+        if let Some(mode) =
+            loaded.permission_mode.filter(|m| matches!(m, PermissionMode::Default | PermissionMode::AcceptEdits))
+        {
+            state::lock(&self.permissions).mode = mode;
+        }
+        self.tools.set_spill_dir(session::sidecar_dir(&loaded.path).join("tool-results"));
+        self.history = loaded.history;
+        self.costs = loaded.costs;
+        self.turns = loaded.turns;
+        self.title = loaded.title;
+        self.transcript = transcript;
+        if !loaded.todos.is_empty() {
+            self.tools.set_todos(loaded.todos);
+        }
+        events.emit(Event::SessionChanged(self.info()));
+        events
+            .emit(Event::HistoryRestored { messages: self.history.clone(), total_cost_usd: self.costs.total_cost_usd });
+    }
+
+    /// `/clear`: a new, empty session with a new id and transcript.
+    fn start_over(&mut self, events: &EventSink) {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.transcript = None;
+        if let Some(store) = &self.config.store {
+            match store.create(&id) {
+                Ok(transcript) => {
+                    self.tools.set_spill_dir(session::sidecar_dir(transcript.path()).join("tool-results"));
+                    self.transcript = Some(transcript);
+                }
+                Err(e) => events.emit(Event::Error { message: format!("The new session will not be saved: {e}") }),
+            }
+        }
+        self.config.session_id = id;
+        self.history.clear();
+        self.costs = CostTracker::default();
+        self.turns = 0;
+        self.title = None;
+        events.emit(Event::SessionChanged(self.info()));
+    }
+
+    /// `/resume`: finds, reads and takes over another session of this project.
+    async fn resume(&mut self, key: String, events: &EventSink) {
+        let Some(store) = self.config.store.clone() else {
+            events.emit(Event::Error {
+                message: "Sessions are not saved in this run (--no-session-persistence), so none can be resumed."
+                    .into(),
+            });
+            return;
+        };
+        let current = self.transcript.as_ref().map(|t| t.path().to_path_buf());
+        let opened = tokio::task::spawn_blocking(move || {
+            let path = store.find(&key)?;
+            if current.as_deref() == Some(path.as_path()) {
+                return Ok(None);
+            }
+            let loaded = session::reader::load(&path)?;
+            let transcript = store.reopen(&loaded)?;
+            Ok::<_, session::SessionError>(Some((loaded, transcript)))
+        })
+        .await;
+        match opened {
+            Ok(Ok(Some((loaded, transcript)))) => {
+                self.sync(events).await;
+                self.adopt(loaded, Some(transcript), events);
+            }
+            Ok(Ok(None)) => events.emit(Event::Error { message: "That is the session you are in.".into() }),
+            Ok(Err(e)) => events.emit(Event::Error { message: e.to_string() }),
+            Err(e) => events.emit(Event::Error { message: format!("Reading the session failed: {e}") }),
+        }
+    }
+
+    /// `/rename`: the session's title, shown in the session list.
+    async fn rename(&mut self, title: String, events: &EventSink) {
+        let title = title.trim().to_owned();
+        if title.is_empty() {
+            return;
+        }
+        self.record(Record::Title(title.clone()));
+        self.title = Some(title);
+        self.sync(events).await;
+        events.emit(Event::SessionChanged(self.info()));
     }
 }
 
@@ -112,10 +272,15 @@ enum Pending {
     Turn(UserInput),
     SetModel(String),
     Clear,
+    Resume(String),
 }
 
-async fn run(mut session: Session, mut ops: mpsc::UnboundedReceiver<Op>, events: EventSink) {
+async fn run(mut session: Session, resumed: Option<Loaded>, mut ops: mpsc::UnboundedReceiver<Op>, events: EventSink) {
     events.emit(Event::SessionStarted(session.info()));
+    if let Some(loaded) = resumed {
+        let transcript = session.transcript.take();
+        session.adopt(loaded, transcript, &events);
+    }
     let approvals = Approvals::default();
     let mut queued = VecDeque::new();
     loop {
@@ -125,13 +290,21 @@ async fn run(mut session: Session, mut ops: mpsc::UnboundedReceiver<Op>, events:
                 Some(Op::UserTurn(input)) => Pending::Turn(input),
                 Some(Op::SetModel(model)) => Pending::SetModel(model),
                 Some(Op::Clear) => Pending::Clear,
+                Some(Op::Resume(key)) => Pending::Resume(key),
+                Some(Op::Rename(title)) => {
+                    session.rename(title, &events).await;
+                    continue;
+                }
                 Some(Op::SetPermissionMode(mode)) => {
                     state::lock(&session.permissions).mode = mode;
                     events.emit(Event::SessionChanged(session.info()));
                     continue;
                 }
                 Some(Op::Interrupt | Op::ApprovalAnswer { .. }) => continue,
-                Some(Op::Shutdown) | None => return,
+                Some(Op::Shutdown) | None => {
+                    session.sync(&events).await;
+                    return;
+                }
             },
         };
         let input = match next {
@@ -142,16 +315,22 @@ async fn run(mut session: Session, mut ops: mpsc::UnboundedReceiver<Op>, events:
                 continue;
             }
             Pending::Clear => {
-                session.history.clear();
-                session.config.session_id = uuid::Uuid::new_v4().to_string();
-                events.emit(Event::SessionChanged(session.info()));
+                session.start_over(&events);
+                continue;
+            }
+            Pending::Resume(key) => {
+                session.resume(key, &events).await;
                 continue;
             }
         };
+        session.turns += 1;
+        session.last_prompt = history::text_of(&input.content);
         let cancel = CancellationToken::new();
         let mut shutdown = false;
         let mut mode_changed = false;
+        let mut renamed = None;
         let permissions = Arc::clone(&session.permissions);
+        let transcript = session.transcript.clone();
         let ended = {
             let turn = turn::run_turn(&mut session, input, cancel.clone(), &approvals, &events);
             tokio::pin!(turn);
@@ -168,6 +347,13 @@ async fn run(mut session: Session, mut ops: mpsc::UnboundedReceiver<Op>, events:
                         Some(Op::UserTurn(input)) => queued.push_back(Pending::Turn(input)),
                         Some(Op::SetModel(model)) => queued.push_back(Pending::SetModel(model)),
                         Some(Op::Clear) => queued.push_back(Pending::Clear),
+                        Some(Op::Resume(key)) => queued.push_back(Pending::Resume(key)),
+                        Some(Op::Rename(title)) => {
+                            if let Some(transcript) = &transcript {
+                                transcript.record(Record::Title(title.trim().to_owned()));
+                            }
+                            renamed = Some(title.trim().to_owned()).filter(|t| !t.is_empty());
+                        }
                         Some(Op::Shutdown) | None => {
                             shutdown = true;
                             cancel.cancel();
@@ -176,6 +362,11 @@ async fn run(mut session: Session, mut ops: mpsc::UnboundedReceiver<Op>, events:
                 }
             }
         };
+        if renamed.is_some() {
+            session.title = renamed;
+            mode_changed = true;
+        }
+        session.finish_turn(&ended, &events).await;
         events.emit(ended);
         if mode_changed {
             events.emit(Event::SessionChanged(session.info()));

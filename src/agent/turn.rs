@@ -16,21 +16,20 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::gate::{self, ToolCall};
-use super::history::{self, ContentBlock, Message, Role, ToolResultContent};
+use super::history::{
+    self, CONTINUE_PROMPT, ContentBlock, INTERRUPTED_REQUEST, INTERRUPTED_TOOLS, Message, Role, ToolResultContent,
+};
 use super::{Approvals, Session};
 use crate::protocol::{
     AssistantMessage, Event, EventSink, PermissionDenial, TurnError, TurnErrorKind, TurnOutcome, TurnStatus, UserInput,
 };
 use crate::provider::retry::{SampleError, sample};
 use crate::provider::{ProviderError, Request, Response, StopReason};
-use crate::tools::{ToolContext, scheduler};
+use crate::session::Record;
+use crate::tools::{ToolContext, scheduler, state};
 
 /// Follow-up requests for one answer cut off by the output limit.
 const MAX_CONTINUATIONS: u32 = 3;
-const CONTINUE_PROMPT: &str = "Your previous response was cut off by the output token limit. \
-Continue exactly where it stopped: no apology, no recap.";
-const INTERRUPTED_REQUEST: &str = "[Request interrupted by user]";
-const INTERRUPTED_TOOLS: &str = "[Request interrupted by user for tool use]";
 
 /// What the turn has counted so far.
 struct TurnState {
@@ -60,6 +59,8 @@ pub(super) async fn run_turn(
     };
     let mut content = input.content;
     content.extend(attach_files(session, &input.attachments, &cancel).await);
+    let mode = state::lock(&session.permissions).mode;
+    session.record(Record::User { content: content.clone(), permission_mode: Some(mode), meta: false });
     session.history.push(Message { role: Role::User, content });
     let full_budget = session.config.model.max_output_tokens;
     let mut max_tokens = session.config.model.default_output_budget();
@@ -72,7 +73,7 @@ pub(super) async fn run_turn(
         let response = match request_response(session, &mut turn, max_tokens, &cancel, events).await {
             Ok(response) => response,
             Err(SampleError::Cancelled) => {
-                session.history.push(Message::user_text(INTERRUPTED_REQUEST));
+                push_note(session, INTERRUPTED_REQUEST, false);
                 return Event::TurnAborted(outcome(session, turn, TurnStatus::Interrupted, String::new(), None));
             }
             Err(SampleError::Failed { error, attempts }) => {
@@ -88,7 +89,7 @@ pub(super) async fn run_turn(
         if !calls.is_empty() {
             run_tools(session, &mut turn, calls, approvals, &cancel, events).await;
             if cancel.is_cancelled() {
-                session.history.push(Message::user_text(INTERRUPTED_TOOLS));
+                push_note(session, INTERRUPTED_TOOLS, false);
                 return Event::TurnAborted(outcome(session, turn, TurnStatus::Interrupted, String::new(), None));
             }
             continue;
@@ -97,13 +98,20 @@ pub(super) async fn run_turn(
         if response.stop_reason == Some(StopReason::MaxTokens) && turn.continuations < MAX_CONTINUATIONS {
             turn.continuations += 1;
             turn.cut_text.push_str(&text);
-            session.history.push(Message::user_text(CONTINUE_PROMPT));
+            push_note(session, CONTINUE_PROMPT, true);
             continue;
         }
         let result = std::mem::take(&mut turn.cut_text) + &text;
         let stop_reason = response.stop_reason.clone();
         return Event::TurnComplete(outcome(session, turn, TurnStatus::Success, result, stop_reason));
     }
+}
+
+/// A user message cairn adds itself (an interrupt note, a request to continue), recorded
+/// like any other; `meta` marks one the user did not write.
+fn push_note(session: &mut Session, text: &str, meta: bool) {
+    session.record(Record::User { content: vec![ContentBlock::text(text)], permission_mode: None, meta });
+    session.history.push(Message::user_text(text));
 }
 
 /// Files the user attached, read with the Read tool (so they count as read for Edit and
@@ -172,13 +180,15 @@ async fn request_response(
 
 /// Appends the answer to the history, tells the front ends, and returns its tool calls.
 fn record_response(session: &mut Session, response: &Response, events: &EventSink) -> Vec<ToolCall> {
-    events.emit(Event::AssistantMessage(AssistantMessage {
+    let message = AssistantMessage {
         id: response.id.clone(),
         model: if response.model.is_empty() { session.config.model.id.clone() } else { response.model.clone() },
         content: response.content.clone(),
         stop_reason: response.stop_reason.clone(),
         usage: response.usage,
-    }));
+    };
+    session.record(Record::Assistant(message.clone()));
+    events.emit(Event::AssistantMessage(message));
     let calls = response
         .content
         .iter()
@@ -204,14 +214,13 @@ async fn run_tools(
 ) {
     let plan = gate::plan_calls(session, calls, approvals, cancel, events, &mut turn.denials).await;
     let finished = scheduler::run(plan, &session.tools, cancel, events).await;
-    let results = finished
-        .into_iter()
-        .map(|f| ContentBlock::ToolResult {
-            tool_use_id: f.call_id,
-            content: f.output.content,
-            is_error: f.output.is_error,
-        })
-        .collect();
+    let mut results = Vec::with_capacity(finished.len());
+    for f in finished {
+        let block =
+            ContentBlock::ToolResult { tool_use_id: f.call_id, content: f.output.content, is_error: f.output.is_error };
+        session.record(Record::ToolResult { block: block.clone(), structured: f.output.structured });
+        results.push(block);
+    }
     session.history.push(Message { role: Role::User, content: results });
 }
 

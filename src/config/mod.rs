@@ -13,6 +13,7 @@ use crate::provider::models::{DEFAULT_ANTHROPIC_MODEL, DEFAULT_OPENAI_MODEL};
 use crate::provider::openai::{self, OpenAi};
 use crate::provider::retry::RetryPolicy;
 use crate::provider::{self, Provider, ProviderError};
+use crate::session::Secrets;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ProviderKind {
@@ -120,6 +121,20 @@ pub fn resolve_provider(
     }
 }
 
+/// The credentials of this run, to keep out of everything cairn writes: every provider key
+/// in the environment is redacted, and the variable holding the one in use is hidden from
+/// the commands the tools run.
+pub fn secrets(settings: &ProviderSettings, env: &impl Fn(&str) -> Option<String>) -> Secrets {
+    const VARS: [&str; 3] = ["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY"];
+    let in_use = match &settings.credential {
+        ApiCredential::Anthropic(Credential::ApiKey(key) | Credential::Bearer(key)) => Some(key.clone()),
+        ApiCredential::OpenAi(key) => key.clone(),
+    };
+    let hidden = VARS.iter().filter(|var| env(var).is_some() && env(var) == in_use).map(|v| (*v).to_owned());
+    let values = VARS.iter().filter_map(|var| env(var)).chain(in_use.clone());
+    Secrets::new(values.collect::<Vec<_>>(), hidden.collect::<Vec<_>>())
+}
+
 /// cairn's own folder: `CAIRN_HOME`, else `~/.cairn`.
 pub fn cairn_home(env: &impl Fn(&str) -> Option<String>) -> PathBuf {
     match env("CAIRN_HOME") {
@@ -137,6 +152,23 @@ pub fn project_folder_name(cwd: &Path) -> String {
 /// Where one session keeps its files: `$CAIRN_HOME/projects/<project>/<session-id>/`.
 pub fn session_dir(home: &Path, cwd: &Path, session_id: &str) -> PathBuf {
     home.join("projects").join(project_folder_name(cwd)).join(session_id)
+}
+
+/// The current git branch, read from `.git/HEAD` (no git process at start-up).
+pub fn git_branch(cwd: &Path) -> Option<String> {
+    let git = cwd.ancestors().map(|d| d.join(".git")).find(|g| g.exists())?;
+    let head_file = if git.is_dir() {
+        git.join("HEAD")
+    } else {
+        // A worktree: `.git` is a file pointing at the real folder.
+        let pointer = std::fs::read_to_string(&git).ok()?;
+        PathBuf::from(pointer.trim().strip_prefix("gitdir:")?.trim()).join("HEAD")
+    };
+    let head = std::fs::read_to_string(head_file).ok()?;
+    match head.trim().strip_prefix("ref: refs/heads/") {
+        Some(branch) => Some(branch.to_owned()),
+        None => Some(head.trim().chars().take(8).collect()),
+    }
 }
 
 /// Tuning read from the environment: `CAIRN_MAX_RETRIES` (retries after the first attempt,

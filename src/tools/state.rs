@@ -16,6 +16,7 @@ use super::bash::shells::ShellRegistry;
 use super::paths;
 use super::todo::Todo;
 use crate::protocol::{Event, EventSink};
+use crate::session::Secrets;
 
 /// How long a fetched page is reused, as Claude Code's WebFetch does.
 const WEB_CACHE_TTL: Duration = Duration::from_secs(15 * 60);
@@ -29,8 +30,10 @@ pub struct SessionState {
     seen: Mutex<HashMap<PathBuf, u64>>,
     todos: Mutex<Vec<Todo>>,
     pub shells: Arc<ShellRegistry>,
-    /// Where output too long for the model is written in full.
-    spill_dir: PathBuf,
+    /// Where output too long for the model is written in full (beside the transcript).
+    spill_dir: Mutex<PathBuf>,
+    /// Credentials to keep out of spilled output and out of the commands' environment.
+    pub secrets: Secrets,
     events: EventSink,
     web_cache: Mutex<HashMap<String, (Instant, String)>>,
 }
@@ -75,6 +78,7 @@ impl SessionState {
         spill_dir: PathBuf,
         shells: Arc<ShellRegistry>,
         events: EventSink,
+        secrets: Secrets,
     ) -> SessionState {
         let project_dir = paths::canonical_dir(project_dir);
         let mut writable_roots = vec![project_dir.clone()];
@@ -86,7 +90,8 @@ impl SessionState {
             seen: Mutex::new(HashMap::new()),
             todos: Mutex::new(Vec::new()),
             shells,
-            spill_dir,
+            spill_dir: Mutex::new(spill_dir),
+            secrets,
             events,
             web_cache: Mutex::new(HashMap::new()),
         }
@@ -166,7 +171,12 @@ impl SessionState {
     pub fn spill_path(&self, call_id: &str, suffix: &str) -> PathBuf {
         let safe: String =
             call_id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' }).collect();
-        self.spill_dir.join(format!("{safe}{suffix}"))
+        lock(&self.spill_dir).join(format!("{safe}{suffix}"))
+    }
+
+    /// Spills go here from now on (the session changed: `/clear`, `/resume`).
+    pub fn set_spill_dir(&self, dir: PathBuf) {
+        *lock(&self.spill_dir) = dir;
     }
 
     pub fn cached_page(&self, url: &str) -> Option<String> {

@@ -65,8 +65,10 @@ impl Tool for WebFetch {
         let mut spilled = None;
         if page.chars().count() > MAX_OUTPUT_CHARS {
             let path = ctx.session.spill_path(&ctx.call_id, ".md");
-            let saved =
-                path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(&path, &page));
+            let saved = path
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| std::fs::write(&path, ctx.session.secrets.redact(&page).as_bytes()));
             text = truncate_middle(&page, MAX_OUTPUT_CHARS);
             if saved.is_ok() {
                 text.push_str(&format!("\n(The whole page is in {}; Read or Grep it for the rest.)", path.display()));

@@ -239,7 +239,10 @@ impl Printer {
                     );
                 }
             }
-            Event::ApprovalRequest { .. } | Event::Usage { .. } | Event::TodosChanged { .. } => {}
+            Event::ApprovalRequest { .. }
+            | Event::Usage { .. }
+            | Event::TodosChanged { .. }
+            | Event::HistoryRestored { .. } => {}
             Event::Error { message } => eprintln!("cairn: {message}"),
             Event::TurnComplete(outcome) | Event::TurnAborted(outcome) => return Some(self.finish_turn(outcome)),
         }

@@ -10,6 +10,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::session::Secrets;
+
 /// What the model reads at most (Claude Code's `BASH_MAX_OUTPUT_LENGTH`).
 pub const MAX_OUTPUT_CHARS: usize = 30_000;
 /// Output is held in memory up to this; beyond it, it streams to the spill file.
@@ -31,6 +33,8 @@ pub fn strip_ansi(text: &str) -> String {
 
 pub struct Capture {
     spill_path: PathBuf,
+    /// Redacted from what reaches the spill file.
+    secrets: Secrets,
     /// All output while short; the head once spilling.
     head: Vec<u8>,
     tail: VecDeque<u8>,
@@ -50,9 +54,10 @@ pub struct Captured {
 }
 
 impl Capture {
-    pub fn new(spill_path: PathBuf) -> Capture {
+    pub fn new(spill_path: PathBuf, secrets: Secrets) -> Capture {
         Capture {
             spill_path,
+            secrets,
             head: Vec::new(),
             tail: VecDeque::new(),
             spill: None,
@@ -73,7 +78,7 @@ impl Capture {
             self.start_spilling();
         }
         if let Some(file) = self.spill.as_mut()
-            && let Err(e) = file.write_all(chunk)
+            && let Err(e) = file.write_all(&self.secrets.redact_bytes(chunk))
         {
             self.spill_error = Some(e.to_string());
             self.spill = None;
@@ -87,7 +92,7 @@ impl Capture {
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
             .and_then(|()| std::fs::File::create(&self.spill_path))
-            .and_then(|mut file| file.write_all(&self.head).map(|()| file));
+            .and_then(|mut file| file.write_all(&self.secrets.redact_bytes(&self.head)).map(|()| file));
         match opened {
             Ok(file) => self.spill = Some(file),
             Err(e) => self.spill_error = Some(e.to_string()),
@@ -148,7 +153,7 @@ mod tests {
     #[test]
     fn short_output_stays_whole_and_loses_its_colours() {
         let dir = tempfile::tempdir().unwrap();
-        let mut c = Capture::new(dir.path().join("out.txt"));
+        let mut c = Capture::new(dir.path().join("out.txt"), Secrets::default());
         c.push(b"\x1b[31mred\x1b[0m plain\n\x1b]0;title\x07done\n");
         let out = c.finish();
         assert_eq!(out.text, "red plain\ndone\n");
@@ -160,7 +165,7 @@ mod tests {
     fn long_output_is_cut_for_the_model_and_spilled_whole() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("spill/out.txt");
-        let mut c = Capture::new(path.clone());
+        let mut c = Capture::new(path.clone(), Secrets::default());
         let mut all = Vec::new();
         for i in 0..200_000 {
             let line = format!("line {i}\n");
@@ -180,7 +185,7 @@ mod tests {
     fn medium_output_over_the_model_cap_is_spilled_at_the_end() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.txt");
-        let mut c = Capture::new(path.clone());
+        let mut c = Capture::new(path.clone(), Secrets::default());
         c.push("x".repeat(40_000).as_bytes());
         let out = c.finish();
         assert_eq!(std::fs::read(&path).unwrap().len(), 40_000);

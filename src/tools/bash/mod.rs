@@ -26,6 +26,7 @@ use tokio::process::Command;
 
 use super::state::lock;
 use super::{Tool, ToolContext, ToolError, ToolKind, ToolOutput};
+use crate::session::Secrets;
 use capture::{Capture, Captured};
 use shells::ShellRegistry;
 
@@ -71,9 +72,12 @@ enum Ending {
 }
 
 /// `bash -c` with the environment every command gets: no stdin, no pager, no editor, no
-/// prompt for credentials, its own process group.
-pub(crate) fn shell_command(script: &str, cwd: &Path) -> Command {
+/// prompt for credentials, none of cairn's own credentials, its own process group.
+pub(crate) fn shell_command(script: &str, cwd: &Path, secrets: &Secrets) -> Command {
     let mut command = Command::new("bash");
+    for name in secrets.hidden_env() {
+        command.env_remove(name);
+    }
     command
         .arg("-c")
         .arg(script)
@@ -103,7 +107,8 @@ impl Tool for Bash {
         let cwd = session.cwd();
         if input.run_in_background == Some(true) {
             let log_dir = session.spill_path("shells", "");
-            let shell = session.shells.start(&input.command, &cwd, &log_dir).map_err(ToolError::Failed)?;
+            let shell =
+                session.shells.start(&input.command, &cwd, &log_dir, &session.secrets).map_err(ToolError::Failed)?;
             return Ok(ToolOutput::text(format!(
                 "Started background shell {id}: {cmd}\nRead its output with BashOutput (bash_id \"{id}\"); \
                  stop it with KillShell (shell_id \"{id}\"). It is stopped when cairn exits.",
@@ -122,14 +127,14 @@ impl Tool for Bash {
         let (reader, writer) =
             std::io::pipe().map_err(|e| ToolError::Failed(format!("Could not create a pipe: {e}")))?;
         let writer_err = writer.try_clone().map_err(|e| ToolError::Failed(format!("Could not create a pipe: {e}")))?;
-        let mut command = shell_command(WRAPPER, &cwd);
+        let mut command = shell_command(WRAPPER, &cwd, &session.secrets);
         command.arg("cairn-bash").arg(cwd_file.path()).arg(&input.command).stdout(writer).stderr(writer_err);
         let mut child = command.spawn().map_err(|e| ToolError::Failed(format!("Could not start bash: {e}")))?;
         // Our copies of the pipe's write end must close, or the reader never sees the end.
         drop(command);
         let group = ProcessGroup::new(child.id(), Arc::clone(&session.shells));
         let spill = session.spill_path(&ctx.call_id, ".txt");
-        let capture = Arc::new(Mutex::new(Capture::new(spill)));
+        let capture = Arc::new(Mutex::new(Capture::new(spill, session.secrets.clone())));
         let reading = read_pipe(reader.into(), Arc::clone(&capture));
 
         let ending = tokio::select! {
@@ -157,7 +162,8 @@ impl Tool for Bash {
                 abort.abort();
             }
         }
-        let captured = std::mem::replace(&mut *lock(&capture), Capture::new(PathBuf::new())).finish();
+        let captured =
+            std::mem::replace(&mut *lock(&capture), Capture::new(PathBuf::new(), Secrets::default())).finish();
         let cwd_note = match (&ending, std::fs::read_to_string(cwd_file.path())) {
             (Ending::Exited(_), Ok(dir)) if !dir.trim().is_empty() && Path::new(dir.trim()) != cwd => {
                 session.set_cwd(dir.trim().into())

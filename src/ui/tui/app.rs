@@ -16,13 +16,18 @@ use super::composer::{Composer, Edit};
 use super::files::FileIndex;
 use super::history::PromptHistory;
 use super::markdown::MarkdownStream;
+use super::picker::{Picked, SessionPicker};
+use super::replay;
 use super::theme::Theme;
-use crate::agent::history::ContentBlock;
+use crate::agent::history::{ContentBlock, Message};
 use crate::permissions::PermissionMode;
 use crate::protocol::{ApprovalDecision, Event, Op, SessionInfo, TurnOutcome, TurnStatus, UserInput};
 use crate::provider::models::{self, ModelInfo};
 use crate::provider::{BlockStart, StreamEvent};
+use crate::session::Store;
 
+/// Cells of a resumed session written to the scrollback; the rest are in the pager.
+const RESTORED_SHOWN: usize = 40;
 /// Two Ctrl-C within this quit.
 const DOUBLE_PRESS: Duration = Duration::from_secs(2);
 
@@ -60,6 +65,10 @@ pub struct App {
     pub scroll: usize,
     ops: Vec<Op>,
     pub width: u16,
+    /// Where this folder's sessions are, for `/resume`.
+    pub store: Option<Store>,
+    /// The session picker, while open.
+    pub picker: Option<SessionPicker>,
 }
 
 /// A turn in progress, as the TUI follows it.
@@ -108,7 +117,7 @@ impl App {
         App {
             theme,
             cwd: cwd.to_path_buf(),
-            branch: git_branch(cwd),
+            branch: crate::config::git_branch(cwd),
             session: None,
             model,
             mode: PermissionMode::Default,
@@ -135,6 +144,8 @@ impl App {
             scroll: 0,
             ops: Vec::new(),
             width: 80,
+            store: None,
+            picker: None,
         }
     }
 
@@ -202,6 +213,17 @@ impl App {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         if self.approval.is_some() {
             self.approval_key(key);
+            return;
+        }
+        if let Some(picker) = &mut self.picker {
+            match picker.on_key(key, self.store.as_ref()) {
+                Picked::Nothing => {}
+                Picked::Cancel => self.picker = None,
+                Picked::Session(path) => {
+                    self.picker = None;
+                    self.ops.push(Op::Resume(path.to_string_lossy().into_owned()));
+                }
+            }
             return;
         }
         if self.popup.is_some() && self.popup_key(key) {
@@ -330,10 +352,23 @@ impl App {
                 ];
                 self.push_cell(Cell::Info { lines });
             }
+            Action::Resume if args.is_empty() => self.open_picker(),
+            Action::Resume => self.ops.push(Op::Resume(args.to_owned())),
+            Action::Rename if args.is_empty() => {
+                self.push_cell(Cell::Error { message: "Give the session a title: /rename <title>".into() })
+            }
+            Action::Rename => {
+                self.ops.push(Op::Rename(args.to_owned()));
+                self.notice(format!("Session renamed to {args}"));
+            }
             Action::Status => {
                 let session = self.session.as_ref().map_or("(starting)".to_owned(), |s| s.session_id.clone());
                 let lines = vec![
                     format!("Session:  {session}"),
+                    format!(
+                        "Title:    {}",
+                        self.session.as_ref().and_then(|s| s.title.as_deref()).unwrap_or("(none: /rename sets one)")
+                    ),
                     format!("Model:    {} (context window {} tokens)", self.model.id, self.model.context_window),
                     format!("Mode:     {}", self.mode.as_str()),
                     format!("Folder:   {}", self.cwd.display()),
@@ -341,6 +376,34 @@ impl App {
                 ];
                 self.push_cell(Cell::Info { lines });
             }
+        }
+    }
+
+    /// Opens the session picker (`/resume`, `--resume` without an id).
+    pub fn open_picker(&mut self) {
+        match &self.store {
+            Some(store) => self.picker = Some(SessionPicker::open(store)),
+            None => self.push_cell(Cell::Error {
+                message: "Sessions are not saved in this run (--no-session-persistence).".into(),
+            }),
+        }
+    }
+
+    /// A session read back from disk: its last cells go to the scrollback, all of them to
+    /// the pager.
+    fn restore(&mut self, messages: &[Message], total_cost_usd: f64) {
+        let mut cells = replay::cells(messages);
+        let hidden = cells.len().saturating_sub(RESTORED_SHOWN);
+        self.cells.extend(cells.drain(..hidden));
+        self.cost_usd = total_cost_usd;
+        let name = self.session.as_ref().map(|s| s.title.clone().unwrap_or_else(|| s.session_id.clone()));
+        let mut note = format!("Resumed session {}", name.unwrap_or_default());
+        if hidden > 0 {
+            note.push_str(&format!(" · {hidden} earlier items in the transcript (Ctrl-T)"));
+        }
+        self.notice(note);
+        for cell in cells {
+            self.push_cell(cell);
         }
     }
 
@@ -549,6 +612,7 @@ impl App {
                 self.cost_usd = total_cost_usd;
             }
             Event::TodosChanged { todos } => self.push_cell(Cell::Todos(todos)),
+            Event::HistoryRestored { messages, total_cost_usd } => self.restore(&messages, total_cost_usd),
             Event::TurnComplete(outcome) => self.end_turn(&outcome, false),
             Event::TurnAborted(outcome) => self.end_turn(&outcome, true),
             Event::Error { message } => self.push_cell(Cell::Error { message }),
@@ -707,23 +771,6 @@ fn mentioned_files(text: &str, cwd: &Path) -> Vec<PathBuf> {
         .map(|path| cwd.join(path))
         .filter(|path| path.is_file())
         .collect()
-}
-
-/// The current git branch, read from `.git/HEAD` (no git process at start-up).
-pub fn git_branch(cwd: &Path) -> Option<String> {
-    let git = cwd.ancestors().map(|d| d.join(".git")).find(|g| g.exists())?;
-    let head_file = if git.is_dir() {
-        git.join("HEAD")
-    } else {
-        // A worktree: `.git` is a file pointing at the real folder.
-        let pointer = std::fs::read_to_string(&git).ok()?;
-        PathBuf::from(pointer.trim().strip_prefix("gitdir:")?.trim()).join("HEAD")
-    };
-    let head = std::fs::read_to_string(head_file).ok()?;
-    match head.trim().strip_prefix("ref: refs/heads/") {
-        Some(branch) => Some(branch.to_owned()),
-        None => Some(head.trim().chars().take(8).collect()),
-    }
 }
 
 /// `1h 2m 3.4s`, as `/cost` shows durations.

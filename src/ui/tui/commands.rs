@@ -1,5 +1,5 @@
 //! Slash commands: one registry that the built-in commands start and later features
-//! (`/compact`, `/resume`, `/mcp`, users' own commands) extend. The composer's completion
+//! (`/compact`, `/mcp`, users' own commands) extend. The composer's completion
 //! popup and `/help` both read it.
 
 /// What a command does; the app runs it.
@@ -11,6 +11,8 @@ pub enum Action {
     Model,
     Cost,
     Status,
+    Resume,
+    Rename,
 }
 
 #[derive(Clone, Debug)]
@@ -41,6 +43,8 @@ impl Commands {
                 command("model", "Show or set the model", Some("[name]"), Action::Model),
                 command("cost", "Show the session's cost and duration", None, Action::Cost),
                 command("status", "Show the session, model, mode and folder", None, Action::Status),
+                command("resume", "Continue an earlier session of this folder", Some("[id|title]"), Action::Resume),
+                command("rename", "Name this session (shown in /resume)", Some("<title>"), Action::Rename),
                 command("exit", "Quit cairn", None, Action::Exit),
             ],
         }

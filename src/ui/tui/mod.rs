@@ -17,6 +17,8 @@ pub mod highlight;
 pub mod history;
 pub mod markdown;
 pub mod pager;
+pub mod picker;
+pub mod replay;
 pub mod screen;
 pub mod theme;
 pub mod view;
@@ -38,6 +40,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::agent::AgentHandle;
 use crate::protocol::Op;
 use crate::provider::models::ModelInfo;
+use crate::session::Store;
 use app::App;
 use history::PromptHistory;
 use pager::Pager;
@@ -55,6 +58,10 @@ pub struct TuiOptions {
     pub cwd: PathBuf,
     pub cairn_home: PathBuf,
     pub model: ModelInfo,
+    /// Where this folder's sessions are (`None`: not saved, nothing to resume).
+    pub store: Option<Store>,
+    /// Open the session picker at start (`--resume` without an id).
+    pub pick_session: bool,
 }
 
 /// Puts the terminal back as it was. Runs on every way out, panics included.
@@ -105,7 +112,11 @@ pub async fn run(agent: AgentHandle, options: TuiOptions) -> io::Result<i32> {
     let mut screen = Screen::new(out, mode, size, cursor_row);
     let history = PromptHistory::new(&options.cairn_home, &options.cwd);
     let mut app = App::new(theme, &options.cwd, options.model.clone(), Some(history));
+    app.store = options.store.clone();
     app.on_resize(size.0);
+    if options.pick_session {
+        app.open_picker();
+    }
     if let Some(prompt) = &options.initial_prompt {
         app.submit(prompt);
     }

@@ -38,9 +38,13 @@ pub fn live(app: &App, cols: u16, max_height: u16) -> (Buffer, Option<(u16, u16)
     if let Some((hint, _)) = &app.hint {
         middle.push(Line::styled(hint.clone(), app.theme.warning()));
     }
-    let (input, mut cursor) = match &app.approval {
-        Some(dialog) => dialog_lines(app, dialog, width),
-        None => {
+    let (input, mut cursor) = match (&app.approval, &app.picker) {
+        (Some(dialog), _) => dialog_lines(app, dialog, width),
+        (None, Some(picker)) => {
+            let (lines, cursor) = picker.lines(app.theme, width, std::time::SystemTime::now());
+            (lines, Some(cursor))
+        }
+        (None, None) => {
             if app.popup.is_some() {
                 middle.extend(popup_lines(app, width));
             }
@@ -419,6 +423,7 @@ mod tests {
             cwd: "/work/project".into(),
             tools: vec![],
             permission_mode: crate::permissions::PermissionMode::Plan,
+            title: None,
         }));
         assert!(screen(&app).contains("⏵⏵ plan mode"));
     }

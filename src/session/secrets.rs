@@ -1,0 +1,112 @@
+//! Keeping credentials out of everything cairn writes.
+//!
+//! [`Secrets`] knows the credential values of this run (API keys, auth tokens, later
+//! `apiKeyHelper` output) and the environment variables that hold them. The transcript
+//! writer passes every line through [`Secrets::redact`], spilled tool output is redacted
+//! before it reaches disk, and the commands the tools start never see the variables
+//! ([`Secrets::hidden_env`]), so `env` or `echo $ANTHROPIC_API_KEY` in a Bash call prints
+//! nothing worth stealing.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// What replaces a secret wherever cairn writes it.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Values shorter than this are not treated as secrets: replacing every `1` or `abc` in a
+/// transcript would destroy it and protect nothing.
+const MIN_SECRET_LEN: usize = 8;
+
+#[derive(Clone, Debug, Default)]
+pub struct Secrets {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    values: Vec<String>,
+    env: Vec<String>,
+}
+
+impl Secrets {
+    /// `values` are redacted wherever they appear; `env` names are removed from the
+    /// environment of every command the tools run.
+    pub fn new(values: impl IntoIterator<Item = String>, env: impl IntoIterator<Item = String>) -> Secrets {
+        let mut values: Vec<String> = values.into_iter().filter(|v| v.trim().len() >= MIN_SECRET_LEN).collect();
+        // Longest first, so a secret that contains another is replaced whole.
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        values.dedup();
+        Secrets { inner: Arc::new(Inner { values, env: env.into_iter().collect() }) }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.inner.values.is_empty()
+    }
+
+    /// `text` with every secret replaced by [`REDACTED`]; borrowed when there was none.
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let mut out = Cow::Borrowed(text);
+        for secret in &self.inner.values {
+            if out.contains(secret.as_str()) {
+                out = Cow::Owned(out.replace(secret.as_str(), REDACTED));
+            }
+        }
+        out
+    }
+
+    /// The same for raw bytes (command output on its way to a spill file).
+    pub fn redact_bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
+        let mut out = Cow::Borrowed(bytes);
+        for secret in &self.inner.values {
+            let needle = secret.as_bytes();
+            if find(&out, needle).is_none() {
+                continue;
+            }
+            let mut replaced = Vec::with_capacity(out.len());
+            let mut rest: &[u8] = &out;
+            while let Some(at) = find(rest, needle) {
+                replaced.extend_from_slice(&rest[..at]);
+                replaced.extend_from_slice(REDACTED.as_bytes());
+                rest = &rest[at + needle.len()..];
+            }
+            replaced.extend_from_slice(rest);
+            out = Cow::Owned(replaced);
+        }
+        out
+    }
+
+    /// Variables the tools' commands must not inherit.
+    pub fn hidden_env(&self) -> impl Iterator<Item = &str> {
+        self.inner.env.iter().map(String::as_str)
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || haystack.len() < needle.len() {
+        return None;
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_replaced_in_text_and_bytes() {
+        let secrets = Secrets::new(["sk-ant-secret-1234".to_owned(), "short".to_owned()], []);
+        assert_eq!(
+            secrets.redact("key=sk-ant-secret-1234; again sk-ant-secret-1234"),
+            "key=[REDACTED]; again [REDACTED]"
+        );
+        assert!(matches!(secrets.redact("nothing here, short"), Cow::Borrowed(_)));
+        assert_eq!(&*secrets.redact_bytes(b"x sk-ant-secret-1234 y"), b"x [REDACTED] y");
+        assert!(matches!(secrets.redact_bytes(b"clean"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn a_longer_secret_containing_another_is_replaced_whole() {
+        let secrets = Secrets::new(["abcdefgh".to_owned(), "abcdefgh-and-more".to_owned()], []);
+        assert_eq!(secrets.redact("abcdefgh-and-more"), REDACTED);
+    }
+}

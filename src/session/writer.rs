@@ -1,0 +1,440 @@
+//! The transcript writer: one thread per session file that appends each entry as it
+//! happens.
+//!
+//! The core hands [`Record`]s to a [`Transcript`]; the writer thread turns each into one
+//! JSONL line in Claude Code's envelope (`parentUuid`, `isSidechain`, `userType`, `cwd`,
+//! `sessionId`, `version`, `gitBranch`, `type`, `message`, `uuid`, `timestamp`), passes it
+//! through [`Secrets::redact`], and writes it with a single `write` call, so a crash leaves
+//! at most one torn line at the end. Entries chain through `parentUuid`. An assistant
+//! response becomes one entry per content block (sharing `message.id`), a tool result one
+//! `user` entry with `toolUseResult`. [`Transcript::sync`] returns once everything sent
+//! before it is in the file: the core waits on it before it reports a turn as done.
+//!
+//! The file is created at the first entry (a session nobody spoke in leaves nothing
+//! behind) and held under an exclusive lock for as long as the session is open, so a
+//! second cairn cannot write into it.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use chrono::{SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+use tokio::sync::oneshot;
+
+use super::secrets::Secrets;
+use super::{SessionError, lock};
+use crate::agent::history::ContentBlock;
+use crate::permissions::PermissionMode;
+use crate::protocol::AssistantMessage;
+
+/// Entry `type` of cairn's own per-turn summary line: what `cairn sessions` reads from a
+/// file's tail instead of the whole file. Other readers ignore it as an unknown type.
+pub const TURN_SUMMARY: &str = "cairn-turn";
+
+/// Something that happened, to be written as one or more entries.
+#[derive(Debug)]
+pub enum Record {
+    /// A user message: a prompt (with the permission mode it was sent in), or a message
+    /// cairn sent on the user's behalf (`meta`: a continuation request, an interrupt note).
+    User { content: Vec<ContentBlock>, permission_mode: Option<PermissionMode>, meta: bool },
+    /// A complete model response: one entry per content block.
+    Assistant(AssistantMessage),
+    /// One tool result and the tool's structured output (`toolUseResult`).
+    ToolResult { block: ContentBlock, structured: Value },
+    /// A `system` entry: an API error, an interrupt, a note.
+    System { subtype: &'static str, content: String, level: &'static str },
+    /// A title the user gave the session (`/rename`).
+    Title(String),
+    /// The state after a turn, for the session list and for resuming settings.
+    TurnSummary(TurnSummary),
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TurnSummary {
+    pub turns: u32,
+    pub cost_usd: f64,
+    pub model: String,
+    pub permission_mode: Option<PermissionMode>,
+    pub last_prompt: String,
+}
+
+enum Command {
+    Append(Record),
+    Sync(oneshot::Sender<Result<(), String>>),
+}
+
+/// The fields every conversation entry of this session carries.
+#[derive(Clone, Debug)]
+pub struct Envelope {
+    pub session_id: String,
+    pub cwd: PathBuf,
+    pub git_branch: Option<String>,
+}
+
+/// How the file is opened when the first entry arrives.
+pub enum Start {
+    /// A new session: the file must not exist yet.
+    New,
+    /// Continue an existing file (already locked), after the entry `leaf`.
+    Append { file: File, leaf: Option<String> },
+    /// A new file that starts with another session's entries (a fork), relabelled with
+    /// this session's id; new entries chain after `leaf`.
+    Fork { entries: Vec<Value>, leaf: Option<String> },
+}
+
+/// The core's handle on a session's transcript; clones write into the same file.
+#[derive(Clone)]
+pub struct Transcript {
+    tx: mpsc::Sender<Command>,
+    path: PathBuf,
+    session_id: String,
+}
+
+impl Transcript {
+    /// Starts the writer thread for `path`.
+    pub fn start(path: PathBuf, envelope: Envelope, start: Start, secrets: Secrets) -> Transcript {
+        let (tx, rx) = mpsc::channel();
+        let session_id = envelope.session_id.clone();
+        let (file, parent, prelude) = match start {
+            Start::New => (None, None, Vec::new()),
+            Start::Append { file, leaf } => (Some(file), leaf, Vec::new()),
+            Start::Fork { entries, leaf } => (None, leaf, entries),
+        };
+        let mut writer = Writer {
+            path: path.clone(),
+            file,
+            envelope,
+            parent,
+            prelude,
+            secrets,
+            tool_entries: HashMap::new(),
+            error: None,
+        };
+        // Should the thread fail to start, the receiver is dropped with it: every `sync`
+        // then reports that nothing is being written.
+        let _ = std::thread::Builder::new().name("cairn-transcript".into()).spawn(move || {
+            while let Ok(command) = rx.recv() {
+                match command {
+                    Command::Append(record) => writer.append(record),
+                    Command::Sync(done) => {
+                        let _ = done.send(writer.error.take().map_or(Ok(()), Err));
+                        writer.sync_data();
+                    }
+                }
+            }
+        });
+        Transcript { tx, path, session_id }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
+    pub fn record(&self, record: Record) {
+        let _ = self.tx.send(Command::Append(record));
+    }
+
+    /// Waits until everything recorded so far is in the file; the error, if a write failed
+    /// since the last call.
+    pub async fn sync(&self) -> Result<(), String> {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Command::Sync(done)).is_err() {
+            return Err(format!("the transcript writer for {} has stopped", self.path.display()));
+        }
+        wait.await.unwrap_or_else(|_| Err(format!("the transcript writer for {} has stopped", self.path.display())))
+    }
+}
+
+struct Writer {
+    path: PathBuf,
+    file: Option<File>,
+    envelope: Envelope,
+    /// The last entry written: the next one's `parentUuid`.
+    parent: Option<String>,
+    /// Entries to write first when the file is created (a fork's history).
+    prelude: Vec<Value>,
+    secrets: Secrets,
+    /// Tool call id → the uuid of the assistant entry that made the call.
+    tool_entries: HashMap<String, String>,
+    /// The first write error since the last sync.
+    error: Option<String>,
+}
+
+impl Writer {
+    fn append(&mut self, record: Record) {
+        let entries = self.entries(record);
+        for entry in entries {
+            self.write(&entry);
+        }
+    }
+
+    /// The entries a record becomes, chained after the last one written.
+    fn entries(&mut self, record: Record) -> Vec<Value> {
+        match record {
+            Record::User { content, permission_mode, meta } => {
+                let mut entry = self.conversation("user", json!({ "role": "user", "content": user_content(content) }));
+                if meta {
+                    entry.insert("isMeta".into(), json!(true));
+                }
+                if let Some(mode) = permission_mode {
+                    entry.insert("permissionMode".into(), json!(mode.as_str()));
+                }
+                vec![Value::Object(entry)]
+            }
+            Record::Assistant(message) => {
+                let mut out = Vec::with_capacity(message.content.len());
+                for block in &message.content {
+                    let body = json!({
+                        "id": message.id,
+                        "type": "message",
+                        "role": "assistant",
+                        "model": message.model,
+                        "content": [block],
+                        "stop_reason": message.stop_reason,
+                        "stop_sequence": null,
+                        "usage": message.usage,
+                    });
+                    let entry = self.conversation("assistant", body);
+                    if let (ContentBlock::ToolUse { id, .. }, Some(Value::String(uuid))) = (block, entry.get("uuid")) {
+                        self.tool_entries.insert(id.clone(), uuid.clone());
+                    }
+                    out.push(Value::Object(entry));
+                }
+                out
+            }
+            Record::ToolResult { block, structured } => {
+                let source = match &block {
+                    ContentBlock::ToolResult { tool_use_id, .. } => self.tool_entries.remove(tool_use_id),
+                    _ => None,
+                };
+                let mut entry = self.conversation("user", json!({ "role": "user", "content": [block] }));
+                entry.insert("toolUseResult".into(), structured);
+                if let Some(source) = source {
+                    entry.insert("sourceToolAssistantUUID".into(), json!(source));
+                }
+                vec![Value::Object(entry)]
+            }
+            Record::System { subtype, content, level } => {
+                let mut entry = self.envelope_fields("system");
+                entry.insert("subtype".into(), json!(subtype));
+                entry.insert("content".into(), json!(content));
+                entry.insert("level".into(), json!(level));
+                entry.insert("isMeta".into(), json!(false));
+                vec![Value::Object(entry)]
+            }
+            Record::Title(title) => vec![json!({
+                "type": "custom-title", "customTitle": title, "sessionId": self.envelope.session_id,
+            })],
+            Record::TurnSummary(summary) => vec![json!({
+                "type": TURN_SUMMARY,
+                "sessionId": self.envelope.session_id,
+                "timestamp": now(),
+                "leafUuid": self.parent,
+                "turns": summary.turns,
+                "costUsd": summary.cost_usd,
+                "model": summary.model,
+                "permissionMode": summary.permission_mode.map(PermissionMode::as_str),
+                "lastPrompt": summary.last_prompt,
+            })],
+        }
+    }
+
+    /// A conversation entry: the envelope plus `message`, chained after the last entry.
+    fn conversation(&mut self, kind: &str, message: Value) -> Map<String, Value> {
+        let mut entry = self.envelope_fields(kind);
+        entry.insert("message".into(), message);
+        entry
+    }
+
+    fn envelope_fields(&mut self, kind: &str) -> Map<String, Value> {
+        let uuid = uuid::Uuid::new_v4().to_string();
+        let parent = self.parent.replace(uuid.clone());
+        let mut entry = Map::new();
+        entry.insert("parentUuid".into(), json!(parent));
+        entry.insert("isSidechain".into(), json!(false));
+        entry.insert("userType".into(), json!("external"));
+        entry.insert("cwd".into(), json!(self.envelope.cwd));
+        entry.insert("sessionId".into(), json!(self.envelope.session_id));
+        entry.insert("version".into(), json!(env!("CARGO_PKG_VERSION")));
+        entry.insert("gitBranch".into(), json!(self.envelope.git_branch.as_deref().unwrap_or("")));
+        entry.insert("type".into(), json!(kind));
+        entry.insert("uuid".into(), json!(uuid));
+        entry.insert("timestamp".into(), json!(now()));
+        entry
+    }
+
+    fn write(&mut self, entry: &Value) {
+        if self.file.is_none() {
+            match self.create() {
+                Ok(file) => self.file = Some(file),
+                Err(e) => {
+                    self.fail(format!("could not create the transcript {}: {e}", self.path.display()));
+                    return;
+                }
+            }
+        }
+        let line = match serde_json::to_string(entry) {
+            Ok(line) => line,
+            Err(e) => return self.fail(format!("could not encode a transcript entry: {e}")),
+        };
+        let mut line = self.secrets.redact(&line).into_owned();
+        line.push('\n');
+        if let Some(file) = &mut self.file
+            && let Err(e) = file.write_all(line.as_bytes())
+        {
+            self.fail(format!("could not write to the transcript {}: {e}", self.path.display()));
+        }
+    }
+
+    /// Creates the file (and its folder), locks it, and writes a fork's prelude.
+    fn create(&mut self) -> Result<File, String> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        }
+        let file = OpenOptions::new().append(true).create_new(true).open(&self.path).map_err(|e| e.to_string())?;
+        lock(&file, &self.envelope.session_id).map_err(|e| e.to_string())?;
+        let mut file = file;
+        for mut entry in std::mem::take(&mut self.prelude) {
+            if let Value::Object(fields) = &mut entry
+                && fields.contains_key("sessionId")
+            {
+                fields.insert("sessionId".into(), json!(self.envelope.session_id));
+            }
+            let mut line = serde_json::to_string(&entry).map_err(|e| e.to_string())?;
+            line = self.secrets.redact(&line).into_owned();
+            line.push('\n');
+            file.write_all(line.as_bytes()).map_err(|e| e.to_string())?;
+        }
+        Ok(file)
+    }
+
+    fn fail(&mut self, message: String) {
+        if self.error.is_none() {
+            self.error = Some(message);
+        }
+    }
+
+    /// Asks the disk to keep what was written (after the turn's waiters were answered).
+    fn sync_data(&self) {
+        if let Some(file) = &self.file {
+            let _ = file.sync_data();
+        }
+    }
+}
+
+/// A prompt that is one text block is written as a plain string, as Claude Code writes
+/// typed prompts; anything else as the blocks.
+fn user_content(content: Vec<ContentBlock>) -> Value {
+    match content.as_slice() {
+        [ContentBlock::Text { text }] => json!(text),
+        _ => json!(content),
+    }
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Opens an existing transcript to append to it, under the session's lock. A file that
+/// ends in a torn line (a crash mid-write) gets a newline first, so the next entry starts
+/// on a line of its own and the torn one stays a single bad line the reader skips.
+pub fn open_for_append(path: &Path, session_id: &str) -> Result<File, SessionError> {
+    let io = |e: std::io::Error| SessionError::Io { path: path.to_path_buf(), message: e.to_string() };
+    let mut file = OpenOptions::new().read(true).append(true).open(path).map_err(io)?;
+    lock(&file, session_id)?;
+    let len = file.metadata().map_err(io)?.len();
+    if len > 0 {
+        let mut last = [0u8; 1];
+        file.seek(SeekFrom::Start(len - 1)).map_err(io)?;
+        file.read_exact(&mut last).map_err(io)?;
+        if last[0] != b'\n' {
+            file.write_all(b"\n").map_err(io)?;
+        }
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cost::Usage;
+    use crate::protocol::AssistantMessage;
+
+    fn envelope() -> Envelope {
+        Envelope { session_id: "s-1".into(), cwd: PathBuf::from("/p"), git_branch: Some("main".into()) }
+    }
+
+    fn lines(path: &Path) -> Vec<Value> {
+        std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    #[tokio::test]
+    async fn entries_chain_and_split_assistant_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p").join("s-1.jsonl");
+        let t = Transcript::start(path.clone(), envelope(), Start::New, Secrets::default());
+        assert!(!path.exists(), "nothing is written before the first entry");
+        t.record(Record::User {
+            content: vec![ContentBlock::text("hi")],
+            permission_mode: Some(PermissionMode::Default),
+            meta: false,
+        });
+        t.record(Record::Assistant(AssistantMessage {
+            id: "msg_1".into(),
+            model: "m".into(),
+            content: vec![
+                ContentBlock::text("Looking."),
+                ContentBlock::ToolUse { id: "t1".into(), name: "Bash".into(), input: json!({"command": "ls"}) },
+            ],
+            stop_reason: None,
+            usage: Usage::default(),
+        }));
+        t.record(Record::ToolResult {
+            block: ContentBlock::ToolResult { tool_use_id: "t1".into(), content: Vec::new(), is_error: false },
+            structured: json!({"stdout": ""}),
+        });
+        t.sync().await.unwrap();
+        let entries = lines(&path);
+        assert_eq!(entries.len(), 4);
+        assert_eq!(entries[0]["parentUuid"], Value::Null);
+        assert_eq!(entries[0]["message"]["content"], "hi");
+        assert_eq!(entries[0]["permissionMode"], "default");
+        for pair in entries.windows(2) {
+            assert_eq!(pair[1]["parentUuid"], pair[0]["uuid"]);
+        }
+        assert_eq!(entries[1]["message"]["id"], entries[2]["message"]["id"]);
+        assert_eq!(entries[3]["sourceToolAssistantUUID"], entries[2]["uuid"]);
+        assert_eq!(entries[3]["toolUseResult"]["stdout"], "");
+        assert_eq!(entries[2]["gitBranch"], "main");
+    }
+
+    #[tokio::test]
+    async fn secrets_never_reach_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s-1.jsonl");
+        let secrets = Secrets::new(["sk-sentinel-0000".to_owned()], []);
+        let t = Transcript::start(path.clone(), envelope(), Start::New, secrets);
+        t.record(Record::System { subtype: "api_error", content: "bad key sk-sentinel-0000".into(), level: "error" });
+        t.sync().await.unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("sk-sentinel-0000") && text.contains("[REDACTED]"));
+    }
+
+    #[test]
+    fn appending_after_a_torn_line_starts_a_new_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        std::fs::write(&path, "{\"type\":\"user\"}\n{\"type\":\"assi").unwrap();
+        let mut file = open_for_append(&path, "s").unwrap();
+        file.write_all(b"{}\n").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.ends_with("{\"type\":\"assi\n{}\n"));
+    }
+}
