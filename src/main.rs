@@ -50,7 +50,7 @@ fn run(cli: Cli) -> Result<i32> {
     let knobs = config::knobs(&env)?;
     let secrets = config::secrets(&settings, &env);
     let store = Store { home: home.clone(), cwd: cwd.clone(), git_branch: config::git_branch(&cwd), secrets };
-    let opened = session::open(
+    let mut opened = session::open(
         &store,
         OpenRequest {
             continue_latest: cli.continue_session,
@@ -61,11 +61,16 @@ fn run(cli: Cli) -> Result<i32> {
             interactive: !cli.print,
         },
     )?;
-    // A resumed session keeps its model unless --model says otherwise.
-    if cli.model.is_none()
-        && let Some(model) = opened.loaded.as_ref().and_then(|l| l.model.clone())
-    {
-        settings.model = model;
+    // A resumed session keeps its model and permission mode unless a flag says otherwise.
+    if let Some(loaded) = &mut opened.loaded {
+        match (&cli.model, &loaded.model) {
+            (Some(_), _) => loaded.model = None,
+            (None, Some(model)) => settings.model.clone_from(model),
+            (None, None) => {}
+        }
+        if cli.permission_mode.is_some() || cli.dangerously_skip_permissions {
+            loaded.permission_mode = None;
+        }
     }
     let model = models::lookup(&settings.model);
     let front_end = if cli.print {

@@ -10,6 +10,7 @@ mod faults;
 mod headless;
 mod library;
 mod openai;
+mod sessions;
 mod signals;
 mod tool_loop;
 mod tools_bash;

@@ -144,6 +144,9 @@ fn result_content_in<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<T
 
 /// Runs every repair pass, in order. Cheap enough to run before each request.
 pub fn repair(history: &mut Vec<Message>) {
+    // First, so results split over several user messages (one per entry in a transcript)
+    // are seen together.
+    merge_same_role(history);
     drop_orphan_tool_results(history);
     answer_dangling_tool_uses(history);
     drop_empty_blocks(history);
@@ -214,10 +217,10 @@ pub fn drop_orphan_tool_results(history: &mut [Message]) {
     }
 }
 
-/// Empty text blocks and messages left with no content are rejected by the API.
+/// Text blocks of only whitespace and messages left with no content are rejected by the API.
 pub fn drop_empty_blocks(history: &mut Vec<Message>) {
     for message in history.iter_mut() {
-        message.content.retain(|b| !matches!(b, ContentBlock::Text { text } if text.is_empty()));
+        message.content.retain(|b| !matches!(b, ContentBlock::Text { text } if text.trim().is_empty()));
     }
     history.retain(|m| !m.content.is_empty());
 }
@@ -294,6 +297,19 @@ mod tests {
         repair(&mut history);
         assert_eq!(history.len(), 1);
         assert_eq!(history[0].content.len(), 2);
+    }
+
+    #[test]
+    fn results_split_over_several_messages_are_kept() {
+        let mut history = vec![
+            Message::user_text("go"),
+            assistant(vec![tool_use("a"), tool_use("b")]),
+            user(vec![result("a")]),
+            user(vec![result("b")]),
+        ];
+        repair(&mut history);
+        assert_eq!(history.len(), 3);
+        assert_eq!(history[2].content, vec![result("a"), result("b")]);
     }
 
     #[test]

@@ -35,6 +35,7 @@ use crate::provider::retry::RetryPolicy;
 use crate::session;
 use crate::session::{Loaded, Record, Secrets, Store, Transcript, TurnSummary};
 use crate::tools::bash::shells::ShellRegistry;
+use crate::tools::todo::Todo;
 use crate::tools::{SessionState, ToolRegistry, state};
 use history::Message;
 
@@ -176,8 +177,9 @@ impl Session {
         self.sync(events).await;
     }
 
-    /// Continues a session read from disk: its history, todos, cost, model and mode.
-    fn adopt(&mut self, loaded: Loaded, transcript: Option<Transcript>, events: &EventSink) {
+    /// Continues a session read from disk: its history, cost, model and mode. The caller
+    /// announces it, then hands back the todo list ([`Session::restore_todos`]).
+    fn adopt(&mut self, loaded: Loaded, transcript: Option<Transcript>) -> Vec<Todo> {
         self.config.session_id.clone_from(&loaded.session_id);
         if let Some(model) = &loaded.model {
             self.config.model = models::lookup(model);
@@ -194,12 +196,16 @@ impl Session {
         self.turns = loaded.turns;
         self.title = loaded.title;
         self.transcript = transcript;
-        if !loaded.todos.is_empty() {
-            self.tools.set_todos(loaded.todos);
-        }
-        events.emit(Event::SessionChanged(self.info()));
+        loaded.todos
+    }
+
+    /// The history a front end shows after a resume, then the todo list it ended with.
+    fn announce_restored(&self, todos: Vec<Todo>, events: &EventSink) {
         events
             .emit(Event::HistoryRestored { messages: self.history.clone(), total_cost_usd: self.costs.total_cost_usd });
+        if !todos.is_empty() {
+            self.tools.set_todos(todos);
+        }
     }
 
     /// `/clear`: a new, empty session with a new id and transcript.
@@ -246,7 +252,9 @@ impl Session {
         match opened {
             Ok(Ok(Some((loaded, transcript)))) => {
                 self.sync(events).await;
-                self.adopt(loaded, Some(transcript), events);
+                let todos = self.adopt(loaded, Some(transcript));
+                events.emit(Event::SessionChanged(self.info()));
+                self.announce_restored(todos, events);
             }
             Ok(Ok(None)) => events.emit(Event::Error { message: "That is the session you are in.".into() }),
             Ok(Err(e)) => events.emit(Event::Error { message: e.to_string() }),
@@ -276,10 +284,13 @@ enum Pending {
 }
 
 async fn run(mut session: Session, resumed: Option<Loaded>, mut ops: mpsc::UnboundedReceiver<Op>, events: EventSink) {
-    events.emit(Event::SessionStarted(session.info()));
-    if let Some(loaded) = resumed {
+    let restored = resumed.map(|loaded| {
         let transcript = session.transcript.take();
-        session.adopt(loaded, transcript, &events);
+        session.adopt(loaded, transcript)
+    });
+    events.emit(Event::SessionStarted(session.info()));
+    if let Some(todos) = restored {
+        session.announce_restored(todos, &events);
     }
     let approvals = Approvals::default();
     let mut queued = VecDeque::new();

@@ -149,11 +149,6 @@ pub fn project_folder_name(cwd: &Path) -> String {
     cwd.to_string_lossy().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect()
 }
 
-/// Where one session keeps its files: `$CAIRN_HOME/projects/<project>/<session-id>/`.
-pub fn session_dir(home: &Path, cwd: &Path, session_id: &str) -> PathBuf {
-    home.join("projects").join(project_folder_name(cwd)).join(session_id)
-}
-
 /// The current git branch, read from `.git/HEAD` (no git process at start-up).
 pub fn git_branch(cwd: &Path) -> Option<String> {
     let git = cwd.ancestors().map(|d| d.join(".git")).find(|g| g.exists())?;
@@ -246,8 +241,6 @@ mod tests {
     #[test]
     fn session_folders_are_named_like_claude_codes() {
         assert_eq!(project_folder_name(Path::new("/home/user/my_repo.v2")), "-home-user-my-repo-v2");
-        let dir = session_dir(Path::new("/h"), Path::new("/p/q"), "abc");
-        assert_eq!(dir, PathBuf::from("/h/projects/-p-q/abc"));
         assert_eq!(cairn_home(&env(&[("HOME", "/u")])), PathBuf::from("/u/.cairn"));
         assert_eq!(cairn_home(&env(&[("HOME", "/u"), ("CAIRN_HOME", "/c")])), PathBuf::from("/c"));
     }

@@ -130,7 +130,13 @@ fn parse(bytes: &[u8], path: PathBuf, fallback_id: &str) -> Loaded {
     let conversational = |e: &RawEntry| matches!(e.kind.as_ref(), "user" | "assistant" | "system") && e.uuid.is_some();
     let main_line = entries.iter().any(|e| conversational(e) && !e.sidechain);
     let leaf_at = entries.iter().rposition(|e| conversational(e) && (!e.sidechain || !main_line));
-    let chain = leaf_at.map(|at| chain_from(&entries, at)).unwrap_or_default();
+    let threaded = entries.iter().any(|e| e.parent.is_some());
+    let chain = match leaf_at {
+        Some(at) if threaded => chain_from(&entries, at),
+        // No entry names a parent (a hand-made or foreign transcript): file order it is.
+        Some(_) => (0..entries.len()).filter(|&i| conversational(&entries[i]) && !entries[i].sidechain).collect(),
+        None => Vec::new(),
+    };
     let leaf = leaf_at.and_then(|at| entries[at].uuid.as_deref().map(str::to_owned));
 
     let mut history = messages(&entries, &chain);
@@ -482,6 +488,18 @@ mod tests {
         let loaded = load_str(&text);
         assert_eq!(loaded.todos.len(), 1);
         assert_eq!(loaded.permission_mode, Some(PermissionMode::AcceptEdits));
+    }
+
+    #[test]
+    fn entries_without_parents_are_read_in_file_order() {
+        let entry = |uuid: &str, kind: &str, content: Value| {
+            line(json!({"uuid": uuid, "type": kind, "message": {"role": kind, "content": content}}))
+        };
+        let text = entry("1", "user", json!("first"))
+            + &entry("2", "assistant", json!("answer"))
+            + &entry("3", "user", json!("second"));
+        let texts: Vec<String> = load_str(&text).history.iter().map(Message::text).collect();
+        assert_eq!(texts, ["first", "answer", "second"]);
     }
 
     #[test]

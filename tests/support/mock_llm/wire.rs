@@ -227,6 +227,12 @@ fn ids_of(blocks: &[Value], kind: &str, field: &str) -> Vec<String> {
 
 fn check_anthropic(messages: &[Value]) -> Vec<String> {
     let mut problems = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for id in messages.iter().flat_map(|m| ids_of(&blocks(m), "tool_use", "id")) {
+        if !seen.insert(id.clone()) {
+            problems.push(format!("messages: `tool_use` ids must be unique: {id}"));
+        }
+    }
     if messages.first().is_some_and(|m| m["role"] != "user") {
         problems.push("messages: the first message must use the \"user\" role".into());
     }
@@ -235,8 +241,8 @@ fn check_anthropic(messages: &[Value]) -> Vec<String> {
         if content.is_empty() {
             problems.push(format!("messages.{i}: all messages must have non-empty content"));
         }
-        if content.iter().any(|b| b["type"] == "text" && b["text"].as_str().is_some_and(str::is_empty)) {
-            problems.push(format!("messages.{i}: text content blocks must be non-empty"));
+        if content.iter().any(|b| b["type"] == "text" && b["text"].as_str().is_some_and(|t| t.trim().is_empty())) {
+            problems.push(format!("messages.{i}: text content blocks must contain non-whitespace text"));
         }
         if message["role"] == "assistant" {
             let asked = ids_of(&content, "tool_use", "id");
