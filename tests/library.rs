@@ -10,7 +10,7 @@ use cairn::permissions::PermissionPolicy;
 use cairn::protocol::{ApprovalDecision, Event, Op, TurnOutcome, TurnStatus};
 use cairn::provider::anthropic::{Anthropic, Credential};
 use cairn::provider::{http_client, models, retry::RetryPolicy};
-use cairn::session::Secrets;
+use cairn::session::{self, OpenRequest, Opened, Secrets, Store};
 use cairn::tools::ToolRegistry;
 use cairn::tools::bash::shells::ShellRegistry;
 use serde_json::json;
@@ -18,6 +18,26 @@ use serde_json::json;
 use crate::support::{MockLlm, Project, Scenario, Step, tool_results};
 
 fn start(mock: &MockLlm, project: &Project) -> AgentHandle {
+    start_with(mock, project, None)
+}
+
+/// The core with its sessions kept in the project's `CAIRN_HOME`.
+fn start_saved(mock: &MockLlm, project: &Project) -> AgentHandle {
+    let store = Store {
+        home: project.home.path().to_path_buf(),
+        cwd: project.path().to_path_buf(),
+        git_branch: None,
+        secrets: Secrets::default(),
+    };
+    let opened = session::open(&store, OpenRequest { persist: true, ..OpenRequest::default() }).unwrap();
+    start_with(mock, project, Some((store, opened)))
+}
+
+fn start_with(mock: &MockLlm, project: &Project, saved: Option<(Store, Opened)>) -> AgentHandle {
+    let (store, opened) = match saved {
+        Some((store, opened)) => (Some(store), Some(opened)),
+        None => (None, None),
+    };
     let provider =
         Anthropic::new(http_client().unwrap(), &mock.url(), Credential::ApiKey("k".into()), Duration::from_secs(30));
     agent::spawn(AgentConfig {
@@ -31,12 +51,11 @@ fn start(mock: &MockLlm, project: &Project) -> AgentHandle {
         max_turns: None,
         cwd: project.path().to_path_buf(),
         add_dirs: Vec::new(),
-        session_id: "library-test".into(),
+        session_id: opened.as_ref().map_or_else(|| "library-test".into(), |o| o.session_id.clone()),
         session_dir: project.home.path().join("session"),
         shells: ShellRegistry::new(),
-        // Not saved to disk: pass a `session::Store` and its `Transcript` to keep it.
-        store: None,
-        transcript: None,
+        store,
+        transcript: opened.and_then(|o| o.transcript),
         resumed: None,
         secrets: Secrets::default(),
     })
@@ -150,4 +169,54 @@ async fn todo_changes_reach_the_front_end_as_events() {
     assert_eq!(lists.len(), 1);
     assert_eq!(lists[0][0].content, "Ship it");
     assert_eq!(lists[0][0].status, cairn::tools::todo::TodoStatus::InProgress);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clear_starts_a_new_file_and_resume_brings_back_history_todos_and_title() {
+    let project = Project::new();
+    let todos = json!([{"content": "Ship it", "status": "in_progress", "activeForm": "Shipping it"}]);
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("TodoWrite", json!({"todos": todos})),
+        Step::text("Planned."),
+        Step::text("A fresh start."),
+        Step::text("Back to shipping."),
+    ]));
+    let mut agent = start_saved(&mock, &project);
+    agent.ops.send(Op::user_text("plan the release")).unwrap();
+    let (_, seen) = drive(&mut agent, |_| None).await;
+    let Some(Event::SessionStarted(info)) = seen.first() else { panic!("{seen:?}") };
+    let first_id = info.session_id.clone();
+    agent.ops.send(Op::Rename("Release plan".into())).unwrap();
+    agent.ops.send(Op::Clear).unwrap();
+    agent.ops.send(Op::user_text("something else")).unwrap();
+    let (_, seen) = drive(&mut agent, |_| None).await;
+    let new_ids: Vec<String> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::SessionChanged(info) => Some(info.session_id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(new_ids.last().is_some_and(|id| *id != first_id), "{new_ids:?}");
+    assert_eq!(mock.requests()[2].body["messages"].as_array().unwrap().len(), 1, "/clear empties the history");
+
+    agent.ops.send(Op::Resume(first_id.clone())).unwrap();
+    agent.ops.send(Op::user_text("where were we?")).unwrap();
+    let (end, seen) = drive(&mut agent, |_| None).await;
+    assert_eq!(outcome(&end).result, "Back to shipping.");
+    let changed = seen.iter().find_map(|e| match e {
+        Event::SessionChanged(info) if info.session_id == first_id => Some(info.clone()),
+        _ => None,
+    });
+    assert_eq!(changed.and_then(|i| i.title).as_deref(), Some("Release plan"));
+    assert!(seen.iter().any(|e| matches!(e, Event::HistoryRestored { messages, .. } if messages.len() == 4)));
+    assert!(seen.iter().any(|e| matches!(e, Event::TodosChanged { todos } if todos[0].content == "Ship it")));
+    let messages = mock.requests()[3].body["messages"].as_array().unwrap().clone();
+    assert_eq!(messages.len(), 5, "the first session's four messages and the new prompt");
+    assert!(mock.history_problems().is_empty(), "{:?}", mock.history_problems());
+    agent.ops.send(Op::Shutdown).unwrap();
+    agent.task.await.unwrap();
+
+    let files = crate::sessions::transcripts(&project);
+    assert_eq!(files.len(), 2, "one file per session");
 }

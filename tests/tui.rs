@@ -126,6 +126,8 @@ fn a_streamed_markdown_answer_renders_and_lands_in_the_scrollback() {
         assert!(history.contains(expected), "{expected:?} is not in the scrollback:\n{history}");
     }
     assert_eq!(history.matches("• item number 7\n").count(), 1, "each line is written once:\n{history}");
+    // tmux saves a screen cleared at once into its history: no stale composer may end up there.
+    assert_eq!(history.matches("Ask cairn to do something").count(), 1, "{history}");
     quit_and_check_the_terminal(&tmux);
 }
 
@@ -232,4 +234,78 @@ fn child_of(parent: &str) -> Option<i32> {
         let ppid = stat.rsplit(')').next()?.split_whitespace().nth(1)?;
         (ppid == parent).then_some(pid)
     })
+}
+
+/// A saved session to resume: one prompt, one answer, through `cairn -p`.
+fn saved_session(project: &Project, prompt: &str, answer: &str) -> String {
+    let mock = MockLlm::start(Scenario::new(vec![Step::text(answer)]));
+    let out = crate::support::stream_json(project, &mock, prompt, &[]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    out.result()["session_id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn continue_shows_the_earlier_conversation_and_carries_on() {
+    let project = Project::new();
+    let id = saved_session(&project, "name three rivers", "Nile, Amazon, Danube.");
+    let mock = MockLlm::start(Scenario::new(vec![Step::text("Also the Mekong.")]));
+    let tmux = Tmux::start(&project, &mock, "--continue", 80, 24);
+    let screen = tmux.wait_for_text("Nile, Amazon, Danube.");
+    assert!(screen.contains("Resumed “name three rivers”") && screen.contains(&id[..8]), "{screen}");
+    assert!(screen.contains("> name three rivers"), "{screen}");
+    tmux.type_text("one more");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Also the Mekong.");
+    assert!(mock.history_problems().is_empty(), "{:?}", mock.history_problems());
+    let sent = crate::sessions::conversation(&mock.requests()[0].body);
+    assert_eq!(
+        sent,
+        ["user: name three rivers", "assistant: Nile, Amazon, Danube.", "user: one more"].map(String::from)
+    );
+    quit_and_check_the_terminal(&tmux);
+}
+
+#[test]
+fn the_resume_picker_searches_previews_and_resumes_and_rename_names_the_session() {
+    let project = Project::new();
+    saved_session(&project, "fix the login bug", "The login bug is fixed.");
+    std::thread::sleep(Duration::from_millis(20));
+    saved_session(&project, "write release notes", "Release notes written.");
+    let mock = MockLlm::start(Scenario::new(vec![Step::text("Back on the login bug.")]));
+    let tmux = Tmux::start(&project, &mock, "--resume", 90, 24);
+    // `--resume` without an id opens the picker, newest first, with a preview.
+    let screen = tmux.wait_for_text("Resume a session");
+    let newest = screen.find("write release notes").expect("listed");
+    let older = screen.find("fix the login bug").expect("listed");
+    assert!(newest < older, "{screen}");
+    assert!(screen.contains("● Release notes written."), "the selected one is previewed:\n{screen}");
+    tmux.type_text("login");
+    let screen = tmux.wait_for("the search to narrow the list", |s| !s.contains("write release notes"));
+    assert!(screen.contains("● The login bug is fixed."), "{screen}");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Resumed “fix the login bug”");
+    tmux.type_text("/rename Login bug");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Session renamed to Login bug");
+    tmux.type_text("and now?");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Back on the login bug.");
+    let sent = crate::sessions::conversation(&mock.requests()[0].body);
+    assert_eq!(sent[0], "user: fix the login bug");
+    quit_and_check_the_terminal(&tmux);
+
+    let mut list = project.bare_cairn();
+    list.args(["sessions"]);
+    let table = crate::support::run(list).stdout;
+    let first = table.lines().nth(1).unwrap_or_default();
+    assert!(first.contains("Login bug") && first.contains("2"), "renamed, most recent, two turns:\n{table}");
+
+    // `/resume <title>` finds it by its new name.
+    let mock = MockLlm::start(Scenario::new(vec![Step::text("By name.")]));
+    let tmux = Tmux::start(&project, &mock, "", 90, 24);
+    tmux.wait_for_text("Ask cairn to do something");
+    tmux.type_text("/resume login bug");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Resumed “Login bug”");
+    quit_and_check_the_terminal(&tmux);
 }

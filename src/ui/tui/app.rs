@@ -19,7 +19,7 @@ use super::markdown::MarkdownStream;
 use super::picker::{Picked, SessionPicker};
 use super::replay;
 use super::theme::Theme;
-use crate::agent::history::{ContentBlock, Message};
+use crate::agent::history::{ContentBlock, Message, Role};
 use crate::permissions::PermissionMode;
 use crate::protocol::{ApprovalDecision, Event, Op, SessionInfo, TurnOutcome, TurnStatus, UserInput};
 use crate::provider::models::{self, ModelInfo};
@@ -396,8 +396,14 @@ impl App {
         let hidden = cells.len().saturating_sub(RESTORED_SHOWN);
         self.cells.extend(cells.drain(..hidden));
         self.cost_usd = total_cost_usd;
-        let name = self.session.as_ref().map(|s| s.title.clone().unwrap_or_else(|| s.session_id.clone()));
-        let mut note = format!("Resumed session {}", name.unwrap_or_default());
+        let title = self.session.as_ref().and_then(|s| s.title.clone()).or_else(|| {
+            messages.iter().find(|m| m.role == Role::User && !m.text().trim().is_empty()).map(Message::text)
+        });
+        let id = self.session.as_ref().map(|s| s.session_id.chars().take(8).collect::<String>()).unwrap_or_default();
+        let mut note = match title {
+            Some(title) => format!("Resumed “{}” · session {id}", crate::session::list::one_line(&title)),
+            None => format!("Resumed session {id}"),
+        };
         if hidden > 0 {
             note.push_str(&format!(" · {hidden} earlier items in the transcript (Ctrl-T)"));
         }

@@ -67,8 +67,20 @@ impl<W: Write> Screen<W> {
         self.rows = rows.max(1);
         self.top = self.top.min(self.rows.saturating_sub(1));
         self.shown = None;
-        queue!(self.out, MoveTo(0, self.top), Clear(ClearType::FromCursorDown))?;
-        Ok(())
+        self.clear_from(self.top)
+    }
+
+    /// Clears from row `row` to the bottom. From the top row, line by line: terminals like
+    /// tmux save a whole screen cleared at once into the scrollback, which would leave a
+    /// stale copy of the live area there.
+    fn clear_from(&mut self, row: u16) -> io::Result<()> {
+        if row > 0 {
+            return queue!(self.out, MoveTo(0, row), Clear(ClearType::FromCursorDown));
+        }
+        for y in 0..self.rows {
+            queue!(self.out, MoveTo(0, y), Clear(ClearType::CurrentLine))?;
+        }
+        queue!(self.out, MoveTo(0, 0))
     }
 
     /// Writes finished lines into the scrollback above the live area (inline mode; in
@@ -78,7 +90,7 @@ impl<W: Write> Screen<W> {
             return Ok(());
         }
         self.out.queue(BeginSynchronizedUpdate)?;
-        queue!(self.out, MoveTo(0, self.top), Clear(ClearType::FromCursorDown))?;
+        self.clear_from(self.top)?;
         for line in lines {
             write_line(&mut self.out, line, self.cols)?;
             queue!(self.out, SetAttribute(Attribute::Reset), Print("\r\n"))?;
@@ -124,7 +136,7 @@ impl<W: Write> Screen<W> {
             }
         }
         if previous.as_ref().is_none_or(|p| p.area.height > height) && self.top + height < self.rows {
-            queue!(self.out, MoveTo(0, self.top + height), Clear(ClearType::FromCursorDown))?;
+            self.clear_from(self.top + height)?;
         }
         match cursor {
             Some((x, y)) if y < height => queue!(self.out, MoveTo(x.min(self.cols - 1), self.top + y), Show)?,
@@ -142,7 +154,7 @@ impl<W: Write> Screen<W> {
     /// shell's prompt comes back right under the transcript.
     pub fn finish(&mut self) -> io::Result<()> {
         if self.mode == Mode::Inline {
-            queue!(self.out, MoveTo(0, self.top), Clear(ClearType::FromCursorDown))?;
+            self.clear_from(self.top)?;
         }
         queue!(self.out, SetAttribute(Attribute::Reset), Show)?;
         self.out.flush()
