@@ -1,6 +1,6 @@
 //! cairn: a terminal coding agent.
 //!
-//! The architecture in one paragraph: a front end (`ui::print` for `-p`, later the TUI)
+//! The architecture in one paragraph: a front end (`ui::print` for `-p`, `ui::tui`)
 //! sends [`protocol::Op`]s to the core started by [`agent::spawn`] and renders the
 //! [`protocol::Event`]s it sends back. The core runs one loop per user turn
 //! (`agent::turn`): build the request from the history (`agent::history`, repaired before
@@ -9,8 +9,10 @@
 //! `provider::retry`); pass each tool call through the gate (schema validation, then
 //! `permissions`); run the calls in `tools::scheduler` (read-only ones concurrently, the rest
 //! alone, results in call order); append the results and repeat until the model is done.
-//! `config` resolves flags and environment into what the core is built from; `cost` prices
-//! the tokens. The core never prints.
+//! Everything the history gains is recorded into the session's transcript (`session`: a
+//! JSONL writer, a reader that rebuilds and repairs any transcript, Claude Code's included,
+//! and the session list). `config` resolves flags and environment into what the core is
+//! built from; `cost` prices the tokens. The core never prints.
 
 pub mod agent;
 pub mod cli;

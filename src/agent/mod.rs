@@ -173,6 +173,7 @@ impl Session {
             model: self.config.model.id.clone(),
             permission_mode: Some(state::lock(&self.permissions).mode),
             last_prompt: self.last_prompt.clone(),
+            title: self.title.clone(),
         }));
         self.sync(events).await;
     }

@@ -23,8 +23,9 @@ use super::writer::TURN_SUMMARY;
 
 /// How much of a file's start is read for its first prompt.
 const HEAD: u64 = 16 * 1024;
-/// How much of its end is read for its last summary, at first.
-const TAIL: u64 = 64 * 1024;
+/// How much of its end is read for its last summary, at first (the summary is normally the
+/// last line); the window grows eightfold until one is found.
+const TAIL: u64 = 4 * 1024;
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -155,20 +156,18 @@ fn summarize(path: &Path, last_activity: SystemTime) -> Option<SessionSummary> {
     loop {
         let start = len.saturating_sub(window);
         let tail = read_at(&mut file, start, len - start)?;
-        let mut turn_summary = false;
+        // Newest first: a rename after the last turn beats the title the turn carried.
         for line in whole_lines(&tail, start > 0).into_iter().rev() {
             let Ok(peek) = serde_json::from_slice::<Peek>(line) else { continue };
             if peek.kind == "custom-title" && summary.title.is_none() {
                 summary.title = peek.custom_title;
-            } else if peek.kind == TURN_SUMMARY && !turn_summary {
-                turn_summary = true;
+            } else if peek.kind == TURN_SUMMARY {
                 summary.turns = peek.turns.unwrap_or(0);
                 summary.cost_usd = peek.cost_usd.unwrap_or(0.0);
                 summary.last_prompt = peek.last_prompt;
+                summary.title = summary.title.or(peek.custom_title);
+                return Some(summary);
             }
-        }
-        if turn_summary {
-            return Some(summary);
         }
         if start == 0 {
             break;
@@ -268,7 +267,8 @@ pub fn ago(time: SystemTime, now: SystemTime) -> String {
 /// The table `cairn sessions` prints.
 pub fn table(sessions: &[SessionSummary], all: bool, now: SystemTime) -> String {
     if sessions.is_empty() {
-        return "No sessions yet. Start one with `cairn`; resume it later with `cairn --continue`.\n".to_owned();
+        let scope = if all { "" } else { " in this folder (`cairn sessions --all` lists every folder's)" };
+        return format!("No sessions yet{scope}. Start one with `cairn`; pick it up later with `cairn --continue`.\n");
     }
     let mut out = format!("{:<36}  {:<10}  {:>5}  {:>8}  {}\n", "SESSION", "ACTIVE", "TURNS", "COST", "TITLE");
     for s in sessions {

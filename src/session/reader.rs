@@ -81,15 +81,15 @@ struct RawEntry<'a> {
     turns: Option<u32>,
 }
 
-/// What cairn needs of a `message`.
+/// What cairn needs of a `message`: its content is read only for the entries on the chain.
 #[derive(Deserialize)]
-struct RawMessage {
+struct RawMessage<'a> {
     #[serde(default)]
     id: Option<String>,
     #[serde(default)]
     model: Option<String>,
-    #[serde(default)]
-    content: Option<Value>,
+    #[serde(borrow, default)]
+    content: Option<&'a RawValue>,
     #[serde(default)]
     usage: Option<Usage>,
 }
@@ -213,20 +213,23 @@ fn messages(entries: &[RawEntry], chain: &[usize]) -> Vec<Message> {
 }
 
 /// Content as a string or blocks; blocks cairn does not know are left out.
-fn blocks(content: Value) -> Vec<ContentBlock> {
-    match content {
-        Value::String(text) => vec![ContentBlock::text(text)],
-        Value::Array(items) => items.into_iter().filter_map(block).collect(),
-        _ => Vec::new(),
+fn blocks(content: &RawValue) -> Vec<ContentBlock> {
+    let text = content.get();
+    if text.starts_with('"') {
+        return serde_json::from_str::<String>(text).map(|t| vec![ContentBlock::text(t)]).unwrap_or_default();
     }
+    let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(text) else { return Vec::new() };
+    items.into_iter().filter_map(block).collect()
 }
 
-fn block(value: Value) -> Option<ContentBlock> {
+fn block(raw: &RawValue) -> Option<ContentBlock> {
+    // The common case, straight into the typed block; anything odd goes the lenient way.
+    if let Ok(block) = serde_json::from_str::<ContentBlock>(raw.get()) {
+        return Some(block);
+    }
+    let value: Value = serde_json::from_str(raw.get()).ok()?;
     if value["type"] == "tool_result" {
         // A result whose content holds blocks cairn does not know keeps its text parts.
-        if let Ok(block) = serde_json::from_value::<ContentBlock>(value.clone()) {
-            return Some(block);
-        }
         let text: String = match &value["content"] {
             Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect::<Vec<_>>().join("\n"),
             Value::String(s) => s.clone(),
@@ -238,7 +241,7 @@ fn block(value: Value) -> Option<ContentBlock> {
             is_error: value["is_error"].as_bool().unwrap_or(false),
         });
     }
-    serde_json::from_value(value).ok()
+    None
 }
 
 /// Tool results written off the main chain (Claude Code chains each parallel result to its
@@ -373,7 +376,7 @@ fn read_state(entries: &[RawEntry], chain: &[usize], loaded: &mut Loaded) {
 /// The text of a user message that is a prompt (not tool results, not an interrupt note).
 pub(super) fn prompt_text(message: &RawValue) -> Option<String> {
     let message: RawMessage = serde_json::from_str(message.get()).ok()?;
-    let text = match message.content? {
+    let text = match serde_json::from_str::<Value>(message.content?.get()).ok()? {
         Value::String(text) => text,
         Value::Array(items) => {
             if items.iter().any(|b| b["type"] == "tool_result") {

@@ -59,6 +59,8 @@ pub struct TurnSummary {
     pub model: String,
     pub permission_mode: Option<PermissionMode>,
     pub last_prompt: String,
+    /// The name given with `/rename`, repeated so the list finds it in the file's tail.
+    pub title: Option<String>,
 }
 
 enum Command {
@@ -242,6 +244,7 @@ impl Writer {
                 "model": summary.model,
                 "permissionMode": summary.permission_mode.map(PermissionMode::as_str),
                 "lastPrompt": summary.last_prompt,
+                "customTitle": summary.title,
             })],
         }
     }
