@@ -568,3 +568,26 @@ fn sigkill_at_random_points_never_loses_a_completed_turn_or_a_resumable_session(
     }
     assert!(killed_mid_turn >= runs / 4, "the kills should land mid-session often ({killed_mid_turn} of {runs})");
 }
+
+#[test]
+fn an_unwritable_home_is_reported_once_and_the_work_goes_on() {
+    let project = Project::new();
+    let home_file = project.write("not-a-folder", "");
+    let mock = MockLlm::start(Scenario::new(vec![Step::text("one"), Step::text("two")]));
+    let mut cmd = project.cairn(&mock);
+    cmd.env("CAIRN_HOME", &home_file)
+        .args(["-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose"])
+        .stdin(Stdio::piped());
+    let mut child = spawn(cmd);
+    let mut stdin = child.stdin.take().unwrap();
+    for prompt in ["first", "second"] {
+        writeln!(stdin, r#"{{"type":"user","message":{{"role":"user","content":"{prompt}"}}}}"#).unwrap();
+    }
+    drop(stdin);
+    let out = finish(child);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let answers: Vec<Value> = out.of_type("result").iter().map(|r| r["result"].clone()).collect();
+    assert_eq!(answers, [json!("one"), json!("two")]);
+    assert_eq!(out.stderr.matches("The session is not being saved").count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("could not create the transcript"), "{}", out.stderr);
+}

@@ -114,6 +114,7 @@ impl Transcript {
             secrets,
             tool_entries: HashMap::new(),
             error: None,
+            reported: None,
         };
         // Should the thread fail to start, the receiver is dropped with it: every `sync`
         // then reports that nothing is being written.
@@ -122,7 +123,7 @@ impl Transcript {
                 match command {
                     Command::Append(record) => writer.append(record),
                     Command::Sync(done) => {
-                        let _ = done.send(writer.error.take().map_or(Ok(()), Err));
+                        let _ = done.send(writer.take_error().map_or(Ok(()), Err));
                         writer.sync_data();
                     }
                 }
@@ -167,6 +168,8 @@ struct Writer {
     tool_entries: HashMap<String, String>,
     /// The first write error since the last sync.
     error: Option<String>,
+    /// The last error reported, so a lasting problem is told once, not after every turn.
+    reported: Option<String>,
 }
 
 impl Writer {
@@ -316,6 +319,16 @@ impl Writer {
             file.write_all(line.as_bytes()).map_err(|e| e.to_string())?;
         }
         Ok(file)
+    }
+
+    /// A new problem since the last sync, if there is one.
+    fn take_error(&mut self) -> Option<String> {
+        let error = self.error.take()?;
+        if self.reported.as_ref() == Some(&error) {
+            return None;
+        }
+        self.reported = Some(error.clone());
+        Some(error)
     }
 
     fn fail(&mut self, message: String) {
