@@ -5,7 +5,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -50,6 +50,23 @@ pub fn conversation(body: &Value) -> Vec<String> {
         }
     }
     out
+}
+
+/// Starts `cmd` as `cairn -p` with stream-json in and out, each prompt a stdin line.
+fn spawn_turns(mut cmd: Command, prompts: &[String]) -> Child {
+    cmd.args(["-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose"])
+        .stdin(Stdio::piped());
+    let mut child = spawn(cmd);
+    let mut stdin = child.stdin.take().unwrap();
+    for prompt in prompts {
+        writeln!(stdin, "{}", json!({"type": "user", "message": {"role": "user", "content": prompt}})).unwrap();
+    }
+    child
+}
+
+fn run_turns(cmd: Command, prompts: &[&str]) -> Run {
+    let prompts: Vec<String> = prompts.iter().map(|p| (*p).to_owned()).collect();
+    finish(spawn_turns(cmd, &prompts))
 }
 
 fn result_of(out: &Run) -> Value {
@@ -374,24 +391,8 @@ fn a_sentinel_key_reaches_no_file_after_tools_errors_and_retries() {
         }),
     ]));
     let mut cmd = project.cairn(&mock);
-    cmd.env("ANTHROPIC_API_KEY", SENTINEL).env("CAIRN_MAX_RETRIES", "2").args([
-        "-p",
-        "--input-format",
-        "stream-json",
-        "--output-format",
-        "stream-json",
-        "--verbose",
-        "--allowedTools",
-        "Bash",
-    ]);
-    cmd.stdin(Stdio::piped());
-    let mut child = spawn(cmd);
-    let mut stdin = child.stdin.take().unwrap();
-    for prompt in ["look around", "and again"] {
-        writeln!(stdin, r#"{{"type":"user","message":{{"role":"user","content":"{prompt}"}}}}"#).unwrap();
-    }
-    drop(stdin);
-    let out = finish(child);
+    cmd.env("ANTHROPIC_API_KEY", SENTINEL).env("CAIRN_MAX_RETRIES", "2").args(["--allowedTools", "Bash"]);
+    let out = run_turns(cmd, &["look around", "and again"]);
     let results = out.of_type("result");
     assert_eq!(results.len(), 2, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(results[1]["is_error"], true, "the 401 ended the second turn");
@@ -512,19 +513,12 @@ fn paced_session(prefix: &str, turns: usize) -> Scenario {
 fn run_and_kill(project: &Project, prefix: &str, turns: usize, resume: bool, kill_after: Duration) -> Vec<String> {
     let mock = MockLlm::start(paced_session(prefix, turns));
     let mut cmd = project.cairn(&mock);
-    cmd.args(["-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose"])
-        .args(["--allowedTools", "Bash"])
-        .stdin(Stdio::piped());
+    cmd.args(["--allowedTools", "Bash"]);
     if resume {
         cmd.arg("-c");
     }
-    let mut child = spawn(cmd);
-    let mut stdin = child.stdin.take().unwrap();
-    for t in 0..turns {
-        let line = json!({"type": "user", "message": {"role": "user", "content": format!("prompt {prefix}{t}")}});
-        writeln!(stdin, "{line}").unwrap();
-    }
-    drop(stdin);
+    let prompts: Vec<String> = (0..turns).map(|t| format!("prompt {prefix}{t}")).collect();
+    let mut child = spawn_turns(cmd, &prompts);
     std::thread::sleep(kill_after);
     let _ = child.kill();
     let out = finish(child);
@@ -575,16 +569,8 @@ fn an_unwritable_home_is_reported_once_and_the_work_goes_on() {
     let home_file = project.write("not-a-folder", "");
     let mock = MockLlm::start(Scenario::new(vec![Step::text("one"), Step::text("two")]));
     let mut cmd = project.cairn(&mock);
-    cmd.env("CAIRN_HOME", &home_file)
-        .args(["-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose"])
-        .stdin(Stdio::piped());
-    let mut child = spawn(cmd);
-    let mut stdin = child.stdin.take().unwrap();
-    for prompt in ["first", "second"] {
-        writeln!(stdin, r#"{{"type":"user","message":{{"role":"user","content":"{prompt}"}}}}"#).unwrap();
-    }
-    drop(stdin);
-    let out = finish(child);
+    cmd.env("CAIRN_HOME", &home_file);
+    let out = run_turns(cmd, &["first", "second"]);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     let answers: Vec<Value> = out.of_type("result").iter().map(|r| r["result"].clone()).collect();
     assert_eq!(answers, [json!("one"), json!("two")]);
