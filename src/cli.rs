@@ -65,7 +65,7 @@ pub struct Cli {
     #[arg(long)]
     pub append_system_prompt: Option<String>,
 
-    /// Permission mode: default, acceptEdits, plan or bypassPermissions.
+    /// Permission mode: default, acceptEdits, plan, bypassPermissions or dontAsk.
     #[arg(long, value_parser = parse_mode)]
     pub permission_mode: Option<PermissionMode>,
 
@@ -119,6 +119,10 @@ pub struct Cli {
     #[arg(long)]
     pub no_session_persistence: bool,
 
+    /// More settings: a JSON file, or JSON text, above the project's and user's settings.
+    #[arg(long, value_name = "FILE|JSON")]
+    pub settings: Option<String>,
+
     /// Print the version.
     #[arg(short = 'v', long = "version", action = ArgAction::Version)]
     pub version: Option<bool>,
@@ -135,10 +139,21 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Settings files.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Check every settings file cairn reads: JSON, schema, permission rules, hooks.
+    Check,
 }
 
 fn parse_mode(text: &str) -> Result<PermissionMode, String> {
     PermissionMode::parse(text).ok_or_else(|| {
-        format!("{text:?} is not a permission mode: use default, acceptEdits, plan or bypassPermissions")
+        format!("{text:?} is not a permission mode: use default, acceptEdits, plan, bypassPermissions or dontAsk")
     })
 }

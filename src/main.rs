@@ -11,9 +11,10 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 
 use cairn::agent::{self, AgentConfig, ApprovalMode, prompt};
-use cairn::cli::{Cli, Command};
-use cairn::config;
-use cairn::permissions::{PermissionMode, PermissionPolicy, PermissionRule};
+use cairn::cli::{Cli, Command, ConfigAction};
+use cairn::config::{self, settings::Locations, settings::Settings};
+use cairn::permissions::paths::Anchors;
+use cairn::permissions::{Origin, PermissionMode, PermissionPolicy, PermissionRule, Rules};
 use cairn::provider::models;
 use cairn::session::{self, OpenRequest, Secrets, Store};
 use cairn::tools::ToolRegistry;
@@ -39,16 +40,42 @@ enum FrontEnd {
 }
 
 fn run(cli: Cli) -> Result<i32> {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let process_env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let cwd = std::env::current_dir().context("the current directory is not readable")?;
-    let home = config::cairn_home(&env);
-    if let Some(Command::Sessions { all, json }) = &cli.command {
-        let store = Store { home, cwd, git_branch: None, secrets: Secrets::default() };
-        return list_sessions(&store, *all, *json);
+    let home = config::cairn_home(&process_env);
+    match &cli.command {
+        Some(Command::Sessions { all, json }) => {
+            let store = Store { home, cwd, git_branch: None, secrets: Secrets::default() };
+            return list_sessions(&store, *all, *json);
+        }
+        Some(Command::Config { action: ConfigAction::Check }) => {
+            let locations = Locations::from_env(&cwd, &home, cli.settings.clone(), &process_env);
+            return Ok(check_settings(&locations));
+        }
+        None => {}
     }
-    let mut settings = config::resolve_provider(cli.provider, cli.model.as_deref(), cli.base_url.as_deref(), &env)?;
+    let locations = Locations::from_env(&cwd, &home, cli.settings.clone(), &process_env);
+    let settings = Settings::load(&locations)?;
+    for diagnostic in &settings.diagnostics {
+        eprintln!("cairn: {diagnostic}");
+    }
+    // The settings' `env` counts as the environment, over the shell's.
+    let mut env_map: std::collections::BTreeMap<String, String> = settings.env.clone();
+    let env = |name: &str| env_map.get(name).cloned().filter(|v| !v.trim().is_empty()).or_else(|| process_env(name));
+    let helper_key = match &settings.api_key_helper {
+        Some(helper) if config::needs_key(cli.provider, &env) => Some(config::run_api_key_helper(helper)?),
+        _ => None,
+    };
+    if let Some(key) = helper_key {
+        env_map.insert(config::key_variable(cli.provider).to_owned(), key);
+    }
+    let env = |name: &str| env_map.get(name).cloned().filter(|v| !v.trim().is_empty()).or_else(|| process_env(name));
+    let model_choice =
+        cli.model.clone().or_else(|| env(config::model_variable(cli.provider))).or_else(|| settings.model.clone());
+    let mut provider_settings =
+        config::resolve_provider(cli.provider, model_choice.as_deref(), cli.base_url.as_deref(), &env)?;
     let knobs = config::knobs(&env)?;
-    let secrets = config::secrets(&settings, &env);
+    let secrets = config::secrets(&provider_settings, &env);
     let store = Store { home: home.clone(), cwd: cwd.clone(), git_branch: config::git_branch(&cwd), secrets };
     let mut opened = session::open(
         &store,
@@ -65,14 +92,14 @@ fn run(cli: Cli) -> Result<i32> {
     if let Some(loaded) = &mut opened.loaded {
         match (&cli.model, &loaded.model) {
             (Some(_), _) => loaded.model = None,
-            (None, Some(model)) => settings.model.clone_from(model),
+            (None, Some(model)) => provider_settings.model.clone_from(model),
             (None, None) => {}
         }
         if cli.permission_mode.is_some() || cli.dangerously_skip_permissions {
             loaded.permission_mode = None;
         }
     }
-    let model = models::lookup(&settings.model);
+    let model = models::lookup(&provider_settings.model);
     let front_end = if cli.print {
         if cli.input_format == InputFormat::StreamJson && cli.output_format != OutputFormat::StreamJson {
             bail!("--input-format stream-json requires --output-format stream-json");
@@ -86,7 +113,7 @@ fn run(cli: Cli) -> Result<i32> {
             input: cli.input_format,
             verbose: cli.verbose,
             include_partial_messages: cli.include_partial_messages,
-            api_key_source: settings.api_key_source,
+            api_key_source: provider_settings.api_key_source,
         };
         FrontEnd::Print { first_prompt, options }
     } else {
@@ -94,7 +121,7 @@ fn run(cli: Cli) -> Result<i32> {
             bail!("the interactive UI needs a terminal; for scripts and pipes use `cairn -p \"your task\"`");
         }
         FrontEnd::Tui(TuiOptions {
-            fullscreen: cli.fullscreen,
+            fullscreen: cli.fullscreen || settings.fullscreen == Some(true),
             initial_prompt: cli.prompt.clone(),
             cwd: cwd.clone(),
             cairn_home: home.clone(),
@@ -104,15 +131,15 @@ fn run(cli: Cli) -> Result<i32> {
         })
     };
 
-    let allow = PermissionRule::parse_list(&cli.allowed_tools)?;
-    let deny = PermissionRule::parse_list(&cli.disallowed_tools)?;
+    // Plan and bypass modes are never carried over from a resumed session.
+    let resumed_mode = opened
+        .loaded
+        .as_ref()
+        .and_then(|l| l.permission_mode)
+        .filter(|m| matches!(m, PermissionMode::Default | PermissionMode::AcceptEdits));
+    let permissions = permission_policy(&cli, &settings, &cwd, &process_env, resumed_mode)?;
     let mut tools = ToolRegistry::builtin();
-    tools.retain(|name| !deny.iter().any(|rule| rule.tool == name && rule.specifier.is_none()));
-    let mode = if cli.dangerously_skip_permissions {
-        PermissionMode::BypassPermissions
-    } else {
-        cli.permission_mode.unwrap_or_default()
-    };
+    tools.retain(|name| !permissions.removes_tool(name));
     let mut system_prompt = cli.system_prompt.clone().unwrap_or_else(|| prompt::system_prompt(&cwd));
     if let Some(extra) = &cli.append_system_prompt {
         system_prompt.push_str("\n\n");
@@ -121,6 +148,17 @@ fn run(cli: Cli) -> Result<i32> {
     for dir in &cli.add_dir {
         if !cwd.join(dir).is_dir() {
             bail!("--add-dir {}: no such folder", dir.display());
+        }
+    }
+    let mut add_dirs = cli.add_dir.clone();
+    for dir in &settings.additional_directories {
+        if dir.is_dir() {
+            add_dirs.push(dir.clone());
+        } else {
+            eprintln!(
+                "cairn: warning: permissions.additionalDirectories: {} is not a folder; it is skipped",
+                dir.display()
+            );
         }
     }
     // Every process the tools start dies with cairn, whichever way it goes: normal end,
@@ -140,18 +178,18 @@ fn run(cli: Cli) -> Result<i32> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     let agent_shells = Arc::clone(&shells);
     let code = runtime.block_on(async move {
-        let provider = settings.connect(knobs.idle_timeout).context("setting up the HTTP client")?;
+        let provider = provider_settings.connect(knobs.idle_timeout).context("setting up the HTTP client")?;
         let agent = agent::spawn(AgentConfig {
             provider,
             model,
             system_prompt,
             tools,
-            permissions: PermissionPolicy { mode, allow, deny },
+            permissions,
             approvals,
             retry: knobs.retry,
             max_turns: cli.max_turns,
             cwd,
-            add_dirs: cli.add_dir.clone(),
+            add_dirs,
             session_id: opened.session_id,
             session_dir: opened.sidecar,
             shells: agent_shells,
@@ -181,4 +219,76 @@ fn list_sessions(store: &Store, all: bool, json: bool) -> Result<i32> {
     };
     std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes())?;
     Ok(0)
+}
+
+/// The permission rules of the run: the settings files' and the flags', in the mode the
+/// flags, a resumed session or the settings ask for.
+fn permission_policy(
+    cli: &Cli,
+    settings: &Settings,
+    cwd: &std::path::Path,
+    env: &impl Fn(&str) -> Option<String>,
+    resumed: Option<PermissionMode>,
+) -> Result<PermissionPolicy> {
+    let flag = |name: &str| Origin { label: name.to_owned(), dir: cwd.to_path_buf() };
+    let mut rules = Rules { allow: settings.allow.clone(), ask: settings.ask.clone(), deny: settings.deny.clone() };
+    rules
+        .allow
+        .extend(PermissionRule::parse_list(&cli.allowed_tools)?.into_iter().map(|r| (r, flag("--allowedTools"))));
+    rules
+        .deny
+        .extend(PermissionRule::parse_list(&cli.disallowed_tools)?.into_iter().map(|r| (r, flag("--disallowedTools"))));
+    let asked =
+        if cli.dangerously_skip_permissions { Some(PermissionMode::BypassPermissions) } else { cli.permission_mode };
+    if asked == Some(PermissionMode::BypassPermissions) && settings.disable_bypass {
+        bail!("bypassPermissions mode is turned off by a setting (permissions.disableBypassPermissionsMode)");
+    }
+    let mut mode = asked.or(resumed).or(settings.default_mode).unwrap_or_default();
+    if mode == PermissionMode::BypassPermissions && settings.disable_bypass {
+        eprintln!(
+            "cairn: warning: permissions.defaultMode bypassPermissions is turned off by a setting; using default"
+        );
+        mode = PermissionMode::Default;
+    }
+    let anchors =
+        Anchors { settings_dir: cwd.to_path_buf(), project_dir: cwd.to_path_buf(), home: env("HOME").map(Into::into) };
+    let (policy, problems) = PermissionPolicy::new(mode, rules, anchors);
+    for problem in problems {
+        eprintln!("cairn: warning: {}: permission rule {}: {}", problem.origin, problem.rule, problem.problem);
+    }
+    Ok(policy)
+}
+
+/// `cairn config check`: every settings file, its problems, and an exit code of 1 if any is
+/// an error.
+fn check_settings(locations: &Locations) -> i32 {
+    let settings = match Settings::load(locations) {
+        Ok(settings) => settings,
+        Err(unreadable) => {
+            println!("error: {unreadable}");
+            return 1;
+        }
+    };
+    if settings.sources.is_empty() {
+        println!("No settings files found (looked in ~/.claude, $CAIRN_HOME, .claude/ and .cairn/).");
+    }
+    for source in &settings.sources {
+        let problems: Vec<_> = settings.diagnostics.iter().filter(|d| d.file == source.label).collect();
+        let mark = if problems.is_empty() { "ok" } else { "problems" };
+        println!("{}: {mark}", source.label);
+        for problem in problems {
+            println!("  {problem}");
+        }
+    }
+    let anchors = Anchors {
+        settings_dir: locations.cwd.clone(),
+        project_dir: locations.cwd.clone(),
+        home: locations.home.clone(),
+    };
+    let rules = Rules { allow: settings.allow.clone(), ask: settings.ask.clone(), deny: settings.deny.clone() };
+    let (_, problems) = PermissionPolicy::new(PermissionMode::Default, rules, anchors);
+    for problem in &problems {
+        println!("{}: permission rule {}: {}", problem.origin, problem.rule, problem.problem);
+    }
+    i32::from(settings.errors().next().is_some() || !problems.is_empty())
 }

@@ -127,7 +127,7 @@ async fn approvals_are_asked_and_answered_through_the_protocol() {
 async fn an_interrupt_while_waiting_for_approval_leaves_history_valid() {
     let project = Project::new();
     let mock = MockLlm::start(Scenario::new(vec![
-        Step::tool("Bash", json!({"command": "echo hi"})),
+        Step::tool("Bash", json!({"command": "touch hi"})),
         Step::text("Second turn answered."),
     ]));
     let mut agent = start(&mock, &project);

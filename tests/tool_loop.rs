@@ -114,7 +114,10 @@ fn headless_runs_mutating_tools_only_when_a_rule_or_mode_allows() {
     let project = Project::new();
     let steps = || {
         Scenario::new(vec![
-            Step::tools(&[("Bash", json!({"command": "echo ok"})), ("Bash", json!({"command": "touch made.txt"}))]),
+            Step::tools(&[
+                ("Bash", json!({"command": "mkdir -p out && echo ok"})),
+                ("Bash", json!({"command": "touch made.txt"})),
+            ]),
             Step::text("done"),
         ])
     };
@@ -125,14 +128,14 @@ fn headless_runs_mutating_tools_only_when_a_rule_or_mode_allows() {
     let denials = out.result()["permission_denials"].as_array().unwrap().clone();
     assert_eq!(denials.len(), 2);
     assert_eq!(denials[0]["tool_name"], "Bash");
-    assert_eq!(denials[0]["tool_input"]["command"], "echo ok");
+    assert_eq!(denials[0]["tool_input"]["command"], "mkdir -p out && echo ok");
     let results = tool_results(&mock.requests()[1].body);
     assert!(results[0].2 && results[0].1.contains("Permission to use Bash was denied"), "{results:?}");
     assert!(!project.file("made.txt").exists());
 
-    // A prefix rule lets `echo` run and still refuses `touch`.
+    // A prefix rule lets `mkdir` run (`echo` needs none) and still refuses `touch`.
     let mock = MockLlm::start(steps());
-    let out = stream_json(&project, &mock, "go", &["--allowedTools", "Bash(echo:*)"]);
+    let out = stream_json(&project, &mock, "go", &["--allowedTools", "Bash(mkdir:*)"]);
     let results = tool_results(&mock.requests()[1].body);
     assert_eq!((results[0].1.as_str(), results[0].2), ("ok", false));
     assert!(results[1].2);
@@ -145,10 +148,10 @@ fn headless_runs_mutating_tools_only_when_a_rule_or_mode_allows() {
         &project,
         &mock,
         "go",
-        &["--permission-mode", "bypassPermissions", "--disallowedTools", "Bash(echo:*)"],
+        &["--permission-mode", "bypassPermissions", "--disallowedTools", "Bash(mkdir:*)"],
     );
     let results = tool_results(&mock.requests()[1].body);
-    assert!(results[0].2 && results[0].1.contains("denied by the permission rule Bash(echo:*)"), "{results:?}");
+    assert!(results[0].2 && results[0].1.contains("denied by the permission rule Bash(mkdir:*)"), "{results:?}");
     assert!(!results[1].2);
     assert!(project.file("made.txt").exists());
     assert_eq!(out.of_type("system")[0]["permissionMode"], "bypassPermissions");

@@ -23,7 +23,7 @@ impl Tmux {
         let socket = format!("cairn-test-{}-{}", std::process::id(), SESSIONS.fetch_add(1, Ordering::Relaxed));
         let script = format!(
             "cd {dir} && env -u NO_COLOR TERM=xterm-256color ANTHROPIC_API_KEY=test-key ANTHROPIC_BASE_URL={url} \
-             CAIRN_HOME={home} {bin} {args}; echo CAIRN-EXITED-$?; stty -a | grep -o -- '-\\?icanon' ; sleep 60",
+             CAIRN_HOME={home} HOME={home} CAIRN_MANAGED_SETTINGS={home}/managed.json {bin} {args}; echo CAIRN-EXITED-$?; stty -a | grep -o -- '-\\?icanon' ; sleep 60",
             dir = project.path().display(),
             url = mock.url(),
             home = project.home.path().display(),

@@ -9,10 +9,11 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::{ApprovalMode, Approvals, Session};
-use crate::permissions::{Decision, PermissionRule};
+use crate::config::settings;
+use crate::permissions::{Call, Context, Decision, Origin, PermissionRule, commands, family, shell};
 use crate::protocol::{ApprovalDecision, Event, EventSink, PermissionDenial};
 use crate::tools::scheduler::Planned;
-use crate::tools::{ToolContext, ToolOutput, state};
+use crate::tools::{Approval, ToolContext, ToolKind, ToolOutput, state};
 
 pub(super) struct ToolCall {
     pub id: String,
@@ -54,18 +55,19 @@ pub(super) async fn plan_calls(
             plan.push(answered(ToolOutput::error(message), call));
             continue;
         }
-        let decision = state::lock(&session.permissions).decide(tool.name, tool.kind, tool.approval, &call.input);
+        let decision = decide(session, tool.name, tool.kind, tool.approval, &call.input);
         let refusal = match decision {
             Decision::Allow => None,
             Decision::Deny { reason } => {
                 Some(format!("Permission to use {} was denied: {reason}. Do not retry this call.", call.name))
             }
-            Decision::Ask => match session.config.approvals {
+            Decision::Ask { reason } => match session.config.approvals {
                 ApprovalMode::Refuse => Some(format!(
                     "Permission to use {} was denied: cairn is running non-interactively and no permission \
-                     rule allows this call. Do not retry it; finish what you can without it. (The user can \
+                     rule allows this call{}. Do not retry it; finish what you can without it. (The user can \
                      allow it with --allowedTools or --permission-mode.)",
-                    call.name
+                    call.name,
+                    if reason.is_empty() { String::new() } else { format!(" ({reason})") }
                 )),
                 ApprovalMode::Ask => {
                     let ctx = ToolContext {
@@ -74,10 +76,14 @@ pub(super) async fn plan_calls(
                         session: Arc::clone(&session.tools),
                     };
                     let preview = tool.preview(&call.input, &ctx);
-                    match ask_user(&call, preview, approvals, cancel, events).await {
+                    let answer = ask_user(&call, preview, approvals, cancel, events).await;
+                    if matches!(answer, Answer::Allowed | Answer::AllowedForSession) {
+                        approve_paths(session, tool.name, &call.input);
+                    }
+                    match answer {
                         Answer::Allowed => None,
                         Answer::AllowedForSession => {
-                            state::lock(&session.permissions).allow.push(session_rule(tool.name, &call.input));
+                            remember(session, tool.name, &call.input, events);
                             None
                         }
                         Answer::Refused(message) => Some(message),
@@ -106,13 +112,73 @@ enum Answer {
     Refused(String),
 }
 
-/// The rule "don't ask again" adds: this exact command for Bash, the whole tool otherwise.
-fn session_rule(tool: &str, input: &Value) -> PermissionRule {
-    let specifier = match (tool, input.get("command").and_then(Value::as_str)) {
-        ("Bash", Some(command)) => Some(command.to_owned()),
-        _ => None,
-    };
-    PermissionRule { tool: tool.to_owned(), specifier }
+/// What the permission rules say about a call, in the session's current folder.
+fn decide(session: &Session, tool: &str, kind: ToolKind, approval: Approval, input: &Value) -> Decision {
+    let cwd = session.tools.cwd();
+    let readable = [session.tools.spill_dir()];
+    let ctx = Context { cwd: &cwd, working_dirs: session.tools.working_dirs(), readable_dirs: &readable };
+    state::lock(&session.permissions).decide(&Call { tool, kind, approval, input }, &ctx)
+}
+
+/// An approved write outside the working folders may go ahead: the tool is told so.
+fn approve_paths(session: &Session, tool: &str, input: &Value) {
+    if family(tool) != "Edit" {
+        return;
+    }
+    if let Some(path) = ["file_path", "notebook_path"].into_iter().find_map(|f| input.get(f).and_then(Value::as_str)) {
+        session.tools.approve_write(&session.tools.resolve(path));
+    }
+}
+
+/// The rules "don't ask again" adds: each command of a Bash script (at most five), the
+/// domain for WebFetch, the whole tool otherwise. Bash and WebFetch rules are also saved to
+/// `.cairn/settings.local.json`, as Claude Code saves them; edits are allowed for the session.
+fn remember(session: &Session, tool: &str, input: &Value, events: &EventSink) {
+    let rules = session_rules(tool, input);
+    let origin = Origin { label: "this session".into(), dir: session.config.cwd.clone() };
+    {
+        let mut permissions = state::lock(&session.permissions);
+        for rule in &rules {
+            let _ = permissions.allow(rule.clone(), origin.clone());
+        }
+    }
+    if matches!(family(tool), "Bash" | "WebFetch") && session.config.approvals == ApprovalMode::Ask {
+        let texts: Vec<String> = rules.iter().map(ToString::to_string).collect();
+        if let Err(e) = settings::add_local_allow_rules(&session.config.cwd, &texts) {
+            events.emit(Event::Error { message: format!("Could not save the rule for next time: {e}") });
+        }
+    }
+}
+
+fn session_rules(tool: &str, input: &Value) -> Vec<PermissionRule> {
+    let rule = |specifier: Option<String>| PermissionRule { tool: tool.to_owned(), specifier };
+    match family(tool) {
+        "Bash" => {
+            let script = input.get("command").and_then(Value::as_str).unwrap_or("");
+            let analysis = shell::analyze(script);
+            let mut rules: Vec<PermissionRule> = Vec::new();
+            for command in analysis.commands.iter().filter(|c| !commands::is_read_only(&c.words)).take(5) {
+                let text: Vec<&str> = command.words.iter().map(|w| w.text.as_str()).collect();
+                let candidate = rule(Some(text.join(" ")));
+                if !rules.contains(&candidate) {
+                    rules.push(candidate);
+                }
+            }
+            if rules.is_empty() {
+                rules.push(rule(Some(script.trim().to_owned())));
+            }
+            rules
+        }
+        "WebFetch" => {
+            let host = input
+                .get("url")
+                .and_then(Value::as_str)
+                .and_then(|u| reqwest::Url::parse(u).ok())
+                .and_then(|u| u.host_str().map(str::to_owned));
+            vec![rule(host.map(|h| format!("domain:{h}")))]
+        }
+        _ => vec![rule(None)],
+    }
 }
 
 /// Asks the front end and waits for the answer.

@@ -4,6 +4,8 @@
 //! their own) become validated settings: which provider, where, with which key and model, and
 //! the retry and stream-timeout knobs. Settings files join in issue [5/8].
 
+pub mod settings;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,6 +63,8 @@ pub enum ConfigError {
     MissingModel,
     #[error("{var}={value:?} is not valid: {expected}")]
     InvalidEnv { var: &'static str, value: String, expected: &'static str },
+    #[error("apiKeyHelper failed: {problem}")]
+    KeyHelper { problem: String },
 }
 
 /// Picks the provider, its endpoint, key and model. `--base-url` beats the environment.
@@ -133,6 +137,55 @@ pub fn secrets(settings: &ProviderSettings, env: &impl Fn(&str) -> Option<String
     let hidden = VARS.iter().filter(|var| env(var).is_some() && env(var) == in_use).map(|v| (*v).to_owned());
     let values = VARS.iter().filter_map(|var| env(var)).chain(in_use.clone());
     Secrets::new(values.collect::<Vec<_>>(), hidden.collect::<Vec<_>>())
+}
+
+/// The variable that holds the key for a provider.
+pub fn key_variable(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::Anthropic => "ANTHROPIC_API_KEY",
+        ProviderKind::Openai => "OPENAI_API_KEY",
+    }
+}
+
+/// The variable that names the model for a provider.
+pub fn model_variable(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::Anthropic => "ANTHROPIC_MODEL",
+        ProviderKind::Openai => "OPENAI_MODEL",
+    }
+}
+
+/// Whether no key is set in the environment (so `apiKeyHelper` is asked).
+pub fn needs_key(kind: ProviderKind, env: &impl Fn(&str) -> Option<String>) -> bool {
+    match kind {
+        ProviderKind::Anthropic => env("ANTHROPIC_API_KEY").is_none() && env("ANTHROPIC_AUTH_TOKEN").is_none(),
+        ProviderKind::Openai => env("OPENAI_API_KEY").is_none(),
+    }
+}
+
+/// Runs `apiKeyHelper` (with /bin/sh) and returns what it printed, trimmed.
+pub fn run_api_key_helper(command: &str) -> Result<String, ConfigError> {
+    let fail = |problem: String| ConfigError::KeyHelper { problem };
+    let output = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| fail(format!("could not run it: {e}")))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let first = stderr.lines().next().unwrap_or("").trim();
+        return Err(fail(format!(
+            "it exited with {}{}",
+            output.status,
+            if first.is_empty() { String::new() } else { format!(": {first}") }
+        )));
+    }
+    let key = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    if key.is_empty() {
+        return Err(fail("it printed nothing".into()));
+    }
+    Ok(key)
 }
 
 /// cairn's own folder: `CAIRN_HOME`, else `~/.cairn`.

@@ -1,23 +1,31 @@
 //! The permission gate: may this tool call run, must it be refused, or must the user say?
 //!
-//! Rules use Claude Code's syntax (`Tool`, `Tool(specifier)`, Bash prefixes as
-//! `Bash(npm run test:*)` or `Bash(npm run test *)`), checked deny first, then allow, then
-//! the mode. This first form knows Bash specifiers only; a specifier on another tool never
-//! widens what is allowed (an allow rule with one matches nothing, a deny rule with one
-//! denies the tool outright). A Bash allow rule never matches a command with shell
-//! operators (`;`, `&&`, `|`, `$(`, redirections…), so `Bash(git status:*)` cannot be
-//! stretched to `git status; rm -rf ~`. The full engine (paths, compound commands, settings
-//! files) replaces this in issue [5/8].
+//! Rules use Claude Code's syntax (`rule`) and come from settings files and flags, each
+//! remembering where it came from. A call is checked deny first, then ask, then allow — and
+//! only then the mode. Everything a call touches is checked, not just its name: each simple
+//! command a Bash script would run (`shell` finds them through lists, pipes, substitutions,
+//! wrappers and nested shells), every file it redirects to or names as an argument, every
+//! path a file tool is given — resolved through `~`, `..` and symlinks (`paths`). A deny
+//! that matches any part denies the call; the call is allowed only when every part is.
+//! Anything that cannot be judged is asked, never allowed. Writes outside the working
+//! folders and to protected paths (`.git/`, `.claude/`, shell start-up files…) always ask
+//! outside bypass mode; reads outside the working folders ask too. A short list of
+//! read-only commands (`commands`) runs without asking inside the working folders.
 
-use std::fmt;
+pub mod commands;
+pub mod paths;
+pub mod rule;
+pub mod shell;
+
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::tools::{Approval, ToolKind};
-
-/// The tools `acceptEdits` mode lets through without asking.
-const FILE_EDIT_TOOLS: &[&str] = &["Edit", "MultiEdit", "Write", "NotebookEdit"];
+use paths::{Anchors, Target};
+pub use rule::{CompiledRule, Origin, PermissionRule, Purpose, RuleError, Subject, family};
+use shell::{Command, Word};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -27,15 +35,18 @@ pub enum PermissionMode {
     AcceptEdits,
     Plan,
     BypassPermissions,
+    /// Only what rules allow runs; everything else is refused without asking.
+    DontAsk,
 }
 
 impl PermissionMode {
     pub fn parse(text: &str) -> Option<PermissionMode> {
         match text {
-            "default" => Some(PermissionMode::Default),
+            "default" | "manual" => Some(PermissionMode::Default),
             "acceptEdits" => Some(PermissionMode::AcceptEdits),
             "plan" => Some(PermissionMode::Plan),
             "bypassPermissions" => Some(PermissionMode::BypassPermissions),
+            "dontAsk" => Some(PermissionMode::DontAsk),
             _ => None,
         }
     }
@@ -46,237 +57,562 @@ impl PermissionMode {
             PermissionMode::AcceptEdits => "acceptEdits",
             PermissionMode::Plan => "plan",
             PermissionMode::BypassPermissions => "bypassPermissions",
+            PermissionMode::DontAsk => "dontAsk",
         }
     }
-}
-
-/// `Tool` or `Tool(specifier)`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PermissionRule {
-    pub tool: String,
-    pub specifier: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid permission rule {rule:?}: {problem}")]
-pub struct RuleError {
-    pub rule: String,
-    pub problem: &'static str,
-}
-
-impl PermissionRule {
-    pub fn parse(text: &str) -> Result<PermissionRule, RuleError> {
-        let text = text.trim();
-        let fail = |problem| RuleError { rule: text.to_owned(), problem };
-        let (tool, specifier) = match text.split_once('(') {
-            None => (text, None),
-            Some((tool, rest)) => {
-                let inner = rest.strip_suffix(')').ok_or_else(|| fail("missing the closing ')'"))?;
-                (tool, Some(inner.trim().to_owned()))
-            }
-        };
-        if tool.is_empty() || !tool.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            return Err(fail("a rule starts with a tool name, like Bash or Read"));
-        }
-        let specifier = specifier.filter(|s| !s.is_empty() && s != "*");
-        Ok(PermissionRule { tool: tool.to_owned(), specifier })
-    }
-
-    /// Whether the rule covers this call; `for_allow` picks the safe reading of specifiers
-    /// this engine does not understand.
-    fn matches(&self, tool: &str, input: &Value, for_allow: bool) -> bool {
-        if self.tool != tool {
-            return false;
-        }
-        let Some(spec) = &self.specifier else { return true };
-        if tool != "Bash" {
-            return !for_allow;
-        }
-        let command = input.get("command").and_then(Value::as_str).unwrap_or("").trim();
-        let prefix = spec.strip_suffix(":*").or_else(|| spec.strip_suffix(" *"));
-        let matched = match prefix {
-            Some(prefix) => {
-                command == prefix
-                    || command.strip_prefix(prefix).is_some_and(|rest| rest.starts_with(char::is_whitespace))
-            }
-            None => command == spec,
-        };
-        if for_allow {
-            matched && !has_shell_operators(command)
-        } else {
-            matched || mentions(command, prefix.unwrap_or(spec))
-        }
-    }
-
-    /// Splits a `--allowedTools` value into rules: commas and spaces separate rules, except
-    /// inside parentheses.
-    pub fn parse_list(values: &[String]) -> Result<Vec<PermissionRule>, RuleError> {
-        let mut rules = Vec::new();
-        for value in values {
-            let mut depth = 0usize;
-            let mut current = String::new();
-            for c in value.chars() {
-                match c {
-                    '(' => depth += 1,
-                    ')' => depth = depth.saturating_sub(1),
-                    _ => {}
-                }
-                if depth == 0 && (c == ',' || c.is_whitespace()) {
-                    if !current.trim().is_empty() {
-                        rules.push(PermissionRule::parse(&current)?);
-                    }
-                    current.clear();
-                } else {
-                    current.push(c);
-                }
-            }
-            if !current.trim().is_empty() {
-                rules.push(PermissionRule::parse(&current)?);
-            }
-        }
-        Ok(rules)
-    }
-}
-
-impl fmt::Display for PermissionRule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.specifier {
-            Some(spec) => write!(f, "{}({spec})", self.tool),
-            None => f.write_str(&self.tool),
-        }
-    }
-}
-
-/// Shell syntax that can chain, substitute or redirect: an allow rule never covers it.
-fn has_shell_operators(command: &str) -> bool {
-    command.contains([';', '&', '|', '`', '>', '<', '\n']) || command.contains("$(")
-}
-
-/// A deny rule also catches its command inside a compound one (`true && git push`).
-fn mentions(command: &str, denied: &str) -> bool {
-    has_shell_operators(command)
-        && command
-            .split([';', '&', '|', '\n', '(', ')', '`'])
-            .map(str::trim)
-            .any(|part| part == denied || part.strip_prefix(denied).is_some_and(|r| r.starts_with(char::is_whitespace)))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
     Allow,
     Deny { reason: String },
-    Ask,
+    Ask { reason: String },
+}
+
+/// The rules of a run, by list.
+#[derive(Clone, Debug, Default)]
+pub struct Rules {
+    pub allow: Vec<(PermissionRule, Origin)>,
+    pub ask: Vec<(PermissionRule, Origin)>,
+    pub deny: Vec<(PermissionRule, Origin)>,
+}
+
+/// A tool call, as the gate sees it.
+pub struct Call<'a> {
+    pub tool: &'a str,
+    pub kind: ToolKind,
+    pub approval: Approval,
+    pub input: &'a Value,
+}
+
+/// Where the call runs.
+pub struct Context<'a> {
+    /// The Bash tool's working folder (relative paths start here).
+    pub cwd: &'a Path,
+    /// Folders files may be read and written in: the project, `--add-dir`,
+    /// `additionalDirectories`, and folders the user approved in this session.
+    pub working_dirs: &'a [PathBuf],
+    /// More folders that may be read without asking (the session's own spill folder).
+    pub readable_dirs: &'a [PathBuf],
+}
+
+/// Why compiling the rules went wrong, for one rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleProblem {
+    pub rule: String,
+    pub origin: String,
+    pub problem: String,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct PermissionPolicy {
     pub mode: PermissionMode,
-    pub allow: Vec<PermissionRule>,
-    pub deny: Vec<PermissionRule>,
+    allow: Vec<CompiledRule>,
+    ask: Vec<CompiledRule>,
+    deny: Vec<CompiledRule>,
+    anchors: Option<Anchors>,
 }
 
 impl PermissionPolicy {
-    pub fn decide(&self, tool: &str, kind: ToolKind, approval: Approval, input: &Value) -> Decision {
-        if let Some(rule) = self.deny.iter().find(|r| r.matches(tool, input, false)) {
-            return Decision::Deny { reason: format!("denied by the permission rule {rule}") };
-        }
-        if self.mode == PermissionMode::BypassPermissions || approval == Approval::NotNeeded {
-            return Decision::Allow;
-        }
-        if self.mode == PermissionMode::Plan && kind == ToolKind::Mutating {
-            return Decision::Deny { reason: "plan mode allows no changes: present the plan instead".into() };
-        }
-        if self.mode == PermissionMode::AcceptEdits && FILE_EDIT_TOOLS.contains(&tool) {
-            return Decision::Allow;
-        }
-        if self.allow.iter().any(|r| r.matches(tool, input, true)) {
-            return Decision::Allow;
-        }
-        Decision::Ask
+    /// Compiles the rules. A rule whose specifier cannot be used is reported; in an allow
+    /// list it is dropped, in a deny or ask list it covers its whole tool, so a mistake
+    /// never lets more through.
+    pub fn new(mode: PermissionMode, rules: Rules, anchors: Anchors) -> (PermissionPolicy, Vec<RuleProblem>) {
+        let mut problems = Vec::new();
+        let mut compile = |list: Vec<(PermissionRule, Origin)>, purpose: Purpose| -> Vec<CompiledRule> {
+            let mut out = Vec::new();
+            for (rule, origin) in list {
+                match CompiledRule::new(rule.clone(), origin.clone(), purpose, &anchors) {
+                    Ok(compiled) => out.push(compiled),
+                    Err(problem) => {
+                        problems.push(RuleProblem { rule: rule.to_string(), origin: origin.label.clone(), problem });
+                        if purpose != Purpose::Allow {
+                            out.push(CompiledRule::whole_tool(rule, origin));
+                        }
+                    }
+                }
+            }
+            out
+        };
+        let policy = PermissionPolicy {
+            mode,
+            allow: compile(rules.allow, Purpose::Allow),
+            ask: compile(rules.ask, Purpose::Ask),
+            deny: compile(rules.deny, Purpose::Deny),
+            anchors: Some(anchors.clone()),
+        };
+        (policy, problems)
     }
+
+    /// Adds an allow rule (an answer of "don't ask again").
+    pub fn allow(&mut self, rule: PermissionRule, origin: Origin) -> Result<(), String> {
+        let anchors = self.anchors.clone().unwrap_or_else(|| Anchors {
+            settings_dir: origin.dir.clone(),
+            project_dir: origin.dir.clone(),
+            home: None,
+        });
+        let compiled = CompiledRule::new(rule, origin, Purpose::Allow, &anchors)?;
+        self.allow.push(compiled);
+        Ok(())
+    }
+
+    /// Removes the first rule written `text` from a list; whether there was one.
+    pub fn remove(&mut self, purpose: Purpose, text: &str) -> bool {
+        let list = match purpose {
+            Purpose::Allow => &mut self.allow,
+            Purpose::Ask => &mut self.ask,
+            Purpose::Deny => &mut self.deny,
+        };
+        match list.iter().position(|r| r.rule.to_string() == text) {
+            Some(at) => {
+                list.remove(at);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The rules in force, by list, with their origins.
+    pub fn listing(&self) -> Vec<(Purpose, String, String)> {
+        let mut out = Vec::new();
+        for (purpose, list) in [(Purpose::Deny, &self.deny), (Purpose::Ask, &self.ask), (Purpose::Allow, &self.allow)] {
+            out.extend(list.iter().map(|r| (purpose, r.rule.to_string(), r.origin.label.clone())));
+        }
+        out
+    }
+
+    /// A bare deny rule takes the tool away from the model altogether.
+    pub fn removes_tool(&self, tool: &str) -> bool {
+        self.deny.iter().any(|r| r.is_whole_tool() && r.matches(&Subject::Call { tool, input: &Value::Null }))
+    }
+
+    pub fn decide(&self, call: &Call<'_>, ctx: &Context<'_>) -> Decision {
+        let verdict = match family(call.tool) {
+            "Bash" => self.bash(call, ctx),
+            "Read" | "Edit" => self.files(call, ctx),
+            _ => self.other(call),
+        };
+        self.apply_mode(call, verdict)
+    }
+
+    /// Deny and ask rules on the call itself (bare, param, domain, name, MCP).
+    fn call_rules(&self, call: &Call<'_>) -> Option<Verdict> {
+        let subject = Subject::Call { tool: call.tool, input: call.input };
+        if let Some(rule) = self.deny.iter().find(|r| r.matches(&subject)) {
+            return Some(Verdict::Deny(denied_by(rule)));
+        }
+        if let Some(rule) = self.ask.iter().find(|r| r.matches(&subject)) {
+            return Some(Verdict::AskRule(asked_by(rule)));
+        }
+        None
+    }
+
+    fn allowed_by_rule(&self, call: &Call<'_>) -> bool {
+        let subject = Subject::Call { tool: call.tool, input: call.input };
+        self.allow.iter().any(|r| r.matches(&subject))
+    }
+
+    fn other(&self, call: &Call<'_>) -> Verdict {
+        if let Some(verdict) = self.call_rules(call) {
+            return verdict;
+        }
+        let changes = call.kind == ToolKind::Mutating && call.approval == Approval::Needed;
+        if self.allowed_by_rule(call) || call.approval == Approval::NotNeeded {
+            return Verdict::Allowed { changes };
+        }
+        Verdict::Unsure { reason: String::new(), changes }
+    }
+
+    /// Read, Grep, Glob, LS; Edit, MultiEdit, Write, NotebookEdit.
+    fn files(&self, call: &Call<'_>, ctx: &Context<'_>) -> Verdict {
+        if let Some(verdict) = self.call_rules(call) {
+            return verdict;
+        }
+        let write = family(call.tool) == "Edit";
+        let field =
+            ["file_path", "notebook_path", "path"].into_iter().find_map(|f| call.input.get(f).and_then(Value::as_str));
+        let home = self.home();
+        let target = Target::resolve(field.unwrap_or("."), ctx.cwd, home.as_deref());
+        if let Some(verdict) = self.path_rules(&target, write, false) {
+            return verdict;
+        }
+        let allowed_by_rule = self.allow.iter().any(|r| r.allows_path(&target, write));
+        if write {
+            if target.protected() {
+                return Verdict::Unsure {
+                    reason: format!("{} is a protected path", target.named.display()),
+                    changes: true,
+                };
+            }
+            if !target.within(ctx.working_dirs) && !allowed_by_rule {
+                return Verdict::Unsure {
+                    reason: format!("{} is outside the working folders", target.named.display()),
+                    changes: true,
+                };
+            }
+            if allowed_by_rule || self.allowed_by_rule(call) {
+                return Verdict::Allowed { changes: true };
+            }
+            return Verdict::Edit;
+        }
+        let readable = target.within(ctx.working_dirs) || target.within(ctx.readable_dirs);
+        if readable || allowed_by_rule {
+            return Verdict::Allowed { changes: false };
+        }
+        Verdict::Unsure { reason: format!("{} is outside the working folders", target.named.display()), changes: false }
+    }
+
+    /// Deny and ask rules on one file; `guess` when the command may not really touch it.
+    fn path_rules(&self, target: &Target, write: bool, guess: bool) -> Option<Verdict> {
+        let subject = if write { Subject::Write(target) } else { Subject::Read(target) };
+        let hits = |r: &&CompiledRule| r.matches(&subject) || (write && r.matches_write_as_read(target));
+        if let Some(rule) = self.deny.iter().find(hits) {
+            return Some(if guess { Verdict::AskRule(asked_by(rule)) } else { Verdict::Deny(denied_by(rule)) });
+        }
+        self.ask.iter().find(hits).map(|rule| Verdict::AskRule(asked_by(rule)))
+    }
+
+    fn bash(&self, call: &Call<'_>, ctx: &Context<'_>) -> Verdict {
+        if let Some(verdict) = self.call_rules(call) {
+            return verdict;
+        }
+        let script = call.input.get("command").and_then(Value::as_str).unwrap_or("");
+        let analysis = shell::analyze(script);
+        let home = self.home();
+        let mut ask: Option<Verdict> = None;
+        // Something a deny rule might have caught, had it been known: asked even in bypass.
+        let mut maybe_denied: Vec<String> = Vec::new();
+        // What needs approval in any mode, and what only outside acceptEdits.
+        let mut needs: Vec<String> = Vec::new();
+        let mut edits: Vec<String> = Vec::new();
+        let mut changes = false;
+        // Every command allowed by a rule: its redirections inside the project are too.
+        let mut all_by_rule = !analysis.commands.is_empty();
+        for command in &analysis.commands {
+            for view in views(command) {
+                if let Some(rule) = self.deny.iter().find(|r| r.matches(&Subject::Command(&view))) {
+                    return Verdict::Deny(denied_by(rule));
+                }
+                if ask.is_none()
+                    && let Some(rule) = self.ask.iter().find(|r| r.matches(&Subject::Command(&view)))
+                {
+                    ask = Some(Verdict::AskRule(asked_by(rule)));
+                }
+            }
+            if (command.extra_args || command.words.iter().any(|w| w.dynamic)) && self.deny_names(command.name()) {
+                maybe_denied.push(format!("`{}` has arguments only known when it runs", command.name()));
+            }
+            let files = self.command_files(command, ctx, home.as_deref());
+            for (target, write, guess) in &files.targets {
+                match self.path_rules(target, *write, *guess) {
+                    Some(Verdict::Deny(reason)) => return Verdict::Deny(reason),
+                    Some(verdict) if ask.is_none() => ask = Some(verdict),
+                    _ => {}
+                }
+            }
+            if !files.known && self.has_path_denials() {
+                maybe_denied.push(format!("`{}` touches files only known when it runs", command.name()));
+            }
+            let read_only = commands::is_read_only(&command.words);
+            changes |= !read_only;
+            let plain = joined(&command.words);
+            let by_rule = match &command.wrapped {
+                // `sudo …` is allowed only by a rule that says so.
+                Some(wrapped) if is_sudo(wrapped) => self.allows_command(&joined(wrapped)),
+                Some(wrapped) => self.allows_command(&plain) || self.allows_command(&joined(wrapped)),
+                None => self.allows_command(&plain),
+            };
+            let inside = files.known
+                && !command.extra_args
+                && files.targets.iter().all(|(t, write, _)| {
+                    if *write {
+                        t.within(ctx.working_dirs) && !t.protected()
+                    } else {
+                        t.within(ctx.working_dirs) || t.within(ctx.readable_dirs)
+                    }
+                });
+            all_by_rule &= by_rule;
+            if by_rule || (read_only && inside) {
+                continue;
+            }
+            if commands::accept_edits_runs(command.name()) && inside {
+                edits.push(format!("`{plain}` changes files"));
+            } else {
+                needs.push(format!("`{plain}` needs approval"));
+            }
+        }
+        for redirect in &analysis.redirects {
+            let dir = command_dir(ctx.cwd, redirect.dir.as_deref(), home.as_deref());
+            let (Some(dir), false) = (dir, redirect.target.dynamic) else {
+                if self.has_path_denials() {
+                    maybe_denied.push("a redirection goes to a file only known when it runs".into());
+                }
+                needs.push("a redirection goes to a file only known when it runs".into());
+                continue;
+            };
+            let target = Target::resolve(&redirect.target.text, &dir, home.as_deref());
+            if target.is_harmless_device() {
+                continue;
+            }
+            match self.path_rules(&target, redirect.write, false) {
+                Some(Verdict::Deny(reason)) => return Verdict::Deny(reason),
+                Some(verdict) if ask.is_none() => ask = Some(verdict),
+                _ => {}
+            }
+            if redirect.write {
+                changes = true;
+                let by_rule = self.allow.iter().any(|r| r.allows_path(&target, true))
+                    || (all_by_rule && target.within(ctx.working_dirs));
+                if target.protected() || !(target.within(ctx.working_dirs) || by_rule) {
+                    needs.push(format!("it writes to {}", target.named.display()));
+                } else if !by_rule {
+                    edits.push(format!("it writes to {}", target.named.display()));
+                }
+            } else if !(target.within(ctx.working_dirs)
+                || target.within(ctx.readable_dirs)
+                || self.allow.iter().any(|r| r.allows_path(&target, false)))
+            {
+                needs.push(format!("it reads {}", target.named.display()));
+            }
+        }
+        if let Some(verdict) = ask {
+            return verdict;
+        }
+        if !analysis.uncertain.is_empty()
+            && self
+                .deny
+                .iter()
+                .any(|r| r.rule.family() == "Bash" || r.rule.family() == "Read" || r.rule.family() == "Edit")
+        {
+            maybe_denied.extend(analysis.uncertain.iter().cloned());
+        }
+        if !maybe_denied.is_empty() {
+            return Verdict::AskRule(format!("{} (and a deny rule might cover it)", maybe_denied.join("; ")));
+        }
+        if !analysis.uncertain.is_empty() {
+            return Verdict::Uncertain { reason: analysis.uncertain.join("; "), changes: true };
+        }
+        if !needs.is_empty() {
+            needs.extend(edits);
+            return Verdict::Unsure { reason: needs.join("; "), changes };
+        }
+        if !edits.is_empty() {
+            return Verdict::EditCommands { reason: edits.join("; ") };
+        }
+        Verdict::Allowed { changes }
+    }
+
+    fn allows_command(&self, text: &str) -> bool {
+        self.allow.iter().any(|r| r.matches(&Subject::Command(text)))
+    }
+
+    /// Whether some deny rule is about files.
+    fn has_path_denials(&self) -> bool {
+        self.deny.iter().any(|r| matches!(r.rule.family(), "Read" | "Edit") && r.rule.specifier.is_some())
+    }
+
+    /// Whether some deny rule is about a command of this name (a dynamic argument could
+    /// make it match).
+    fn deny_names(&self, name: &str) -> bool {
+        self.deny.iter().any(|r| {
+            r.rule.family() == "Bash"
+                && r.rule.specifier.as_deref().is_some_and(|s| s.split([' ', ':']).next() == Some(name))
+        })
+    }
+
+    /// The files a command names, as targets, and whether they are all known.
+    fn command_files(&self, command: &Command, ctx: &Context<'_>, home: Option<&Path>) -> Files {
+        let mut files = Files { targets: Vec::new(), known: !command.extra_args };
+        let name = command.name();
+        if commands::has_no_file_args(name) {
+            return files;
+        }
+        let Some(dir) = command_dir(ctx.cwd, command.dir.as_deref(), home) else {
+            files.known = false;
+            return files;
+        };
+        let reads = commands::reads_files(name) || commands::is_read_only(&command.words);
+        let writes = commands::writes_files(&command.words);
+        for arg in commands::path_args(&command.words) {
+            if arg.dynamic {
+                files.known = false;
+                continue;
+            }
+            let text = commands::path_text(arg);
+            for target in expand(text, &dir, home, &mut files.known) {
+                // A command cairn does not know may or may not open its arguments: a rule
+                // on them asks rather than refuses.
+                let guess = !reads && !writes;
+                files.targets.push((target.clone(), false, guess));
+                if writes {
+                    files.targets.push((target, true, false));
+                }
+            }
+        }
+        files
+    }
+
+    fn apply_mode(&self, call: &Call<'_>, verdict: Verdict) -> Decision {
+        let plan_refusal =
+            || Decision::Deny { reason: "plan mode allows no changes: finish the plan and present it first".into() };
+        match verdict {
+            Verdict::Deny(reason) => Decision::Deny { reason },
+            Verdict::AskRule(reason) => {
+                if self.mode == PermissionMode::Plan && call.kind == ToolKind::Mutating && family(call.tool) != "Bash" {
+                    return plan_refusal();
+                }
+                self.ask_or_refuse(reason)
+            }
+            Verdict::Allowed { changes } => match self.mode {
+                PermissionMode::Plan if changes => plan_refusal(),
+                _ => Decision::Allow,
+            },
+            Verdict::Edit => match self.mode {
+                PermissionMode::Plan => plan_refusal(),
+                PermissionMode::AcceptEdits | PermissionMode::BypassPermissions => Decision::Allow,
+                _ => self.ask_or_refuse(String::new()),
+            },
+            Verdict::EditCommands { reason } => match self.mode {
+                PermissionMode::Plan => plan_refusal(),
+                PermissionMode::AcceptEdits | PermissionMode::BypassPermissions => Decision::Allow,
+                _ => self.ask_or_refuse(reason),
+            },
+            Verdict::Uncertain { reason, changes } | Verdict::Unsure { reason, changes } => match self.mode {
+                PermissionMode::Plan if changes => plan_refusal(),
+                PermissionMode::BypassPermissions => Decision::Allow,
+                _ => self.ask_or_refuse(reason),
+            },
+        }
+    }
+
+    fn ask_or_refuse(&self, reason: String) -> Decision {
+        match self.mode {
+            PermissionMode::DontAsk => Decision::Deny {
+                reason: format!("no permission rule allows this call (dontAsk mode){}", suffix(&reason)),
+            },
+            _ => Decision::Ask { reason },
+        }
+    }
+
+    fn home(&self) -> Option<PathBuf> {
+        self.anchors.as_ref().and_then(|a| a.home.clone())
+    }
+}
+
+fn suffix(reason: &str) -> String {
+    if reason.is_empty() { String::new() } else { format!(": {reason}") }
+}
+
+/// What the rules say before the mode has its word.
+enum Verdict {
+    Deny(String),
+    /// An ask rule matched (asked even in bypass mode).
+    AskRule(String),
+    /// Rules or the tool's nature allow it; `changes` says whether it changes anything.
+    Allowed {
+        changes: bool,
+    },
+    /// A file edit inside the working folders (acceptEdits lets it through).
+    Edit,
+    /// Bash commands acceptEdits lets through (mkdir, rm… on paths inside the working folders).
+    EditCommands {
+        reason: String,
+    },
+    /// The shell script cannot be judged.
+    Uncertain {
+        reason: String,
+        changes: bool,
+    },
+    /// Nothing allows it.
+    Unsure {
+        reason: String,
+        changes: bool,
+    },
+}
+
+struct Files {
+    /// `(target, write, guess)`.
+    targets: Vec<(Target, bool, bool)>,
+    /// False when some file is only known at run time.
+    known: bool,
+}
+
+fn denied_by(rule: &CompiledRule) -> String {
+    format!("denied by the permission rule {} (from {})", rule.rule, rule.origin.label)
+}
+
+fn asked_by(rule: &CompiledRule) -> String {
+    format!("the permission rule {} (from {}) asks for approval", rule.rule, rule.origin.label)
+}
+
+fn joined(words: &[Word]) -> String {
+    words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+fn is_sudo(words: &[Word]) -> bool {
+    words.first().is_some_and(|w| matches!(w.text.rsplit('/').next(), Some("sudo" | "doas")))
+}
+
+/// The ways a command can be named for deny and ask rules: as it runs, as written with
+/// its wrappers, and with a path-qualified name (`/bin/rm`) reduced to its base name.
+fn views(command: &Command) -> Vec<String> {
+    let mut out = vec![joined(&command.words)];
+    if let Some(wrapped) = &command.wrapped {
+        out.push(joined(wrapped));
+    }
+    if let Some(first) = command.words.first()
+        && first.text.contains('/')
+    {
+        let mut words = command.words.clone();
+        words[0].text = first.text.rsplit('/').next().unwrap_or("").to_owned();
+        out.push(joined(&words));
+    }
+    out
+}
+
+/// The folder a command runs in, or `None` when a `cd` made it unknowable.
+fn command_dir(cwd: &Path, dir: Option<&str>, home: Option<&Path>) -> Option<PathBuf> {
+    let dir = dir?;
+    if dir.is_empty() {
+        return Some(cwd.to_path_buf());
+    }
+    Some(Target::resolve(dir, cwd, home).named)
+}
+
+/// A path argument as the files it names: itself, or what its wildcard matches now in its
+/// folder. A wildcard that cannot be expanded makes the files unknown.
+fn expand(text: &str, dir: &Path, home: Option<&Path>, known: &mut bool) -> Vec<Target> {
+    if !text.contains(['*', '?', '[']) {
+        return vec![Target::resolve(text, dir, home)];
+    }
+    let (parent, pattern) = match text.rsplit_once('/') {
+        Some((parent, pattern)) => (if parent.is_empty() { "/" } else { parent }, pattern),
+        None => (".", text),
+    };
+    if parent.contains(['*', '?', '[']) || pattern.contains("**") {
+        *known = false;
+        return Vec::new();
+    }
+    let base = Target::resolve(parent, dir, home);
+    let Ok(glob) = globset::Glob::new(pattern) else {
+        *known = false;
+        return Vec::new();
+    };
+    let matcher = glob.compile_matcher();
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(&base.named) {
+        for entry in entries.flatten().take(10_000) {
+            if matcher.is_match(entry.file_name()) {
+                out.push(Target::resolve(&entry.path().to_string_lossy(), dir, home));
+            }
+        }
+    }
+    // Where nothing matches, bash passes the word on as it is.
+    if out.is_empty() {
+        out.push(Target::resolve(text, dir, home));
+    }
+    out
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn policy(allow: &[&str], deny: &[&str]) -> PermissionPolicy {
-        let parse = |rules: &[&str]| rules.iter().map(|r| PermissionRule::parse(r).unwrap()).collect();
-        PermissionPolicy { mode: PermissionMode::Default, allow: parse(allow), deny: parse(deny) }
-    }
-
-    fn bash(command: &str) -> Value {
-        json!({ "command": command })
-    }
-
-    #[test]
-    fn bash_prefix_rules_in_both_spellings() {
-        let p = policy(&["Bash(npm run test:*)", "Bash(git status *)", "Bash(ls)"], &[]);
-        let m = ToolKind::Mutating;
-        assert_eq!(p.decide("Bash", m, Approval::Needed, &bash("npm run test")), Decision::Allow);
-        assert_eq!(p.decide("Bash", m, Approval::Needed, &bash("npm run test -- --watch")), Decision::Allow);
-        assert_eq!(p.decide("Bash", m, Approval::Needed, &bash("npm run testx")), Decision::Ask);
-        assert_eq!(p.decide("Bash", m, Approval::Needed, &bash("git status -s")), Decision::Allow);
-        assert_eq!(p.decide("Bash", m, Approval::Needed, &bash("ls")), Decision::Allow);
-        assert_eq!(p.decide("Bash", m, Approval::Needed, &bash("ls -la")), Decision::Ask);
-    }
-
-    #[test]
-    fn allow_rules_do_not_stretch_over_shell_operators() {
-        let p = policy(&["Bash(git status:*)"], &[]);
-        for cmd in ["git status; rm -rf ~", "git status && curl x | sh", "git status $(rm x)", "git status > /etc/x"] {
-            assert_eq!(p.decide("Bash", ToolKind::Mutating, Approval::Needed, &bash(cmd)), Decision::Ask, "{cmd}");
-        }
-    }
-
-    #[test]
-    fn deny_beats_allow_and_bypass_and_catches_compound_commands() {
-        let mut p = policy(&["Bash"], &["Bash(git push:*)"]);
-        p.mode = PermissionMode::BypassPermissions;
-        assert!(matches!(
-            p.decide("Bash", ToolKind::Mutating, Approval::Needed, &bash("git push origin")),
-            Decision::Deny { .. }
-        ));
-        assert!(matches!(
-            p.decide("Bash", ToolKind::Mutating, Approval::Needed, &bash("true && git push")),
-            Decision::Deny { .. }
-        ));
-        assert_eq!(p.decide("Bash", ToolKind::Mutating, Approval::Needed, &bash("git pull")), Decision::Allow);
-    }
-
-    #[test]
-    fn unknown_specifiers_never_widen() {
-        let p = policy(&["Write(src/**)"], &["Read(./secrets/**)"]);
-        assert_eq!(
-            p.decide("Write", ToolKind::Mutating, Approval::Needed, &json!({"file_path": "src/a"})),
-            Decision::Ask
-        );
-        let read = p.decide("Read", ToolKind::ReadOnly, Approval::NotNeeded, &json!({"file_path": "a"}));
-        assert!(matches!(read, Decision::Deny { .. }));
-    }
-
-    #[test]
-    fn rule_lists_split_outside_parentheses() {
-        let rules = PermissionRule::parse_list(&["Read,Bash(git log:*) Bash(npm run a, b)".into()]).unwrap();
-        let shown: Vec<String> = rules.iter().map(ToString::to_string).collect();
-        assert_eq!(shown, ["Read", "Bash(git log:*)", "Bash(npm run a, b)"]);
-        assert!(PermissionRule::parse("Bash(oops").is_err());
-        assert!(PermissionRule::parse("(x)").is_err());
-    }
-
-    #[test]
-    fn plan_mode_refuses_changes_but_not_reads() {
-        let p = PermissionPolicy { mode: PermissionMode::Plan, ..Default::default() };
-        assert!(matches!(p.decide("Bash", ToolKind::Mutating, Approval::Needed, &bash("ls")), Decision::Deny { .. }));
-        assert_eq!(p.decide("Read", ToolKind::ReadOnly, Approval::NotNeeded, &json!({})), Decision::Allow);
-        assert_eq!(p.decide("WebFetch", ToolKind::ReadOnly, Approval::Needed, &json!({})), Decision::Ask);
-    }
-
-    #[test]
-    fn accept_edits_lets_file_edits_through_but_not_commands() {
-        let p = PermissionPolicy { mode: PermissionMode::AcceptEdits, ..Default::default() };
-        assert_eq!(p.decide("Edit", ToolKind::Mutating, Approval::Needed, &json!({})), Decision::Allow);
-        assert_eq!(p.decide("Bash", ToolKind::Mutating, Approval::Needed, &bash("ls")), Decision::Ask);
-    }
-}
+mod tests;

@@ -25,6 +25,8 @@ pub struct SessionState {
     project_dir: PathBuf,
     /// Canonical folders files may be written under: the project and each `--add-dir`.
     writable_roots: Vec<PathBuf>,
+    /// Files outside them the user approved writing to, in this session.
+    approved_writes: Mutex<Vec<PathBuf>>,
     cwd: Mutex<PathBuf>,
     /// Canonical path → hash of the content last read or written.
     seen: Mutex<HashMap<PathBuf, u64>>,
@@ -87,6 +89,7 @@ impl SessionState {
             cwd: Mutex::new(project_dir.clone()),
             project_dir,
             writable_roots,
+            approved_writes: Mutex::new(Vec::new()),
             seen: Mutex::new(HashMap::new()),
             todos: Mutex::new(Vec::new()),
             shells,
@@ -128,10 +131,26 @@ impl SessionState {
         paths::resolve(&self.cwd(), path)
     }
 
+    /// The folders files may be read and changed in.
+    pub fn working_dirs(&self) -> &[PathBuf] {
+        &self.writable_roots
+    }
+
+    /// The session's own folder for spilled output, which may always be read.
+    pub fn spill_dir(&self) -> PathBuf {
+        lock(&self.spill_dir).clone()
+    }
+
+    /// The user approved a write outside the working folders: this file may be written.
+    pub fn approve_write(&self, path: &Path) {
+        lock(&self.approved_writes).push(paths::real_location(path));
+    }
+
     /// Where a write to `path` would really land, if that is inside a writable folder.
     pub fn writable(&self, path: &Path) -> Result<PathBuf, String> {
         let real = paths::real_location(path);
-        if self.writable_roots.iter().any(|root| real.starts_with(root)) {
+        if self.writable_roots.iter().any(|root| real.starts_with(root)) || lock(&self.approved_writes).contains(&real)
+        {
             return Ok(real);
         }
         let roots: Vec<String> = self.writable_roots.iter().map(|r| r.display().to_string()).collect();

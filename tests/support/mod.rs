@@ -90,10 +90,16 @@ impl Project {
             "all_proxy",
             "NO_PROXY",
             "no_proxy",
+            "CLAUDE_CONFIG_DIR",
         ] {
             cmd.env_remove(var);
         }
-        cmd.env("CAIRN_HOME", self.home.path()).current_dir(self.dir.path()).stdin(Stdio::null());
+        // The developer's own settings (~/.claude, /etc) must not leak in.
+        cmd.env("CAIRN_HOME", self.home.path())
+            .env("HOME", self.home.path())
+            .env("CAIRN_MANAGED_SETTINGS", self.home.path().join("managed-settings.json"))
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null());
         cmd
     }
 }

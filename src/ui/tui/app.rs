@@ -277,7 +277,9 @@ impl App {
         self.mode = match self.mode {
             PermissionMode::Default => PermissionMode::AcceptEdits,
             PermissionMode::AcceptEdits => PermissionMode::Plan,
-            PermissionMode::Plan | PermissionMode::BypassPermissions => PermissionMode::Default,
+            PermissionMode::Plan | PermissionMode::BypassPermissions | PermissionMode::DontAsk => {
+                PermissionMode::Default
+            }
         };
         self.ops.push(Op::SetPermissionMode(self.mode));
     }

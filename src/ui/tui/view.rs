@@ -267,6 +267,7 @@ fn status_line(app: &App, width: usize) -> Line<'static> {
         PermissionMode::AcceptEdits => Some(("accept edits", theme.warning())),
         PermissionMode::Plan => Some(("plan mode", theme.success())),
         PermissionMode::BypassPermissions => Some(("bypass permissions", theme.error())),
+        PermissionMode::DontAsk => Some(("don't ask", theme.warning())),
     };
     if let Some((label, style)) = mode {
         left.push(Span::styled(" · ", theme.dim()));

@@ -1,0 +1,735 @@
+//! Settings files, read as Claude Code reads them (and cairn's own beside them).
+//!
+//! Layers, lowest first: user (`~/.claude/settings.json`, `$CAIRN_HOME/settings.json`),
+//! project (`.claude/settings.json`, `.cairn/settings.json`), local
+//! (`.claude/settings.local.json`, `.cairn/settings.local.json`), the command line
+//! (`--settings FILE|JSON`), managed (`/etc/claude-code/managed-settings.json`,
+//! `/etc/cairn/managed-settings.json`). At each level cairn's file wins over Claude Code's;
+//! `"claudeCompat": false` stops the reading of `.claude/` altogether. A scalar key takes
+//! the most specific value; lists (`permissions.allow/ask/deny`, `additionalDirectories`)
+//! and hooks gather from every file; `env` merges key by key.
+//!
+//! Every file is checked against the schema generated from [`SettingsFile`]: a problem is
+//! reported with the file, the JSON path and what is wrong (with a suggestion for a
+//! misspelt key); unknown keys are warnings. Only a file that is not JSON at all stops the
+//! start, because what it would deny cannot be known.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::permissions::{Origin, PermissionMode, PermissionRule};
+
+/// One settings file.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsFile {
+    /// The JSON schema the file follows (editors use it).
+    #[serde(rename = "$schema")]
+    pub schema: Option<String>,
+    /// Permission rules, the default mode and more working folders.
+    pub permissions: Option<PermissionSettings>,
+    /// Commands run at points of the session, by event name.
+    pub hooks: Option<BTreeMap<String, Vec<HookMatcher>>>,
+    /// Environment variables for the session and every command it runs.
+    pub env: Option<BTreeMap<String, String>>,
+    /// The model: an id or an alias (sonnet, opus, haiku).
+    pub model: Option<String>,
+    /// A command whose output is the interactive UI's status line.
+    pub status_line: Option<StatusLineSetting>,
+    /// A command (run with /bin/sh) that prints the API key to use.
+    pub api_key_helper: Option<String>,
+    /// Compact the conversation automatically before the context window fills (default true).
+    pub auto_compact_enabled: Option<bool>,
+    /// The context size, in tokens, at which to compact automatically.
+    pub auto_compact_window: Option<u64>,
+    /// Turn every hook off.
+    pub disable_all_hooks: Option<bool>,
+    /// Days to keep transcripts.
+    pub cleanup_period_days: Option<u32>,
+    /// cairn: `false` stops all reading of `.claude/` and `~/.claude/`.
+    pub claude_compat: Option<bool>,
+    /// cairn: the interactive UI on the alternate screen, with its own scrolling.
+    pub fullscreen: Option<bool>,
+    /// Approve every `.mcp.json` server of the project.
+    pub enable_all_project_mcp_servers: Option<bool>,
+    /// `.mcp.json` servers approved by name.
+    pub enabled_mcpjson_servers: Option<Vec<String>>,
+    /// `.mcp.json` servers refused by name.
+    pub disabled_mcpjson_servers: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PermissionSettings {
+    /// Rules for calls that run without asking, like "Bash(npm run test:*)" or "Edit(src/**)".
+    pub allow: Option<Vec<String>>,
+    /// Rules for calls that always ask.
+    pub ask: Option<Vec<String>>,
+    /// Rules for calls that are always refused.
+    pub deny: Option<Vec<String>>,
+    /// More folders the session may work in.
+    pub additional_directories: Option<Vec<String>>,
+    /// The mode a session starts in.
+    pub default_mode: Option<ModeSetting>,
+    /// "disable" refuses bypassPermissions mode and --dangerously-skip-permissions.
+    pub disable_bypass_permissions_mode: Option<String>,
+}
+
+/// A permission mode's name.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum ModeSetting {
+    Default,
+    AcceptEdits,
+    Plan,
+    BypassPermissions,
+    DontAsk,
+}
+
+impl From<ModeSetting> for PermissionMode {
+    fn from(mode: ModeSetting) -> PermissionMode {
+        match mode {
+            ModeSetting::Default => PermissionMode::Default,
+            ModeSetting::AcceptEdits => PermissionMode::AcceptEdits,
+            ModeSetting::Plan => PermissionMode::Plan,
+            ModeSetting::BypassPermissions => PermissionMode::BypassPermissions,
+            ModeSetting::DontAsk => PermissionMode::DontAsk,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+pub struct HookMatcher {
+    /// Which calls (tool names, or the event's own field): omitted, "" or "*" for all; names
+    /// separated by `|`; anything else is a regular expression.
+    pub matcher: Option<String>,
+    pub hooks: Vec<HookHandler>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HookHandler {
+    /// "command" (the others Claude Code knows — http, prompt, agent, mcp_tool — are not run
+    /// by cairn).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The shell command (run with `sh -c`).
+    pub command: Option<String>,
+    /// Arguments: the command runs without a shell.
+    pub args: Option<Vec<String>>,
+    /// Seconds before the hook is stopped (default 600).
+    pub timeout: Option<f64>,
+    /// A permission rule the call must match for the hook to run (tool events).
+    #[serde(rename = "if")]
+    pub condition: Option<String>,
+    /// Shown while the hook runs.
+    pub status_message: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+pub struct StatusLineSetting {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub command: String,
+    pub padding: Option<u16>,
+}
+
+/// Keys Claude Code knows that cairn accepts without using them.
+const KNOWN_ELSEWHERE: &[&str] = &[
+    "includeCoAuthoredBy",
+    "attribution",
+    "outputStyle",
+    "allowedMcpServers",
+    "deniedMcpServers",
+    "forceLoginMethod",
+    "forceLoginOrgUUID",
+    "awsAuthRefresh",
+    "awsCredentialExport",
+    "companyAnnouncements",
+    "alwaysThinkingEnabled",
+    "effortLevel",
+    "fallbackModel",
+    "availableModels",
+    "language",
+    "spinnerTipsEnabled",
+    "respectGitignore",
+    "plansDirectory",
+    "agent",
+    "enabledPlugins",
+    "extraKnownMarketplaces",
+    "sandbox",
+    "allowManagedHooksOnly",
+    "allowManagedPermissionRulesOnly",
+    "strictKnownMarketplaces",
+    "ignorePatterns",
+    "theme",
+    "verbose",
+    "preferredNotifChannel",
+    "autoUpdates",
+    "autoUpdatesChannel",
+    "feedbackSurveyRate",
+    "skipWebFetchPreflight",
+    "disableAutoMode",
+    "fileSuggestion",
+];
+
+/// How sure a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// A problem in a settings file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub file: String,
+    /// `permissions.allow[2]`; empty for the file as a whole.
+    pub path: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let level = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        match self.path.as_str() {
+            "" => write!(f, "{level}: {}: {}", self.file, self.message),
+            path => write!(f, "{level}: {}: {path}: {}", self.file, self.message),
+        }
+    }
+}
+
+/// The level a file sits at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    User,
+    Project,
+    Local,
+    CommandLine,
+    Managed,
+}
+
+/// A file that was read.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub level: Level,
+    /// How messages name it (`.cairn/settings.json`, `--settings`, a full path).
+    pub label: String,
+    pub path: Option<PathBuf>,
+    /// The folder a `/path` permission rule in it starts from.
+    pub anchor: PathBuf,
+    /// A Claude Code file (`.claude/`, `~/.claude/`).
+    pub claude: bool,
+    settings: SettingsFile,
+}
+
+/// Where the files are.
+#[derive(Clone, Debug, Default)]
+pub struct Locations {
+    pub cwd: PathBuf,
+    pub home: Option<PathBuf>,
+    pub cairn_home: PathBuf,
+    /// `$CLAUDE_CONFIG_DIR`, else `~/.claude`.
+    pub claude_dir: Option<PathBuf>,
+    /// `--settings`: a file or inline JSON.
+    pub cli: Option<String>,
+    /// The managed settings files (overridable for tests with `CAIRN_MANAGED_SETTINGS`).
+    pub managed: Vec<PathBuf>,
+}
+
+impl Locations {
+    pub fn from_env(
+        cwd: &Path,
+        cairn_home: &Path,
+        cli: Option<String>,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> Locations {
+        let home = env("HOME").map(PathBuf::from);
+        let claude_dir =
+            env("CLAUDE_CONFIG_DIR").map(PathBuf::from).or_else(|| home.as_ref().map(|h| h.join(".claude")));
+        let managed = match env("CAIRN_MANAGED_SETTINGS") {
+            Some(path) => vec![PathBuf::from(path)],
+            None => vec![
+                PathBuf::from("/etc/claude-code/managed-settings.json"),
+                PathBuf::from("/etc/cairn/managed-settings.json"),
+            ],
+        };
+        Locations { cwd: cwd.to_path_buf(), home, cairn_home: cairn_home.to_path_buf(), claude_dir, cli, managed }
+    }
+}
+
+/// Everything the settings files say, merged.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    pub sources: Vec<Source>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub allow: Vec<(PermissionRule, Origin)>,
+    pub ask: Vec<(PermissionRule, Origin)>,
+    pub deny: Vec<(PermissionRule, Origin)>,
+    pub additional_directories: Vec<PathBuf>,
+    pub default_mode: Option<PermissionMode>,
+    pub disable_bypass: bool,
+    /// Hook groups by event, each with the file it came from.
+    pub hooks: Vec<(String, HookMatcher, String)>,
+    pub disable_all_hooks: bool,
+    pub env: BTreeMap<String, String>,
+    pub model: Option<String>,
+    pub status_line: Option<StatusLineSetting>,
+    pub api_key_helper: Option<String>,
+    pub auto_compact_enabled: Option<bool>,
+    pub auto_compact_window: Option<u64>,
+    pub fullscreen: Option<bool>,
+    pub claude_compat: bool,
+    pub enable_all_project_mcp_servers: Option<bool>,
+    pub enabled_mcpjson_servers: Vec<String>,
+    pub disabled_mcpjson_servers: Vec<String>,
+}
+
+/// A settings file that is not JSON: the session does not start.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{file}: not valid JSON ({problem}); fix it, or move it aside, before starting cairn")]
+pub struct Unreadable {
+    pub file: String,
+    pub problem: String,
+}
+
+impl Settings {
+    /// Reads every file; only a file that is not JSON is an error.
+    pub fn load(at: &Locations) -> Result<Settings, Unreadable> {
+        let mut candidates: Vec<(Level, String, Option<PathBuf>, PathBuf, bool)> = Vec::new();
+        let project = |dir: &str, file: &str| at.cwd.join(dir).join(file);
+        if let Some(claude) = &at.claude_dir {
+            candidates.push((
+                Level::User,
+                display(&claude.join("settings.json"), at),
+                Some(claude.join("settings.json")),
+                claude.clone(),
+                true,
+            ));
+        }
+        let user = at.cairn_home.join("settings.json");
+        candidates.push((Level::User, display(&user, at), Some(user), at.cairn_home.clone(), false));
+        for (level, file) in [(Level::Project, "settings.json"), (Level::Local, "settings.local.json")] {
+            for (dir, claude) in [(".claude", true), (".cairn", false)] {
+                let path = project(dir, file);
+                candidates.push((level, format!("{dir}/{file}"), Some(path), at.cwd.clone(), claude));
+            }
+        }
+        let mut settings = Settings { claude_compat: true, ..Settings::default() };
+        let mut sources = Vec::new();
+        for (level, label, path, anchor, claude) in candidates {
+            let Some(path) = path else { continue };
+            let Ok(text) = std::fs::read_to_string(&path) else { continue };
+            sources.push(read_source(level, label, Some(path), anchor, claude, &text, &mut settings.diagnostics)?);
+        }
+        if let Some(cli) = &at.cli {
+            let trimmed = cli.trim();
+            let (label, path, anchor, text) = if trimmed.starts_with('{') {
+                ("--settings".to_owned(), None, at.cwd.clone(), trimmed.to_owned())
+            } else {
+                let path = at.cwd.join(trimmed);
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| Unreadable { file: format!("--settings {trimmed}"), problem: e.to_string() })?;
+                let anchor = path.parent().map_or_else(|| at.cwd.clone(), Path::to_path_buf);
+                (format!("--settings {trimmed}"), Some(path), anchor, text)
+            };
+            sources.push(read_source(
+                Level::CommandLine,
+                label,
+                path,
+                anchor,
+                false,
+                &text,
+                &mut settings.diagnostics,
+            )?);
+        }
+        for path in &at.managed {
+            let Ok(text) = std::fs::read_to_string(path) else { continue };
+            let anchor = path.parent().map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
+            sources.push(read_source(
+                Level::Managed,
+                path.display().to_string(),
+                Some(path.clone()),
+                anchor,
+                false,
+                &text,
+                &mut settings.diagnostics,
+            )?);
+        }
+        // `claudeCompat` is read from cairn's own files only, the most specific winning.
+        let compat = sources.iter().filter(|s| !s.claude).filter_map(|s| s.settings.claude_compat).next_back();
+        settings.claude_compat = compat.unwrap_or(true);
+        if !settings.claude_compat {
+            sources.retain(|s| !s.claude);
+            settings.diagnostics.retain(|d| !(d.file.starts_with(".claude/") || d.file.contains("/.claude/")));
+        }
+        // Lowest first; cairn's file after Claude Code's at the same level.
+        sources.sort_by_key(|s| (s.level, !s.claude));
+        for source in &sources {
+            settings.merge(source);
+        }
+        settings.sources = sources;
+        Ok(settings)
+    }
+
+    fn merge(&mut self, source: &Source) {
+        let file = &source.settings;
+        let origin = Origin { label: source.label.clone(), dir: source.anchor.clone() };
+        if let Some(p) = &file.permissions {
+            let mut fallback_asks = Vec::new();
+            for (list, rules, name) in [
+                (&mut self.allow, &p.allow, "allow"),
+                (&mut self.ask, &p.ask, "ask"),
+                (&mut self.deny, &p.deny, "deny"),
+            ] {
+                for (i, text) in rules.iter().flatten().enumerate() {
+                    match PermissionRule::parse(text) {
+                        Ok(rule) => list.push((rule, origin.clone())),
+                        Err(e) => {
+                            self.diagnostics.push(Diagnostic {
+                                severity: Severity::Error,
+                                file: source.label.clone(),
+                                path: format!("permissions.{name}[{i}]"),
+                                message: match name {
+                                    "allow" => format!("{e}; the rule is skipped"),
+                                    _ => format!("{e}; calls of the tool it names will ask instead"),
+                                },
+                            });
+                            // A broken deny or ask rule still makes its tool ask.
+                            if name != "allow"
+                                && let Some(tool) = text.split('(').next().map(str::trim).filter(|t| !t.is_empty())
+                                && let Ok(rule) = PermissionRule::parse(tool)
+                            {
+                                fallback_asks.push((rule, origin.clone()));
+                            }
+                        }
+                    }
+                }
+            }
+            self.ask.extend(fallback_asks);
+            for dir in p.additional_directories.iter().flatten() {
+                self.additional_directories.push(expand_home(dir, &source.anchor));
+            }
+            if let Some(mode) = p.default_mode {
+                self.default_mode = Some(mode.into());
+            }
+            if p.disable_bypass_permissions_mode.as_deref() == Some("disable") {
+                self.disable_bypass = true;
+            }
+        }
+        for (event, groups) in file.hooks.iter().flatten() {
+            for group in groups {
+                self.hooks.push((event.clone(), group.clone(), source.label.clone()));
+            }
+        }
+        if let Some(env) = &file.env {
+            self.env.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        macro_rules! take {
+            ($($field:ident),*) => { $( if file.$field.is_some() { self.$field = file.$field.clone(); } )* };
+        }
+        take!(
+            model,
+            status_line,
+            api_key_helper,
+            auto_compact_enabled,
+            auto_compact_window,
+            fullscreen,
+            enable_all_project_mcp_servers
+        );
+        if let Some(off) = file.disable_all_hooks {
+            self.disable_all_hooks = off;
+        }
+        self.enabled_mcpjson_servers.extend(file.enabled_mcpjson_servers.iter().flatten().cloned());
+        self.disabled_mcpjson_servers.extend(file.disabled_mcpjson_servers.iter().flatten().cloned());
+    }
+
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.severity == Severity::Error)
+    }
+}
+
+fn display(path: &Path, at: &Locations) -> String {
+    match at.home.as_ref().and_then(|h| path.strip_prefix(h).ok()) {
+        Some(rest) => format!("~/{}", rest.display()),
+        None => path.display().to_string(),
+    }
+}
+
+fn expand_home(dir: &str, anchor: &Path) -> PathBuf {
+    match (dir.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => anchor.join(dir),
+    }
+}
+
+/// Parses and checks one file. Each key that does not fit the schema is reported and left
+/// out; the rest of the file still counts.
+fn read_source(
+    level: Level,
+    label: String,
+    path: Option<PathBuf>,
+    anchor: PathBuf,
+    claude: bool,
+    text: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<Source, Unreadable> {
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| Unreadable { file: label.clone(), problem: e.to_string() })?;
+    let Value::Object(mut object) = value else {
+        return Err(Unreadable { file: label, problem: "the file must hold a JSON object".into() });
+    };
+    let found = check(&Value::Object(object.clone()), &label);
+    // What does not fit the schema is left out, so the rest can be read.
+    for problem in found.iter().filter(|p| p.severity == Severity::Error) {
+        mark_bad(&mut object, &problem.path);
+    }
+    sweep(&mut object);
+    diagnostics.extend(found);
+    let settings: SettingsFile = serde_json::from_value(Value::Object(object)).unwrap_or_default();
+    Ok(Source { level, label, path, anchor, claude, settings })
+}
+
+/// Marks what a schema error points at for removal: one entry of a permission list or one
+/// hook group where the error is inside one, else the key it is under.
+fn mark_bad(object: &mut Map<String, Value>, path: &str) {
+    let mut parts = path.split(['.', '[']).map(|p| p.trim_end_matches(']'));
+    let Some(key) = parts.next().filter(|k| !k.is_empty()) else { return };
+    let sub = parts.next();
+    let index = parts.next().and_then(|i| i.parse::<usize>().ok());
+    let entry = match (key, sub, index) {
+        ("permissions" | "hooks", Some(sub), Some(index)) => {
+            object.get_mut(key).and_then(|v| v.get_mut(sub)).and_then(|v| v.get_mut(index))
+        }
+        ("permissions" | "hooks", Some(sub), None) => object.get_mut(key).and_then(|v| v.get_mut(sub)),
+        _ => object.get_mut(key),
+    };
+    if let Some(entry) = entry {
+        *entry = Value::Null;
+    }
+}
+
+/// Drops what [`mark_bad`] marked.
+fn sweep(object: &mut Map<String, Value>) {
+    object.retain(|_, v| !v.is_null());
+    for key in ["permissions", "hooks"] {
+        if let Some(Value::Object(inner)) = object.get_mut(key) {
+            inner.retain(|_, v| !v.is_null());
+            for list in inner.values_mut() {
+                if let Value::Array(items) = list {
+                    items.retain(|v| !v.is_null());
+                }
+            }
+        }
+    }
+}
+
+/// The schema every settings file is checked against.
+pub fn schema() -> Value {
+    let generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    generator.into_root_schema_for::<SettingsFile>().to_value()
+}
+
+/// Schema errors and unknown keys of one file's JSON.
+pub fn check(value: &Value, label: &str) -> Vec<Diagnostic> {
+    static VALIDATOR: std::sync::OnceLock<Option<jsonschema::Validator>> = std::sync::OnceLock::new();
+    let mut out = Vec::new();
+    if let Some(validator) = VALIDATOR.get_or_init(|| jsonschema::validator_for(&schema()).ok()) {
+        for error in validator.iter_errors(value) {
+            out.push(Diagnostic {
+                severity: Severity::Error,
+                file: label.to_owned(),
+                path: pointer_to_path(&error.instance_path().to_string()),
+                message: error.to_string(),
+            });
+        }
+    }
+    out.extend(unknown_keys(value, label));
+    out
+}
+
+/// `/permissions/allow/2` → `permissions.allow[2]`.
+fn pointer_to_path(pointer: &str) -> String {
+    let mut out = String::new();
+    for part in pointer.split('/').filter(|p| !p.is_empty()) {
+        if part.chars().all(|c| c.is_ascii_digit()) {
+            out.push_str(&format!("[{part}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&part.replace("~1", "/").replace("~0", "~"));
+        }
+    }
+    out
+}
+
+fn unknown_keys(value: &Value, label: &str) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let schema = schema();
+    let known_top: Vec<String> =
+        schema["properties"].as_object().map(|p| p.keys().cloned().collect()).unwrap_or_default();
+    let permissions_keys = [
+        "allow",
+        "ask",
+        "deny",
+        "additionalDirectories",
+        "defaultMode",
+        "disableBypassPermissionsMode",
+        "disableAutoMode",
+    ];
+    let handler_keys = [
+        "type",
+        "command",
+        "args",
+        "timeout",
+        "if",
+        "statusMessage",
+        "async",
+        "asyncRewake",
+        "shell",
+        "once",
+        "url",
+        "headers",
+        "allowedEnvVars",
+        "prompt",
+        "model",
+        "server",
+        "tool",
+        "input",
+        "continueOnBlock",
+    ];
+    let mut unknown = |path: String, key: &str, known: &[&str]| {
+        let suggestion = closest(key, known).map(|k| format!(" (did you mean `{k}`?)")).unwrap_or_default();
+        out.push(Diagnostic {
+            severity: Severity::Warning,
+            file: label.to_owned(),
+            path,
+            message: format!("unknown key `{key}`{suggestion}; it is ignored"),
+        });
+    };
+    let Some(object) = value.as_object() else { return out };
+    let top: Vec<&str> = known_top.iter().map(String::as_str).chain(KNOWN_ELSEWHERE.iter().copied()).collect();
+    for key in object.keys() {
+        if !top.contains(&key.as_str()) {
+            unknown(key.clone(), key, &top);
+        }
+    }
+    if let Some(p) = object.get("permissions").and_then(Value::as_object) {
+        for key in p.keys().filter(|k| !permissions_keys.contains(&k.as_str())) {
+            unknown(format!("permissions.{key}"), key, &permissions_keys);
+        }
+    }
+    if let Some(hooks) = object.get("hooks").and_then(Value::as_object) {
+        for (event, groups) in hooks {
+            if !crate::hooks::EVENTS.contains(&event.as_str()) {
+                unknown(format!("hooks.{event}"), event, crate::hooks::EVENTS);
+            }
+            for (i, group) in groups.as_array().into_iter().flatten().enumerate() {
+                for (j, handler) in group["hooks"].as_array().into_iter().flatten().enumerate() {
+                    for key in handler.as_object().into_iter().flat_map(|h| h.keys()) {
+                        if !handler_keys.contains(&key.as_str()) {
+                            unknown(format!("hooks.{event}[{i}].hooks[{j}].{key}"), key, &handler_keys);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The known name nearest to a misspelt one, if it is near enough.
+fn closest<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
+    let word = word.to_ascii_lowercase();
+    known
+        .iter()
+        .map(|k| (distance(&word, &k.to_ascii_lowercase()), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            current.push((previous[j] + cost).min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// Saves allow rules to `.cairn/settings.local.json` (creating it), keeping everything else
+/// in the file and skipping rules it already has.
+pub fn add_local_allow_rules(project: &Path, rules: &[String]) -> Result<(), String> {
+    edit_local(project, |allow| {
+        for rule in rules {
+            if !allow.iter().any(|r| r.as_str() == Some(rule)) {
+                allow.push(Value::String(rule.clone()));
+            }
+        }
+    })
+}
+
+/// Removes an allow, ask or deny rule from `.cairn/settings.local.json`; whether it was there.
+pub fn remove_local_rule(project: &Path, list: &str, rule: &str) -> Result<bool, String> {
+    let mut removed = false;
+    edit_local_list(project, list, |items| {
+        let before = items.len();
+        items.retain(|r| r.as_str() != Some(rule));
+        removed = items.len() != before;
+    })?;
+    Ok(removed)
+}
+
+/// Adds a rule to a list of `.cairn/settings.local.json`.
+pub fn add_local_rule(project: &Path, list: &str, rule: &str) -> Result<(), String> {
+    edit_local_list(project, list, |items| {
+        if !items.iter().any(|r| r.as_str() == Some(rule)) {
+            items.push(Value::String(rule.to_owned()));
+        }
+    })
+}
+
+fn edit_local(project: &Path, change: impl FnOnce(&mut Vec<Value>)) -> Result<(), String> {
+    edit_local_list(project, "allow", change)
+}
+
+fn edit_local_list(project: &Path, list: &str, change: impl FnOnce(&mut Vec<Value>)) -> Result<(), String> {
+    let path = project.join(".cairn").join("settings.local.json");
+    let mut root: Value = match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?,
+        Err(_) => Value::Object(Map::new()),
+    };
+    let object = root.as_object_mut().ok_or_else(|| format!("{} does not hold a JSON object", path.display()))?;
+    let permissions = object.entry("permissions").or_insert_with(|| Value::Object(Map::new()));
+    let permissions =
+        permissions.as_object_mut().ok_or_else(|| format!("{}: `permissions` is not an object", path.display()))?;
+    let items = permissions.entry(list).or_insert_with(|| Value::Array(Vec::new()));
+    let items =
+        items.as_array_mut().ok_or_else(|| format!("{}: `permissions.{list}` is not a list", path.display()))?;
+    change(items);
+    let dir = path.parent().ok_or("no folder")?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let text = serde_json::to_string_pretty(&root).map_err(|e| e.to_string())? + "\n";
+    let temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::write(temp.path(), text).map_err(|e| format!("{}: {e}", path.display()))?;
+    temp.persist(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
