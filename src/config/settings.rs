@@ -229,6 +229,8 @@ pub struct Source {
     /// A Claude Code file (`.claude/`, `~/.claude/`).
     pub claude: bool,
     settings: SettingsFile,
+    /// The file's `permissions` as written, so a problem names the entry's real index.
+    raw_permissions: Value,
 }
 
 /// Where the files are.
@@ -295,7 +297,7 @@ pub struct Settings {
 
 /// A settings file that is not JSON: the session does not start.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{file}: not valid JSON ({problem}); fix it, or move it aside, before starting cairn")]
+#[error("{file}: {problem}")]
 pub struct Unreadable {
     pub file: String,
     pub problem: String,
@@ -337,7 +339,7 @@ impl Settings {
             } else {
                 let path = at.cwd.join(trimmed);
                 let text = std::fs::read_to_string(&path)
-                    .map_err(|e| Unreadable { file: format!("--settings {trimmed}"), problem: e.to_string() })?;
+                    .map_err(|e| Unreadable { file: format!("--settings {trimmed}"), problem: format!("cannot be read ({e})") })?;
                 let anchor = path.parent().map_or_else(|| at.cwd.clone(), Path::to_path_buf);
                 (format!("--settings {trimmed}"), Some(path), anchor, text)
             };
@@ -390,7 +392,11 @@ impl Settings {
                 (&mut self.ask, &p.ask, "ask"),
                 (&mut self.deny, &p.deny, "deny"),
             ] {
-                for (i, text) in rules.iter().flatten().enumerate() {
+                for text in rules.iter().flatten() {
+                    let i = source.raw_permissions[name]
+                        .as_array()
+                        .and_then(|items| items.iter().position(|v| v.as_str() == Some(text)))
+                        .unwrap_or(0);
                     match PermissionRule::parse(text) {
                         Ok(rule) => list.push((rule, origin.clone())),
                         Err(e) => {
@@ -483,11 +489,15 @@ fn read_source(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Result<Source, Unreadable> {
     let value: Value =
-        serde_json::from_str(text).map_err(|e| Unreadable { file: label.clone(), problem: e.to_string() })?;
+        serde_json::from_str(text).map_err(|e| Unreadable {
+            file: label.clone(),
+            problem: format!("not valid JSON ({e}); fix it, or move it aside, before starting cairn"),
+        })?;
     let Value::Object(mut object) = value else {
         return Err(Unreadable { file: label, problem: "the file must hold a JSON object".into() });
     };
     let found = check(&Value::Object(object.clone()), &label);
+    let raw_permissions = object.get("permissions").cloned().unwrap_or(Value::Null);
     // What does not fit the schema is left out, so the rest can be read.
     for problem in found.iter().filter(|p| p.severity == Severity::Error) {
         mark_bad(&mut object, &problem.path);
@@ -495,7 +505,7 @@ fn read_source(
     sweep(&mut object);
     diagnostics.extend(found);
     let settings: SettingsFile = serde_json::from_value(Value::Object(object)).unwrap_or_default();
-    Ok(Source { level, label, path, anchor, claude, settings })
+    Ok(Source { level, label, path, anchor, claude, settings, raw_permissions })
 }
 
 /// Marks what a schema error points at for removal: one entry of a permission list or one
@@ -534,8 +544,7 @@ fn sweep(object: &mut Map<String, Value>) {
 
 /// The schema every settings file is checked against.
 pub fn schema() -> Value {
-    let generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
-    generator.into_root_schema_for::<SettingsFile>().to_value()
+    crate::tools::input_schema::<SettingsFile>()
 }
 
 /// Schema errors and unknown keys of one file's JSON.

@@ -308,7 +308,7 @@ impl ToolRegistry {
 /// plain types (an `Option` is already optional by not being required, so `"null"` and
 /// `"default": null` only cost bytes), and none of schemars' integer `format`s, which some
 /// OpenAI-compatible servers reject.
-fn input_schema<T: JsonSchema>() -> Value {
+pub(crate) fn input_schema<T: JsonSchema>() -> Value {
     let settings = schemars::generate::SchemaSettings::draft2020_12().with(|s| s.inline_subschemas = true);
     let mut schema = settings.into_generator().into_root_schema_for::<T>().to_value();
     if let Value::Object(map) = &mut schema {
@@ -323,6 +323,9 @@ fn input_schema<T: JsonSchema>() -> Value {
 fn simplify_optional_properties(schema: &mut Value) {
     if let Some(items) = schema.get_mut("items") {
         simplify_optional_properties(items);
+    }
+    if let Some(values) = schema.get_mut("additionalProperties").filter(|v| v.is_object()) {
+        simplify_optional_properties(values);
     }
     let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else { return };
     for property in properties.values_mut() {
