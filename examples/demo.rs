@@ -86,6 +86,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         transcript: None,
         resumed: None,
         secrets: Secrets::default(),
+        hooks: Default::default(),
+        env: Vec::new(),
     });
 
     let task = "What is in this project?";

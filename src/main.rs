@@ -13,6 +13,7 @@ use clap::Parser;
 use cairn::agent::{self, AgentConfig, ApprovalMode, prompt};
 use cairn::cli::{Cli, Command, ConfigAction};
 use cairn::config::{self, settings::Locations, settings::Settings};
+use cairn::hooks::Hooks;
 use cairn::permissions::paths::Anchors;
 use cairn::permissions::{Origin, PermissionMode, PermissionPolicy, PermissionRule, Rules};
 use cairn::provider::models;
@@ -140,6 +141,16 @@ fn run(cli: Cli) -> Result<i32> {
     let permissions = permission_policy(&cli, &settings, &cwd, &process_env, resumed_mode)?;
     let mut tools = ToolRegistry::builtin();
     tools.retain(|name| !permissions.removes_tool(name));
+    let hooks = if settings.disable_all_hooks {
+        Hooks::default()
+    } else {
+        let env: Vec<(String, String)> = settings.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let (hooks, problems) = Hooks::new(&settings.hooks, &cwd, env);
+        for problem in problems {
+            eprintln!("cairn: warning: {}: hooks.{}: {}", problem.source, problem.event, problem.problem);
+        }
+        hooks
+    };
     let mut system_prompt = cli.system_prompt.clone().unwrap_or_else(|| prompt::system_prompt(&cwd));
     if let Some(extra) = &cli.append_system_prompt {
         system_prompt.push_str("\n\n");
@@ -197,6 +208,8 @@ fn run(cli: Cli) -> Result<i32> {
             store: (!cli.no_session_persistence).then_some(store),
             transcript: opened.transcript,
             resumed: opened.loaded,
+            hooks: Arc::new(hooks),
+            env: settings.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         });
         match front_end {
             FrontEnd::Print { first_prompt, options } => anyhow::Ok(print::run(agent, first_prompt, options).await),

@@ -130,6 +130,11 @@ pub enum Event {
     Error {
         message: String,
     },
+    /// Something the user should know that is not a problem of the session: what a hook
+    /// said (`systemMessage`, a hook that failed without blocking, why it stopped a turn).
+    Notice {
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -172,9 +177,16 @@ pub struct TurnOutcome {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TurnStatus {
     Success,
-    MaxTurns { limit: u32 },
+    MaxTurns {
+        limit: u32,
+    },
     Failed(TurnError),
     Interrupted,
+    /// A hook ended the turn (`continue: false`) or refused the prompt; the reason is for
+    /// the user.
+    HookStopped {
+        reason: String,
+    },
 }
 
 /// A turn that could not finish, typed so a front end can say what to do about it.

@@ -58,6 +58,8 @@ fn start_with(mock: &MockLlm, project: &Project, saved: Option<(Store, Opened)>)
         transcript: opened.and_then(|o| o.transcript),
         resumed: None,
         secrets: Secrets::default(),
+        hooks: Default::default(),
+        env: Vec::new(),
     })
 }
 

@@ -1,15 +1,18 @@
 //! The gate every tool call passes before it may run, in call order: the tool must exist,
-//! its input must match the tool's schema, and the permission rules (or the user) must allow
-//! it. A call that fails any check is answered at once with an error result that tells the
-//! model what to do; the loop goes on.
+//! its input must match the tool's schema, PreToolUse hooks may block it, change its input
+//! or decide for it, and the permission rules (or PermissionRequest hooks, or the user) must
+//! allow it. A hook's "allow" never overrides a deny rule or a firm ask. A call that fails any
+//! check is answered at once with an error result that tells the model what to do; the loop
+//! goes on.
 
 use std::sync::Arc;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::{ApprovalMode, Approvals, Session};
 use crate::config::settings;
+use crate::hooks::{Invocation, PermissionVerdict};
 use crate::permissions::{Call, Context, Decision, Origin, PermissionRule, commands, family, shell};
 use crate::protocol::{ApprovalDecision, Event, EventSink, PermissionDenial};
 use crate::tools::scheduler::Planned;
@@ -21,14 +24,26 @@ pub(super) struct ToolCall {
     pub input: Value,
 }
 
+/// What the gate learned besides the plan.
+#[derive(Default)]
+pub(super) struct Gated {
+    /// Calls refused for permission, for the result's `permission_denials`.
+    pub denials: Vec<PermissionDenial>,
+    /// Context hooks gave the model, sent after the results.
+    pub context: Vec<String>,
+    /// A hook said `continue: false`: the turn ends after this batch.
+    pub stop: Option<String>,
+}
+
 pub(super) async fn plan_calls(
     session: &Session,
     calls: Vec<ToolCall>,
     approvals: &Approvals,
     cancel: &CancellationToken,
     events: &EventSink,
-    denials: &mut Vec<PermissionDenial>,
+    gated: &mut Gated,
 ) -> Vec<Planned> {
+    let denials = &mut gated.denials;
     let mut plan = Vec::with_capacity(calls.len());
     for mut call in calls {
         let answered = |output: ToolOutput, call: ToolCall| Planned::Answered {
@@ -55,13 +70,79 @@ pub(super) async fn plan_calls(
             plan.push(answered(ToolOutput::error(message), call));
             continue;
         }
+        // PreToolUse hooks: before the permission check, as in Claude Code.
+        let fields = json!({ "tool_name": call.name, "tool_input": call.input, "tool_use_id": call.id });
+        let hooked = session.run_hooks("PreToolUse", &call.name, fields, Some((&call.name, &call.input)), events).await;
+        gated.context.extend(hooked.context.iter().cloned());
+        if let Some(reason) = &hooked.stop {
+            gated.stop = Some(reason.clone());
+            let message = format!("A PreToolUse hook stopped the session before this call ran{}", suffix(reason));
+            plan.push(answered(ToolOutput::error(message), call));
+            continue;
+        }
+        if let Some((command, reason)) = hooked.blocks.first() {
+            let message = format!("PreToolUse:{} hook error: [{command}]: {reason}\n", call.name);
+            plan.push(answered(ToolOutput::error(message), call));
+            continue;
+        }
+        let hook_verdict = hooked.permission.clone();
+        if let Some((PermissionVerdict::Deny, reason)) = &hook_verdict {
+            let message = if reason.is_empty() {
+                format!("A PreToolUse hook refused this {} call.", call.name)
+            } else {
+                reason.clone()
+            };
+            denials.push(denial(&call));
+            plan.push(answered(ToolOutput::error(message), call));
+            continue;
+        }
+        if let Some(input) = hooked.updated_input {
+            call.input = input;
+            if let Err(problem) = tool.prepare(&mut call.input) {
+                let message = format!(
+                    "<tool_use_error>A PreToolUse hook changed the input into an invalid one: {problem}</tool_use_error>"
+                );
+                plan.push(answered(ToolOutput::error(message), call));
+                continue;
+            }
+        }
         let decision = decide(session, tool.name, tool.kind, tool.approval, &call.input);
+        let decision = match (&hook_verdict, decision) {
+            // A hook's "allow" skips the question, but not a deny rule or a firm ask.
+            (Some((PermissionVerdict::Allow, _)), Decision::Ask { firm: false, .. }) => Decision::Allow,
+            (Some((PermissionVerdict::Ask | PermissionVerdict::Defer, reason)), Decision::Allow) => {
+                Decision::Ask { reason: reason.clone(), firm: true }
+            }
+            (_, decision) => decision,
+        };
+        // PermissionRequest hooks answer for the user (in -p too).
+        let decision = match decision {
+            Decision::Ask { reason, firm } if session.config.hooks.has("PermissionRequest") => {
+                let fields = json!({ "tool_name": call.name, "tool_input": call.input });
+                let answer = session
+                    .run_hooks("PermissionRequest", &call.name, fields, Some((&call.name, &call.input)), events)
+                    .await;
+                match answer.permission {
+                    Some((PermissionVerdict::Allow, _)) => {
+                        if let Some(input) = answer.updated_input {
+                            call.input = input;
+                        }
+                        Decision::Allow
+                    }
+                    Some((PermissionVerdict::Deny, message)) => Decision::Deny {
+                        reason: if message.is_empty() { "a PermissionRequest hook refused it".into() } else { message },
+                    },
+                    _ => Decision::Ask { reason, firm },
+                }
+            }
+            decision => decision,
+        };
         let refusal = match decision {
             Decision::Allow => None,
             Decision::Deny { reason } => {
                 Some(format!("Permission to use {} was denied: {reason}. Do not retry this call.", call.name))
             }
-            Decision::Ask { reason } => match session.config.approvals {
+            Decision::Ask { reason, .. } => match session.config.approvals {
                 ApprovalMode::Refuse => Some(format!(
                     "Permission to use {} was denied: cairn is running non-interactively and no permission \
                      rule allows this call{}. Do not retry it; finish what you can without it. (The user can \
@@ -76,6 +157,7 @@ pub(super) async fn plan_calls(
                         session: Arc::clone(&session.tools),
                     };
                     let preview = tool.preview(&call.input, &ctx);
+                    notify(session, &call.name);
                     let answer = ask_user(&call, preview, approvals, cancel, events).await;
                     if matches!(answer, Answer::Allowed | Answer::AllowedForSession) {
                         approve_paths(session, tool.name, &call.input);
@@ -94,16 +176,46 @@ pub(super) async fn plan_calls(
         match refusal {
             None => plan.push(Planned::Run { call_id: call.id, name: call.name, input: call.input, tool }),
             Some(message) => {
-                denials.push(PermissionDenial {
-                    tool_name: call.name.clone(),
-                    tool_use_id: call.id.clone(),
-                    tool_input: call.input.clone(),
-                });
+                denials.push(denial(&call));
                 plan.push(answered(ToolOutput::error(message), call));
             }
         }
     }
     plan
+}
+
+fn denial(call: &ToolCall) -> PermissionDenial {
+    PermissionDenial { tool_name: call.name.clone(), tool_use_id: call.id.clone(), tool_input: call.input.clone() }
+}
+
+fn suffix(reason: &str) -> String {
+    if reason.is_empty() { ".".into() } else { format!(": {reason}") }
+}
+
+/// Notification hooks hear that the user is asked; they run on their own, never holding up
+/// the question.
+fn notify(session: &Session, tool: &str) {
+    if !session.config.hooks.has("Notification") {
+        return;
+    }
+    let hooks = Arc::clone(&session.config.hooks);
+    let message = format!("cairn needs your permission to use {tool}");
+    let input = session.hook_input(
+        "Notification",
+        json!({ "message": message, "title": "Permission needed", "notification_type": "permission_prompt" }),
+    );
+    let cwd = session.tools.cwd();
+    tokio::spawn(async move {
+        let invocation = Invocation {
+            event: "Notification",
+            target: "permission_prompt",
+            input,
+            cwd: &cwd,
+            call: None,
+            budget: None,
+        };
+        hooks.run(invocation).await;
+    });
 }
 
 enum Answer {

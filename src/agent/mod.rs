@@ -20,12 +20,15 @@ mod turn;
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::cost::CostTracker;
+use crate::hooks::{Hooks, Invocation, Summary};
 use crate::permissions::PermissionMode;
 use crate::permissions::PermissionPolicy;
 use crate::protocol::{ApprovalDecision, Event, EventSink, Op, SessionInfo, TurnStatus, UserInput};
@@ -75,6 +78,10 @@ pub struct AgentConfig {
     pub resumed: Option<Loaded>,
     /// Credentials kept out of spilled output and out of the tools' commands.
     pub secrets: Secrets,
+    /// The user's hooks.
+    pub hooks: Arc<Hooks>,
+    /// Variables for every command the tools run (the settings' `env`).
+    pub env: Vec<(String, String)>,
 }
 
 pub struct AgentHandle {
@@ -88,14 +95,17 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
     let (ops_tx, ops_rx) = mpsc::unbounded_channel();
     let (sink, events) = EventSink::new();
     config.tools.prepare_validators();
-    let tools = Arc::new(SessionState::new(
-        &config.cwd,
-        &config.add_dirs,
-        config.session_dir.join("tool-results"),
-        Arc::clone(&config.shells),
-        sink.clone(),
-        config.secrets.clone(),
-    ));
+    let tools = Arc::new(
+        SessionState::new(
+            &config.cwd,
+            &config.add_dirs,
+            config.session_dir.join("tool-results"),
+            Arc::clone(&config.shells),
+            sink.clone(),
+            config.secrets.clone(),
+        )
+        .with_env(config.env.clone()),
+    );
     let permissions = Arc::new(Mutex::new(config.permissions.clone()));
     let mut config = config;
     let resumed = config.resumed.take();
@@ -110,6 +120,7 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
         turns: 0,
         title: None,
         last_prompt: String::new(),
+        pending_context: Vec::new(),
     };
     let task = tokio::spawn(run(session, resumed, ops_rx, sink));
     AgentHandle { ops: ops_tx, events, task }
@@ -129,9 +140,62 @@ struct Session {
     turns: u32,
     title: Option<String>,
     last_prompt: String,
+    /// Context for the model from SessionStart hooks, sent with the next prompt.
+    pending_context: Vec<String>,
 }
 
+/// How long SessionEnd hooks may take in all: the session is closing.
+const SESSION_END_BUDGET: Duration = Duration::from_millis(1500);
+
 impl Session {
+    /// The fields every hook's input starts with, then the event's own.
+    fn hook_input(&self, event: &str, fields: Value) -> Value {
+        let mut input = json!({
+            "session_id": self.config.session_id,
+            "transcript_path": self.transcript.as_ref().map(|t| t.path().display().to_string()).unwrap_or_default(),
+            "cwd": self.tools.cwd(),
+            "permission_mode": state::lock(&self.permissions).mode.as_str(),
+            "hook_event_name": event,
+        });
+        if let (Value::Object(base), Value::Object(extra)) = (&mut input, fields) {
+            base.extend(extra);
+        }
+        input
+    }
+
+    /// Runs an event's hooks; what they say to the user goes out as notices.
+    async fn run_hooks(
+        &self,
+        event: &str,
+        target: &str,
+        fields: Value,
+        call: Option<(&str, &Value)>,
+        events: &EventSink,
+    ) -> Summary {
+        if !self.config.hooks.has(event) {
+            return Summary::default();
+        }
+        let cwd = self.tools.cwd();
+        let budget = (event == "SessionEnd").then_some(SESSION_END_BUDGET);
+        let input = self.hook_input(event, fields);
+        let summary = self.config.hooks.run(Invocation { event, target, input, cwd: &cwd, call, budget }).await;
+        for message in summary.messages.iter().chain(&summary.errors) {
+            events.emit(Event::Notice { message: message.clone() });
+        }
+        summary
+    }
+
+    /// SessionStart hooks; their context goes with the next prompt.
+    async fn session_start(&mut self, source: &str, events: &EventSink) {
+        let fields = json!({ "source": source, "model": self.config.model.id });
+        let summary = self.run_hooks("SessionStart", source, fields, None, events).await;
+        self.pending_context.extend(summary.context);
+    }
+
+    async fn session_end(&self, reason: &str, events: &EventSink) {
+        self.run_hooks("SessionEnd", reason, json!({ "reason": reason }), None, events).await;
+    }
+
     fn info(&self) -> SessionInfo {
         SessionInfo {
             session_id: self.config.session_id.clone(),
@@ -230,14 +294,15 @@ impl Session {
         events.emit(Event::SessionChanged(self.info()));
     }
 
-    /// `/resume`: finds, reads and takes over another session of this project.
-    async fn resume(&mut self, key: String, events: &EventSink) {
+    /// `/resume`: finds, reads and takes over another session of this project; whether it
+    /// did.
+    async fn resume(&mut self, key: String, events: &EventSink) -> bool {
         let Some(store) = self.config.store.clone() else {
             events.emit(Event::Error {
                 message: "Sessions are not saved in this run (--no-session-persistence), so none can be resumed."
                     .into(),
             });
-            return;
+            return false;
         };
         let current = self.transcript.as_ref().map(|t| t.path().to_path_buf());
         let opened = tokio::task::spawn_blocking(move || {
@@ -252,15 +317,18 @@ impl Session {
         .await;
         match opened {
             Ok(Ok(Some((loaded, transcript)))) => {
+                self.session_end("resume", events).await;
                 self.sync(events).await;
                 let todos = self.adopt(loaded, Some(transcript));
                 events.emit(Event::SessionChanged(self.info()));
                 self.announce_restored(todos, events);
+                return true;
             }
             Ok(Ok(None)) => events.emit(Event::Error { message: "That is the session you are in.".into() }),
             Ok(Err(e)) => events.emit(Event::Error { message: e.to_string() }),
             Err(e) => events.emit(Event::Error { message: format!("Reading the session failed: {e}") }),
         }
+        false
     }
 
     /// `/rename`: the session's title, shown in the session list.
@@ -290,9 +358,11 @@ async fn run(mut session: Session, resumed: Option<Loaded>, mut ops: mpsc::Unbou
         session.adopt(loaded, transcript)
     });
     events.emit(Event::SessionStarted(session.info()));
+    let source = if restored.is_some() { "resume" } else { "startup" };
     if let Some(todos) = restored {
         session.announce_restored(todos, &events);
     }
+    session.session_start(source, &events).await;
     let approvals = Approvals::default();
     let mut queued = VecDeque::new();
     loop {
@@ -314,6 +384,7 @@ async fn run(mut session: Session, resumed: Option<Loaded>, mut ops: mpsc::Unbou
                 }
                 Some(Op::Interrupt | Op::ApprovalAnswer { .. }) => continue,
                 Some(Op::Shutdown) | None => {
+                    session.session_end("other", &events).await;
                     session.sync(&events).await;
                     return;
                 }
@@ -327,11 +398,15 @@ async fn run(mut session: Session, resumed: Option<Loaded>, mut ops: mpsc::Unbou
                 continue;
             }
             Pending::Clear => {
+                session.session_end("clear", &events).await;
                 session.start_over(&events);
+                session.session_start("clear", &events).await;
                 continue;
             }
             Pending::Resume(key) => {
-                session.resume(key, &events).await;
+                if session.resume(key, &events).await {
+                    session.session_start("resume", &events).await;
+                }
                 continue;
             }
         };
@@ -384,6 +459,8 @@ async fn run(mut session: Session, resumed: Option<Loaded>, mut ops: mpsc::Unbou
             events.emit(Event::SessionChanged(session.info()));
         }
         if shutdown {
+            session.session_end("other", &events).await;
+            session.sync(&events).await;
             return;
         }
     }

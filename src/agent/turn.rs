@@ -11,22 +11,26 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
 
 use tokio_util::sync::CancellationToken;
 
-use super::gate::{self, ToolCall};
+use super::gate::{self, Gated, ToolCall};
 use super::history::{
     self, CONTINUE_PROMPT, ContentBlock, INTERRUPTED_REQUEST, INTERRUPTED_TOOLS, Message, Role, ToolResultContent,
 };
 use super::{Approvals, Session};
+use crate::hooks::context_block;
 use crate::protocol::{
     AssistantMessage, Event, EventSink, PermissionDenial, TurnError, TurnErrorKind, TurnOutcome, TurnStatus, UserInput,
 };
 use crate::provider::retry::{SampleError, sample};
 use crate::provider::{ProviderError, Request, Response, StopReason};
 use crate::session::Record;
-use crate::tools::{ToolContext, scheduler, state};
+use crate::tools::scheduler::Planned;
+use crate::tools::{ToolContext, ToolOutput, scheduler, state};
 
 /// Follow-up requests for one answer cut off by the output limit.
 const MAX_CONTINUATIONS: u32 = 3;
@@ -40,7 +44,14 @@ struct TurnState {
     /// Text of answers cut off at the output limit, awaiting their continuation.
     cut_text: String,
     denials: Vec<PermissionDenial>,
+    /// Stop hooks that blocked the end in a row.
+    stop_blocks: u32,
+    /// A hook said `continue: false`.
+    stop: Option<String>,
 }
+
+/// Stop hooks may keep a turn going this many times in a row, then they are overruled.
+const MAX_STOP_BLOCKS: u32 = 8;
 
 pub(super) async fn run_turn(
     session: &mut Session,
@@ -56,9 +67,22 @@ pub(super) async fn run_turn(
         continuations: 0,
         cut_text: String::new(),
         denials: Vec::new(),
+        stop_blocks: 0,
+        stop: None,
     };
-    let mut content = input.content;
+    let prompt = history::text_of(&input.content);
+    let hooked = session.run_hooks("UserPromptSubmit", "", json!({ "prompt": prompt }), None, events).await;
+    if hooked.blocked() || hooked.stop.is_some() {
+        let reason = if hooked.blocked() { hooked.block_reason() } else { hooked.stop.clone().unwrap_or_default() };
+        let shown = if reason.is_empty() { String::new() } else { format!(": {reason}") };
+        events.emit(Event::Notice { message: format!("A UserPromptSubmit hook blocked the prompt{shown}") });
+        return Event::TurnComplete(outcome(session, turn, TurnStatus::HookStopped { reason }, String::new(), None));
+    }
+    let mut content: Vec<ContentBlock> =
+        session.pending_context.drain(..).map(|c| ContentBlock::text(context_block(&c))).collect();
+    content.extend(input.content);
     content.extend(attach_files(session, &input.attachments, &cancel).await);
+    content.extend(hooked.context.iter().map(|c| ContentBlock::text(context_block(c))));
     let mode = state::lock(&session.permissions).mode;
     session.record(Record::User { content: content.clone(), permission_mode: Some(mode), meta: false });
     session.history.push(Message { role: Role::User, content });
@@ -92,6 +116,15 @@ pub(super) async fn run_turn(
                 push_note(session, INTERRUPTED_TOOLS, false);
                 return Event::TurnAborted(outcome(session, turn, TurnStatus::Interrupted, String::new(), None));
             }
+            if let Some(reason) = turn.stop.take() {
+                return Event::TurnComplete(outcome(
+                    session,
+                    turn,
+                    TurnStatus::HookStopped { reason },
+                    String::new(),
+                    None,
+                ));
+            }
             continue;
         }
         let text = history::text_of(&response.content);
@@ -100,6 +133,24 @@ pub(super) async fn run_turn(
             turn.cut_text.push_str(&text);
             push_note(session, CONTINUE_PROMPT, true);
             continue;
+        }
+        // Stop hooks may keep the turn going (at most MAX_STOP_BLOCKS times in a row).
+        let fields = json!({
+            "stop_hook_active": turn.stop_blocks > 0,
+            "last_assistant_message": text,
+            "background_tasks": [],
+            "session_crons": [],
+        });
+        let hooked = session.run_hooks("Stop", "", fields, None, events).await;
+        if hooked.blocked() {
+            if turn.stop_blocks < MAX_STOP_BLOCKS {
+                turn.stop_blocks += 1;
+                push_note(session, &format!("Stop hook feedback:\n{}", hooked.block_reason()), true);
+                continue;
+            }
+            events.emit(Event::Notice {
+                message: format!("Stop hooks blocked the end {MAX_STOP_BLOCKS} times in a row; the turn ends here."),
+            });
         }
         let result = std::mem::take(&mut turn.cut_text) + &text;
         let stop_reason = response.stop_reason.clone();
@@ -212,16 +263,59 @@ async fn run_tools(
     cancel: &CancellationToken,
     events: &EventSink,
 ) {
-    let plan = gate::plan_calls(session, calls, approvals, cancel, events, &mut turn.denials).await;
+    let mut gated = Gated::default();
+    let plan = gate::plan_calls(session, calls, approvals, cancel, events, &mut gated).await;
+    turn.denials.append(&mut gated.denials);
+    // The calls that run, for their PostToolUse hooks.
+    let ran: HashMap<String, (String, Value)> = plan
+        .iter()
+        .filter_map(|p| match p {
+            Planned::Run { call_id, name, input, .. } => Some((call_id.clone(), (name.clone(), input.clone()))),
+            Planned::Answered { .. } => None,
+        })
+        .collect();
     let finished = scheduler::run(plan, &session.tools, cancel, events).await;
     let mut results = Vec::with_capacity(finished.len());
+    let mut after: Vec<(String, String, Value, ToolOutput)> = Vec::new();
     for f in finished {
+        if let Some((name, input)) = ran.get(&f.call_id) {
+            after.push((f.call_id.clone(), name.clone(), input.clone(), f.output.clone()));
+        }
         let block =
             ContentBlock::ToolResult { tool_use_id: f.call_id, content: f.output.content, is_error: f.output.is_error };
         session.record(Record::ToolResult { block: block.clone(), structured: f.output.structured });
         results.push(block);
     }
     session.history.push(Message { role: Role::User, content: results });
+    let mut notes: Vec<String> = gated.context;
+    if !cancel.is_cancelled() {
+        for (call_id, name, input, output) in after {
+            let (event, mut fields) = if output.is_error {
+                ("PostToolUseFailure", json!({ "error": output.text_content() }))
+            } else {
+                ("PostToolUse", json!({ "tool_response": output.structured }))
+            };
+            fields["tool_name"] = json!(name);
+            fields["tool_input"] = input.clone();
+            fields["tool_use_id"] = json!(call_id);
+            let summary = session.run_hooks(event, &name, fields, Some((&name, &input)), events).await;
+            for (command, reason) in &summary.blocks {
+                notes.push(format!("{event}:{name} hook blocking error from command: \"{command}\": {reason}"));
+            }
+            notes.extend(summary.context);
+            if let Some(reason) = summary.stop {
+                turn.stop = Some(reason);
+            }
+        }
+    }
+    if let Some(reason) = gated.stop {
+        turn.stop = Some(reason);
+    }
+    if !notes.is_empty() {
+        let content: Vec<ContentBlock> = notes.iter().map(|n| ContentBlock::text(context_block(n))).collect();
+        session.record(Record::User { content: content.clone(), permission_mode: None, meta: true });
+        session.history.push(Message { role: Role::User, content });
+    }
 }
 
 fn turn_error(error: &ProviderError, attempts: u32) -> TurnError {

@@ -338,8 +338,10 @@ impl Settings {
                 ("--settings".to_owned(), None, at.cwd.clone(), trimmed.to_owned())
             } else {
                 let path = at.cwd.join(trimmed);
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| Unreadable { file: format!("--settings {trimmed}"), problem: format!("cannot be read ({e})") })?;
+                let text = std::fs::read_to_string(&path).map_err(|e| Unreadable {
+                    file: format!("--settings {trimmed}"),
+                    problem: format!("cannot be read ({e})"),
+                })?;
                 let anchor = path.parent().map_or_else(|| at.cwd.clone(), Path::to_path_buf);
                 (format!("--settings {trimmed}"), Some(path), anchor, text)
             };
@@ -488,11 +490,10 @@ fn read_source(
     text: &str,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Result<Source, Unreadable> {
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| Unreadable {
-            file: label.clone(),
-            problem: format!("not valid JSON ({e}); fix it, or move it aside, before starting cairn"),
-        })?;
+    let value: Value = serde_json::from_str(text).map_err(|e| Unreadable {
+        file: label.clone(),
+        problem: format!("not valid JSON ({e}); fix it, or move it aside, before starting cairn"),
+    })?;
     let Value::Object(mut object) = value else {
         return Err(Unreadable { file: label, problem: "the file must hold a JSON object".into() });
     };

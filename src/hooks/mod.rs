@@ -1,4 +1,28 @@
-//! Hooks: the user's commands, run at points of the session as Claude Code runs them.
+//! Hooks: the user's commands, run at points of the session exactly as Claude Code runs
+//! them, so existing hook scripts work unchanged.
+//!
+//! Settings hold, per event, groups of a matcher and handlers (reference §1.1). [`Hooks`]
+//! compiles them once; [`Hooks::run`] runs every handler whose matcher fits the event's
+//! target (the tool name for tool events, the `source`/`reason`/`trigger` for others) — all
+//! of them at once, identical commands once — with the event's JSON on stdin, and reads
+//! the outcome (`outcome`): exit 0 with optional JSON on stdout, exit 2 to block, anything
+//! else a non-blocking error. The core decides what an outcome does to the session; the
+//! wording the model sees lives in `outcome` too.
+
+mod outcome;
+mod process;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use regex::Regex;
+use serde_json::Value;
+
+use crate::config::settings::{HookHandler, HookMatcher};
+pub use outcome::{Outcome, PermissionVerdict, Summary, context_block};
+use process::Run;
 
 /// The events cairn knows (Claude Code's names).
 pub const EVENTS: &[&str] = &[
@@ -16,3 +40,292 @@ pub const EVENTS: &[&str] = &[
     "PermissionRequest",
     "SubagentStart",
 ];
+
+/// Claude Code's default: ten minutes.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+#[derive(Clone, Debug)]
+enum Matcher {
+    All,
+    /// Exact names (`Edit|Write`, `Bash`).
+    Names(Vec<String>),
+    /// Anything else: a regular expression, unanchored.
+    Pattern(Regex),
+}
+
+impl Matcher {
+    fn parse(text: Option<&str>) -> Result<Matcher, String> {
+        let text = text.unwrap_or("").trim();
+        if text.is_empty() || text == "*" {
+            return Ok(Matcher::All);
+        }
+        let plain = text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ' ' | ',' | '|'));
+        if plain {
+            let names = text.split(['|', ',']).map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).collect();
+            return Ok(Matcher::Names(names));
+        }
+        Regex::new(text)
+            .map(Matcher::Pattern)
+            .map_err(|e| format!("the matcher {text:?} is not a valid regular expression: {e}"))
+    }
+
+    fn fits(&self, target: &str) -> bool {
+        match self {
+            Matcher::All => true,
+            // Old and new names of a tool (`Task`/`Agent`, `KillShell`/`TaskStop`) are one.
+            Matcher::Names(names) => names.iter().any(|n| n == target || renamed(n) == renamed(target)),
+            Matcher::Pattern(regex) => regex.is_match(target),
+        }
+    }
+}
+
+/// A tool's current name, for the tools Claude Code renamed.
+fn renamed(tool: &str) -> &str {
+    match tool {
+        "Task" => "Agent",
+        "KillShell" | "KillBash" => "TaskStop",
+        "BashOutput" => "TaskOutput",
+        other => other,
+    }
+}
+
+/// One command to run.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Program {
+    /// `sh -c` this.
+    Shell(String),
+    /// This program and arguments, no shell.
+    Exec(Vec<String>),
+}
+
+impl Program {
+    /// How messages name it.
+    pub fn display(&self) -> String {
+        match self {
+            Program::Shell(command) => command.clone(),
+            Program::Exec(args) => args.join(" "),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Handler {
+    program: Program,
+    timeout: Duration,
+    /// A permission rule the call must match (`"if": "Bash(git commit:*)"`).
+    condition: Option<crate::permissions::PermissionRule>,
+}
+
+#[derive(Clone, Debug)]
+struct Group {
+    event: String,
+    matcher: Matcher,
+    matcher_text: String,
+    handlers: Vec<Handler>,
+    source: String,
+}
+
+/// A problem with a configured hook; the hook is skipped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HookProblem {
+    pub source: String,
+    pub event: String,
+    pub problem: String,
+}
+
+/// The hooks of a session.
+#[derive(Clone, Debug, Default)]
+pub struct Hooks {
+    groups: Vec<Group>,
+    /// The folder the session started in (`CLAUDE_PROJECT_DIR`).
+    project_dir: PathBuf,
+    /// The settings' `env`, for the hooks' environment.
+    env: Vec<(String, String)>,
+}
+
+/// What a hook run needs to know besides its input.
+pub struct Invocation<'a> {
+    pub event: &'a str,
+    /// What matchers are checked against: a tool name, a `source`, a `reason`…
+    pub target: &'a str,
+    pub input: Value,
+    /// The folder hooks run in (the session's current one).
+    pub cwd: &'a Path,
+    /// For `if` conditions: the tool call.
+    pub call: Option<(&'a str, &'a Value)>,
+    /// A deadline for all of them together (SessionEnd), over each hook's own.
+    pub budget: Option<Duration>,
+}
+
+impl Hooks {
+    /// Compiles the configured groups; what cannot be used is reported and skipped.
+    pub fn new(
+        configured: &[(String, HookMatcher, String)],
+        project_dir: &Path,
+        env: Vec<(String, String)>,
+    ) -> (Hooks, Vec<HookProblem>) {
+        let mut problems = Vec::new();
+        let mut groups = Vec::new();
+        for (event, group, source) in configured {
+            let problem = |problem: String| HookProblem { source: source.clone(), event: event.clone(), problem };
+            if !EVENTS.contains(&event.as_str()) {
+                problems.push(problem(format!("cairn does not know the event {event:?}; its hooks never run")));
+                continue;
+            }
+            let matcher = match Matcher::parse(group.matcher.as_deref()) {
+                Ok(matcher) => matcher,
+                Err(e) => {
+                    problems.push(problem(e));
+                    continue;
+                }
+            };
+            let mut handlers = Vec::new();
+            for handler in &group.hooks {
+                match compile_handler(handler, project_dir) {
+                    Ok(h) => handlers.push(h),
+                    Err(e) => problems.push(problem(e)),
+                }
+            }
+            if !handlers.is_empty() {
+                groups.push(Group {
+                    event: event.clone(),
+                    matcher,
+                    matcher_text: group.matcher.clone().unwrap_or_default(),
+                    handlers,
+                    source: source.clone(),
+                });
+            }
+        }
+        (Hooks { groups, project_dir: project_dir.to_path_buf(), env }, problems)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// Whether any hook is configured for the event.
+    pub fn has(&self, event: &str) -> bool {
+        self.groups.iter().any(|g| g.event == event)
+    }
+
+    /// What is configured, for `/hooks`: event, matcher, command, source.
+    pub fn listing(&self) -> Vec<(String, String, String, String)> {
+        let mut out = Vec::new();
+        for group in &self.groups {
+            for handler in &group.handlers {
+                out.push((
+                    group.event.clone(),
+                    group.matcher_text.clone(),
+                    handler.program.display(),
+                    group.source.clone(),
+                ));
+            }
+        }
+        out
+    }
+
+    /// Runs every hook that fits, at once, and gathers their outcomes in configuration
+    /// order.
+    pub async fn run(&self, invocation: Invocation<'_>) -> Summary {
+        let mut seen: HashSet<&Program> = HashSet::new();
+        let mut chosen: Vec<&Handler> = Vec::new();
+        for group in self.groups.iter().filter(|g| g.event == invocation.event && g.matcher.fits(invocation.target)) {
+            for handler in &group.handlers {
+                if !condition_fits(handler, invocation.call, invocation.cwd) {
+                    continue;
+                }
+                if seen.insert(&handler.program) {
+                    chosen.push(handler);
+                }
+            }
+        }
+        if chosen.is_empty() {
+            return Summary::default();
+        }
+        let stdin = Arc::new(serde_json::to_vec(&invocation.input).unwrap_or_default());
+        let runs = chosen.iter().map(|handler| {
+            let timeout = invocation.budget.map_or(handler.timeout, |b| b.min(handler.timeout));
+            Run {
+                program: handler.program.clone(),
+                cwd: invocation.cwd.to_path_buf(),
+                project_dir: self.project_dir.clone(),
+                env: self.env.clone(),
+                stdin: Arc::clone(&stdin),
+                timeout,
+            }
+            .start()
+        });
+        let outcomes = futures::future::join_all(runs).await;
+        Summary::gather(invocation.event, invocation.target, outcomes)
+    }
+}
+
+fn compile_handler(handler: &HookHandler, project_dir: &Path) -> Result<Handler, String> {
+    if handler.kind != "command" {
+        return Err(format!(
+            "{:?} hooks are not supported by cairn (only \"command\"); this one is skipped",
+            handler.kind
+        ));
+    }
+    let substitute = |text: &str| {
+        let dir = project_dir.display().to_string();
+        text.replace("${CLAUDE_PROJECT_DIR}", &dir)
+            .replace("$CLAUDE_PROJECT_DIR", &dir)
+            .replace("${CAIRN_PROJECT_DIR}", &dir)
+    };
+    let program = match (&handler.args, &handler.command) {
+        (Some(args), command) if !args.is_empty() || command.is_some() => {
+            let mut all: Vec<String> = command.iter().cloned().collect();
+            all.extend(args.iter().cloned());
+            Program::Exec(all.iter().map(|a| substitute(a)).collect())
+        }
+        (_, Some(command)) if !command.trim().is_empty() => Program::Shell(command.clone()),
+        _ => return Err("a command hook needs a \"command\"".into()),
+    };
+    let timeout = match handler.timeout {
+        Some(seconds) if seconds > 0.0 && seconds.is_finite() => Duration::from_secs_f64(seconds),
+        Some(_) => return Err("\"timeout\" must be a positive number of seconds".into()),
+        None => DEFAULT_TIMEOUT,
+    };
+    let condition = match &handler.condition {
+        Some(rule) => Some(crate::permissions::PermissionRule::parse(rule).map_err(|e| format!("\"if\": {e}"))?),
+        None => None,
+    };
+    Ok(Handler { program, timeout, condition })
+}
+
+/// An `if` rule fits a call when it would match it as a permission rule: for Bash, one
+/// of the script's commands; for the file tools, the path.
+fn condition_fits(handler: &Handler, call: Option<(&str, &Value)>, cwd: &Path) -> bool {
+    use crate::permissions::{CompiledRule, Origin, Purpose, Subject, family, paths, shell};
+    let Some(rule) = &handler.condition else { return true };
+    let Some((tool, input)) = call else { return false };
+    if family(tool) != rule.family() {
+        return false;
+    }
+    if rule.specifier.is_none() {
+        return true;
+    }
+    let anchors = paths::Anchors { settings_dir: cwd.to_path_buf(), project_dir: cwd.to_path_buf(), home: None };
+    let origin = Origin { label: "hook".into(), dir: cwd.to_path_buf() };
+    let Ok(compiled) = CompiledRule::new(rule.clone(), origin, Purpose::Ask, &anchors) else { return false };
+    match family(tool) {
+        "Bash" => {
+            let script = input.get("command").and_then(Value::as_str).unwrap_or("");
+            shell::analyze(script).commands.iter().any(|c| {
+                let text: Vec<&str> = c.words.iter().map(|w| w.text.as_str()).collect();
+                compiled.matches(&Subject::Command(&text.join(" ")))
+            })
+        }
+        "Read" | "Edit" => {
+            let path =
+                ["file_path", "notebook_path", "path"].into_iter().find_map(|f| input.get(f).and_then(Value::as_str));
+            let target = paths::Target::resolve(path.unwrap_or("."), cwd, None);
+            compiled.matches(&Subject::Read(&target)) || compiled.matches(&Subject::Write(&target))
+        }
+        _ => compiled.matches(&Subject::Call { tool, input }),
+    }
+}
+
+#[cfg(test)]
+mod tests;

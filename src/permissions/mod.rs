@@ -65,8 +65,15 @@ impl PermissionMode {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
     Allow,
-    Deny { reason: String },
-    Ask { reason: String },
+    Deny {
+        reason: String,
+    },
+    /// The user must say. `firm`: an ask rule, a protected path, a write outside the working
+    /// folders, or a command a deny rule might cover — no hook's "allow" overrides it.
+    Ask {
+        reason: String,
+        firm: bool,
+    },
 }
 
 /// The rules of a run, by list.
@@ -285,6 +292,8 @@ impl PermissionPolicy {
         // What needs approval in any mode, and what only outside acceptEdits.
         let mut needs: Vec<String> = Vec::new();
         let mut edits: Vec<String> = Vec::new();
+        // Writes to protected paths or outside the working folders.
+        let mut firm: Vec<String> = Vec::new();
         let mut changes = false;
         // Every command allowed by a rule: its redirections inside the project are too.
         let mut all_by_rule = !analysis.commands.is_empty();
@@ -364,7 +373,7 @@ impl PermissionPolicy {
                 let by_rule = self.allow.iter().any(|r| r.allows_path(&target, true))
                     || (all_by_rule && target.within(ctx.working_dirs));
                 if target.protected() || !(target.within(ctx.working_dirs) || by_rule) {
-                    needs.push(format!("it writes to {}", target.named.display()));
+                    firm.push(format!("it writes to {}", target.named.display()));
                 } else if !by_rule {
                     edits.push(format!("it writes to {}", target.named.display()));
                 }
@@ -391,6 +400,9 @@ impl PermissionPolicy {
         }
         if !analysis.uncertain.is_empty() {
             return Verdict::Uncertain { reason: analysis.uncertain.join("; "), changes: true };
+        }
+        if !firm.is_empty() {
+            return Verdict::Firm { reason: firm.join("; ") };
         }
         if !needs.is_empty() {
             needs.extend(edits);
@@ -461,8 +473,13 @@ impl PermissionPolicy {
                 if self.mode == PermissionMode::Plan && call.kind == ToolKind::Mutating && family(call.tool) != "Bash" {
                     return plan_refusal();
                 }
-                self.ask_or_refuse(reason)
+                self.ask_or_refuse(reason, true)
             }
+            Verdict::Firm { reason } => match self.mode {
+                PermissionMode::Plan => plan_refusal(),
+                PermissionMode::BypassPermissions => Decision::Allow,
+                _ => self.ask_or_refuse(reason, true),
+            },
             Verdict::Allowed { changes } => match self.mode {
                 PermissionMode::Plan if changes => plan_refusal(),
                 _ => Decision::Allow,
@@ -470,27 +487,27 @@ impl PermissionPolicy {
             Verdict::Edit => match self.mode {
                 PermissionMode::Plan => plan_refusal(),
                 PermissionMode::AcceptEdits | PermissionMode::BypassPermissions => Decision::Allow,
-                _ => self.ask_or_refuse(String::new()),
+                _ => self.ask_or_refuse(String::new(), false),
             },
             Verdict::EditCommands { reason } => match self.mode {
                 PermissionMode::Plan => plan_refusal(),
                 PermissionMode::AcceptEdits | PermissionMode::BypassPermissions => Decision::Allow,
-                _ => self.ask_or_refuse(reason),
+                _ => self.ask_or_refuse(reason, false),
             },
             Verdict::Uncertain { reason, changes } | Verdict::Unsure { reason, changes } => match self.mode {
                 PermissionMode::Plan if changes => plan_refusal(),
                 PermissionMode::BypassPermissions => Decision::Allow,
-                _ => self.ask_or_refuse(reason),
+                _ => self.ask_or_refuse(reason, false),
             },
         }
     }
 
-    fn ask_or_refuse(&self, reason: String) -> Decision {
+    fn ask_or_refuse(&self, reason: String, firm: bool) -> Decision {
         match self.mode {
             PermissionMode::DontAsk => Decision::Deny {
                 reason: format!("no permission rule allows this call (dontAsk mode){}", suffix(&reason)),
             },
-            _ => Decision::Ask { reason },
+            _ => Decision::Ask { reason, firm },
         }
     }
 
@@ -527,6 +544,11 @@ enum Verdict {
     Unsure {
         reason: String,
         changes: bool,
+    },
+    /// A write to a protected path or outside the working folders: only the user (or bypass
+    /// mode) may allow it.
+    Firm {
+        reason: String,
     },
 }
 

@@ -36,6 +36,8 @@ pub struct SessionState {
     spill_dir: Mutex<PathBuf>,
     /// Credentials to keep out of spilled output and out of the commands' environment.
     pub secrets: Secrets,
+    /// Variables every command gets (the settings' `env`).
+    pub env: Vec<(String, String)>,
     events: EventSink,
     web_cache: Mutex<HashMap<String, (Instant, String)>>,
 }
@@ -95,9 +97,17 @@ impl SessionState {
             shells,
             spill_dir: Mutex::new(spill_dir),
             secrets,
+            env: Vec::new(),
             events,
             web_cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Sets the variables every command gets.
+    #[must_use]
+    pub fn with_env(mut self, env: Vec<(String, String)>) -> SessionState {
+        self.env = env;
+        self
     }
 
     pub fn project_dir(&self) -> &Path {

@@ -243,7 +243,7 @@ impl Printer {
             | Event::Usage { .. }
             | Event::TodosChanged { .. }
             | Event::HistoryRestored { .. } => {}
-            Event::Error { message } => eprintln!("cairn: {message}"),
+            Event::Error { message } | Event::Notice { message } => eprintln!("cairn: {message}"),
             Event::TurnComplete(outcome) | Event::TurnAborted(outcome) => return Some(self.finish_turn(outcome)),
         }
         None
@@ -259,6 +259,10 @@ impl Printer {
                 TurnStatus::MaxTurns { limit } => self.text(&format!("Error: Reached max turns ({limit})")),
                 TurnStatus::Failed(error) => self.text(&error.message),
                 TurnStatus::Interrupted => eprintln!("cairn: interrupted"),
+                TurnStatus::HookStopped { reason } => eprintln!(
+                    "cairn: stopped by a hook{}",
+                    if reason.is_empty() { String::new() } else { format!(": {reason}") }
+                ),
             },
         }
         is_error
@@ -342,6 +346,7 @@ pub fn result_object(outcome: &TurnOutcome, session_id: &str) -> Value {
         TurnStatus::Failed(e) if e.kind == TurnErrorKind::ContextTooLong => ("success", true, "prompt_too_long"),
         TurnStatus::Failed(_) => ("success", true, "api_error"),
         TurnStatus::Interrupted => ("error_during_execution", true, "aborted"),
+        TurnStatus::HookStopped { .. } => ("success", false, "hook_stopped"),
     };
     let model_usage: serde_json::Map<String, Value> =
         outcome.model_usage.iter().map(|(model, usage)| (model.clone(), json!(usage))).collect();
@@ -364,6 +369,7 @@ pub fn result_object(outcome: &TurnOutcome, session_id: &str) -> Value {
             result["api_error_status"] = json!(error.status);
         }
         TurnStatus::Interrupted => result["errors"] = json!(["Interrupted by the user"]),
+        TurnStatus::HookStopped { .. } => result["result"] = json!(""),
     }
     result
 }

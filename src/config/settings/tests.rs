@@ -88,12 +88,22 @@ fn the_most_specific_file_wins_and_cairns_beats_claudes() {
 fn rule_lists_gather_from_every_file_with_their_origins() {
     let dirs = Dirs::new();
     dirs.user_claude(r#"{"permissions": {"allow": ["Read"], "deny": ["Bash(curl:*)"]}}"#);
-    dirs.project(".claude/settings.json", r#"{"permissions": {"allow": ["Bash(npm test)"], "additionalDirectories": ["../lib"]}}"#);
-    dirs.project(".cairn/settings.local.json", r#"{"permissions": {"allow": ["Edit(src/**)"], "ask": ["Bash(git push:*)"]}}"#);
+    dirs.project(
+        ".claude/settings.json",
+        r#"{"permissions": {"allow": ["Bash(npm test)"], "additionalDirectories": ["../lib"]}}"#,
+    );
+    dirs.project(
+        ".cairn/settings.local.json",
+        r#"{"permissions": {"allow": ["Edit(src/**)"], "ask": ["Bash(git push:*)"]}}"#,
+    );
     let settings = dirs.load(Some(r#"{"permissions": {"deny": ["Read(./.env)"]}}"#));
     assert_eq!(
         rules(&settings.allow),
-        ["Read <- ~/.claude/settings.json", "Bash(npm test) <- .claude/settings.json", "Edit(src/**) <- .cairn/settings.local.json"]
+        [
+            "Read <- ~/.claude/settings.json",
+            "Bash(npm test) <- .claude/settings.json",
+            "Edit(src/**) <- .cairn/settings.local.json"
+        ]
     );
     assert_eq!(rules(&settings.deny), ["Bash(curl:*) <- ~/.claude/settings.json", "Read(./.env) <- --settings"]);
     assert_eq!(rules(&settings.ask), ["Bash(git push:*) <- .cairn/settings.local.json"]);
@@ -119,14 +129,20 @@ fn claude_compat_false_stops_reading_claudes_files() {
 #[test]
 fn hooks_gather_with_their_sources() {
     let dirs = Dirs::new();
-    let hook = |cmd: &str| format!(r#"{{"hooks": {{"PreToolUse": [{{"matcher": "Bash", "hooks": [{{"type": "command", "command": "{cmd}", "timeout": 5}}]}}]}}}}"#);
+    let hook = |cmd: &str| {
+        format!(
+            r#"{{"hooks": {{"PreToolUse": [{{"matcher": "Bash", "hooks": [{{"type": "command", "command": "{cmd}", "timeout": 5}}]}}]}}}}"#
+        )
+    };
     dirs.user_claude(&hook("user.sh"));
     dirs.project(".cairn/settings.json", &hook("project.sh"));
     let settings = dirs.load(None);
     let found: Vec<(String, String)> = settings
         .hooks
         .iter()
-        .map(|(event, group, source)| (format!("{event}:{}", group.hooks[0].command.as_deref().unwrap_or("")), source.clone()))
+        .map(|(event, group, source)| {
+            (format!("{event}:{}", group.hooks[0].command.as_deref().unwrap_or("")), source.clone())
+        })
         .collect();
     assert_eq!(
         found,
@@ -171,7 +187,8 @@ fn problems_are_named_by_file_and_path_and_the_rest_still_counts() {
     // The broken deny rule still makes its tool ask.
     assert_eq!(rules(&settings.ask), ["Read <- .cairn/settings.json"]);
     assert_eq!(settings.default_mode, None);
-    let hook_commands: Vec<&str> = settings.hooks.iter().filter_map(|(_, g, _)| g.hooks[0].command.as_deref()).collect();
+    let hook_commands: Vec<&str> =
+        settings.hooks.iter().filter_map(|(_, g, _)| g.hooks[0].command.as_deref()).collect();
     assert_eq!(hook_commands, ["ok.sh", "stop.sh"], "only the broken hook entry is skipped");
 }
 
@@ -204,7 +221,9 @@ fn local_rules_are_saved_without_losing_the_rest_of_the_file() {
 #[test]
 fn the_schema_describes_the_keys() {
     let schema = schema();
-    for key in ["permissions", "hooks", "env", "model", "statusLine", "apiKeyHelper", "autoCompactEnabled", "claudeCompat"] {
+    for key in
+        ["permissions", "hooks", "env", "model", "statusLine", "apiKeyHelper", "autoCompactEnabled", "claudeCompat"]
+    {
         assert!(schema["properties"].get(key).is_some(), "{key} is missing from the schema");
     }
     assert_eq!(closest("permisions", &["permissions", "hooks"]), Some("permissions"));

@@ -24,6 +24,7 @@ use serde_json::json;
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
+use super::SessionState;
 use super::state::lock;
 use super::{Tool, ToolContext, ToolError, ToolKind, ToolOutput};
 use crate::session::Secrets;
@@ -71,11 +72,13 @@ enum Ending {
     Interrupted,
 }
 
-/// `bash -c` with the environment every command gets: no stdin, no pager, no editor, no
-/// prompt for credentials, none of cairn's own credentials, its own process group.
-pub(crate) fn shell_command(script: &str, cwd: &Path, secrets: &Secrets) -> Command {
+/// `bash -c` with the environment every command gets: the settings' `env`, no stdin, no
+/// pager, no editor, no prompt for credentials, none of cairn's own credentials, its own
+/// process group.
+pub(crate) fn shell_command(script: &str, cwd: &Path, session: &SessionState) -> Command {
     let mut command = Command::new("bash");
-    for name in secrets.hidden_env() {
+    command.envs(session.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    for name in session.secrets.hidden_env() {
         command.env_remove(name);
     }
     command
@@ -107,8 +110,7 @@ impl Tool for Bash {
         let cwd = session.cwd();
         if input.run_in_background == Some(true) {
             let log_dir = session.spill_path("shells", "");
-            let shell =
-                session.shells.start(&input.command, &cwd, &log_dir, &session.secrets).map_err(ToolError::Failed)?;
+            let shell = session.shells.start(&input.command, &cwd, &log_dir, session).map_err(ToolError::Failed)?;
             return Ok(ToolOutput::text(format!(
                 "Started background shell {id}: {cmd}\nRead its output with BashOutput (bash_id \"{id}\"); \
                  stop it with KillShell (shell_id \"{id}\"). It is stopped when cairn exits.",
@@ -127,7 +129,7 @@ impl Tool for Bash {
         let (reader, writer) =
             std::io::pipe().map_err(|e| ToolError::Failed(format!("Could not create a pipe: {e}")))?;
         let writer_err = writer.try_clone().map_err(|e| ToolError::Failed(format!("Could not create a pipe: {e}")))?;
-        let mut command = shell_command(WRAPPER, &cwd, &session.secrets);
+        let mut command = shell_command(WRAPPER, &cwd, session);
         command.arg("cairn-bash").arg(cwd_file.path()).arg(&input.command).stdout(writer).stderr(writer_err);
         let mut child = command.spawn().map_err(|e| ToolError::Failed(format!("Could not start bash: {e}")))?;
         // Our copies of the pipe's write end must close, or the reader never sees the end.

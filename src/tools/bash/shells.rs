@@ -23,7 +23,7 @@ use tokio::sync::watch;
 
 use super::capture::{MAX_OUTPUT_CHARS, strip_ansi};
 use super::{KILL_GRACE, shell_command, truncate_middle};
-use crate::session::Secrets;
+use crate::tools::SessionState;
 use crate::tools::state::lock;
 use crate::tools::{Approval, Tool, ToolContext, ToolError, ToolKind, ToolOutput};
 
@@ -116,7 +116,7 @@ impl ShellRegistry {
         command: &str,
         cwd: &Path,
         log_dir: &Path,
-        secrets: &Secrets,
+        session: &SessionState,
     ) -> Result<Arc<BackgroundShell>, String> {
         let id = format!("bash_{}", self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
         let log = log_dir.join(format!("{id}.log"));
@@ -124,7 +124,7 @@ impl ShellRegistry {
             .and_then(|()| std::fs::File::create(&log))
             .and_then(|out| out.try_clone().map(|err| (out, err)));
         let (out, err) = opened.map_err(|e| format!("Could not create the shell's log {}: {e}", log.display()))?;
-        let mut child = shell_command(command, cwd, secrets)
+        let mut child = shell_command(command, cwd, session)
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))
             .spawn()

@@ -624,6 +624,7 @@ impl App {
             Event::TurnComplete(outcome) => self.end_turn(&outcome, false),
             Event::TurnAborted(outcome) => self.end_turn(&outcome, true),
             Event::Error { message } => self.push_cell(Cell::Error { message }),
+            Event::Notice { message } => self.notice(message),
         }
     }
 
@@ -753,6 +754,8 @@ impl App {
                 self.push_cell(Cell::Error { message: format!("Stopped after {limit} model requests (--max-turns)") })
             }
             TurnStatus::Failed(error) => self.push_cell(Cell::Error { message: error.message.clone() }),
+            TurnStatus::HookStopped { reason } if reason.is_empty() => self.notice("Stopped by a hook"),
+            TurnStatus::HookStopped { reason } => self.notice(format!("Stopped by a hook: {reason}")),
         }
         if let Some(next) = self.queued.pop_front() {
             self.send(&next);
