@@ -12,7 +12,7 @@ use clap::Parser;
 
 use cairn::agent::{self, AgentConfig, ApprovalMode, prompt};
 use cairn::cli::{Cli, Command, ConfigAction};
-use cairn::config::{self, settings::Locations, settings::Settings};
+use cairn::config::{self, settings::Locations, settings::Settings, trust};
 use cairn::hooks::Hooks;
 use cairn::permissions::paths::Anchors;
 use cairn::permissions::{Origin, PermissionMode, PermissionPolicy, PermissionRule, Rules};
@@ -56,9 +56,22 @@ fn run(cli: Cli) -> Result<i32> {
         None => {}
     }
     let locations = Locations::from_env(&cwd, &home, cli.settings.clone(), &process_env);
-    let settings = Settings::load(&locations)?;
+    let mut settings = Settings::load(&locations)?;
     for diagnostic in &settings.diagnostics {
         eprintln!("cairn: {diagnostic}");
+    }
+    // The interactive UI asks before a project's own settings may run anything.
+    if !cli.print && std::io::stdin().is_terminal() && !trust::is_trusted(&home, &cwd) {
+        let wanted = settings.needs_trust();
+        if !wanted.is_empty() {
+            if ask_trust(&cwd, &wanted)? {
+                if let Err(e) = trust::remember(&home, &cwd) {
+                    eprintln!("cairn: could not remember the answer: {e}");
+                }
+            } else {
+                settings = settings.untrusted();
+            }
+        }
     }
     // The settings' `env` counts as the environment, over the shell's.
     let mut env_map: std::collections::BTreeMap<String, String> = settings.env.clone();
@@ -304,4 +317,16 @@ fn check_settings(locations: &Locations) -> i32 {
         println!("{}: permission rule {}: {}", problem.origin, problem.rule, problem.problem);
     }
     i32::from(settings.errors().next().is_some() || !problems.is_empty())
+}
+
+/// Asks on the terminal whether the folder's settings may be used; `y` means yes.
+fn ask_trust(cwd: &std::path::Path, wanted: &[String]) -> Result<bool> {
+    eprintln!("This folder's settings would run commands or allow tools without asking:");
+    for line in wanted {
+        eprintln!("  {line}");
+    }
+    eprint!("Do you trust {}? [y/N] (remembered; anything else ignores them this time) ", cwd.display());
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).context("reading the answer")?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }

@@ -39,6 +39,9 @@ pub enum Op {
     Resume(String),
     /// Give the session a title (`/rename`).
     Rename(String),
+    /// Questions about, and changes to, the session's setup (`/permissions`, `/hooks`); the
+    /// answer comes back as [`Event::Info`].
+    Query(Query),
     /// End the session once the running turn (if any) has been interrupted.
     Shutdown,
 }
@@ -55,6 +58,19 @@ impl Op {
 pub struct UserInput {
     pub content: Vec<ContentBlock>,
     pub attachments: Vec<PathBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Query {
+    /// The permission rules in force, with where each came from, and the mode.
+    Permissions,
+    /// Adds a rule (`allow`, `ask` or `deny`) for this session and to
+    /// `.cairn/settings.local.json`.
+    AddRule { list: String, rule: String },
+    /// Removes a rule from the session and from `.cairn/settings.local.json`.
+    RemoveRule { rule: String },
+    /// The hooks configured, with where each came from.
+    Hooks,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -129,6 +145,10 @@ pub enum Event {
     /// A problem outside any turn; the session goes on.
     Error {
         message: String,
+    },
+    /// The answer to an [`Op::Query`]: lines to show.
+    Info {
+        lines: Vec<String>,
     },
     /// Something the user should know that is not a problem of the session: what a hook
     /// said (`systemMessage`, a hook that failed without blocking, why it stopped a turn).

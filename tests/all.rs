@@ -8,6 +8,7 @@ mod support;
 
 mod faults;
 mod headless;
+mod hooks;
 mod library;
 mod openai;
 mod sessions;

@@ -27,11 +27,12 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::settings;
 use crate::cost::CostTracker;
 use crate::hooks::{Hooks, Invocation, Summary};
-use crate::permissions::PermissionMode;
 use crate::permissions::PermissionPolicy;
-use crate::protocol::{ApprovalDecision, Event, EventSink, Op, SessionInfo, TurnStatus, UserInput};
+use crate::permissions::{Origin, PermissionMode, PermissionRule, Purpose};
+use crate::protocol::{ApprovalDecision, Event, EventSink, Op, Query, SessionInfo, TurnStatus, UserInput};
 use crate::provider::Provider;
 use crate::provider::models::{self, ModelInfo};
 use crate::provider::retry::RetryPolicy;
@@ -331,6 +332,11 @@ impl Session {
         false
     }
 
+    /// `/permissions`, `/hooks`.
+    fn answer(&self, query: Query, events: &EventSink) {
+        answer_query(&self.permissions, &self.config.hooks, &self.config.cwd, query, events);
+    }
+
     /// `/rename`: the session's title, shown in the session list.
     async fn rename(&mut self, title: String, events: &EventSink) {
         let title = title.trim().to_owned();
@@ -377,6 +383,10 @@ async fn run(mut session: Session, resumed: Option<Loaded>, mut ops: mpsc::Unbou
                     session.rename(title, &events).await;
                     continue;
                 }
+                Some(Op::Query(query)) => {
+                    session.answer(query, &events);
+                    continue;
+                }
                 Some(Op::SetPermissionMode(mode)) => {
                     state::lock(&session.permissions).mode = mode;
                     events.emit(Event::SessionChanged(session.info()));
@@ -410,14 +420,14 @@ async fn run(mut session: Session, resumed: Option<Loaded>, mut ops: mpsc::Unbou
                 continue;
             }
         };
-        session.turns += 1;
-        session.last_prompt = history::text_of(&input.content);
         let cancel = CancellationToken::new();
         let mut shutdown = false;
         let mut mode_changed = false;
         let mut renamed = None;
         let permissions = Arc::clone(&session.permissions);
         let transcript = session.transcript.clone();
+        let hooks = Arc::clone(&session.config.hooks);
+        let cwd = session.config.cwd.clone();
         let ended = {
             let turn = turn::run_turn(&mut session, input, cancel.clone(), &approvals, &events);
             tokio::pin!(turn);
@@ -435,6 +445,7 @@ async fn run(mut session: Session, resumed: Option<Loaded>, mut ops: mpsc::Unbou
                         Some(Op::SetModel(model)) => queued.push_back(Pending::SetModel(model)),
                         Some(Op::Clear) => queued.push_back(Pending::Clear),
                         Some(Op::Resume(key)) => queued.push_back(Pending::Resume(key)),
+                        Some(Op::Query(query)) => answer_query(&permissions, &hooks, &cwd, query, &events),
                         Some(Op::Rename(title)) => {
                             if let Some(transcript) = &transcript {
                                 transcript.record(Record::Title(title.trim().to_owned()));
@@ -463,6 +474,99 @@ async fn run(mut session: Session, resumed: Option<Loaded>, mut ops: mpsc::Unbou
             session.sync(&events).await;
             return;
         }
+    }
+}
+
+/// Answers a query; works while a turn runs too (it needs only the shared parts).
+fn answer_query(
+    permissions: &Mutex<PermissionPolicy>,
+    hooks: &Hooks,
+    project: &std::path::Path,
+    query: Query,
+    events: &EventSink,
+) {
+    let lines = match query {
+        Query::Permissions => {
+            let policy = state::lock(permissions);
+            let mut lines = vec![format!("Permission mode: {}", policy.mode.as_str())];
+            let listing = policy.listing();
+            if listing.is_empty() {
+                lines.push("No permission rules.".into());
+            }
+            for (purpose, rule, origin) in listing {
+                lines.push(format!("  {:<5} {rule}   ({origin})", purpose_name(purpose)));
+            }
+            lines.push("Add with /permissions allow|ask|deny <rule>, remove with /permissions remove <rule>.".into());
+            lines
+        }
+        Query::AddRule { list, rule } => {
+            let purpose = match list.as_str() {
+                "allow" => Purpose::Allow,
+                "ask" => Purpose::Ask,
+                "deny" => Purpose::Deny,
+                other => {
+                    events.emit(Event::Error {
+                        message: format!("{other:?} is not a rule list: use allow, ask or deny"),
+                    });
+                    return;
+                }
+            };
+            let parsed = match PermissionRule::parse(&rule) {
+                Ok(parsed) => parsed,
+                Err(e) => {
+                    events.emit(Event::Error { message: e.to_string() });
+                    return;
+                }
+            };
+            let origin = Origin { label: ".cairn/settings.local.json".into(), dir: project.to_path_buf() };
+            if let Err(e) = state::lock(permissions).add(purpose, parsed.clone(), origin) {
+                events.emit(Event::Error { message: format!("{parsed}: {e}") });
+                return;
+            }
+            match settings::add_local_rule(project, &list, &parsed.to_string()) {
+                Ok(()) => vec![format!("Added {list} rule {parsed} (saved in .cairn/settings.local.json)")],
+                Err(e) => vec![format!("Added {list} rule {parsed} for this session; saving it failed: {e}")],
+            }
+        }
+        Query::RemoveRule { rule } => {
+            let mut removed = Vec::new();
+            for purpose in [Purpose::Allow, Purpose::Ask, Purpose::Deny] {
+                if state::lock(permissions).remove(purpose, &rule) {
+                    removed.push(purpose_name(purpose));
+                }
+                let _ = settings::remove_local_rule(project, purpose_name(purpose), &rule);
+            }
+            if removed.is_empty() {
+                vec![format!("No rule {rule} is in force.")]
+            } else {
+                vec![format!(
+                    "Removed {rule} ({}). A rule from another settings file comes back next session unless removed there.",
+                    removed.join(", ")
+                )]
+            }
+        }
+        Query::Hooks => {
+            let listing = hooks.listing();
+            if listing.is_empty() {
+                vec!["No hooks configured.".into()]
+            } else {
+                let mut lines = vec!["Hooks:".into()];
+                for (event, matcher, command, source) in listing {
+                    let matcher = if matcher.is_empty() { String::new() } else { format!(" [{matcher}]") };
+                    lines.push(format!("  {event}{matcher}: {command}   ({source})"));
+                }
+                lines
+            }
+        }
+    };
+    events.emit(Event::Info { lines });
+}
+
+fn purpose_name(purpose: Purpose) -> &'static str {
+    match purpose {
+        Purpose::Allow => "allow",
+        Purpose::Ask => "ask",
+        Purpose::Deny => "deny",
     }
 }
 

@@ -78,6 +78,8 @@ pub(super) async fn run_turn(
         events.emit(Event::Notice { message: format!("A UserPromptSubmit hook blocked the prompt{shown}") });
         return Event::TurnComplete(outcome(session, turn, TurnStatus::HookStopped { reason }, String::new(), None));
     }
+    session.turns += 1;
+    session.last_prompt.clone_from(&prompt);
     let mut content: Vec<ContentBlock> =
         session.pending_context.drain(..).map(|c| ContentBlock::text(context_block(&c))).collect();
     content.extend(input.content);

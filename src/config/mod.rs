@@ -5,6 +5,7 @@
 //! the retry and stream-timeout knobs. Settings files join in issue [5/8].
 
 pub mod settings;
+pub mod trust;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -460,6 +460,64 @@ impl Settings {
         self.disabled_mcpjson_servers.extend(file.disabled_mcpjson_servers.iter().flatten().cloned());
     }
 
+    /// What the project's own files (project and local level) would turn on that needs
+    /// the folder to be trusted: commands they run, tools they allow, more.
+    pub fn needs_trust(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for source in self.sources.iter().filter(|s| matches!(s.level, Level::Project | Level::Local)) {
+            let file = &source.settings;
+            let mut parts = Vec::new();
+            if let Some(hooks) = file.hooks.as_ref().filter(|h| !h.is_empty()) {
+                let events: Vec<&str> = hooks.keys().map(String::as_str).collect();
+                parts.push(format!("hooks ({})", events.join(", ")));
+            }
+            let allow = file.permissions.as_ref().and_then(|p| p.allow.as_ref()).filter(|a| !a.is_empty());
+            if let Some(allow) = allow {
+                parts.push(format!("allow rules ({})", allow.join(", ")));
+            }
+            if file.permissions.as_ref().and_then(|p| p.additional_directories.as_ref()).is_some_and(|d| !d.is_empty())
+            {
+                parts.push("more working folders".into());
+            }
+            if file.env.as_ref().is_some_and(|e| !e.is_empty()) {
+                parts.push("environment variables".into());
+            }
+            if file.api_key_helper.is_some() {
+                parts.push("an apiKeyHelper command".into());
+            }
+            if file.status_line.is_some() {
+                parts.push("a statusLine command".into());
+            }
+            if !parts.is_empty() {
+                out.push(format!("{}: {}", source.label, parts.join("; ")));
+            }
+        }
+        out
+    }
+
+    /// The same settings without what [`Settings::needs_trust`] lists.
+    pub fn untrusted(&self) -> Settings {
+        let mut sources = self.sources.clone();
+        for source in sources.iter_mut().filter(|s| matches!(s.level, Level::Project | Level::Local)) {
+            let file = &mut source.settings;
+            file.hooks = None;
+            file.env = None;
+            file.api_key_helper = None;
+            file.status_line = None;
+            if let Some(p) = &mut file.permissions {
+                p.allow = None;
+                p.additional_directories = None;
+            }
+        }
+        let mut settings = Settings { claude_compat: self.claude_compat, ..Settings::default() };
+        for source in &sources {
+            settings.merge(source);
+        }
+        settings.sources = sources;
+        settings.diagnostics = self.diagnostics.clone();
+        settings
+    }
+
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().filter(|d| d.severity == Severity::Error)
     }

@@ -153,13 +153,22 @@ impl PermissionPolicy {
 
     /// Adds an allow rule (an answer of "don't ask again").
     pub fn allow(&mut self, rule: PermissionRule, origin: Origin) -> Result<(), String> {
+        self.add(Purpose::Allow, rule, origin)
+    }
+
+    /// Adds a rule to a list.
+    pub fn add(&mut self, purpose: Purpose, rule: PermissionRule, origin: Origin) -> Result<(), String> {
         let anchors = self.anchors.clone().unwrap_or_else(|| Anchors {
             settings_dir: origin.dir.clone(),
             project_dir: origin.dir.clone(),
             home: None,
         });
-        let compiled = CompiledRule::new(rule, origin, Purpose::Allow, &anchors)?;
-        self.allow.push(compiled);
+        let compiled = CompiledRule::new(rule, origin, purpose, &anchors)?;
+        match purpose {
+            Purpose::Allow => self.allow.push(compiled),
+            Purpose::Ask => self.ask.push(compiled),
+            Purpose::Deny => self.deny.push(compiled),
+        }
         Ok(())
     }
 

@@ -382,7 +382,13 @@ pub(super) fn prompt_text(message: &RawValue) -> Option<String> {
             if items.iter().any(|b| b["type"] == "tool_result") {
                 return None;
             }
-            items.iter().filter_map(|b| b["text"].as_str()).collect::<Vec<_>>().join(" ")
+            // Context hooks added (`<system-reminder>` blocks) is not what the user typed.
+            items
+                .iter()
+                .filter_map(|b| b["text"].as_str())
+                .filter(|t| !t.starts_with("<system-reminder>"))
+                .collect::<Vec<_>>()
+                .join(" ")
         }
         _ => return None,
     };

@@ -242,7 +242,8 @@ impl Printer {
             Event::ApprovalRequest { .. }
             | Event::Usage { .. }
             | Event::TodosChanged { .. }
-            | Event::HistoryRestored { .. } => {}
+            | Event::HistoryRestored { .. }
+            | Event::Info { .. } => {}
             Event::Error { message } | Event::Notice { message } => eprintln!("cairn: {message}"),
             Event::TurnComplete(outcome) | Event::TurnAborted(outcome) => return Some(self.finish_turn(outcome)),
         }

@@ -21,7 +21,7 @@ use super::replay;
 use super::theme::Theme;
 use crate::agent::history::{ContentBlock, Message, Role};
 use crate::permissions::PermissionMode;
-use crate::protocol::{ApprovalDecision, Event, Op, SessionInfo, TurnOutcome, TurnStatus, UserInput};
+use crate::protocol::{ApprovalDecision, Event, Op, Query, SessionInfo, TurnOutcome, TurnStatus, UserInput};
 use crate::provider::models::{self, ModelInfo};
 use crate::provider::{BlockStart, StreamEvent};
 use crate::session::Store;
@@ -363,6 +363,26 @@ impl App {
                 self.ops.push(Op::Rename(args.to_owned()));
                 self.notice(format!("Session renamed to {args}"));
             }
+            Action::Permissions => {
+                let mut words = args.splitn(2, char::is_whitespace);
+                let query = match (words.next().unwrap_or(""), words.next().map(str::trim)) {
+                    ("", _) => Query::Permissions,
+                    ("remove", Some(rule)) if !rule.is_empty() => Query::RemoveRule { rule: rule.to_owned() },
+                    (list @ ("allow" | "ask" | "deny"), Some(rule)) if !rule.is_empty() => {
+                        Query::AddRule { list: list.to_owned(), rule: rule.to_owned() }
+                    }
+                    _ => {
+                        self.push_cell(Cell::Error {
+                            message:
+                                "Use /permissions, /permissions allow|ask|deny <rule> or /permissions remove <rule>"
+                                    .into(),
+                        });
+                        return;
+                    }
+                };
+                self.ops.push(Op::Query(query));
+            }
+            Action::Hooks => self.ops.push(Op::Query(Query::Hooks)),
             Action::Status => {
                 let session = self.session.as_ref().map_or("(starting)".to_owned(), |s| s.session_id.clone());
                 let lines = vec![
@@ -625,6 +645,7 @@ impl App {
             Event::TurnAborted(outcome) => self.end_turn(&outcome, true),
             Event::Error { message } => self.push_cell(Cell::Error { message }),
             Event::Notice { message } => self.notice(message),
+            Event::Info { lines } => self.push_cell(Cell::Info { lines }),
         }
     }
 

@@ -13,6 +13,8 @@ pub enum Action {
     Status,
     Resume,
     Rename,
+    Permissions,
+    Hooks,
 }
 
 #[derive(Clone, Debug)]
@@ -45,6 +47,13 @@ impl Commands {
                 command("status", "Show the session, model, mode and folder", None, Action::Status),
                 command("resume", "Continue an earlier session of this folder", Some("[id|title]"), Action::Resume),
                 command("rename", "Name this session (shown in /resume)", Some("<title>"), Action::Rename),
+                command(
+                    "permissions",
+                    "List permission rules; add or remove one",
+                    Some("[allow|ask|deny|remove <rule>]"),
+                    Action::Permissions,
+                ),
+                command("hooks", "List the hooks and where they come from", None, Action::Hooks),
                 command("exit", "Quit cairn", None, Action::Exit),
             ],
         }

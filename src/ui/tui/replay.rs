@@ -13,6 +13,8 @@ pub fn cells(messages: &[Message]) -> Vec<Cell> {
     for message in messages {
         for block in &message.content {
             match (message.role, block) {
+                // Context from hooks was never typed or shown.
+                (Role::User, ContentBlock::Text { text }) if text.starts_with("<system-reminder>") => {}
                 (Role::User, ContentBlock::Text { text }) => out.push(user_text(text)),
                 (Role::User, ContentBlock::ToolResult { tool_use_id, content, is_error }) => {
                     let call = out.iter_mut().rev().find_map(|cell| match cell {
