@@ -142,6 +142,7 @@ fn run(cli: Cli) -> Result<i32> {
             model: model.clone(),
             store: (!cli.no_session_persistence).then(|| store.clone()),
             pick_session: opened.pick,
+            status_line: settings.status_line.as_ref().map(|s| s.command.clone()),
         })
     };
 

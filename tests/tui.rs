@@ -309,3 +309,105 @@ fn the_resume_picker_searches_previews_and_resumes_and_rename_names_the_session(
     tmux.wait_for_text("Resumed “Login bug”");
     quit_and_check_the_terminal(&tmux);
 }
+
+#[test]
+fn a_projects_hooks_wait_for_trust_and_the_answer_is_remembered() {
+    let project = Project::new();
+    project.write(
+        ".cairn/settings.json",
+        &json!({"hooks": {"SessionStart": [{"hooks": [{"type": "command", "command": "touch started.txt"}]}]},
+                "permissions": {"allow": ["Bash(make:*)"]}})
+        .to_string(),
+    );
+    let mock = MockLlm::start(Scenario::new(vec![]));
+    // Refused: the session starts without them.
+    let tmux = Tmux::start(&project, &mock, "", 100, 24);
+    let screen = tmux.wait_for_text("Do you trust");
+    assert!(screen.contains("hooks (SessionStart)") && screen.contains("allow rules (Bash(make:*))"), "{screen}");
+    tmux.type_text("n");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Ask cairn to do something");
+    tmux.type_text("/hooks");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("No hooks configured.");
+    assert!(!project.file("started.txt").exists());
+    quit_and_check_the_terminal(&tmux);
+    drop(tmux);
+
+    // Trusted: the hook runs, and the next start does not ask again.
+    let tmux = Tmux::start(&project, &mock, "", 100, 24);
+    tmux.wait_for_text("Do you trust");
+    tmux.type_text("y");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Ask cairn to do something");
+    tmux.type_text("/hooks");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("SessionStart: touch started.txt   (.cairn/settings.json)");
+    tmux.wait_for("the SessionStart hook", |_| project.file("started.txt").exists());
+    quit_and_check_the_terminal(&tmux);
+    drop(tmux);
+    let tmux = Tmux::start(&project, &mock, "", 100, 24);
+    let screen = tmux.wait_for_text("Ask cairn to do something");
+    assert!(!screen.contains("Do you trust"), "{screen}");
+    quit_and_check_the_terminal(&tmux);
+}
+
+#[test]
+fn dont_ask_again_saves_the_rule_and_permissions_lists_and_edits_rules() {
+    let project = Project::new();
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Bash", json!({"command": "touch a.txt"})),
+        Step::text("Made it."),
+    ]));
+    // A user-level Notification hook (no trust needed) hears about the question.
+    let notified = project.file("notified.json");
+    let hooks = json!({"hooks": {"Notification": [{"hooks": [{"type": "command", "command": format!("cat > {}", notified.display())}]}]}});
+    std::fs::write(project.home.path().join("settings.json"), hooks.to_string()).unwrap();
+    let tmux = Tmux::start(&project, &mock, "\"make a file\"", 100, 30);
+    tmux.wait_for_text("Allow Bash(touch a.txt)?");
+    tmux.wait_for("the Notification hook", |_| std::fs::read_to_string(&notified).is_ok_and(|t| t.ends_with('}')));
+    let note: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&notified).unwrap()).unwrap();
+    assert_eq!(note["notification_type"], "permission_prompt");
+    assert_eq!(note["message"], "cairn needs your permission to use Bash");
+    tmux.keys(&["2"]);
+    tmux.wait_for_text("Made it.");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(project.file(".cairn/settings.local.json")).unwrap()).unwrap();
+    assert_eq!(saved["permissions"]["allow"], json!(["Bash(touch a.txt)"]));
+
+    tmux.type_text("/permissions deny Bash(curl:*)");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Added deny rule Bash(curl:*)");
+    tmux.type_text("/permissions");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for_text("Permission mode: default");
+    assert!(screen.contains("deny  Bash(curl:*)") && screen.contains("allow Bash(touch a.txt)"), "{screen}");
+    tmux.type_text("/permissions remove Bash(touch a.txt)");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Removed Bash(touch a.txt) (allow)");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(project.file(".cairn/settings.local.json")).unwrap()).unwrap();
+    assert_eq!(saved["permissions"]["allow"], json!([]));
+    assert_eq!(saved["permissions"]["deny"], json!(["Bash(curl:*)"]));
+    quit_and_check_the_terminal(&tmux);
+}
+
+#[test]
+fn a_status_line_command_replaces_the_status_line() {
+    let project = Project::new();
+    let input = project.file("status-input.json");
+    let command = format!("cat > {}; echo CUSTOM-STATUS-LINE", input.display());
+    std::fs::write(
+        project.home.path().join("settings.json"),
+        json!({"statusLine": {"type": "command", "command": command}}).to_string(),
+    )
+    .unwrap();
+    let mock = MockLlm::start(Scenario::new(vec![]));
+    let tmux = Tmux::start(&project, &mock, "", 80, 24);
+    let screen = tmux.wait_for_text("CUSTOM-STATUS-LINE");
+    assert!(!screen.contains("claude-sonnet-5 · ctx"), "the built-in line is replaced:\n{screen}");
+    let given: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&input).unwrap()).unwrap();
+    assert_eq!(given["model"]["id"], "claude-sonnet-5");
+    assert_eq!(given["workspace"]["current_dir"], project.path().to_str().unwrap());
+    quit_and_check_the_terminal(&tmux);
+}

@@ -69,6 +69,11 @@ pub struct App {
     pub store: Option<Store>,
     /// The session picker, while open.
     pub picker: Option<SessionPicker>,
+    /// The user's status line command, its last output, and whether it runs or is due.
+    pub status_command: Option<String>,
+    pub status_text: Option<String>,
+    status_running: bool,
+    status_due: bool,
 }
 
 /// A turn in progress, as the TUI follows it.
@@ -146,6 +151,10 @@ impl App {
             width: 80,
             store: None,
             picker: None,
+            status_command: None,
+            status_text: None,
+            status_running: false,
+            status_due: true,
         }
     }
 
@@ -401,6 +410,48 @@ impl App {
         }
     }
 
+    /// The status line command to run now and its input, when one is due and none runs.
+    pub fn take_status_request(&mut self) -> Option<(String, Value)> {
+        let command = self.status_command.clone()?;
+        if !self.status_due || self.status_running {
+            return None;
+        }
+        self.status_due = false;
+        self.status_running = true;
+        let session = self.session.as_ref();
+        let session_id = session.map(|s| s.session_id.clone()).unwrap_or_default();
+        let transcript = match (&self.store, session) {
+            (Some(store), Some(s)) => store.path_for(&s.session_id).display().to_string(),
+            _ => String::new(),
+        };
+        let input = serde_json::json!({
+            "hook_event_name": "Status",
+            "session_id": session_id,
+            "transcript_path": transcript,
+            "cwd": self.cwd,
+            "model": { "id": self.model.id, "display_name": self.model.id },
+            "workspace": { "current_dir": self.cwd, "project_dir": self.cwd },
+            "version": env!("CARGO_PKG_VERSION"),
+            "output_style": { "name": "default" },
+            "permission_mode": self.mode.as_str(),
+            "cost": {
+                "total_cost_usd": self.cost_usd,
+                "total_duration_ms": self.started.elapsed().as_millis() as u64,
+                "total_api_duration_ms": self.api_time.as_millis() as u64,
+            },
+            "context_window": { "used_tokens": self.context_tokens, "size": self.model.context_window },
+        });
+        Some((command, input))
+    }
+
+    /// The status line command finished; run it again if the state changed meanwhile.
+    pub fn status_line_done(&mut self, line: Option<String>) {
+        self.status_running = false;
+        if line.is_some() {
+            self.status_text = line;
+        }
+    }
+
     /// Opens the session picker (`/resume`, `--resume` without an id).
     pub fn open_picker(&mut self) {
         match &self.store {
@@ -598,6 +649,16 @@ impl App {
     }
 
     pub fn on_event(&mut self, event: Event) {
+        if matches!(
+            event,
+            Event::SessionStarted(_)
+                | Event::SessionChanged(_)
+                | Event::Usage { .. }
+                | Event::TurnComplete(_)
+                | Event::TurnAborted(_)
+        ) {
+            self.status_due = true;
+        }
         match event {
             Event::SessionStarted(info) | Event::SessionChanged(info) => {
                 self.mode = info.permission_mode;

@@ -20,6 +20,7 @@ pub mod pager;
 pub mod picker;
 pub mod replay;
 pub mod screen;
+pub mod status_line;
 pub mod theme;
 pub mod view;
 pub mod wrap;
@@ -62,6 +63,8 @@ pub struct TuiOptions {
     pub store: Option<Store>,
     /// Open the session picker at start (`--resume` without an id).
     pub pick_session: bool,
+    /// The user's status line command (`statusLine` in settings).
+    pub status_line: Option<String>,
 }
 
 /// Puts the terminal back as it was. Runs on every way out, panics included.
@@ -113,6 +116,7 @@ pub async fn run(agent: AgentHandle, options: TuiOptions) -> io::Result<i32> {
     let history = PromptHistory::new(&options.cairn_home, &options.cwd);
     let mut app = App::new(theme, &options.cwd, options.model.clone(), Some(history));
     app.store = options.store.clone();
+    app.status_command = options.status_line.clone();
     app.on_resize(size.0);
     if options.pick_session {
         app.open_picker();
@@ -131,11 +135,19 @@ async fn event_loop(agent: AgentHandle, app: &mut App, screen: &mut Screen<Stdou
     let (mut sigterm, mut sighup, mut sigint) =
         (signal(SignalKind::terminate())?, signal(SignalKind::hangup())?, signal(SignalKind::interrupt())?);
     let mut pager: Option<(Pager, Screen<Stdout>)> = None;
+    let (status_tx, mut status_rx) = tokio::sync::mpsc::unbounded_channel::<Option<String>>();
     let mut last_draw: Option<Instant> = None;
     let mut dirty = true;
     loop {
         for op in app.take_ops() {
             let _ = ops.send(op);
+        }
+        if let Some((command, input)) = app.take_status_request() {
+            let tx = status_tx.clone();
+            let cwd = app.cwd.clone();
+            tokio::spawn(async move {
+                let _ = tx.send(status_line::run(command, input, cwd).await);
+            });
         }
         if app.quit {
             break;
@@ -200,6 +212,7 @@ async fn event_loop(agent: AgentHandle, app: &mut App, screen: &mut Screen<Stdou
                 }
                 None => app.quit = true,
             },
+            Some(line) = status_rx.recv() => app.status_line_done(line),
             () = sleep_until(wake) => {}
             _ = sigterm.recv() => app.quit = true,
             _ = sighup.recv() => app.quit = true,

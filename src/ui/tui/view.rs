@@ -260,6 +260,9 @@ fn dialog_lines(app: &App, dialog: &ApprovalDialog, width: usize) -> (Vec<Line<'
 
 fn status_line(app: &App, width: usize) -> Line<'static> {
     let theme = app.theme;
+    if let Some(text) = &app.status_text {
+        return truncate(Line::styled(text.clone(), theme.dim()), width);
+    }
     let percent = (app.context_tokens as f64 * 100.0 / app.model.context_window.max(1) as f64).round() as u64;
     let mut left = vec![Span::styled(app.model.id.clone(), theme.accent())];
     let mode = match app.mode {
