@@ -118,6 +118,22 @@ fn language() -> &'static tree_sitter::Language {
     LANGUAGE.get_or_init(|| tree_sitter_bash::LANGUAGE.into())
 }
 
+/// Parses with this thread's parser (made once: making one costs more than a short parse).
+fn parse(text: &str) -> Option<tree_sitter::Tree> {
+    thread_local! {
+        static PARSER: std::cell::RefCell<Option<tree_sitter::Parser>> = const { std::cell::RefCell::new(None) };
+    }
+    PARSER.with(|cell| {
+        let mut slot = cell.try_borrow_mut().ok()?;
+        if slot.is_none() {
+            let mut parser = tree_sitter::Parser::new();
+            parser.set_language(language()).ok()?;
+            *slot = Some(parser);
+        }
+        slot.as_mut()?.parse(text, None)
+    })
+}
+
 struct Walker {
     out: Analysis,
     /// The folder commands run in, relative to the tool's (`""`), after literal `cd`s.
@@ -147,10 +163,7 @@ impl Walker {
         if script.contains('\0') {
             return self.uncertain("the command contains a NUL byte");
         }
-        let mut parser = tree_sitter::Parser::new();
-        if parser.set_language(language()).is_err() {
-            return self.uncertain("the shell parser is unavailable");
-        }
+
         // The grammar's scanner can crash on some non-ASCII text. Bash's syntax is ASCII, and
         // every byte of a multi-byte character is >= 0x80: parsing a copy with those bytes
         // (and control characters) as letters gives the same tree at the same offsets.
@@ -158,7 +171,7 @@ impl Walker {
             .bytes()
             .map(|b| if b >= 0x80 || (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) { 'a' } else { char::from(b) })
             .collect();
-        let Some(tree) = parser.parse(&parsed, None) else {
+        let Some(tree) = parse(&parsed) else {
             return self.uncertain("the command could not be parsed");
         };
         let root = tree.root_node();
