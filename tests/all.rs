@@ -11,6 +11,7 @@ mod headless;
 mod hooks;
 mod library;
 mod openai;
+mod permissions;
 mod sessions;
 mod signals;
 mod tool_loop;
