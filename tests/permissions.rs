@@ -14,12 +14,19 @@ fn a_symlink_made_earlier_in_the_session_does_not_open_a_denied_file() {
     std::fs::write(&secret, "PRIVATE").unwrap();
     let mock = MockLlm::start(Scenario::new(vec![
         // (`ln -s` naming the secret is itself refused by the rule; a script is not looked into.)
-        Step::tool("Bash", json!({"command": format!("python3 -c \"import os; os.symlink('{}', 'key')\"", secret.display())})),
+        Step::tool(
+            "Bash",
+            json!({"command": format!("python3 -c \"import os; os.symlink('{}', 'key')\"", secret.display())}),
+        ),
         Step::tools(&[("Read", json!({"file_path": "key"})), ("Bash", json!({"command": "cat key"}))]),
         Step::text("ok"),
     ]));
-    let out =
-        stream_json(&project, &mock, "go", &["--allowedTools", "Bash(python3:*)", "--disallowedTools", "Read(~/.ssh/**)"]);
+    let out = stream_json(
+        &project,
+        &mock,
+        "go",
+        &["--allowedTools", "Bash(python3:*)", "--disallowedTools", "Read(~/.ssh/**)"],
+    );
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(project.file("key").is_symlink());
     let results = tool_results(&mock.requests()[2].body);

@@ -95,7 +95,8 @@ pub fn nearest_existing_dir(path: &Path) -> Option<&Path> {
     path.ancestors().skip(1).find(|dir| dir.is_dir())
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+/// Levenshtein distance, by characters.
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut previous: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
