@@ -65,7 +65,7 @@ fn outside_the_project_reads_and_writes_are_asked_so_refused_in_print_mode() {
         Step::text("ok"),
     ]));
     stream_json(&project, &mock, "go", &["--add-dir", outside.path().to_str().unwrap()]);
-    assert_eq!(tool_results(&mock.requests()[1].body)[0].2, false);
+    assert!(!tool_results(&mock.requests()[1].body)[0].2, "an added folder is a working folder");
 }
 
 #[test]
