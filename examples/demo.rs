@@ -88,6 +88,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         secrets: Secrets::default(),
         hooks: Default::default(),
         env: Vec::new(),
+        compaction: Default::default(),
+        memory: Default::default(),
+        max_budget_usd: None,
     });
 
     let task = "What is in this project?";

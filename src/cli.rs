@@ -49,6 +49,10 @@ pub struct Cli {
     #[arg(long)]
     pub include_partial_messages: bool,
 
+    /// Stop once the session has cost this many US dollars.
+    #[arg(long, value_name = "USD", value_parser = parse_budget)]
+    pub max_budget_usd: Option<f64>,
+
     /// Stop after this many model requests in one turn.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_turns: Option<u32>,
@@ -150,6 +154,13 @@ pub enum Command {
 pub enum ConfigAction {
     /// Check every settings file cairn reads: JSON, schema, permission rules, hooks.
     Check,
+}
+
+fn parse_budget(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("{text:?} is not a budget: give a positive number of dollars, like 0.50")),
+    }
 }
 
 fn parse_mode(text: &str) -> Result<PermissionMode, String> {

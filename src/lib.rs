@@ -19,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod cost;
 pub mod hooks;
+pub mod memory;
 pub mod permissions;
 pub mod protocol;
 pub mod provider;

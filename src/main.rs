@@ -14,6 +14,7 @@ use cairn::agent::{self, AgentConfig, ApprovalMode, prompt};
 use cairn::cli::{Cli, Command, ConfigAction};
 use cairn::config::{self, settings::Locations, settings::Settings, trust};
 use cairn::hooks::Hooks;
+use cairn::memory::MemoryPaths;
 use cairn::permissions::paths::Anchors;
 use cairn::permissions::{Origin, PermissionMode, PermissionPolicy, PermissionRule, Rules};
 use cairn::provider::models;
@@ -89,6 +90,12 @@ fn run(cli: Cli) -> Result<i32> {
     let mut provider_settings =
         config::resolve_provider(cli.provider, model_choice.as_deref(), cli.base_url.as_deref(), &env)?;
     let knobs = config::knobs(&env)?;
+    let compaction = config::compaction(&settings, &env)?;
+    let memory = MemoryPaths {
+        project: cwd.clone(),
+        cairn_home: home.clone(),
+        claude_dir: settings.claude_compat.then(|| locations.claude_dir.clone()).flatten(),
+    };
     let secrets = config::secrets(&provider_settings, &env);
     let store = Store { home: home.clone(), cwd: cwd.clone(), git_branch: config::git_branch(&cwd), secrets };
     let mut opened = session::open(
@@ -224,6 +231,9 @@ fn run(cli: Cli) -> Result<i32> {
             resumed: opened.loaded,
             hooks: Arc::new(hooks),
             env: settings.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            compaction,
+            memory,
+            max_budget_usd: cli.max_budget_usd,
         });
         match front_end {
             FrontEnd::Print { first_prompt, options } => anyhow::Ok(print::run(agent, first_prompt, options).await),

@@ -39,6 +39,8 @@ pub enum Op {
     Resume(String),
     /// Give the session a title (`/rename`).
     Rename(String),
+    /// Compact the conversation now (`/compact [instructions]`), after the running turn.
+    Compact(Option<String>),
     /// Questions about, and changes to, the session's setup (`/permissions`, `/hooks`); the
     /// answer comes back as [`Event::Info`].
     Query(Query),
@@ -71,6 +73,8 @@ pub enum Query {
     RemoveRule { rule: String },
     /// The hooks configured, with where each came from.
     Hooks,
+    /// What fills the context window.
+    Context,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -146,6 +150,12 @@ pub enum Event {
     Error {
         message: String,
     },
+    /// The conversation was compacted (`trigger`: `auto` or `manual`).
+    Compacted {
+        trigger: &'static str,
+        pre_tokens: u64,
+        post_tokens: u64,
+    },
     /// The answer to an [`Op::Query`]: lines to show.
     Info {
         lines: Vec<String>,
@@ -202,6 +212,10 @@ pub enum TurnStatus {
     },
     Failed(TurnError),
     Interrupted,
+    /// `--max-budget-usd` was reached.
+    MaxBudget {
+        limit: f64,
+    },
     /// A hook ended the turn (`continue: false`) or refused the prompt; the reason is for
     /// the user.
     HookStopped {

@@ -85,8 +85,8 @@ fn when_retries_run_out_the_result_says_so_and_the_exit_code_is_1() {
 #[test]
 fn errors_retrying_cannot_fix_are_not_retried() {
     let project = Project::new();
+    // (Prompt-too-long is not retried either: it compacts; see `compaction.rs`.)
     let cases = [
-        (Step::fault(Fault::PromptTooLong), 400, "Prompt is too long", "prompt_too_long"),
         (Step::fault(http(401, None, None)), 401, "API Error: 401", "api_error"),
         (Step::fault(http(403, None, None)), 403, "API Error: 403", "api_error"),
         (Step::fault(http(400, None, None)), 400, "API Error: 400", "api_error"),

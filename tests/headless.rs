@@ -26,10 +26,10 @@ fn text_output_prints_the_answer_and_sends_a_proper_request() {
     let body = &request.body;
     assert_eq!(body["stream"], json!(true));
     assert_eq!(body["model"], "claude-sonnet-5");
-    assert_eq!(
-        body["messages"],
-        json!([{"role": "user", "content": [{"type": "text", "text": "say hi", "cache_control": {"type": "ephemeral"}}]}])
-    );
+    let content = body["messages"][0]["content"].as_array().unwrap();
+    assert_eq!(body["messages"].as_array().unwrap().len(), 1);
+    assert!(content[0]["text"].as_str().unwrap().starts_with("<system-reminder>\nToday's date is "), "{content:?}");
+    assert_eq!(content[1], json!({"type": "text", "text": "say hi", "cache_control": {"type": "ephemeral"}}));
     let tools: Vec<&str> = body["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
     assert_eq!(tools, BUILTIN_TOOLS);
     let system = body["system"][0]["text"].as_str().unwrap();
@@ -157,9 +157,10 @@ fn prompt_comes_from_stdin_alone_or_with_the_argument() {
         let out = crate::support::finish(child);
         assert_eq!(out.code(), 0, "{}", out.stderr);
     }
-    let first = &mock.requests()[0].body["messages"][0]["content"][0]["text"];
+    // (Block 0 is the session's context: the date, the folder, memory files.)
+    let first = &mock.requests()[0].body["messages"][0]["content"][1]["text"];
     assert_eq!(first, "line from a pipe\n");
-    let second = &mock.requests()[1].body["messages"][0]["content"][0]["text"];
+    let second = &mock.requests()[1].body["messages"][0]["content"][1]["text"];
     assert_eq!(second, "summarise this\n\n<stdin>\nline from a pipe\n</stdin>");
 }
 
@@ -264,18 +265,17 @@ fn the_first_request_is_what_the_model_sees() {
     cmd.args(["-p", "say hi"]);
     assert_eq!(run(cmd).code(), 0);
     let mut body = mock.requests()[0].body.clone();
-    let system: Vec<String> = body["system"][0]["text"]
-        .as_str()
+    let cwd = project.path().display().to_string();
+    let system = body["system"][0]["text"].as_str().unwrap().replace(&cwd, "[cwd]");
+    body["system"][0]["text"] = json!(system);
+    // The first message's context: the date changes daily, and whether the temp dir sits
+    // inside a git checkout depends on TMPDIR.
+    let context = body["messages"][0]["content"][0]["text"].as_str().unwrap().replace(&cwd, "[cwd]");
+    let context = regex::Regex::new(r"date is \d{4}-\d{2}-\d{2}. The working directory \[cwd\] is [^.]*\.")
         .unwrap()
-        .replace(&project.path().display().to_string(), "[cwd]")
-        .lines()
-        .map(|l| match l.split_once(": ") {
-            // The date changes daily; whether the temp dir sits inside a git checkout depends on TMPDIR.
-            Some((key @ ("Today's date" | "Is a git repository"), _)) => format!("{key}: [{key}]"),
-            _ => l.to_owned(),
-        })
-        .collect();
-    body["system"][0]["text"] = json!(system.join("\n"));
+        .replace(&context, "date is [date]. The working directory [cwd] is [git].")
+        .into_owned();
+    body["messages"][0]["content"][0]["text"] = json!(context);
     insta::assert_json_snapshot!("first_request", body);
 }
 

@@ -32,7 +32,13 @@ fn hook(matcher: Option<&str>, command: &str) -> Value {
 fn last_user_texts(body: &Value) -> Vec<String> {
     let messages = body["messages"].as_array().unwrap();
     let last = messages.iter().rev().find(|m| m["role"] == "user").unwrap();
-    last["content"].as_array().unwrap().iter().filter_map(|b| b["text"].as_str().map(str::to_owned)).collect()
+    last["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["text"].as_str().map(str::to_owned))
+        .filter(|t| !crate::sessions::is_session_context(t))
+        .collect()
 }
 
 fn ok(out: &Run) -> Value {

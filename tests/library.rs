@@ -60,6 +60,9 @@ fn start_with(mock: &MockLlm, project: &Project, saved: Option<(Store, Opened)>)
         secrets: Secrets::default(),
         hooks: Default::default(),
         env: Vec::new(),
+        compaction: Default::default(),
+        memory: Default::default(),
+        max_budget_usd: None,
     })
 }
 

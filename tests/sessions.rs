@@ -38,8 +38,12 @@ pub fn conversation(body: &Value) -> Vec<String> {
     for message in body["messages"].as_array().unwrap() {
         let role = message["role"].as_str().unwrap();
         for block in message["content"].as_array().unwrap() {
+            let text = block["text"].as_str().unwrap_or("");
+            if is_session_context(text) {
+                continue;
+            }
             out.push(match block["type"].as_str().unwrap() {
-                "text" => format!("{role}: {}", block["text"].as_str().unwrap()),
+                "text" => format!("{role}: {text}"),
                 "tool_use" => format!("{role}: tool_use {}", block["id"].as_str().unwrap()),
                 "tool_result" => {
                     let error = if block["is_error"] == true { " (error)" } else { "" };
@@ -67,6 +71,12 @@ fn spawn_turns(mut cmd: Command, prompts: &[String]) -> Child {
 fn run_turns(cmd: Command, prompts: &[&str]) -> Run {
     let prompts: Vec<String> = prompts.iter().map(|p| (*p).to_owned()).collect();
     finish(spawn_turns(cmd, &prompts))
+}
+
+/// The context block cairn puts at the start of a session's first message (date, folder,
+/// memory files): not part of the conversation.
+pub fn is_session_context(text: &str) -> bool {
+    text.starts_with("<system-reminder>\nToday's date is ")
 }
 
 fn result_of(out: &Run) -> Value {
@@ -113,7 +123,9 @@ fn a_session_is_written_entry_by_entry_in_claude_codes_envelope() {
     for pair in conversation_entries.windows(2) {
         assert_eq!(pair[1]["parentUuid"], pair[0]["uuid"], "entries chain in order");
     }
-    assert_eq!(entries[0]["message"]["content"], "what do my notes say?");
+    // The first message also carries the session's context (date, folder, memory files).
+    assert_eq!(entries[0]["message"]["content"][1]["text"], "what do my notes say?");
+    assert!(is_session_context(entries[0]["message"]["content"][0]["text"].as_str().unwrap()));
     assert_eq!(entries[0]["permissionMode"], "default");
     // One response, three blocks: three entries sharing the message id.
     let ids: Vec<&Value> = entries[1..4].iter().map(|e| &e["message"]["id"]).collect();

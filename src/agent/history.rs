@@ -53,6 +53,20 @@ impl Message {
     pub fn text(&self) -> String {
         text_of(&self.content)
     }
+
+    /// What the user typed: the text blocks without the context cairn or hooks added
+    /// (`<system-reminder>` blocks).
+    pub fn typed_text(&self) -> String {
+        let parts: Vec<&str> = self
+            .content
+            .iter()
+            .filter_map(|b| match b {
+                ContentBlock::Text { text } if !text.starts_with("<system-reminder>") => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        parts.join("\n")
+    }
 }
 
 /// The text blocks of some content, joined.

@@ -12,6 +12,8 @@
 //! at any point loses at most the step that was running. A session read back from disk
 //! (`--resume`, `/resume`) replaces the history, todo list and cost.
 
+pub mod compact;
+pub mod context;
 mod gate;
 pub mod history;
 pub mod prompt;
@@ -30,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::settings;
 use crate::cost::CostTracker;
 use crate::hooks::{Hooks, Invocation, Summary};
+use crate::memory::MemoryPaths;
 use crate::permissions::PermissionPolicy;
 use crate::permissions::{Origin, PermissionMode, PermissionRule, Purpose};
 use crate::protocol::{ApprovalDecision, Event, EventSink, Op, Query, SessionInfo, TurnStatus, UserInput};
@@ -41,6 +44,8 @@ use crate::session::{Loaded, Record, Secrets, Store, Transcript, TurnSummary};
 use crate::tools::bash::shells::ShellRegistry;
 use crate::tools::todo::Todo;
 use crate::tools::{SessionState, ToolRegistry, state};
+use compact::{CompactionConfig, Trigger};
+use context::Meter;
 use history::Message;
 
 /// What to do with a call the permission rules leave to the user.
@@ -83,6 +88,12 @@ pub struct AgentConfig {
     pub hooks: Arc<Hooks>,
     /// Variables for every command the tools run (the settings' `env`).
     pub env: Vec<(String, String)>,
+    /// When to compact the conversation.
+    pub compaction: CompactionConfig,
+    /// Where the memory files are (read at the first prompt and again at compaction).
+    pub memory: MemoryPaths,
+    /// `--max-budget-usd`: the turn stops once the session has cost this much.
+    pub max_budget_usd: Option<f64>,
 }
 
 pub struct AgentHandle {
@@ -122,6 +133,9 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
         title: None,
         last_prompt: String::new(),
         pending_context: Vec::new(),
+        meter: Meter::default(),
+        freed_too_little: false,
+        first_prompt: None,
     };
     let task = tokio::spawn(run(session, resumed, ops_rx, sink));
     AgentHandle { ops: ops_tx, events, task }
@@ -143,6 +157,12 @@ struct Session {
     last_prompt: String,
     /// Context for the model from SessionStart hooks, sent with the next prompt.
     pending_context: Vec<String>,
+    /// How full the context window is.
+    meter: Meter,
+    /// The last compaction freed too little: the next request does not compact again.
+    freed_too_little: bool,
+    /// The session's first request, kept through every compaction.
+    first_prompt: Option<String>,
 }
 
 /// How long SessionEnd hooks may take in all: the session is closing.
@@ -258,6 +278,8 @@ impl Session {
         }
         self.tools.set_spill_dir(session::sidecar_dir(&loaded.path).join("tool-results"));
         self.history = loaded.history;
+        self.meter.reset();
+        self.first_prompt = loaded.first_prompt;
         self.costs = loaded.costs;
         self.turns = loaded.turns;
         self.title = loaded.title;
@@ -289,6 +311,8 @@ impl Session {
         }
         self.config.session_id = id;
         self.history.clear();
+        self.meter.reset();
+        self.first_prompt = None;
         self.costs = CostTracker::default();
         self.turns = 0;
         self.title = None;
@@ -332,8 +356,16 @@ impl Session {
         false
     }
 
-    /// `/permissions`, `/hooks`.
+    /// `/permissions`, `/hooks`, `/context`.
     fn answer(&self, query: Query, events: &EventSink) {
+        if query == Query::Context {
+            let config = &self.config;
+            let total = self.context_estimate();
+            let parts = context::breakdown(&config.system_prompt, config.tools.specs(), &self.history, total);
+            let lines = context::render(&parts, self.window(), config.compaction.threshold_pct, config.compaction.auto);
+            events.emit(Event::Info { lines });
+            return;
+        }
         answer_query(&self.permissions, &self.config.hooks, &self.config.cwd, query, events);
     }
 
@@ -356,6 +388,7 @@ enum Pending {
     SetModel(String),
     Clear,
     Resume(String),
+    Compact(Option<String>),
 }
 
 async fn run(mut session: Session, resumed: Option<Loaded>, mut ops: mpsc::UnboundedReceiver<Op>, events: EventSink) {
@@ -379,6 +412,7 @@ async fn run(mut session: Session, resumed: Option<Loaded>, mut ops: mpsc::Unbou
                 Some(Op::SetModel(model)) => Pending::SetModel(model),
                 Some(Op::Clear) => Pending::Clear,
                 Some(Op::Resume(key)) => Pending::Resume(key),
+                Some(Op::Compact(instructions)) => Pending::Compact(instructions),
                 Some(Op::Rename(title)) => {
                     session.rename(title, &events).await;
                     continue;
@@ -419,6 +453,16 @@ async fn run(mut session: Session, resumed: Option<Loaded>, mut ops: mpsc::Unbou
                 }
                 continue;
             }
+            Pending::Compact(instructions) => {
+                if session.history.is_empty() {
+                    events.emit(Event::Notice { message: "Nothing to compact yet.".into() });
+                } else if let Err(e) =
+                    session.compact(Trigger::Manual, instructions, &CancellationToken::new(), &events).await
+                {
+                    events.emit(Event::Error { message: e.message() });
+                }
+                continue;
+            }
         };
         let cancel = CancellationToken::new();
         let mut shutdown = false;
@@ -445,6 +489,7 @@ async fn run(mut session: Session, resumed: Option<Loaded>, mut ops: mpsc::Unbou
                         Some(Op::SetModel(model)) => queued.push_back(Pending::SetModel(model)),
                         Some(Op::Clear) => queued.push_back(Pending::Clear),
                         Some(Op::Resume(key)) => queued.push_back(Pending::Resume(key)),
+                        Some(Op::Compact(instructions)) => queued.push_back(Pending::Compact(instructions)),
                         Some(Op::Query(query)) => answer_query(&permissions, &hooks, &cwd, query, &events),
                         Some(Op::Rename(title)) => {
                             if let Some(transcript) = &transcript {
@@ -545,6 +590,7 @@ fn answer_query(
                 )]
             }
         }
+        Query::Context => vec!["The context can be shown once the running turn has ended.".into()],
         Query::Hooks => {
             let listing = hooks.listing();
             if listing.is_empty() {

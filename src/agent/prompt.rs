@@ -26,16 +26,8 @@ file contains.
 - Use GitHub-flavoured markdown. Cite code as `path:line`.
 - When the task is done, say briefly what you changed and how you checked it.";
 
+/// The same all session long: what changes (the date, the repository's state, memory files)
+/// goes into the first user message instead, so every request shares the cached prefix.
 pub fn system_prompt(cwd: &Path) -> String {
-    let git = if is_git_repo(cwd) { "yes" } else { "no" };
-    let date = chrono::Local::now().format("%Y-%m-%d");
-    format!(
-        "{GUIDANCE}\n\n<env>\nWorking directory: {}\nIs a git repository: {git}\nPlatform: {}\nToday's date: {date}\n</env>",
-        cwd.display(),
-        std::env::consts::OS,
-    )
-}
-
-fn is_git_repo(cwd: &Path) -> bool {
-    cwd.ancestors().any(|dir| dir.join(".git").exists())
+    format!("{GUIDANCE}\n\n<env>\nWorking directory: {}\nPlatform: {}\n</env>", cwd.display(), std::env::consts::OS)
 }

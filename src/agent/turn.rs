@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use tokio_util::sync::CancellationToken;
 
+use super::compact::{CompactError, Trigger};
 use super::gate::{self, Gated, ToolCall};
 use super::history::{
     self, CONTINUE_PROMPT, ContentBlock, INTERRUPTED_REQUEST, INTERRUPTED_TOOLS, Message, Role, ToolResultContent,
@@ -48,6 +49,8 @@ struct TurnState {
     stop_blocks: u32,
     /// A hook said `continue: false`.
     stop: Option<String>,
+    /// A prompt-too-long error was met by compacting (once per turn).
+    compacted_for_error: bool,
 }
 
 /// Stop hooks may keep a turn going this many times in a row, then they are overruled.
@@ -69,6 +72,7 @@ pub(super) async fn run_turn(
         denials: Vec::new(),
         stop_blocks: 0,
         stop: None,
+        compacted_for_error: false,
     };
     let prompt = history::text_of(&input.content);
     let hooked = session.run_hooks("UserPromptSubmit", "", json!({ "prompt": prompt }), None, events).await;
@@ -80,8 +84,16 @@ pub(super) async fn run_turn(
     }
     session.turns += 1;
     session.last_prompt.clone_from(&prompt);
-    let mut content: Vec<ContentBlock> =
-        session.pending_context.drain(..).map(|c| ContentBlock::text(context_block(&c))).collect();
+    if session.first_prompt.is_none() {
+        session.first_prompt = Some(prompt.clone());
+    }
+    let mut content: Vec<ContentBlock> = Vec::new();
+    // The first message carries what the system prompt must not: the date, the repository's
+    // state, the memory files (so the system prompt, and the prompt cache, never change).
+    if session.history.is_empty() {
+        content.push(ContentBlock::text(context_block(&session_context(session))));
+    }
+    content.extend(session.pending_context.drain(..).map(|c| ContentBlock::text(context_block(&c))));
     content.extend(input.content);
     content.extend(attach_files(session, &input.attachments, &cancel).await);
     content.extend(hooked.context.iter().map(|c| ContentBlock::text(context_block(c))));
@@ -96,11 +108,50 @@ pub(super) async fn run_turn(
         {
             return Event::TurnComplete(outcome(session, turn, TurnStatus::MaxTurns { limit }, String::new(), None));
         }
+        match session.keep_within_window(&cancel, events).await {
+            Ok(()) => {}
+            Err(CompactError::Cancelled) => {
+                push_note(session, INTERRUPTED_REQUEST, false);
+                return Event::TurnAborted(outcome(session, turn, TurnStatus::Interrupted, String::new(), None));
+            }
+            Err(CompactError::Blocked(message)) => events.emit(Event::Notice { message }),
+            Err(error) => {
+                return Event::TurnComplete(outcome(session, turn, compaction_failed(&error), String::new(), None));
+            }
+        }
         let response = match request_response(session, &mut turn, max_tokens, &cancel, events).await {
             Ok(response) => response,
             Err(SampleError::Cancelled) => {
                 push_note(session, INTERRUPTED_REQUEST, false);
                 return Event::TurnAborted(outcome(session, turn, TurnStatus::Interrupted, String::new(), None));
+            }
+            // Too long for the window after all: compact once and ask again.
+            Err(SampleError::Failed { error: ProviderError::ContextTooLong { .. }, .. })
+                if !turn.compacted_for_error =>
+            {
+                turn.compacted_for_error = true;
+                match session.compact(Trigger::Auto, None, &cancel, events).await {
+                    Ok(_) => continue,
+                    Err(CompactError::Cancelled) => {
+                        push_note(session, INTERRUPTED_REQUEST, false);
+                        return Event::TurnAborted(outcome(
+                            session,
+                            turn,
+                            TurnStatus::Interrupted,
+                            String::new(),
+                            None,
+                        ));
+                    }
+                    Err(error) => {
+                        return Event::TurnComplete(outcome(
+                            session,
+                            turn,
+                            compaction_failed(&error),
+                            String::new(),
+                            None,
+                        ));
+                    }
+                }
             }
             Err(SampleError::Failed { error, attempts }) => {
                 let status = TurnStatus::Failed(turn_error(&error, attempts));
@@ -112,6 +163,11 @@ pub(super) async fn run_turn(
             continue;
         }
         let calls = record_response(session, &response, events);
+        if let Some(limit) = session.config.max_budget_usd
+            && session.costs.total_cost_usd >= limit
+        {
+            return Event::TurnComplete(outcome(session, turn, TurnStatus::MaxBudget { limit }, String::new(), None));
+        }
         if !calls.is_empty() {
             run_tools(session, &mut turn, calls, approvals, &cancel, events).await;
             if cancel.is_cancelled() {
@@ -253,7 +309,33 @@ fn record_response(session: &mut Session, response: &Response, events: &EventSin
         })
         .collect();
     session.history.push(Message { role: Role::Assistant, content: response.content.clone() });
+    session.meter.measured(&response.usage, session.history.len());
     calls
+}
+
+/// What the first message says about where the session runs, and the memory files.
+fn session_context(session: &Session) -> String {
+    let cwd = &session.config.cwd;
+    let git = match crate::config::git_branch(cwd) {
+        Some(branch) => format!("a git repository, on branch {branch}"),
+        None if cwd.ancestors().any(|d| d.join(".git").exists()) => "a git repository".to_owned(),
+        None => "not a git repository".to_owned(),
+    };
+    let mut text = format!(
+        "Today's date is {}. The working directory {} is {git}.",
+        chrono::Local::now().format("%Y-%m-%d"),
+        cwd.display()
+    );
+    let memory = session.config.memory.load();
+    if !memory.is_empty() {
+        text.push_str("\n\n");
+        text.push_str(&crate::memory::render(&memory));
+    }
+    text
+}
+
+fn compaction_failed(error: &CompactError) -> TurnStatus {
+    TurnStatus::Failed(TurnError { kind: TurnErrorKind::ContextTooLong, status: None, message: error.message() })
 }
 
 /// Gates the calls, runs them, and appends their results in call order.

@@ -189,6 +189,37 @@ pub fn run_api_key_helper(command: &str) -> Result<String, ConfigError> {
     Ok(key)
 }
 
+/// Compaction as the settings and the environment set it: `autoCompact` /
+/// `autoCompactEnabled` and `DISABLE_AUTO_COMPACT` turn it off; the threshold comes from
+/// `CAIRN_AUTOCOMPACT_PCT`, else `autoCompactThreshold`, else 80 %, and Claude Code's
+/// `CLAUDE_AUTOCOMPACT_PCT_OVERRIDE` can only lower it.
+pub fn compaction(
+    settings: &settings::Settings,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<crate::agent::compact::CompactionConfig, ConfigError> {
+    let percent = |var: &'static str| -> Result<Option<u64>, ConfigError> {
+        env(var)
+            .map(|value| match value.trim().parse::<u64>() {
+                Ok(p) if (1..=100).contains(&p) => Ok(p),
+                _ => Err(ConfigError::InvalidEnv { var, value, expected: "a percentage from 1 to 100" }),
+            })
+            .transpose()
+    };
+    let mut threshold =
+        percent("CAIRN_AUTOCOMPACT_PCT")?.or(settings.auto_compact_threshold).unwrap_or(80).clamp(1, 100);
+    if let Some(lower) = percent("CLAUDE_AUTOCOMPACT_PCT_OVERRIDE")? {
+        threshold = threshold.min(lower);
+    }
+    let disabled = env("DISABLE_AUTO_COMPACT").is_some_and(|v| v != "0")
+        || settings.auto_compact == Some(false)
+        || settings.auto_compact_enabled == Some(false);
+    Ok(crate::agent::compact::CompactionConfig {
+        auto: !disabled,
+        threshold_pct: threshold,
+        window: settings.context_window,
+    })
+}
+
 /// cairn's own folder: `CAIRN_HOME`, else `~/.cairn`.
 pub fn cairn_home(env: &impl Fn(&str) -> Option<String>) -> PathBuf {
     match env("CAIRN_HOME") {

@@ -46,6 +46,14 @@ pub struct SettingsFile {
     pub auto_compact_enabled: Option<bool>,
     /// The context size, in tokens, at which to compact automatically.
     pub auto_compact_window: Option<u64>,
+    /// cairn: the same as `autoCompactEnabled`.
+    pub auto_compact: Option<bool>,
+    /// cairn: the percentage of the context window at which to compact (default 80).
+    #[schemars(range(min = 1, max = 100))]
+    pub auto_compact_threshold: Option<u64>,
+    /// cairn: the context window, in tokens, of a model cairn does not know (or to use
+    /// less of one it does).
+    pub context_window: Option<u64>,
     /// Turn every hook off.
     pub disable_all_hooks: Option<bool>,
     /// Days to keep transcripts.
@@ -288,6 +296,9 @@ pub struct Settings {
     pub api_key_helper: Option<String>,
     pub auto_compact_enabled: Option<bool>,
     pub auto_compact_window: Option<u64>,
+    pub auto_compact: Option<bool>,
+    pub auto_compact_threshold: Option<u64>,
+    pub context_window: Option<u64>,
     pub fullscreen: Option<bool>,
     pub claude_compat: bool,
     pub enable_all_project_mcp_servers: Option<bool>,

@@ -114,24 +114,33 @@ pub fn request_body(request: &Request<'_>) -> Vec<u8> {
     serde_json::to_vec(&body).unwrap_or_default()
 }
 
-/// The history with a cache breakpoint on the final content block.
+/// The history with cache breakpoints on the final content block and on the last block of
+/// the user message before it (where the previous request's prefix ended), so a turn that
+/// adds many blocks still reads the cache. With the tools and the system prompt, four in all.
 struct CachedMessages<'a>(&'a [Message]);
 
 impl serde::Serialize for CachedMessages<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
-        let Some((last, rest)) = self.0.split_last() else { return seq.end() };
-        for message in rest {
-            seq.serialize_element(message)?;
+        let last = self.0.len().saturating_sub(1);
+        let previous = self.0[..last].iter().rposition(|m| m.role == crate::agent::history::Role::User);
+        for (i, message) in self.0.iter().enumerate() {
+            if i == last || Some(i) == previous {
+                let mut content: Vec<Value> =
+                    message.content.iter().map(|b| serde_json::to_value(b).unwrap_or(Value::Null)).collect();
+                if let Some(Value::Object(block)) = content.last_mut()
+                    && block
+                        .get("type")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| t != "thinking" && t != "redacted_thinking")
+                {
+                    block.insert("cache_control".into(), json!({"type": "ephemeral"}));
+                }
+                seq.serialize_element(&json!({"role": message.role, "content": content}))?;
+            } else {
+                seq.serialize_element(message)?;
+            }
         }
-        let mut content: Vec<Value> =
-            last.content.iter().map(|b| serde_json::to_value(b).unwrap_or(Value::Null)).collect();
-        if let Some(Value::Object(block)) = content.last_mut()
-            && block.get("type").and_then(Value::as_str).is_some_and(|t| t != "thinking" && t != "redacted_thinking")
-        {
-            block.insert("cache_control".into(), json!({"type": "ephemeral"}));
-        }
-        seq.serialize_element(&json!({"role": last.role, "content": content}))?;
         seq.end()
     }
 }
@@ -488,6 +497,9 @@ mod tests {
         assert_eq!(body["system"][0]["cache_control"]["type"], "ephemeral");
         assert_eq!(body["messages"][2]["content"][0]["cache_control"]["type"], "ephemeral");
         assert_eq!(body["messages"][1]["content"][0], json!({"type": "thinking", "thinking": "t", "signature": "sig"}));
-        assert!(body["messages"][0]["content"][0].get("cache_control").is_none());
+        // The user message before the last holds the previous request's breakpoint: four in all.
+        assert_eq!(body["messages"][0]["content"][0]["cache_control"]["type"], "ephemeral");
+        assert!(body["messages"][1]["content"][1].get("cache_control").is_none());
+        assert_eq!(body.to_string().matches("cache_control").count(), 4);
     }
 }

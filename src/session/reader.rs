@@ -67,6 +67,9 @@ struct RawEntry<'a> {
     meta: bool,
     #[serde(rename = "isVisibleInTranscriptOnly", default)]
     transcript_only: bool,
+    /// A compaction summary: sent to the model although marked for the transcript only.
+    #[serde(rename = "isCompactSummary", default)]
+    compact_summary: bool,
     #[serde(borrow, default)]
     message: Option<&'a RawValue>,
     #[serde(rename = "permissionMode", borrow, default)]
@@ -189,7 +192,7 @@ fn messages(entries: &[RawEntry], chain: &[usize]) -> Vec<Message> {
     for &i in chain {
         let entry = &entries[i];
         let role = match entry.kind.as_ref() {
-            "user" if !entry.transcript_only => Role::User,
+            "user" if !entry.transcript_only || entry.compact_summary => Role::User,
             "assistant" => Role::Assistant,
             _ => continue,
         };

@@ -50,6 +50,10 @@ pub enum Record {
     Title(String),
     /// The state after a turn, for the session list and for resuming settings.
     TurnSummary(TurnSummary),
+    /// Compaction: the history before it ends here (a `system` entry with no parent).
+    CompactBoundary { trigger: &'static str, pre_tokens: u64, post_tokens: u64 },
+    /// The message the history starts again from after compaction.
+    CompactSummary { content: Vec<ContentBlock> },
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -232,6 +236,27 @@ impl Writer {
                 entry.insert("content".into(), json!(content));
                 entry.insert("level".into(), json!(level));
                 entry.insert("isMeta".into(), json!(false));
+                vec![Value::Object(entry)]
+            }
+            Record::CompactBoundary { trigger, pre_tokens, post_tokens } => {
+                let logical_parent = self.parent.take();
+                let mut entry = self.envelope_fields("system");
+                entry.insert("parentUuid".into(), Value::Null);
+                entry.insert("logicalParentUuid".into(), json!(logical_parent));
+                entry.insert("subtype".into(), json!("compact_boundary"));
+                entry.insert("content".into(), json!("Conversation compacted"));
+                entry.insert("level".into(), json!("info"));
+                entry.insert("isMeta".into(), json!(false));
+                entry.insert(
+                    "compactMetadata".into(),
+                    json!({ "trigger": trigger, "preTokens": pre_tokens, "postTokens": post_tokens }),
+                );
+                vec![Value::Object(entry)]
+            }
+            Record::CompactSummary { content } => {
+                let mut entry = self.conversation("user", json!({ "role": "user", "content": content }));
+                entry.insert("isCompactSummary".into(), json!(true));
+                entry.insert("isVisibleInTranscriptOnly".into(), json!(true));
                 vec![Value::Object(entry)]
             }
             Record::Title(title) => vec![json!({

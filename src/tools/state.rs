@@ -30,6 +30,8 @@ pub struct SessionState {
     cwd: Mutex<PathBuf>,
     /// Canonical path → hash of the content last read or written.
     seen: Mutex<HashMap<PathBuf, u64>>,
+    /// The files read or written, most recent last (each once).
+    touched: Mutex<Vec<PathBuf>>,
     todos: Mutex<Vec<Todo>>,
     pub shells: Arc<ShellRegistry>,
     /// Where output too long for the model is written in full (beside the transcript).
@@ -93,6 +95,7 @@ impl SessionState {
             writable_roots,
             approved_writes: Mutex::new(Vec::new()),
             seen: Mutex::new(HashMap::new()),
+            touched: Mutex::new(Vec::new()),
             todos: Mutex::new(Vec::new()),
             shells,
             spill_dir: Mutex::new(spill_dir),
@@ -175,6 +178,14 @@ impl SessionState {
     /// Remembers what a file looked like when it was read or written.
     pub fn remember(&self, real_path: &Path, hash: u64) {
         lock(&self.seen).insert(real_path.to_path_buf(), hash);
+        let mut touched = lock(&self.touched);
+        touched.retain(|p| p != real_path);
+        touched.push(real_path.to_path_buf());
+    }
+
+    /// The `n` files read or written most recently, newest first.
+    pub fn recently_touched(&self, n: usize) -> Vec<PathBuf> {
+        lock(&self.touched).iter().rev().take(n).cloned().collect()
     }
 
     /// Whether the file's current content is what was last read or written.

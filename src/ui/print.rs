@@ -244,6 +244,17 @@ impl Printer {
             | Event::TodosChanged { .. }
             | Event::HistoryRestored { .. }
             | Event::Info { .. } => {}
+            Event::Compacted { trigger, pre_tokens, post_tokens } => {
+                if self.streaming() {
+                    let line = json!({
+                        "type": "system", "subtype": "compact_boundary", "session_id": self.session_id, "uuid": uuid(),
+                        "compact_metadata": {"trigger": trigger, "pre_tokens": pre_tokens, "post_tokens": post_tokens},
+                    });
+                    self.line(&line);
+                } else if self.options.verbose {
+                    eprintln!("cairn: compacted the conversation ({pre_tokens} → {post_tokens} tokens)");
+                }
+            }
             Event::Error { message } | Event::Notice { message } => eprintln!("cairn: {message}"),
             Event::TurnComplete(outcome) | Event::TurnAborted(outcome) => return Some(self.finish_turn(outcome)),
         }
@@ -258,6 +269,7 @@ impl Printer {
             OutputFormat::Text => match &outcome.status {
                 TurnStatus::Success => self.text(&outcome.result),
                 TurnStatus::MaxTurns { limit } => self.text(&format!("Error: Reached max turns ({limit})")),
+                TurnStatus::MaxBudget { limit } => self.text(&format!("Error: Exceeded USD budget ({limit})")),
                 TurnStatus::Failed(error) => self.text(&error.message),
                 TurnStatus::Interrupted => eprintln!("cairn: interrupted"),
                 TurnStatus::HookStopped { reason } => eprintln!(
@@ -343,6 +355,7 @@ pub fn result_object(outcome: &TurnOutcome, session_id: &str) -> Value {
     let (subtype, is_error, terminal_reason) = match &outcome.status {
         TurnStatus::Success => ("success", false, "completed"),
         TurnStatus::MaxTurns { .. } => ("error_max_turns", true, "max_turns"),
+        TurnStatus::MaxBudget { .. } => ("error_max_budget_usd", true, "max_budget"),
         // Claude Code reports API errors as a "success" subtype with is_error set.
         TurnStatus::Failed(e) if e.kind == TurnErrorKind::ContextTooLong => ("success", true, "prompt_too_long"),
         TurnStatus::Failed(_) => ("success", true, "api_error"),
@@ -364,6 +377,9 @@ pub fn result_object(outcome: &TurnOutcome, session_id: &str) -> Value {
         TurnStatus::Success => result["result"] = json!(outcome.result),
         TurnStatus::MaxTurns { limit } => {
             result["errors"] = json!([format!("Reached maximum number of turns ({limit})")]);
+        }
+        TurnStatus::MaxBudget { limit } => {
+            result["errors"] = json!([format!("Reached maximum budget (${limit})")]);
         }
         TurnStatus::Failed(error) => {
             result["result"] = json!(error.message);

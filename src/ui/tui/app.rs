@@ -19,6 +19,7 @@ use super::markdown::MarkdownStream;
 use super::picker::{Picked, SessionPicker};
 use super::replay;
 use super::theme::Theme;
+use crate::agent::context::thousands;
 use crate::agent::history::{ContentBlock, Message, Role};
 use crate::permissions::PermissionMode;
 use crate::protocol::{ApprovalDecision, Event, Op, Query, SessionInfo, TurnOutcome, TurnStatus, UserInput};
@@ -74,6 +75,8 @@ pub struct App {
     pub status_text: Option<String>,
     status_running: bool,
     status_due: bool,
+    /// Usage and cost by model, as of the last turn.
+    model_usage: Vec<(String, crate::cost::ModelUsage)>,
 }
 
 /// A turn in progress, as the TUI follows it.
@@ -155,6 +158,7 @@ impl App {
             status_text: None,
             status_running: false,
             status_due: true,
+            model_usage: Vec::new(),
         }
     }
 
@@ -356,13 +360,32 @@ impl App {
                 self.notice(format!("Model set to {}", models::lookup(args).id));
             }
             Action::Cost => {
-                let lines = vec![
+                let mut lines = vec![
                     format!("Total cost:            ${:.4}", self.cost_usd),
                     format!("Total duration (API):  {}", duration(self.api_time)),
                     format!("Total duration (wall): {}", duration(self.started.elapsed())),
                 ];
+                if !self.model_usage.is_empty() {
+                    lines.push("Usage by model:".into());
+                }
+                for (model, usage) in &self.model_usage {
+                    lines.push(format!(
+                        "  {model}: {} input, {} output, {} cache read, {} cache write · ${:.4}",
+                        thousands(usage.input_tokens),
+                        thousands(usage.output_tokens),
+                        thousands(usage.cache_read_input_tokens),
+                        thousands(usage.cache_creation_input_tokens),
+                        usage.cost_usd
+                    ));
+                }
                 self.push_cell(Cell::Info { lines });
             }
+            Action::Compact => {
+                let instructions = Some(args.to_owned()).filter(|a| !a.is_empty());
+                self.ops.push(Op::Compact(instructions));
+                self.notice("Compacting the conversation…");
+            }
+            Action::Context => self.ops.push(Op::Query(Query::Context)),
             Action::Resume if args.is_empty() => self.open_picker(),
             Action::Resume => self.ops.push(Op::Resume(args.to_owned())),
             Action::Rename if args.is_empty() => {
@@ -470,7 +493,7 @@ impl App {
         self.cells.extend(cells.drain(..hidden));
         self.cost_usd = total_cost_usd;
         let title = self.session.as_ref().and_then(|s| s.title.clone()).or_else(|| {
-            messages.iter().find(|m| m.role == Role::User && !m.text().trim().is_empty()).map(Message::text)
+            messages.iter().find(|m| m.role == Role::User && !m.typed_text().trim().is_empty()).map(Message::typed_text)
         });
         let id = self.session.as_ref().map(|s| s.session_id.chars().take(8).collect::<String>()).unwrap_or_default();
         let mut note = match title {
@@ -706,6 +729,15 @@ impl App {
             Event::TurnAborted(outcome) => self.end_turn(&outcome, true),
             Event::Error { message } => self.push_cell(Cell::Error { message }),
             Event::Notice { message } => self.notice(message),
+            Event::Compacted { trigger, pre_tokens, post_tokens } => {
+                self.context_tokens = post_tokens;
+                let how = if trigger == "auto" { "The context was nearly full: compacted" } else { "Compacted" };
+                self.notice(format!(
+                    "{how} the conversation ({} → {} tokens)",
+                    thousands(pre_tokens),
+                    thousands(post_tokens)
+                ));
+            }
             Event::Info { lines } => self.push_cell(Cell::Info { lines }),
         }
     }
@@ -828,10 +860,14 @@ impl App {
         }
         self.api_time += outcome.api_duration;
         self.cost_usd = outcome.total_cost_usd;
+        self.model_usage.clone_from(&outcome.model_usage);
         match &outcome.status {
             TurnStatus::Success => {}
             TurnStatus::Interrupted if aborted => self.notice("Interrupted by the user"),
             TurnStatus::Interrupted => {}
+            TurnStatus::MaxBudget { limit } => {
+                self.push_cell(Cell::Error { message: format!("Stopped: the session reached its budget of ${limit}") })
+            }
             TurnStatus::MaxTurns { limit } => {
                 self.push_cell(Cell::Error { message: format!("Stopped after {limit} model requests (--max-turns)") })
             }

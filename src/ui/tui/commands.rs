@@ -15,6 +15,8 @@ pub enum Action {
     Rename,
     Permissions,
     Hooks,
+    Compact,
+    Context,
 }
 
 #[derive(Clone, Debug)]
@@ -43,7 +45,14 @@ impl Commands {
                 command("help", "Show commands and keys", None, Action::Help),
                 command("clear", "Start a new conversation", None, Action::Clear),
                 command("model", "Show or set the model", Some("[name]"), Action::Model),
-                command("cost", "Show the session's cost and duration", None, Action::Cost),
+                command("cost", "Show the session's cost, tokens by kind and model, and duration", None, Action::Cost),
+                command(
+                    "compact",
+                    "Summarize the conversation to free context",
+                    Some("[instructions]"),
+                    Action::Compact,
+                ),
+                command("context", "Show what fills the context window", None, Action::Context),
                 command("status", "Show the session, model, mode and folder", None, Action::Status),
                 command("resume", "Continue an earlier session of this folder", Some("[id|title]"), Action::Resume),
                 command("rename", "Name this session (shown in /resume)", Some("<title>"), Action::Rename),

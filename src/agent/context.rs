@@ -1,0 +1,189 @@
+//! How full the context window is.
+//!
+//! After every response the API says how many tokens the request used (input, cache writes,
+//! cache reads) and how many the answer took; that is the context size. What the history
+//! gained since (tool results, a new prompt) is estimated from its size: four bytes a token.
+//! Before the first response of a session, everything is estimated that way. `/context`
+//! splits the total into system prompt, tool schemas, memory files and messages.
+
+use crate::agent::history::{ContentBlock, Message};
+use crate::cost::Usage;
+use crate::provider::ToolSpec;
+
+/// Bytes per token, for what the API has not counted yet.
+pub const BYTES_PER_TOKEN: usize = 4;
+
+/// What `/context` shows, in tokens.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Breakdown {
+    pub system: u64,
+    pub tools: u64,
+    pub memory: u64,
+    pub messages: u64,
+}
+
+impl Breakdown {
+    pub fn total(&self) -> u64 {
+        self.system + self.tools + self.memory + self.messages
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Meter {
+    /// The context size the API reported last, and how many messages the history had then.
+    measured: Option<(u64, usize)>,
+}
+
+impl Meter {
+    /// A response arrived: `usage` counts everything up to and including it; the history now
+    /// has `messages` messages (the answer included).
+    pub fn measured(&mut self, usage: &Usage, messages: usize) {
+        self.measured = Some((usage.context_tokens() + usage.output_tokens, messages));
+    }
+
+    /// The history was replaced (compaction, resume, clear): nothing is measured.
+    pub fn reset(&mut self) {
+        self.measured = None;
+    }
+
+    /// The tokens the next request will use, as well as can be told.
+    pub fn estimate(&self, system: &str, tools: &[ToolSpec], history: &[Message]) -> u64 {
+        match self.measured {
+            Some((tokens, at)) if at <= history.len() => tokens + estimate_messages(&history[at..]),
+            _ => estimate_bytes(system.len()) + estimate_tools(tools) + estimate_messages(history),
+        }
+    }
+}
+
+pub fn estimate_bytes(bytes: usize) -> u64 {
+    (bytes / BYTES_PER_TOKEN) as u64
+}
+
+pub fn estimate_messages(messages: &[Message]) -> u64 {
+    estimate_bytes(messages.iter().map(message_bytes).sum())
+}
+
+pub fn estimate_tools(tools: &[ToolSpec]) -> u64 {
+    estimate_bytes(tools.iter().map(|t| t.name.len() + t.description.len() + t.input_schema.to_string().len()).sum())
+}
+
+fn message_bytes(message: &Message) -> usize {
+    message.content.iter().map(block_bytes).sum::<usize>() + 16
+}
+
+pub fn block_bytes(block: &ContentBlock) -> usize {
+    match block {
+        ContentBlock::Text { text } => text.len(),
+        ContentBlock::Thinking { thinking, signature } => thinking.len() + signature.len(),
+        ContentBlock::RedactedThinking { data } => data.len(),
+        ContentBlock::ToolUse { name, input, .. } => name.len() + input.to_string().len() + 32,
+        ContentBlock::ToolResult { content, .. } => {
+            content
+                .iter()
+                .map(|c| match c {
+                    crate::agent::history::ToolResultContent::Text { text } => text.len(),
+                    // Images are priced by size, not by their base64 bytes: about 1,600 tokens.
+                    crate::agent::history::ToolResultContent::Image { .. } => 1_600 * BYTES_PER_TOKEN,
+                })
+                .sum::<usize>()
+                + 32
+        }
+        ContentBlock::Image { .. } => 1_600 * BYTES_PER_TOKEN,
+    }
+}
+
+/// `/context`: the window split by what fills it.
+pub fn breakdown(system: &str, tools: &[ToolSpec], history: &[Message], total: u64) -> Breakdown {
+    let system = estimate_bytes(system.len());
+    let tools = estimate_tools(tools);
+    let memory = history
+        .first()
+        .map(|m| {
+            m.content
+                .iter()
+                .filter_map(|b| match b {
+                    ContentBlock::Text { text } if text.contains(crate::memory::PREAMBLE) => Some(text.len()),
+                    _ => None,
+                })
+                .sum::<usize>()
+        })
+        .map_or(0, estimate_bytes);
+    let messages = total.saturating_sub(system + tools + memory).max(estimate_messages(history).saturating_sub(memory));
+    Breakdown { system, tools, memory, messages }
+}
+
+/// The `/context` picture: a bar and a legend.
+pub fn render(parts: &Breakdown, window: u64, threshold_pct: u64, auto: bool) -> Vec<String> {
+    const CELLS: u64 = 50;
+    let window = window.max(1);
+    let total = parts.total();
+    let cells = |tokens: u64| -> usize { ((tokens * CELLS).div_ceil(window)) as usize };
+    let mut bar = String::new();
+    for (tokens, mark) in [(parts.system, 'S'), (parts.tools, 'T'), (parts.memory, 'M'), (parts.messages, 'm')] {
+        bar.push_str(&mark.to_string().repeat(if tokens == 0 { 0 } else { cells(tokens).max(1) }));
+    }
+    let used = bar.chars().count().min(CELLS as usize);
+    let bar: String = bar.chars().take(CELLS as usize).collect::<String>() + &".".repeat(CELLS as usize - used);
+    let pct = |tokens: u64| tokens as f64 * 100.0 / window as f64;
+    let mut lines = vec![
+        format!("Context: {} of {} tokens ({:.0}%)", thousands(total), thousands(window), pct(total)),
+        format!("[{bar}]"),
+    ];
+    for (label, mark, tokens) in [
+        ("system prompt", 'S', parts.system),
+        ("tool schemas", 'T', parts.tools),
+        ("memory files", 'M', parts.memory),
+        ("messages", 'm', parts.messages),
+        ("free", '.', window.saturating_sub(total)),
+    ] {
+        lines.push(format!("  {mark} {label:<14} {:>10}  {:>5.1}%", thousands(tokens), pct(tokens)));
+    }
+    lines.push(if auto {
+        format!("  Compacts automatically at {threshold_pct}% ({} tokens).", thousands(window * threshold_pct / 100))
+    } else {
+        "  Automatic compaction is off; /compact compacts now.".to_owned()
+    });
+    lines
+}
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measured_plus_what_came_after() {
+        let mut meter = Meter::default();
+        let history = vec![Message::user_text("x".repeat(400))];
+        assert_eq!(meter.estimate("", &[], &history), 104);
+        meter.measured(&Usage { input_tokens: 1000, output_tokens: 50, ..Usage::default() }, 1);
+        let mut later = history.clone();
+        later.push(Message::user_text("y".repeat(4000)));
+        assert_eq!(meter.estimate("", &[], &later), 1050 + 1004);
+        meter.reset();
+        assert_eq!(meter.estimate("", &[], &history), 104);
+    }
+
+    #[test]
+    fn the_picture_adds_up() {
+        let parts = Breakdown { system: 1_000, tools: 3_000, memory: 2_000, messages: 44_000 };
+        let lines = render(&parts, 100_000, 80, true);
+        assert_eq!(lines[0], "Context: 50,000 of 100,000 tokens (50%)");
+        assert_eq!(lines[1].len(), 52);
+        assert!(lines[1].starts_with("[STTMmmm"), "{}", lines[1]);
+        assert!(lines.last().unwrap().contains("80% (80,000 tokens)"));
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+}
