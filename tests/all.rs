@@ -6,6 +6,7 @@
 
 mod support;
 
+mod compaction;
 mod faults;
 mod headless;
 mod hooks;

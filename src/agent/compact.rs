@@ -36,11 +36,14 @@ pub struct CompactionConfig {
     pub threshold_pct: u64,
     /// The window to assume instead of the model table's (`contextWindow`).
     pub window: Option<u64>,
+    /// Compact at this many tokens at the latest (`autoCompactWindow`,
+    /// `CLAUDE_CODE_AUTO_COMPACT_WINDOW`).
+    pub at_tokens: Option<u64>,
 }
 
 impl Default for CompactionConfig {
     fn default() -> CompactionConfig {
-        CompactionConfig { auto: true, threshold_pct: 80, window: None }
+        CompactionConfig { auto: true, threshold_pct: 80, window: None, at_tokens: None }
     }
 }
 
@@ -194,7 +197,8 @@ impl Session {
     }
 
     fn compact_threshold(&self) -> u64 {
-        self.window() * self.config.compaction.threshold_pct / 100
+        let at = self.window() * self.config.compaction.threshold_pct / 100;
+        self.config.compaction.at_tokens.map_or(at, |tokens| at.min(tokens))
     }
 
     /// Before a request: micro-compaction, then compaction, when the context has passed the

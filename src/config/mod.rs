@@ -192,7 +192,8 @@ pub fn run_api_key_helper(command: &str) -> Result<String, ConfigError> {
 /// Compaction as the settings and the environment set it: `autoCompact` /
 /// `autoCompactEnabled` and `DISABLE_AUTO_COMPACT` turn it off; the threshold comes from
 /// `CAIRN_AUTOCOMPACT_PCT`, else `autoCompactThreshold`, else 80 %, and Claude Code's
-/// `CLAUDE_AUTOCOMPACT_PCT_OVERRIDE` can only lower it.
+/// `CLAUDE_AUTOCOMPACT_PCT_OVERRIDE` can only lower it; `autoCompactWindow` /
+/// `CLAUDE_CODE_AUTO_COMPACT_WINDOW` cap it in tokens.
 pub fn compaction(
     settings: &settings::Settings,
     env: &impl Fn(&str) -> Option<String>,
@@ -210,13 +211,22 @@ pub fn compaction(
     if let Some(lower) = percent("CLAUDE_AUTOCOMPACT_PCT_OVERRIDE")? {
         threshold = threshold.min(lower);
     }
-    let disabled = env("DISABLE_AUTO_COMPACT").is_some_and(|v| v != "0")
+    let disabled = ["DISABLE_AUTO_COMPACT", "DISABLE_COMPACT"].iter().any(|var| env(var).is_some_and(|v| v != "0"))
         || settings.auto_compact == Some(false)
         || settings.auto_compact_enabled == Some(false);
+    let at_tokens = match env("CLAUDE_CODE_AUTO_COMPACT_WINDOW") {
+        Some(value) => Some(value.trim().parse::<u64>().map_err(|_| ConfigError::InvalidEnv {
+            var: "CLAUDE_CODE_AUTO_COMPACT_WINDOW",
+            value,
+            expected: "a number of tokens",
+        })?),
+        None => settings.auto_compact_window,
+    };
     Ok(crate::agent::compact::CompactionConfig {
         auto: !disabled,
         threshold_pct: threshold,
         window: settings.context_window,
+        at_tokens,
     })
 }
 

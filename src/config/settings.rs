@@ -461,6 +461,9 @@ impl Settings {
             api_key_helper,
             auto_compact_enabled,
             auto_compact_window,
+            auto_compact,
+            auto_compact_threshold,
+            context_window,
             fullscreen,
             enable_all_project_mcp_servers
         );

@@ -53,6 +53,8 @@ struct Shared {
     scenario: Scenario,
     started: Instant,
     requests: Mutex<Vec<RecordedRequest>>,
+    /// Requests answered without a step (summaries, refusals over the context limit).
+    off_script: std::sync::atomic::AtomicUsize,
 }
 
 pub struct MockLlm {
@@ -85,7 +87,12 @@ impl MockLlm {
     fn serve(scenario: Scenario, listener: std::net::TcpListener) -> std::io::Result<MockLlm> {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared { scenario, started: Instant::now(), requests: Mutex::new(Vec::new()) });
+        let shared = Arc::new(Shared {
+            scenario,
+            started: Instant::now(),
+            requests: Mutex::new(Vec::new()),
+            off_script: std::sync::atomic::AtomicUsize::new(0),
+        });
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let serving = Arc::clone(&shared);
         let thread = std::thread::spawn(move || {
@@ -235,9 +242,24 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<
         finished(&shared, index);
         return Ok(error(StatusCode::BAD_REQUEST, "invalid_request_error", problem));
     }
-    let Some(step) = shared.scenario.steps.get(index).cloned() else {
-        let message =
-            format!("mock: the scenario has no step for request #{index} (it has {})", shared.scenario.steps.len());
+    let tokens = (bytes.len() as u64 / 4).max(1);
+    if shared.scenario.context_limit.is_some_and(|limit| tokens > limit) {
+        shared.off_script.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        finished(&shared, index);
+        let limit = shared.scenario.context_limit.unwrap_or(0);
+        let message = format!("prompt is too long: {tokens} tokens > {limit} maximum");
+        return Ok(error(StatusCode::BAD_REQUEST, "invalid_request_error", &message));
+    }
+    let summary = wire::is_summary_request(&body).then(|| Step::text(&wire::summary_of(&body)));
+    let step_index = index - shared.off_script.load(std::sync::atomic::Ordering::SeqCst);
+    if summary.is_some() {
+        shared.off_script.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    let Some(step) = summary.or_else(|| shared.scenario.steps.get(step_index).cloned()) else {
+        let message = format!(
+            "mock: the scenario has no step for request #{index} (step {step_index}; it has {})",
+            shared.scenario.steps.len()
+        );
         finished(&shared, index);
         return Ok(error(StatusCode::BAD_REQUEST, "invalid_request_error", &message));
     };

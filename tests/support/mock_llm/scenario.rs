@@ -20,7 +20,12 @@
 //!     token_delay_ms: 20                                   # pacing between events
 //! pages:                                                   # served at GET /docs (for WebFetch)
 //!   /docs: {content_type: text/html, body: "<h1>Docs</h1>"}
+//! context_limit: 50000                                     # larger requests: prompt-too-long
 //! ```
+//!
+//! A compaction request (one that asks to "Summarize this conversation so far") is answered
+//! with a summary that restates the first user message, without using a step, so scenarios
+//! need not know when compaction happens.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -33,6 +38,9 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     /// Web pages served at `GET <path>`, for WebFetch.
     pub pages: BTreeMap<String, Page>,
+    /// The model's context window, in tokens (a request's bytes ÷ 4): a larger request is
+    /// refused with prompt-too-long, as the real API refuses it, and uses no step.
+    pub context_limit: Option<u64>,
 }
 
 /// A static page the mock serves.
@@ -66,7 +74,12 @@ impl Page {
 
 impl Scenario {
     pub fn new(steps: Vec<Step>) -> Scenario {
-        Scenario { steps, pages: BTreeMap::new() }
+        Scenario { steps, pages: BTreeMap::new(), context_limit: None }
+    }
+
+    pub fn with_context_limit(mut self, tokens: u64) -> Scenario {
+        self.context_limit = Some(tokens);
+        self
     }
 
     pub fn with_page(mut self, path: &str, page: Page) -> Scenario {
@@ -85,7 +98,7 @@ impl Scenario {
         };
         Ok(match parsed {
             File::Steps(steps) => Scenario::new(steps),
-            File::Scenario { steps, pages } => Scenario { steps, pages },
+            File::Scenario { steps, pages, context_limit } => Scenario { steps, pages, context_limit },
         })
     }
 }
@@ -98,6 +111,8 @@ enum File {
         steps: Vec<Step>,
         #[serde(default)]
         pages: BTreeMap<String, Page>,
+        #[serde(default)]
+        context_limit: Option<u64>,
     },
 }
 

@@ -290,3 +290,27 @@ fn check_openai(messages: &[Value]) -> Vec<String> {
     }
     problems
 }
+
+/// Whether a request asks for a compaction summary.
+pub fn is_summary_request(body: &Value) -> bool {
+    let Some(last) = body["messages"].as_array().and_then(|m| m.last()) else { return false };
+    blocks(last).iter().any(|b| b["text"].as_str().is_some_and(|t| t.contains("Summarize this conversation so far")))
+}
+
+/// A summary a model might write: it restates the first thing the user asked (what cairn
+/// sent first, context blocks left out) and counts the messages.
+pub fn summary_of(body: &Value) -> String {
+    let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    let first = messages
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .flat_map(blocks)
+        .filter_map(|b| b["text"].as_str().map(str::to_owned))
+        .find(|t| !t.starts_with("<system-reminder>"))
+        .unwrap_or_default();
+    let first: String = first.chars().take(400).collect();
+    format!(
+        "<summary>\n1. Task and intent: {first}\n6. Current step: the conversation had {} messages.\n</summary>",
+        messages.len()
+    )
+}
