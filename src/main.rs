@@ -120,7 +120,10 @@ fn run(cli: Cli) -> Result<i32> {
             loaded.permission_mode = None;
         }
     }
-    let model = models::lookup(&provider_settings.model);
+    let mut model = models::lookup(&provider_settings.model);
+    if let Some(window) = compaction.window {
+        model.context_window = window;
+    }
     let front_end = if cli.print {
         if cli.input_format == InputFormat::StreamJson && cli.output_format != OutputFormat::StreamJson {
             bail!("--input-format stream-json requires --output-format stream-json");

@@ -417,3 +417,59 @@ fn a_status_line_command_replaces_the_status_line() {
     assert_eq!(given["workspace"]["current_dir"], project.path().to_str().unwrap());
     quit_and_check_the_terminal(&tmux);
 }
+
+#[test]
+fn cost_compact_and_context_show_what_the_session_used() {
+    let project = Project::new();
+    project.write(".cairn/settings.json", &json!({ "contextWindow": 100_000 }).to_string());
+    project.write("AGENTS.md", "Prefer small functions.");
+    let mut step = Step::text("Counted.");
+    step.usage = Some(crate::support::mock_llm::scenario::UsageSpec {
+        input_tokens: Some(10_000),
+        output_tokens: Some(2_000),
+        cache_creation_input_tokens: 4_000,
+        cache_read_input_tokens: 20_000,
+    });
+    let mock = MockLlm::start(Scenario::new(vec![step]));
+    let tmux = Tmux::start(&project, &mock, "", 100, 40);
+    tmux.wait_for_text("ctx 0%");
+    tmux.type_text("count things");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Counted.");
+    // 10,000 + 4,000 + 20,000 in, 2,000 out, of the 100,000 the setting gives.
+    tmux.wait_for_text("ctx 36% (36k) · $0.0540");
+
+    tmux.type_text("/cost");
+    tmux.keys(&["Enter"]);
+    // Sonnet 5: $2 in, $10 out per million; cache writes 1.25×, reads 0.1× the input price.
+    let screen = tmux.wait_for_text("Total cost:");
+    assert!(screen.contains("Total cost:            $0.0540"), "{screen}");
+    assert!(
+        screen.contains("claude-sonnet-5: 10,000 input, 2,000 output, 20,000 cache read, 4,000 cache write · $0.0540"),
+        "{screen}"
+    );
+
+    tmux.type_text("/compact keep the counts");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Compacted the conversation (");
+    let summary = mock.requests().into_iter().last().unwrap();
+    let instruction = summary.body["messages"].as_array().unwrap().last().unwrap().to_string();
+    assert!(instruction.contains("keep the counts"), "{instruction}");
+
+    tmux.type_text("/context");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for_text("of 100,000 tokens");
+    for part in [
+        "[S",
+        "Mm.",
+        "system prompt",
+        "tool schemas",
+        "memory files",
+        "messages",
+        "free",
+        "Compacts automatically at 80%",
+    ] {
+        assert!(screen.contains(part), "{part:?} missing:\n{screen}");
+    }
+    quit_and_check_the_terminal(&tmux);
+}

@@ -196,7 +196,7 @@ impl Session {
         self.config.compaction.window.unwrap_or(self.config.model.context_window)
     }
 
-    fn compact_threshold(&self) -> u64 {
+    pub(super) fn compact_threshold(&self) -> u64 {
         let at = self.window() * self.config.compaction.threshold_pct / 100;
         self.config.compaction.at_tokens.map_or(at, |tokens| at.min(tokens))
     }

@@ -113,7 +113,8 @@ pub fn breakdown(system: &str, tools: &[ToolSpec], history: &[Message], total: u
 }
 
 /// The `/context` picture: a bar and a legend.
-pub fn render(parts: &Breakdown, window: u64, threshold_pct: u64, auto: bool) -> Vec<String> {
+/// `compacts_at` is the automatic-compaction threshold in tokens, `None` when it is off.
+pub fn render(parts: &Breakdown, window: u64, compacts_at: Option<u64>) -> Vec<String> {
     const CELLS: u64 = 50;
     let window = window.max(1);
     let total = parts.total();
@@ -138,8 +139,8 @@ pub fn render(parts: &Breakdown, window: u64, threshold_pct: u64, auto: bool) ->
     ] {
         lines.push(format!("  {mark} {label:<14} {:>10}  {:>5.1}%", thousands(tokens), pct(tokens)));
     }
-    lines.push(if auto {
-        format!("  Compacts automatically at {threshold_pct}% ({} tokens).", thousands(window * threshold_pct / 100))
+    lines.push(if let Some(at) = compacts_at {
+        format!("  Compacts automatically at {:.0}% ({} tokens).", pct(at), thousands(at))
     } else {
         "  Automatic compaction is off; /compact compacts now.".to_owned()
     });
@@ -179,7 +180,7 @@ mod tests {
     #[test]
     fn the_picture_adds_up() {
         let parts = Breakdown { system: 1_000, tools: 3_000, memory: 2_000, messages: 44_000 };
-        let lines = render(&parts, 100_000, 80, true);
+        let lines = render(&parts, 100_000, Some(80_000));
         assert_eq!(lines[0], "Context: 50,000 of 100,000 tokens (50%)");
         assert_eq!(lines[1].len(), 52);
         assert!(lines[1].starts_with("[STTMmmm"), "{}", lines[1]);

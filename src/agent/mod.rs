@@ -362,7 +362,8 @@ impl Session {
             let config = &self.config;
             let total = self.context_estimate();
             let parts = context::breakdown(&config.system_prompt, config.tools.specs(), &self.history, total);
-            let lines = context::render(&parts, self.window(), config.compaction.threshold_pct, config.compaction.auto);
+            let compacts_at = config.compaction.auto.then(|| self.compact_threshold());
+            let lines = context::render(&parts, self.window(), compacts_at);
             events.emit(Event::Info { lines });
             return;
         }
