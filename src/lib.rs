@@ -18,6 +18,7 @@ pub mod agent;
 pub mod cli;
 pub mod config;
 pub mod cost;
+pub mod custom;
 pub mod hooks;
 pub mod memory;
 pub mod permissions;

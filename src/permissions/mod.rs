@@ -188,6 +188,12 @@ impl PermissionPolicy {
         }
     }
 
+    /// Removes every allow rule that came from `label` (a command's `allowed-tools`, when
+    /// its turn ends).
+    pub fn forget_origin(&mut self, label: &str) {
+        self.allow.retain(|r| r.origin.label != label);
+    }
+
     /// The rules in force, by list, with their origins.
     pub fn listing(&self) -> Vec<(Purpose, String, String)> {
         let mut out = Vec::new();
