@@ -91,6 +91,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         compaction: Default::default(),
         memory: Default::default(),
         max_budget_usd: None,
+        custom: Default::default(),
     });
 
     let task = "What is in this project?";

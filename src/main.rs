@@ -96,6 +96,11 @@ fn run(cli: Cli) -> Result<i32> {
         cairn_home: home.clone(),
         claude_dir: settings.claude_compat.then(|| locations.claude_dir.clone()).flatten(),
     };
+    let custom = cairn::custom::Locations {
+        project: cwd.clone(),
+        cairn_home: home.clone(),
+        claude_dir: memory.claude_dir.clone(),
+    };
     let secrets = config::secrets(&provider_settings, &env);
     let store = Store { home: home.clone(), cwd: cwd.clone(), git_branch: config::git_branch(&cwd), secrets };
     let mut opened = session::open(
@@ -237,6 +242,7 @@ fn run(cli: Cli) -> Result<i32> {
             compaction,
             memory,
             max_budget_usd: cli.max_budget_usd,
+            custom,
         });
         match front_end {
             FrontEnd::Print { first_prompt, options } => anyhow::Ok(print::run(agent, first_prompt, options).await),

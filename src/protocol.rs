@@ -176,6 +176,38 @@ pub struct SessionInfo {
     pub permission_mode: PermissionMode,
     /// The name given with `/rename`.
     pub title: Option<String>,
+    /// Users' commands and skills the user can invoke with `/name`.
+    pub commands: Vec<CommandInfo>,
+    /// The agent types the Task tool can start.
+    pub agents: Vec<String>,
+}
+
+/// A user's command or skill, as a front end lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommandInfo {
+    pub name: String,
+    pub description: String,
+    pub argument_hint: Option<String>,
+    /// `project`, `user` or `cairn`.
+    pub source: &'static str,
+    pub skill: bool,
+}
+
+impl CommandInfo {
+    pub fn list(catalog: &crate::custom::Catalog) -> Vec<CommandInfo> {
+        catalog
+            .prompts
+            .iter()
+            .filter(|p| p.user_invocable)
+            .map(|p| CommandInfo {
+                name: p.name.clone(),
+                description: p.description.clone(),
+                argument_hint: p.argument_hint.clone(),
+                source: p.source.label(),
+                skill: p.kind == crate::custom::Kind::Skill,
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -243,6 +275,8 @@ pub enum TurnErrorKind {
     InvalidRequest,
     /// Retries ran out on 429/529/5xx, broken or stalled streams, or connection errors.
     RetriesExhausted,
+    /// A user's command or skill could not run (a snippet not allowed, a file gone).
+    Command,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -7,6 +7,7 @@
 mod support;
 
 mod compaction;
+mod custom;
 mod faults;
 mod headless;
 mod hooks;

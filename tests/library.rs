@@ -63,6 +63,7 @@ fn start_with(mock: &MockLlm, project: &Project, saved: Option<(Store, Opened)>)
         compaction: Default::default(),
         memory: Default::default(),
         max_budget_usd: None,
+        custom: Default::default(),
     })
 }
 

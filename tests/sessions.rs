@@ -77,6 +77,7 @@ fn run_turns(cmd: Command, prompts: &[&str]) -> Run {
 /// memory files): not part of the conversation.
 pub fn is_session_context(text: &str) -> bool {
     text.starts_with("<system-reminder>\nToday's date is ")
+        || text.starts_with("<system-reminder>\nThe following skills are available")
 }
 
 fn result_of(out: &Run) -> Value {

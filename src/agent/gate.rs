@@ -225,7 +225,7 @@ enum Answer {
 }
 
 /// What the permission rules say about a call, in the session's current folder.
-fn decide(session: &Session, tool: &str, kind: ToolKind, approval: Approval, input: &Value) -> Decision {
+pub(super) fn decide(session: &Session, tool: &str, kind: ToolKind, approval: Approval, input: &Value) -> Decision {
     let cwd = session.tools.cwd();
     let readable = [session.tools.spill_dir()];
     let ctx = Context { cwd: &cwd, working_dirs: session.tools.working_dirs(), readable_dirs: &readable };

@@ -16,6 +16,7 @@ pub mod compact;
 pub mod context;
 mod gate;
 pub mod history;
+mod invoke;
 pub mod prompt;
 mod turn;
 
@@ -31,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::settings;
 use crate::cost::CostTracker;
+use crate::custom::SharedCatalog;
 use crate::hooks::{Hooks, Invocation, Summary};
 use crate::memory::MemoryPaths;
 use crate::permissions::PermissionPolicy;
@@ -94,6 +96,8 @@ pub struct AgentConfig {
     pub memory: MemoryPaths,
     /// `--max-budget-usd`: the turn stops once the session has cost this much.
     pub max_budget_usd: Option<f64>,
+    /// Where users' commands, skills and agents are.
+    pub custom: crate::custom::Locations,
 }
 
 pub struct AgentHandle {
@@ -120,6 +124,10 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
     );
     let permissions = Arc::new(Mutex::new(config.permissions.clone()));
     let mut config = config;
+    let catalog: SharedCatalog = Arc::new(std::sync::RwLock::new(config.custom.load()));
+    if !config.permissions.removes_tool("Skill") {
+        config.tools.register(crate::tools::skill::Skill { catalog: Arc::clone(&catalog) });
+    }
     let resumed = config.resumed.take();
     let transcript = config.transcript.take();
     let session = Session {
@@ -136,6 +144,9 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
         meter: Meter::default(),
         freed_too_little: false,
         first_prompt: None,
+        catalog,
+        grants: invoke::Grants::default(),
+        listing_sent: None,
     };
     let task = tokio::spawn(run(session, resumed, ops_rx, sink));
     AgentHandle { ops: ops_tx, events, task }
@@ -163,6 +174,12 @@ struct Session {
     freed_too_little: bool,
     /// The session's first request, kept through every compaction.
     first_prompt: Option<String>,
+    /// Users' commands, skills and agents (replaced when their files change).
+    catalog: SharedCatalog,
+    /// What the running turn's command or skills granted, undone when it ends.
+    grants: invoke::Grants,
+    /// The skill listing the model was last told.
+    listing_sent: Option<String>,
 }
 
 /// How long SessionEnd hooks may take in all: the session is closing.
@@ -225,6 +242,8 @@ impl Session {
             tools: self.config.tools.names(),
             permission_mode: state::lock(&self.permissions).mode,
             title: self.title.clone(),
+            commands: crate::protocol::CommandInfo::list(&state::read(&self.catalog)),
+            agents: state::read(&self.catalog).agents.iter().map(|a| a.name.clone()).collect(),
         }
     }
 
@@ -278,6 +297,8 @@ impl Session {
         }
         self.tools.set_spill_dir(session::sidecar_dir(&loaded.path).join("tool-results"));
         self.history = loaded.history;
+        // The session was told the skills when it began.
+        self.listing_sent = state::read(&self.catalog).skill_listing();
         self.meter.reset();
         self.first_prompt = loaded.first_prompt;
         self.costs = loaded.costs;
@@ -398,6 +419,9 @@ async fn run(mut session: Session, resumed: Option<Loaded>, mut ops: mpsc::Unbou
         session.adopt(loaded, transcript)
     });
     events.emit(Event::SessionStarted(session.info()));
+    for message in state::read(&session.catalog).warnings.clone() {
+        events.emit(Event::Notice { message });
+    }
     let source = if restored.is_some() { "resume" } else { "startup" };
     if let Some(todos) = restored {
         session.announce_restored(todos, &events);

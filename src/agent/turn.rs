@@ -22,6 +22,7 @@ use super::gate::{self, Gated, ToolCall};
 use super::history::{
     self, CONTINUE_PROMPT, ContentBlock, INTERRUPTED_REQUEST, INTERRUPTED_TOOLS, Message, Role, ToolResultContent,
 };
+use super::invoke;
 use super::{Approvals, Session};
 use crate::hooks::context_block;
 use crate::protocol::{
@@ -63,7 +64,34 @@ pub(super) async fn run_turn(
     approvals: &Approvals,
     events: &EventSink,
 ) -> Event {
-    let mut turn = TurnState {
+    // What the user typed, for hooks and the session list, before a command expands it.
+    let typed = history::text_of(&input.content);
+    let command = invoke::parse_invocation(&input).and_then(|(name, args)| Some((session.find_command(&name)?, args)));
+    let input = match command {
+        Some((prompt, args)) => match session.expand_command(&prompt, &args, input, &cancel).await {
+            Ok(input) => input,
+            Err(message) => {
+                session.revoke();
+                events.emit(Event::Error { message: message.clone() });
+                let error = TurnError { kind: TurnErrorKind::Command, status: None, message };
+                return Event::TurnComplete(outcome(
+                    session,
+                    new_turn(),
+                    TurnStatus::Failed(error),
+                    String::new(),
+                    None,
+                ));
+            }
+        },
+        None => input,
+    };
+    let ended = run_expanded(session, input, typed, cancel, approvals, events).await;
+    session.revoke();
+    ended
+}
+
+fn new_turn() -> TurnState {
+    TurnState {
         started: Instant::now(),
         api_duration: Duration::ZERO,
         requests: 0,
@@ -73,8 +101,18 @@ pub(super) async fn run_turn(
         stop_blocks: 0,
         stop: None,
         compacted_for_error: false,
-    };
-    let prompt = history::text_of(&input.content);
+    }
+}
+
+async fn run_expanded(
+    session: &mut Session,
+    input: UserInput,
+    prompt: String,
+    cancel: CancellationToken,
+    approvals: &Approvals,
+    events: &EventSink,
+) -> Event {
+    let mut turn = new_turn();
     let hooked = session.run_hooks("UserPromptSubmit", "", json!({ "prompt": prompt }), None, events).await;
     if hooked.blocked() || hooked.stop.is_some() {
         let reason = if hooked.blocked() { hooked.block_reason() } else { hooked.stop.clone().unwrap_or_default() };
@@ -90,8 +128,21 @@ pub(super) async fn run_turn(
     let mut content: Vec<ContentBlock> = Vec::new();
     // The first message carries what the system prompt must not: the date, the repository's
     // state, the memory files (so the system prompt, and the prompt cache, never change).
+    // The skills the model may invoke go with it, and again whenever they change.
+    let listing = state::read(&session.catalog).skill_listing();
     if session.history.is_empty() {
-        content.push(ContentBlock::text(context_block(&session_context(session))));
+        let mut context = session_context(session);
+        if let Some(text) = &listing {
+            context.push_str("\n\n");
+            context.push_str(text);
+        }
+        content.push(ContentBlock::text(context_block(&context)));
+        session.listing_sent.clone_from(&listing);
+    } else if listing != session.listing_sent {
+        if let Some(text) = &listing {
+            content.push(ContentBlock::text(context_block(text)));
+        }
+        session.listing_sent = listing;
     }
     content.extend(session.pending_context.drain(..).map(|c| ContentBlock::text(context_block(&c))));
     content.extend(input.content);
@@ -361,8 +412,11 @@ async fn run_tools(
     let finished = scheduler::run(plan, &session.tools, cancel, events).await;
     let mut results = Vec::with_capacity(finished.len());
     let mut after: Vec<(String, String, Value, ToolOutput)> = Vec::new();
-    for f in finished {
+    for mut f in finished {
         if let Some((name, input)) = ran.get(&f.call_id) {
+            if name == "Skill" && !f.output.is_error {
+                f.output = with_skill_text(session, f.output, cancel).await;
+            }
             after.push((f.call_id.clone(), name.clone(), input.clone(), f.output.clone()));
         }
         let block =
@@ -399,6 +453,20 @@ async fn run_tools(
         let content: Vec<ContentBlock> = notes.iter().map(|n| ContentBlock::text(context_block(n))).collect();
         session.record(Record::User { content: content.clone(), permission_mode: None, meta: true });
         session.history.push(Message { role: Role::User, content });
+    }
+}
+
+/// A Skill call's result gains the skill's rendered instructions (or becomes the reason
+/// they could not be rendered).
+async fn with_skill_text(session: &mut Session, mut output: ToolOutput, cancel: &CancellationToken) -> ToolOutput {
+    let name = output.structured["commandName"].as_str().unwrap_or_default().to_owned();
+    let args = output.structured["args"].as_str().unwrap_or_default().to_owned();
+    match session.skill_text(&name, &args, cancel).await {
+        Ok(text) => {
+            output.content.push(ToolResultContent::Text { text });
+            output
+        }
+        Err(message) => ToolOutput::error(message),
     }
 }
 

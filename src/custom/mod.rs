@@ -220,7 +220,7 @@ impl Catalog {
             out.push_str(&line);
             any = true;
         }
-        any.then_some(out)
+        any.then(|| out.trim_end().to_owned())
     }
 
     /// What the model is told of the agents the Task tool can start.

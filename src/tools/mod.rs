@@ -19,6 +19,7 @@ pub mod ls;
 pub mod paths;
 pub mod read;
 pub mod scheduler;
+pub mod skill;
 pub mod state;
 pub mod todo;
 pub mod walk;

@@ -285,9 +285,12 @@ impl Printer {
         json!({
             "type": "system", "subtype": "init", "cwd": info.cwd, "session_id": info.session_id,
             "tools": info.tools, "mcp_servers": [], "model": info.model,
-            "permissionMode": info.permission_mode.as_str(), "slash_commands": [],
+            "permissionMode": info.permission_mode.as_str(),
+            "slash_commands": info.commands.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
             "apiKeySource": self.options.api_key_source, "cairn_version": env!("CARGO_PKG_VERSION"),
-            "output_style": "default", "agents": [], "skills": [], "plugins": [], "uuid": uuid(),
+            "output_style": "default", "agents": info.agents,
+            "skills": info.commands.iter().filter(|c| c.skill).map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            "plugins": [], "uuid": uuid(),
         })
     }
 

@@ -15,7 +15,7 @@ use tempfile::TempDir;
 pub use mock_llm::{Fault, MockLlm, Page, Scenario, Step};
 
 /// The tools cairn offers the model, in order.
-pub const BUILTIN_TOOLS: [&str; 12] = [
+pub const BUILTIN_TOOLS: [&str; 13] = [
     "Bash",
     "BashOutput",
     "KillShell",
@@ -28,6 +28,7 @@ pub const BUILTIN_TOOLS: [&str; 12] = [
     "Write",
     "WebFetch",
     "TodoWrite",
+    "Skill",
 ];
 
 /// No test run may take longer than this; a hang is a failure, not a stuck CI job.
@@ -176,6 +177,22 @@ pub fn finish(mut child: Child) -> Run {
 
 pub fn run(cmd: Command) -> Run {
     finish(spawn(cmd))
+}
+
+/// Runs the command with `input` on its standard input (written from a thread, so a full
+/// output pipe cannot deadlock it).
+pub fn run_with_stdin(mut cmd: Command, input: &str) -> Run {
+    cmd.stdin(Stdio::piped());
+    let mut child = spawn(cmd);
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_owned();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let out = finish(child);
+    writer.join().unwrap();
+    out
 }
 
 /// Runs `cairn -p PROMPT --output-format stream-json --verbose ARGS…`.

@@ -337,6 +337,8 @@ impl App {
             return;
         };
         match command.action {
+            Action::Custom if self.is_running() => self.queued.push_back(format!("/{line}")),
+            Action::Custom => self.send(&format!("/{line}")),
             Action::Help => {
                 let lines = self.help_lines();
                 self.push_cell(Cell::Info { lines });
@@ -684,6 +686,7 @@ impl App {
         }
         match event {
             Event::SessionStarted(info) | Event::SessionChanged(info) => {
+                self.commands.set_custom(&info.commands);
                 self.mode = info.permission_mode;
                 if info.model != self.model.id {
                     self.model = models::lookup(&info.model);

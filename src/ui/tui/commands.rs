@@ -17,6 +17,8 @@ pub enum Action {
     Hooks,
     Compact,
     Context,
+    /// A user's command or skill: sent to the core, which expands it.
+    Custom,
 }
 
 #[derive(Clone, Debug)]
@@ -74,6 +76,23 @@ impl Commands {
         self.list.push(command);
     }
 
+    /// Replaces the users' commands and skills (at start, and when their files change). A
+    /// built-in command keeps its name.
+    pub fn set_custom(&mut self, custom: &[crate::protocol::CommandInfo]) {
+        self.list.retain(|c| c.action != Action::Custom);
+        for info in custom {
+            if self.find(&info.name).is_some() {
+                continue;
+            }
+            self.list.push(SlashCommand {
+                name: info.name.clone(),
+                description: format!("{} ({})", first_line(&info.description), info.source),
+                argument_hint: info.argument_hint.clone(),
+                action: Action::Custom,
+            });
+        }
+    }
+
     pub fn all(&self) -> &[SlashCommand] {
         &self.list
     }
@@ -88,5 +107,14 @@ impl Commands {
             "quit" => self.list.iter().find(|c| c.name == "exit"),
             _ => self.list.iter().find(|c| c.name == name),
         }
+    }
+}
+
+/// A description's first line, shortened for a one-line listing.
+fn first_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    match line.char_indices().nth(80) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line.to_owned(),
     }
 }

@@ -428,7 +428,20 @@ mod tests {
             tools: vec![],
             permission_mode: crate::permissions::PermissionMode::Plan,
             title: None,
+            commands: vec![crate::protocol::CommandInfo {
+                name: "frontend:build".into(),
+                description: "Build the front end\nfor production".into(),
+                argument_hint: Some("[target]".into()),
+                source: "project",
+                skill: false,
+            }],
+            agents: vec![],
         }));
         assert!(screen(&app).contains("⏵⏵ plan mode"));
+        app.on_key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE));
+        app.on_key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE));
+        type_text(&mut app, "/f");
+        let shown = screen(&app);
+        assert!(shown.contains("/frontend:build") && shown.contains("Build the front end (project)"), "{shown}");
     }
 }
