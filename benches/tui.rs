@@ -41,6 +41,7 @@ fn session(lines: usize) -> App {
             input: json!({"command": "cargo test"}),
             started: Instant::now(),
             output: Some(output),
+            progress: None,
         }));
         n += 1;
     }

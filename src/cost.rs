@@ -73,6 +73,18 @@ pub struct ModelUsage {
     pub max_output_tokens: u64,
 }
 
+impl ModelUsage {
+    /// The tokens as one usage report (to add to another session's costs).
+    pub fn as_usage(&self) -> Usage {
+        Usage {
+            input_tokens: self.input_tokens,
+            cache_creation_input_tokens: self.cache_creation_input_tokens,
+            cache_read_input_tokens: self.cache_read_input_tokens,
+            output_tokens: self.output_tokens,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct CostTracker {
     pub total: Usage,

@@ -107,6 +107,8 @@ pub enum Event {
     /// A complete model response, sent once it has fully arrived (never for a response that
     /// was cut and retried).
     AssistantMessage(AssistantMessage),
+    /// A sub-agent (a Task call) started, made progress, or ended.
+    Task(TaskUpdate),
     ToolCallStarted {
         call_id: String,
         name: String,
@@ -180,6 +182,46 @@ pub struct SessionInfo {
     pub commands: Vec<CommandInfo>,
     /// The agent types the Task tool can start.
     pub agents: Vec<String>,
+}
+
+/// Where a sub-agent is: a front end shows it beside the Task call that started it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskUpdate {
+    /// The Task call's id.
+    pub call_id: String,
+    pub agent_id: String,
+    pub agent_type: String,
+    pub description: String,
+    pub state: TaskState,
+    /// The tool it is running now.
+    pub current_tool: Option<String>,
+    pub tool_uses: u32,
+    /// Input and output tokens so far.
+    pub tokens: u64,
+    pub elapsed: Duration,
+    /// How it ended, in a line (for `Completed`/`Failed`/`Stopped`).
+    pub summary: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    Started,
+    Running,
+    Completed,
+    Failed,
+    Stopped,
+}
+
+impl TaskState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Started => "started",
+            TaskState::Running => "running",
+            TaskState::Completed => "completed",
+            TaskState::Failed => "failed",
+            TaskState::Stopped => "stopped",
+        }
+    }
 }
 
 /// A user's command or skill, as a front end lists it.

@@ -16,6 +16,7 @@ mod openai;
 mod permissions;
 mod sessions;
 mod signals;
+mod subagents;
 mod tool_loop;
 mod tools_bash;
 mod tools_files;

@@ -44,6 +44,19 @@ pub(super) fn parse_invocation(input: &UserInput) -> Option<(String, String)> {
 }
 
 impl Session {
+    /// What the model is told of the skills it may invoke and the agent types the Task tool
+    /// can start (`None`: nothing to tell).
+    pub(super) fn listing(&self) -> Option<String> {
+        let catalog = state::read(&self.catalog);
+        let skills = catalog.skill_listing();
+        let agents = self.subagents.is_some().then(|| catalog.agent_listing());
+        match (skills, agents) {
+            (None, None) => None,
+            (Some(one), None) | (None, Some(one)) => Some(one),
+            (Some(skills), Some(agents)) => Some(format!("{skills}\n\n{agents}")),
+        }
+    }
+
     /// The command the user named, if there is one.
     pub(super) fn find_command(&self, name: &str) -> Option<Prompt> {
         state::read(&self.catalog).command(name).cloned()

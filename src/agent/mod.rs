@@ -18,6 +18,7 @@ mod gate;
 pub mod history;
 mod invoke;
 pub mod prompt;
+mod subagent;
 mod turn;
 
 use std::collections::{HashMap, VecDeque};
@@ -110,45 +111,21 @@ pub struct AgentHandle {
 pub fn spawn(config: AgentConfig) -> AgentHandle {
     let (ops_tx, ops_rx) = mpsc::unbounded_channel();
     let (sink, events) = EventSink::new();
-    config.tools.prepare_validators();
-    let tools = Arc::new(
-        SessionState::new(
-            &config.cwd,
-            &config.add_dirs,
-            config.session_dir.join("tool-results"),
-            Arc::clone(&config.shells),
-            sink.clone(),
-            config.secrets.clone(),
-        )
-        .with_env(config.env.clone()),
-    );
-    let permissions = Arc::new(Mutex::new(config.permissions.clone()));
     let mut config = config;
+    let resumed = config.resumed.take();
     let catalog: SharedCatalog = Arc::new(std::sync::RwLock::new(config.custom.load()));
     if !config.permissions.removes_tool("Skill") {
         config.tools.register(crate::tools::skill::Skill { catalog: Arc::clone(&catalog) });
     }
-    let resumed = config.resumed.take();
-    let transcript = config.transcript.take();
-    let session = Session {
-        config,
-        tools,
-        permissions,
-        history: Vec::new(),
-        costs: CostTracker::default(),
-        transcript,
-        turns: 0,
-        title: None,
-        last_prompt: String::new(),
-        pending_context: Vec::new(),
-        meter: Meter::default(),
-        freed_too_little: false,
-        first_prompt: None,
-        catalog,
-        grants: invoke::Grants::default(),
-        listing_sent: None,
-    };
-    let task = tokio::spawn(run(session, resumed, ops_rx, sink));
+    let approvals = Arc::new(Approvals::default());
+    let mut session = Session::new(config, sink.clone(), catalog);
+    if !session.config.permissions.removes_tool("Task") {
+        let agents = Arc::new(session.subagents(Arc::clone(&approvals), &sink));
+        session.config.tools.register(subagent::Task { agents: Arc::clone(&agents) });
+        session.subagents = Some(agents);
+    }
+    session.config.tools.prepare_validators();
+    let task = tokio::spawn(run(session, resumed, ops_rx, sink, approvals));
     AgentHandle { ops: ops_tx, events, task }
 }
 
@@ -180,6 +157,85 @@ struct Session {
     grants: invoke::Grants,
     /// The skill listing the model was last told.
     listing_sent: Option<String>,
+    /// What the Task tool starts sub-agents from (`None` in a sub-agent).
+    subagents: Option<Arc<subagent::Subagents>>,
+}
+
+impl Session {
+    /// A session with an empty history; `events` receives what its tools announce.
+    fn new(mut config: AgentConfig, events: EventSink, catalog: SharedCatalog) -> Session {
+        let tools = Arc::new(
+            SessionState::new(
+                &config.cwd,
+                &config.add_dirs,
+                config.session_dir.join("tool-results"),
+                Arc::clone(&config.shells),
+                events,
+                config.secrets.clone(),
+            )
+            .with_env(config.env.clone()),
+        );
+        let permissions = Arc::new(Mutex::new(config.permissions.clone()));
+        let transcript = config.transcript.take();
+        Session {
+            config,
+            tools,
+            permissions,
+            history: Vec::new(),
+            costs: CostTracker::default(),
+            transcript,
+            turns: 0,
+            title: None,
+            last_prompt: String::new(),
+            pending_context: Vec::new(),
+            meter: Meter::default(),
+            freed_too_little: false,
+            first_prompt: None,
+            catalog,
+            grants: invoke::Grants::default(),
+            listing_sent: None,
+            subagents: None,
+        }
+    }
+
+    /// What the Task tool builds sub-agents from.
+    fn subagents(&self, approvals: Arc<Approvals>, events: &EventSink) -> subagent::Subagents {
+        let config = &self.config;
+        subagent::Subagents {
+            provider: Arc::clone(&config.provider),
+            model: config.model.clone(),
+            tools: config.tools.subset(|_| true),
+            permissions: Arc::clone(&self.permissions),
+            approvals,
+            approval_mode: config.approvals,
+            retry: config.retry.clone(),
+            max_turns: config.max_turns,
+            add_dirs: config.add_dirs.clone(),
+            session_id: config.session_id.clone(),
+            session_dir: config.session_dir.clone(),
+            shells: Arc::clone(&config.shells),
+            store: config.store.clone(),
+            transcript_path: self.transcript.as_ref().map(|t| t.path().to_path_buf()),
+            secrets: config.secrets.clone(),
+            hooks: Arc::clone(&config.hooks),
+            env: config.env.clone(),
+            compaction: config.compaction.clone(),
+            memory: config.memory.clone(),
+            custom: config.custom.clone(),
+            catalog: Arc::clone(&self.catalog),
+            events: events.clone(),
+            spent: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Adds what sub-agents spent to the session's costs.
+    fn collect_subagent_costs(&mut self) {
+        let Some(agents) = &self.subagents else { return };
+        let spent = std::mem::take(&mut *state::lock(&agents.spent));
+        for (model, usage) in spent {
+            self.costs.record(&model, &usage);
+        }
+    }
 }
 
 /// How long SessionEnd hooks may take in all: the session is closing.
@@ -298,7 +354,7 @@ impl Session {
         self.tools.set_spill_dir(session::sidecar_dir(&loaded.path).join("tool-results"));
         self.history = loaded.history;
         // The session was told the skills when it began.
-        self.listing_sent = state::read(&self.catalog).skill_listing();
+        self.listing_sent = self.listing();
         self.meter.reset();
         self.first_prompt = loaded.first_prompt;
         self.costs = loaded.costs;
@@ -413,7 +469,13 @@ enum Pending {
     Compact(Option<String>),
 }
 
-async fn run(mut session: Session, resumed: Option<Loaded>, mut ops: mpsc::UnboundedReceiver<Op>, events: EventSink) {
+async fn run(
+    mut session: Session,
+    resumed: Option<Loaded>,
+    mut ops: mpsc::UnboundedReceiver<Op>,
+    events: EventSink,
+    approvals: Arc<Approvals>,
+) {
     let restored = resumed.map(|loaded| {
         let transcript = session.transcript.take();
         session.adopt(loaded, transcript)
@@ -427,7 +489,6 @@ async fn run(mut session: Session, resumed: Option<Loaded>, mut ops: mpsc::Unbou
         session.announce_restored(todos, &events);
     }
     session.session_start(source, &events).await;
-    let approvals = Approvals::default();
     let mut queued = VecDeque::new();
     loop {
         let next = match queued.pop_front() {

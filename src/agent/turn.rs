@@ -129,7 +129,7 @@ async fn run_expanded(
     // The first message carries what the system prompt must not: the date, the repository's
     // state, the memory files (so the system prompt, and the prompt cache, never change).
     // The skills the model may invoke go with it, and again whenever they change.
-    let listing = state::read(&session.catalog).skill_listing();
+    let listing = session.listing();
     if session.history.is_empty() {
         let mut context = session_context(session);
         if let Some(text) = &listing {
@@ -410,6 +410,7 @@ async fn run_tools(
         })
         .collect();
     let finished = scheduler::run(plan, &session.tools, cancel, events).await;
+    session.collect_subagent_costs();
     let mut results = Vec::with_capacity(finished.len());
     let mut after: Vec<(String, String, Value, ToolOutput)> = Vec::new();
     for mut f in finished {

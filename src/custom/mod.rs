@@ -230,7 +230,7 @@ impl Catalog {
             let tools = agent.tools.as_ref().map_or_else(|| "all tools".to_owned(), |t| t.join(", "));
             out.push_str(&format!("- {}: {} (Tools: {tools})\n", agent.name, agent.description.replace('\n', " ")));
         }
-        out
+        out.trim_end().to_owned()
     }
 }
 

@@ -205,7 +205,21 @@ impl Store {
     }
 
     fn envelope(&self, session_id: &str) -> Envelope {
-        Envelope { session_id: session_id.to_owned(), cwd: self.cwd.clone(), git_branch: self.git_branch.clone() }
+        Envelope {
+            session_id: session_id.to_owned(),
+            cwd: self.cwd.clone(),
+            git_branch: self.git_branch.clone(),
+            agent_id: None,
+        }
+    }
+
+    /// A sub-agent's transcript, `<session>/subagents/agent-<id>.jsonl` beside the
+    /// session's own, its entries marked as a sidechain.
+    pub fn sidechain(&self, parent: &Path, session_id: &str, agent_id: &str) -> Transcript {
+        let path = sidecar_dir(parent).join("subagents").join(format!("agent-{agent_id}.jsonl"));
+        let mut envelope = self.envelope(session_id);
+        envelope.agent_id = Some(agent_id.to_owned());
+        Transcript::start(path, envelope, Start::New, self.secrets.clone())
     }
 
     /// A new session's transcript, written from its first entry on.

@@ -78,6 +78,8 @@ pub struct Envelope {
     pub session_id: String,
     pub cwd: PathBuf,
     pub git_branch: Option<String>,
+    /// A sub-agent's id: its entries are a sidechain of the session.
+    pub agent_id: Option<String>,
 }
 
 /// How the file is opened when the first entry arrives.
@@ -289,7 +291,10 @@ impl Writer {
         let parent = self.parent.replace(uuid.clone());
         let mut entry = Map::new();
         entry.insert("parentUuid".into(), json!(parent));
-        entry.insert("isSidechain".into(), json!(false));
+        entry.insert("isSidechain".into(), json!(self.envelope.agent_id.is_some()));
+        if let Some(agent_id) = &self.envelope.agent_id {
+            entry.insert("agentId".into(), json!(agent_id));
+        }
         entry.insert("userType".into(), json!("external"));
         entry.insert("cwd".into(), json!(self.envelope.cwd));
         entry.insert("sessionId".into(), json!(self.envelope.session_id));
@@ -409,7 +414,7 @@ mod tests {
     use crate::protocol::AssistantMessage;
 
     fn envelope() -> Envelope {
-        Envelope { session_id: "s-1".into(), cwd: PathBuf::from("/p"), git_branch: Some("main".into()) }
+        Envelope { session_id: "s-1".into(), cwd: PathBuf::from("/p"), git_branch: Some("main".into()), agent_id: None }
     }
 
     fn lines(path: &Path) -> Vec<Value> {

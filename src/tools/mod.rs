@@ -280,6 +280,14 @@ impl ToolRegistry {
         self.specs.retain(|s| keep(&s.name));
     }
 
+    /// A registry of the tools `keep` accepts, sharing them with this one (a sub-agent's).
+    pub fn subset(&self, keep: impl Fn(&str) -> bool) -> ToolRegistry {
+        ToolRegistry {
+            tools: self.tools.iter().filter(|t| keep(t.name)).cloned().collect(),
+            specs: self.specs.iter().filter(|s| keep(&s.name)).cloned().collect(),
+        }
+    }
+
     /// Compiles the schema validators on a background thread (~2 ms), so the first tool call
     /// of a session does not wait for them.
     pub fn prepare_validators(&self) {

@@ -17,7 +17,9 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::agent::AgentHandle;
 use crate::agent::history::ContentBlock;
 use crate::cost::Usage;
-use crate::protocol::{AssistantMessage, Event, Op, SessionInfo, TurnErrorKind, TurnOutcome, TurnStatus, UserInput};
+use crate::protocol::{
+    AssistantMessage, Event, Op, SessionInfo, TaskState, TaskUpdate, TurnErrorKind, TurnOutcome, TurnStatus, UserInput,
+};
 use crate::provider::{BlockStart, StreamEvent};
 use crate::tools::ToolOutput;
 
@@ -255,6 +257,15 @@ impl Printer {
                     eprintln!("cairn: compacted the conversation ({pre_tokens} → {post_tokens} tokens)");
                 }
             }
+            Event::Task(task) => {
+                if self.streaming() {
+                    if let Some(line) = self.task_line(task) {
+                        self.line(&line);
+                    }
+                } else if self.options.verbose && task.state == TaskState::Started {
+                    eprintln!("→ {} agent: {}", task.agent_type, task.description);
+                }
+            }
             Event::Error { message } | Event::Notice { message } => eprintln!("cairn: {message}"),
             Event::TurnComplete(outcome) | Event::TurnAborted(outcome) => return Some(self.finish_turn(outcome)),
         }
@@ -292,6 +303,38 @@ impl Printer {
             "skills": info.commands.iter().filter(|c| c.skill).map(|c| c.name.as_str()).collect::<Vec<_>>(),
             "plugins": [], "uuid": uuid(),
         })
+    }
+
+    /// `system/task_started` when a sub-agent starts, `task_progress` as it runs a tool,
+    /// `task_notification` when it ends (Claude Code's lines).
+    fn task_line(&self, task: &TaskUpdate) -> Option<Value> {
+        let common = json!({
+            "type": "system", "task_id": task.agent_id, "tool_use_id": task.call_id,
+            "session_id": self.session_id, "uuid": uuid(),
+        });
+        let mut line = common;
+        let extra = match task.state {
+            TaskState::Started => json!({
+                "subtype": "task_started", "description": task.description, "task_type": "local_agent",
+                "subagent_type": task.agent_type,
+            }),
+            TaskState::Running if task.current_tool.is_some() => json!({
+                "subtype": "task_progress", "description": task.description, "last_tool_name": task.current_tool,
+                "usage": {"total_tokens": task.tokens, "tool_uses": task.tool_uses,
+                          "duration_ms": task.elapsed.as_millis() as u64},
+            }),
+            TaskState::Running => return None,
+            TaskState::Completed | TaskState::Failed | TaskState::Stopped => json!({
+                "subtype": "task_notification", "status": task.state.as_str(),
+                "summary": task.summary.clone().unwrap_or_default(),
+                "usage": {"total_tokens": task.tokens, "tool_uses": task.tool_uses,
+                          "duration_ms": task.elapsed.as_millis() as u64},
+            }),
+        };
+        if let (Value::Object(line), Value::Object(extra)) = (&mut line, extra) {
+            line.extend(extra);
+        }
+        Some(line)
     }
 
     fn assistant_line(&self, message: &AssistantMessage, block: &ContentBlock) -> Value {

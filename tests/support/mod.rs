@@ -15,7 +15,7 @@ use tempfile::TempDir;
 pub use mock_llm::{Fault, MockLlm, Page, Scenario, Step};
 
 /// The tools cairn offers the model, in order.
-pub const BUILTIN_TOOLS: [&str; 13] = [
+pub const BUILTIN_TOOLS: [&str; 14] = [
     "Bash",
     "BashOutput",
     "KillShell",
@@ -29,6 +29,7 @@ pub const BUILTIN_TOOLS: [&str; 13] = [
     "WebFetch",
     "TodoWrite",
     "Skill",
+    "Task",
 ];
 
 /// No test run may take longer than this; a hang is a failure, not a stuck CI job.

@@ -703,7 +703,14 @@ impl App {
             Event::ToolCallStarted { call_id, name, input } => {
                 if let Some(turn) = &mut self.turn {
                     turn.preparing = None;
-                    turn.tools.push(ToolCell { call_id, name, input, started: Instant::now(), output: None });
+                    turn.tools.push(ToolCell {
+                        call_id,
+                        name,
+                        input,
+                        started: Instant::now(),
+                        output: None,
+                        progress: None,
+                    });
                 }
             }
             Event::ToolCallFinished { call_id, output, .. } => {
@@ -713,6 +720,13 @@ impl App {
                     tool.output = Some(output);
                 }
                 self.commit_finished_tools();
+            }
+            Event::Task(task) => {
+                if let Some(turn) = &mut self.turn
+                    && let Some(tool) = turn.tools.iter_mut().find(|t| t.call_id == task.call_id)
+                {
+                    tool.progress = Some(Box::new(task));
+                }
             }
             Event::ApprovalRequest { call_id, tool, input, preview } => {
                 self.approval =

@@ -58,6 +58,8 @@ pub struct ToolCell {
     pub input: Value,
     pub started: Instant,
     pub output: Option<ToolOutput>,
+    /// A sub-agent's progress (a Task call).
+    pub progress: Option<Box<crate::protocol::TaskUpdate>>,
 }
 
 /// How much to show.
@@ -184,6 +186,11 @@ pub fn tool_header(name: &str, input: &Value, cwd: &Path) -> String {
         "LS" => format!("LS {}", path("path")),
         "WebFetch" => format!("WebFetch {}", field(input, "url")),
         "TodoWrite" => "Update todos".to_owned(),
+        "Task" | "Agent" => {
+            let kind = input.get("subagent_type").and_then(Value::as_str).unwrap_or("general-purpose");
+            format!("{kind}({})", field(input, "description"))
+        }
+        "Skill" => format!("Skill({})", field(input, "skill")),
         "BashOutput" | "TaskOutput" => format!("{name} {}", field(input, "bash_id")),
         "KillShell" | "TaskStop" => format!("{name} {}", field(input, "shell_id")),
         _ => {
@@ -213,6 +220,16 @@ impl ToolCell {
             }
         }
         let mut lines = wrap::wrap(&Line::from(head), width, "  ");
+        if let (None, Some(task)) = (&self.output, &self.progress) {
+            let doing = task.current_tool.as_deref().map_or_else(|| "thinking".to_owned(), |t| format!("running {t}"));
+            let text = format!(
+                "  ⎿ {doing} · {} tool use{} · {} tokens",
+                task.tool_uses,
+                if task.tool_uses == 1 { "" } else { "s" },
+                crate::agent::context::thousands(task.tokens)
+            );
+            lines.extend(wrap::wrap(&Line::styled(text, theme.dim()), width, "    "));
+        }
         let Some(output) = &self.output else { return lines };
         lines.extend(self.body(output, width, theme, detail));
         lines
@@ -296,6 +313,7 @@ mod tests {
             input,
             started: Instant::now(),
             output: Some(output),
+            progress: None,
         })
     }
 
@@ -312,6 +330,33 @@ mod tests {
         assert_eq!(tool_header("Bash", &json!({"command": "cargo test\n--all"}), cwd), "Bash(cargo test …)");
         assert_eq!(tool_header("Grep", &json!({"pattern": "todo", "path": "src/"}), cwd), "Grep \"todo\" in src/");
         assert_eq!(tool_header("mcp__x__y", &json!({"a": 1}), cwd), "mcp__x__y({\"a\":1})");
+    }
+
+    #[test]
+    fn a_running_sub_agent_shows_its_progress() {
+        let mut cell = ToolCell {
+            call_id: "t".into(),
+            name: "Task".into(),
+            input: json!({"description": "find the parser", "subagent_type": "Explore"}),
+            started: Instant::now(),
+            output: None,
+            progress: None,
+        };
+        cell.progress = Some(Box::new(crate::protocol::TaskUpdate {
+            call_id: "t".into(),
+            agent_id: "a".into(),
+            agent_type: "Explore".into(),
+            description: "find the parser".into(),
+            state: crate::protocol::TaskState::Running,
+            current_tool: Some("Grep".into()),
+            tool_uses: 3,
+            tokens: 12_345,
+            elapsed: std::time::Duration::from_secs(1),
+            summary: None,
+        }));
+        let shown = render(&Cell::Tool(cell), 80, Detail::Folded);
+        assert!(shown.contains("Explore(find the parser)"), "{shown}");
+        assert!(shown.contains("⎿ running Grep · 3 tool uses · 12,345 tokens"), "{shown}");
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub fn cells(messages: &[Message]) -> Vec<Cell> {
                     input: input.clone(),
                     started: Instant::now(),
                     output: None,
+                    progress: None,
                 })),
                 _ => {}
             }

@@ -1,0 +1,266 @@
+//! Sub-agents: the Task tool (alias Agent) runs the same loop with a fresh history.
+//!
+//! A sub-agent gets the agent type's system prompt, the tools the type allows (the parent's,
+//! less Task: sub-agents do not start sub-agents), the parent's permission rules, mode,
+//! hooks and approvals (a question it asks reaches the user like the parent's), a child of
+//! the parent turn's cancellation token, and a transcript of its own beside the parent's
+//! (`<session>/subagents/agent-<id>.jsonl`, a sidechain). Its final answer is the tool
+//! result; its cost joins the session's. Several Task calls in one response run at once (the
+//! tool is scheduled like a read-only one). Front ends see [`Event::Task`] updates: started,
+//! each tool it runs, tokens, and how it ended. `SubagentStop` hooks run when it ends.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{AgentConfig, ApprovalMode, Approvals, Session};
+use crate::custom::{AgentDef, SharedCatalog, current_tool_name};
+use crate::hooks::Hooks;
+use crate::memory::MemoryPaths;
+use crate::permissions::PermissionPolicy;
+use crate::protocol::{Event, EventSink, TaskState, TaskUpdate, TurnStatus, UserInput};
+use crate::provider::Provider;
+use crate::provider::models::{self, ModelInfo};
+use crate::provider::retry::RetryPolicy;
+use crate::session::{Secrets, Store};
+use crate::tools::bash::shells::ShellRegistry;
+use crate::tools::{Approval, Tool, ToolContext, ToolError, ToolKind, ToolOutput, ToolRegistry, state};
+
+/// What a sub-agent is built from: the parent's setup, taken when the session starts.
+pub(super) struct Subagents {
+    pub provider: Arc<dyn Provider>,
+    pub model: ModelInfo,
+    pub tools: ToolRegistry,
+    pub permissions: Arc<Mutex<PermissionPolicy>>,
+    pub approvals: Arc<Approvals>,
+    pub approval_mode: ApprovalMode,
+    pub retry: RetryPolicy,
+    pub max_turns: Option<u32>,
+    pub add_dirs: Vec<std::path::PathBuf>,
+    pub session_id: String,
+    pub session_dir: std::path::PathBuf,
+    pub shells: Arc<ShellRegistry>,
+    pub store: Option<Store>,
+    pub transcript_path: Option<std::path::PathBuf>,
+    pub secrets: Secrets,
+    pub hooks: Arc<Hooks>,
+    pub env: Vec<(String, String)>,
+    pub compaction: super::CompactionConfig,
+    pub memory: MemoryPaths,
+    pub custom: crate::custom::Locations,
+    pub catalog: SharedCatalog,
+    pub events: EventSink,
+    /// What sub-agents spent, for the session's total (taken after each batch of tools).
+    pub spent: Mutex<Vec<(ModelInfo, crate::cost::Usage)>>,
+}
+
+/// The Task tool.
+pub struct Task {
+    pub(super) agents: Arc<Subagents>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskInput {
+    /// A short (3–5 word) description of the task.
+    pub description: String,
+    /// The task for the agent: everything it needs to know, and what to report back.
+    pub prompt: String,
+    /// The agent type to use (see the list of agent types); `general-purpose` by default.
+    #[serde(default)]
+    pub subagent_type: Option<String>,
+    /// A model for this agent (`sonnet`, `opus`, `haiku` or an id).
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+impl Tool for Task {
+    type Input = TaskInput;
+    const NAME: &'static str = "Task";
+    const ALIASES: &'static [&'static str] = &["Agent"];
+    const DESCRIPTION: &'static str = include_str!("../../tools/Task.md");
+    // Scheduled like a read-only tool, so several run at once; what it does inside goes
+    // through the gate call by call.
+    const KIND: ToolKind = ToolKind::ReadOnly;
+    const APPROVAL: Approval = Approval::NotNeeded;
+
+    async fn call(&self, input: TaskInput, ctx: ToolContext) -> Result<ToolOutput, ToolError> {
+        let kind = input.subagent_type.clone().filter(|t| !t.trim().is_empty()).unwrap_or("general-purpose".into());
+        let definition = state::read(&self.agents.catalog).agent(&kind).cloned();
+        let Some(definition) = definition else {
+            let known: Vec<String> = state::read(&self.agents.catalog).agents.iter().map(|a| a.name.clone()).collect();
+            return Err(ToolError::Failed(format!(
+                "Agent type '{kind}' not found. Available agents: {}",
+                known.join(", ")
+            )));
+        };
+        Ok(self.agents.run(&definition, input, ctx).await)
+    }
+}
+
+impl Subagents {
+    async fn run(&self, definition: &AgentDef, input: TaskInput, ctx: ToolContext) -> ToolOutput {
+        let started = Instant::now();
+        let agent_id = uuid::Uuid::new_v4().simple().to_string()[..17].to_owned();
+        let update = |state: TaskState, tool: Option<String>, uses: u32, tokens: u64, summary: Option<String>| {
+            Event::Task(TaskUpdate {
+                call_id: ctx.call_id.clone(),
+                agent_id: agent_id.clone(),
+                agent_type: definition.name.clone(),
+                description: input.description.clone(),
+                state,
+                current_tool: tool,
+                tool_uses: uses,
+                tokens,
+                elapsed: started.elapsed(),
+                summary,
+            })
+        };
+        self.events.emit(update(TaskState::Started, None, 0, 0, None));
+
+        let mut session = self.session_for(definition, input.model.as_deref(), &agent_id, &ctx);
+        let (sink, mut child_events) = EventSink::new();
+        let cancel = ctx.cancel.child_token();
+        let prompt = UserInput {
+            content: vec![crate::agent::history::ContentBlock::text(&input.prompt)],
+            attachments: Vec::new(),
+        };
+        let approvals = Arc::clone(&self.approvals);
+        let (mut uses, mut tokens, mut current) = (0u32, 0u64, None::<String>);
+        let ended = {
+            let turn = super::turn::run_turn(&mut session, prompt, cancel.clone(), &approvals, &sink);
+            tokio::pin!(turn);
+            loop {
+                tokio::select! {
+                    ended = &mut turn => break ended,
+                    Some(event) = child_events.recv() => match event {
+                        // Questions go to the user as the parent's would; the answer comes back
+                        // through the shared approvals.
+                        Event::ApprovalRequest { .. } => self.events.emit(event),
+                        Event::ToolCallStarted { name, .. } => {
+                            uses += 1;
+                            current = Some(name);
+                            self.events.emit(update(TaskState::Running, current.clone(), uses, tokens, None));
+                        }
+                        Event::ToolCallFinished { .. } => current = None,
+                        Event::Usage { usage, .. } => {
+                            tokens += usage.context_tokens() + usage.output_tokens;
+                            self.events.emit(update(TaskState::Running, current.clone(), uses, tokens, None));
+                        }
+                        _ => {}
+                    },
+                }
+            }
+        };
+        session.sync(&sink).await;
+        for (model, usage) in session.costs.by_model.iter() {
+            let info = models::lookup(model);
+            if let Ok(mut spent) = self.spent.lock() {
+                spent.push((info, usage.as_usage()));
+            }
+        }
+        let fields = json!({
+            "agent_id": agent_id,
+            "agent_type": definition.name,
+            "stop_hook_active": false,
+            "agent_transcript_path": session.transcript.as_ref().map(|t| t.path().display().to_string()),
+        });
+        session.run_hooks("SubagentStop", &definition.name, fields, None, &self.events).await;
+
+        let (state, output) = match ended {
+            Event::TurnComplete(outcome) if outcome.status == TurnStatus::Success => {
+                let usage = format!(
+                    "agentId: {agent_id}\n<usage>subagent_tokens: {tokens}\ntool_uses: {uses}\nduration_ms: {}</usage>",
+                    started.elapsed().as_millis()
+                );
+                let text = if outcome.result.trim().is_empty() {
+                    "(The agent gave no answer.)".to_owned()
+                } else {
+                    outcome.result.clone()
+                };
+                let output = ToolOutput {
+                    content: vec![
+                        crate::agent::history::ToolResultContent::Text { text },
+                        crate::agent::history::ToolResultContent::Text { text: usage },
+                    ],
+                    is_error: false,
+                    structured: json!({
+                        "status": "completed", "prompt": input.prompt, "agentId": agent_id, "agentType": definition.name,
+                        "content": [{"type": "text", "text": outcome.result}],
+                        "totalDurationMs": started.elapsed().as_millis() as u64, "totalTokens": tokens,
+                        "totalToolUseCount": uses,
+                    }),
+                };
+                (TaskState::Completed, output)
+            }
+            Event::TurnComplete(outcome) => {
+                let why = match &outcome.status {
+                    TurnStatus::Failed(error) => error.message.clone(),
+                    TurnStatus::MaxTurns { limit } => format!("it reached the limit of {limit} turns"),
+                    other => format!("{other:?}"),
+                };
+                (TaskState::Failed, ToolOutput::error(format!("The {} agent failed: {why}", definition.name)))
+            }
+            _ => (TaskState::Stopped, ToolOutput::error(crate::agent::history::INTERRUPTED_TOOL_RESULT)),
+        };
+        let summary = Some(match state {
+            TaskState::Completed => format!("Done ({uses} tool uses · {} tokens)", tokens),
+            _ => output.text_content(),
+        });
+        self.events.emit(update(state, None, uses, tokens, summary));
+        output
+    }
+
+    /// A fresh session for one agent of this type.
+    fn session_for(&self, definition: &AgentDef, model: Option<&str>, agent_id: &str, ctx: &ToolContext) -> Session {
+        let allowed: Option<Vec<&'static str>> =
+            definition.tools.as_ref().map(|names| names.iter().filter_map(|n| current_tool_name(n)).collect());
+        let tools =
+            self.tools.subset(|name| name != "Task" && allowed.as_ref().is_none_or(|list| list.contains(&name)));
+        let model = model.or(definition.model.as_deref()).map_or_else(|| self.model.clone(), models::lookup);
+        let cwd = ctx.session.cwd();
+        let system_prompt = format!(
+            "{}\n\n<env>\nWorking directory: {}\nPlatform: {}\n</env>",
+            definition.prompt,
+            cwd.display(),
+            std::env::consts::OS
+        );
+        let transcript = match (&self.store, &self.transcript_path) {
+            (Some(store), Some(parent)) => Some(store.sidechain(parent, &self.session_id, agent_id)),
+            _ => None,
+        };
+        let config = AgentConfig {
+            provider: Arc::clone(&self.provider),
+            model,
+            system_prompt,
+            tools,
+            permissions: state::lock(&self.permissions).clone(),
+            approvals: self.approval_mode,
+            retry: self.retry.clone(),
+            max_turns: self.max_turns,
+            cwd: cwd.clone(),
+            add_dirs: self.add_dirs.clone(),
+            session_id: self.session_id.clone(),
+            session_dir: self.session_dir.join("subagents").join(format!("agent-{agent_id}")),
+            shells: Arc::clone(&self.shells),
+            store: None,
+            transcript: None,
+            resumed: None,
+            secrets: self.secrets.clone(),
+            hooks: Arc::clone(&self.hooks),
+            env: self.env.clone(),
+            compaction: self.compaction.clone(),
+            memory: if definition.skip_memory { MemoryPaths::default() } else { self.memory.clone() },
+            max_budget_usd: None,
+            custom: self.custom.clone(),
+        };
+        let mut session = Session::new(config, self.events.clone(), Arc::clone(&self.catalog));
+        // The parent's rules and mode, live: a mode change reaches the sub-agent too.
+        session.permissions = Arc::clone(&self.permissions);
+        session.transcript = transcript;
+        session
+    }
+}
