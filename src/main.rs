@@ -100,6 +100,7 @@ fn run(cli: Cli) -> Result<i32> {
         project: cwd.clone(),
         cairn_home: home.clone(),
         claude_dir: memory.claude_dir.clone(),
+        watch: !cli.print || cli.input_format == InputFormat::StreamJson,
     };
     let secrets = config::secrets(&provider_settings, &env);
     let store = Store { home: home.clone(), cwd: cwd.clone(), git_branch: config::git_branch(&cwd), secrets };

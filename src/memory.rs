@@ -6,11 +6,22 @@
 //! the date and the git branch), never in the system prompt: the system prompt stays the
 //! same all session long and the prompt cache holds. Compaction reads them again from disk,
 //! and a "Compact instructions" section in them steers the summary.
+//!
+//! `@path` in a memory file imports another file (relative to the importing file, `~/` or
+//! absolute; outside code), up to five imports deep; a cycle is reported and skipped. The
+//! memory files of a folder below the project are read when a tool first touches a file in
+//! it ([`nested`]).
 
 use std::path::{Path, PathBuf};
 
 /// Files larger than this are skipped (Claude Code's limit).
 const MAX_FILE: u64 = 4 << 20;
+
+/// How many imports deep `@path` is followed.
+const MAX_IMPORT_DEPTH: usize = 5;
+
+/// The names of a folder's memory files, in the order they are read.
+const NAMES: [&str; 4] = ["AGENTS.md", "CLAUDE.md", ".claude/CLAUDE.md", "CLAUDE.local.md"];
 
 /// Where a memory file sits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +36,8 @@ pub struct MemoryFile {
     pub path: PathBuf,
     pub scope: Scope,
     pub text: String,
+    /// The memory file whose `@path` brought this one in.
+    pub imported_by: Option<PathBuf>,
 }
 
 /// Where to look.
@@ -38,8 +51,14 @@ pub struct MemoryPaths {
 
 impl MemoryPaths {
     /// Every memory file, broadest first: the user's, then from the top folder down to the
-    /// project (`AGENTS.md`, `CLAUDE.md`, `.claude/CLAUDE.md`, then `CLAUDE.local.md`).
+    /// project (`AGENTS.md`, `CLAUDE.md`, `.claude/CLAUDE.md`, then `CLAUDE.local.md`), each
+    /// followed by what it imports.
     pub fn load(&self) -> Vec<MemoryFile> {
+        self.load_reporting().0
+    }
+
+    /// [`MemoryPaths::load`], and what was wrong with the imports (cycles, too deep).
+    pub fn load_reporting(&self) -> (Vec<MemoryFile>, Vec<String>) {
         let mut candidates: Vec<(PathBuf, Scope)> = Vec::new();
         if let Some(claude) = &self.claude_dir {
             candidates.push((claude.join("CLAUDE.md"), Scope::User));
@@ -52,33 +71,150 @@ impl MemoryPaths {
             self.project.ancestors().filter(|d| d.parent().is_some() && !d.as_os_str().is_empty()).collect();
         folders.reverse();
         for folder in folders {
-            for name in ["AGENTS.md", "CLAUDE.md", ".claude/CLAUDE.md"] {
-                candidates.push((folder.join(name), Scope::Project));
-            }
-            candidates.push((folder.join("CLAUDE.local.md"), Scope::Local));
+            candidates.extend(folder_files(folder));
         }
-        let mut seen: Vec<PathBuf> = Vec::new();
-        let mut out = Vec::new();
+        let mut loader = Loader::default();
         for (path, scope) in candidates {
-            let Ok(meta) = std::fs::metadata(&path) else { continue };
-            if !meta.is_file() || meta.len() > MAX_FILE {
-                continue;
+            loader.add(&path, scope, None, &mut Vec::new());
+        }
+        (loader.files, loader.problems)
+    }
+
+    /// The memory files the user writes notes into: the project's `AGENTS.md`, else its
+    /// `CLAUDE.md`, else a new `AGENTS.md`.
+    pub fn notes_file(&self) -> PathBuf {
+        ["AGENTS.md", "CLAUDE.md"]
+            .into_iter()
+            .map(|name| self.project.join(name))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| self.project.join("AGENTS.md"))
+    }
+}
+
+/// A folder's memory files, in reading order.
+fn folder_files(folder: &Path) -> Vec<(PathBuf, Scope)> {
+    NAMES
+        .iter()
+        .map(|name| (folder.join(name), if *name == "CLAUDE.local.md" { Scope::Local } else { Scope::Project }))
+        .collect()
+}
+
+/// Reads files and follows their imports, each file once.
+#[derive(Default)]
+struct Loader {
+    files: Vec<MemoryFile>,
+    problems: Vec<String>,
+    seen: Vec<PathBuf>,
+}
+
+impl Loader {
+    /// Reads `path` (if it is a memory file worth sending), then what it imports. `chain`
+    /// holds the files importing this one, for cycles.
+    fn add(&mut self, path: &Path, scope: Scope, imported_by: Option<&Path>, chain: &mut Vec<PathBuf>) {
+        let Ok(meta) = std::fs::metadata(path) else {
+            if let Some(by) = imported_by {
+                self.problems.push(format!("{} imports {}, which does not exist", by.display(), path.display()));
             }
-            // The same file reached twice (a symlinked CLAUDE.md → AGENTS.md) is sent once.
-            let real = path.canonicalize().unwrap_or_else(|_| path.clone());
-            if seen.contains(&real) {
-                continue;
-            }
-            seen.push(real);
-            if let Ok(text) = std::fs::read_to_string(&path) {
-                let text = strip_comments(&text);
-                if !text.trim().is_empty() {
-                    out.push(MemoryFile { path, scope, text });
-                }
+            return;
+        };
+        if !meta.is_file() || meta.len() > MAX_FILE {
+            return;
+        }
+        // The same file reached twice (a symlinked CLAUDE.md → AGENTS.md) is sent once.
+        let real = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        if chain.contains(&real) {
+            let by = imported_by.map(|b| b.display().to_string()).unwrap_or_default();
+            self.problems.push(format!("{by} imports {}, which imports it back: the cycle is skipped", path.display()));
+            return;
+        }
+        if self.seen.contains(&real) {
+            return;
+        }
+        if chain.len() > MAX_IMPORT_DEPTH {
+            self.problems.push(format!(
+                "{} is imported more than {MAX_IMPORT_DEPTH} levels deep and is skipped",
+                path.display()
+            ));
+            return;
+        }
+        self.seen.push(real.clone());
+        let Ok(text) = std::fs::read_to_string(path) else { return };
+        let text = strip_comments(&text);
+        let imports = imports_of(&text, path);
+        if !text.trim().is_empty() {
+            self.files.push(MemoryFile {
+                path: path.to_path_buf(),
+                scope,
+                text,
+                imported_by: imported_by.map(Path::to_path_buf),
+            });
+        }
+        chain.push(real);
+        for import in imports {
+            self.add(&import, scope, Some(path), chain);
+        }
+        chain.pop();
+    }
+}
+
+/// The files `@path` imports, outside code spans and fences, resolved against the importing
+/// file's folder.
+fn imports_of(text: &str, file: &Path) -> Vec<PathBuf> {
+    let base = file.parent().unwrap_or(Path::new("/"));
+    let mut out = Vec::new();
+    let mut in_fence = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            in_fence = !in_fence;
+            continue;
+        }
+        if in_fence {
+            continue;
+        }
+        // Drop inline code spans.
+        let mut plain = String::new();
+        for (i, part) in line.split('`').enumerate() {
+            if i % 2 == 0 {
+                plain.push_str(part);
+                plain.push(' ');
             }
         }
-        out
+        for word in plain.split_whitespace() {
+            let Some(target) = word.strip_prefix('@') else { continue };
+            let target = target.trim_end_matches(['.', ',', ';', ':', ')']);
+            if target.is_empty() || !(target.contains('/') || target.contains('.')) {
+                continue;
+            }
+            let path = if let Some(rest) = target.strip_prefix("~/") {
+                std::env::var_os("HOME").map_or_else(|| base.join(target), |h| PathBuf::from(h).join(rest))
+            } else {
+                base.join(target)
+            };
+            out.push(path);
+        }
     }
+    out
+}
+
+/// The memory files of the folders from just below `project` down to `file`'s folder that
+/// are not in `known` yet (folders already looked at are added to it). Read when a tool
+/// first touches a file in a sub-folder.
+pub fn nested(project: &Path, file: &Path, known: &mut Vec<PathBuf>) -> (Vec<MemoryFile>, Vec<String>) {
+    let Some(folder) = file.parent() else { return (Vec::new(), Vec::new()) };
+    let Ok(below) = folder.strip_prefix(project) else { return (Vec::new(), Vec::new()) };
+    let mut loader = Loader::default();
+    let mut current = project.to_path_buf();
+    for part in below.components() {
+        current.push(part);
+        if known.contains(&current) {
+            continue;
+        }
+        known.push(current.clone());
+        for (path, scope) in folder_files(&current) {
+            loader.add(&path, scope, None, &mut Vec::new());
+        }
+    }
+    (loader.files, loader.problems)
 }
 
 /// HTML block comments are notes for people, not the model.
@@ -114,12 +250,11 @@ pub const PREAMBLE: &str = "Instructions from the user's memory files follow.";
 pub fn render(files: &[MemoryFile]) -> String {
     let mut out = format!("{PREAMBLE} They take precedence over your usual way of working: follow them.");
     for file in files {
-        out.push_str(&format!(
-            "\n\nContents of {} ({}):\n\n{}",
-            file.path.display(),
-            label(file.scope),
-            file.text.trim_end()
-        ));
+        let label = match &file.imported_by {
+            Some(by) => format!("imported by {}", by.display()),
+            None => label(file.scope).to_owned(),
+        };
+        out.push_str(&format!("\n\nContents of {} ({label}):\n\n{}", file.path.display(), file.text.trim_end()));
     }
     out
 }
@@ -192,7 +327,63 @@ mod tests {
             scope: Scope::Project,
             text: "# Rules\nuse tabs\n## Compact instructions\nKeep the test names.\nAnd the errors.\n## Other\nx\n"
                 .into(),
+            imported_by: None,
         };
         assert_eq!(compact_instructions(&[file]), ["Keep the test names.\nAnd the errors."]);
+    }
+
+    #[test]
+    fn imports_are_followed_once_with_cycles_and_depth_reported() {
+        let root = tempfile::tempdir().unwrap();
+        let project = root.path().join("p");
+        std::fs::create_dir_all(project.join("docs")).unwrap();
+        std::fs::write(
+            project.join("AGENTS.md"),
+            "Rules. See @docs/style.md and @docs/missing.md.\n`@docs/not-an-import.md`\n```\n@docs/nor-this.md\n```",
+        )
+        .unwrap();
+        std::fs::write(project.join("docs/style.md"), "Style. @../AGENTS.md @deep1.md").unwrap();
+        for i in 1..=7 {
+            std::fs::write(project.join(format!("docs/deep{i}.md")), format!("level {i} @deep{}.md", i + 1)).unwrap();
+        }
+        let paths = MemoryPaths { project: project.clone(), cairn_home: PathBuf::new(), claude_dir: None };
+        let (files, problems) = paths.load_reporting();
+        let names: Vec<String> =
+            files.iter().map(|f| f.path.strip_prefix(&project).unwrap().display().to_string()).collect();
+        assert_eq!(names[..3], ["AGENTS.md", "docs/style.md", "docs/deep1.md"]);
+        assert!(names.len() < 9, "the depth limit holds: {names:?}");
+        assert_eq!(files[1].imported_by.as_deref(), Some(project.join("AGENTS.md").as_path()));
+        let problems = problems.join("\n");
+        assert!(problems.contains("missing.md, which does not exist"), "{problems}");
+        assert!(problems.contains("which imports it back"), "{problems}");
+        assert!(problems.contains("levels deep"), "{problems}");
+        assert!(!problems.contains("not-an-import") && !problems.contains("nor-this"), "{problems}");
+        assert!(render(&files).contains("(imported by "));
+    }
+
+    #[test]
+    fn sub_folders_memory_is_read_once_when_first_touched() {
+        let root = tempfile::tempdir().unwrap();
+        let project = root.path().to_path_buf();
+        std::fs::create_dir_all(project.join("crates/parser/src")).unwrap();
+        std::fs::write(project.join("crates/AGENTS.md"), "crates rules").unwrap();
+        std::fs::write(project.join("crates/parser/CLAUDE.md"), "parser rules").unwrap();
+        let mut known = Vec::new();
+        let (files, _) = nested(&project, &project.join("crates/parser/src/lib.rs"), &mut known);
+        let texts: Vec<&str> = files.iter().map(|f| f.text.as_str()).collect();
+        assert_eq!(texts, ["crates rules", "parser rules"]);
+        let (again, _) = nested(&project, &project.join("crates/parser/src/other.rs"), &mut known);
+        assert!(again.is_empty());
+        let (outside, _) = nested(&project, Path::new("/etc/hosts"), &mut known);
+        assert!(outside.is_empty());
+    }
+
+    #[test]
+    fn notes_go_to_the_existing_memory_file() {
+        let root = tempfile::tempdir().unwrap();
+        let paths = MemoryPaths { project: root.path().to_path_buf(), ..MemoryPaths::default() };
+        assert_eq!(paths.notes_file(), root.path().join("AGENTS.md"));
+        std::fs::write(root.path().join("CLAUDE.md"), "x").unwrap();
+        assert_eq!(paths.notes_file(), root.path().join("CLAUDE.md"));
     }
 }

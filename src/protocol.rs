@@ -44,6 +44,11 @@ pub enum Op {
     /// Questions about, and changes to, the session's setup (`/permissions`, `/hooks`); the
     /// answer comes back as [`Event::Info`].
     Query(Query),
+    /// Files users keep commands, skills, agents, memory or settings in changed on disk
+    /// (sent by the watcher); applied before the next turn.
+    Reload(Vec<crate::custom::watch::Changed>),
+    /// Append a note to the project's memory file (`# note` in the UI).
+    Remember(String),
     /// End the session once the running turn (if any) has been interrupted.
     Shutdown,
 }
@@ -75,6 +80,9 @@ pub enum Query {
     Hooks,
     /// What fills the context window.
     Context,
+    /// The memory files loaded; with `open` (a number from the list, `project`, or a
+    /// path), that file is opened in the user's editor ([`Event::EditFile`]).
+    Memory { open: Option<String> },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,6 +115,11 @@ pub enum Event {
     /// A complete model response, sent once it has fully arrived (never for a response that
     /// was cut and retried).
     AssistantMessage(AssistantMessage),
+    /// The user asked to edit this file (`/memory`): a front end with a terminal opens it
+    /// in `$VISUAL` / `$EDITOR`.
+    EditFile {
+        path: PathBuf,
+    },
     /// A sub-agent (a Task call) started, made progress, or ended.
     Task(TaskUpdate),
     ToolCallStarted {

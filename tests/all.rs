@@ -12,6 +12,7 @@ mod faults;
 mod headless;
 mod hooks;
 mod library;
+mod memory;
 mod openai;
 mod permissions;
 mod sessions;

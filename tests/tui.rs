@@ -20,10 +20,15 @@ struct Tmux {
 impl Tmux {
     /// Starts `command` in a `cols`×`rows` terminal, in a shell that stays after it exits.
     fn start(project: &Project, mock: &MockLlm, args: &str, cols: u16, rows: u16) -> Tmux {
+        Tmux::start_with_env(project, mock, "", args, cols, rows)
+    }
+
+    /// [`Tmux::start`] with more variables (`NAME=value …`).
+    fn start_with_env(project: &Project, mock: &MockLlm, env: &str, args: &str, cols: u16, rows: u16) -> Tmux {
         let socket = format!("cairn-test-{}-{}", std::process::id(), SESSIONS.fetch_add(1, Ordering::Relaxed));
         let script = format!(
             "cd {dir} && env -u NO_COLOR TERM=xterm-256color ANTHROPIC_API_KEY=test-key ANTHROPIC_BASE_URL={url} \
-             CAIRN_HOME={home} HOME={home} CAIRN_MANAGED_SETTINGS={home}/managed.json {bin} {args}; echo CAIRN-EXITED-$?; stty -a | grep -o -- '-\\?icanon' ; sleep 60",
+             CAIRN_HOME={home} HOME={home} CAIRN_MANAGED_SETTINGS={home}/managed.json {env} {bin} {args}; echo CAIRN-EXITED-$?; stty -a | grep -o -- '-\\?icanon' ; sleep 60",
             dir = project.path().display(),
             url = mock.url(),
             home = project.home.path().display(),
@@ -471,5 +476,35 @@ fn cost_compact_and_context_show_what_the_session_used() {
     ] {
         assert!(screen.contains(part), "{part:?} missing:\n{screen}");
     }
+    quit_and_check_the_terminal(&tmux);
+}
+
+#[test]
+fn notes_memory_listing_and_the_editor() {
+    let project = Project::new();
+    project.write("AGENTS.md", "# Rules\n- keep it short\n");
+    let editor = project.write("fake-editor.sh", "#!/bin/sh\necho '- added in the editor' >> \"$1\"\n");
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mock = MockLlm::start(Scenario::new(vec![]));
+    let env = format!("EDITOR={}", editor.display());
+    let tmux = Tmux::start_with_env(&project, &mock, &env, "", 100, 30);
+    tmux.wait_for_text("ctx 0%");
+    tmux.type_text("# always run the linter");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Noted in AGENTS.md");
+    let text = std::fs::read_to_string(project.file("AGENTS.md")).unwrap();
+    assert_eq!(text, "# Rules\n- keep it short\n- always run the linter\n");
+    assert!(mock.requests().is_empty(), "a note is not sent to the model");
+
+    tmux.type_text("/memory");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for_text("Memory files loaded:");
+    assert!(screen.contains(&format!("1. {}", project.file("AGENTS.md").display())), "{screen}");
+
+    tmux.type_text("/memory 1");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Edited ");
+    let text = std::fs::read_to_string(project.file("AGENTS.md")).unwrap();
+    assert!(text.ends_with("- added in the editor\n"), "{text}");
     quit_and_check_the_terminal(&tmux);
 }

@@ -257,8 +257,10 @@ impl Session {
         self.record(Record::CompactBoundary { trigger: trigger.as_str(), pre_tokens, post_tokens });
         self.record(Record::CompactSummary { content: message.content.clone() });
         self.history = vec![message];
-        // The skills the model may invoke are told again with the next prompt.
+        // The skills the model may invoke are told again with the next prompt, and
+        // sub-folders' memory files when they are touched again.
         self.listing_sent = None;
+        self.forget_nested_memory();
         self.meter.reset();
         self.freed_too_little = post_tokens * 100 >= self.compact_threshold() * FREED_TOO_LITTLE_PCT;
         let fields = json!({ "trigger": trigger.as_str(), "compact_summary": summary });

@@ -17,6 +17,7 @@ pub mod context;
 mod gate;
 pub mod history;
 mod invoke;
+mod live;
 pub mod prompt;
 mod subagent;
 mod turn;
@@ -125,6 +126,7 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
         session.subagents = Some(agents);
     }
     session.config.tools.prepare_validators();
+    session._watcher = live::watch(&session, &ops_tx);
     let task = tokio::spawn(run(session, resumed, ops_rx, sink, approvals));
     AgentHandle { ops: ops_tx, events, task }
 }
@@ -159,6 +161,10 @@ struct Session {
     listing_sent: Option<String>,
     /// What the Task tool starts sub-agents from (`None` in a sub-agent).
     subagents: Option<Arc<subagent::Subagents>>,
+    /// Memory files sent, changed, and read from sub-folders.
+    memory: live::MemoryState,
+    /// Watches users' files for changes (kept for as long as the session runs).
+    _watcher: Option<crate::custom::watch::Watcher>,
 }
 
 impl Session {
@@ -195,6 +201,8 @@ impl Session {
             grants: invoke::Grants::default(),
             listing_sent: None,
             subagents: None,
+            memory: live::MemoryState::default(),
+            _watcher: None,
         }
     }
 
@@ -389,6 +397,7 @@ impl Session {
         self.config.session_id = id;
         self.history.clear();
         self.meter.reset();
+        self.forget_nested_memory();
         self.first_prompt = None;
         self.costs = CostTracker::default();
         self.turns = 0;
@@ -442,6 +451,10 @@ impl Session {
             let compacts_at = config.compaction.auto.then(|| self.compact_threshold());
             let lines = context::render(&parts, self.window(), compacts_at);
             events.emit(Event::Info { lines });
+            return;
+        }
+        if let Query::Memory { open } = query {
+            self.answer_memory(open.as_deref(), events);
             return;
         }
         answer_query(&self.permissions, &self.config.hooks, &self.config.cwd, query, events);
@@ -499,6 +512,14 @@ async fn run(
                 Some(Op::Clear) => Pending::Clear,
                 Some(Op::Resume(key)) => Pending::Resume(key),
                 Some(Op::Compact(instructions)) => Pending::Compact(instructions),
+                Some(Op::Reload(changed)) => {
+                    session.reload(&changed, &events);
+                    continue;
+                }
+                Some(Op::Remember(note)) => {
+                    session.remember(&note, &events);
+                    continue;
+                }
                 Some(Op::Rename(title)) => {
                     session.rename(title, &events).await;
                     continue;
@@ -554,6 +575,8 @@ async fn run(
         let mut shutdown = false;
         let mut mode_changed = false;
         let mut renamed = None;
+        let mut reloads = Vec::new();
+        let mut notes: Vec<String> = Vec::new();
         let permissions = Arc::clone(&session.permissions);
         let transcript = session.transcript.clone();
         let hooks = Arc::clone(&session.config.hooks);
@@ -576,6 +599,8 @@ async fn run(
                         Some(Op::Clear) => queued.push_back(Pending::Clear),
                         Some(Op::Resume(key)) => queued.push_back(Pending::Resume(key)),
                         Some(Op::Compact(instructions)) => queued.push_back(Pending::Compact(instructions)),
+                        Some(Op::Reload(changed)) => reloads.extend(changed),
+                        Some(Op::Remember(note)) => notes.push(note),
                         Some(Op::Query(query)) => answer_query(&permissions, &hooks, &cwd, query, &events),
                         Some(Op::Rename(title)) => {
                             if let Some(transcript) = &transcript {
@@ -594,6 +619,14 @@ async fn run(
         if renamed.is_some() {
             session.title = renamed;
             mode_changed = true;
+        }
+        if !reloads.is_empty() {
+            reloads.sort();
+            reloads.dedup();
+            session.reload(&reloads, &events);
+        }
+        for note in notes {
+            session.remember(&note, &events);
         }
         session.finish_turn(&ended, &events).await;
         events.emit(ended);
@@ -676,7 +709,9 @@ fn answer_query(
                 )]
             }
         }
-        Query::Context => vec!["The context can be shown once the running turn has ended.".into()],
+        Query::Context | Query::Memory { .. } => {
+            vec!["That can be shown once the running turn has ended.".into()]
+        }
         Query::Hooks => {
             let listing = hooks.listing();
             if listing.is_empty() {

@@ -131,18 +131,23 @@ async fn run_expanded(
     // The skills the model may invoke go with it, and again whenever they change.
     let listing = session.listing();
     if session.history.is_empty() {
-        let mut context = session_context(session);
+        let mut context = session_context(session, events);
         if let Some(text) = &listing {
             context.push_str("\n\n");
             context.push_str(text);
         }
         content.push(ContentBlock::text(context_block(&context)));
         session.listing_sent.clone_from(&listing);
-    } else if listing != session.listing_sent {
-        if let Some(text) = &listing {
-            content.push(ContentBlock::text(context_block(text)));
+    } else {
+        if listing != session.listing_sent {
+            if let Some(text) = &listing {
+                content.push(ContentBlock::text(context_block(text)));
+            }
+            session.listing_sent = listing;
         }
-        session.listing_sent = listing;
+        if let Some(text) = session.changed_memory() {
+            content.push(ContentBlock::text(context_block(&text)));
+        }
     }
     content.extend(session.pending_context.drain(..).map(|c| ContentBlock::text(context_block(&c))));
     content.extend(input.content);
@@ -364,8 +369,9 @@ fn record_response(session: &mut Session, response: &Response, events: &EventSin
     calls
 }
 
-/// What the first message says about where the session runs, and the memory files.
-fn session_context(session: &Session) -> String {
+/// What the first message says about where the session runs, and the memory files (what
+/// is wrong with their imports is told to the user).
+fn session_context(session: &mut Session, events: &EventSink) -> String {
     let cwd = &session.config.cwd;
     let git = match crate::config::git_branch(cwd) {
         Some(branch) => format!("a git repository, on branch {branch}"),
@@ -377,11 +383,16 @@ fn session_context(session: &Session) -> String {
         chrono::Local::now().format("%Y-%m-%d"),
         cwd.display()
     );
-    let memory = session.config.memory.load();
+    let (memory, problems) = session.config.memory.load_reporting();
+    for message in problems {
+        events.emit(Event::Notice { message: format!("Memory files: {message}") });
+    }
+    let rendered = crate::memory::render(&memory);
     if !memory.is_empty() {
         text.push_str("\n\n");
-        text.push_str(&crate::memory::render(&memory));
+        text.push_str(&rendered);
     }
+    session.memory.sent = Some(rendered);
     text
 }
 
@@ -427,6 +438,8 @@ async fn run_tools(
     }
     session.history.push(Message { role: Role::User, content: results });
     let mut notes: Vec<String> = gated.context;
+    let touched: Vec<Value> = ran.values().map(|(_, input)| input.clone()).collect();
+    notes.extend(session.nested_memory(&touched.iter().collect::<Vec<_>>(), events));
     if !cancel.is_cancelled() {
         for (call_id, name, input, output) in after {
             let (event, mut fields) = if output.is_error {

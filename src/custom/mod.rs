@@ -119,6 +119,8 @@ pub struct Locations {
     pub cairn_home: PathBuf,
     /// `~/.claude` (absent when `claudeCompat` is off).
     pub claude_dir: Option<PathBuf>,
+    /// Watch these folders for changes while the session runs (the UI, stream-json input).
+    pub watch: bool,
 }
 
 impl Locations {
@@ -453,7 +455,7 @@ mod tests {
             "---\nname: code-reviewer\ndescription: Reviews\ntools: Read, Grep, LS, NotebookRead\n---\nYou review.",
         );
         write(&project.join(".claude/agents/nameless.md"), "---\ndescription: x\n---\ny");
-        let locations = Locations { project, cairn_home: home.join(".cairn"), claude_dir: Some(claude) };
+        let locations = Locations { project, cairn_home: home.join(".cairn"), claude_dir: Some(claude), watch: false };
         let catalog = locations.load();
         let build = catalog.command("frontend:build").unwrap();
         assert_eq!((build.description.as_str(), build.source), ("Build it", Source::Project));

@@ -245,6 +245,7 @@ impl Printer {
             | Event::Usage { .. }
             | Event::TodosChanged { .. }
             | Event::HistoryRestored { .. }
+            | Event::EditFile { .. }
             | Event::Info { .. } => {}
             Event::Compacted { trigger, pre_tokens, post_tokens } => {
                 if self.streaming() {

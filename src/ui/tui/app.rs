@@ -62,6 +62,8 @@ pub struct App {
     pub hint: Option<(String, Instant)>,
     pub quit: bool,
     pub pager_requested: bool,
+    /// A file to open in the user's editor (`/memory`), taken by the event loop.
+    pub edit_requested: Option<std::path::PathBuf>,
     /// Lines the user scrolled up in fullscreen mode.
     pub scroll: usize,
     ops: Vec<Op>,
@@ -149,6 +151,7 @@ impl App {
             hint: None,
             quit: false,
             pager_requested: false,
+            edit_requested: None,
             scroll: 0,
             ops: Vec::new(),
             width: 80,
@@ -201,7 +204,7 @@ impl App {
         self.cells.push(cell);
     }
 
-    fn notice(&mut self, text: impl Into<String>) {
+    pub fn notice(&mut self, text: impl Into<String>) {
         self.push_cell(Cell::Notice { text: text.into() });
     }
 
@@ -314,6 +317,11 @@ impl App {
             self.run_command(command.trim());
             return;
         }
+        // `# note`: remembered in the project's memory file, not sent.
+        if text.starts_with('#') && !text.starts_with("##") && !text.contains('\n') {
+            self.ops.push(Op::Remember(text.to_owned()));
+            return;
+        }
         if self.is_running() {
             self.queued.push_back(text.to_owned());
             return;
@@ -388,6 +396,10 @@ impl App {
                 self.notice("Compacting the conversation…");
             }
             Action::Context => self.ops.push(Op::Query(Query::Context)),
+            Action::Memory => {
+                let open = Some(args.to_owned()).filter(|a| !a.is_empty());
+                self.ops.push(Op::Query(Query::Memory { open }));
+            }
             Action::Resume if args.is_empty() => self.open_picker(),
             Action::Resume => self.ops.push(Op::Resume(args.to_owned())),
             Action::Rename if args.is_empty() => {
@@ -721,6 +733,7 @@ impl App {
                 }
                 self.commit_finished_tools();
             }
+            Event::EditFile { path } => self.edit_requested = Some(path),
             Event::Task(task) => {
                 if let Some(turn) = &mut self.turn
                     && let Some(tool) = turn.tools.iter_mut().find(|t| t.call_id == task.call_id)

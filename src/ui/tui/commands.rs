@@ -17,6 +17,7 @@ pub enum Action {
     Hooks,
     Compact,
     Context,
+    Memory,
     /// A user's command or skill: sent to the core, which expands it.
     Custom,
 }
@@ -55,6 +56,12 @@ impl Commands {
                     Action::Compact,
                 ),
                 command("context", "Show what fills the context window", None, Action::Context),
+                command(
+                    "memory",
+                    "List the memory files; open one in your editor",
+                    Some("[number|project|path]"),
+                    Action::Memory,
+                ),
                 command("status", "Show the session, model, mode and folder", None, Action::Status),
                 command("resume", "Continue an earlier session of this folder", Some("[id|title]"), Action::Resume),
                 command("rename", "Name this session (shown in /resume)", Some("<title>"), Action::Rename),

@@ -160,6 +160,20 @@ async fn event_loop(agent: AgentHandle, app: &mut App, screen: &mut Screen<Stdou
             pager = Some((Pager::new(&app.cells, cols, app.theme, &app.cwd), pager_screen));
             dirty = true;
         }
+        if let Some(path) = app.edit_requested.take() {
+            // The editor gets the terminal: no reader of ours may compete for its input.
+            drop(terminal);
+            let outcome = edit(&path);
+            terminal = EventStream::new();
+            let (cols, rows) = crossterm::terminal::size().unwrap_or(screen.size());
+            screen.resize(cols, rows)?;
+            app.on_resize(cols);
+            match outcome {
+                Ok(()) => app.notice(format!("Edited {}", path.display())),
+                Err(problem) => app.push_cell(cells::Cell::Error { message: problem }),
+            }
+            dirty = true;
+        }
         if dirty {
             let due = last_draw.map_or(Instant::now(), |at| at + FRAME);
             if Instant::now() >= due {
@@ -234,6 +248,27 @@ async fn event_loop(agent: AgentHandle, app: &mut App, screen: &mut Screen<Stdou
     let rest = app.take_commit();
     screen.commit(&rest)?;
     Ok(0)
+}
+
+/// Opens `path` in `$VISUAL`, else `$EDITOR`, else `vi`, with the terminal in its normal
+/// mode, and waits for it.
+fn edit(path: &std::path::Path) -> Result<(), String> {
+    let editor = ["VISUAL", "EDITOR"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|e| !e.trim().is_empty()))
+        .unwrap_or_else(|| "vi".to_owned());
+    let mut words = editor.split_whitespace();
+    let program = words.next().unwrap_or("vi").to_owned();
+    let mut out = io::stdout();
+    let _ = execute!(out, cursor::Show);
+    let _ = disable_raw_mode();
+    let status = std::process::Command::new(&program).args(words).arg(path).status();
+    let _ = enable_raw_mode();
+    match status {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(format!("{editor} exited with {status}")),
+        Err(e) => Err(format!("Could not start the editor {program}: {e} (set $EDITOR)")),
+    }
 }
 
 async fn sleep_until(at: Option<Instant>) {

@@ -1,0 +1,178 @@
+//! What changes on disk while a session runs: users' commands, skills and agents reloaded
+//! when the watcher sees their files change; memory files read again (and the model told)
+//! when they change; a sub-folder's memory files read when a tool first touches a file in
+//! it; and `# note`s appended to the project's memory file.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::Session;
+use crate::custom::watch::Changed;
+use crate::memory;
+use crate::protocol::{Event, EventSink};
+
+/// What the session knows of memory files beyond the first message.
+#[derive(Default)]
+pub(super) struct MemoryState {
+    /// The memory text the model was last given (`None`: not since this process started).
+    pub sent: Option<String>,
+    /// The watcher saw a memory file change: compare before the next message.
+    pub dirty: bool,
+    /// Sub-folders whose memory files were looked at.
+    pub folders: Vec<PathBuf>,
+}
+
+impl Session {
+    /// Applies what the watcher saw.
+    pub(super) fn reload(&mut self, changed: &[Changed], events: &EventSink) {
+        for kind in changed {
+            match kind {
+                Changed::Catalog => {
+                    let catalog = self.config.custom.load();
+                    for message in &catalog.warnings {
+                        events.emit(Event::Notice { message: message.clone() });
+                    }
+                    let counts = (catalog.prompts.len(), catalog.agents.len());
+                    *self.catalog.write().unwrap_or_else(std::sync::PoisonError::into_inner) = catalog;
+                    events.emit(Event::SessionChanged(self.info()));
+                    events.emit(Event::Notice {
+                        message: format!(
+                            "Reloaded commands, skills and agents ({} commands and skills, {} agents)",
+                            counts.0, counts.1
+                        ),
+                    });
+                }
+                Changed::Memory => {
+                    self.memory.dirty = true;
+                    events.emit(Event::Notice {
+                        message: "Memory files changed; the model gets them with the next message".into(),
+                    });
+                }
+                Changed::Settings => events.emit(Event::Notice {
+                    message: "A settings file changed; permission rules and hooks are read when cairn starts, so \
+                              they apply from the next start (or /resume in a new cairn)"
+                        .into(),
+                }),
+            }
+        }
+    }
+
+    /// The memory files as they are now, if they changed since the model was told.
+    pub(super) fn changed_memory(&mut self) -> Option<String> {
+        if !std::mem::take(&mut self.memory.dirty) {
+            return None;
+        }
+        let now = memory::render(&self.config.memory.load());
+        if self.memory.sent.as_deref() == Some(now.as_str()) {
+            return None;
+        }
+        self.memory.sent = Some(now.clone());
+        Some(format!("The user's memory files changed during the session. As they are now:\n\n{now}"))
+    }
+
+    /// `# note`: appended to the project's memory file as a list item.
+    pub(super) fn remember(&mut self, note: &str, events: &EventSink) {
+        let note = note.trim().trim_start_matches('#').trim();
+        if note.is_empty() {
+            return;
+        }
+        let path = self.config.memory.notes_file();
+        let existing = std::fs::read_to_string(&path).unwrap_or_default();
+        let separator = if existing.is_empty() || existing.ends_with('\n') { "" } else { "\n" };
+        match std::fs::write(&path, format!("{existing}{separator}- {note}\n")) {
+            Ok(()) => {
+                self.memory.dirty = true;
+                let shown = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into());
+                events.emit(Event::Notice { message: format!("Noted in {shown}") });
+            }
+            Err(e) => {
+                events.emit(Event::Error { message: format!("Could not write the note to {}: {e}", path.display()) })
+            }
+        }
+    }
+
+    /// The memory files of sub-folders the calls touched for the first time, as context
+    /// for the model.
+    pub(super) fn nested_memory(&mut self, inputs: &[&Value], events: &EventSink) -> Vec<String> {
+        let project = self.config.cwd.clone();
+        let mut notes = Vec::new();
+        for input in inputs {
+            for key in ["file_path", "path", "notebook_path"] {
+                let Some(raw) = input.get(key).and_then(Value::as_str) else { continue };
+                let path = self.tools.resolve(raw);
+                // A folder (Glob, Grep, LS) counts as touching a file in it.
+                let path = if path.is_dir() { path.join(".") } else { path };
+                let (files, problems) = memory::nested(&project, &path, &mut self.memory.folders);
+                for message in problems {
+                    events.emit(Event::Notice { message });
+                }
+                if !files.is_empty() {
+                    notes.push(memory::render(&files));
+                }
+            }
+        }
+        notes
+    }
+
+    /// `/memory`: the files loaded, numbered; `/memory N|project|path` opens one.
+    pub(super) fn answer_memory(&self, open: Option<&str>, events: &EventSink) {
+        let mut files: Vec<PathBuf> = self.config.memory.load().into_iter().map(|f| f.path).collect();
+        for folder in &self.memory.folders {
+            for name in ["AGENTS.md", "CLAUDE.md", ".claude/CLAUDE.md", "CLAUDE.local.md"] {
+                let path = folder.join(name);
+                if path.is_file() && !files.contains(&path) {
+                    files.push(path);
+                }
+            }
+        }
+        let Some(open) = open.map(str::trim).filter(|o| !o.is_empty()) else {
+            let mut lines = vec!["Memory files loaded:".to_owned()];
+            if files.is_empty() {
+                lines.push("  (none)".into());
+            }
+            for (i, path) in files.iter().enumerate() {
+                lines.push(format!("  {}. {}", i + 1, path.display()));
+            }
+            lines.push(format!(
+                "/memory <number> opens one in your editor; /memory project opens {}; a message starting with # adds a note to it.",
+                self.config.memory.notes_file().display()
+            ));
+            events.emit(Event::Info { lines });
+            return;
+        };
+        let path = match open.parse::<usize>() {
+            Ok(n) if (1..=files.len()).contains(&n) => files[n - 1].clone(),
+            Ok(n) => {
+                events.emit(Event::Error { message: format!("There is no memory file {n}; /memory lists them.") });
+                return;
+            }
+            Err(_) if open == "project" => self.config.memory.notes_file(),
+            Err(_) => self.tools.resolve(open),
+        };
+        events.emit(Event::EditFile { path });
+    }
+
+    /// Sub-folders' memory files are read again after a compaction or `/clear`.
+    pub(super) fn forget_nested_memory(&mut self) {
+        self.memory.folders.clear();
+    }
+}
+
+/// Starts the watcher for a session whose front end stays (the UI, stream-json input): a
+/// change becomes an [`crate::protocol::Op::Reload`] on the core's own channel.
+pub(super) fn watch(
+    session: &Session,
+    ops: &tokio::sync::mpsc::UnboundedSender<crate::protocol::Op>,
+) -> Option<crate::custom::watch::Watcher> {
+    if !session.config.custom.watch {
+        return None;
+    }
+    // A weak sender: the watcher must not keep the core alive after the front end is gone.
+    let ops = ops.downgrade();
+    crate::custom::watch::start(&session.config.custom, move |changed| {
+        if let Some(ops) = ops.upgrade() {
+            let _ = ops.send(crate::protocol::Op::Reload(changed));
+        }
+    })
+}

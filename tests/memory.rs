@@ -1,0 +1,113 @@
+//! Memory files and live reload through the binary: the hierarchy and its order, `@`
+//! imports and a cycle, a sub-folder's memory read when a tool first touches it, and files
+//! edited mid-session (a command, a memory file) taking effect at the next message.
+
+use std::io::{BufRead, BufReader, Write};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::{MockLlm, Project, Scenario, Step, stream_json};
+
+fn first_text(body: &Value) -> String {
+    body["messages"][0]["content"][0]["text"].as_str().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn the_hierarchy_loads_in_order_with_imports_and_a_reported_cycle() {
+    let project = Project::new();
+    std::fs::create_dir_all(project.home.path().join(".claude")).unwrap();
+    std::fs::write(project.home.path().join(".claude/CLAUDE.md"), "USER-MEMORY").unwrap();
+    project.write("CLAUDE.md", "PROJECT-CLAUDE. Style guide: @docs/style.md");
+    project.write("AGENTS.md", "PROJECT-AGENTS");
+    project.write("CLAUDE.local.md", "LOCAL-NOTES");
+    project.write("docs/style.md", "IMPORTED-STYLE, see also @../CLAUDE.md");
+    let mock = MockLlm::start(Scenario::new(vec![Step::text("ok")]));
+    let out = stream_json(&project, &mock, "hello", &[]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let text = first_text(&mock.requests()[0].body);
+    let order: Vec<usize> = ["USER-MEMORY", "PROJECT-AGENTS", "PROJECT-CLAUDE", "IMPORTED-STYLE", "LOCAL-NOTES"]
+        .iter()
+        .map(|m| text.find(m).unwrap_or_else(|| panic!("{m} missing from {text}")))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}\n{text}");
+    assert!(text.contains(&format!("(imported by {})", project.file("CLAUDE.md").display())), "{text}");
+    assert!(out.stderr.contains("which imports it back"), "{}", out.stderr);
+}
+
+#[test]
+fn a_sub_folders_memory_arrives_when_a_tool_first_touches_it() {
+    let project = Project::new();
+    project.write("crates/parser/AGENTS.md", "PARSER-RULES: never panic on input.");
+    project.write("crates/parser/src/lib.rs", "pub fn parse() {}\n");
+    project.write("crates/parser/src/more.rs", "pub fn more() {}\n");
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Read", json!({"file_path": "crates/parser/src/lib.rs"})),
+        Step::tool("Read", json!({"file_path": "crates/parser/src/more.rs"})),
+        Step::text("Read both."),
+    ]));
+    let out = stream_json(&project, &mock, "read the parser", &[]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let requests = mock.requests();
+    assert!(!requests[0].body.to_string().contains("PARSER-RULES"), "not before it is touched");
+    let second = requests[1].body.to_string();
+    assert!(second.contains("PARSER-RULES") && second.contains("crates/parser/AGENTS.md"), "{second}");
+    assert_eq!(requests[2].body.to_string().matches("PARSER-RULES").count(), 1, "read once");
+    assert!(mock.history_problems().is_empty());
+}
+
+/// A stream-json session whose prompts are written one at a time, each after the previous
+/// answer, with `between` run before the second.
+fn two_prompts(project: &Project, mock: &MockLlm, first: &str, second: &str, between: impl FnOnce()) -> String {
+    let mut cmd = project.cairn(mock);
+    cmd.args(["-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let user = |text: &str| json!({"type": "user", "message": {"role": "user", "content": text}}).to_string();
+    writeln!(stdin, "{}", user(first)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("\"type\":\"result\"") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no result: {seen}");
+    }
+    between();
+    // Past the watcher's 300 ms debounce.
+    std::thread::sleep(Duration::from_millis(900));
+    writeln!(stdin, "{}", user(second)).unwrap();
+    drop(stdin);
+    for line in lines {
+        seen.push_str(&line.unwrap());
+        seen.push('\n');
+    }
+    assert!(child.wait().unwrap().success(), "{seen}");
+    seen
+}
+
+#[test]
+fn editing_a_command_and_a_memory_file_mid_session_applies_at_the_next_message() {
+    let project = Project::new();
+    project.write(".claude/commands/greet.md", "Say hello in FRENCH to $ARGUMENTS.");
+    project.write("AGENTS.md", "OLD-RULE");
+    let mock = MockLlm::start(Scenario::new(vec![Step::text("Bonjour"), Step::text("Hola")]));
+    let out = two_prompts(&project, &mock, "/greet Ana", "/greet Ana", || {
+        project.write(".claude/commands/greet.md", "Say hello in SPANISH to $ARGUMENTS.");
+        project.write("AGENTS.md", "NEW-RULE");
+    });
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 2, "{out}");
+    let first = requests[0].body.to_string();
+    assert!(first.contains("Say hello in FRENCH to Ana") && first.contains("OLD-RULE"), "{first}");
+    let last_message = requests[1].body["messages"].as_array().unwrap().last().unwrap().to_string();
+    assert!(last_message.contains("Say hello in SPANISH to Ana"), "{last_message}");
+    assert!(last_message.contains("memory files changed") && last_message.contains("NEW-RULE"), "{last_message}");
+}
