@@ -92,6 +92,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         memory: Default::default(),
         max_budget_usd: None,
         custom: Default::default(),
+        reload_settings: None,
     });
 
     let task = "What is in this project?";

@@ -61,6 +61,7 @@ fn run(cli: Cli) -> Result<i32> {
     for diagnostic in &settings.diagnostics {
         eprintln!("cairn: {diagnostic}");
     }
+    let mut trusted = true;
     // The interactive UI asks before a project's own settings may run anything.
     if !cli.print && std::io::stdin().is_terminal() && !trust::is_trusted(&home, &cwd) {
         let wanted = settings.needs_trust();
@@ -71,6 +72,7 @@ fn run(cli: Cli) -> Result<i32> {
                 }
             } else {
                 settings = settings.untrusted();
+                trusted = false;
             }
         }
     }
@@ -168,19 +170,11 @@ fn run(cli: Cli) -> Result<i32> {
         .as_ref()
         .and_then(|l| l.permission_mode)
         .filter(|m| matches!(m, PermissionMode::Default | PermissionMode::AcceptEdits));
-    let permissions = permission_policy(&cli, &settings, &cwd, &process_env, resumed_mode)?;
+    let mut warn = |message: String| eprintln!("cairn: warning: {message}");
+    let permissions = permission_policy(&cli, &settings, &cwd, &process_env, resumed_mode, &mut warn)?;
     let mut tools = ToolRegistry::builtin();
     tools.retain(|name| !permissions.removes_tool(name));
-    let hooks = if settings.disable_all_hooks {
-        Hooks::default()
-    } else {
-        let env: Vec<(String, String)> = settings.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        let (hooks, problems) = Hooks::new(&settings.hooks, &cwd, env);
-        for problem in problems {
-            eprintln!("cairn: warning: {}: hooks.{}: {}", problem.source, problem.event, problem.problem);
-        }
-        hooks
-    };
+    let hooks = hooks_of(&settings, &cwd, &mut warn);
     let mut system_prompt = cli.system_prompt.clone().unwrap_or_else(|| prompt::system_prompt(&cwd));
     if let Some(extra) = &cli.append_system_prompt {
         system_prompt.push_str("\n\n");
@@ -216,6 +210,10 @@ fn run(cli: Cli) -> Result<i32> {
         FrontEnd::Print { .. } => ApprovalMode::Refuse,
         FrontEnd::Tui(_) => ApprovalMode::Ask,
     };
+    let max_budget_usd = cli.max_budget_usd;
+    let max_turns = cli.max_turns;
+    let no_persistence = cli.no_session_persistence;
+    let reloader = settings_reloader(Arc::new(cli), locations.clone(), cwd.clone(), trusted);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     let agent_shells = Arc::clone(&shells);
     let code = runtime.block_on(async move {
@@ -228,22 +226,23 @@ fn run(cli: Cli) -> Result<i32> {
             permissions,
             approvals,
             retry: knobs.retry,
-            max_turns: cli.max_turns,
+            max_turns,
             cwd,
             add_dirs,
             session_id: opened.session_id,
             session_dir: opened.sidecar,
             shells: agent_shells,
             secrets: store.secrets.clone(),
-            store: (!cli.no_session_persistence).then_some(store),
+            store: (!no_persistence).then_some(store),
             transcript: opened.transcript,
             resumed: opened.loaded,
             hooks: Arc::new(hooks),
             env: settings.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             compaction,
             memory,
-            max_budget_usd: cli.max_budget_usd,
+            max_budget_usd,
             custom,
+            reload_settings: Some(reloader),
         });
         match front_end {
             FrontEnd::Print { first_prompt, options } => anyhow::Ok(print::run(agent, first_prompt, options).await),
@@ -268,6 +267,42 @@ fn list_sessions(store: &Store, all: bool, json: bool) -> Result<i32> {
     Ok(0)
 }
 
+/// The hooks the settings configure (none with `disableAllHooks`).
+fn hooks_of(settings: &Settings, cwd: &std::path::Path, warn: &mut dyn FnMut(String)) -> Hooks {
+    if settings.disable_all_hooks {
+        return Hooks::default();
+    }
+    let env: Vec<(String, String)> = settings.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let (hooks, problems) = Hooks::new(&settings.hooks, cwd, env);
+    for problem in problems {
+        warn(format!("{}: hooks.{}: {}", problem.source, problem.event, problem.problem));
+    }
+    hooks
+}
+
+/// Reads the settings files again while the session runs (the watcher saw one change):
+/// the permission rules (the flags' included) and the hooks, with what is wrong in them.
+fn settings_reloader(
+    cli: Arc<Cli>,
+    locations: Locations,
+    cwd: std::path::PathBuf,
+    trusted: bool,
+) -> agent::SettingsReloader {
+    Arc::new(move || {
+        let process_env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let mut settings = Settings::load(&locations).map_err(|e| e.to_string())?;
+        if !trusted {
+            settings = settings.untrusted();
+        }
+        let mut warnings: Vec<String> = settings.diagnostics.iter().map(ToString::to_string).collect();
+        let mut warn = |message: String| warnings.push(message);
+        let policy =
+            permission_policy(&cli, &settings, &cwd, &process_env, None, &mut warn).map_err(|e| format!("{e:#}"))?;
+        let hooks = hooks_of(&settings, &cwd, &mut warn);
+        Ok(agent::ReloadedSettings { permissions: policy, hooks, warnings })
+    })
+}
+
 /// The permission rules of the run: the settings files' and the flags', in the mode the
 /// flags, a resumed session or the settings ask for.
 fn permission_policy(
@@ -276,6 +311,7 @@ fn permission_policy(
     cwd: &std::path::Path,
     env: &impl Fn(&str) -> Option<String>,
     resumed: Option<PermissionMode>,
+    warn: &mut dyn FnMut(String),
 ) -> Result<PermissionPolicy> {
     let flag = |name: &str| Origin { label: name.to_owned(), dir: cwd.to_path_buf() };
     let mut rules = Rules { allow: settings.allow.clone(), ask: settings.ask.clone(), deny: settings.deny.clone() };
@@ -292,16 +328,14 @@ fn permission_policy(
     }
     let mut mode = asked.or(resumed).or(settings.default_mode).unwrap_or_default();
     if mode == PermissionMode::BypassPermissions && settings.disable_bypass {
-        eprintln!(
-            "cairn: warning: permissions.defaultMode bypassPermissions is turned off by a setting; using default"
-        );
+        warn("permissions.defaultMode bypassPermissions is turned off by a setting; using default".into());
         mode = PermissionMode::Default;
     }
     let anchors =
         Anchors { settings_dir: cwd.to_path_buf(), project_dir: cwd.to_path_buf(), home: env("HOME").map(Into::into) };
     let (policy, problems) = PermissionPolicy::new(mode, rules, anchors);
     for problem in problems {
-        eprintln!("cairn: warning: {}: permission rule {}: {}", problem.origin, problem.rule, problem.problem);
+        warn(format!("{}: permission rule {}: {}", problem.origin, problem.rule, problem.problem));
     }
     Ok(policy)
 }

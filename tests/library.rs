@@ -64,6 +64,7 @@ fn start_with(mock: &MockLlm, project: &Project, saved: Option<(Store, Opened)>)
         memory: Default::default(),
         max_budget_usd: None,
         custom: Default::default(),
+        reload_settings: None,
     })
 }
 

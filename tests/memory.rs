@@ -111,3 +111,20 @@ fn editing_a_command_and_a_memory_file_mid_session_applies_at_the_next_message()
     assert!(last_message.contains("Say hello in SPANISH to Ana"), "{last_message}");
     assert!(last_message.contains("memory files changed") && last_message.contains("NEW-RULE"), "{last_message}");
 }
+
+#[test]
+fn a_settings_file_edited_mid_session_changes_the_rules_for_the_next_message() {
+    let project = Project::new();
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Bash", json!({"command": "touch first"})),
+        Step::text("refused"),
+        Step::tool("Bash", json!({"command": "touch second"})),
+        Step::text("allowed"),
+    ]));
+    let out = two_prompts(&project, &mock, "make a file", "and another", || {
+        let settings = json!({"permissions": {"allow": ["Bash(touch:*)"]}});
+        project.write(".claude/settings.json", &settings.to_string());
+    });
+    assert!(!project.file("first").exists(), "no rule allowed it yet: {out}");
+    assert!(project.file("second").exists(), "the new rule applies: {out}");
+}

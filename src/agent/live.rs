@@ -11,6 +11,7 @@ use super::Session;
 use crate::custom::watch::Changed;
 use crate::memory;
 use crate::protocol::{Event, EventSink};
+use crate::tools::state;
 
 /// What the session knows of memory files beyond the first message.
 #[derive(Default)]
@@ -49,12 +50,51 @@ impl Session {
                         message: "Memory files changed; the model gets them with the next message".into(),
                     });
                 }
-                Changed::Settings => events.emit(Event::Notice {
-                    message: "A settings file changed; permission rules and hooks are read when cairn starts, so \
-                              they apply from the next start (or /resume in a new cairn)"
-                        .into(),
-                }),
+                Changed::Settings => self.reload_settings(events),
+                Changed::Folders => {
+                    if let Some(ops) = self.ops.as_ref().and_then(tokio::sync::mpsc::WeakUnboundedSender::upgrade) {
+                        self._watcher = watch(self, &ops);
+                    }
+                    let everything = [Changed::Catalog, Changed::Settings];
+                    let missing: Vec<Changed> = everything.into_iter().filter(|c| !changed.contains(c)).collect();
+                    self.reload(&missing, events);
+                }
             }
+        }
+    }
+
+    /// A settings file changed: the permission rules and hooks are read again. The mode in
+    /// force and the rules answered "don't ask again" this session stay.
+    fn reload_settings(&mut self, events: &EventSink) {
+        let Some(reload) = self.config.reload_settings.clone() else { return };
+        match reload() {
+            Ok(reloaded) => {
+                for message in reloaded.warnings {
+                    events.emit(Event::Notice { message });
+                }
+                let mut permissions = reloaded.permissions;
+                {
+                    let old = state::lock(&self.permissions);
+                    permissions.mode = old.mode;
+                    for (purpose, rule, origin) in old.listing() {
+                        if origin == "this session"
+                            && let Ok(rule) = crate::permissions::PermissionRule::parse(&rule)
+                        {
+                            let origin = crate::permissions::Origin { label: origin, dir: self.config.cwd.clone() };
+                            let _ = permissions.add(purpose, rule, origin);
+                        }
+                    }
+                }
+                self.config.permissions = permissions.clone();
+                *state::lock(&self.permissions) = permissions;
+                self.config.hooks = std::sync::Arc::new(reloaded.hooks);
+                events.emit(Event::Notice { message: "Reloaded the settings: permission rules and hooks".into() });
+            }
+            Err(problem) => events.emit(Event::Error {
+                message: format!(
+                    "A settings file changed but could not be read ({problem}); the settings in force stay"
+                ),
+            }),
         }
     }
 

@@ -100,7 +100,19 @@ pub struct AgentConfig {
     pub max_budget_usd: Option<f64>,
     /// Where users' commands, skills and agents are.
     pub custom: crate::custom::Locations,
+    /// Reads the settings files again when one changes (`None`: they are not reloaded).
+    pub reload_settings: Option<SettingsReloader>,
 }
+
+/// What reading the settings again gives: the permission rules, the hooks, and what was
+/// wrong in the files.
+pub struct ReloadedSettings {
+    pub permissions: PermissionPolicy,
+    pub hooks: Hooks,
+    pub warnings: Vec<String>,
+}
+
+pub type SettingsReloader = Arc<dyn Fn() -> Result<ReloadedSettings, String> + Send + Sync>;
 
 pub struct AgentHandle {
     pub ops: mpsc::UnboundedSender<Op>,
@@ -127,6 +139,7 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
     }
     session.config.tools.prepare_validators();
     session._watcher = live::watch(&session, &ops_tx);
+    session.ops = Some(ops_tx.downgrade());
     let task = tokio::spawn(run(session, resumed, ops_rx, sink, approvals));
     AgentHandle { ops: ops_tx, events, task }
 }
@@ -165,6 +178,8 @@ struct Session {
     memory: live::MemoryState,
     /// Watches users' files for changes (kept for as long as the session runs).
     _watcher: Option<crate::custom::watch::Watcher>,
+    /// The core's own channel, for a watcher started again.
+    ops: Option<mpsc::WeakUnboundedSender<Op>>,
 }
 
 impl Session {
@@ -203,6 +218,7 @@ impl Session {
             subagents: None,
             memory: live::MemoryState::default(),
             _watcher: None,
+            ops: None,
         }
     }
 

@@ -256,6 +256,7 @@ impl Subagents {
             memory: if definition.skip_memory { MemoryPaths::default() } else { self.memory.clone() },
             max_budget_usd: None,
             custom: self.custom.clone(),
+            reload_settings: None,
         };
         let mut session = Session::new(config, self.events.clone(), Arc::clone(&self.catalog));
         // The parent's rules and mode, live: a mode change reaches the sub-agent too.

@@ -29,6 +29,8 @@ pub enum Changed {
     Memory,
     /// A settings file.
     Settings,
+    /// A folder cairn watches was created (`.claude/`, `skills/`…): watch again, reload all.
+    Folders,
 }
 
 /// What a path that changed belongs to (`None`: nothing cairn reloads).
@@ -37,6 +39,9 @@ pub fn classify(path: &Path) -> Option<Changed> {
     let under = |folder: &str| path.components().any(|c| c.as_os_str() == folder);
     if under("projects") {
         return None;
+    }
+    if matches!(name.as_ref(), ".claude" | ".cairn" | "commands" | "skills" | "agents") && path.is_dir() {
+        return Some(Changed::Folders);
     }
     if under("commands") || under("skills") || under("agents") {
         return Some(Changed::Catalog);
