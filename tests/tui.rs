@@ -508,3 +508,25 @@ fn notes_memory_listing_and_the_editor() {
     assert!(text.ends_with("- added in the editor\n"), "{text}");
     quit_and_check_the_terminal(&tmux);
 }
+
+#[test]
+fn a_running_sub_agent_shows_live_under_its_call() {
+    let project = Project::new();
+    let settings = json!({"permissions": {"allow": ["Bash(sleep:*)"]}});
+    std::fs::write(project.home.path().join("settings.json"), settings.to_string()).unwrap();
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Task", json!({"description": "wait a bit", "prompt": "sleep", "subagent_type": "general-purpose"})),
+        Step::tool("Bash", json!({"command": "sleep 3"})),
+        Step::text("Slept."),
+        Step::text("The agent is done."),
+    ]));
+    let tmux = Tmux::start(&project, &mock, "", 100, 30);
+    tmux.wait_for_text("ctx 0%");
+    tmux.type_text("delegate the waiting");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for_text("running Bash · 1 tool use");
+    assert!(screen.contains("general-purpose(wait a bit)"), "{screen}");
+    let screen = tmux.wait_for_text("The agent is done.");
+    assert!(screen.contains("Slept."), "the report shows under the finished call:\n{screen}");
+    quit_and_check_the_terminal(&tmux);
+}
