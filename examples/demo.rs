@@ -93,6 +93,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_budget_usd: None,
         custom: Default::default(),
         reload_settings: None,
+        mcp_servers: Vec::new(),
     });
 
     let task = "What is in this project?";

@@ -127,6 +127,14 @@ pub struct Cli {
     #[arg(long, value_name = "FILE|JSON")]
     pub settings: Option<String>,
 
+    /// MCP servers: a JSON file or JSON text with `mcpServers` (repeatable).
+    #[arg(long = "mcp-config", value_name = "FILE|JSON", num_args = 1..)]
+    pub mcp_config: Vec<String>,
+
+    /// Use only the MCP servers of --mcp-config.
+    #[arg(long)]
+    pub strict_mcp_config: bool,
+
     /// Print the version.
     #[arg(short = 'v', long = "version", action = ArgAction::Version)]
     pub version: Option<bool>,

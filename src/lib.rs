@@ -20,6 +20,7 @@ pub mod config;
 pub mod cost;
 pub mod custom;
 pub mod hooks;
+pub mod mcp;
 pub mod memory;
 pub mod permissions;
 pub mod protocol;

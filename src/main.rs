@@ -62,9 +62,38 @@ fn run(cli: Cli) -> Result<i32> {
         eprintln!("cairn: {diagnostic}");
     }
     let mut trusted = true;
+    let mcp_sources = cairn::mcp::config::Sources {
+        project: cwd.clone(),
+        cairn_home: home.clone(),
+        claude_json: settings
+            .claude_compat
+            .then(|| process_env("HOME").map(|h| std::path::PathBuf::from(h).join(".claude.json")))
+            .flatten(),
+        flags: cli.mcp_config.clone(),
+        only_flags: cli.strict_mcp_config,
+    };
+    let mut mcp = mcp_sources.load(&process_env);
+    for warning in &mcp.warnings {
+        eprintln!("cairn: warning: {warning}");
+    }
+    // A project's `.mcp.json` servers run only with the user's say-so: named in settings,
+    // all allowed there, or the folder trusted (asked below, once); `-p` runs them.
+    mcp.servers.retain(|s| {
+        s.scope != cairn::mcp::config::Scope::Project || !settings.disabled_mcpjson_servers.contains(&s.name)
+    });
+    let project_servers: Vec<String> = mcp
+        .servers
+        .iter()
+        .filter(|s| s.scope == cairn::mcp::config::Scope::Project)
+        .filter(|s| settings.enable_all_project_mcp_servers != Some(true) && !settings.enabled_mcpjson_servers.contains(&s.name))
+        .map(|s| s.name.clone())
+        .collect();
     // The interactive UI asks before a project's own settings may run anything.
     if !cli.print && std::io::stdin().is_terminal() && !trust::is_trusted(&home, &cwd) {
-        let wanted = settings.needs_trust();
+        let mut wanted = settings.needs_trust();
+        if !project_servers.is_empty() {
+            wanted.push(format!(".mcp.json: MCP servers ({})", project_servers.join(", ")));
+        }
         if !wanted.is_empty() {
             if ask_trust(&cwd, &wanted)? {
                 if let Err(e) = trust::remember(&home, &cwd) {
@@ -73,6 +102,7 @@ fn run(cli: Cli) -> Result<i32> {
             } else {
                 settings = settings.untrusted();
                 trusted = false;
+                mcp.servers.retain(|s| !project_servers.contains(&s.name));
             }
         }
     }
@@ -243,6 +273,7 @@ fn run(cli: Cli) -> Result<i32> {
             max_budget_usd,
             custom,
             reload_settings: Some(reloader),
+            mcp_servers: mcp.servers,
         });
         match front_end {
             FrontEnd::Print { first_prompt, options } => anyhow::Ok(print::run(agent, first_prompt, options).await),

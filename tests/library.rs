@@ -65,6 +65,7 @@ fn start_with(mock: &MockLlm, project: &Project, saved: Option<(Store, Opened)>)
         max_budget_usd: None,
         custom: Default::default(),
         reload_settings: None,
+        mcp_servers: Vec::new(),
     })
 }
 

@@ -102,6 +102,8 @@ pub struct AgentConfig {
     pub custom: crate::custom::Locations,
     /// Reads the settings files again when one changes (`None`: they are not reloaded).
     pub reload_settings: Option<SettingsReloader>,
+    /// MCP servers to start.
+    pub mcp_servers: Vec<crate::mcp::config::ServerConfig>,
 }
 
 /// What reading the settings again gives: the permission rules, the hooks, and what was
@@ -139,6 +141,11 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
     }
     session.config.tools.prepare_validators();
     session._watcher = live::watch(&session, &ops_tx);
+    if !session.config.mcp_servers.is_empty() {
+        let servers = std::mem::take(&mut session.config.mcp_servers);
+        let logs = session.config.session_dir.clone();
+        session.mcp = Some(crate::mcp::McpManager::start(servers, logs, sink.clone(), Arc::clone(&session.config.shells)));
+    }
     session.ops = Some(ops_tx.downgrade());
     let task = tokio::spawn(run(session, resumed, ops_rx, sink, approvals));
     AgentHandle { ops: ops_tx, events, task }
@@ -180,6 +187,10 @@ struct Session {
     _watcher: Option<crate::custom::watch::Watcher>,
     /// The core's own channel, for a watcher started again.
     ops: Option<mpsc::WeakUnboundedSender<Op>>,
+    /// The MCP servers, starting or running.
+    mcp: Option<crate::mcp::McpManager>,
+    /// The MCP tools on offer are those of this generation of the servers' state.
+    mcp_generation: Option<u64>,
 }
 
 impl Session {
@@ -219,6 +230,8 @@ impl Session {
             memory: live::MemoryState::default(),
             _watcher: None,
             ops: None,
+            mcp: None,
+            mcp_generation: None,
         }
     }
 
@@ -249,6 +262,31 @@ impl Session {
             catalog: Arc::clone(&self.catalog),
             events: events.clone(),
             spent: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Offers the MCP tools of the servers that are ready now (before each request).
+    fn sync_mcp_tools(&mut self) {
+        let Some(manager) = &self.mcp else { return };
+        let generation = manager.generation();
+        if self.mcp_generation == Some(generation) {
+            return;
+        }
+        self.mcp_generation = Some(generation);
+        self.config.tools.retain(|name| !name.starts_with("mcp__"));
+        let permissions = state::lock(&self.permissions).clone();
+        for tool in manager.tools() {
+            if permissions.removes_tool(&tool.full_name) {
+                continue;
+            }
+            let (manager, server, name) = (manager.clone(), tool.server.clone(), tool.name.clone());
+            let handler: crate::tools::DynamicHandler = Arc::new(move |input, ctx| {
+                let (manager, server, name) = (manager.clone(), server.clone(), name.clone());
+                Box::pin(async move { manager.call(&server, &name, input, ctx).await })
+            });
+            let kind = if tool.read_only { crate::tools::ToolKind::ReadOnly } else { crate::tools::ToolKind::Mutating };
+            let description: String = tool.description.chars().take(2048).collect();
+            self.config.tools.register_dynamic(&tool.full_name, description, tool.schema, kind, handler);
         }
     }
 

@@ -257,6 +257,7 @@ impl Subagents {
             max_budget_usd: None,
             custom: self.custom.clone(),
             reload_settings: None,
+            mcp_servers: Vec::new(),
         };
         let mut session = Session::new(config, self.events.clone(), Arc::clone(&self.catalog));
         // The parent's rules and mode, live: a mode change reaches the sub-agent too.

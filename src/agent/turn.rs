@@ -320,6 +320,7 @@ async fn request_response(
     events: &EventSink,
 ) -> Result<Response, SampleError> {
     history::repair(&mut session.history);
+    session.sync_mcp_tools();
     let config = &session.config;
     let request = Request {
         model: &config.model.id,

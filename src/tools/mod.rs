@@ -179,6 +179,36 @@ impl<T: Tool> DynTool for T {
     }
 }
 
+/// A tool known only at run time (an MCP server's): its handler gets the JSON input.
+pub type DynamicHandler = Arc<dyn Fn(Value, ToolContext) -> BoxFuture<'static, ToolOutput> + Send + Sync>;
+
+struct DynamicTool {
+    handler: DynamicHandler,
+}
+
+impl DynTool for DynamicTool {
+    fn preview_json(&self, _input: &Value, _ctx: &ToolContext) -> Option<String> {
+        None
+    }
+
+    fn call_json(&self, input: Value, ctx: ToolContext) -> BoxFuture<'_, Result<ToolOutput, ToolError>> {
+        let call = (self.handler)(input, ctx);
+        Box::pin(async move { Ok(call.await) })
+    }
+}
+
+/// A name known only at run time, made `'static` once and reused (a few per MCP tool).
+fn intern(name: &str) -> &'static str {
+    static NAMES: OnceLock<std::sync::Mutex<std::collections::HashSet<&'static str>>> = OnceLock::new();
+    let mut names = state::lock(NAMES.get_or_init(Default::default));
+    if let Some(known) = names.get(name) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.insert(leaked);
+    leaked
+}
+
 pub struct RegisteredTool {
     tool: Box<dyn DynTool>,
     pub name: &'static str,
@@ -278,6 +308,29 @@ impl ToolRegistry {
     pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
         self.tools.retain(|t| keep(t.name));
         self.specs.retain(|s| keep(&s.name));
+    }
+
+    /// Adds a tool known only at run time (an MCP server's), with its own JSON schema.
+    pub fn register_dynamic(
+        &mut self,
+        name: &str,
+        description: String,
+        schema: Value,
+        kind: ToolKind,
+        handler: DynamicHandler,
+    ) {
+        let name = intern(name);
+        self.specs.push(ToolSpec { name: name.to_owned(), description, input_schema: schema.clone() });
+        self.tools.push(Arc::new(RegisteredTool {
+            tool: Box::new(DynamicTool { handler }),
+            name,
+            aliases: &[],
+            kind,
+            approval: Approval::Needed,
+            adapt: |_| {},
+            schema,
+            validator: OnceLock::new(),
+        }));
     }
 
     /// A registry of the tools `keep` accepts, sharing them with this one (a sub-agent's).

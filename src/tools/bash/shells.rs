@@ -89,7 +89,7 @@ impl ShellRegistry {
         }
     }
 
-    pub(super) fn track(&self, pgid: Pid) {
+    pub(crate) fn track(&self, pgid: Pid) {
         lock(&self.foreground).insert(pgid.as_raw_nonzero().get());
     }
 
