@@ -85,7 +85,9 @@ fn run(cli: Cli) -> Result<i32> {
         .servers
         .iter()
         .filter(|s| s.scope == cairn::mcp::config::Scope::Project)
-        .filter(|s| settings.enable_all_project_mcp_servers != Some(true) && !settings.enabled_mcpjson_servers.contains(&s.name))
+        .filter(|s| {
+            settings.enable_all_project_mcp_servers != Some(true) && !settings.enabled_mcpjson_servers.contains(&s.name)
+        })
         .map(|s| s.name.clone())
         .collect();
     // The interactive UI asks before a project's own settings may run anything.

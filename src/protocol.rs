@@ -83,6 +83,8 @@ pub enum Query {
     /// The memory files loaded; with `open` (a number from the list, `project`, or a
     /// path), that file is opened in the user's editor ([`Event::EditFile`]).
     Memory { open: Option<String> },
+    /// The MCP servers and their state; with `reconnect`, that server is started again.
+    Mcp { reconnect: Option<String> },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -12,6 +12,7 @@ mod faults;
 mod headless;
 mod hooks;
 mod library;
+mod mcp;
 mod memory;
 mod openai;
 mod permissions;

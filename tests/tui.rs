@@ -530,3 +530,32 @@ fn a_running_sub_agent_shows_live_under_its_call() {
     assert!(screen.contains("Slept."), "the report shows under the finished call:\n{screen}");
     quit_and_check_the_terminal(&tmux);
 }
+
+#[test]
+fn mcp_servers_start_in_the_background_and_mcp_shows_them() {
+    let project = Project::new();
+    let everything = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/mcp-servers/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    assert!(everything.is_file(), "run `npm ci --prefix tests/mcp-servers`");
+    let config = json!({"mcpServers": {
+        "silent": {"command": "sleep", "args": ["1000"]},
+        "everything": {"command": "node", "args": [everything, "stdio"]},
+    }});
+    std::fs::write(project.home.path().join("mcp.json"), config.to_string()).unwrap();
+    let mock = MockLlm::start(Scenario::new(vec![Step::text("Answered while a server still starts.")]));
+    let tmux = Tmux::start(&project, &mock, "", 100, 30);
+    tmux.wait_for_text("ctx 0%");
+    tmux.type_text("hello");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Answered while a server still starts.");
+    tmux.wait_for_text("MCP server everything is ready");
+    tmux.type_text("/mcp");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for_text("MCP servers:");
+    assert!(screen.contains("silent (user): starting"), "{screen}");
+    assert!(screen.contains("everything (user): ready,"), "{screen}");
+    quit_and_check_the_terminal(&tmux);
+    // The server that never answered was stopped with cairn.
+    let left = std::process::Command::new("pgrep").args(["-fx", "sleep 1000"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&left.stdout).trim().is_empty(), "the silent server outlived cairn");
+}

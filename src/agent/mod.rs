@@ -144,7 +144,8 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
     if !session.config.mcp_servers.is_empty() {
         let servers = std::mem::take(&mut session.config.mcp_servers);
         let logs = session.config.session_dir.clone();
-        session.mcp = Some(crate::mcp::McpManager::start(servers, logs, sink.clone(), Arc::clone(&session.config.shells)));
+        session.mcp =
+            Some(crate::mcp::McpManager::start(servers, logs, sink.clone(), Arc::clone(&session.config.shells)));
     }
     session.ops = Some(ops_tx.downgrade());
     let task = tokio::spawn(run(session, resumed, ops_rx, sink, approvals));
@@ -298,6 +299,27 @@ impl Session {
             self.costs.record(&model, &usage);
         }
     }
+}
+
+/// `/mcp`: each server's state; `/mcp reconnect <name>` starts one again.
+fn mcp_lines(manager: Option<&crate::mcp::McpManager>, reconnect: Option<&str>) -> Vec<String> {
+    let Some(manager) = manager else {
+        return vec!["No MCP servers are configured (.mcp.json, $CAIRN_HOME/mcp.json, --mcp-config).".into()];
+    };
+    if let Some(name) = reconnect {
+        if !manager.listing().iter().any(|(n, ..)| n == name) {
+            return vec![format!("No MCP server is called {name}.")];
+        }
+        manager.connect(name);
+        return vec![format!("Reconnecting {name}…")];
+    }
+    let mut lines = vec!["MCP servers:".to_owned()];
+    for (name, scope, status, tools) in manager.listing() {
+        let tools = if status == crate::mcp::Status::Ready { format!(", {tools} tools") } else { String::new() };
+        lines.push(format!("  {name} ({scope}): {}{tools}", status.describe()));
+    }
+    lines.push("/mcp reconnect <name> starts a server again.".into());
+    lines
 }
 
 /// How long SessionEnd hooks may take in all: the session is closing.
@@ -509,6 +531,10 @@ impl Session {
         }
         if let Query::Memory { open } = query {
             self.answer_memory(open.as_deref(), events);
+            return;
+        }
+        if let Query::Mcp { reconnect } = query {
+            events.emit(Event::Info { lines: mcp_lines(self.mcp.as_ref(), reconnect.as_deref()) });
             return;
         }
         answer_query(&self.permissions, &self.config.hooks, &self.config.cwd, query, events);
@@ -763,7 +789,7 @@ fn answer_query(
                 )]
             }
         }
-        Query::Context | Query::Memory { .. } => {
+        Query::Context | Query::Memory { .. } | Query::Mcp { .. } => {
             vec!["That can be shown once the running turn has ended.".into()]
         }
         Query::Hooks => {

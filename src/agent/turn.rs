@@ -34,6 +34,9 @@ use crate::session::Record;
 use crate::tools::scheduler::Planned;
 use crate::tools::{ToolContext, ToolOutput, scheduler, state};
 
+/// How long `-p` waits for MCP servers before its first request.
+const HEADLESS_MCP_WAIT: Duration = Duration::from_secs(5);
+
 /// Follow-up requests for one answer cut off by the output limit.
 const MAX_CONTINUATIONS: u32 = 3;
 
@@ -320,6 +323,14 @@ async fn request_response(
     events: &EventSink,
 ) -> Result<Response, SampleError> {
     history::repair(&mut session.history);
+    // Headless, nobody is waiting at a prompt: the first request gets the servers that
+    // start within a few seconds.
+    if let Some(manager) = &session.mcp
+        && session.config.approvals == super::ApprovalMode::Refuse
+        && session.mcp_generation.is_none()
+    {
+        manager.settled(HEADLESS_MCP_WAIT).await;
+    }
     session.sync_mcp_tools();
     let config = &session.config;
     let request = Request {

@@ -174,11 +174,20 @@ fn server(
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return Err("a server name may hold only letters, digits, - and _".into());
     }
-    let mut expand = |text: &str| expand_vars(text, env, &mut |var| {
-        warnings.push(format!("MCP server \"{name}\": ${{{var}}} is not set"));
-    });
+    let mut expand = |text: &str| {
+        expand_vars(text, env, &mut |var| {
+            warnings.push(format!("MCP server \"{name}\": ${{{var}}} is not set"));
+        })
+    };
     let strings = |key: &str| -> Vec<String> {
-        value.get(key).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect()
+        value
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()
     };
     let map = |key: &str| -> BTreeMap<String, String> {
         value
@@ -209,7 +218,9 @@ fn server(
                 headers: map("headers").into_iter().map(|(k, v)| (k, expand(&v))).collect(),
             }
         }
-        "sse" | "ws" => return Err(format!("the \"{kind}\" transport is not supported; use \"http\" (Streamable HTTP)")),
+        "sse" | "ws" => {
+            return Err(format!("the \"{kind}\" transport is not supported; use \"http\" (Streamable HTTP)"));
+        }
         other => return Err(format!("unknown \"type\": \"{other}\"")),
     };
     let timeout = value.get("timeout").and_then(Value::as_u64).map_or(CALL_TIMEOUT, Duration::from_millis);
@@ -284,9 +295,13 @@ mod tests {
             }}"#,
         )
         .unwrap();
-        std::fs::write(home.join("mcp.json"), r#"{"mcpServers": {"fs": {"command": "other"}, "mine": {"command": "mine"}}}"#)
-            .unwrap();
-        let sources = Sources { project: project.clone(), cairn_home: home, claude_json: None, flags: vec![], only_flags: false };
+        std::fs::write(
+            home.join("mcp.json"),
+            r#"{"mcpServers": {"fs": {"command": "other"}, "mine": {"command": "mine"}}}"#,
+        )
+        .unwrap();
+        let sources =
+            Sources { project: project.clone(), cairn_home: home, claude_json: None, flags: vec![], only_flags: false };
         let loaded = sources.load(&env);
         let names: Vec<&str> = loaded.servers.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["api", "fs", "mine"]);

@@ -169,6 +169,16 @@ impl McpManager {
         state::lock(&self.servers).iter_mut().find(|s| s.config.name == name).map(f)
     }
 
+    /// Waits until no server is still starting, at most `limit`.
+    pub async fn settled(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while state::lock(&self.servers).iter().any(|s| s.status == Status::Starting)
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// A number that changes whenever the tools on offer change.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
@@ -337,7 +347,8 @@ fn map_result(result: &Value, ctx: &ToolContext) -> ToolOutput {
     }
     if text.chars().count() > MAX_OUTPUT {
         let path = ctx.session.spill_path(&ctx.call_id, ".txt");
-        let saved = path.parent().is_some_and(|p| std::fs::create_dir_all(p).is_ok()) && std::fs::write(&path, &text).is_ok();
+        let saved =
+            path.parent().is_some_and(|p| std::fs::create_dir_all(p).is_ok()) && std::fs::write(&path, &text).is_ok();
         let cut: String = text.chars().take(MAX_OUTPUT).collect();
         let total = text.chars().count();
         text = if saved {

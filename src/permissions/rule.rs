@@ -218,8 +218,9 @@ impl CompiledRule {
     }
 
     /// A bare rule for the whole tool (no specifier).
+    /// The rule covers whole tools, whatever their input (`Bash`, `mcp__server`, `mcp__*`).
     pub fn is_whole_tool(&self) -> bool {
-        matches!(self.matcher, Matcher::All) && self.rule.specifier.is_none()
+        matches!(self.matcher, Matcher::All | Matcher::ToolName(_)) && self.rule.specifier.is_none()
     }
 
     pub fn matches(&self, subject: &Subject<'_>) -> bool {

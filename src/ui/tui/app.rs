@@ -396,6 +396,10 @@ impl App {
                 self.notice("Compacting the conversation…");
             }
             Action::Context => self.ops.push(Op::Query(Query::Context)),
+            Action::Mcp => {
+                let reconnect = args.strip_prefix("reconnect").map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+                self.ops.push(Op::Query(Query::Mcp { reconnect }));
+            }
             Action::Memory => {
                 let open = Some(args.to_owned()).filter(|a| !a.is_empty());
                 self.ops.push(Op::Query(Query::Memory { open }));

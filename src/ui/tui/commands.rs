@@ -18,6 +18,7 @@ pub enum Action {
     Compact,
     Context,
     Memory,
+    Mcp,
     /// A user's command or skill: sent to the core, which expands it.
     Custom,
 }
@@ -72,6 +73,7 @@ impl Commands {
                     Action::Permissions,
                 ),
                 command("hooks", "List the hooks and where they come from", None, Action::Hooks),
+                command("mcp", "Show the MCP servers; reconnect one", Some("[reconnect <name>]"), Action::Mcp),
                 command("exit", "Quit cairn", None, Action::Exit),
             ],
         }
