@@ -156,6 +156,48 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// MCP servers: list, show, add and remove them.
+    Mcp {
+        #[command(subcommand)]
+        action: McpAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum McpAction {
+    /// Every configured server and where it comes from.
+    List,
+    /// One server's configuration.
+    Get { name: String },
+    /// Adds a server: `cairn mcp add fs -- npx -y @modelcontextprotocol/server-filesystem .`,
+    /// or `cairn mcp add --transport http notion https://mcp.notion.com/mcp`.
+    Add {
+        /// `stdio` (a command) or `http` (a URL).
+        #[arg(long, short = 't', default_value = "stdio")]
+        transport: String,
+        /// `user` ($CAIRN_HOME/mcp.json, yours alone) or `project` (.mcp.json, shared).
+        #[arg(long, short = 's', default_value = "user")]
+        scope: String,
+        /// An environment variable for a stdio server: KEY=value (repeatable).
+        #[arg(long, short = 'e', value_name = "KEY=VALUE")]
+        env: Vec<String>,
+        /// A header for an http server: "Name: value" (repeatable).
+        #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+        headers: Vec<String>,
+        name: String,
+        /// The command (stdio) or URL (http).
+        target: String,
+        /// The command's arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Removes a server from the file that configures it.
+    Remove {
+        name: String,
+        /// Only from this scope (`user` or `project`).
+        #[arg(long, short = 's')]
+        scope: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -54,6 +54,16 @@ fn run(cli: Cli) -> Result<i32> {
             let locations = Locations::from_env(&cwd, &home, cli.settings.clone(), &process_env);
             return Ok(check_settings(&locations));
         }
+        Some(Command::Mcp { action }) => {
+            let sources = cairn::mcp::config::Sources {
+                project: cwd.clone(),
+                cairn_home: home.clone(),
+                claude_json: process_env("HOME").map(|h| std::path::PathBuf::from(h).join(".claude.json")),
+                flags: cli.mcp_config.clone(),
+                only_flags: false,
+            };
+            return mcp_command(action, &sources, &process_env);
+        }
         None => {}
     }
     let locations = Locations::from_env(&cwd, &home, cli.settings.clone(), &process_env);
@@ -286,6 +296,35 @@ fn run(cli: Cli) -> Result<i32> {
     // A blocking read still in flight (a tool stuck on a slow file) must not hold up the exit.
     runtime.shutdown_background();
     code
+}
+
+/// `cairn mcp …`.
+fn mcp_command(
+    action: &cairn::cli::McpAction,
+    sources: &cairn::mcp::config::Sources,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<i32> {
+    use cairn::cli::McpAction;
+    use cairn::mcp::cli;
+    let done = match action {
+        McpAction::List => Ok(cli::list(sources, env)),
+        McpAction::Get { name } => cli::get(sources, env, name),
+        McpAction::Add { transport, scope, env: vars, headers, name, target, args } => {
+            cli::add(sources, &cli::AddRequest { name, transport, scope, target, args, env: vars, headers })
+                .map(|line| line + "\n")
+        }
+        McpAction::Remove { name, scope } => cli::remove(sources, name, scope.as_deref()).map(|line| line + "\n"),
+    };
+    match done {
+        Ok(text) => {
+            print!("{text}");
+            Ok(0)
+        }
+        Err(problem) => {
+            eprintln!("cairn: {problem}");
+            Ok(1)
+        }
+    }
 }
 
 /// `cairn sessions`: the table, or JSON with `--json`.

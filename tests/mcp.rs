@@ -177,3 +177,116 @@ fn a_server_that_exits_mid_session_is_reported_and_the_session_goes_on() {
     assert!(out.stderr.contains("MCP server everything: the server exited"), "{}", out.stderr);
     assert_eq!(out.result()["result"], "The server is gone; carrying on.");
 }
+
+#[test]
+fn with_many_tools_schemas_are_loaded_on_demand_and_the_request_stays_in_budget() {
+    let project = Project::new();
+    // A 30,000-token window: the everything server's schemas pass a tenth of it.
+    project.write(".cairn/settings.json", &json!({"contextWindow": 30_000}).to_string());
+    stdio_servers(&project);
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("ToolSearch", json!({"query": "mcp__everything__echo"})),
+        Step::tool("mcp__everything__echo", json!({"message": "loaded lazily"})),
+        Step::text("done"),
+    ]));
+    let mut cmd = project.cairn(&mock);
+    cmd.env("PROJECT_ROOT", project.path());
+    cmd.args(["-p", "go", "--output-format", "stream-json", "--verbose", "--allowedTools", "mcp__everything"]);
+    let out = crate::support::run(cmd);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let requests = mock.requests();
+    let tools = requests[0].body["tools"].as_array().unwrap();
+    let mcp: Vec<&Value> = tools.iter().filter(|t| t["name"].as_str().unwrap().starts_with("mcp__")).collect();
+    assert!(mcp.len() > 10, "{}", mcp.len());
+    let bytes: usize = mcp.iter().map(|t| t.to_string().len()).sum();
+    assert!(bytes / 4 < 3_000, "the MCP tools take {bytes} bytes, past a tenth of the window");
+    let echo = mcp.iter().find(|t| t["name"] == "mcp__everything__echo").unwrap();
+    assert_eq!(echo["input_schema"], json!({"type": "object"}));
+    assert!(echo["description"].as_str().unwrap().contains("call ToolSearch"), "{echo}");
+    assert!(tools.iter().any(|t| t["name"] == "ToolSearch"));
+    let (_, loaded, _) = tool_results(&requests[1].body).pop().unwrap();
+    let loaded: Value = serde_json::from_str(&loaded).unwrap();
+    assert_eq!(loaded[0]["name"], "mcp__everything__echo");
+    assert!(loaded[0]["input_schema"]["properties"]["message"].is_object(), "{loaded}");
+    assert_eq!(tool_results(&requests[2].body).pop().unwrap().1, "Echo: loaded lazily");
+}
+
+#[test]
+fn cairn_mcp_adds_lists_gets_and_removes_servers() {
+    let project = Project::new();
+    let mcp = |args: &[&str]| {
+        let mut cmd = project.bare_cairn();
+        cmd.arg("mcp").args(args);
+        crate::support::run(cmd)
+    };
+    let out = mcp(&["add", "fs", "--", "npx", "-y", "@modelcontextprotocol/server-filesystem", "."]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let out = mcp(&[
+        "add",
+        "--transport",
+        "http",
+        "--scope",
+        "project",
+        "-H",
+        "Authorization: Bearer ${TOKEN}",
+        "api",
+        "http://127.0.0.1:9/mcp",
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let shared: Value = serde_json::from_str(&std::fs::read_to_string(project.file(".mcp.json")).unwrap()).unwrap();
+    assert_eq!(
+        shared["mcpServers"]["api"],
+        json!({"type": "http", "url": "http://127.0.0.1:9/mcp", "headers": {"Authorization": "Bearer ${TOKEN}"}})
+    );
+    let user: Value =
+        serde_json::from_str(&std::fs::read_to_string(project.home.path().join("mcp.json")).unwrap()).unwrap();
+    assert_eq!(user["mcpServers"]["fs"]["args"], json!(["-y", "@modelcontextprotocol/server-filesystem", "."]));
+
+    let listed = mcp(&["list"]).stdout;
+    assert!(listed.contains("api: http://127.0.0.1:9/mcp (http) [project (.mcp.json)]"), "{listed}");
+    assert!(listed.contains("fs: npx -y @modelcontextprotocol/server-filesystem . [user]"), "{listed}");
+    let got = mcp(&["get", "api"]).stdout;
+    assert!(got.contains("type: http") && got.contains("header: Authorization: …"), "{got}");
+    assert!(!got.contains("Bearer"), "secrets are not printed: {got}");
+
+    assert_eq!(mcp(&["remove", "api"]).code(), 0);
+    assert!(!mcp(&["list"]).stdout.contains("api:"));
+    let missing = mcp(&["remove", "nope"]);
+    assert_eq!(missing.code(), 1);
+    assert!(missing.stderr.contains("No MCP server named nope"), "{}", missing.stderr);
+}
+
+#[test]
+fn an_interrupt_cancels_a_running_mcp_call() {
+    let project = Project::new();
+    stdio_servers(&project);
+    let mock = MockLlm::start(Scenario::new(vec![Step::tool(
+        "mcp__everything__trigger-long-running-operation",
+        json!({"duration": 40, "steps": 4}),
+    )]));
+    let mut cmd = project.cairn(&mock);
+    cmd.env("PROJECT_ROOT", project.path());
+    cmd.args(["-p", "wait", "--output-format", "stream-json", "--verbose", "--allowedTools", "mcp__everything"]);
+    cmd.stdout(Stdio::piped());
+    let mut child = cmd.stderr(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Once the call is under way (its tool_use was printed), interrupt.
+    for line in lines.by_ref() {
+        if line.unwrap().contains("trigger-long-running-operation") {
+            break;
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+        rustix::process::Signal::INT,
+    )
+    .unwrap();
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "the 40 s call was not waited for");
+    let result = rest.iter().find(|l| l.contains("\"tool_result\"")).expect("the call was answered");
+    assert!(result.contains("interrupted"), "{result}");
+}

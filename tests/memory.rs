@@ -57,8 +57,15 @@ fn a_sub_folders_memory_arrives_when_a_tool_first_touches_it() {
 }
 
 /// A stream-json session whose prompts are written one at a time, each after the previous
-/// answer, with `between` run before the second.
-fn two_prompts(project: &Project, mock: &MockLlm, first: &str, second: &str, between: impl FnOnce()) -> String {
+/// answer, with `between` run before the second — which is sent once cairn has said, on
+/// stderr, each of `reloaded` (the watcher saw the change).
+fn two_prompts(
+    project: &Project,
+    mock: &MockLlm,
+    (first, second): (&str, &str),
+    between: impl FnOnce(),
+    reloaded: &[&str],
+) -> String {
     let mut cmd = project.cairn(mock);
     cmd.args(["-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose"])
         .stdin(std::process::Stdio::piped())
@@ -67,9 +74,15 @@ fn two_prompts(project: &Project, mock: &MockLlm, first: &str, second: &str, bet
     let mut child = cmd.spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (said, heard) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = said.send(line);
+        }
+    });
     let user = |text: &str| json!({"type": "user", "message": {"role": "user", "content": text}}).to_string();
     writeln!(stdin, "{}", user(first)).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
     let mut seen = String::new();
     for line in lines.by_ref() {
         let line = line.unwrap();
@@ -78,11 +91,18 @@ fn two_prompts(project: &Project, mock: &MockLlm, first: &str, second: &str, bet
         if line.contains("\"type\":\"result\"") {
             break;
         }
-        assert!(Instant::now() < deadline, "no result: {seen}");
     }
     between();
-    // Past the watcher's 300 ms debounce.
-    std::thread::sleep(Duration::from_millis(900));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut stderr_text = String::new();
+    while !reloaded.iter().all(|r| stderr_text.contains(r)) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "cairn never said {reloaded:?}; stderr: {stderr_text}");
+        if let Ok(line) = heard.recv_timeout(left) {
+            stderr_text.push_str(&line);
+            stderr_text.push('\n');
+        }
+    }
     writeln!(stdin, "{}", user(second)).unwrap();
     drop(stdin);
     for line in lines {
@@ -99,10 +119,17 @@ fn editing_a_command_and_a_memory_file_mid_session_applies_at_the_next_message()
     project.write(".claude/commands/greet.md", "Say hello in FRENCH to $ARGUMENTS.");
     project.write("AGENTS.md", "OLD-RULE");
     let mock = MockLlm::start(Scenario::new(vec![Step::text("Bonjour"), Step::text("Hola")]));
-    let out = two_prompts(&project, &mock, "/greet Ana", "/greet Ana", || {
+    let change = || {
         project.write(".claude/commands/greet.md", "Say hello in SPANISH to $ARGUMENTS.");
         project.write("AGENTS.md", "NEW-RULE");
-    });
+    };
+    let out = two_prompts(
+        &project,
+        &mock,
+        ("/greet Ana", "/greet Ana"),
+        change,
+        &["Reloaded commands", "Memory files changed"],
+    );
     let requests = mock.requests();
     assert_eq!(requests.len(), 2, "{out}");
     let first = requests[0].body.to_string();
@@ -121,10 +148,11 @@ fn a_settings_file_edited_mid_session_changes_the_rules_for_the_next_message() {
         Step::tool("Bash", json!({"command": "touch second"})),
         Step::text("allowed"),
     ]));
-    let out = two_prompts(&project, &mock, "make a file", "and another", || {
+    let change = || {
         let settings = json!({"permissions": {"allow": ["Bash(touch:*)"]}});
         project.write(".claude/settings.json", &settings.to_string());
-    });
+    };
+    let out = two_prompts(&project, &mock, ("make a file", "and another"), change, &["Reloaded the settings"]);
     assert!(!project.file("first").exists(), "no rule allowed it yet: {out}");
     assert!(project.file("second").exists(), "the new rule applies: {out}");
 }

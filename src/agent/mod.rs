@@ -266,28 +266,59 @@ impl Session {
         }
     }
 
-    /// Offers the MCP tools of the servers that are ready now (before each request).
+    /// Offers the MCP tools of the servers that are ready now (before each request). When
+    /// their schemas would take more than a tenth of the context window, each is offered
+    /// by name and one line, with ToolSearch to load a schema when the model needs it.
     fn sync_mcp_tools(&mut self) {
-        let Some(manager) = &self.mcp else { return };
+        use crate::tools::{Approval, DynamicHandler, DynamicSpec, ToolKind};
+        let Some(manager) = self.mcp.clone() else { return };
         let generation = manager.generation();
         if self.mcp_generation == Some(generation) {
             return;
         }
         self.mcp_generation = Some(generation);
-        self.config.tools.retain(|name| !name.starts_with("mcp__"));
+        self.config.tools.retain(|name| !name.starts_with("mcp__") && name != crate::mcp::SEARCH_TOOL);
         let permissions = state::lock(&self.permissions).clone();
-        for tool in manager.tools() {
-            if permissions.removes_tool(&tool.full_name) {
-                continue;
-            }
+        let tools: Vec<crate::mcp::McpTool> =
+            manager.tools().into_iter().filter(|t| !permissions.removes_tool(&t.full_name)).collect();
+        let bytes: usize =
+            tools.iter().map(|t| t.full_name.len() + t.description.len() + t.schema.to_string().len()).sum();
+        let deferred = context::estimate_bytes(bytes) * 10 > self.window();
+        for tool in &tools {
             let (manager, server, name) = (manager.clone(), tool.server.clone(), tool.name.clone());
-            let handler: crate::tools::DynamicHandler = Arc::new(move |input, ctx| {
+            let handler: DynamicHandler = Arc::new(move |input, ctx| {
                 let (manager, server, name) = (manager.clone(), server.clone(), name.clone());
                 Box::pin(async move { manager.call(&server, &name, input, ctx).await })
             });
-            let kind = if tool.read_only { crate::tools::ToolKind::ReadOnly } else { crate::tools::ToolKind::Mutating };
-            let description: String = tool.description.chars().take(2048).collect();
-            self.config.tools.register_dynamic(&tool.full_name, description, tool.schema, kind, handler);
+            let (description, offered_schema) = if deferred {
+                (crate::mcp::deferred_description(tool), Some(serde_json::json!({"type": "object"})))
+            } else {
+                (tool.description.chars().take(2048).collect(), None)
+            };
+            let spec = DynamicSpec {
+                name: tool.full_name.clone(),
+                description,
+                schema: tool.schema.clone(),
+                offered_schema,
+                kind: if tool.read_only { ToolKind::ReadOnly } else { ToolKind::Mutating },
+                approval: Approval::Needed,
+            };
+            self.config.tools.register_dynamic(spec, handler);
+        }
+        if deferred {
+            let handler: DynamicHandler = Arc::new(move |input, _ctx| {
+                let manager = manager.clone();
+                Box::pin(async move { manager.search(&input) })
+            });
+            let spec = DynamicSpec {
+                name: crate::mcp::SEARCH_TOOL.into(),
+                description: crate::mcp::SEARCH_DESCRIPTION.into(),
+                schema: crate::mcp::search_schema(),
+                offered_schema: None,
+                kind: ToolKind::ReadOnly,
+                approval: Approval::NotNeeded,
+            };
+            self.config.tools.register_dynamic(spec, handler);
         }
     }
 

@@ -11,6 +11,7 @@
 //! are mapped to text and images, and long output is cut for the model and kept whole in a
 //! spill file.
 
+pub mod cli;
 pub mod config;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +28,33 @@ use crate::agent::history::{ImageSource, ToolResultContent};
 use crate::protocol::{Event, EventSink};
 use crate::tools::{ToolContext, ToolOutput, state};
 use config::{ServerConfig, Transport};
+
+/// The tool that loads deferred MCP tools' schemas.
+pub const SEARCH_TOOL: &str = "ToolSearch";
+
+pub const SEARCH_DESCRIPTION: &str = "Loads the full definitions of MCP tools (the tools named mcp__<server>__<tool>) \
+whose parameters are not shown yet: to save context, they are offered by name and one line only. Before calling \
+such a tool, call this with its name (or words to search the tools' names and descriptions) to get its parameters; \
+then call the tool with input that matches them.";
+
+/// The search tool's input schema.
+pub fn search_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "query": {"type": "string", "description": "A tool's full name, or words to search for."},
+            "max_results": {"type": "integer", "description": "At most this many tools (default 5)."}
+        },
+        "required": ["query"],
+        "additionalProperties": false
+    })
+}
+
+/// A deferred tool's description: its first line, and how to get its parameters.
+pub fn deferred_description(tool: &McpTool) -> String {
+    let first: String = tool.description.lines().next().unwrap_or_default().chars().take(160).collect();
+    format!("{first} (Parameters not shown: call {SEARCH_TOOL} with \"{}\" first.)", tool.full_name)
+}
 
 /// Output longer than this (characters) is cut for the model and spilled whole.
 const MAX_OUTPUT: usize = 100_000;
@@ -195,6 +223,37 @@ impl McpManager {
             .iter()
             .map(|s| (s.config.name.clone(), s.config.scope.label(), s.status.clone(), s.tools.len()))
             .collect()
+    }
+
+    /// ToolSearch: the full definitions of the tools whose name matches the query exactly,
+    /// else of those whose name or description has every word of it.
+    pub fn search(&self, input: &Value) -> ToolOutput {
+        let query = input.get("query").and_then(Value::as_str).unwrap_or_default().trim().to_lowercase();
+        let limit = input.get("max_results").and_then(Value::as_u64).unwrap_or(5).clamp(1, 50) as usize;
+        let tools = self.tools();
+        let exact: Vec<&McpTool> = tools.iter().filter(|t| t.full_name.to_lowercase() == query).collect();
+        let found: Vec<&McpTool> = if exact.is_empty() {
+            let words: Vec<&str> = query.split_whitespace().collect();
+            tools
+                .iter()
+                .filter(|t| {
+                    let text = format!("{} {}", t.full_name, t.description).to_lowercase();
+                    !words.is_empty() && words.iter().all(|w| text.contains(w))
+                })
+                .take(limit)
+                .collect()
+        } else {
+            exact
+        };
+        if found.is_empty() {
+            let names: Vec<&str> = tools.iter().map(|t| t.full_name.as_str()).collect();
+            return ToolOutput::text(format!("No MCP tool matches \"{query}\". The tools: {}", names.join(", ")));
+        }
+        let definitions: Vec<Value> = found
+            .iter()
+            .map(|t| json!({"name": t.full_name, "description": t.description, "input_schema": t.schema}))
+            .collect();
+        ToolOutput::text(serde_json::to_string_pretty(&definitions).unwrap_or_default())
     }
 
     /// Stops every server (their processes end with their transports).

@@ -179,7 +179,19 @@ impl<T: Tool> DynTool for T {
     }
 }
 
-/// A tool known only at run time (an MCP server's): its handler gets the JSON input.
+/// A tool known only at run time (an MCP server's).
+pub struct DynamicSpec {
+    pub name: String,
+    pub description: String,
+    /// What calls are validated against.
+    pub schema: Value,
+    /// What the model is shown instead, when the full schema is loaded on demand.
+    pub offered_schema: Option<Value>,
+    pub kind: ToolKind,
+    pub approval: Approval,
+}
+
+/// A run-time tool's handler: it gets the JSON input.
 pub type DynamicHandler = Arc<dyn Fn(Value, ToolContext) -> BoxFuture<'static, ToolOutput> + Send + Sync>;
 
 struct DynamicTool {
@@ -311,22 +323,17 @@ impl ToolRegistry {
     }
 
     /// Adds a tool known only at run time (an MCP server's), with its own JSON schema.
-    pub fn register_dynamic(
-        &mut self,
-        name: &str,
-        description: String,
-        schema: Value,
-        kind: ToolKind,
-        handler: DynamicHandler,
-    ) {
-        let name = intern(name);
-        self.specs.push(ToolSpec { name: name.to_owned(), description, input_schema: schema.clone() });
+    pub fn register_dynamic(&mut self, spec: DynamicSpec, handler: DynamicHandler) {
+        let DynamicSpec { name, description, schema, offered_schema, kind, approval } = spec;
+        let name = intern(&name);
+        let input_schema = offered_schema.unwrap_or_else(|| schema.clone());
+        self.specs.push(ToolSpec { name: name.to_owned(), description, input_schema });
         self.tools.push(Arc::new(RegisteredTool {
             tool: Box::new(DynamicTool { handler }),
             name,
             aliases: &[],
             kind,
-            approval: Approval::Needed,
+            approval,
             adapt: |_| {},
             schema,
             validator: OnceLock::new(),

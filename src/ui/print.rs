@@ -93,11 +93,21 @@ pub async fn run(agent: AgentHandle, first_prompt: Option<String>, options: Prin
             Some(content) => content,
             None => {
                 let Some(lines) = stdin_turns.as_mut() else { break };
-                let line = tokio::select! {
-                    line = lines.next_line() => line,
-                    _ = sigint.recv() => return 130,
-                    _ = sigterm.recv() => return 143,
-                    _ = sighup.recv() => return 129,
+                // Between turns, what the core says (a server ready, files reloaded) is
+                // printed as it happens.
+                let line = loop {
+                    tokio::select! {
+                        line = lines.next_line() => break line,
+                        event = events.recv() => match event {
+                            Some(event) => {
+                                printer.handle(&event);
+                            }
+                            None => return 1,
+                        },
+                        _ = sigint.recv() => return 130,
+                        _ = sigterm.recv() => return 143,
+                        _ = sighup.recv() => return 129,
+                    }
                 };
                 match line {
                     Ok(Some(line)) => match parse_input_line(&line) {
