@@ -197,6 +197,8 @@ pub struct SessionInfo {
     pub commands: Vec<CommandInfo>,
     /// The agent types the Task tool can start.
     pub agents: Vec<String>,
+    /// MCP servers and their state (`pending`, `connected`, `failed`).
+    pub mcp_servers: Vec<(String, &'static str)>,
 }
 
 /// Where a sub-agent is: a front end shows it beside the Task call that started it.

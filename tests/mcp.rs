@@ -54,6 +54,10 @@ fn stdio_servers_tools_are_offered_and_return_their_real_output() {
     let out = crate::support::run(cmd);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(mock.history_problems().is_empty(), "{:?}", mock.history_problems());
+    let init = out.lines().into_iter().find(|l| l["subtype"] == "init").unwrap();
+    let servers: Vec<&str> =
+        init["mcp_servers"].as_array().unwrap().iter().filter_map(|s| s["name"].as_str()).collect();
+    assert_eq!(servers, ["everything", "fs"]);
     let requests = mock.requests();
     let names = tool_names(&requests[0].body);
     for expected in ["mcp__fs__list_directory", "mcp__fs__read_text_file", "mcp__everything__echo"] {
@@ -289,4 +293,24 @@ fn an_interrupt_cancels_a_running_mcp_call() {
     assert!(started.elapsed() < std::time::Duration::from_secs(20), "the 40 s call was not waited for");
     let result = rest.iter().find(|l| l.contains("\"tool_result\"")).expect("the call was answered");
     assert!(result.contains("interrupted"), "{result}");
+}
+
+#[test]
+fn a_sub_agent_uses_the_sessions_mcp_servers() {
+    let project = Project::new();
+    stdio_servers(&project);
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Task", json!({"description": "echo", "prompt": "echo hi", "subagent_type": "general-purpose"})),
+        Step::tool("mcp__everything__echo", json!({"message": "from the agent"})),
+        Step::text("The server said: Echo: from the agent"),
+        Step::text("done"),
+    ]));
+    let mut cmd = project.cairn(&mock);
+    cmd.env("PROJECT_ROOT", project.path());
+    cmd.args(["-p", "delegate", "--output-format", "stream-json", "--verbose", "--allowedTools", "mcp__everything"]);
+    let out = crate::support::run(cmd);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let requests = mock.requests();
+    assert!(tool_names(&requests[1].body).contains(&"mcp__everything__echo".to_owned()));
+    assert_eq!(tool_results(&requests[2].body).pop().unwrap().1, "Echo: from the agent");
 }

@@ -134,6 +134,12 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
     }
     let approvals = Arc::new(Approvals::default());
     let mut session = Session::new(config, sink.clone(), catalog);
+    if !session.config.mcp_servers.is_empty() {
+        let servers = std::mem::take(&mut session.config.mcp_servers);
+        let logs = session.config.session_dir.clone();
+        session.mcp =
+            Some(crate::mcp::McpManager::start(servers, logs, sink.clone(), Arc::clone(&session.config.shells)));
+    }
     if !session.config.permissions.removes_tool("Task") {
         let agents = Arc::new(session.subagents(Arc::clone(&approvals), &sink));
         session.config.tools.register(subagent::Task { agents: Arc::clone(&agents) });
@@ -141,12 +147,6 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
     }
     session.config.tools.prepare_validators();
     session._watcher = live::watch(&session, &ops_tx);
-    if !session.config.mcp_servers.is_empty() {
-        let servers = std::mem::take(&mut session.config.mcp_servers);
-        let logs = session.config.session_dir.clone();
-        session.mcp =
-            Some(crate::mcp::McpManager::start(servers, logs, sink.clone(), Arc::clone(&session.config.shells)));
-    }
     session.ops = Some(ops_tx.downgrade());
     let task = tokio::spawn(run(session, resumed, ops_rx, sink, approvals));
     AgentHandle { ops: ops_tx, events, task }
@@ -263,6 +263,7 @@ impl Session {
             catalog: Arc::clone(&self.catalog),
             events: events.clone(),
             spent: Mutex::new(Vec::new()),
+            mcp: self.mcp.clone(),
         }
     }
 
@@ -414,6 +415,11 @@ impl Session {
             permission_mode: state::lock(&self.permissions).mode,
             title: self.title.clone(),
             commands: crate::protocol::CommandInfo::list(&state::read(&self.catalog)),
+            mcp_servers: self
+                .mcp
+                .as_ref()
+                .map(|m| m.listing().into_iter().map(|(name, _, status, _)| (name, status.short())).collect())
+                .unwrap_or_default(),
             agents: state::read(&self.catalog).agents.iter().map(|a| a.name.clone()).collect(),
         }
     }

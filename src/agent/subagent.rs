@@ -55,6 +55,8 @@ pub(super) struct Subagents {
     pub events: EventSink,
     /// What sub-agents spent, for the session's total (taken after each batch of tools).
     pub spent: Mutex<Vec<(ModelInfo, crate::cost::Usage)>>,
+    /// The session's MCP servers: agents that inherit every tool get theirs too.
+    pub mcp: Option<crate::mcp::McpManager>,
 }
 
 /// The Task tool.
@@ -263,6 +265,9 @@ impl Subagents {
         // The parent's rules and mode, live: a mode change reaches the sub-agent too.
         session.permissions = Arc::clone(&self.permissions);
         session.transcript = transcript;
+        if definition.tools.is_none() {
+            session.mcp = self.mcp.clone();
+        }
         session
     }
 }

@@ -68,6 +68,15 @@ pub enum Status {
 }
 
 impl Status {
+    /// Claude Code's word for it in `system/init`.
+    pub fn short(&self) -> &'static str {
+        match self {
+            Status::Starting => "pending",
+            Status::Ready => "connected",
+            Status::Failed(_) => "failed",
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Status::Starting => "starting".into(),

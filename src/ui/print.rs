@@ -306,7 +306,8 @@ impl Printer {
     fn init_line(&self, info: &SessionInfo) -> Value {
         json!({
             "type": "system", "subtype": "init", "cwd": info.cwd, "session_id": info.session_id,
-            "tools": info.tools, "mcp_servers": [], "model": info.model,
+            "tools": info.tools, "model": info.model,
+            "mcp_servers": info.mcp_servers.iter().map(|(name, status)| json!({"name": name, "status": status})).collect::<Vec<_>>(),
             "permissionMode": info.permission_mode.as_str(),
             "slash_commands": info.commands.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
             "apiKeySource": self.options.api_key_source, "cairn_version": env!("CARGO_PKG_VERSION"),

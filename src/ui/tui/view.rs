@@ -436,6 +436,7 @@ mod tests {
                 skill: false,
             }],
             agents: vec![],
+            mcp_servers: vec![],
         }));
         assert!(screen(&app).contains("⏵⏵ plan mode"));
         app.on_key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE));
