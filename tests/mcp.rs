@@ -314,3 +314,27 @@ fn a_sub_agent_uses_the_sessions_mcp_servers() {
     assert!(tool_names(&requests[1].body).contains(&"mcp__everything__echo".to_owned()));
     assert_eq!(tool_results(&requests[2].body).pop().unwrap().1, "Echo: from the agent");
 }
+
+#[test]
+fn a_call_past_its_timeout_fails_clearly_and_hooks_see_mcp_calls() {
+    let project = Project::new();
+    let log = project.file("pre-tool-use.json");
+    let config = json!({"mcpServers": {
+        "everything": {"command": "node", "args": [server("server-everything"), "stdio"], "timeout": 1000},
+    }});
+    project.write(".mcp.json", &config.to_string());
+    let hooks = json!({"hooks": {"PreToolUse": [{"matcher": "mcp__everything__.*",
+        "hooks": [{"type": "command", "command": format!("cat >> {}", log.display())}]}]}});
+    project.write(".claude/settings.json", &hooks.to_string());
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("mcp__everything__trigger-long-running-operation", json!({"duration": 10, "steps": 2})),
+        Step::text("It took too long."),
+    ]));
+    let out = stream_json(&project, &mock, "go", &["--allowedTools", "mcp__everything"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let (_, text, is_error) = tool_results(&mock.requests()[1].body).pop().unwrap();
+    assert!(is_error && text.contains("did not answer within 1 s"), "{text}");
+    let hook_input: Value = serde_json::from_str(std::fs::read_to_string(&log).unwrap().trim()).unwrap();
+    assert_eq!(hook_input["tool_name"], "mcp__everything__trigger-long-running-operation");
+    assert_eq!(hook_input["tool_input"]["duration"], 10);
+}

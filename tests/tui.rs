@@ -554,6 +554,10 @@ fn mcp_servers_start_in_the_background_and_mcp_shows_them() {
     let screen = tmux.wait_for_text("MCP servers:");
     assert!(screen.contains("silent (user): starting"), "{screen}");
     assert!(screen.contains("everything (user): ready,"), "{screen}");
+    tmux.type_text("/mcp reconnect everything");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Reconnecting everything");
+    tmux.wait_for("the server to be ready again", |s| s.matches("MCP server everything is ready").count() >= 2);
     quit_and_check_the_terminal(&tmux);
     // The server that never answered was stopped with cairn.
     let left = std::process::Command::new("pgrep").args(["-fx", "sleep 1000"]).output().unwrap();

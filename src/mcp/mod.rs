@@ -104,6 +104,8 @@ struct Server {
     status: Status,
     tools: Vec<McpTool>,
     peer: Option<Peer<RoleClient>>,
+    /// Stops this connection (a reconnect, or cairn's end).
+    stop: CancellationToken,
 }
 
 /// Every configured server and its state, shared by the core and the background tasks.
@@ -129,7 +131,13 @@ impl McpManager {
     ) -> McpManager {
         let servers = configs
             .into_iter()
-            .map(|config| Server { config, status: Status::Starting, tools: Vec::new(), peer: None })
+            .map(|config| Server {
+                config,
+                status: Status::Starting,
+                tools: Vec::new(),
+                peer: None,
+                stop: CancellationToken::new(),
+            })
             .collect::<Vec<_>>();
         let names: Vec<String> = servers.iter().map(|s| s.config.name.clone()).collect();
         let manager = McpManager {
@@ -146,14 +154,20 @@ impl McpManager {
         manager
     }
 
-    /// (Re)connects one server in the background.
+    /// (Re)connects one server in the background; a connection it had is closed first.
     pub fn connect(&self, name: &str) {
+        let stop = self.stop.child_token();
         let Some(config) = self.with_server(name, |s| {
+            s.stop.cancel();
+            s.stop = stop.clone();
             s.status = Status::Starting;
+            s.tools.clear();
+            s.peer = None;
             s.config.clone()
         }) else {
             return;
         };
+        self.generation.fetch_add(1, Ordering::SeqCst);
         let manager = self.clone();
         tokio::spawn(async move {
             let timeout = std::env::var("MCP_TIMEOUT")
@@ -162,7 +176,7 @@ impl McpManager {
                 .map_or(config::START_TIMEOUT, Duration::from_millis);
             let started = tokio::select! {
                 started = tokio::time::timeout(timeout, start_server(&config, &manager.log_dir, &manager.shells)) => started,
-                () = manager.stop.cancelled() => return,
+                () = stop.cancelled() => return,
             };
             match started {
                 Ok(Ok((service, tools))) => {
@@ -176,8 +190,7 @@ impl McpManager {
                     manager.events.emit(Event::Notice {
                         message: format!("MCP server {} is ready ({count} tools)", config.name),
                     });
-                    // Wait for the server to go away, or for cairn to stop it.
-                    let stop = manager.stop.clone();
+                    // Wait for the server to go away, or for cairn (or a reconnect) to stop it.
                     let quit = tokio::select! {
                         quit = service.waiting() => Some(quit),
                         () = stop.cancelled() => None,
