@@ -285,11 +285,13 @@ fn the_resume_picker_searches_previews_and_resumes_and_rename_names_the_session(
     let mock = MockLlm::start(Scenario::new(vec![Step::text("Back on the login bug.")]));
     let tmux = Tmux::start(&project, &mock, "--resume", 90, 24);
     // `--resume` without an id opens the picker, newest first, with a preview.
-    let screen = tmux.wait_for_text("Resume a session");
+    // The preview is read in the background: wait for it.
+    let screen = tmux.wait_for("the picker with the selected session's preview", |s| {
+        s.contains("Resume a session") && s.contains("● Release notes written.")
+    });
     let newest = screen.find("write release notes").expect("listed");
     let older = screen.find("fix the login bug").expect("listed");
     assert!(newest < older, "{screen}");
-    assert!(screen.contains("● Release notes written."), "the selected one is previewed:\n{screen}");
     tmux.type_text("login");
     let screen = tmux.wait_for("the search to narrow the list", |s| !s.contains("write release notes"));
     assert!(screen.contains("● The login bug is fixed."), "{screen}");
