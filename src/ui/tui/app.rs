@@ -317,8 +317,9 @@ impl App {
             self.run_command(command.trim());
             return;
         }
-        // `# note`: remembered in the project's memory file, not sent.
-        if text.starts_with('#') && !text.starts_with("##") && !text.contains('\n') {
+        // `# note`: remembered in the project's memory file, not sent (`#123 is broken`
+        // is a prompt).
+        if text.starts_with("# ") && !text.contains('\n') {
             self.ops.push(Op::Remember(text.to_owned()));
             return;
         }
@@ -1072,6 +1073,16 @@ mod tests {
         assert!(committed(&mut app).iter().any(|l| l.contains("Unknown command /frobnicate")));
         app.submit("/exit");
         assert!(app.quit);
+    }
+
+    #[test]
+    fn a_hash_and_a_space_make_a_note_but_an_issue_number_is_a_prompt() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut app = app_in(dir.path());
+        app.submit("# always run the linter");
+        assert!(matches!(app.take_ops().as_slice(), [Op::Remember(note)] if note == "# always run the linter"));
+        app.submit("#123 is broken, fix it");
+        assert!(matches!(app.take_ops().as_slice(), [Op::UserTurn(_)]));
     }
 
     #[test]
