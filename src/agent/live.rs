@@ -175,7 +175,7 @@ impl Session {
                 lines.push(format!("  {}. {}", i + 1, path.display()));
             }
             lines.push(format!(
-                "/memory <number> opens one in your editor; /memory project opens {}; a message starting with "# " adds a note to it.",
+                "/memory <number> opens one in your editor; /memory project opens {}; a message starting with `# ` adds a note to it.",
                 self.config.memory.notes_file().display()
             ));
             events.emit(Event::Info { lines });
