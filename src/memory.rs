@@ -92,7 +92,7 @@ impl MemoryPaths {
 }
 
 /// A folder's memory files, in reading order.
-fn folder_files(folder: &Path) -> Vec<(PathBuf, Scope)> {
+pub(crate) fn folder_files(folder: &Path) -> Vec<(PathBuf, Scope)> {
     NAMES
         .iter()
         .map(|name| (folder.join(name), if *name == "CLAUDE.local.md" { Scope::Local } else { Scope::Project }))
@@ -157,10 +157,19 @@ impl Loader {
     }
 }
 
-/// The files `@path` imports, outside code spans and fences, resolved against the importing
-/// file's folder.
+/// The files `@path` imports, resolved against the importing file's folder.
 fn imports_of(text: &str, file: &Path) -> Vec<PathBuf> {
     let base = file.parent().unwrap_or(Path::new("/"));
+    at_mentions(text)
+        .into_iter()
+        .filter(|target| target.contains('/') || target.contains('.'))
+        .map(|target| resolve_mention(target, base))
+        .collect()
+}
+
+/// What follows each `@` that starts a word, outside code fences and code spans, without
+/// trailing punctuation: the `@path` of memory imports and of commands' file mentions.
+pub fn at_mentions(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut in_fence = false;
     for line in text.lines() {
@@ -171,29 +180,26 @@ fn imports_of(text: &str, file: &Path) -> Vec<PathBuf> {
         if in_fence {
             continue;
         }
-        // Drop inline code spans.
-        let mut plain = String::new();
-        for (i, part) in line.split('`').enumerate() {
-            if i % 2 == 0 {
-                plain.push_str(part);
-                plain.push(' ');
+        // Every other piece between backticks is a code span.
+        for part in line.split('`').step_by(2) {
+            for word in part.split_whitespace() {
+                let Some(target) = word.strip_prefix('@') else { continue };
+                let target = target.trim_end_matches(['.', ',', ';', ':', ')', '"', '\'']);
+                if !target.is_empty() && !target.starts_with('@') {
+                    out.push(target);
+                }
             }
-        }
-        for word in plain.split_whitespace() {
-            let Some(target) = word.strip_prefix('@') else { continue };
-            let target = target.trim_end_matches(['.', ',', ';', ':', ')']);
-            if target.is_empty() || !(target.contains('/') || target.contains('.')) {
-                continue;
-            }
-            let path = if let Some(rest) = target.strip_prefix("~/") {
-                std::env::var_os("HOME").map_or_else(|| base.join(target), |h| PathBuf::from(h).join(rest))
-            } else {
-                base.join(target)
-            };
-            out.push(path);
         }
     }
     out
+}
+
+/// A mentioned path: `~/` is the home folder, a relative path is under `base`.
+pub fn resolve_mention(target: &str, base: &Path) -> PathBuf {
+    match target.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME").map_or_else(|| base.join(target), |h| PathBuf::from(h).join(rest)),
+        None => base.join(target),
+    }
 }
 
 /// The memory files of the folders from just below `project` down to `file`'s folder that

@@ -24,9 +24,12 @@ fn tool_names(body: &Value) -> Vec<String> {
     body["tools"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str().map(str::to_owned)).collect()
 }
 
+/// `.mcp.json` with `server-filesystem` (on `$PROJECT_ROOT`, by default the project) and
+/// `server-everything`, both over stdio.
 fn stdio_servers(project: &Project) {
+    let root = format!("${{PROJECT_ROOT:-{}}}", project.path().display());
     let config = json!({"mcpServers": {
-        "fs": {"command": "node", "args": [server("server-filesystem"), "${PROJECT_ROOT}"]},
+        "fs": {"command": "node", "args": [server("server-filesystem"), root]},
         "everything": {"command": "node", "args": [server("server-everything"), "stdio"]},
     }});
     project.write(".mcp.json", &config.to_string());
@@ -80,10 +83,7 @@ fn a_deny_rule_blocks_an_mcp_call() {
         Step::tool("mcp__everything__echo", json!({"message": "should not pass"})),
         Step::text("Blocked."),
     ]));
-    let mut cmd = project.cairn(&mock);
-    cmd.env("PROJECT_ROOT", project.path());
-    cmd.args(["-p", "echo", "--output-format", "stream-json", "--verbose", "--allowedTools", "mcp__everything"]);
-    let out = crate::support::run(cmd);
+    let out = stream_json(&project, &mock, "echo", &["--allowedTools", "mcp__everything"]);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     let requests = mock.requests();
     let names = tool_names(&requests[0].body);
@@ -193,10 +193,7 @@ fn with_many_tools_schemas_are_loaded_on_demand_and_the_request_stays_in_budget(
         Step::tool("mcp__everything__echo", json!({"message": "loaded lazily"})),
         Step::text("done"),
     ]));
-    let mut cmd = project.cairn(&mock);
-    cmd.env("PROJECT_ROOT", project.path());
-    cmd.args(["-p", "go", "--output-format", "stream-json", "--verbose", "--allowedTools", "mcp__everything"]);
-    let out = crate::support::run(cmd);
+    let out = stream_json(&project, &mock, "go", &["--allowedTools", "mcp__everything"]);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     let requests = mock.requests();
     let tools = requests[0].body["tools"].as_array().unwrap();
@@ -269,7 +266,6 @@ fn an_interrupt_cancels_a_running_mcp_call() {
         json!({"duration": 40, "steps": 4}),
     )]));
     let mut cmd = project.cairn(&mock);
-    cmd.env("PROJECT_ROOT", project.path());
     cmd.args(["-p", "wait", "--output-format", "stream-json", "--verbose", "--allowedTools", "mcp__everything"]);
     cmd.stdout(Stdio::piped());
     let mut child = cmd.stderr(Stdio::piped()).spawn().unwrap();
@@ -305,10 +301,7 @@ fn a_sub_agent_uses_the_sessions_mcp_servers() {
         Step::text("The server said: Echo: from the agent"),
         Step::text("done"),
     ]));
-    let mut cmd = project.cairn(&mock);
-    cmd.env("PROJECT_ROOT", project.path());
-    cmd.args(["-p", "delegate", "--output-format", "stream-json", "--verbose", "--allowedTools", "mcp__everything"]);
-    let out = crate::support::run(cmd);
+    let out = stream_json(&project, &mock, "delegate", &["--allowedTools", "mcp__everything"]);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     let requests = mock.requests();
     assert!(tool_names(&requests[1].body).contains(&"mcp__everything__echo".to_owned()));
@@ -337,4 +330,26 @@ fn a_call_past_its_timeout_fails_clearly_and_hooks_see_mcp_calls() {
     let hook_input: Value = serde_json::from_str(std::fs::read_to_string(&log).unwrap().trim()).unwrap();
     assert_eq!(hook_input["tool_name"], "mcp__everything__trigger-long-running-operation");
     assert_eq!(hook_input["tool_input"]["duration"], 10);
+}
+
+#[test]
+fn images_and_embedded_resources_reach_the_model() {
+    let project = Project::new();
+    stdio_servers(&project);
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tools(&[
+            ("mcp__everything__get-tiny-image", json!({})),
+            ("mcp__everything__get-resource-reference", json!({"resourceId": 2})),
+        ]),
+        Step::text("Seen."),
+    ]));
+    let out = stream_json(&project, &mock, "look", &["--allowedTools", "mcp__everything"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let last = mock.requests()[1].body["messages"].as_array().unwrap().last().unwrap().clone();
+    let results: Vec<&Value> =
+        last["content"].as_array().unwrap().iter().filter(|b| b["type"] == "tool_result").collect();
+    let image = results[0]["content"].as_array().unwrap();
+    assert!(image.iter().any(|b| b["type"] == "image" && b["source"]["media_type"] == "image/png"), "{}", results[0]);
+    let resource = results[1].to_string();
+    assert!(resource.contains("[resource ") && resource.contains("Resource 2"), "{resource}");
 }

@@ -419,7 +419,15 @@ fn a_status_line_command_replaces_the_status_line() {
     let tmux = Tmux::start(&project, &mock, "", 80, 24);
     let screen = tmux.wait_for_text("CUSTOM-STATUS-LINE");
     assert!(!screen.contains("claude-sonnet-5 · ctx"), "the built-in line is replaced:\n{screen}");
-    let given: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&input).unwrap()).unwrap();
+    // The command may run again (each status change) while the file is read: read until whole.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let given: serde_json::Value = loop {
+        if let Ok(value) = serde_json::from_str(&std::fs::read_to_string(&input).unwrap_or_default()) {
+            break value;
+        }
+        assert!(Instant::now() < deadline, "the status line command never got its JSON");
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert_eq!(given["model"]["id"], "claude-sonnet-5");
     assert_eq!(given["workspace"]["current_dir"], project.path().to_str().unwrap());
     quit_and_check_the_terminal(&tmux);

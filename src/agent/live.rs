@@ -53,7 +53,7 @@ impl Session {
                 Changed::Settings => self.reload_settings(events),
                 Changed::Folders => {
                     if let Some(ops) = self.ops.as_ref().and_then(tokio::sync::mpsc::WeakUnboundedSender::upgrade) {
-                        self._watcher = watch(self, &ops);
+                        self._watcher = watch(self, &ops, events);
                     }
                     let everything = [Changed::Catalog, Changed::Settings];
                     let missing: Vec<Changed> = everything.into_iter().filter(|c| !changed.contains(c)).collect();
@@ -159,8 +159,7 @@ impl Session {
     pub(super) fn answer_memory(&self, open: Option<&str>, events: &EventSink) {
         let mut files: Vec<PathBuf> = self.config.memory.load().into_iter().map(|f| f.path).collect();
         for folder in &self.memory.folders {
-            for name in ["AGENTS.md", "CLAUDE.md", ".claude/CLAUDE.md", "CLAUDE.local.md"] {
-                let path = folder.join(name);
+            for (path, _) in memory::folder_files(folder) {
                 if path.is_file() && !files.contains(&path) {
                     files.push(path);
                 }
@@ -200,19 +199,30 @@ impl Session {
 }
 
 /// Starts the watcher for a session whose front end stays (the UI, stream-json input): a
-/// change becomes an [`crate::protocol::Op::Reload`] on the core's own channel.
+/// change becomes an [`crate::protocol::Op::Reload`] on the core's own channel. A watch
+/// that cannot be set up is told to the user once.
 pub(super) fn watch(
     session: &Session,
     ops: &tokio::sync::mpsc::UnboundedSender<crate::protocol::Op>,
+    events: &EventSink,
 ) -> Option<crate::custom::watch::Watcher> {
     if !session.config.custom.watch {
         return None;
     }
     // A weak sender: the watcher must not keep the core alive after the front end is gone.
     let ops = ops.downgrade();
-    crate::custom::watch::start(&session.config.custom, move |changed| {
+    let started = crate::custom::watch::start(&session.config.custom, move |changed| {
         if let Some(ops) = ops.upgrade() {
             let _ = ops.send(crate::protocol::Op::Reload(changed));
         }
-    })
+    });
+    match started {
+        Ok(watcher) => Some(watcher),
+        Err(problem) => {
+            events.emit(Event::Notice {
+                message: format!("Changes to commands, skills, memory and settings will apply from the next start: watching them failed ({problem})"),
+            });
+            None
+        }
+    }
 }

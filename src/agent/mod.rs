@@ -146,7 +146,7 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
         session.subagents = Some(agents);
     }
     session.config.tools.prepare_validators();
-    session._watcher = live::watch(&session, &ops_tx);
+    session._watcher = live::watch(&session, &ops_tx, &sink);
     session.ops = Some(ops_tx.downgrade());
     let task = tokio::spawn(run(session, resumed, ops_rx, sink, approvals));
     AgentHandle { ops: ops_tx, events, task }
@@ -406,6 +406,15 @@ impl Session {
         self.run_hooks("SessionEnd", reason, json!({ "reason": reason }), None, events).await;
     }
 
+    /// The session is over: SessionEnd hooks, the transcript on disk, MCP servers stopped.
+    async fn close(&self, events: &EventSink) {
+        self.session_end("other", events).await;
+        self.sync(events).await;
+        if let Some(mcp) = &self.mcp {
+            mcp.shutdown();
+        }
+    }
+
     fn info(&self) -> SessionInfo {
         SessionInfo {
             session_id: self.config.session_id.clone(),
@@ -652,8 +661,7 @@ async fn run(
                 }
                 Some(Op::Interrupt | Op::ApprovalAnswer { .. }) => continue,
                 Some(Op::Shutdown) | None => {
-                    session.session_end("other", &events).await;
-                    session.sync(&events).await;
+                    session.close(&events).await;
                     return;
                 }
             },
@@ -751,8 +759,7 @@ async fn run(
             events.emit(Event::SessionChanged(session.info()));
         }
         if shutdown {
-            session.session_end("other", &events).await;
-            session.sync(&events).await;
+            session.close(&events).await;
             return;
         }
     }

@@ -178,32 +178,13 @@ pub fn replace_snippets(text: &str, snippets: &[Snippet], outputs: &[String]) ->
     out
 }
 
-/// The files `@path` names (at a line's start or after whitespace, outside code), those
-/// that exist, relative to `cwd`.
+/// The files `@path` names (outside code) that exist, relative to `cwd`.
 pub fn file_mentions(text: &str, cwd: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = Vec::new();
-    let mut in_fence = false;
-    for line in text.lines() {
-        if line.trim_start().starts_with("```") {
-            in_fence = !in_fence;
-            continue;
-        }
-        if in_fence {
-            continue;
-        }
-        for word in line.split_whitespace() {
-            let Some(path) = word.strip_prefix('@') else { continue };
-            let path = path.trim_end_matches(['.', ',', ';', ':', ')', '`', '"', '\'']);
-            if path.is_empty() || path.starts_with('@') {
-                continue;
-            }
-            let full = match path.strip_prefix("~/") {
-                Some(rest) => std::env::var_os("HOME").map_or_else(|| cwd.join(path), |h| PathBuf::from(h).join(rest)),
-                None => cwd.join(path),
-            };
-            if full.is_file() && !out.contains(&full) {
-                out.push(full);
-            }
+    for target in crate::memory::at_mentions(text) {
+        let full = crate::memory::resolve_mention(target, cwd);
+        if full.is_file() && !out.contains(&full) {
+            out.push(full);
         }
     }
     out

@@ -56,8 +56,8 @@ pub fn classify(path: &Path) -> Option<Changed> {
 }
 
 /// Starts watching; `changed` gets each debounced batch's kinds (sorted, once each).
-/// `None` when the platform cannot watch (then nothing reloads live).
-pub fn start(locations: &Locations, changed: impl Fn(Vec<Changed>) + Send + 'static) -> Option<Watcher> {
+/// `Err` says why nothing (or not everything) will reload live.
+pub fn start(locations: &Locations, changed: impl Fn(Vec<Changed>) + Send + 'static) -> Result<Watcher, String> {
     let handler = move |result: DebounceEventResult| {
         let Ok(events) = result else { return };
         let mut kinds: Vec<Changed> =
@@ -68,7 +68,7 @@ pub fn start(locations: &Locations, changed: impl Fn(Vec<Changed>) + Send + 'sta
             changed(kinds);
         }
     };
-    let mut debouncer = new_debouncer(Duration::from_millis(300), None, handler).ok()?;
+    let mut debouncer = new_debouncer(Duration::from_millis(300), None, handler).map_err(|e| e.to_string())?;
     let mut roots: Vec<(PathBuf, RecursiveMode)> = vec![(locations.project.clone(), RecursiveMode::NonRecursive)];
     for base in locations.project_dirs() {
         roots.push((base, RecursiveMode::Recursive));
@@ -81,10 +81,10 @@ pub fn start(locations: &Locations, changed: impl Fn(Vec<Changed>) + Send + 'sta
     }
     for (path, mode) in roots {
         if path.is_dir() {
-            let _ = debouncer.watch(&path, mode);
+            debouncer.watch(&path, mode).map_err(|e| format!("{}: {e}", path.display()))?;
         }
     }
-    Some(Watcher { _debouncer: debouncer })
+    Ok(Watcher { _debouncer: debouncer })
 }
 
 #[cfg(test)]

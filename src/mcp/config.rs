@@ -113,8 +113,9 @@ impl Sources {
             }
         }
         let project_file = self.project.join(".mcp.json");
-        if self.only_flags {
-        } else if let Some(file) = read(&project_file, &mut loaded.warnings) {
+        if !self.only_flags
+            && let Some(file) = read(&project_file, &mut loaded.warnings)
+        {
             let label = project_file.display().to_string();
             entries.extend(file.servers.into_iter().map(|(n, v)| (n, v, Scope::Project, label.clone())));
         }
@@ -129,8 +130,9 @@ impl Sources {
             entries.extend(file.servers.into_iter().map(|(n, v)| (n, v, Scope::User, label.clone())));
         }
         let user_file = self.cairn_home.join("mcp.json");
-        if self.only_flags {
-        } else if let Some(file) = read(&user_file, &mut loaded.warnings) {
+        if !self.only_flags
+            && let Some(file) = read(&user_file, &mut loaded.warnings)
+        {
             let label = user_file.display().to_string();
             entries.extend(file.servers.into_iter().map(|(n, v)| (n, v, Scope::User, label.clone())));
         }
