@@ -58,14 +58,14 @@ fn a_sub_folders_memory_arrives_when_a_tool_first_touches_it() {
 
 /// A stream-json session whose prompts are written one at a time, each after the previous
 /// answer, with `between` run before the second — which is sent once cairn has said, on
-/// stderr, each of `reloaded` (the watcher saw the change).
-fn two_prompts(
+/// stderr, each of `reloaded` (the watcher saw the change). Returns stdout and stderr.
+pub fn two_prompts(
     project: &Project,
     mock: &MockLlm,
     (first, second): (&str, &str),
     between: impl FnOnce(),
     reloaded: &[&str],
-) -> String {
+) -> (String, String) {
     let mut cmd = project.cairn(mock);
     cmd.args(["-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose"])
         .stdin(std::process::Stdio::piped())
@@ -110,7 +110,8 @@ fn two_prompts(
         seen.push('\n');
     }
     assert!(child.wait().unwrap().success(), "{seen}");
-    seen
+    stderr_text.extend(heard.iter().map(|line| line + "\n"));
+    (seen, stderr_text)
 }
 
 #[test]
@@ -123,7 +124,7 @@ fn editing_a_command_and_a_memory_file_mid_session_applies_at_the_next_message()
         project.write(".claude/commands/greet.md", "Say hello in SPANISH to $ARGUMENTS.");
         project.write("AGENTS.md", "NEW-RULE");
     };
-    let out = two_prompts(
+    let (out, _) = two_prompts(
         &project,
         &mock,
         ("/greet Ana", "/greet Ana"),
@@ -152,7 +153,39 @@ fn a_settings_file_edited_mid_session_changes_the_rules_for_the_next_message() {
         let settings = json!({"permissions": {"allow": ["Bash(touch:*)"]}});
         project.write(".claude/settings.json", &settings.to_string());
     };
-    let out = two_prompts(&project, &mock, ("make a file", "and another"), change, &["Reloaded the settings"]);
+    let (out, _) = two_prompts(&project, &mock, ("make a file", "and another"), change, &["Reloaded the settings"]);
     assert!(!project.file("first").exists(), "no rule allowed it yet: {out}");
     assert!(project.file("second").exists(), "the new rule applies: {out}");
+}
+
+#[test]
+fn a_claude_folder_reloads_only_when_a_files_content_changes() {
+    // In any folder with `.claude/`, the reload's own reads of the watched folders came back
+    // as events, and cairn reloaded three times a second, forever.
+    let project = Project::claude_user();
+    let mock = MockLlm::start(Scenario::new(vec![Step::text("one"), Step::text("two")]));
+    let command = project.file(".claude/commands/review.md");
+    let change = || {
+        // Read, touched and written with the same bytes: none of it is a change…
+        let same = std::fs::read(&command).unwrap();
+        let _ = std::fs::read_dir(project.file(".claude")).unwrap().count();
+        std::fs::File::options()
+            .write(true)
+            .open(&command)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now())
+            .unwrap();
+        std::fs::write(&command, &same).unwrap();
+        std::fs::write(
+            project.file(".claude/settings.json"),
+            std::fs::read(project.file(".claude/settings.json")).unwrap(),
+        )
+        .unwrap();
+        // …this is.
+        project.write(".claude/agents/tester.md", "---\nname: tester\ndescription: Runs every test\n---\nRun them.\n");
+    };
+    let (out, stderr) = two_prompts(&project, &mock, ("first", "second"), change, &["Reloaded commands"]);
+    assert_eq!(mock.requests().len(), 2, "{out}");
+    assert_eq!(stderr.matches("Reloaded commands").count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("Reloaded the settings").count(), 0, "{stderr}");
 }

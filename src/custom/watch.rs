@@ -6,7 +6,16 @@
 //! `.cairn/` with everything under them, and the user folders' `commands/`, `skills/` and
 //! `agents/` with everything under them plus the user folders themselves (not recursively:
 //! cairn writes transcripts under them).
+//!
+//! Invariant: a reload is asked for only when a file's content changed (or a file or folder
+//! came or went). inotify also reports opening and reading files and folders — which the
+//! reload itself does — and `touch` or an editor's save of the same bytes reports a change:
+//! each watched path's content fingerprint is kept, and an event whose path reads the same as
+//! before is dropped. Without that, a reload's own reads would trigger the next reload.
 
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -58,10 +67,20 @@ pub fn classify(path: &Path) -> Option<Changed> {
 /// Starts watching; `changed` gets each debounced batch's kinds (sorted, once each).
 /// `Err` says why nothing (or not everything) will reload live.
 pub fn start(locations: &Locations, changed: impl Fn(Vec<Changed>) + Send + 'static) -> Result<Watcher, String> {
+    let roots = roots(locations);
+    // Taken before the watch starts: a change after this is both seen and different.
+    let mut fingerprints = Fingerprints::default();
+    fingerprints.seed(&roots);
     let handler = move |result: DebounceEventResult| {
         let Ok(events) = result else { return };
-        let mut kinds: Vec<Changed> =
-            events.iter().flat_map(|e| e.event.paths.iter()).filter_map(|p| classify(p)).collect();
+        let mut kinds: Vec<Changed> = events
+            .iter()
+            .filter(|e| !e.event.kind.is_access())
+            .flat_map(|e| e.event.paths.iter())
+            .filter_map(|p| Some((p, classify(p)?)))
+            .filter(|(p, _)| fingerprints.update(p))
+            .map(|(_, kind)| kind)
+            .collect();
         kinds.sort();
         kinds.dedup();
         if !kinds.is_empty() {
@@ -69,6 +88,16 @@ pub fn start(locations: &Locations, changed: impl Fn(Vec<Changed>) + Send + 'sta
         }
     };
     let mut debouncer = new_debouncer(Duration::from_millis(300), None, handler).map_err(|e| e.to_string())?;
+    for (path, mode) in roots {
+        if path.is_dir() {
+            debouncer.watch(&path, mode).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
+    Ok(Watcher { _debouncer: debouncer })
+}
+
+/// The folders watched, and how deep.
+fn roots(locations: &Locations) -> Vec<(PathBuf, RecursiveMode)> {
     let mut roots: Vec<(PathBuf, RecursiveMode)> = vec![(locations.project.clone(), RecursiveMode::NonRecursive)];
     for base in locations.project_dirs() {
         roots.push((base, RecursiveMode::Recursive));
@@ -79,12 +108,73 @@ pub fn start(locations: &Locations, changed: impl Fn(Vec<Changed>) + Send + 'sta
             roots.push((base.join(sub), RecursiveMode::Recursive));
         }
     }
-    for (path, mode) in roots {
-        if path.is_dir() {
-            debouncer.watch(&path, mode).map_err(|e| format!("{}: {e}", path.display()))?;
+    roots
+}
+
+/// Files read for a fingerprint at most (bigger files are compared by their first bytes
+/// and their length; a settings file or a command is far smaller).
+const FINGERPRINT_READ_LIMIT: u64 = 4 << 20;
+
+/// Entries looked at when seeding, at most: a huge tree under `.claude/` must not stall the
+/// start (paths not seeded count as changed when an event names them).
+const SEED_LIMIT: usize = 5_000;
+
+/// What each watched path held when last looked at: a content hash for a file, a marker for
+/// a folder, `None` for nothing there.
+#[derive(Default)]
+struct Fingerprints {
+    known: HashMap<PathBuf, Option<u64>>,
+}
+
+impl Fingerprints {
+    /// Records every path cairn reloads from under the roots, as it is now.
+    fn seed(&mut self, roots: &[(PathBuf, RecursiveMode)]) -> usize {
+        let mut budget = SEED_LIMIT;
+        for (root, mode) in roots {
+            let depth = if *mode == RecursiveMode::Recursive { usize::MAX } else { 1 };
+            let walk = ignore::WalkBuilder::new(root).standard_filters(false).max_depth(Some(depth)).build();
+            for entry in walk.flatten() {
+                if budget == 0 {
+                    return SEED_LIMIT;
+                }
+                budget -= 1;
+                let path = entry.into_path();
+                if classify(&path).is_some() {
+                    let print = fingerprint(&path);
+                    self.known.insert(path, print);
+                }
+            }
+        }
+        SEED_LIMIT - budget
+    }
+
+    /// Whether `path` reads differently from the last time (and remembers how it reads now).
+    fn update(&mut self, path: &Path) -> bool {
+        let now = fingerprint(path);
+        match self.known.insert(path.to_path_buf(), now) {
+            Some(before) => before != now,
+            // Never seen: a change if there is something there now.
+            None => now.is_some(),
         }
     }
-    Ok(Watcher { _debouncer: debouncer })
+}
+
+/// A path's content hash (folders: a constant; nothing there or unreadable: `None`).
+/// Only regular files are opened: a FIFO under `.claude/` must not block the watcher.
+fn fingerprint(path: &Path) -> Option<u64> {
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.is_dir() {
+        return Some(0);
+    }
+    if !meta.is_file() {
+        return Some(1);
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    meta.len().hash(&mut hasher);
+    let mut bytes = Vec::new();
+    std::fs::File::open(path).ok()?.take(FINGERPRINT_READ_LIMIT).read_to_end(&mut bytes).ok()?;
+    bytes.hash(&mut hasher);
+    Some(hasher.finish())
 }
 
 #[cfg(test)]
@@ -99,5 +189,28 @@ mod tests {
         assert_eq!(classify(Path::new("/p/.claude/settings.local.json")), Some(Changed::Settings));
         assert_eq!(classify(Path::new("/h/.cairn/projects/x/s.jsonl")), None);
         assert_eq!(classify(Path::new("/p/src/main.rs")), None);
+    }
+
+    #[test]
+    fn only_a_content_change_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let commands = dir.path().join(".claude/commands");
+        std::fs::create_dir_all(&commands).unwrap();
+        let file = commands.join("a.md");
+        std::fs::write(&file, "one").unwrap();
+        let mut seen = Fingerprints::default();
+        assert!(seen.seed(&[(dir.path().join(".claude"), RecursiveMode::Recursive)]) >= 3);
+        assert!(!seen.update(&file), "unchanged content");
+        assert!(!seen.update(&commands), "a folder that was there");
+        std::fs::write(&file, "one").unwrap();
+        assert!(!seen.update(&file), "the same bytes written again");
+        std::fs::write(&file, "two").unwrap();
+        assert!(seen.update(&file));
+        assert!(!seen.update(&file));
+        std::fs::remove_file(&file).unwrap();
+        assert!(seen.update(&file), "removed");
+        assert!(!seen.update(&commands.join("never.md")), "never there");
+        std::fs::write(commands.join("new.md"), "x").unwrap();
+        assert!(seen.update(&commands.join("new.md")), "created");
     }
 }

@@ -8,16 +8,16 @@
 //! out of all of it. A [`Store`] ties them to one project folder; the core only ever sees
 //! a [`Transcript`] to record into.
 //!
-//! An open session is held under an exclusive lock on its file (`File::try_lock`, released
-//! by the OS even on `kill -9`), so a second cairn cannot interleave its entries with the
+//! An open session is held under its `lock` (one per session id, held by the process and
+//! gone with it even on `kill -9`), so a second cairn cannot interleave its entries with the
 //! first's: it is told to fork instead.
 
 pub mod list;
+pub mod lock;
 pub mod reader;
 pub mod secrets;
 pub mod writer;
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 pub use reader::Loaded;
@@ -49,16 +49,6 @@ pub enum SessionError {
 impl SessionError {
     fn io(path: &Path, error: &std::io::Error) -> SessionError {
         SessionError::Io { path: path.to_path_buf(), message: error.to_string() }
-    }
-}
-
-/// Takes the session's lock on its open file, or says who holds it.
-fn lock(file: &File, session_id: &str) -> Result<(), SessionError> {
-    match file.try_lock() {
-        Ok(()) => Ok(()),
-        Err(std::fs::TryLockError::WouldBlock) => Err(SessionError::InUse(session_id.to_owned())),
-        // A file system without locks (some network mounts) must not stop the session.
-        Err(std::fs::TryLockError::Error(_)) => Ok(()),
     }
 }
 
@@ -219,7 +209,7 @@ impl Store {
         let path = sidecar_dir(parent).join("subagents").join(format!("agent-{agent_id}.jsonl"));
         let mut envelope = self.envelope(session_id);
         envelope.agent_id = Some(agent_id.to_owned());
-        Transcript::start(path, envelope, Start::New, self.secrets.clone())
+        Transcript::start(path, envelope, Start::New, self.secrets.clone(), None)
     }
 
     /// A new session's transcript, written from its first entry on.
@@ -228,14 +218,17 @@ impl Store {
         if path.exists() {
             return Err(SessionError::IdTaken(session_id.to_owned()));
         }
-        Ok(Transcript::start(path, self.envelope(session_id), Start::New, self.secrets.clone()))
+        let held = lock::acquire(&self.home, session_id)?;
+        Ok(Transcript::start(path, self.envelope(session_id), Start::New, self.secrets.clone(), held))
     }
 
     /// Appends to a loaded session's own file (resume), once its lock is taken.
     pub fn reopen(&self, loaded: &Loaded) -> Result<Transcript, SessionError> {
-        let file = writer::open_for_append(&loaded.path, &loaded.session_id)?;
+        let held = lock::acquire(&self.home, &loaded.session_id)?;
+        let file = writer::open_for_append(&loaded.path)?;
         let start = Start::Append { file, leaf: loaded.leaf.clone() };
-        Ok(Transcript::start(loaded.path.clone(), self.envelope(&loaded.session_id), start, self.secrets.clone()))
+        let envelope = self.envelope(&loaded.session_id);
+        Ok(Transcript::start(loaded.path.clone(), envelope, start, self.secrets.clone(), held))
     }
 
     /// A new session that starts as a copy of a loaded one (`--fork-session`).
@@ -244,9 +237,10 @@ impl Store {
         if path.exists() {
             return Err(SessionError::IdTaken(session_id.to_owned()));
         }
+        let held = lock::acquire(&self.home, session_id)?;
         let entries = reader::fork_entries(&loaded.path)?;
         let start = Start::Fork { entries, leaf: loaded.leaf.clone() };
-        Ok(Transcript::start(path, self.envelope(session_id), start, self.secrets.clone()))
+        Ok(Transcript::start(path, self.envelope(session_id), start, self.secrets.clone(), held))
     }
 }
 
@@ -283,18 +277,17 @@ mod tests {
         let elsewhere = Store { cwd: home.path().join("other"), ..store.clone() };
         assert_eq!(elsewhere.find("s1").unwrap(), path);
 
-        let loaded = reader::load(&path).unwrap();
-        assert_eq!(store.reopen(&loaded).err(), Some(SessionError::InUse("s1".into())));
+        // Held by this process, it is refused to another one.
+        let lock_file = lock::lock_path(home.path(), "s1");
+        assert!(!lock::tests::other_process_can_lock(&lock_file));
         drop(t);
         // The writer thread lets go of the file once its handle is gone.
-        let mut reopened = None;
-        for _ in 0..100 {
-            if let Ok(t) = store.reopen(&loaded) {
-                reopened = Some(t);
-                break;
-            }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !lock::tests::other_process_can_lock(&lock_file) {
+            assert!(std::time::Instant::now() < deadline, "the lock outlived the transcript");
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        assert!(reopened.is_some());
+        let loaded = reader::load(&path).unwrap();
+        assert!(store.reopen(&loaded).is_ok());
     }
 }

@@ -24,8 +24,9 @@ use chrono::{SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
 
+use super::SessionError;
+use super::lock::SessionLock;
 use super::secrets::Secrets;
-use super::{SessionError, lock};
 use crate::agent::history::ContentBlock;
 use crate::permissions::PermissionMode;
 use crate::protocol::AssistantMessage;
@@ -86,7 +87,7 @@ pub struct Envelope {
 pub enum Start {
     /// A new session: the file must not exist yet.
     New,
-    /// Continue an existing file (already locked), after the entry `leaf`.
+    /// Continue an existing file (its session locked), after the entry `leaf`.
     Append { file: File, leaf: Option<String> },
     /// A new file that starts with another session's entries (a fork), relabelled with
     /// this session's id; new entries chain after `leaf`.
@@ -103,7 +104,14 @@ pub struct Transcript {
 
 impl Transcript {
     /// Starts the writer thread for `path`.
-    pub fn start(path: PathBuf, envelope: Envelope, start: Start, secrets: Secrets) -> Transcript {
+    /// `held`: the session's lock, let go when the writer stops.
+    pub fn start(
+        path: PathBuf,
+        envelope: Envelope,
+        start: Start,
+        secrets: Secrets,
+        held: Option<SessionLock>,
+    ) -> Transcript {
         let (tx, rx) = mpsc::channel();
         let session_id = envelope.session_id.clone();
         let (file, parent, prelude) = match start {
@@ -125,6 +133,7 @@ impl Transcript {
         // Should the thread fail to start, the receiver is dropped with it: every `sync`
         // then reports that nothing is being written.
         let _ = std::thread::Builder::new().name("cairn-transcript".into()).spawn(move || {
+            let _held = held;
             while let Ok(command) = rx.recv() {
                 match command {
                     Command::Append(record) => writer.append(record),
@@ -334,9 +343,7 @@ impl Writer {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
         }
-        let file = OpenOptions::new().append(true).create_new(true).open(&self.path).map_err(|e| e.to_string())?;
-        lock(&file, &self.envelope.session_id).map_err(|e| e.to_string())?;
-        let mut file = file;
+        let mut file = OpenOptions::new().append(true).create_new(true).open(&self.path).map_err(|e| e.to_string())?;
         for mut entry in std::mem::take(&mut self.prelude) {
             if let Value::Object(fields) = &mut entry
                 && fields.contains_key("sessionId")
@@ -391,10 +398,9 @@ fn now() -> String {
 /// Opens an existing transcript to append to it, under the session's lock. A file that
 /// ends in a torn line (a crash mid-write) gets a newline first, so the next entry starts
 /// on a line of its own and the torn one stays a single bad line the reader skips.
-pub fn open_for_append(path: &Path, session_id: &str) -> Result<File, SessionError> {
+pub fn open_for_append(path: &Path) -> Result<File, SessionError> {
     let io = |e: std::io::Error| SessionError::Io { path: path.to_path_buf(), message: e.to_string() };
     let mut file = OpenOptions::new().read(true).append(true).open(path).map_err(io)?;
-    lock(&file, session_id)?;
     let len = file.metadata().map_err(io)?.len();
     if len > 0 {
         let mut last = [0u8; 1];
@@ -425,7 +431,7 @@ mod tests {
     async fn entries_chain_and_split_assistant_blocks() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p").join("s-1.jsonl");
-        let t = Transcript::start(path.clone(), envelope(), Start::New, Secrets::default());
+        let t = Transcript::start(path.clone(), envelope(), Start::New, Secrets::default(), None);
         assert!(!path.exists(), "nothing is written before the first entry");
         t.record(Record::User {
             content: vec![ContentBlock::text("hi")],
@@ -466,7 +472,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s-1.jsonl");
         let secrets = Secrets::new(["sk-sentinel-0000".to_owned()], []);
-        let t = Transcript::start(path.clone(), envelope(), Start::New, secrets);
+        let t = Transcript::start(path.clone(), envelope(), Start::New, secrets, None);
         t.record(Record::System { subtype: "api_error", content: "bad key sk-sentinel-0000".into(), level: "error" });
         t.sync().await.unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
@@ -478,7 +484,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.jsonl");
         std::fs::write(&path, "{\"type\":\"user\"}\n{\"type\":\"assi").unwrap();
-        let mut file = open_for_append(&path, "s").unwrap();
+        let mut file = open_for_append(&path).unwrap();
         file.write_all(b"{}\n").unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.ends_with("{\"type\":\"assi\n{}\n"));

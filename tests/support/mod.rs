@@ -45,6 +45,43 @@ impl Project {
         Project { dir: tempfile::tempdir().unwrap(), home: tempfile::tempdir().unwrap() }
     }
 
+    /// A project set up as a Claude Code user's: a git repository with `CLAUDE.md` and a
+    /// `.claude/` folder (settings, a command, an agent), and a user folder `~/.claude/` with
+    /// its own settings, command and memory. Where a bug that only shows in a real project
+    /// is met first.
+    pub fn claude_user() -> Project {
+        let project = Project::new();
+        project.write("CLAUDE.md", "# Project\nRun `make test` before committing.\n");
+        project.write("src/main.rs", "fn main() {\n    println!(\"hello\");\n}\n");
+        project.write(
+            ".claude/settings.json",
+            &serde_json::json!({"permissions": {"allow": ["Bash(git status:*)", "Bash(make test)"], "deny": ["Read(./.env)"]}})
+                .to_string(),
+        );
+        project.write(".claude/commands/review.md", "---\ndescription: Review the diff\n---\nReview $ARGUMENTS.\n");
+        project.write(".claude/agents/tester.md", "---\nname: tester\ndescription: Runs tests\n---\nRun the tests.\n");
+        let user = project.home.path().join(".claude");
+        std::fs::create_dir_all(user.join("commands")).unwrap();
+        std::fs::write(user.join("settings.json"), r#"{"permissions": {"allow": ["Bash(ls:*)"]}}"#).unwrap();
+        std::fs::write(user.join("commands/hello.md"), "Say hello to $ARGUMENTS.\n").unwrap();
+        std::fs::write(user.join("CLAUDE.md"), "Prefer short answers.\n").unwrap();
+        let git = |args: &[&str]| {
+            let status = Command::new("git")
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+                .args(args)
+                .current_dir(project.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.success(), "git {args:?}");
+        };
+        git(&["init", "-q"]);
+        git(&["add", "-A"]);
+        git(&["commit", "-qm", "init"]);
+        project
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
