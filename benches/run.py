@@ -7,7 +7,9 @@ Measures the budgets of DESIGN.md that this stage of cairn can be held to:
   - `cairn --version`: wall time and peak RSS
   - `cairn -p "say hi"` end to end: wall time and peak RSS
   - a 20-turn loop reading 20 different files: wall time, and the gap from the end of each
-    model reply to the next request (from the mock's own timestamps)
+    model reply to the next request (from the mock's own timestamps) — against the mock as
+    usual and against the mock without TCP_NODELAY (as Python's http.server and several
+    local model servers run: the body's last bytes wait ~40 ms for a delayed ACK)
   - the bytes of system prompt + tool schemas in the first request
 
 Wall times are medians over several runs; peak RSS is the largest of five runs under GNU time.
@@ -34,6 +36,7 @@ BUDGETS = {
     "say_hi_ms": 25.0,
     "say_hi_rss_mib": 25.0,
     "gap_ms": 3.0,
+    "gap_no_nodelay_ms": 3.0,
     "loop_ms": 150.0,
     "prompt_kb": 24.0,
 }
@@ -74,10 +77,12 @@ def peak_rss_mib(argv, env=None, cwd=None):
 class Mock:
     """The mock_llm example on a free port, playing `steps`, recording requests to a file."""
 
-    def __init__(self, steps, workdir):
+    def __init__(self, steps, workdir, **options):
         self.scenario = Path(workdir) / "scenario.json"
         self.record = Path(workdir) / "requests.jsonl"
-        self.scenario.write_text(json.dumps({"steps": steps}))
+        if self.record.exists():
+            self.record.unlink()
+        self.scenario.write_text(json.dumps({"steps": steps, **options}))
         self.proc = subprocess.Popen(
             [str(MOCK), "--scenario", str(self.scenario), "--record", str(self.record)],
             stdout=subprocess.PIPE,
@@ -139,7 +144,7 @@ def bench_say_hi(workdir):
     }
 
 
-def bench_read_loop(workdir, turns=20, runs=5):
+def bench_read_loop(workdir, turns=20, runs=5, nodelay=True):
     project = Path(workdir) / "project"
     project.mkdir(exist_ok=True)
     for i in range(turns):
@@ -148,7 +153,7 @@ def bench_read_loop(workdir, turns=20, runs=5):
     for _ in range(runs):
         steps += [{"tool_calls": [{"name": "Read", "input": {"file_path": f"file{i:02}.rs"}}]} for i in range(turns - 1)]
         steps.append({"text": "Read them all."})
-    mock = Mock(steps, workdir)
+    mock = Mock(steps, workdir, tcp_nodelay=nodelay)
     try:
         env = env_for(mock)
         walls = [timed([str(CAIRN), "-p", "read every file", "--max-turns", "50"], env=env, cwd=project)[0] for _ in range(runs)]
@@ -173,6 +178,9 @@ def main():
         results["version_ms"], results["version_rss_mib"] = bench_version()
         results.update(bench_say_hi(workdir))
         results.update(bench_read_loop(workdir))
+        without = bench_read_loop(workdir, nodelay=False)
+        results["gap_no_nodelay_ms"] = without["gap_ms"]
+        results["gap_no_nodelay_p90_ms"] = without["gap_p90_ms"]
     rows = [
         ("cairn --version", "version_ms", "ms"),
         ("cairn --version peak RSS", "version_rss_mib", "MiB"),
@@ -180,6 +188,8 @@ def main():
         ('cairn -p "say hi" peak RSS', "say_hi_rss_mib", "MiB"),
         ("reply → next request gap (median)", "gap_ms", "ms"),
         ("reply → next request gap (p90)", "gap_p90_ms", "ms"),
+        ("gap, server without TCP_NODELAY (median)", "gap_no_nodelay_ms", "ms"),
+        ("gap, server without TCP_NODELAY (p90)", "gap_no_nodelay_p90_ms", "ms"),
         ("20-turn read loop wall", "loop_ms", "ms"),
         ("system prompt + tool schemas", "prompt_kb", "KB"),
     ]

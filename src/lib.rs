@@ -14,12 +14,32 @@
 //! and the session list). `config` resolves flags and environment into what the core is
 //! built from; `cost` prices the tokens. The core never prints.
 
+/// `eprintln!` that never panics: a closed stderr (`2>&-`, a reader that went away) loses
+/// the line, not the run.
+#[macro_export]
+macro_rules! stderr_line {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `println!` that never panics (`cairn config check | head -1`).
+#[macro_export]
+macro_rules! stdout_line {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod agent;
 pub mod cli;
 pub mod config;
 pub mod cost;
 pub mod custom;
 pub mod hooks;
+pub mod limits;
 pub mod mcp;
 pub mod memory;
 pub mod permissions;

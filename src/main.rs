@@ -29,7 +29,7 @@ fn main() {
     match run(cli) {
         Ok(code) => exit(code),
         Err(error) => {
-            eprintln!("cairn: {error:#}");
+            cairn::stderr_line!("cairn: {error:#}");
             exit(1);
         }
     }
@@ -69,7 +69,7 @@ fn run(cli: Cli) -> Result<i32> {
     let locations = Locations::from_env(&cwd, &home, cli.settings.clone(), &process_env);
     let mut settings = Settings::load(&locations)?;
     for diagnostic in &settings.diagnostics {
-        eprintln!("cairn: {diagnostic}");
+        cairn::stderr_line!("cairn: {diagnostic}");
     }
     let mut trusted = true;
     let mcp_sources = cairn::mcp::config::Sources {
@@ -84,7 +84,7 @@ fn run(cli: Cli) -> Result<i32> {
     };
     let mut mcp = mcp_sources.load(&process_env);
     for warning in &mcp.warnings {
-        eprintln!("cairn: warning: {warning}");
+        cairn::stderr_line!("cairn: warning: {warning}");
     }
     // A project's `.mcp.json` servers run only with the user's say-so: named in settings,
     // all allowed there, or the folder trusted (asked below, once); `-p` runs them.
@@ -109,7 +109,7 @@ fn run(cli: Cli) -> Result<i32> {
         if !wanted.is_empty() {
             if ask_trust(&cwd, &wanted)? {
                 if let Err(e) = trust::remember(&home, &cwd) {
-                    eprintln!("cairn: could not remember the answer: {e}");
+                    cairn::stderr_line!("cairn: could not remember the answer: {e}");
                 }
             } else {
                 settings = settings.untrusted();
@@ -212,7 +212,7 @@ fn run(cli: Cli) -> Result<i32> {
         .as_ref()
         .and_then(|l| l.permission_mode)
         .filter(|m| matches!(m, PermissionMode::Default | PermissionMode::AcceptEdits));
-    let mut warn = |message: String| eprintln!("cairn: warning: {message}");
+    let mut warn = |message: String| cairn::stderr_line!("cairn: warning: {message}");
     let permissions = permission_policy(&cli, &settings, &cwd, &process_env, resumed_mode, &mut warn)?;
     let mut tools = ToolRegistry::builtin();
     tools.retain(|name| !permissions.removes_tool(name));
@@ -232,7 +232,7 @@ fn run(cli: Cli) -> Result<i32> {
         if dir.is_dir() {
             add_dirs.push(dir.clone());
         } else {
-            eprintln!(
+            cairn::stderr_line!(
                 "cairn: warning: permissions.additionalDirectories: {} is not a folder; it is skipped",
                 dir.display()
             );
@@ -321,7 +321,7 @@ fn mcp_command(
             Ok(0)
         }
         Err(problem) => {
-            eprintln!("cairn: {problem}");
+            cairn::stderr_line!("cairn: {problem}");
             Ok(1)
         }
     }
@@ -418,19 +418,19 @@ fn check_settings(locations: &Locations) -> i32 {
     let settings = match Settings::load(locations) {
         Ok(settings) => settings,
         Err(unreadable) => {
-            println!("error: {unreadable}");
+            cairn::stdout_line!("error: {unreadable}");
             return 1;
         }
     };
     if settings.sources.is_empty() {
-        println!("No settings files found (looked in ~/.claude, $CAIRN_HOME, .claude/ and .cairn/).");
+        cairn::stdout_line!("No settings files found (looked in ~/.claude, $CAIRN_HOME, .claude/ and .cairn/).");
     }
     for source in &settings.sources {
         let problems: Vec<_> = settings.diagnostics.iter().filter(|d| d.file == source.label).collect();
         let mark = if problems.is_empty() { "ok" } else { "problems" };
-        println!("{}: {mark}", source.label);
+        cairn::stdout_line!("{}: {mark}", source.label);
         for problem in problems {
-            println!("  {problem}");
+            cairn::stdout_line!("  {problem}");
         }
     }
     let anchors = Anchors {
@@ -441,16 +441,16 @@ fn check_settings(locations: &Locations) -> i32 {
     let rules = Rules { allow: settings.allow.clone(), ask: settings.ask.clone(), deny: settings.deny.clone() };
     let (_, problems) = PermissionPolicy::new(PermissionMode::Default, rules, anchors);
     for problem in &problems {
-        println!("{}: permission rule {}: {}", problem.origin, problem.rule, problem.problem);
+        cairn::stdout_line!("{}: permission rule {}: {}", problem.origin, problem.rule, problem.problem);
     }
     i32::from(settings.errors().next().is_some() || !problems.is_empty())
 }
 
 /// Asks on the terminal whether the folder's settings may be used; `y` means yes.
 fn ask_trust(cwd: &std::path::Path, wanted: &[String]) -> Result<bool> {
-    eprintln!("This folder's settings would run commands or allow tools without asking:");
+    cairn::stderr_line!("This folder's settings would run commands or allow tools without asking:");
     for line in wanted {
-        eprintln!("  {line}");
+        cairn::stderr_line!("  {line}");
     }
     eprint!("Do you trust {}? [y/N] (remembered; anything else ignores them this time) ", cwd.display());
     let mut answer = String::new();

@@ -31,6 +31,16 @@ fn every_fault_kind_is_retried_to_success() {
             "overloaded mid-stream",
             Step::text("busy").with_fault(Fault::StreamError { after_events: 2, error_type: None }),
         ),
+        // Bytes keep coming, progress does not: a stall all the same.
+        ("keep-alive pings forever", Step::text("never").with_fault(Fault::Pings { after_events: 1 })),
+        (
+            "a line that never ends",
+            Step::text("never").with_fault(Fault::LongLine { after_events: 1, bytes: 100, unterminated: true }),
+        ),
+        (
+            "a 100 MB line",
+            Step::text("huge").with_fault(Fault::LongLine { after_events: 1, bytes: 100 << 20, unterminated: false }),
+        ),
     ];
     let project = Project::new();
     for (name, fault) in faults {
@@ -184,4 +194,65 @@ fn the_example_scenario_files_load_and_play() {
     let bad = project.write("bad.yaml", "steps:\n  - txt: typo\n");
     let error = Scenario::load(&bad).unwrap_err();
     assert!(error.contains("bad.yaml"), "{error}");
+}
+
+#[test]
+fn a_reply_is_over_at_its_end_marker_even_when_the_server_holds_the_body_open() {
+    // A server without TCP_NODELAY holds a body's last bytes; here the body stays open for
+    // 20 s after the end marker: the next request must not wait for it.
+    for provider in ["anthropic", "openai"] {
+        let project = Project::new();
+        project.write("a.txt", "alpha\n");
+        let mock = MockLlm::start(
+            Scenario::new(vec![
+                Step::tool("Read", json!({"file_path": "a.txt"})).with_linger_ms(20_000),
+                Step::text("Read it.").with_linger_ms(20_000),
+            ])
+            .without_nodelay(),
+        );
+        let mut cmd = project.cairn(&mock);
+        if provider == "openai" {
+            cmd.env("OPENAI_API_KEY", "k").args([
+                "--provider",
+                "openai",
+                "--model",
+                "m",
+                "--base-url",
+                &format!("{}/v1", mock.url()),
+            ]);
+        }
+        cmd.args(["-p", "read a.txt", "--output-format", "json"]);
+        let out = crate::support::run(cmd);
+        assert_eq!(out.code(), 0, "{provider}: {}", out.stderr);
+        assert_eq!(out.result()["result"], "Read it.", "{provider}");
+        let requests = mock.requests();
+        assert_eq!(requests.len(), 2, "{provider}");
+        let held_until = requests[0].closed_at.unwrap_or(std::time::Duration::MAX);
+        assert!(
+            requests[1].received_at < held_until,
+            "{provider}: the next request waited for the body to close ({:?} ≥ {held_until:?})",
+            requests[1].received_at
+        );
+    }
+}
+
+#[test]
+fn an_absurd_retry_after_is_capped_and_said() {
+    let project = Project::new();
+    let mock = MockLlm::start(Scenario::new(vec![Step::fault(http(529, Some("1e300"), None)), Step::text("later")]));
+    let mut cmd = project.cairn(&mock);
+    cmd.args(["-p", "go"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut told = String::new();
+    for line in std::io::BufRead::lines(stderr).map_while(Result::ok) {
+        told.push_str(&line);
+        if told.contains("cairn waits 300 s at most") {
+            break;
+        }
+    }
+    assert!(told.contains("cairn waits 300 s at most"), "{told}");
+    rustix::process::kill_process(rustix::process::Pid::from_child(&child), rustix::process::Signal::TERM).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "a clean interrupted exit, no panic: {told}");
 }

@@ -8,14 +8,13 @@
 
 use std::time::Duration;
 
-use eventsource_stream::Event as SseEvent;
 use futures::future::BoxFuture;
 use serde::Deserialize;
 use serde::ser::{SerializeSeq, Serializer};
 
 use serde_json::{Value, json};
 
-use super::sse::{self, SseDecoder};
+use super::sse::{self, SseDecoder, SseEvent};
 use super::{BlockStart, EventStream, PartialUsage, Provider, ProviderError, Request, StopReason, StreamEvent};
 use crate::agent::history::Message;
 use crate::cost::Usage;
@@ -384,7 +383,7 @@ mod tests {
     use crate::provider::{ResponseBuilder, ToolSpec};
 
     fn sse(data: &str) -> SseEvent {
-        SseEvent { event: String::new(), data: data.into(), id: String::new(), retry: None }
+        SseEvent::data(data)
     }
 
     /// The reference's complete example (thinking + text + tool_use), line by line.

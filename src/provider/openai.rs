@@ -5,19 +5,19 @@
 //! dropped, images become data URLs); [`OpenAiDecoder`] maps chunks back into Anthropic-shaped
 //! [`StreamEvent`]s: a text block, a thinking block (`reasoning_content`/`reasoning`), and one
 //! block per tool-call index, then one `message_delta` with the stop reason and the usage
-//! (`stream_options.include_usage`). `[DONE]` ends the message; a server that closes after a
-//! `finish_reason` without `[DONE]` is accepted, one that closes before it was cut.
+//! (`stream_options.include_usage`). `[DONE]`, or a chunk that brings the usage once the
+//! finish reason is known, ends the message; a server that closes after a `finish_reason`
+//! without `[DONE]` is accepted, one that closes before it was cut.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use eventsource_stream::Event as SseEvent;
 use futures::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::anthropic::classify;
-use super::sse::{self, SseDecoder};
+use super::sse::{self, SseDecoder, SseEvent};
 use super::{BlockStart, EventStream, PartialUsage, Provider, ProviderError, Request, StopReason, StreamEvent};
 use crate::agent::history::{ContentBlock, ImageSource, Message, Role, ToolResultContent};
 use crate::cost::Usage;
@@ -367,6 +367,11 @@ impl OpenAiDecoder {
                 self.finish_reason = Some(reason);
             }
         }
+        // A finish reason with the usage is the final chunk: only `[DONE]` can follow, and
+        // a server may hold that (and the body's end) back.
+        if self.finish_reason.is_some() && self.usage.is_some() {
+            self.end_message(out);
+        }
         Ok(())
     }
 }
@@ -408,7 +413,7 @@ mod tests {
     use crate::provider::{ResponseBuilder, ToolSpec};
 
     fn sse(data: &str) -> SseEvent {
-        SseEvent { event: String::new(), data: data.into(), id: String::new(), retry: None }
+        SseEvent::data(data)
     }
 
     fn decode_all(lines: &[&str]) -> (Vec<StreamEvent>, Result<(), ProviderError>) {

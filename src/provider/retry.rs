@@ -85,11 +85,19 @@ pub async fn sample(
         }
         let delay = policy.delay(attempt, error.retry_after());
         attempt += 1;
+        let mut told = error.to_string();
+        if let Some(hint) = error.retry_after().filter(|hint| *hint > delay) {
+            told.push_str(&format!(
+                " (the server asked to wait {} s; cairn waits {} s at most)",
+                hint.as_secs(),
+                delay.as_secs()
+            ));
+        }
         events.emit(Event::Retrying {
             attempt,
             max_attempts: policy.max_attempts,
             delay,
-            error: error.to_string(),
+            error: told,
             status: error.status(),
         });
         tokio::select! {

@@ -79,7 +79,7 @@ pub async fn run(agent: AgentHandle, first_prompt: Option<String>, options: Prin
     let AgentHandle { ops, mut events, task } = agent;
     let signals = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()));
     let (Ok(mut sigint), Ok(mut sigterm), Ok(mut sighup)) = signals else {
-        eprintln!("cairn: could not install signal handlers");
+        crate::stderr_line!("cairn: could not install signal handlers");
         return 1;
     };
     let mut printer = Printer::new(options.clone());
@@ -114,13 +114,13 @@ pub async fn run(agent: AgentHandle, first_prompt: Option<String>, options: Prin
                         Ok(Some(content)) => content,
                         Ok(None) => continue,
                         Err(message) => {
-                            eprintln!("cairn: ignoring a stdin line: {message}");
+                            crate::stderr_line!("cairn: ignoring a stdin line: {message}");
                             continue;
                         }
                     },
                     Ok(None) => break,
                     Err(e) => {
-                        eprintln!("cairn: could not read stdin: {e}");
+                        crate::stderr_line!("cairn: could not read stdin: {e}");
                         exit_code = 1;
                         break;
                     }
@@ -227,7 +227,7 @@ impl Printer {
             }
             Event::ToolCallStarted { name, input, .. } => {
                 if self.options.verbose && !self.streaming() {
-                    eprintln!("→ {name} {}", summary(input));
+                    crate::stderr_line!("→ {name} {}", summary(input));
                 }
             }
             Event::ToolCallFinished { call_id, output, .. } => {
@@ -245,7 +245,7 @@ impl Printer {
                     });
                     self.line(&line);
                 } else {
-                    eprintln!(
+                    crate::stderr_line!(
                         "cairn: {error}; retrying in {:.1} s (attempt {attempt}/{max_attempts})",
                         delay.as_secs_f64()
                     );
@@ -265,7 +265,7 @@ impl Printer {
                     });
                     self.line(&line);
                 } else if self.options.verbose {
-                    eprintln!("cairn: compacted the conversation ({pre_tokens} → {post_tokens} tokens)");
+                    crate::stderr_line!("cairn: compacted the conversation ({pre_tokens} → {post_tokens} tokens)");
                 }
             }
             Event::Task(task) => {
@@ -274,10 +274,10 @@ impl Printer {
                         self.line(&line);
                     }
                 } else if self.options.verbose && task.state == TaskState::Started {
-                    eprintln!("→ {} agent: {}", task.agent_type, task.description);
+                    crate::stderr_line!("→ {} agent: {}", task.agent_type, task.description);
                 }
             }
-            Event::Error { message } | Event::Notice { message } => eprintln!("cairn: {message}"),
+            Event::Error { message } | Event::Notice { message } => crate::stderr_line!("cairn: {message}"),
             Event::TurnComplete(outcome) | Event::TurnAborted(outcome) => return Some(self.finish_turn(outcome)),
         }
         None
@@ -293,8 +293,8 @@ impl Printer {
                 TurnStatus::MaxTurns { limit } => self.text(&format!("Error: Reached max turns ({limit})")),
                 TurnStatus::MaxBudget { limit } => self.text(&format!("Error: Exceeded USD budget ({limit})")),
                 TurnStatus::Failed(error) => self.text(&error.message),
-                TurnStatus::Interrupted => eprintln!("cairn: interrupted"),
-                TurnStatus::HookStopped { reason } => eprintln!(
+                TurnStatus::Interrupted => crate::stderr_line!("cairn: interrupted"),
+                TurnStatus::HookStopped { reason } => crate::stderr_line!(
                     "cairn: stopped by a hook{}",
                     if reason.is_empty() { String::new() } else { format!(": {reason}") }
                 ),

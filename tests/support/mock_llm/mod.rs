@@ -43,8 +43,11 @@ pub struct RecordedRequest {
     pub body: Value,
     /// Time since the mock started.
     pub received_at: Duration,
-    /// When the last byte of the answer was handed to the connection.
+    /// When the last event of the answer was handed to the connection.
     pub finished_at: Option<Duration>,
+    /// When the body was closed after that (later with `linger_ms`; `None` if the client
+    /// went first).
+    pub closed_at: Option<Duration>,
     /// What the real API would have rejected about the history.
     pub history_problems: Vec<String>,
 }
@@ -155,7 +158,7 @@ async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, mut stop: t
             },
             _ = &mut stop => return,
         };
-        let _ = stream.set_nodelay(true);
+        let _ = stream.set_nodelay(shared.scenario.tcp_nodelay);
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
             let service = service_fn(move |req| handle(req, Arc::clone(&shared)));
@@ -231,6 +234,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<
             body: body.clone(),
             received_at,
             finished_at: None,
+            closed_at: None,
             history_problems: history_problems.clone(),
         });
         index
@@ -316,6 +320,29 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<
                 Some(Fault::Stall { after_events, ms }) if n == *after_events => {
                     tokio::time::sleep(Duration::from_millis(ms.unwrap_or(3_600_000))).await;
                 }
+                Some(Fault::Pings { after_events }) if n == *after_events => loop {
+                    let ping = Bytes::from("event: ping\ndata: {\"type\": \"ping\"}\n\n");
+                    if sender.send_data(ping).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                },
+                Some(Fault::LongLine { after_events, bytes, unterminated }) if n == *after_events => {
+                    if sender.send_data(Bytes::from_static(b"event: content_block_delta\ndata: ")).await.is_err() {
+                        return;
+                    }
+                    let chunk = Bytes::from(vec![b'x'; 1 << 20]);
+                    for sent in (0..*bytes).step_by(1 << 20) {
+                        if sender.send_data(chunk.slice(..(bytes - sent).min(1 << 20))).await.is_err() {
+                            return;
+                        }
+                    }
+                    if *unterminated {
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                    }
+                    let _ = sender.send_data(Bytes::from_static(b"\n\n")).await;
+                    break;
+                }
                 _ => {}
             }
             if let Some(delay) = delay {
@@ -326,6 +353,11 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<
             }
         }
         finished(&shared, index);
+        if let Some(linger) = step.linger_ms {
+            tokio::time::sleep(Duration::from_millis(linger)).await;
+        }
+        drop(sender);
+        closed(&shared, index);
     });
     let mut response = Response::new(channel.boxed());
     let headers = response.headers_mut();
@@ -344,12 +376,22 @@ fn finished(shared: &Shared, index: usize) {
     }
 }
 
+fn closed(shared: &Shared, index: usize) {
+    let at = shared.started.elapsed();
+    if let Ok(mut requests) = shared.requests.lock()
+        && let Some(request) = requests.get_mut(index)
+    {
+        request.closed_at = Some(at);
+    }
+}
+
 /// Serialises a recorded request for logs (`--record`).
 pub fn to_json(request: &RecordedRequest) -> Value {
     json!({
         "index": request.index, "method": request.method, "path": request.path, "headers": request.headers,
         "body": request.body, "received_at_ms": request.received_at.as_secs_f64() * 1000.0,
         "finished_at_ms": request.finished_at.map(|d| d.as_secs_f64() * 1000.0),
+        "closed_at_ms": request.closed_at.map(|d| d.as_secs_f64() * 1000.0),
         "history_problems": request.history_problems,
     })
 }

@@ -18,9 +18,14 @@
 //!   - fault: {kind: prompt_too_long}
 //!   - text: "The answer."
 //!     token_delay_ms: 20                                   # pacing between events
+//!   - fault: {kind: pings, after_events: 1}                # keep-alive pings, forever
+//!   - fault: {kind: long_line, after_events: 1, bytes: 100000000}  # one huge `data:` line
+//!   - text: "Done."
+//!     linger_ms: 20000                                     # the body stays open after the end
 //! pages:                                                   # served at GET /docs (for WebFetch)
 //!   /docs: {content_type: text/html, body: "<h1>Docs</h1>"}
 //! context_limit: 50000                                     # larger requests: prompt-too-long
+//! tcp_nodelay: false                                       # as Python's http.server: Nagle on
 //! ```
 //!
 //! A compaction request (one that asks to "Summarize this conversation so far") is answered
@@ -41,6 +46,9 @@ pub struct Scenario {
     /// The model's context window, in tokens (a request's bytes ÷ 4): a larger request is
     /// refused with prompt-too-long, as the real API refuses it, and uses no step.
     pub context_limit: Option<u64>,
+    /// Set TCP_NODELAY on connections (the default). Off, small writes wait for the peer's
+    /// delayed ACK (Nagle), as with Python's http.server and several local model servers.
+    pub tcp_nodelay: bool,
 }
 
 /// A static page the mock serves.
@@ -74,11 +82,16 @@ impl Page {
 
 impl Scenario {
     pub fn new(steps: Vec<Step>) -> Scenario {
-        Scenario { steps, pages: BTreeMap::new(), context_limit: None }
+        Scenario { steps, pages: BTreeMap::new(), context_limit: None, tcp_nodelay: true }
     }
 
     pub fn with_context_limit(mut self, tokens: u64) -> Scenario {
         self.context_limit = Some(tokens);
+        self
+    }
+
+    pub fn without_nodelay(mut self) -> Scenario {
+        self.tcp_nodelay = false;
         self
     }
 
@@ -98,7 +111,9 @@ impl Scenario {
         };
         Ok(match parsed {
             File::Steps(steps) => Scenario::new(steps),
-            File::Scenario { steps, pages, context_limit } => Scenario { steps, pages, context_limit },
+            File::Scenario { steps, pages, context_limit, tcp_nodelay } => {
+                Scenario { steps, pages, context_limit, tcp_nodelay: tcp_nodelay.unwrap_or(true) }
+            }
         })
     }
 }
@@ -113,6 +128,8 @@ enum File {
         pages: BTreeMap<String, Page>,
         #[serde(default)]
         context_limit: Option<u64>,
+        #[serde(default)]
+        tcp_nodelay: Option<bool>,
     },
 }
 
@@ -139,6 +156,9 @@ pub struct Step {
     /// Characters per text delta (default 12).
     #[serde(default)]
     pub chunk_chars: Option<usize>,
+    /// Milliseconds the body stays open after the last event (the end marker) was sent.
+    #[serde(default)]
+    pub linger_ms: Option<u64>,
 }
 
 impl Step {
@@ -179,6 +199,11 @@ impl Step {
 
     pub fn with_stop_reason(mut self, reason: &str) -> Step {
         self.stop_reason = Some(reason.into());
+        self
+    }
+
+    pub fn with_linger_ms(mut self, ms: u64) -> Step {
+        self.linger_ms = Some(ms);
         self
     }
 
@@ -247,6 +272,16 @@ pub enum Fault {
         after_events: usize,
         #[serde(default)]
         ms: Option<u64>,
+    },
+    /// Keep-alive pings after this many events, every 10 ms, until the client goes.
+    Pings { after_events: usize },
+    /// After this many events, a `data:` line of `bytes` bytes, sent in 1 MB chunks; then,
+    /// if `unterminated`, the line never ends and the body stays open.
+    LongLine {
+        after_events: usize,
+        bytes: usize,
+        #[serde(default)]
+        unterminated: bool,
     },
     /// An SSE `error` event after this many events.
     StreamError {
