@@ -90,3 +90,106 @@ fn an_api_key_helper_provides_the_key_and_its_failure_is_explained() {
     assert_eq!(out.code(), 1);
     assert!(out.stderr.contains("apiKeyHelper failed: it exited with exit status: 3: nope"), "{}", out.stderr);
 }
+
+/// A Claude Code user's project with a secret the settings deny to Read.
+fn project_with_a_secret() -> Project {
+    let project = Project::claude_user();
+    project.write(".env", "API_TOKEN=SENTINEL-SECRET-42\n");
+    project.write("src/config.rs", "// reads API_TOKEN from the environment\n");
+    project
+}
+
+#[test]
+fn read_deny_rules_bind_grep_glob_ls_and_attachments() {
+    let project = project_with_a_secret();
+    project.write(".claude/commands/leak.md", "Summarise @.env and @src/config.rs\n");
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tools(&[
+            ("Grep", json!({"pattern": "API_TOKEN", "output_mode": "content"})),
+            ("Grep", json!({"pattern": "SENTINEL", "path": "."})),
+            ("Glob", json!({"pattern": "**/.env*"})),
+            ("LS", json!({"path": "."})),
+        ]),
+        Step::text("nothing to see"),
+        Step::text("summary"),
+    ]));
+    let out = stream_json(&project, &mock, "look for the token", &[]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let results = tool_results(&mock.requests()[1].body);
+    assert!(results[0].1.contains("src/config.rs"), "the rest is still searched: {results:?}");
+    for (_, text, _) in &results {
+        assert!(!text.contains("SENTINEL-SECRET"), "{results:?}");
+    }
+    assert!(results[1].1.starts_with("No matches"), "{results:?}");
+    assert!(results[2].1.starts_with("No files found"), "{results:?}");
+    assert!(!results[3].1.contains("- .env"), "{results:?}");
+    // A command file's mention is read for the model: not the denied one.
+    let out = stream_json(&project, &mock, "/leak", &["-c"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let sent = mock.requests()[2].body.to_string();
+    assert!(sent.contains("reads API_TOKEN from the environment"), "{sent}");
+    assert!(!sent.contains("SENTINEL-SECRET"), "{sent}");
+    assert!(sent.contains("was not attached: denied by the permission rule Read(./.env)"), "{sent}");
+}
+
+#[test]
+fn hostile_commands_are_refused_headless_and_leave_nothing_behind() {
+    let project = project_with_a_secret();
+    let hostile = [
+        // The allow rule `Bash(git status:*)` must not carry these.
+        "git status > newfile",
+        "GIT_CONFIG_PARAMETERS=\"'core.fsmonitor=touch pwned-fsmonitor'\" git status",
+        "GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.fsmonitor GIT_CONFIG_VALUE_0='touch pwned-count' git status",
+        // Read-only in name only.
+        "PATH=./bin:$PATH ls",
+        "x=$(cat src/config.rs); [[ $x -eq 0 ]] && touch pwned-arith",
+        "ps eww -p $PPID",
+        "grep -r SENTINEL .",
+        "git show HEAD:.env",
+        "xxd CLAUDE.md pwned-xxd",
+    ];
+    project.write("bin/ls", "#!/bin/sh\ntouch pwned-path\n");
+    let calls: Vec<(&str, serde_json::Value)> = hostile.iter().map(|c| ("Bash", json!({ "command": c }))).collect();
+    let (out, results) = crate::support::run_calls(&project, &calls, &[]);
+    for ((_, text, is_error), command) in results.iter().zip(hostile) {
+        assert!(*is_error, "{command} ran: {text}");
+        assert!(!text.contains("SENTINEL-SECRET"), "{command}: {text}");
+    }
+    assert_eq!(out.result()["permission_denials"].as_array().unwrap().len(), hostile.len());
+    let left: Vec<String> = std::fs::read_dir(project.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("pwned") || n == "newfile")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_webfetch_domain_deny_holds_for_every_spelling_of_its_address() {
+    let project = Project::claude_user();
+    let mock = MockLlm::start_with(|url| {
+        let port = url.rsplit(':').next().unwrap().to_owned();
+        Scenario::new(vec![
+            Step::tools(&[
+                ("WebFetch", json!({"url": format!("http://[::ffff:127.0.0.1]:{port}/docs"), "prompt": "p"})),
+                ("WebFetch", json!({"url": format!("http://127.0.0.1:{port}/docs"), "prompt": "p"})),
+                ("WebFetch", json!({"url": format!("http://2130706433:{port}/docs"), "prompt": "p"})),
+            ]),
+            Step::text("done"),
+        ])
+        .with_page("/docs", crate::support::Page::html("<h1>INTERNAL-DOCS</h1>"))
+    });
+    let out = stream_json(
+        &project,
+        &mock,
+        "fetch",
+        &["--allowedTools", "WebFetch", "--disallowedTools", "WebFetch(domain:localhost)"],
+    );
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let results = tool_results(&mock.requests()[1].body);
+    assert_eq!(results.len(), 3);
+    for (_, text, is_error) in &results {
+        assert!(*is_error && text.contains("WebFetch(domain:localhost)"), "{results:?}");
+        assert!(!text.contains("INTERNAL-DOCS"));
+    }
+}

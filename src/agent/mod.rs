@@ -209,6 +209,7 @@ impl Session {
             .with_env(config.env.clone()),
         );
         let permissions = Arc::new(Mutex::new(config.permissions.clone()));
+        tools.set_policy(Arc::clone(&permissions));
         let transcript = config.transcript.take();
         Session {
             config,

@@ -286,8 +286,16 @@ fn push_note(session: &mut Session, text: &str, meta: bool) {
 /// Write), as content blocks after the message.
 async fn attach_files(session: &Session, paths: &[PathBuf], cancel: &CancellationToken) -> Vec<ContentBlock> {
     let Some(read) = session.config.tools.get("Read") else { return Vec::new() };
+    let denials = session.tools.read_denials();
     let mut blocks = Vec::new();
     for (i, path) in paths.iter().enumerate() {
+        // Attached by the user, or mentioned by a command file: a Read deny rule binds both.
+        if let Some(denial) =
+            denials.as_ref().and_then(|d| d.denial_of(&session.tools.resolve(&path.to_string_lossy())))
+        {
+            blocks.push(ContentBlock::text(format!("(The file {} was not attached: {denial}.)", path.display())));
+            continue;
+        }
         let ctx = ToolContext {
             call_id: format!("attachment-{i}"),
             cancel: cancel.clone(),

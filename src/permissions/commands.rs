@@ -205,7 +205,9 @@ pub fn is_read_only(words: &[Word]) -> bool {
         "sort" => !has(&["-o", "--output"]) && !args.iter().any(|w| w.text.starts_with("-o")),
         "diff" => !has(&["--output"]),
         "uniq" => args.iter().filter(|w| !w.text.starts_with('-')).count() <= 1,
-        "xxd" => !has(&["-r", "-revert"]),
+        "xxd" => !has(&["-r", "-revert"]) && positional(args) <= 1,
+        // BSD-style `e` shows every process's environment (cairn's API key among them).
+        "ps" => !args.iter().any(|w| !w.text.starts_with('-') && w.text.contains('e')),
         "tree" => !has(&["-o"]),
         "jq" => !has(&["-i", "--in-place"]),
         "rg" => !has(&["--pre"]),
@@ -246,12 +248,70 @@ pub fn reads_files(name: &str) -> bool {
     READS_FILES.contains(&base(name))
 }
 
+/// Arguments that are not options.
+fn positional(args: &[Word]) -> usize {
+    args.iter().filter(|w| !w.text.starts_with('-') || w.text == "-").count()
+}
+
 pub fn writes_files(words: &[Word]) -> bool {
     let Some(first) = words.first() else { return false };
     match base(&first.text) {
         "sed" => words[1..].iter().any(|w| w.text.starts_with("-i") || w.text.starts_with("--in-place")),
+        // `xxd in out`, `uniq in out`: the second file is written.
+        "xxd" | "uniq" => positional(&words[1..]) >= 2,
         name => WRITES_FILES.contains(&name),
     }
+}
+
+/// Whether the command reads whole trees (or a repository's history) rather than the
+/// files it names: `grep -r`, `rg`, `git grep`, `git log -p`, `git show`, `tar c`…
+/// Read deny rules cannot be checked against what it will show.
+pub fn reads_broadly(words: &[Word]) -> bool {
+    let Some(first) = words.first() else { return false };
+    let args = &words[1..];
+    let flag = |short: char, long: &[&str]| {
+        args.iter().any(|w| {
+            let t = w.text.as_str();
+            long.contains(&t) || (t.starts_with('-') && !t.starts_with("--") && t[1..].contains(short))
+        })
+    };
+    match base(&first.text) {
+        "grep" | "egrep" | "fgrep" | "zgrep" => {
+            flag('r', &["--recursive"])
+                || flag('R', &["--dereference-recursive"])
+                || args.iter().any(|w| w.text == "--directories=recurse")
+        }
+        "rg" | "ag" | "ack" | "ugrep" | "pt" | "git-grep" => true,
+        "cp" | "scp" => flag('r', &["--recursive"]) || flag('R', &[]) || flag('a', &["--archive"]),
+        "rsync" => flag('r', &["--recursive"]) || flag('a', &["--archive"]),
+        "tar" => {
+            flag('c', &["--create"]) || args.first().is_some_and(|w| !w.text.starts_with('-') && w.text.contains('c'))
+        }
+        "zip" => flag('r', &["--recurse-paths"]),
+        "git" => git_shows_content(args),
+        _ => false,
+    }
+}
+
+/// git subcommands that print file contents from the repository.
+fn git_shows_content(args: &[Word]) -> bool {
+    let Some(at) = args.iter().position(|w| !w.text.starts_with('-')) else { return false };
+    let rest = &args[at + 1..];
+    let patch = rest
+        .iter()
+        .any(|w| matches!(w.text.as_str(), "-p" | "-u" | "--patch" | "-G" | "--word-diff") || w.text.starts_with("-G"));
+    match args[at].text.as_str() {
+        "grep" | "show" | "diff" | "cat-file" | "archive" | "blame" | "annotate" | "format-patch" => true,
+        "log" | "whatchanged" | "reflog" => patch,
+        "stash" => rest.first().is_some_and(|w| w.text == "show") && patch,
+        _ => false,
+    }
+}
+
+/// `git show HEAD:path`: the path in a `<rev>:<path>` argument.
+pub fn git_revision_path(word: &Word) -> Option<&str> {
+    let (_, path) = word.text.split_once(':')?;
+    (!path.is_empty() && !word.text.starts_with('-') && !word.text.contains("://")).then_some(path)
 }
 
 pub fn accept_edits_runs(name: &str) -> bool {

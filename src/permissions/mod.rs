@@ -12,10 +12,13 @@
 //! outside bypass mode; reads outside the working folders ask too. A short list of
 //! read-only commands (`commands`) runs without asking inside the working folders.
 
+pub mod code;
 pub mod commands;
 pub mod paths;
+mod read_denials;
 pub mod rule;
 pub mod shell;
+mod tracked;
 
 use std::path::{Path, PathBuf};
 
@@ -24,7 +27,8 @@ use serde_json::Value;
 
 use crate::tools::{Approval, ToolKind};
 use paths::{Anchors, Target};
-pub use rule::{CompiledRule, Origin, PermissionRule, Purpose, RuleError, Subject, family};
+pub use read_denials::ReadDenials;
+pub use rule::{CompiledRule, Origin, PermissionRule, Purpose, RuleError, Subject, canonical_host, family};
 use shell::{Command, Word};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -310,8 +314,9 @@ impl PermissionPolicy {
         // Writes to protected paths or outside the working folders.
         let mut firm: Vec<String> = Vec::new();
         let mut changes = false;
-        // Every command allowed by a rule: its redirections inside the project are too.
-        let mut all_by_rule = !analysis.commands.is_empty();
+        // A deny rule names a command: what runs code the gate cannot read might be it.
+        let guard_code = self.deny_names_any_command();
+        let mut code_notes: Vec<String> = Vec::new();
         for command in &analysis.commands {
             for view in views(command) {
                 if let Some(rule) = self.deny.iter().find(|r| r.matches(&Subject::Command(&view))) {
@@ -337,15 +342,37 @@ impl PermissionPolicy {
             if !files.known && self.has_path_denials() {
                 maybe_denied.push(format!("`{}` touches files only known when it runs", command.name()));
             }
-            let read_only = commands::is_read_only(&command.words);
+            let dir = command_dir(ctx.cwd, command.dir.as_deref(), home.as_deref());
+            if commands::reads_broadly(&command.words)
+                && self.broad_read_denied(command, dir.as_deref(), home.as_deref())
+            {
+                maybe_denied.push(format!(
+                    "`{}` may show files a Read deny rule protects (the Grep tool leaves them out)",
+                    joined(&command.words[..command.words.len().min(3)])
+                ));
+            }
+            // Variables that change what it runs: its name no longer says what it does.
+            let odd_env: Vec<&str> = command.env.iter().map(String::as_str).filter(|n| !code::is_safe_env(n)).collect();
+            let env_changed = !odd_env.is_empty() || !analysis.env_changes.is_empty();
+            if let Some(name) = odd_env.first() {
+                code_notes.push(format!("`{name}=…` changes what `{}` runs", command.name()));
+            }
+            let runs_code = code::runs_code(&command.words);
+            if let Some(why) = &runs_code
+                && guard_code
+            {
+                maybe_denied.push(why.clone());
+            }
+            let read_only = commands::is_read_only(&command.words) && !env_changed && runs_code.is_none();
             changes |= !read_only;
             let plain = joined(&command.words);
-            let by_rule = match &command.wrapped {
-                // `sudo …` is allowed only by a rule that says so.
-                Some(wrapped) if is_sudo(wrapped) => self.allows_command(&joined(wrapped)),
-                Some(wrapped) => self.allows_command(&plain) || self.allows_command(&joined(wrapped)),
-                None => self.allows_command(&plain),
-            };
+            let by_rule = !env_changed
+                && match &command.wrapped {
+                    // `sudo …` is allowed only by a rule that says so.
+                    Some(wrapped) if is_sudo(wrapped) => self.allows_command(&joined(wrapped)),
+                    Some(wrapped) => self.allows_command(&plain) || self.allows_command(&joined(wrapped)),
+                    None => self.allows_command(&plain),
+                };
             let inside = files.known
                 && !command.extra_args
                 && files.targets.iter().all(|(t, write, _)| {
@@ -355,16 +382,23 @@ impl PermissionPolicy {
                         t.within(ctx.working_dirs) || t.within(ctx.readable_dirs)
                     }
                 });
-            all_by_rule &= by_rule;
             if by_rule || (read_only && inside) {
                 continue;
             }
-            if commands::accept_edits_runs(command.name()) && inside {
+            if commands::accept_edits_runs(command.name()) && inside && !env_changed {
                 edits.push(format!("`{plain}` changes files"));
             } else {
                 needs.push(format!("`{plain}` needs approval"));
             }
         }
+        if !analysis.env_changes.is_empty() {
+            code_notes.push(format!("the script sets {} for the commands after it", analysis.env_changes.join(", ")));
+        }
+        code_notes.extend(analysis.runs_code.iter().cloned());
+        if guard_code {
+            maybe_denied.extend(code_notes.iter().cloned());
+        }
+        needs.extend(code_notes);
         for redirect in &analysis.redirects {
             let dir = command_dir(ctx.cwd, redirect.dir.as_deref(), home.as_deref());
             let (Some(dir), false) = (dir, redirect.target.dynamic) else {
@@ -385,8 +419,10 @@ impl PermissionPolicy {
             }
             if redirect.write {
                 changes = true;
+                // A command's allow rule does not cover what it writes (`git status > f`);
+                // a bare `Bash` allows every command, and so its writes in the working folders.
                 let by_rule = self.allow.iter().any(|r| r.allows_path(&target, true))
-                    || (all_by_rule && target.within(ctx.working_dirs));
+                    || (self.allows_all_commands() && target.within(ctx.working_dirs));
                 if target.protected() || !(target.within(ctx.working_dirs) || by_rule) {
                     firm.push(format!("it writes to {}", target.named.display()));
                 } else if !by_rule {
@@ -429,6 +465,11 @@ impl PermissionPolicy {
         Verdict::Allowed { changes }
     }
 
+    /// A bare `Bash` allow rule.
+    fn allows_all_commands(&self) -> bool {
+        self.allow.iter().any(|r| r.rule.family() == "Bash" && r.is_whole_tool())
+    }
+
     fn allows_command(&self, text: &str) -> bool {
         self.allow.iter().any(|r| r.matches(&Subject::Command(text)))
     }
@@ -436,6 +477,39 @@ impl PermissionPolicy {
     /// Whether some deny rule is about files.
     fn has_path_denials(&self) -> bool {
         self.deny.iter().any(|r| matches!(r.rule.family(), "Read" | "Edit") && r.rule.specifier.is_some())
+    }
+
+    /// Whether some deny rule names a command (so a construct that runs code the gate
+    /// cannot read might run it).
+    fn deny_names_any_command(&self) -> bool {
+        self.deny.iter().any(|r| r.rule.family() == "Bash" && r.rule.specifier.is_some())
+    }
+
+    /// Whether a command that reads whole trees from `dir` (or the repository) may show a
+    /// file a Read deny rule protects.
+    fn broad_read_denied(&self, command: &Command, dir: Option<&Path>, home: Option<&Path>) -> bool {
+        let Some(dir) = dir else { return self.has_read_denials() };
+        let is_git = command.name().rsplit('/').next() == Some("git");
+        // The trees it reads: the folders it names, or where it runs.
+        let mut roots: Vec<PathBuf> = commands::path_args(&command.words)
+            .into_iter()
+            .filter(|w| !w.dynamic)
+            .map(|w| Target::resolve(commands::path_text(w), dir, home).named)
+            .collect();
+        if roots.is_empty() || command.words.iter().any(|w| w.dynamic) {
+            roots.push(dir.to_path_buf());
+        }
+        self.deny.iter().filter(|r| r.rule.family() == "Read" && r.rule.specifier.is_some()).any(|rule| {
+            if is_git {
+                // git shows what it tracks: a denied file it does not track is safe.
+                return tracked::files(dir).is_none_or(|files| files.iter().any(|f| rule.denies_read_of(f)));
+            }
+            roots.iter().any(|root| rule.may_match_under(root))
+        })
+    }
+
+    fn has_read_denials(&self) -> bool {
+        self.deny.iter().any(|r| r.rule.family() == "Read" && r.rule.specifier.is_some())
     }
 
     /// Whether some deny rule is about a command of this name (a dynamic argument could
@@ -460,9 +534,15 @@ impl PermissionPolicy {
         };
         let reads = commands::reads_files(name) || commands::is_read_only(&command.words);
         let writes = commands::writes_files(&command.words);
+        let is_git = name.rsplit('/').next() == Some("git");
         for arg in commands::path_args(&command.words) {
             if arg.dynamic {
                 files.known = false;
+                continue;
+            }
+            if is_git && let Some(path) = commands::git_revision_path(arg) {
+                // `git show HEAD:.env` reads `.env` as it was committed.
+                files.targets.push((Target::resolve(path, &dir, home), false, false));
                 continue;
             }
             let text = commands::path_text(arg);

@@ -112,6 +112,8 @@ pub struct Anchors {
 #[derive(Clone, Debug)]
 pub struct PathPattern {
     set: GlobSet,
+    /// Each glob's fixed leading folders (`/p/secrets` of `/p/secrets/**`, `/` of `/**/.env`).
+    prefixes: Vec<PathBuf>,
 }
 
 impl PathPattern {
@@ -153,11 +155,13 @@ impl PathPattern {
             }
         }
         let mut builder = GlobSetBuilder::new();
+        let mut prefixes = Vec::new();
         for (base, rest) in bases {
             let rest = rest.trim_end_matches('/');
             let base = globset::escape(&base.to_string_lossy());
             let full = if rest.is_empty() { base } else { format!("{}/{rest}", base.trim_end_matches('/')) };
             let full = full.replace("//", "/");
+            prefixes.push(literal_prefix(&full));
             for pattern in [full.clone(), format!("{full}/**")] {
                 let glob = GlobBuilder::new(&pattern)
                     .literal_separator(true)
@@ -168,12 +172,29 @@ impl PathPattern {
             }
         }
         let set = builder.build().map_err(|e| format!("not a valid path pattern: {e}"))?;
-        Ok(PathPattern { set })
+        Ok(PathPattern { set, prefixes })
     }
 
     pub fn matches(&self, path: &Path) -> bool {
         self.set.is_match(path)
     }
+
+    /// Whether something in the tree under `dir` (or `dir` itself) could match.
+    pub fn may_match_under(&self, dir: &Path) -> bool {
+        self.prefixes.iter().any(|prefix| dir.starts_with(prefix) || prefix.starts_with(dir))
+    }
+}
+
+/// The folders of a glob before its first wildcard, unescaped.
+fn literal_prefix(glob: &str) -> PathBuf {
+    let mut prefix = PathBuf::from("/");
+    for part in glob.split('/').filter(|p| !p.is_empty()) {
+        if part.contains(['*', '?', '[', '{']) {
+            break;
+        }
+        prefix.push(part.replace('\\', ""));
+    }
+    prefix
 }
 
 /// `secrets/**`, `build/*`: one folder name, then wildcards.

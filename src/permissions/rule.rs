@@ -11,7 +11,7 @@
 //! nothing, in a deny or ask rule it covers the whole tool.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use regex::Regex;
 use serde_json::Value;
@@ -196,7 +196,7 @@ impl CompiledRule {
                 Matcher::Path(PathPattern::compile(spec, &anchors_for(&origin, anchors), broad)?)
             }
             ("WebFetch", Some(spec)) => match spec.strip_prefix("domain:") {
-                Some(domain) if !domain.trim().is_empty() => Matcher::Domain(domain.trim().to_ascii_lowercase()),
+                Some(domain) if !domain.trim().is_empty() => Matcher::Domain(canonical_domain(domain)),
                 _ if broad => Matcher::All,
                 _ => return Err("WebFetch rules read `WebFetch(domain:example.com)`".into()),
             },
@@ -267,6 +267,28 @@ impl CompiledRule {
     fn path_matches(&self, target: &super::paths::Target) -> bool {
         match &self.matcher {
             Matcher::Path(pattern) => pattern.matches(&target.named) || pattern.matches(&target.real),
+            _ => false,
+        }
+    }
+
+    /// The domain of a `WebFetch(domain:…)` rule.
+    pub fn domain(&self) -> Option<&str> {
+        match &self.matcher {
+            Matcher::Domain(domain) => Some(domain),
+            _ => None,
+        }
+    }
+
+    /// For deny rules on reads: whether the rule covers this file.
+    pub fn denies_read_of(&self, path: &Path) -> bool {
+        let target = super::paths::Target { named: path.to_path_buf(), real: path.to_path_buf() };
+        self.rule.family() == "Read" && self.path_matches(&target)
+    }
+
+    /// Whether the rule's path pattern could match something in the tree under `dir`.
+    pub fn may_match_under(&self, dir: &Path) -> bool {
+        match &self.matcher {
+            Matcher::Path(pattern) => pattern.may_match_under(dir),
             _ => false,
         }
     }
@@ -343,8 +365,30 @@ fn mcp_pattern(tool: &str) -> Result<Regex, String> {
     Regex::new(&regex).map_err(|e| format!("not a valid tool name pattern: {e}"))
 }
 
+/// A URL's host as one spelling: lower case, no trailing dot, an IPv4 address however it
+/// was written (`2130706433`, `0x7f.1` and `[::ffff:127.0.0.1]` are all `127.0.0.1`).
 fn host_of(url: &str) -> Option<String> {
-    reqwest::Url::parse(url).ok()?.host_str().map(str::to_ascii_lowercase)
+    canonical_host(&reqwest::Url::parse(url).ok()?)
+}
+
+pub fn canonical_host(url: &reqwest::Url) -> Option<String> {
+    Some(match url.host()? {
+        url::Host::Domain(domain) => domain.trim_end_matches('.').to_ascii_lowercase(),
+        url::Host::Ipv4(ip) => ip.to_string(),
+        url::Host::Ipv6(ip) => ip.to_ipv4_mapped().map_or_else(|| ip.to_string(), |v4| v4.to_string()),
+    })
+}
+
+/// A rule's domain in the same spelling as [`canonical_host`] (wildcards kept).
+fn canonical_domain(domain: &str) -> String {
+    let domain = domain.trim().to_ascii_lowercase();
+    if domain.starts_with("*.") {
+        return domain;
+    }
+    reqwest::Url::parse(&format!("http://{domain}/"))
+        .ok()
+        .and_then(|u| canonical_host(&u))
+        .unwrap_or_else(|| domain.trim_end_matches('.').to_owned())
 }
 
 fn domain_matches(pattern: &str, host: &str) -> bool {
@@ -395,6 +439,20 @@ mod tests {
         assert!(web.matches(&call("WebFetch", &json!({"url": "https://docs.example.com/a"}))));
         assert!(!web.matches(&call("WebFetch", &json!({"url": "https://example.com/a"}))));
         assert!(!web.matches(&call("WebFetch", &json!({"url": "https://evilexample.com/a"}))));
+        // However an address is spelled, it is the same address.
+        let local = compile("WebFetch(domain:127.0.0.1)", Purpose::Deny);
+        for url in [
+            "http://127.0.0.1:8080/",
+            "http://[::ffff:127.0.0.1]:8080/",
+            "http://[::ffff:7f00:1]/",
+            "http://2130706433/",
+            "http://0x7f.0.0.1/",
+            "http://127.1/",
+        ] {
+            assert!(local.matches(&call("WebFetch", &json!({ "url": url }))), "{url}");
+        }
+        let named = compile("WebFetch(domain:Internal.Example.)", Purpose::Deny);
+        assert!(named.matches(&call("WebFetch", &json!({"url": "https://internal.example./x"}))));
         let agent = compile("Task(reviewer)", Purpose::Deny);
         assert!(agent.matches(&call("Agent", &json!({"subagent_type": "reviewer"}))));
         let server = compile("mcp__github", Purpose::Allow);

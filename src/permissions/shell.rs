@@ -14,6 +14,8 @@
 
 use std::sync::OnceLock;
 
+use super::code;
+
 /// Longer commands are not analysed: they are asked about.
 const MAX_LEN: usize = 10_000;
 /// `bash -c` inside `bash -c` … this deep at most.
@@ -77,6 +79,8 @@ pub struct Command {
     /// The folder it runs in relative to the Bash tool's, after a literal `cd`; `None` when a
     /// `cd` with a computed argument came first.
     pub dir: Option<String>,
+    /// Variables set for it alone (`NAME=value cmd`, `env NAME=value cmd`), by name.
+    pub env: Vec<String>,
 }
 
 impl Command {
@@ -104,6 +108,12 @@ pub struct Analysis {
     pub redirects: Vec<Redirect>,
     /// Why the script cannot be judged; non-empty means "ask".
     pub uncertain: Vec<String>,
+    /// Where the script runs text as code the gate cannot read (see `code`): an awk
+    /// program's `system`, `source`, arithmetic on a variable, `${x@P}`…
+    pub runs_code: Vec<String>,
+    /// Variables the script sets for the commands after it (`PATH=./bin; ls`,
+    /// `export GIT_DIR=…`), by name.
+    pub env_changes: Vec<String>,
 }
 
 /// Every command and redirection in `script`.
@@ -149,6 +159,69 @@ impl Walker {
         let why = why.into();
         if !self.out.uncertain.contains(&why) {
             self.out.uncertain.push(why);
+        }
+    }
+
+    fn runs_code(&mut self, why: impl Into<String>) {
+        let why = why.into();
+        if !self.out.runs_code.contains(&why) {
+            self.out.runs_code.push(why);
+        }
+    }
+
+    fn env_change(&mut self, name: &str) {
+        if !self.out.env_changes.iter().any(|n| n == name) {
+            self.out.env_changes.push(name.to_owned());
+        }
+    }
+
+    /// `[[ $x -eq 0 ]]` evaluates both sides as arithmetic (`[ … ]` does not); `[[ -v $x ]]`
+    /// takes a name from a variable.
+    fn test_command(&mut self, node: Node<'_>, src: &str) {
+        if !text(node, src).starts_with("[[") {
+            return;
+        }
+        let all = text(node, src);
+        let arithmetic = ["-eq", "-ne", "-lt", "-le", "-gt", "-ge"].iter().any(|op| all.contains(op));
+        let named = all.contains("-v ") || all.contains("-R ");
+        let operands = all.trim_start_matches("[[").trim_end_matches("]]");
+        let variable = operands.split_whitespace().any(|w| {
+            !w.starts_with('-')
+                && w.contains(|c: char| c.is_ascii_alphabetic() || c == '$')
+                && !matches!(w, "$?" | "$#" | "\"$?\"" | "\"$#\"")
+        });
+        if (arithmetic || named) && variable {
+            self.runs_code("`[[ … ]]` evaluates a variable as arithmetic, which can run commands");
+        }
+    }
+
+    /// `export`, `declare -x`, `local`, `readonly`: what they export or compute.
+    fn declaration(&mut self, node: Node<'_>, src: &str) {
+        let all = text(node, src);
+        let keyword = all.split_whitespace().next().unwrap_or("");
+        let mut cursor = node.walk();
+        let parts: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
+        let flags: Vec<&str> = parts.iter().map(|p| text(*p, src)).filter(|t| t.starts_with('-')).collect();
+        let exports = keyword == "export" || flags.iter().any(|f| f.contains('x'));
+        if flags.iter().any(|f| f.contains('i')) {
+            self.runs_code(format!("`{keyword} -i` evaluates values as arithmetic, which can run commands"));
+        }
+        for part in parts {
+            let name = match part.kind() {
+                "variable_assignment" => part.child_by_field_name("name").map(|n| text(n, src)),
+                "variable_name" | "word" if !text(part, src).starts_with('-') => Some(text(part, src)),
+                "word" => None,
+                _ => {
+                    // A computed name (`declare "$x=1"`) can be `a[$(…)]`.
+                    self.runs_code(format!("`{keyword}` assigns to a computed name"));
+                    None
+                }
+            };
+            if let Some(name) = name
+                && (code::changes_environment(name) || (exports && !code::is_safe_env(name)))
+            {
+                self.env_change(name);
+            }
         }
     }
 
@@ -198,6 +271,57 @@ impl Walker {
                 self.dir = saved;
             }
             "file_redirect" | "heredoc_redirect" | "herestring_redirect" => self.redirect(node, src),
+            "compound_statement" if text(node, src).starts_with("((") => {
+                self.runs_code("arithmetic `(( … ))` evaluates variables, which can run commands");
+                self.children(node, src);
+            }
+            "c_style_for_statement" => {
+                self.runs_code("arithmetic in `for (( … ))` evaluates variables, which can run commands");
+                self.children(node, src);
+            }
+            "arithmetic_expansion" => {
+                let inner = text(node, src);
+                if inner.trim_start_matches("$((").contains(|c: char| c.is_ascii_alphabetic() || c == '$') {
+                    self.runs_code("arithmetic `$(( … ))` on a variable can run commands");
+                }
+                self.children(node, src);
+            }
+            "test_command" => {
+                self.test_command(node, src);
+                self.children(node, src);
+            }
+            "subscript" => {
+                let computed = node
+                    .child_by_field_name("index")
+                    .is_some_and(|i| !text(i, src).chars().all(|c| c.is_ascii_digit() || matches!(c, '@' | '*' | '-')));
+                if computed {
+                    self.runs_code("an array index is evaluated as arithmetic, which can run commands");
+                }
+                self.children(node, src);
+            }
+            "expansion" => {
+                let inner = text(node, src);
+                if inner.starts_with("${!") && !inner.ends_with("[@]}") && !inner.ends_with("[*]}") {
+                    self.runs_code("`${!name}` uses a variable's value as a name, which can run commands");
+                }
+                if inner.contains("@P") {
+                    self.runs_code("`${name@P}` expands a value as a prompt, which can run commands");
+                }
+                self.children(node, src);
+            }
+            "variable_assignment" => {
+                if let Some(name) = node.child_by_field_name("name")
+                    && name.kind() == "variable_name"
+                    && code::changes_environment(text(name, src))
+                {
+                    self.env_change(text(name, src));
+                }
+                self.children(node, src);
+            }
+            "declaration_command" => {
+                self.declaration(node, src);
+                self.children(node, src);
+            }
             "ERROR" => {
                 self.uncertain("the command could not be parsed");
                 self.children(node, src);
@@ -275,12 +399,19 @@ impl Walker {
     /// A simple command: its assignments, words and own redirections.
     fn command(&mut self, node: Node<'_>, src: &str, piped: bool) {
         let mut words = Vec::new();
+        let mut env = Vec::new();
         let mut cursor = node.walk();
         let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
         let mut fed = piped;
         for child in children {
             match child.kind() {
-                "variable_assignment" => self.children(child, src),
+                "variable_assignment" => {
+                    match child.child_by_field_name("name") {
+                        Some(name) if name.kind() == "variable_name" => env.push(text(name, src).to_owned()),
+                        _ => self.runs_code("an assignment to a computed name can run commands"),
+                    }
+                    self.children(child, src);
+                }
                 "command_name" => {
                     let name =
                         child.named_child(0).map_or_else(|| Word::literal(text(child, src)), |n| self.word(n, src));
@@ -301,9 +432,17 @@ impl Walker {
             }
         }
         if words.is_empty() {
+            // Assignments alone set variables for the rest of the script.
+            for name in env.iter().filter(|n| code::changes_environment(n)) {
+                self.env_change(name);
+            }
             return;
         }
+        let before = self.out.commands.len();
         self.simple(words, fed);
+        for command in &mut self.out.commands[before..] {
+            command.env.extend(env.iter().cloned());
+        }
     }
 
     /// A command's words: looks through wrappers and nested shells, records the rest.
@@ -317,13 +456,21 @@ impl Walker {
         }
         let unwrapped = unwrap(&words);
         match unwrapped {
-            Unwrapped::Command { words: inner, extra_args } => {
+            Unwrapped::Command { words: inner, extra_args, env } => {
                 let name = inner.first().map_or("", |w| w.text.as_str());
                 let base = name.rsplit('/').next().unwrap_or(name);
                 match base {
                     "eval" => self.uncertain("`eval` runs text built at run time"),
                     "trap" if inner.len() > 2 => self.uncertain("`trap` runs text later"),
                     _ => {}
+                }
+                if is_assignment(name) {
+                    // `timeout 5 A=1 cmd` runs a program named `A=1`: whatever was meant, it
+                    // is not what it looks like.
+                    self.uncertain(format!("`{name}` is not a command"));
+                }
+                if takes_names(base) && inner[1..].iter().any(|w| w.dynamic || w.text.contains('[')) {
+                    self.runs_code(format!("`{base}` assigns to a computed name, which can run commands"));
                 }
                 if INTERPRETERS.contains(&base) && fed && !has_program_argument(&inner) {
                     self.uncertain(format!("`{base}` runs a program it reads from a pipe or heredoc"));
@@ -342,7 +489,8 @@ impl Walker {
                 }
                 let is_cd = base == "cd";
                 let wrapped = (inner != words).then_some(words);
-                self.out.commands.push(Command { words: inner.clone(), wrapped, extra_args, dir: self.dir.clone() });
+                let dir = self.dir.clone();
+                self.out.commands.push(Command { words: inner.clone(), wrapped, extra_args, dir, env });
                 if is_cd {
                     self.change_dir(&inner);
                 }
@@ -355,14 +503,36 @@ impl Walker {
                     wrapped: None,
                     extra_args: false,
                     dir: self.dir.clone(),
+                    env: Vec::new(),
                 });
                 if !inner.is_empty() {
                     self.simple_extra(inner, inner_fed);
                 }
             }
+            Unwrapped::Script { outer, script } => {
+                // `watch 'a; b'`: the arguments are joined and run by a shell.
+                self.out.commands.push(Command {
+                    words: outer,
+                    wrapped: None,
+                    extra_args: false,
+                    dir: self.dir.clone(),
+                    env: Vec::new(),
+                });
+                match script {
+                    Some(script) => {
+                        self.depth += 1;
+                        let saved = self.dir.clone();
+                        self.script(&script);
+                        self.dir = saved;
+                        self.depth -= 1;
+                    }
+                    None => self.uncertain("a shell runs text built at run time"),
+                }
+            }
             Unwrapped::Uncertain(why) => {
                 self.uncertain(why);
-                self.out.commands.push(Command { words, wrapped: None, extra_args: false, dir: self.dir.clone() });
+                let dir = self.dir.clone();
+                self.out.commands.push(Command { words, wrapped: None, extra_args: false, dir, env: Vec::new() });
             }
         }
     }
@@ -493,6 +663,14 @@ enum Unwrapped {
     Command {
         words: Vec<Word>,
         extra_args: bool,
+        /// Variables a wrapper set for it (`env NAME=value cmd`).
+        env: Vec<String>,
+    },
+    /// A command that joins its arguments and hands them to a shell (`watch`); `None` when
+    /// some of them are computed.
+    Script {
+        outer: Vec<Word>,
+        script: Option<String>,
     },
     /// `find … -exec cmd …`, `xargs cmd`: the outer command and the one it runs.
     Nested {
@@ -502,18 +680,35 @@ enum Unwrapped {
     Uncertain(String),
 }
 
+/// Runners that start the command after them (`uv run pytest`, `bundle exec rake`).
+const RUNNERS: &[(&str, &str)] = &[
+    ("uv", "run"),
+    ("poetry", "run"),
+    ("pipenv", "run"),
+    ("pdm", "run"),
+    ("hatch", "run"),
+    ("bundle", "exec"),
+    ("mise", "exec"),
+    ("npm", "exec"),
+    ("pnpm", "exec"),
+    ("yarn", "exec"),
+];
+
 /// Looks through the commands that only run another command.
 fn unwrap(words: &[Word]) -> Unwrapped {
     let mut rest: &[Word] = words;
+    let mut env = Vec::new();
     loop {
-        let Some(first) = rest.first() else { return Unwrapped::Command { words: Vec::new(), extra_args: false } };
+        let Some(first) = rest.first() else {
+            return Unwrapped::Command { words: Vec::new(), extra_args: false, env };
+        };
         if first.dynamic {
-            return Unwrapped::Command { words: rest.to_vec(), extra_args: false };
+            return Unwrapped::Command { words: rest.to_vec(), extra_args: false, env };
         }
         let name = first.text.rsplit('/').next().unwrap_or(&first.text);
         let args = &rest[1..];
         let next: Option<&[Word]> = match name {
-            "nohup" | "builtin" | "noglob" => Some(args),
+            "nohup" | "builtin" | "noglob" | "busybox" => Some(args),
             "exec" => Some(skip_options(args, &["-a"])),
             "time" => Some(skip_options(args, &[])),
             "command" => {
@@ -530,13 +725,22 @@ fn unwrap(words: &[Word]) -> Unwrapped {
             }
             "stdbuf" => Some(skip_options(args, &["-i", "-o", "-e"])),
             "sudo" | "doas" => Some(skip_options(args, &["-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U"])),
-            "watch" => Some(skip_options(args, &["-n", "-d", "-q"])),
+            "watch" => {
+                let after = skip_options(args, &["-n", "-d", "-q", "--interval", "--differences"]);
+                if args.iter().any(|a| a.text == "-x" || a.text == "--exec") {
+                    Some(after)
+                } else {
+                    let script = (!after.iter().any(|w| w.dynamic)).then(|| joined_text(after));
+                    return Unwrapped::Script { outer: rest[..rest.len() - after.len()].to_vec(), script };
+                }
+            }
             "env" => {
                 if args.iter().any(|a| a.text == "-S" || a.text.starts_with("--split-string")) {
                     return Unwrapped::Uncertain("`env -S` splits text into a command".into());
                 }
                 let after = skip_options(args, &["-u", "-C"]);
                 let start = after.iter().position(|w| w.dynamic || !is_assignment(&w.text)).unwrap_or(after.len());
+                env.extend(after[..start].iter().filter_map(|w| w.text.split_once('=').map(|(n, _)| n.to_owned())));
                 Some(&after[start..])
             }
             "xargs" => {
@@ -562,14 +766,27 @@ fn unwrap(words: &[Word]) -> Unwrapped {
                 }
                 None
             }
+            runner if RUNNERS.iter().any(|(r, verb)| *r == runner && args.first().is_some_and(|a| a.text == *verb)) => {
+                Some(skip_options(&args[1..], &[]))
+            }
             _ => None,
         };
         match next {
             Some(next) if !next.is_empty() => rest = next,
             // Not a wrapper, or one with nothing to run (`sudo` alone): the command itself.
-            _ => return Unwrapped::Command { words: rest.to_vec(), extra_args: false },
+            _ => return Unwrapped::Command { words: rest.to_vec(), extra_args: false, env },
         }
     }
+}
+
+fn joined_text(words: &[Word]) -> String {
+    words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+/// Builtins whose arguments are variable names (a name computed at run time, or with a
+/// subscript, is evaluated as arithmetic).
+fn takes_names(name: &str) -> bool {
+    matches!(name, "read" | "unset" | "getopts" | "wait" | "mapfile" | "readarray")
 }
 
 /// Skips leading options; those in `with_value` take the next word as their value (unless

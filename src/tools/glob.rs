@@ -50,11 +50,12 @@ impl Tool for Glob {
             )));
         }
         let cancel = ctx.cancel.clone();
+        let denials = ctx.session.read_denials();
         let search = move || -> Result<(Vec<Found>, Option<String>), String> {
-            let found = find(&root, &pattern, &cancel)?;
+            let found = find(&root, &pattern, denials.clone(), &cancel)?;
             if found.is_empty() && !pattern.contains('/') {
                 let deeper = format!("**/{pattern}");
-                let found = find(&root, &deeper, &cancel)?;
+                let found = find(&root, &deeper, denials, &cancel)?;
                 let note = format!("No file matched {pattern} at the top of the folder; these match {deeper}.");
                 let note = (!found.is_empty()).then_some(note);
                 return Ok((found, note));
@@ -100,7 +101,12 @@ fn split_root(ctx: &ToolContext, path: Option<&str>, pattern: &str) -> (PathBuf,
     (PathBuf::from(if root.is_empty() { "/" } else { &root }), parts[literal..].join("/"))
 }
 
-fn find(root: &Path, pattern: &str, cancel: &tokio_util::sync::CancellationToken) -> Result<Vec<Found>, String> {
+fn find(
+    root: &Path,
+    pattern: &str,
+    denials: Option<Arc<crate::permissions::ReadDenials>>,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<Vec<Found>, String> {
     let matcher = GlobBuilder::new(pattern)
         .literal_separator(true)
         .build()
@@ -108,7 +114,7 @@ fn find(root: &Path, pattern: &str, cancel: &tokio_util::sync::CancellationToken
         .compile_matcher();
     let found = Arc::new(Mutex::new(Vec::new()));
     let stop = AtomicBool::new(false);
-    walk::files(&walk::builder(root), &stop, || {
+    walk::files(&walk::builder(root, denials), &stop, || {
         let matcher = matcher.clone();
         let found = Arc::clone(&found);
         let cancel = cancel.clone();

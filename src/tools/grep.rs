@@ -9,7 +9,7 @@
 //! with a note on how to narrow the search.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -95,7 +95,13 @@ impl Tool for Grep {
         let cwd = ctx.session.cwd();
         let cancel = ctx.cancel.clone();
         let options = Options::from(&input);
-        let search = move || search(&root, &options, mode, &cancel);
+        let denials = ctx.session.read_denials();
+        if root.is_file()
+            && let Some(denial) = denials.as_ref().and_then(|d| d.denial_of(&root))
+        {
+            return Err(ToolError::Failed(format!("{} is not searched: {denial}.", ctx.show(&root))));
+        }
+        let search = move || search(&root, &options, mode, denials, &cancel);
         let found = tokio::task::spawn_blocking(search)
             .await
             .map_err(|e| ToolError::Failed(format!("Grep failed: {e}")))?
@@ -154,10 +160,11 @@ fn search(
     root: &Path,
     options: &Options,
     mode: OutputMode,
+    denials: Option<Arc<crate::permissions::ReadDenials>>,
     cancel: &tokio_util::sync::CancellationToken,
-) -> Result<Vec<FileHit>, String> {
+) -> Result<Found, String> {
     let matcher = matcher(options)?;
-    let mut walker = walk::builder(root);
+    let mut walker = walk::builder(root, denials);
     if let Some(name) = &options.file_type {
         let mut types = TypesBuilder::new();
         types.add_defaults();
@@ -183,8 +190,9 @@ fn search(
         .after_context(if mode == OutputMode::Content { options.after } else { 0 });
     let hits = Arc::new(Mutex::new(Vec::new()));
     let stop = AtomicBool::new(false);
+    let kept = AtomicUsize::new(0);
     let search_one = |searcher: &mut Searcher, path: &Path, hits: &Mutex<Vec<FileHit>>| {
-        let mut collect = Collect { mode, lines: Vec::new(), count: 0 };
+        let mut collect = Collect { mode, lines: Vec::new(), count: 0, kept: &kept };
         if searcher.search_path(&matcher, path, &mut collect).is_ok() && collect.count > 0 {
             let modified = if mode == OutputMode::FilesWithMatches {
                 std::fs::metadata(path).and_then(|m| m.modified()).unwrap_or(SystemTime::UNIX_EPOCH)
@@ -214,19 +222,34 @@ fn search(
         });
     }
     let hits = std::mem::take(&mut *hits.lock().map_err(|_| "Grep failed".to_owned())?);
-    Ok(hits)
+    let dropped = kept.load(Ordering::Relaxed) > KEEP_BYTES;
+    Ok(Found { hits, dropped })
 }
 
+/// What a search found; `dropped`: more matching lines than were kept.
+struct Found {
+    hits: Vec<FileHit>,
+    dropped: bool,
+}
+
+/// Matching text kept in memory, at most: far more than the model is ever shown (30,000
+/// characters), far less than six million matching lines would take.
+const KEEP_BYTES: usize = 8 << 20;
+
 /// Collects one file's matches for the output mode; stops at the first match when only the
-/// file's name is wanted.
-struct Collect {
+/// file's name is wanted. Lines past the shared budget are counted, not kept.
+struct Collect<'k> {
     mode: OutputMode,
     lines: Vec<(u64, char, String)>,
     count: u64,
+    kept: &'k AtomicUsize,
 }
 
-impl Collect {
+impl Collect<'_> {
     fn push_lines(&mut self, first: Option<u64>, bytes: &[u8], marker: char) {
+        if self.kept.fetch_add(bytes.len() + 16, Ordering::Relaxed) > KEEP_BYTES {
+            return;
+        }
         let text = String::from_utf8_lossy(bytes);
         for (i, line) in text.lines().enumerate() {
             let number = first.map_or(0, |n| n + i as u64);
@@ -235,7 +258,7 @@ impl Collect {
     }
 }
 
-impl Sink for Collect {
+impl Sink for Collect<'_> {
     type Error = std::io::Error;
 
     fn matched(&mut self, _: &Searcher, mat: &SinkMatch<'_>) -> Result<bool, std::io::Error> {
@@ -263,7 +286,8 @@ impl Sink for Collect {
     }
 }
 
-fn render(mut hits: Vec<FileHit>, mode: OutputMode, input: &GrepInput, cwd: &Path) -> ToolOutput {
+fn render(found: Found, mode: OutputMode, input: &GrepInput, cwd: &Path) -> ToolOutput {
+    let Found { mut hits, dropped } = found;
     let skip = input.offset.unwrap_or(0) as usize;
     let limit = input.head_limit.map_or(usize::MAX, |l| l as usize);
     let show = |p: &Path| paths::display(p, cwd);
@@ -319,6 +343,12 @@ fn render(mut hits: Vec<FileHit>, mode: OutputMode, input: &GrepInput, cwd: &Pat
     if text.chars().count() > MAX_OUTPUT_CHARS {
         text = truncate_middle(&text, MAX_OUTPUT_CHARS);
         text.push_str("\n(Output cut. Narrow the search with path, glob, type or head_limit.)");
+    } else if dropped {
+        let matches: u64 = hits.iter().map(|h| h.count).sum();
+        text.push_str(&format!(
+            "\n(Only part of the {matches} matching lines in {} files could be listed. Narrow the search with path, glob, type or a more specific pattern.)",
+            hits.len()
+        ));
     }
     let structured = json!({"mode": mode_name(mode), "numFiles": hits.len(), "numEntries": total});
     ToolOutput::text(text).with_structured(structured)

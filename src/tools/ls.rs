@@ -35,7 +35,7 @@ impl Tool for Ls {
             let what = if root.exists() { "is a file; use Read" } else { "does not exist" };
             return Err(ToolError::Failed(format!("{} {what}.", root.display())));
         }
-        let mut builder = walk::builder(&root);
+        let mut builder = walk::builder(&root, ctx.session.read_denials());
         builder.sort_by_file_name(|a, b| a.cmp(b));
         if let Some(globs) = &input.ignore {
             let mut overrides = OverrideBuilder::new(&root);

@@ -42,6 +42,9 @@ pub struct SessionState {
     pub env: Vec<(String, String)>,
     events: EventSink,
     web_cache: Mutex<HashMap<String, (Instant, String)>>,
+    /// The session's permission rules, for tools that read without naming each file to the
+    /// gate (Grep, Glob, LS, attachments): they leave out what Read deny rules protect.
+    policy: std::sync::OnceLock<Arc<Mutex<crate::permissions::PermissionPolicy>>>,
 }
 
 /// Why a file may not be overwritten.
@@ -108,7 +111,24 @@ impl SessionState {
             env: Vec::new(),
             events,
             web_cache: Mutex::new(HashMap::new()),
+            policy: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Shares the session's permission rules with the tools (once).
+    pub fn set_policy(&self, policy: Arc<Mutex<crate::permissions::PermissionPolicy>>) {
+        let _ = self.policy.set(policy);
+    }
+
+    /// The WebFetch deny rules' domains and their words.
+    pub fn denied_domains(&self) -> Vec<(String, String)> {
+        self.policy.get().map(|p| lock(p).denied_domains()).unwrap_or_default()
+    }
+
+    /// The Read deny rules as they are now; `None` when there are none.
+    pub fn read_denials(&self) -> Option<Arc<crate::permissions::ReadDenials>> {
+        let denials = lock(self.policy.get()?).read_denials();
+        (!denials.is_empty()).then(|| Arc::new(denials))
     }
 
     /// Sets the variables every command gets.

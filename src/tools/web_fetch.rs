@@ -49,6 +49,10 @@ impl Tool for WebFetch {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(ToolError::Failed(format!("Only http and https URLs can be fetched, not {}:", url.scheme())));
         }
+        // The gate compared spellings; a deny rule's domain is refused at any address it has.
+        if let Some(denial) = denied_address(&url, ctx.session.denied_domains()).await {
+            return Err(ToolError::Failed(format!("{url} is not fetched: {denial}.")));
+        }
         let page = match ctx.session.cached_page(url.as_str()) {
             Some(page) => page,
             None => {
@@ -105,6 +109,45 @@ impl WebFetch {
             .build()
             .map_err(|e| ToolError::Failed(format!("Could not set up the HTTP client: {e}")))?;
         Ok(self.client.get_or_init(|| client))
+    }
+}
+
+/// How long a name lookup for the address check may take.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The deny rule whose domain has an address `url`'s host has too (`localhost` and
+/// `127.0.0.1`, a name and the address it points to), if one does.
+async fn denied_address(url: &reqwest::Url, domains: Vec<(String, String)>) -> Option<String> {
+    if domains.is_empty() {
+        return None;
+    }
+    let port = url.port_or_known_default().unwrap_or(80);
+    let host = crate::permissions::canonical_host(url)?;
+    let ours = addresses(&host, port).await;
+    for (domain, rule) in domains {
+        if domain.starts_with("*.") {
+            continue;
+        }
+        let theirs = addresses(&domain, port).await;
+        if ours.iter().any(|a| theirs.contains(a)) {
+            return Some(rule);
+        }
+    }
+    None
+}
+
+/// A host's addresses, IPv4-mapped IPv6 ones as IPv4 (none if it cannot be looked up).
+async fn addresses(host: &str, port: u16) -> Vec<std::net::IpAddr> {
+    let canonical = |ip: std::net::IpAddr| match ip {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+        v4 => v4,
+    };
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return vec![canonical(ip)];
+    }
+    match tokio::time::timeout(LOOKUP_TIMEOUT, tokio::net::lookup_host((host, port))).await {
+        Ok(Ok(found)) => found.map(|a| canonical(a.ip())).collect(),
+        _ => Vec::new(),
     }
 }
 
