@@ -405,11 +405,12 @@ impl Settings {
                 (&mut self.ask, &p.ask, "ask"),
                 (&mut self.deny, &p.deny, "deny"),
             ] {
-                for text in rules.iter().flatten() {
-                    let i = source.raw_permissions[name]
-                        .as_array()
-                        .and_then(|items| items.iter().position(|v| v.as_str() == Some(text)))
-                        .unwrap_or(0);
+                // Numbered as in the file (the typed list is the raw one's strings, in order).
+                let raw = source.raw_permissions[name].as_array();
+                let numbered = raw.into_iter().flatten().enumerate().filter_map(|(i, v)| Some((i, v.as_str()?)));
+                let typed = rules.iter().flatten().map(String::as_str).enumerate();
+                let items: Vec<(usize, &str)> = if raw.is_some() { numbered.collect() } else { typed.collect() };
+                for (i, text) in items {
                     match PermissionRule::parse(text) {
                         Ok(rule) => list.push((rule, origin.clone())),
                         Err(e) => {

@@ -108,10 +108,13 @@ pub struct Anchors {
     pub home: Option<PathBuf>,
 }
 
-/// A compiled path rule.
+/// A compiled path rule. Globs made only of whole folder names and `**` (most rules:
+/// `./secrets/**`, `.env`, `//etc/passwd`) are matched segment by segment; the rest go to a
+/// `GlobSet`. Compiling is then cheap enough for tens of thousands of rules.
 #[derive(Clone, Debug)]
 pub struct PathPattern {
-    set: GlobSet,
+    set: Option<GlobSet>,
+    simple: Vec<Vec<Segment>>,
     /// Each glob's fixed leading folders (`/p/secrets` of `/p/secrets/**`, `/` of `/**/.env`).
     prefixes: Vec<PathBuf>,
 }
@@ -155,6 +158,8 @@ impl PathPattern {
             }
         }
         let mut builder = GlobSetBuilder::new();
+        let mut globs = 0;
+        let mut simple = Vec::new();
         let mut prefixes = Vec::new();
         for (base, rest) in bases {
             let rest = rest.trim_end_matches('/');
@@ -163,25 +168,76 @@ impl PathPattern {
             let full = full.replace("//", "/");
             prefixes.push(literal_prefix(&full));
             for pattern in [full.clone(), format!("{full}/**")] {
+                if let Some(segments) = segments(&pattern) {
+                    simple.push(segments);
+                    continue;
+                }
                 let glob = GlobBuilder::new(&pattern)
                     .literal_separator(true)
                     .backslash_escape(true)
                     .build()
                     .map_err(|e| format!("not a valid path pattern: {e}"))?;
                 builder.add(glob);
+                globs += 1;
             }
         }
-        let set = builder.build().map_err(|e| format!("not a valid path pattern: {e}"))?;
-        Ok(PathPattern { set, prefixes })
+        let set =
+            if globs > 0 { Some(builder.build().map_err(|e| format!("not a valid path pattern: {e}"))?) } else { None };
+        Ok(PathPattern { set, simple, prefixes })
     }
 
     pub fn matches(&self, path: &Path) -> bool {
-        self.set.is_match(path)
+        let parts: Vec<&str> = path.iter().filter_map(|p| p.to_str()).filter(|p| *p != "/").collect();
+        self.simple.iter().any(|segments| segments_match(segments, &parts))
+            || self.set.as_ref().is_some_and(|set| set.is_match(path))
     }
 
     /// Whether something in the tree under `dir` (or `dir` itself) could match.
     pub fn may_match_under(&self, dir: &Path) -> bool {
         self.prefixes.iter().any(|prefix| dir.starts_with(prefix) || prefix.starts_with(dir))
+    }
+}
+
+/// One folder of a simple pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Segment {
+    Name(String),
+    /// `**`: any number of folders, none included.
+    AnyDepth,
+}
+
+/// An absolute glob as segments, when it has no wildcard but whole `**` folders (and no
+/// escapes).
+fn segments(glob: &str) -> Option<Vec<Segment>> {
+    glob.split('/')
+        .filter(|p| !p.is_empty())
+        .map(|part| match part {
+            "**" => Some(Segment::AnyDepth),
+            _ if part.contains(['*', '?', '[', ']', '{', '}', '\\']) => None,
+            _ => Some(Segment::Name(part.to_owned())),
+        })
+        .collect()
+}
+
+/// Whether the path's folders match the segments (`**` as globset reads it with literal
+/// separators: zero or more whole folders; at the end, anything below, which the root `/`
+/// always has).
+fn segments_match(segments: &[Segment], parts: &[&str]) -> bool {
+    matches_from(segments, parts, true)
+}
+
+fn matches_from(segments: &[Segment], parts: &[&str], at_root: bool) -> bool {
+    match segments.split_first() {
+        None => parts.is_empty(),
+        Some((Segment::Name(name), rest)) => {
+            parts.first().is_some_and(|p| p == name) && matches_from(rest, &parts[1..], false)
+        }
+        Some((Segment::AnyDepth, rest)) => {
+            if rest.is_empty() {
+                return at_root || !parts.is_empty();
+            }
+            (0..=parts.len()).any(|skip| matches_from(rest, &parts[skip..], at_root && skip == 0))
+        }
     }
 }
 
@@ -241,6 +297,22 @@ mod tests {
         assert!(!matches("secrets/**", false, "/work/app/a/secrets/k"), "allow: the project's own");
         assert!(matches("./secrets", true, "/work/app/secrets/inner/key"), "a folder covers what is below");
         assert!(matches("*.pem", true, "/x/y/cert.pem"));
+    }
+
+    proptest::proptest! {
+        /// Segment matching agrees with globset on the globs it takes over.
+        #[test]
+        fn simple_globs_match_as_globset_does(
+            pattern in proptest::collection::vec(proptest::sample::select(vec!["a", "b", "**"]), 1..5),
+            path in proptest::collection::vec(proptest::sample::select(vec!["a", "b", "c"]), 0..5),
+        ) {
+            let glob = format!("/{}", pattern.join("/"));
+            let path = format!("/{}", path.join("/"));
+            let reference = GlobBuilder::new(&glob).literal_separator(true).build().unwrap().compile_matcher();
+            let ours = segments(&glob).unwrap();
+            let parts: Vec<&str> = Path::new(&path).iter().filter_map(|p| p.to_str()).filter(|p| *p != "/").collect();
+            proptest::prop_assert_eq!(segments_match(&ours, &parts), reference.is_match(&path), "{} on {}", glob, path);
+        }
     }
 
     #[test]

@@ -130,7 +130,7 @@ enum Matcher {
     /// The whole tool (or every tool, for `*`).
     All,
     /// A Bash command pattern.
-    Command(Regex),
+    Command(Wildcard),
     Path(PathPattern),
     /// WebFetch `domain:` (a leading `*.` means subdomains only).
     Domain(String),
@@ -142,7 +142,7 @@ enum Matcher {
     /// A name pattern on a field: Agent's `subagent_type`, Skill's `skill`.
     Name {
         field: &'static [&'static str],
-        pattern: Regex,
+        pattern: Wildcard,
     },
     /// MCP tools by name (`mcp__server`, `mcp__server__*`, `mcp__*`).
     ToolName(Regex),
@@ -331,24 +331,54 @@ fn param_matches(value: &Value, expected: &str) -> bool {
 
 /// A command pattern: `*` is any text; a trailing ` *` or `:*` also matches the bare
 /// prefix (`Bash(ls *)` covers `ls` and `ls -la`, not `lsof`).
-fn command_pattern(spec: &str) -> Result<Regex, String> {
+fn command_pattern(spec: &str) -> Result<Wildcard, String> {
     let spec = spec.trim();
     let (body, prefix) = match spec.strip_suffix(":*").or_else(|| spec.strip_suffix(" *")) {
         Some(body) => (body.trim_end(), true),
         None => (spec, false),
     };
-    let mut regex = String::from("^");
-    for (i, part) in body.split('*').enumerate() {
-        if i > 0 {
-            regex.push_str("[\\s\\S]*");
+    Ok(Wildcard { parts: body.split('*').map(str::to_owned).collect(), prefix })
+}
+
+/// A compiled command pattern: literal parts between `*`s (each `*` any text, newlines
+/// included). Matched directly: a rule costs nothing to compile, however many there are.
+#[derive(Clone, Debug)]
+pub struct Wildcard {
+    parts: Vec<String>,
+    /// The body alone, or the body then whitespace and anything.
+    prefix: bool,
+}
+
+impl Wildcard {
+    pub fn is_match(&self, text: &str) -> bool {
+        if wildcard_match(&self.parts, text) {
+            return true;
         }
-        regex.push_str(&regex::escape(part));
+        self.prefix && text.char_indices().any(|(i, c)| c.is_whitespace() && wildcard_match(&self.parts, &text[..i]))
     }
-    if prefix {
-        regex.push_str("(?:\\s[\\s\\S]*)?");
+}
+
+fn wildcard_match(parts: &[String], text: &str) -> bool {
+    match parts {
+        [] => text.is_empty(),
+        [only] => text == only,
+        [first, middle @ .., last] => {
+            if text.len() < first.len() + last.len()
+                || !text.starts_with(first.as_str())
+                || !text.ends_with(last.as_str())
+            {
+                return false;
+            }
+            let mut rest = &text[first.len()..text.len() - last.len()];
+            for part in middle {
+                match rest.find(part.as_str()) {
+                    Some(at) => rest = &rest[at + part.len()..],
+                    None => return false,
+                }
+            }
+            true
+        }
     }
-    regex.push('$');
-    Regex::new(&regex).map_err(|e| format!("not a valid pattern: {e}"))
 }
 
 /// `mcp__server` and `mcp__server__*` (every tool of the server), `mcp__server__tool`,
@@ -409,6 +439,29 @@ mod tests {
         let anchors = Anchors { settings_dir: "/p".into(), project_dir: "/p".into(), home: Some("/h".into()) };
         let origin = Origin { label: "test".into(), dir: "/p".into() };
         CompiledRule::new(PermissionRule::parse(text).unwrap(), origin, purpose, &anchors).unwrap()
+    }
+
+    /// The regular expression command patterns used to be compiled to, as the reference.
+    fn reference(spec: &str) -> Regex {
+        let spec = spec.trim();
+        let (body, prefix) = match spec.strip_suffix(":*").or_else(|| spec.strip_suffix(" *")) {
+            Some(body) => (body.trim_end(), true),
+            None => (spec, false),
+        };
+        let parts: Vec<String> = body.split('*').map(regex::escape).collect();
+        let tail = if prefix { "(?:\\s[\\s\\S]*)?" } else { "" };
+        Regex::new(&format!("^{}{tail}$", parts.join("[\\s\\S]*"))).unwrap()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn wildcards_match_as_the_regular_expressions_did(
+            spec in "[ab *:-]{0,8}",
+            text in "[ab \n-]{0,10}",
+        ) {
+            let ours = command_pattern(&spec).unwrap();
+            proptest::prop_assert_eq!(ours.is_match(&text), reference(&spec).is_match(&text), "{:?} on {:?}", spec, text);
+        }
     }
 
     #[test]
