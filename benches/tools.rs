@@ -159,7 +159,7 @@ fn main() {
     let cancel = CancellationToken::new();
     let batch = |plan: Vec<Planned>| {
         let started = Instant::now();
-        small.runtime.block_on(scheduler::run(plan, &small.session, &cancel, &events));
+        small.runtime.block_on(scheduler::run(plan, &small.session, &cancel, &events, &|_, _, _| {}));
         started.elapsed()
     };
     batch(plan());

@@ -405,9 +405,21 @@ fn permission_policy(
     }
     let anchors =
         Anchors { settings_dir: cwd.to_path_buf(), project_dir: cwd.to_path_buf(), home: env("HOME").map(Into::into) };
-    let (policy, problems) = PermissionPolicy::new(mode, rules, anchors);
+    let (mut policy, problems) = PermissionPolicy::new(mode, rules, anchors);
     for problem in problems {
         warn(format!("{}: permission rule {}: {}", problem.origin, problem.rule, problem.problem));
+    }
+    // Deny rules that cannot be read fail closed: no run without them headless, and every
+    // call asked in the UI.
+    if !settings.unknown_rules.is_empty() {
+        let unknown = settings.unknown_rules.join("; ");
+        if cli.print {
+            bail!(
+                "permission rules cannot be read ({unknown}); what they deny is unknown, so cairn does not run headless. Fix the file (`cairn config check` shows every problem)."
+            );
+        }
+        warn(format!("permission rules cannot be read ({unknown}); every tool call will be asked until it is fixed"));
+        policy.fail_closed(format!("permission rules cannot be read ({unknown})"));
     }
     Ok(policy)
 }

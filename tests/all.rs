@@ -6,6 +6,7 @@
 
 mod support;
 
+mod bad_input;
 mod compaction;
 mod custom;
 mod faults;

@@ -123,6 +123,7 @@ fn a_model_that_always_says_too_long_ends_with_a_clear_error_after_three_attempt
     assert_eq!(result["is_error"], true);
     let message = result["result"].as_str().unwrap();
     assert!(message.contains("could not be compacted") && message.contains("/clear"), "{message}");
+    assert!(message.contains("The API said: ") && message.contains("prompt is too long"), "both words: {message}");
     let requests = mock.requests();
     assert_eq!(requests.len(), 4, "the request, then three summary attempts");
     assert_eq!(requests.iter().filter(|r| is_summary_request(&r.body)).count(), 3);

@@ -287,6 +287,7 @@ impl Session {
         // The summary never needs the old tool output in full.
         micro_compact(&mut messages);
         let (quiet, _) = EventSink::new();
+        let mut api_said = String::new();
         for attempt in 1..=MAX_ATTEMPTS {
             let mut request_messages = messages.clone();
             request_messages.push(Message::user_text(instruction.clone()));
@@ -316,19 +317,20 @@ impl Session {
                     return Ok(summary);
                 }
                 Err(SampleError::Cancelled) => return Err(CompactError::Cancelled),
-                Err(SampleError::Failed { error: ProviderError::ContextTooLong { .. }, .. })
-                    if attempt < MAX_ATTEMPTS =>
-                {
+                Err(SampleError::Failed { error: error @ ProviderError::ContextTooLong { .. }, .. }) => {
+                    api_said = error.to_string();
+                    if attempt >= MAX_ATTEMPTS {
+                        break;
+                    }
                     drop_oldest(&mut messages);
                 }
-                Err(SampleError::Failed { error: ProviderError::ContextTooLong { .. }, .. }) => break,
                 Err(SampleError::Failed { error, .. }) => return Err(CompactError::Failed(error)),
             }
         }
         Err(CompactError::TooLong(format!(
             "The conversation could not be compacted: even without its oldest part it does not fit in {}'s \
              context window ({} tokens), after {MAX_ATTEMPTS} attempts. Use /clear to start a new conversation, \
-             break the task into smaller steps, or switch to a model with a larger window (/model).",
+             break the task into smaller steps, or switch to a model with a larger window (/model). The API said: {api_said}",
             self.config.model.id,
             context::thousands(self.window())
         )))

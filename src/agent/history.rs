@@ -161,6 +161,7 @@ pub fn repair(history: &mut Vec<Message>) {
     // First, so results split over several user messages (one per entry in a transcript)
     // are seen together.
     merge_same_role(history);
+    unique_tool_use_ids(history);
     drop_orphan_tool_results(history);
     answer_dangling_tool_uses(history);
     drop_empty_blocks(history);
@@ -212,6 +213,58 @@ pub fn answer_dangling_tool_uses(history: &mut Vec<Message>) {
     }
 }
 
+/// A `tool_use` id used before (in the same message or an earlier one) gets a new one, and
+/// the results in the next message that answer it follow, in order. A model (or a server
+/// that numbers every response's calls from `call_0`) can repeat ids; the API refuses a
+/// history with duplicates, and would refuse every later request of the session too.
+pub fn unique_tool_use_ids(history: &mut [Message]) {
+    let mut seen: HashSet<String> = HashSet::new();
+    for i in 0..history.len() {
+        if history[i].role != Role::Assistant {
+            continue;
+        }
+        // For each id: the ids its uses end up with, in order.
+        let mut uses: Vec<(String, Vec<String>)> = Vec::new();
+        let mut renamed = false;
+        for block in &mut history[i].content {
+            let ContentBlock::ToolUse { id, .. } = block else { continue };
+            let original = id.clone();
+            if !seen.insert(id.clone()) {
+                let fresh = (1..).map(|n| format!("{original}-{n}")).find(|c| !seen.contains(c)).unwrap_or_default();
+                seen.insert(fresh.clone());
+                *id = fresh;
+                renamed = true;
+            }
+            match uses.iter_mut().find(|(o, _)| *o == original) {
+                Some((_, ids)) => ids.push(id.clone()),
+                None => uses.push((original, vec![id.clone()])),
+            }
+        }
+        if !renamed {
+            continue;
+        }
+        let Some(next) = history.get_mut(i + 1).filter(|m| m.role == Role::User) else { continue };
+        let mut taken: Vec<(String, usize)> = Vec::new();
+        for block in &mut next.content {
+            let ContentBlock::ToolResult { tool_use_id, .. } = block else { continue };
+            let Some((_, ids)) = uses.iter().find(|(o, _)| o == tool_use_id) else { continue };
+            let n = match taken.iter_mut().find(|(o, _)| o == tool_use_id) {
+                Some((_, n)) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    taken.push((tool_use_id.clone(), 0));
+                    0
+                }
+            };
+            if let Some(id) = ids.get(n) {
+                tool_use_id.clone_from(id);
+            }
+        }
+    }
+}
+
 /// A `tool_result` that answers no call in the assistant message just before it is removed.
 pub fn drop_orphan_tool_results(history: &mut [Message]) {
     let mut asked: HashSet<String> = HashSet::new();
@@ -255,6 +308,47 @@ pub fn merge_same_role(history: &mut Vec<Message>) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn repeated_tool_use_ids_are_made_unique_with_their_results() {
+        let result = |id: &str, text: &str| ContentBlock::ToolResult {
+            tool_use_id: id.into(),
+            content: vec![ToolResultContent::Text { text: text.into() }],
+            is_error: false,
+        };
+        let mut history = vec![
+            Message::user_text("go"),
+            Message { role: Role::Assistant, content: vec![tool_use("call_0"), tool_use("call_0")] },
+            Message { role: Role::User, content: vec![result("call_0", "a"), result("call_0", "b")] },
+            Message { role: Role::Assistant, content: vec![tool_use("call_0")] },
+            Message { role: Role::User, content: vec![result("call_0", "c")] },
+        ];
+        repair(&mut history);
+        let uses: Vec<String> = history.iter().flat_map(|m| m.tool_use_ids().map(str::to_owned)).collect();
+        assert_eq!(uses, ["call_0", "call_0-1", "call_0-2"]);
+        let answered: Vec<(String, String)> = history
+            .iter()
+            .flat_map(|m| m.content.iter())
+            .filter_map(|b| match b {
+                ContentBlock::ToolResult { tool_use_id, content, .. } => {
+                    Some((tool_use_id.clone(), text_of_results(content)))
+                }
+                _ => None,
+            })
+            .collect();
+        let expected = [("call_0", "a"), ("call_0-1", "b"), ("call_0-2", "c")];
+        assert_eq!(answered, expected.map(|(a, b)| (a.to_owned(), b.to_owned())));
+    }
+
+    fn text_of_results(content: &[ToolResultContent]) -> String {
+        content
+            .iter()
+            .filter_map(|c| match c {
+                ToolResultContent::Text { text } => Some(text.as_str()),
+                ToolResultContent::Image { .. } => None,
+            })
+            .collect()
+    }
 
     fn tool_use(id: &str) -> ContentBlock {
         ContentBlock::ToolUse { id: id.into(), name: "Bash".into(), input: json!({}) }

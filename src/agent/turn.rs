@@ -213,7 +213,16 @@ async fn run_expanded(
                 }
             }
             Err(SampleError::Failed { error, attempts }) => {
-                let status = TurnStatus::Failed(turn_error(&error, attempts));
+                let mut failure = turn_error(&error, attempts);
+                if failure.kind == TurnErrorKind::ContextTooLong && turn.compacted_for_error {
+                    failure.message = format!(
+                        "The conversation was compacted and is still too long for the model's context window. \
+                         Use /clear to start a new conversation, or switch to a model with a larger window. \
+                         The API said: {}",
+                        failure.message
+                    );
+                }
+                let status = TurnStatus::Failed(failure);
                 return Event::TurnComplete(outcome(session, turn, status, String::new(), None));
             }
         };
@@ -365,16 +374,18 @@ async fn request_response(
 
 /// Appends the answer to the history, tells the front ends, and returns its tool calls.
 fn record_response(session: &mut Session, response: &Response, events: &EventSink) -> Vec<ToolCall> {
+    // A call id the model used before is renamed here, before anything acts on the call.
+    session.history.push(Message { role: Role::Assistant, content: response.content.clone() });
+    history::unique_tool_use_ids(&mut session.history);
+    let content = session.history.last().map(|m| m.content.clone()).unwrap_or_default();
     let message = AssistantMessage {
         id: response.id.clone(),
         model: if response.model.is_empty() { session.config.model.id.clone() } else { response.model.clone() },
-        content: response.content.clone(),
+        content,
         stop_reason: response.stop_reason.clone(),
         usage: response.usage,
     };
-    session.record(Record::Assistant(message.clone()));
-    events.emit(Event::AssistantMessage(message));
-    let calls = response
+    let calls = message
         .content
         .iter()
         .filter_map(|block| match block {
@@ -384,7 +395,8 @@ fn record_response(session: &mut Session, response: &Response, events: &EventSin
             _ => None,
         })
         .collect();
-    session.history.push(Message { role: Role::Assistant, content: response.content.clone() });
+    session.record(Record::Assistant(message.clone()));
+    events.emit(Event::AssistantMessage(message));
     session.meter.measured(&response.usage, session.history.len());
     calls
 }
@@ -440,21 +452,32 @@ async fn run_tools(
             Planned::Answered { .. } => None,
         })
         .collect();
-    let finished = scheduler::run(plan, &session.tools, cancel, events).await;
+    // Each result is on disk before a front end is shown it. A skill's result is written
+    // once its text is added, below.
+    let expands = |name: &str, output: &ToolOutput| name == "Skill" && !output.is_error;
+    let transcript = session.transcript.clone();
+    let keep = |call_id: &str, name: &str, output: &ToolOutput| {
+        if let Some(transcript) = transcript.as_ref().filter(|_| !expands(name, output)) {
+            transcript.record(Record::ToolResult {
+                block: result_block(call_id, output),
+                structured: output.structured.clone(),
+            });
+        }
+    };
+    let finished = scheduler::run(plan, &session.tools, cancel, events, &keep).await;
     session.collect_subagent_costs();
     let mut results = Vec::with_capacity(finished.len());
     let mut after: Vec<(String, String, Value, ToolOutput)> = Vec::new();
     for mut f in finished {
         if let Some((name, input)) = ran.get(&f.call_id) {
-            if name == "Skill" && !f.output.is_error {
+            if expands(name, &f.output) {
                 f.output = with_skill_text(session, f.output, cancel).await;
+                let block = result_block(&f.call_id, &f.output);
+                session.record(Record::ToolResult { block, structured: f.output.structured.clone() });
             }
             after.push((f.call_id.clone(), name.clone(), input.clone(), f.output.clone()));
         }
-        let block =
-            ContentBlock::ToolResult { tool_use_id: f.call_id, content: f.output.content, is_error: f.output.is_error };
-        session.record(Record::ToolResult { block: block.clone(), structured: f.output.structured });
-        results.push(block);
+        results.push(result_block(&f.call_id, &f.output));
     }
     session.history.push(Message { role: Role::User, content: results });
     let mut notes: Vec<String> = gated.context;
@@ -492,6 +515,14 @@ async fn run_tools(
 
 /// A Skill call's result gains the skill's rendered instructions (or becomes the reason
 /// they could not be rendered).
+fn result_block(call_id: &str, output: &ToolOutput) -> ContentBlock {
+    ContentBlock::ToolResult {
+        tool_use_id: call_id.to_owned(),
+        content: output.content.clone(),
+        is_error: output.is_error,
+    }
+}
+
 async fn with_skill_text(session: &mut Session, mut output: ToolOutput, cancel: &CancellationToken) -> ToolOutput {
     let name = output.structured["commandName"].as_str().unwrap_or_default().to_owned();
     let args = output.structured["args"].as_str().unwrap_or_default().to_owned();

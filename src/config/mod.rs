@@ -283,7 +283,9 @@ pub fn knobs(env: &impl Fn(&str) -> Option<String>) -> Result<Knobs, ConfigError
         retry.max_attempts = u32::try_from(retries).unwrap_or(u32::MAX).saturating_add(1);
     }
     let idle = number("CAIRN_STREAM_IDLE_TIMEOUT_MS", "milliseconds, like 120000")?;
-    let idle_timeout = idle.filter(|ms| *ms > 0).map_or(DEFAULT_IDLE_TIMEOUT, Duration::from_millis);
+    // A day at most: a deadline past the clock's range would be no deadline at all.
+    let idle_timeout =
+        idle.filter(|ms| *ms > 0).map_or(DEFAULT_IDLE_TIMEOUT, |ms| Duration::from_millis(ms.min(86_400_000)));
     Ok(Knobs { retry, idle_timeout })
 }
 

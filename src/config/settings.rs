@@ -281,6 +281,9 @@ impl Locations {
 pub struct Settings {
     pub sources: Vec<Source>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Deny or ask rules that exist but cannot be read (a `deny` that is not a list, a file
+    /// that cannot be opened): what they forbid is unknown, so the run fails closed.
+    pub unknown_rules: Vec<String>,
     pub allow: Vec<(PermissionRule, Origin)>,
     pub ask: Vec<(PermissionRule, Origin)>,
     pub deny: Vec<(PermissionRule, Origin)>,
@@ -304,6 +307,23 @@ pub struct Settings {
     pub enable_all_project_mcp_servers: Option<bool>,
     pub enabled_mcpjson_servers: Vec<String>,
     pub disabled_mcpjson_servers: Vec<String>,
+}
+
+/// The largest settings file read: far beyond any real one (160,000 rules fit in 4 MiB).
+const MAX_SETTINGS_BYTES: u64 = 16 << 20;
+
+/// A settings file's text; `Ok(None)` when there is none.
+fn read_settings_file(path: &Path) -> Result<Option<String>, String> {
+    match crate::limits::read_text(path, MAX_SETTINGS_BYTES) {
+        Ok(text) => Ok(Some(text)),
+        // Absent, or under something that is not a folder: there is no such file.
+        Err(crate::limits::ReadError::Io(e))
+            if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(format!("cannot be read: {e}")),
+    }
 }
 
 /// A settings file that is not JSON: the session does not start.
@@ -340,8 +360,16 @@ impl Settings {
         let mut sources = Vec::new();
         for (level, label, path, anchor, claude) in candidates {
             let Some(path) = path else { continue };
-            let Ok(text) = std::fs::read_to_string(&path) else { continue };
-            sources.push(read_source(level, label, Some(path), anchor, claude, &text, &mut settings.diagnostics)?);
+            let text = match read_settings_file(&path) {
+                Ok(Some(text)) => text,
+                Ok(None) => continue,
+                Err(problem) => {
+                    settings.unreadable(&label, problem);
+                    continue;
+                }
+            };
+            let source = read_source(level, label, Some(path), anchor, claude, &text, &mut settings.diagnostics)?;
+            sources.push(source);
         }
         if let Some(cli) = &at.cli {
             let trimmed = cli.trim();
@@ -349,10 +377,9 @@ impl Settings {
                 ("--settings".to_owned(), None, at.cwd.clone(), trimmed.to_owned())
             } else {
                 let path = at.cwd.join(trimmed);
-                let text = std::fs::read_to_string(&path).map_err(|e| Unreadable {
-                    file: format!("--settings {trimmed}"),
-                    problem: format!("cannot be read ({e})"),
-                })?;
+                let text = read_settings_file(&path)
+                    .and_then(|text| text.ok_or_else(|| "cannot be read: it does not exist".to_owned()))
+                    .map_err(|problem| Unreadable { file: format!("--settings {trimmed}"), problem })?;
                 let anchor = path.parent().map_or_else(|| at.cwd.clone(), Path::to_path_buf);
                 (format!("--settings {trimmed}"), Some(path), anchor, text)
             };
@@ -367,7 +394,14 @@ impl Settings {
             )?);
         }
         for path in &at.managed {
-            let Ok(text) = std::fs::read_to_string(path) else { continue };
+            let text = match read_settings_file(path) {
+                Ok(Some(text)) => text,
+                Ok(None) => continue,
+                Err(problem) => {
+                    settings.unreadable(&path.display().to_string(), problem);
+                    continue;
+                }
+            };
             let anchor = path.parent().map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
             sources.push(read_source(
                 Level::Managed,
@@ -385,6 +419,14 @@ impl Settings {
         if !settings.claude_compat {
             sources.retain(|s| !s.claude);
             settings.diagnostics.retain(|d| !(d.file.starts_with(".claude/") || d.file.contains("/.claude/")));
+            settings.unknown_rules.retain(|d| !(d.starts_with(".claude/") || d.contains("/.claude/")));
+        }
+        // A deny or ask list that is not a list of rules hides rules: they are unknown.
+        let lists = |path: &str| {
+            path == "permissions" || ["permissions.deny", "permissions.ask"].iter().any(|l| path.starts_with(l))
+        };
+        for d in settings.diagnostics.iter().filter(|d| d.severity == Severity::Error && lists(&d.path)) {
+            settings.unknown_rules.push(format!("{}: {}: {}", d.file, d.path, d.message));
         }
         // Lowest first; cairn's file after Claude Code's at the same level.
         sources.sort_by_key(|s| (s.level, !s.claude));
@@ -530,7 +572,19 @@ impl Settings {
         }
         settings.sources = sources;
         settings.diagnostics = self.diagnostics.clone();
+        settings.unknown_rules = self.unknown_rules.clone();
         settings
+    }
+
+    /// A settings file that exists but cannot be read: its rules are unknown.
+    fn unreadable(&mut self, file: &str, problem: String) {
+        self.diagnostics.push(Diagnostic {
+            severity: Severity::Error,
+            file: file.to_owned(),
+            path: String::new(),
+            message: problem.clone(),
+        });
+        self.unknown_rules.push(format!("{file} {problem}"));
     }
 
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
@@ -563,6 +617,8 @@ fn read_source(
     text: &str,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Result<Source, Unreadable> {
+    // An empty file says nothing: it is an empty object.
+    let text = if text.trim().is_empty() { "{}" } else { text };
     let value: Value = serde_json::from_str(text).map_err(|e| Unreadable {
         file: label.clone(),
         problem: format!("not valid JSON ({e}); fix it, or move it aside, before starting cairn"),

@@ -182,7 +182,10 @@ impl Hooks {
             let mut handlers = Vec::new();
             for handler in &group.hooks {
                 match compile_handler(handler, project_dir) {
-                    Ok(h) => handlers.push(h),
+                    Ok((h, note)) => {
+                        handlers.push(h);
+                        problems.extend(note.map(problem));
+                    }
                     Err(e) => problems.push(problem(e)),
                 }
             }
@@ -260,7 +263,11 @@ impl Hooks {
     }
 }
 
-fn compile_handler(handler: &HookHandler, project_dir: &Path) -> Result<Handler, String> {
+/// The longest a hook may be given: a day (a `"timeout": 1e300` is held to it, and said).
+const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
+
+/// A handler, and a note on what was changed to make it usable.
+fn compile_handler(handler: &HookHandler, project_dir: &Path) -> Result<(Handler, Option<String>), String> {
     if handler.kind != "command" {
         return Err(format!(
             "{:?} hooks are not supported by cairn (only \"command\"); this one is skipped",
@@ -282,8 +289,17 @@ fn compile_handler(handler: &HookHandler, project_dir: &Path) -> Result<Handler,
         (_, Some(command)) if !command.trim().is_empty() => Program::Shell(command.clone()),
         _ => return Err("a command hook needs a \"command\"".into()),
     };
-    let timeout = match handler.timeout {
-        Some(seconds) if seconds > 0.0 && seconds.is_finite() => Duration::from_secs_f64(seconds),
+    let mut note = None;
+    let timeout = match handler.timeout.map(|s| (s, crate::limits::seconds(s, MAX_TIMEOUT))) {
+        Some((seconds, Some(capped))) if seconds > 0.0 => {
+            if capped.capped {
+                note = Some(format!(
+                    "\"timeout\": {seconds} s is longer than cairn waits for a hook; it is held to {} s",
+                    MAX_TIMEOUT.as_secs()
+                ));
+            }
+            capped.value
+        }
         Some(_) => return Err("\"timeout\" must be a positive number of seconds".into()),
         None => DEFAULT_TIMEOUT,
     };
@@ -291,7 +307,7 @@ fn compile_handler(handler: &HookHandler, project_dir: &Path) -> Result<Handler,
         Some(rule) => Some(crate::permissions::PermissionRule::parse(rule).map_err(|e| format!("\"if\": {e}"))?),
         None => None,
     };
-    Ok(Handler { program, timeout, condition })
+    Ok((Handler { program, timeout, condition }, note))
 }
 
 /// An `if` rule fits a call when it would match it as a permission rule: for Bash, one

@@ -19,6 +19,23 @@ use super::outcome::Outcome;
 /// Output kept per stream; more is cut.
 const MAX_OUTPUT: usize = 1 << 20;
 
+/// How long the output pipes may stay open once the hook's process has exited.
+const PIPE_GRACE: Duration = Duration::from_millis(200);
+
+/// Reads a stream into `buffer` (at most [`MAX_OUTPUT`] bytes kept) until it closes.
+async fn collect(stream: Option<impl tokio::io::AsyncRead + Unpin>, buffer: Arc<std::sync::Mutex<Vec<u8>>>) {
+    let Some(mut stream) = stream else { return };
+    let mut chunk = [0u8; 8192];
+    while let Ok(n) = stream.read(&mut chunk).await {
+        if n == 0 {
+            return;
+        }
+        let mut kept = buffer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let room = MAX_OUTPUT.saturating_sub(kept.len());
+        kept.extend_from_slice(&chunk[..n.min(room)]);
+    }
+}
+
 pub(super) struct Run {
     pub program: Program,
     pub cwd: PathBuf,
@@ -71,25 +88,26 @@ impl Run {
                 let _ = stdin.shutdown().await;
             }
         };
-        let mut stdout = child.stdout.take();
-        let mut stderr = child.stderr.take();
-        let read = |stream: Option<tokio::process::ChildStdout>| async move {
-            let mut out = Vec::new();
-            if let Some(stream) = stream {
-                let _ = stream.take(MAX_OUTPUT as u64).read_to_end(&mut out).await;
-            }
-            String::from_utf8_lossy(&out).into_owned()
-        };
-        let read_err = |stream: Option<tokio::process::ChildStderr>| async move {
-            let mut out = Vec::new();
-            if let Some(stream) = stream {
-                let _ = stream.take(MAX_OUTPUT as u64).read_to_end(&mut out).await;
-            }
-            String::from_utf8_lossy(&out).into_owned()
-        };
+        // Read into buffers of our own, so what arrived is kept when the reading stops.
+        let out = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let err = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let out_task = tokio::spawn(collect(child.stdout.take(), Arc::clone(&out)));
+        let err_task = tokio::spawn(collect(child.stderr.take(), Arc::clone(&err)));
+        let readers = [out_task.abort_handle(), err_task.abort_handle()];
         let work = async {
-            let (_, out, err, status) = tokio::join!(feed, read(stdout.take()), read_err(stderr.take()), child.wait());
-            (out, err, status)
+            let (_, status) = tokio::join!(feed, child.wait());
+            // The hook is done when its own process exits. A child it left in the background
+            // may hold the pipes open for as long as it runs: give them a moment to drain.
+            let drained = async {
+                let _ = out_task.await;
+                let _ = err_task.await;
+            };
+            let _ = tokio::time::timeout(PIPE_GRACE, drained).await;
+            readers.iter().for_each(tokio::task::AbortHandle::abort);
+            let text = |buffer: &std::sync::Mutex<Vec<u8>>| {
+                String::from_utf8_lossy(&buffer.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).into_owned()
+            };
+            (text(&out), text(&err), status)
         };
         match tokio::time::timeout(self.timeout, work).await {
             Ok((stdout, stderr, Ok(status))) => {

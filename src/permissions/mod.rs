@@ -122,6 +122,8 @@ pub struct PermissionPolicy {
     ask: Vec<CompiledRule>,
     deny: Vec<CompiledRule>,
     anchors: Option<Anchors>,
+    /// Some rules could not be read: every call is asked (deny rules still refuse).
+    closed: Option<String>,
 }
 
 impl PermissionPolicy {
@@ -151,6 +153,7 @@ impl PermissionPolicy {
             ask: compile(rules.ask, Purpose::Ask),
             deny: compile(rules.deny, Purpose::Deny),
             anchors: Some(anchors.clone()),
+            closed: None,
         };
         (policy, problems)
     }
@@ -212,13 +215,23 @@ impl PermissionPolicy {
         self.deny.iter().any(|r| r.is_whole_tool() && r.matches(&Subject::Call { tool, input: &Value::Null }))
     }
 
+    /// Makes every call asked (in any mode; refused where nobody can be asked), because
+    /// rules exist that could not be read.
+    pub fn fail_closed(&mut self, reason: String) {
+        self.closed = Some(reason);
+    }
+
     pub fn decide(&self, call: &Call<'_>, ctx: &Context<'_>) -> Decision {
         let verdict = match family(call.tool) {
             "Bash" => self.bash(call, ctx),
             "Read" | "Edit" => self.files(call, ctx),
             _ => self.other(call),
         };
-        self.apply_mode(call, verdict)
+        match (self.apply_mode(call, verdict), &self.closed) {
+            (Decision::Deny { reason }, _) => Decision::Deny { reason },
+            (_, Some(closed)) => self.ask_or_refuse(closed.clone(), true),
+            (decision, None) => decision,
+        }
     }
 
     /// Deny and ask rules on the call itself (bare, param, domain, name, MCP).

@@ -39,6 +39,11 @@ pub enum SessionError {
     InUse(String),
     #[error("Session ID {0} is already in use; pick another, or resume it with --resume {0}")]
     IdTaken(String),
+    #[error(
+        "{} is not a session transcript (none of its lines is a transcript entry); it was left as it was",
+        .0.display()
+    )]
+    NotATranscript(PathBuf),
     #[error("{}: {message}", path.display())]
     Io { path: PathBuf, message: String },
     /// Flags that do not go together.

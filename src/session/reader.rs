@@ -48,6 +48,8 @@ pub struct Loaded {
     pub turns: u32,
     /// Lines that could not be read and were skipped (a torn last line, corruption).
     pub skipped_lines: usize,
+    /// Some line is an entry in the session envelope (`type` and `sessionId`).
+    pub is_transcript: bool,
 }
 
 /// The fields cairn reads from any entry; everything else is ignored.
@@ -97,11 +99,21 @@ struct RawMessage<'a> {
     usage: Option<Usage>,
 }
 
-/// Reads the transcript at `path`.
+/// Reads the transcript at `path`. A file that is not one — no line of it is an entry in
+/// the session envelope, a FIFO, a device — is refused, and left as it was: resuming it
+/// would append to it.
 pub fn load(path: &Path) -> Result<Loaded, SessionError> {
+    let meta = std::fs::metadata(path).map_err(|e| SessionError::io(path, &e))?;
+    if !meta.is_file() {
+        return Err(SessionError::NotATranscript(path.to_path_buf()));
+    }
     let bytes = std::fs::read(path).map_err(|e| SessionError::io(path, &e))?;
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    Ok(parse(&bytes, path.to_path_buf(), &stem))
+    let loaded = parse(&bytes, path.to_path_buf(), &stem);
+    if !loaded.is_transcript {
+        return Err(SessionError::NotATranscript(path.to_path_buf()));
+    }
+    Ok(loaded)
 }
 
 /// Every readable entry of the transcript at `path`, for a fork to start from (titles are
@@ -116,19 +128,24 @@ pub fn fork_entries(path: &Path) -> Result<Vec<Value>, SessionError> {
 }
 
 fn parse(bytes: &[u8], path: PathBuf, fallback_id: &str) -> Loaded {
-    let mut entries = Vec::new();
+    let mut entries: Vec<RawEntry> = Vec::new();
     let mut skipped_lines = 0;
+    let mut uuids: HashSet<Cow<'_, str>> = HashSet::new();
     for line in bytes.split(|b| *b == b'\n') {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         match serde_json::from_slice::<RawEntry>(line) {
+            // An entry written twice (a copy, a tool that appended a line again) is the
+            // same entry: taken as the leaf, it would cut off everything after it.
+            Ok(entry) if entry.uuid.as_ref().is_some_and(|u| !uuids.insert(u.clone())) => {}
             Ok(entry) => entries.push(entry),
             Err(_) => skipped_lines += 1,
         }
     }
     let session_id =
         entries.iter().find_map(|e| e.session_id.as_deref()).map_or_else(|| fallback_id.to_owned(), str::to_owned);
+    let is_transcript = entries.iter().any(|e| e.session_id.is_some() && !e.kind.is_empty());
 
     let conversational = |e: &RawEntry| matches!(e.kind.as_ref(), "user" | "assistant" | "system") && e.uuid.is_some();
     let main_line = entries.iter().any(|e| conversational(e) && !e.sidechain);
@@ -159,6 +176,7 @@ fn parse(bytes: &[u8], path: PathBuf, fallback_id: &str) -> Loaded {
         first_prompt: None,
         turns: 0,
         skipped_lines,
+        is_transcript,
     };
     read_state(&entries, &chain, &mut loaded);
     loaded

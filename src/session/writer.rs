@@ -1,14 +1,14 @@
-//! The transcript writer: one thread per session file that appends each entry as it
-//! happens.
+//! The transcript writer: appends each entry to the session file as it happens.
 //!
-//! The core hands [`Record`]s to a [`Transcript`]; the writer thread turns each into one
-//! JSONL line in Claude Code's envelope (`parentUuid`, `isSidechain`, `userType`, `cwd`,
-//! `sessionId`, `version`, `gitBranch`, `type`, `message`, `uuid`, `timestamp`), passes it
-//! through [`Secrets::redact`], and writes it with a single `write` call, so a crash leaves
-//! at most one torn line at the end. Entries chain through `parentUuid`. An assistant
-//! response becomes one entry per content block (sharing `message.id`), a tool result one
-//! `user` entry with `toolUseResult`. [`Transcript::sync`] returns once everything sent
-//! before it is in the file: the core waits on it before it reports a turn as done.
+//! The core hands [`Record`]s to a [`Transcript`], which turns each into one JSONL line in
+//! Claude Code's envelope (`parentUuid`, `isSidechain`, `userType`, `cwd`, `sessionId`,
+//! `version`, `gitBranch`, `type`, `message`, `uuid`, `timestamp`), passes it through
+//! [`Secrets::redact`], and writes it with a single `write` call before `record` returns,
+//! so a crash leaves at most one torn line at the end — and whatever a front end was shown
+//! is already in the file (the core records before it emits the event). Entries chain
+//! through `parentUuid`. An assistant response becomes one entry per content block
+//! (sharing `message.id`), a tool result one `user` entry with `toolUseResult`.
+//! [`Transcript::sync`] reports a write that failed, and asks the disk to keep the file.
 //!
 //! The file is created at the first entry (a session nobody spoke in leaves nothing
 //! behind) and held under an exclusive lock for as long as the session is open, so a
@@ -18,11 +18,10 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
-use tokio::sync::oneshot;
 
 use super::SessionError;
 use super::lock::SessionLock;
@@ -68,11 +67,6 @@ pub struct TurnSummary {
     pub title: Option<String>,
 }
 
-enum Command {
-    Append(Record),
-    Sync(oneshot::Sender<Result<(), String>>),
-}
-
 /// The fields every conversation entry of this session carries.
 #[derive(Clone, Debug)]
 pub struct Envelope {
@@ -97,14 +91,14 @@ pub enum Start {
 /// The core's handle on a session's transcript; clones write into the same file.
 #[derive(Clone)]
 pub struct Transcript {
-    tx: mpsc::Sender<Command>,
+    writer: Arc<Mutex<Writer>>,
     path: PathBuf,
     session_id: String,
 }
 
 impl Transcript {
-    /// Starts the writer thread for `path`.
-    /// `held`: the session's lock, let go when the writer stops.
+    /// The transcript at `path`, written from its first record.
+    /// `held`: the session's lock, let go when the last handle is dropped.
     pub fn start(
         path: PathBuf,
         envelope: Envelope,
@@ -112,14 +106,13 @@ impl Transcript {
         secrets: Secrets,
         held: Option<SessionLock>,
     ) -> Transcript {
-        let (tx, rx) = mpsc::channel();
         let session_id = envelope.session_id.clone();
         let (file, parent, prelude) = match start {
             Start::New => (None, None, Vec::new()),
             Start::Append { file, leaf } => (Some(file), leaf, Vec::new()),
             Start::Fork { entries, leaf } => (None, leaf, entries),
         };
-        let mut writer = Writer {
+        let writer = Writer {
             path: path.clone(),
             file,
             envelope,
@@ -129,22 +122,9 @@ impl Transcript {
             tool_entries: HashMap::new(),
             error: None,
             reported: None,
+            _held: held,
         };
-        // Should the thread fail to start, the receiver is dropped with it: every `sync`
-        // then reports that nothing is being written.
-        let _ = std::thread::Builder::new().name("cairn-transcript".into()).spawn(move || {
-            let _held = held;
-            while let Ok(command) = rx.recv() {
-                match command {
-                    Command::Append(record) => writer.append(record),
-                    Command::Sync(done) => {
-                        let _ = done.send(writer.take_error().map_or(Ok(()), Err));
-                        writer.sync_data();
-                    }
-                }
-            }
-        });
-        Transcript { tx, path, session_id }
+        Transcript { writer: Arc::new(Mutex::new(writer)), path, session_id }
     }
 
     pub fn path(&self) -> &Path {
@@ -155,18 +135,24 @@ impl Transcript {
         &self.session_id
     }
 
+    /// Writes the record's entries now (a failure is kept for [`Transcript::sync`]).
     pub fn record(&self, record: Record) {
-        let _ = self.tx.send(Command::Append(record));
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner).append(record);
     }
 
-    /// Waits until everything recorded so far is in the file; the error, if a write failed
-    /// since the last call.
+    /// The error, if a write failed since the last call (each problem told once); then asks
+    /// the disk, in the background, to keep what was written.
     pub async fn sync(&self) -> Result<(), String> {
-        let (done, wait) = oneshot::channel();
-        if self.tx.send(Command::Sync(done)).is_err() {
-            return Err(format!("the transcript writer for {} has stopped", self.path.display()));
+        let (error, file) = {
+            let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            (writer.take_error(), writer.file.as_ref().and_then(|f| f.try_clone().ok()))
+        };
+        if let Some(file) = file
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn_blocking(move || file.sync_data());
         }
-        wait.await.unwrap_or_else(|_| Err(format!("the transcript writer for {} has stopped", self.path.display())))
+        error.map_or(Ok(()), Err)
     }
 }
 
@@ -185,6 +171,8 @@ struct Writer {
     error: Option<String>,
     /// The last error reported, so a lasting problem is told once, not after every turn.
     reported: Option<String>,
+    /// The session's lock, held as long as the transcript is open.
+    _held: Option<SessionLock>,
 }
 
 impl Writer {
@@ -371,13 +359,6 @@ impl Writer {
     fn fail(&mut self, message: String) {
         if self.error.is_none() {
             self.error = Some(message);
-        }
-    }
-
-    /// Asks the disk to keep what was written (after the turn's waiters were answered).
-    fn sync_data(&self) {
-        if let Some(file) = &self.file {
-            let _ = file.sync_data();
         }
     }
 }

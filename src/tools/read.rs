@@ -10,6 +10,7 @@
 use std::hash::{DefaultHasher, Hasher};
 use std::io::Read as _;
 use std::path::Path;
+use std::time::Duration;
 
 use base64::Engine as _;
 use schemars::JsonSchema;
@@ -75,9 +76,29 @@ impl Tool for Read {
             let path = path.clone();
             tokio::task::spawn_blocking(move || scan_file(&path, window, meta.len(), &cancel))
         };
+        // A named pipe with no writer would hold the read (and the turn) forever.
+        let pipe_wait = async {
+            if is_fifo {
+                tokio::time::sleep(FIFO_WAIT).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
         let scan = tokio::select! {
             scan = reading => scan.map_err(|e| ToolError::Failed(format!("Reading {shown} failed: {e}")))?,
-            () = ctx.cancel.cancelled() => return Err(ToolError::Interrupted),
+            () = ctx.cancel.cancelled() => {
+                if is_fifo {
+                    release_pipe(&path);
+                }
+                return Err(ToolError::Interrupted);
+            }
+            () = pipe_wait => {
+                release_pipe(&path);
+                return Err(ToolError::Failed(format!(
+                    "{shown} is a named pipe and nothing wrote to it within {} s; Read gives up on it.",
+                    FIFO_WAIT.as_secs()
+                )));
+            }
         };
         let scan = scan.map_err(|e| ToolError::Failed(format!("Cannot read {shown}: {e}")))?;
         match scan {
@@ -147,6 +168,17 @@ fn image_type(head: &[u8]) -> Option<&'static str> {
         [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => Some("image/webp"),
         _ => None,
     }
+}
+
+/// How long Read waits for a named pipe's writer.
+const FIFO_WAIT: Duration = Duration::from_secs(15);
+
+/// Opens a named pipe for writing, without blocking, and closes it: a read stuck waiting
+/// for a writer gets one, then the end of the stream, and its thread is free again.
+fn release_pipe(path: &Path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let nonblocking = rustix::fs::OFlags::NONBLOCK.bits() as i32;
+    let _ = std::fs::OpenOptions::new().write(true).custom_flags(nonblocking).open(path);
 }
 
 fn scan_file(

@@ -4,8 +4,10 @@
 //! calls already answered by the gate) forms one concurrent group, at most
 //! [`MAX_CONCURRENT`] of them running at once; a mutating call is a group of its own. So `[Read, Read, Bash, Read]` runs as `{Read, Read}`, `{Bash}`,
 //! `{Read}`. Results come back, and `ToolCallFinished` events go out, in call order whatever
-//! order the tools finished in. On interrupt, every call without a result gets an
-//! "interrupted" one, so the history stays valid to send.
+//! order the tools finished in; each result is handed to the caller's `keep` (the session
+//! writes it down) before its event goes out, so what a front end shows is never lost. On
+//! interrupt, every call without a result gets an "interrupted" one, so the history stays
+//! valid to send.
 
 use std::sync::Arc;
 
@@ -45,12 +47,17 @@ pub struct Finished {
     pub output: ToolOutput,
 }
 
+/// What the caller does with each result before its event goes out: `(call id, tool name,
+/// output)`.
+pub type Keep<'k> = &'k (dyn Fn(&str, &str, &ToolOutput) + Sync);
+
 /// Runs the calls; returns one result per call, in call order.
 pub async fn run(
     plan: Vec<Planned>,
     session: &Arc<SessionState>,
     cancel: &CancellationToken,
     events: &EventSink,
+    keep: Keep<'_>,
 ) -> Vec<Finished> {
     let mut results = Vec::with_capacity(plan.len());
     let mut rest = plan.into_iter().peekable();
@@ -67,10 +74,10 @@ pub async fn run(
             }
         }
         if cancel.is_cancelled() {
-            results.extend(group.iter().map(|p| interrupted(p, events)));
+            results.extend(group.iter().map(|p| interrupted(p, events, keep)));
             continue;
         }
-        run_group(group, session, cancel, events, &mut results).await;
+        run_group(group, session, cancel, events, keep, &mut results).await;
     }
     results
 }
@@ -80,6 +87,7 @@ async fn run_group(
     session: &Arc<SessionState>,
     cancel: &CancellationToken,
     events: &EventSink,
+    keep: Keep<'_>,
     results: &mut Vec<Finished>,
 ) {
     for planned in &group {
@@ -115,11 +123,11 @@ async fn run_group(
         };
         let Some(output) = next else { break };
         let (call_id, name, _) = group[done].ids();
-        results.push(finish(call_id, name, output, events));
+        results.push(finish(call_id, name, output, events, keep));
         done += 1;
     }
     drop(running);
-    results.extend(group[done..].iter().map(|p| interrupted(p, events)));
+    results.extend(group[done..].iter().map(|p| interrupted(p, events, keep)));
 }
 
 /// Tools see the cancellation themselves and return what they have; this is the backstop
@@ -129,16 +137,17 @@ async fn cancelled_after_grace(cancel: &CancellationToken) {
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
 }
 
-fn finish(call_id: &str, name: &str, output: ToolOutput, events: &EventSink) -> Finished {
+fn finish(call_id: &str, name: &str, output: ToolOutput, events: &EventSink, keep: Keep<'_>) -> Finished {
+    keep(call_id, name, &output);
     events.emit(Event::ToolCallFinished { call_id: call_id.to_owned(), name: name.to_owned(), output: output.clone() });
     Finished { call_id: call_id.to_owned(), output }
 }
 
-fn interrupted(planned: &Planned, events: &EventSink) -> Finished {
+fn interrupted(planned: &Planned, events: &EventSink, keep: Keep<'_>) -> Finished {
     let (call_id, name, _) = planned.ids();
     let output = match planned {
         Planned::Answered { output, .. } => output.clone(),
         Planned::Run { .. } => ToolOutput::error(INTERRUPTED_TOOL_RESULT),
     };
-    finish(call_id, name, output, events)
+    finish(call_id, name, output, events, keep)
 }
