@@ -25,6 +25,9 @@ use cairn::ui::print::{self, InputFormat, OutputFormat, PrintOptions};
 use cairn::ui::tui::{self, TuiOptions};
 
 fn main() {
+    // The user's other processes — a tool's command among them — cannot read cairn's
+    // memory or environment (the API key) through /proc or a debugger.
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => exit(code),

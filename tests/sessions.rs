@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{Fault, MockLlm, Project, Run, Scenario, Step, finish, run, spawn, stream_json};
+use crate::support::{Fault, MockLlm, Project, Run, Scenario, Step, finish, run, spawn, stream_json, tool_results};
 
 /// Every transcript under the project's `CAIRN_HOME`.
 pub fn transcripts(project: &Project) -> Vec<PathBuf> {
@@ -426,6 +426,77 @@ fn a_sentinel_key_reaches_no_file_after_tools_errors_and_retries() {
     }
 }
 
+#[test]
+fn the_key_in_use_never_reaches_the_model_the_screen_or_the_disk() {
+    // Every way a command, a tool or a hook can print cairn's own environment.
+    let project = Project::new();
+    let hook = json!({"hooks": {"UserPromptSubmit": [{"hooks": [{"type": "command",
+        "command": "tr '\\0' '\\n' < /proc/$PPID/environ | grep SENTINEL_HOLDER"}]}]}});
+    project.write(".claude/settings.local.json", &hook.to_string());
+    let environ = "tr '\\0' '\\n' < /proc/$PPID/environ";
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tools(&[
+            ("Bash", json!({"command": environ})),
+            ("Bash", json!({"command": "ps eww -p $PPID"})),
+            ("Read", json!({"file_path": "/proc/self/environ"})),
+            ("Bash", json!({"command": format!("{environ}; sleep 0.3"), "run_in_background": true})),
+        ]),
+        Step::tool("BashOutput", json!({"bash_id": "bash_1", "block": true})),
+        Step::text("done"),
+    ]));
+    let mut cmd = project.cairn(&mock);
+    cmd.env("ANTHROPIC_API_KEY", SENTINEL).env("SENTINEL_HOLDER", SENTINEL).args([
+        "-p",
+        "show me everything",
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--permission-mode",
+        "bypassPermissions",
+    ]);
+    let out = run(cmd);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+    let results = tool_results(&mock.requests()[1].body);
+    assert!(results[0].1.contains("ANTHROPIC_API_KEY=[REDACTED]"), "the command did print it: {results:?}");
+    let logged = tool_results(&mock.requests()[2].body);
+    assert!(logged.last().unwrap().1.contains("ANTHROPIC_API_KEY=[REDACTED]"), "the background log: {logged:?}");
+    for request in mock.requests() {
+        let body = request.body.to_string();
+        assert!(!body.contains(SENTINEL), "the model saw the key in request {}", request.index);
+    }
+    assert!(mock.requests()[0].body.to_string().contains("SENTINEL_HOLDER=[REDACTED]"), "the hook's output, redacted");
+    assert!(!out.stdout.contains(SENTINEL) && !out.stderr.contains(SENTINEL), "the screen saw the key");
+    for root in [project.home.path(), project.path()] {
+        for file in walk(root) {
+            let bytes = std::fs::read(&file).unwrap();
+            assert!(
+                !bytes.windows(SENTINEL.len()).any(|w| w == SENTINEL.as_bytes()),
+                "the key is in {}",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn an_api_error_that_echoes_the_key_shows_it_redacted() {
+    let project = Project::claude_user();
+    let mock = MockLlm::start(Scenario::new(vec![Step::fault(Fault::Http {
+        status: 401,
+        retry_after: None,
+        retry_after_ms: None,
+        should_retry: None,
+        error_type: Some("authentication_error".into()),
+        message: Some(format!("invalid x-api-key: {SENTINEL}")),
+    })]));
+    let mut cmd = project.cairn(&mock);
+    cmd.env("ANTHROPIC_API_KEY", SENTINEL).args(["-p", "hi", "--output-format", "json"]);
+    let out = run(cmd);
+    assert_eq!(out.code(), 1);
+    assert!(out.stdout.contains("invalid x-api-key: [REDACTED]"), "{}", out.stdout);
+    assert!(!out.stdout.contains(SENTINEL) && !out.stderr.contains(SENTINEL));
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
@@ -535,9 +606,18 @@ fn run_and_kill(project: &Project, prefix: &str, turns: usize, resume: bool, kil
     std::thread::sleep(kill_after);
     let _ = child.kill();
     let out = finish(child);
-    out.stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    let lines: Vec<Value> = out.stdout.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).collect();
+    // Every tool result a front end was shown is in the transcript already.
+    let on_disk: String = transcripts(project).iter().map(|t| std::fs::read_to_string(t).unwrap()).collect();
+    for line in lines.iter().filter(|l| l["type"] == "user") {
+        for block in line["message"]["content"].as_array().into_iter().flatten() {
+            if let Some(id) = block["tool_use_id"].as_str() {
+                assert!(on_disk.contains(&format!("\"tool_use_id\":\"{id}\"")), "{id} was shown but not written");
+            }
+        }
+    }
+    lines
+        .iter()
         .filter(|l| l["type"] == "result" && l["is_error"] == false)
         .map(|l| l["result"].as_str().unwrap().to_owned())
         .collect()

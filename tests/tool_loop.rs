@@ -207,7 +207,7 @@ fn bash_timeout_stops_the_whole_process_group() {
 
 /// Whether a process has exited (a zombie waiting for its reaper counts as gone).
 pub fn process_gone(pid: &str) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(3);
+    let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
             Err(_) => return true,

@@ -170,3 +170,37 @@ fn background_shells_die_with_cairn() {
     assert_eq!(out.code(), 143, "{}", out.stderr);
     assert!(process_gone(&pid), "a background shell outlived cairn's SIGTERM");
 }
+
+#[test]
+fn what_a_finished_command_left_running_is_stopped() {
+    let project = Project::new();
+    let (_, results) = run_calls(
+        &project,
+        &[
+            bash("sleep 600 & echo $! > plain.pid"),
+            bash("nohup sleep 600 > /dev/null 2>&1 & echo $! > nohup.pid; disown"),
+        ],
+        BYPASS,
+    );
+    for ((_, text, is_error), name) in results.iter().zip(["plain.pid", "nohup.pid"]) {
+        assert!(!is_error && text.contains("were stopped when it ended"), "{text}");
+        let pid = read_pid(&project, name);
+        assert!(process_gone(&pid), "{name}: {pid} still runs");
+    }
+}
+
+#[test]
+fn a_spill_file_cannot_grow_without_bound() {
+    // 100 MB of output: the model gets head and tail, the file at most 64 MiB and the tail.
+    let project = Project::new();
+    let (_, results) =
+        run_calls(&project, &[bash("head -c 100000000 /dev/zero | tr '\\0' x; echo; echo THE-END")], BYPASS);
+    let text = &results[0].1;
+    assert!(text.contains("THE-END") && text.contains("output cut"), "{}", &text[..200]);
+    let spill = text.split("the full output is in ").nth(1).unwrap().split(';').next().unwrap();
+    let size = std::fs::metadata(spill).unwrap().len();
+    assert!(size <= (64 << 20) + (1 << 20), "{size} bytes on disk");
+    let file = std::fs::read(spill).unwrap();
+    let end = String::from_utf8_lossy(&file[file.len() - 70_000..]).into_owned();
+    assert!(end.contains("bytes dropped") && end.trim_end().ends_with("THE-END"), "{}", &end[end.len() - 100..]);
+}

@@ -118,3 +118,14 @@ fn ls_draws_a_tree_without_ignored_entries() {
     assert_eq!(r[1].1, format!("- {root}/\n  - .gitignore"));
     assert!(r[2].2 && r[2].1.contains("does not exist"));
 }
+
+#[test]
+fn grep_over_millions_of_matching_lines_keeps_a_bounded_part() {
+    let project = Project::new();
+    let line = "needle in a haystack\n";
+    project.write("huge.txt", &line.repeat(1_500_000));
+    let (_, results) = run_calls(&project, &[("Grep", json!({"pattern": "needle", "output_mode": "content"}))], &[]);
+    assert!(results[0].1.len() < 40_000, "{}", results[0].1.len());
+    assert!(results[0].1.contains("needle in a haystack"));
+    assert!(results[0].1.contains("Only part of the"), "{}", &results[0].1[..300]);
+}

@@ -390,6 +390,7 @@ impl Session {
         let budget = (event == "SessionEnd").then_some(SESSION_END_BUDGET);
         let input = self.hook_input(event, fields);
         let summary = self.config.hooks.run(Invocation { event, target, input, cwd: &cwd, call, budget }).await;
+        let summary = summary.redacted(&self.config.secrets);
         for message in summary.messages.iter().chain(&summary.errors) {
             events.emit(Event::Notice { message: message.clone() });
         }

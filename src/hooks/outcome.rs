@@ -85,6 +85,35 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The same with every credential cairn holds replaced (a hook that prints the
+    /// environment it inherited from cairn shows no key, to the model or anyone).
+    #[must_use]
+    pub fn redacted(mut self, secrets: &crate::session::Secrets) -> Summary {
+        if secrets.is_empty() {
+            return self;
+        }
+        let clean = |text: &mut String| {
+            if let std::borrow::Cow::Owned(redacted) = secrets.redact(text) {
+                *text = redacted;
+            }
+        };
+        for outcome in &mut self.outcomes {
+            clean(&mut outcome.stdout);
+            clean(&mut outcome.stderr);
+            outcome.error.iter_mut().for_each(clean);
+        }
+        for (command, reason) in &mut self.blocks {
+            clean(command);
+            clean(reason);
+        }
+        self.stop.iter_mut().for_each(clean);
+        if let Some((_, reason)) = &mut self.permission {
+            clean(reason);
+        }
+        self.context.iter_mut().chain(&mut self.messages).chain(&mut self.errors).for_each(clean);
+        self
+    }
+
     pub(super) fn gather(event: &str, target: &str, outcomes: Vec<Outcome>) -> Summary {
         let mut summary = Summary::default();
         let label =

@@ -59,13 +59,16 @@ impl Provider for Anthropic {
         };
         let builder = builder.body(body);
         let idle = self.idle_timeout;
+        let secret = match &self.credential {
+            Credential::ApiKey(secret) | Credential::Bearer(secret) => secret.clone(),
+        };
         Box::pin(async move {
             let response = tokio::time::timeout(idle, builder.send())
                 .await
                 .map_err(|_| ProviderError::StreamIdle(idle))?
                 .map_err(sse::transport_error)?;
             if !response.status().is_success() {
-                return Err(http_error(response).await);
+                return Err(http_error(response).await.without(&secret));
             }
             Ok(sse::event_stream(response, idle, AnthropicDecoder::default()))
         })

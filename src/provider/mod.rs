@@ -316,6 +316,22 @@ impl ProviderError {
         }
     }
 
+    /// The error with `secret` (the credential it was sent with) taken out of its message:
+    /// a server that echoes the key it refused does not put it on the screen or to the model.
+    #[must_use]
+    pub fn without(mut self, secret: &str) -> ProviderError {
+        if secret.len() < 8 {
+            return self;
+        }
+        match &mut self {
+            ProviderError::Http { message, .. } | ProviderError::ContextTooLong { message } => {
+                *message = message.replace(secret, crate::session::secrets::REDACTED);
+            }
+            _ => {}
+        }
+        self
+    }
+
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             ProviderError::Http { retry_after, .. } => *retry_after,

@@ -55,6 +55,7 @@ impl Provider for OpenAi {
             builder = builder.bearer_auth(key);
         }
         let idle = self.idle_timeout;
+        let secret = self.api_key.clone().unwrap_or_default();
         Box::pin(async move {
             let response = tokio::time::timeout(idle, builder.send())
                 .await
@@ -66,7 +67,7 @@ impl Provider for OpenAi {
                 let should_retry = sse::should_retry(response.headers());
                 let text = response.text().await.unwrap_or_default();
                 let (kind, message) = error_fields(&text);
-                return Err(classify(status, kind, message, retry_after, should_retry));
+                return Err(classify(status, kind, message, retry_after, should_retry).without(&secret));
             }
             Ok(sse::event_stream(response, idle, OpenAiDecoder::default()))
         })

@@ -75,9 +75,41 @@ impl Secrets {
         out
     }
 
+    /// A redactor for output that arrives in pieces.
+    pub fn stream(&self) -> StreamRedactor {
+        let hold = self.inner.values.iter().map(String::len).max().unwrap_or(1).saturating_sub(1);
+        StreamRedactor { secrets: self.clone(), held: Vec::new(), hold }
+    }
+
     /// Variables the tools' commands must not inherit.
     pub fn hidden_env(&self) -> impl Iterator<Item = &str> {
         self.inner.env.iter().map(String::as_str)
+    }
+}
+
+/// Redacts a stream given in chunks: a secret split between two chunks is found all the
+/// same, because the last bytes (one fewer than the longest secret) wait for the next.
+pub struct StreamRedactor {
+    secrets: Secrets,
+    held: Vec<u8>,
+    hold: usize,
+}
+
+impl StreamRedactor {
+    /// What can be written now.
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
+        if self.secrets.is_empty() {
+            return chunk.to_vec();
+        }
+        self.held.extend_from_slice(chunk);
+        let mut out = self.secrets.redact_bytes(&self.held).into_owned();
+        self.held = out.split_off(out.len().saturating_sub(self.hold));
+        out
+    }
+
+    /// The rest, at the end of the stream.
+    pub fn finish(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.held)
     }
 }
 
@@ -102,6 +134,25 @@ mod tests {
         assert!(matches!(secrets.redact("nothing here, short"), Cow::Borrowed(_)));
         assert_eq!(&*secrets.redact_bytes(b"x sk-ant-secret-1234 y"), b"x [REDACTED] y");
         assert!(matches!(secrets.redact_bytes(b"clean"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn a_secret_split_between_chunks_is_still_redacted() {
+        let secrets = Secrets::new(["sk-ant-secret-1234".to_owned()], []);
+        let text = b"before sk-ant-secret-1234 middle sk-ant-secret-1234 after";
+        for size in 1..text.len() {
+            let mut stream = secrets.stream();
+            let mut out = Vec::new();
+            for chunk in text.chunks(size) {
+                out.extend(stream.push(chunk));
+            }
+            out.extend(stream.finish());
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                "before [REDACTED] middle [REDACTED] after",
+                "chunks of {size}"
+            );
+        }
     }
 
     #[test]

@@ -343,7 +343,8 @@ fn render(found: Found, mode: OutputMode, input: &GrepInput, cwd: &Path) -> Tool
     if text.chars().count() > MAX_OUTPUT_CHARS {
         text = truncate_middle(&text, MAX_OUTPUT_CHARS);
         text.push_str("\n(Output cut. Narrow the search with path, glob, type or head_limit.)");
-    } else if dropped {
+    }
+    if dropped {
         let matches: u64 = hits.iter().map(|h| h.count).sum();
         text.push_str(&format!(
             "\n(Only part of the {matches} matching lines in {} files could be listed. Narrow the search with path, glob, type or a more specific pattern.)",

@@ -96,6 +96,19 @@ pub struct ToolOutput {
     pub structured: Value,
 }
 
+fn redact_value(value: &mut Value, secrets: &crate::session::Secrets) {
+    match value {
+        Value::String(text) => {
+            if let std::borrow::Cow::Owned(clean) = secrets.redact(text) {
+                *text = clean;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| redact_value(v, secrets)),
+        Value::Object(fields) => fields.values_mut().for_each(|v| redact_value(v, secrets)),
+        _ => {}
+    }
+}
+
 impl ToolOutput {
     pub fn text(text: impl Into<String>) -> ToolOutput {
         let text = text.into();
@@ -112,6 +125,24 @@ impl ToolOutput {
 
     pub fn with_structured(mut self, structured: Value) -> ToolOutput {
         self.structured = structured;
+        self
+    }
+
+    /// The output with every credential cairn holds replaced, in its text and its
+    /// structured form (a command that prints cairn's own environment shows no key).
+    #[must_use]
+    pub fn redacted(mut self, secrets: &crate::session::Secrets) -> ToolOutput {
+        if secrets.is_empty() {
+            return self;
+        }
+        for part in &mut self.content {
+            if let ToolResultContent::Text { text } = part
+                && let std::borrow::Cow::Owned(clean) = secrets.redact(text)
+            {
+                *text = clean;
+            }
+        }
+        redact_value(&mut self.structured, secrets);
         self
     }
 

@@ -122,6 +122,8 @@ async fn run_group(
             () = cancelled_after_grace(cancel) => break,
         };
         let Some(output) = next else { break };
+        // What a tool read may hold cairn's own credentials (`/proc/$PPID/environ`).
+        let output = output.redacted(&session.secrets);
         let (call_id, name, _) = group[done].ids();
         results.push(finish(call_id, name, output, events, keep));
         done += 1;

@@ -1,7 +1,9 @@
 //! A command's output as it arrives: kept whole while it is short; once it is long, written
-//! in full to a spill file while only its head and tail stay in memory. What the model reads
-//! is at most [`MAX_OUTPUT_CHARS`], head and tail, with ANSI escapes stripped and a note of
-//! how much was cut and where the whole of it is.
+//! to a spill file while only its head and tail stay in memory. What the model reads is at
+//! most [`MAX_OUTPUT_CHARS`], head and tail, with ANSI escapes stripped and a note of how
+//! much was cut and where the whole of it is. A spill file holds at most
+//! [`MAX_SPILL_BYTES`] (then the tail, and how much was dropped between): `cat /dev/zero`
+//! cannot fill the disk. Credentials are redacted on the way to it, even split over reads.
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -18,6 +20,8 @@ pub const MAX_OUTPUT_CHARS: usize = 30_000;
 const IN_MEMORY: usize = 256 * 1024;
 /// Head and tail kept in memory once spilling.
 const KEEP: usize = 64 * 1024;
+/// A spill file's size, at most (before its tail).
+pub const MAX_SPILL_BYTES: u64 = 64 << 20;
 
 static ANSI: LazyLock<Option<Regex>> = LazyLock::new(|| {
     // CSI sequences (colours, cursor moves), OSC sequences (titles, links), lone escapes.
@@ -35,6 +39,9 @@ pub struct Capture {
     spill_path: PathBuf,
     /// Redacted from what reaches the spill file.
     secrets: Secrets,
+    redactor: crate::session::secrets::StreamRedactor,
+    /// Bytes written to the spill file.
+    spilled: u64,
     /// All output while short; the head once spilling.
     head: Vec<u8>,
     tail: VecDeque<u8>,
@@ -57,6 +64,8 @@ impl Capture {
     pub fn new(spill_path: PathBuf, secrets: Secrets) -> Capture {
         Capture {
             spill_path,
+            redactor: secrets.stream(),
+            spilled: 0,
             secrets,
             head: Vec::new(),
             tail: VecDeque::new(),
@@ -77,13 +86,22 @@ impl Capture {
             }
             self.start_spilling();
         }
+        if self.spilled < MAX_SPILL_BYTES {
+            let room = usize::try_from(MAX_SPILL_BYTES - self.spilled).unwrap_or(usize::MAX);
+            let part = self.redactor.push(&chunk[..chunk.len().min(room)]);
+            self.write_spill(&part);
+        }
+        self.keep_tail(chunk);
+    }
+
+    fn write_spill(&mut self, bytes: &[u8]) {
+        self.spilled += bytes.len() as u64;
         if let Some(file) = self.spill.as_mut()
-            && let Err(e) = file.write_all(&self.secrets.redact_bytes(chunk))
+            && let Err(e) = file.write_all(bytes)
         {
             self.spill_error = Some(e.to_string());
             self.spill = None;
         }
-        self.keep_tail(chunk);
     }
 
     fn start_spilling(&mut self) {
@@ -91,12 +109,13 @@ impl Capture {
             .spill_path
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::File::create(&self.spill_path))
-            .and_then(|mut file| file.write_all(&self.secrets.redact_bytes(&self.head)).map(|()| file));
+            .and_then(|()| std::fs::File::create(&self.spill_path));
         match opened {
             Ok(file) => self.spill = Some(file),
             Err(e) => self.spill_error = Some(e.to_string()),
         }
+        let head = self.redactor.push(&self.head);
+        self.write_spill(&head);
         let head = std::mem::take(&mut self.head);
         self.head = head[..head.len().min(KEEP)].to_vec();
         self.keep_tail(&head[head.len().saturating_sub(KEEP)..]);
@@ -117,6 +136,22 @@ impl Capture {
                 return Captured { text, spill_path: None, total_bytes: self.total_bytes };
             }
             self.start_spilling();
+        }
+        let rest = self.redactor.finish();
+        self.write_spill(&rest);
+        if self.total_bytes > self.spilled {
+            // Past the cap: how much was dropped, then the tail.
+            let tail: Vec<u8> = self.tail.iter().copied().collect();
+            let tail = self.secrets.redact_bytes(&tail).into_owned();
+            let dropped = self.total_bytes.saturating_sub(self.spilled + tail.len() as u64);
+            let note = format!(
+                "\n\n… [{dropped} bytes dropped: the file holds the first {} MiB and the last {} KiB] …\n\n",
+                MAX_SPILL_BYTES >> 20,
+                KEEP >> 10
+            );
+            if let Some(file) = self.spill.as_mut() {
+                let _ = file.write_all(note.as_bytes()).and_then(|()| file.write_all(&tail));
+            }
         }
         if let Some(file) = self.spill.as_mut() {
             let _ = file.flush();
@@ -179,6 +214,25 @@ mod tests {
         assert!(out.text.trim_end().ends_with("line 199999"));
         assert!(out.text.contains("200000 lines in all"), "{}", &out.text[14_000..16_500]);
         assert!(out.text.chars().count() < MAX_OUTPUT_CHARS + 400);
+    }
+
+    #[test]
+    fn a_spill_file_is_capped_with_its_tail_and_a_note() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.txt");
+        let mut c = Capture::new(path.clone(), Secrets::default());
+        let zeros = vec![b'0'; 1 << 20];
+        for _ in 0..(MAX_SPILL_BYTES >> 20) + 8 {
+            c.push(&zeros);
+        }
+        c.push(b"THE END\n");
+        let out = c.finish();
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(size > MAX_SPILL_BYTES && size < MAX_SPILL_BYTES + 2 * KEEP as u64, "{size}");
+        let file = std::fs::read(&path).unwrap();
+        let end = String::from_utf8_lossy(&file[file.len() - KEEP - 200..]).into_owned();
+        assert!(end.contains("bytes dropped") && end.ends_with("THE END\n"), "{}", &end[..200]);
+        assert!(out.text.contains("THE END"));
     }
 
     #[test]

@@ -37,6 +37,8 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120); // what long builds 
 const MAX_TIMEOUT: Duration = Duration::from_secs(600);
 /// How long to wait for the pipe after the shell exits: a job it left running may hold it.
 const PIPE_GRACE: Duration = Duration::from_millis(200);
+/// How long what a finished command left running has to stop after TERM, before KILL.
+const LEFTOVER_GRACE: Duration = Duration::from_millis(500);
 /// Between SIGTERM and SIGKILL when stopping a command.
 pub(crate) const KILL_GRACE: Duration = Duration::from_millis(500);
 
@@ -147,8 +149,11 @@ impl Tool for Bash {
             () = tokio::time::sleep(timeout) => Ending::TimedOut,
             () = ctx.cancel.cancelled() => Ending::Interrupted,
         };
+        let mut leftovers = false;
         match ending {
-            Ending::Exited(_) => group.release(),
+            // Done: what it left running in the background (`sleep 60 &`, `nohup … &`) is
+            // stopped too; background work belongs to run_in_background.
+            Ending::Exited(_) => leftovers = group.stop_leftovers(),
             Ending::TimedOut | Ending::Interrupted => {
                 // TERM first so the command can clean up; KILL whatever is left once it has
                 // exited or the grace period is over.
@@ -172,7 +177,13 @@ impl Tool for Bash {
             }
             _ => None,
         };
-        Ok(report(&ending, captured, timeout, cwd_note, &session.cwd()))
+        let mut output = report(&ending, captured, timeout, cwd_note, &session.cwd());
+        if leftovers && let Some(crate::agent::history::ToolResultContent::Text { text }) = output.content.first_mut() {
+            text.push_str(
+                "\n(Processes the command left running were stopped when it ended. To keep a server or watcher running, use run_in_background.)",
+            );
+        }
+        Ok(output)
     }
 }
 
@@ -289,11 +300,21 @@ impl ProcessGroup {
         ProcessGroup { pgid, registry }
     }
 
-    /// The command ended by itself: leave anything it put in the background alone.
-    fn release(mut self) {
-        if let Some(pgid) = self.pgid.take() {
+    /// The command ended by itself: whatever of its group is still running is asked to stop
+    /// now and killed a moment later. Whether there was anything.
+    fn stop_leftovers(mut self) -> bool {
+        let Some(pgid) = self.pgid.take() else { return false };
+        if kill_process_group(pgid, Signal::TERM).is_err() {
             self.registry.untrack(pgid);
+            return false;
         }
+        let registry = Arc::clone(&self.registry);
+        tokio::spawn(async move {
+            tokio::time::sleep(LEFTOVER_GRACE).await;
+            let _ = kill_process_group(pgid, Signal::KILL);
+            registry.untrack(pgid);
+        });
+        true
     }
 
     fn signal(&self, signal: Signal) {

@@ -1,7 +1,8 @@
 //! Every process group cairn starts, and the background shells among them.
 //!
 //! `Bash` with `run_in_background` starts a managed shell: its own process group, its
-//! output written straight to a log file, its exit recorded. `BashOutput` (alias
+//! output written to a log file (credentials redacted on the way, at most
+//! [`MAX_LOG_BYTES`]), its exit recorded. `BashOutput` (alias
 //! `TaskOutput`) reads what is new in the log, optionally filtered; `KillShell` (aliases
 //! `TaskStop`, `KillBash`) ends it. Foreground commands register their group here too, so
 //! [`ShellRegistry::kill_all`] — called on every way out of cairn, and when the registry is
@@ -26,6 +27,46 @@ use super::{KILL_GRACE, shell_command, truncate_middle};
 use crate::tools::SessionState;
 use crate::tools::state::lock;
 use crate::tools::{Approval, Tool, ToolContext, ToolError, ToolKind, ToolOutput};
+
+/// A background shell's log, at most: a server left running for days cannot fill the disk.
+pub const MAX_LOG_BYTES: u64 = 64 << 20;
+
+/// Copies a shell's output into its log, redacted, until the pipe closes or the log is full.
+fn pump_to_log(
+    reader: std::io::PipeReader,
+    mut log: std::fs::File,
+    mut redactor: crate::session::secrets::StreamRedactor,
+) {
+    use std::io::Write as _;
+    use tokio::io::AsyncReadExt as _;
+    let Ok(mut pipe) = tokio::net::unix::pipe::Receiver::from_owned_fd(std::os::fd::OwnedFd::from(reader)) else {
+        return;
+    };
+    tokio::spawn(async move {
+        let mut written: u64 = 0;
+        let mut chunk = vec![0u8; 64 * 1024];
+        while let Ok(n) = pipe.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+            if written < MAX_LOG_BYTES {
+                let part = redactor.push(&chunk[..n]);
+                written += part.len() as u64;
+                if log.write_all(&part).is_err() {
+                    break;
+                }
+                if written >= MAX_LOG_BYTES {
+                    let _ = writeln!(
+                        log,
+                        "\n[cairn: the log reached {} MiB; later output is not kept]",
+                        MAX_LOG_BYTES >> 20
+                    );
+                }
+            }
+        }
+        let _ = log.write_all(&redactor.finish());
+    });
+}
 
 #[derive(Default)]
 pub struct ShellRegistry {
@@ -120,15 +161,18 @@ impl ShellRegistry {
     ) -> Result<Arc<BackgroundShell>, String> {
         let id = format!("bash_{}", self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
         let log = log_dir.join(format!("{id}.log"));
-        let opened = std::fs::create_dir_all(log_dir)
+        let file = std::fs::create_dir_all(log_dir)
             .and_then(|()| std::fs::File::create(&log))
-            .and_then(|out| out.try_clone().map(|err| (out, err)));
-        let (out, err) = opened.map_err(|e| format!("Could not create the shell's log {}: {e}", log.display()))?;
-        let mut child = shell_command(command, cwd, session)
-            .stdout(Stdio::from(out))
-            .stderr(Stdio::from(err))
-            .spawn()
-            .map_err(|e| format!("Could not start bash: {e}"))?;
+            .map_err(|e| format!("Could not create the shell's log {}: {e}", log.display()))?;
+        // The output passes through cairn on its way to the log, so credentials are redacted.
+        let (reader, writer) = std::io::pipe().map_err(|e| format!("Could not create a pipe: {e}"))?;
+        let writer_err = writer.try_clone().map_err(|e| format!("Could not create a pipe: {e}"))?;
+        let mut spawning = shell_command(command, cwd, session);
+        spawning.stdout(Stdio::from(writer)).stderr(Stdio::from(writer_err));
+        let spawned = spawning.spawn();
+        drop(spawning);
+        let mut child = spawned.map_err(|e| format!("Could not start bash: {e}"))?;
+        pump_to_log(reader, file, session.secrets.stream());
         let pgid = child.id().and_then(|p| i32::try_from(p).ok()).and_then(Pid::from_raw);
         let (status, _) = watch::channel(ShellStatus::Running);
         let shell = Arc::new(BackgroundShell {
