@@ -573,3 +573,36 @@ fn mcp_servers_start_in_the_background_and_mcp_shows_them() {
     let left = std::process::Command::new("pgrep").args(["-fx", "sleep 1000"]).output().unwrap();
     assert!(String::from_utf8_lossy(&left.stdout).trim().is_empty(), "the silent server outlived cairn");
 }
+
+#[test]
+fn an_edit_asks_with_the_diff_it_would_make() {
+    let project = Project::new();
+    project.write("src/lib.rs", "pub fn answer() -> u32 {\n    41\n}\n");
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Read", json!({"file_path": "src/lib.rs"})),
+        Step::tool("Edit", json!({"file_path": "src/lib.rs", "old_string": "    41", "new_string": "    42"})),
+        Step::text("Fixed."),
+    ]));
+    let tmux = Tmux::start(&project, &mock, "\"fix the answer\"", 90, 30);
+    let screen = tmux.wait_for_text("Allow Edit");
+    assert!(screen.contains("-    41") && screen.contains("+    42"), "no diff to look at:\n{screen}");
+    tmux.keys(&["1"]);
+    tmux.wait_for_text("Fixed.");
+    assert_eq!(std::fs::read_to_string(project.file("src/lib.rs")).unwrap(), "pub fn answer() -> u32 {\n    42\n}\n");
+    quit_and_check_the_terminal(&tmux);
+}
+
+#[test]
+fn deny_rules_that_cannot_be_read_make_the_ui_ask_for_every_call() {
+    let project = Project::new();
+    project.write(".claude/settings.local.json", r#"{"permissions": {"deny": "Bash(rm:*)"}}"#);
+    let mock = MockLlm::start(Scenario::new(vec![Step::tool("Bash", json!({"command": "ls"})), Step::text("Listed.")]));
+    let tmux = Tmux::start(&project, &mock, "\"list the files\"", 100, 30);
+    let screen = tmux.wait_for_text("Allow Bash(ls)?");
+    assert!(screen.contains("permission rules cannot be read"), "{screen}");
+    tmux.keys(&["1"]);
+    tmux.wait_for_text("Listed.");
+    let history = tmux.history();
+    assert!(history.contains("every tool call will be asked"), "the user was told why:\n{history}");
+    quit_and_check_the_terminal(&tmux);
+}

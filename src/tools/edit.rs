@@ -281,6 +281,20 @@ impl Tool for Edit {
     const DESCRIPTION: &'static str = include_str!("../../tools/Edit.md");
     const KIND: ToolKind = ToolKind::Mutating;
 
+    /// The diff the edit would make; if it would not apply, the text replaced and its
+    /// replacement, so the question never comes with nothing to look at.
+    fn preview(input: &EditInput, ctx: &ToolContext) -> Option<String> {
+        let spec = EditSpec {
+            old_string: input.old_string.clone(),
+            new_string: input.new_string.clone(),
+            replace_all: input.replace_all,
+        };
+        preview_edits(ctx, &input.file_path, &[spec]).or_else(|| {
+            let shown = ctx.show(&ctx.resolve(&input.file_path));
+            Some(diff::unified(&shown, &input.old_string, &input.new_string))
+        })
+    }
+
     async fn call(&self, input: EditInput, ctx: ToolContext) -> Result<ToolOutput, ToolError> {
         let spec =
             EditSpec { old_string: input.old_string, new_string: input.new_string, replace_all: input.replace_all };
