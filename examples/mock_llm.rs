@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! cargo run --example mock_llm -- --scenario examples/scenarios/hello.yaml [--port 8765] [--record requests.jsonl]
-//! ANTHROPIC_API_KEY=demo ANTHROPIC_BASE_URL=http://127.0.0.1:8765 cargo run -- -p "hi"
-//! cairn -p hi --provider openai --base-url http://127.0.0.1:8765/v1 --model mock
+//! ANTHROPIC_API_KEY=demo ANTHROPIC_BASE_URL=http://127.0.0.1:8765 cargo run -- -p "hi" --no-session-persistence
+//! cairn -p hi --provider openai --base-url http://127.0.0.1:8765/v1 --model mock --no-session-persistence
 //! ```
 //! Every request is logged on stderr (and, with `--record`, appended as a JSON line).
 
@@ -64,8 +64,9 @@ fn main() {
         std::process::exit(1);
     });
     println!("mock LLM on {} playing {steps} steps (Ctrl-C to stop)", mock.url());
-    println!("  ANTHROPIC_API_KEY=demo ANTHROPIC_BASE_URL={} cairn -p \"hi\"", mock.url());
-    println!("  cairn -p \"hi\" --provider openai --base-url {}/v1 --model mock", mock.url());
+    // A demo's session does not belong in the user's own ~/.cairn.
+    println!("  ANTHROPIC_API_KEY=demo ANTHROPIC_BASE_URL={} cairn -p \"hi\" --no-session-persistence", mock.url());
+    println!("  cairn -p \"hi\" --provider openai --base-url {}/v1 --model mock --no-session-persistence", mock.url());
     let mut record = args.record.map(|path| {
         std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap_or_else(|e| {
             eprintln!("mock_llm: cannot open {}: {e}", path.display());

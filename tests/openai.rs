@@ -121,3 +121,19 @@ fn https_proxy_is_used_and_no_proxy_bypasses_it() {
     assert!(out.stdout.contains("Connection refused"), "went straight to the (closed) port: {}", out.stdout);
     assert!(seen.recv_timeout(Duration::from_millis(500)).is_err(), "NO_PROXY was ignored");
 }
+
+#[test]
+fn a_local_server_that_is_not_running_is_named_at_once() {
+    let project = Project::new();
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut cmd = project.bare_cairn();
+    let base = format!("http://127.0.0.1:{port}/v1");
+    cmd.args(["-p", "hi", "--provider", "openai", "--model", "qwen", "--base-url", &base, "--output-format", "json"]);
+    let out = crate::support::run(cmd);
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    let result = out.result();
+    let message = result["result"].as_str().unwrap();
+    assert!(message.contains(&format!("nothing is listening at http://127.0.0.1:{port}")), "{message}");
+    assert!(message.contains("is the server running there?") && message.contains("after 3 attempts"), "{message}");
+}

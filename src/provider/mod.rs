@@ -286,6 +286,11 @@ pub enum ProviderError {
     ContextTooLong { message: String },
     #[error("connection error: {0}")]
     Connection(String),
+    /// Nothing listens at the address (a local model server that is not running).
+    #[error(
+        "nothing is listening at {0} (connection refused): is the server running there? (check --base-url, ANTHROPIC_BASE_URL or OPENAI_BASE_URL)"
+    )]
+    Refused(String),
     #[error("the response stream ended before the message was complete")]
     StreamCut,
     #[error("the response stream sent nothing for {} s", .0.as_secs())]
@@ -306,6 +311,7 @@ impl ProviderError {
             }
             ProviderError::ContextTooLong { .. } | ProviderError::Setup(_) => false,
             ProviderError::Connection(_)
+            | ProviderError::Refused(_)
             | ProviderError::StreamCut
             | ProviderError::StreamIdle(_)
             | ProviderError::Malformed(_) => true,

@@ -15,6 +15,9 @@ use tokio_util::sync::CancellationToken;
 use super::{Provider, ProviderError, Request, Response, ResponseBuilder};
 use crate::protocol::{Event, EventSink};
 
+/// Attempts at an address where nothing listens, at most.
+const REFUSED_ATTEMPTS: u32 = 3;
+
 /// No server hint is followed for longer than this: a longer wait is a quota, not a blip.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
@@ -80,7 +83,12 @@ pub async fn sample(
             Ok(response) => return Ok(response),
             Err(error) => error,
         };
-        if !error.is_retryable() || attempt >= policy.max_attempts {
+        // Nothing listening is worth a quick second look (a server starting), not a minute.
+        let max_attempts = match error {
+            ProviderError::Refused(_) => policy.max_attempts.min(REFUSED_ATTEMPTS),
+            _ => policy.max_attempts,
+        };
+        if !error.is_retryable() || attempt >= max_attempts {
             return Err(SampleError::Failed { error, attempts: attempt });
         }
         let delay = policy.delay(attempt, error.retry_after());
@@ -93,13 +101,7 @@ pub async fn sample(
                 delay.as_secs()
             ));
         }
-        events.emit(Event::Retrying {
-            attempt,
-            max_attempts: policy.max_attempts,
-            delay,
-            error: told,
-            status: error.status(),
-        });
+        events.emit(Event::Retrying { attempt, max_attempts, delay, error: told, status: error.status() });
         tokio::select! {
             biased;
             () = cancel.cancelled() => return Err(SampleError::Cancelled),

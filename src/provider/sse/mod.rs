@@ -175,6 +175,14 @@ pub fn should_retry(headers: &reqwest::header::HeaderMap) -> Option<bool> {
 
 /// Maps a reqwest error (connect, send, timeout) to a provider error.
 pub fn transport_error(error: reqwest::Error) -> ProviderError {
+    let refused = error.is_connect()
+        && std::iter::successors(std::error::Error::source(&error), |e| e.source()).any(|e| {
+            e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        });
+    if refused && let Some(url) = error.url() {
+        let origin = url.origin().ascii_serialization();
+        return ProviderError::Refused(origin);
+    }
     let mut msg = error.to_string();
     let mut source = std::error::Error::source(&error);
     while let Some(inner) = source {
