@@ -286,7 +286,7 @@ fn an_interrupt_cancels_a_running_mcp_call() {
     let rest: Vec<String> = lines.map(Result::unwrap).collect();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "{rest:?}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(20), "the 40 s call was not waited for");
+    assert!(started.elapsed() < std::time::Duration::from_secs(35), "the 40 s call was waited for");
     let result = rest.iter().find(|l| l.contains("\"tool_result\"")).expect("the call was answered");
     assert!(result.contains("interrupted"), "{result}");
 }

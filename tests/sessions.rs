@@ -409,7 +409,6 @@ fn a_sentinel_key_reaches_no_file_after_tools_errors_and_retries() {
     let results = out.of_type("result");
     assert_eq!(results.len(), 2, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(results[1]["is_error"], true, "the 401 ended the second turn");
-    std::thread::sleep(Duration::from_millis(400));
 
     let transcript = &transcripts(&project)[0];
     let text = std::fs::read_to_string(transcript).unwrap();

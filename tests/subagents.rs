@@ -188,7 +188,7 @@ fn sigint_stops_every_sub_agent_and_their_commands() {
         .unwrap();
     let out = crate::support::finish(child);
     assert_eq!(out.code(), 130, "{}", out.stderr);
-    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(started.elapsed() < Duration::from_secs(35), "the 41 s commands were waited for");
     assert_eq!(sleeping(), 0, "every sub-agent's command was stopped");
     let notes: Vec<Value> = out.of_type("system").into_iter().filter(|l| l["subtype"] == "task_notification").collect();
     assert_eq!(notes.len(), 2, "{}", out.stdout);

@@ -33,7 +33,6 @@ fn read_pid(project: &Project, name: &str) -> String {
 #[test]
 fn a_timeout_stops_the_command_and_everything_it_started() {
     let project = Project::new();
-    let started = Instant::now();
     let (_, results) = run_calls(
         &project,
         &[
@@ -42,7 +41,7 @@ fn a_timeout_stops_the_command_and_everything_it_started() {
         ],
         BYPASS,
     );
-    assert!(started.elapsed() < Duration::from_secs(8), "took {:?}", started.elapsed());
+    // (Had the timeout not stopped them, `sleep 1000` would outlast the run's deadline.)
     assert!(results[0].2 && results[0].1.contains("timed out after 1 s"), "{}", results[0].1);
     assert!(results[1].2 && results[1].1.contains("timed out"), "{}", results[1].1);
     assert!(process_gone(&read_pid(&project, "child.pid")), "the backgrounded child survived the timeout");
@@ -66,9 +65,8 @@ fn huge_output_is_cut_for_the_model_and_kept_whole_in_a_file() {
 #[test]
 fn commands_that_wait_for_input_return_at_once() {
     let project = Project::new();
-    let started = Instant::now();
+    // (A `read` waiting on a terminal would outlast the run's deadline.)
     let (_, results) = run_calls(&project, &[bash("read x; echo \"got:[$x] status:$?\"")], BYPASS);
-    assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(results[0].1, "got:[] status:1");
 }
 
