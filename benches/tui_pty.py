@@ -4,7 +4,9 @@
     python3 benches/tui_pty.py          # builds release binaries; prints the figures
 
   - start-up: from spawn until the prompt is on screen
-  - idle CPU over 10 seconds (user + system time of the process)
+  - idle CPU over 10 seconds (user + system time of the process), in an empty folder and in
+    a Claude Code user's project (`.claude/` with settings, commands and agents, a user
+    `~/.claude/commands/`), where the watcher once reloaded three times a second
   - keystroke-to-screen latency while the mock streams 1,000 tokens per second
   - RSS after a scripted 1,000-turn session
   - `cairn --resume` of a 10,000-entry transcript: from spawn until the prompt is on screen
@@ -46,7 +48,7 @@ class Mock:
 class Tui:
     """cairn in a pty of 100x30; `output` collects everything it wrote."""
 
-    def __init__(self, mock, workdir, args=()):
+    def __init__(self, mock, workdir, args=(), home=None):
         self.master, slave = pty.openpty()
         os.set_blocking(self.master, False)
         import fcntl, struct, termios
@@ -54,6 +56,8 @@ class Tui:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "OPENAI_", "CAIRN_"))}
         env.update({"ANTHROPIC_API_KEY": "bench", "ANTHROPIC_BASE_URL": mock.url, "CAIRN_HOME": str(Path(workdir) / "home"),
                     "TERM": "xterm-256color"})
+        if home is not None:
+            env["HOME"] = str(home)
         self.started = time.perf_counter()
         self.proc = subprocess.Popen([str(CAIRN), *args], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=workdir,
                                      start_new_session=True)
@@ -226,6 +230,35 @@ def resume_large(workdir):
         mock.close()
     return statistics.median(times), count, size
 
+def idle_in_claude_project(workdir):
+    """CPU over 10 idle seconds in a folder with `.claude/` and a user `~/.claude/`, and how
+    many reload notices the screen showed (none: nothing changed)."""
+    project = Path(workdir) / "claude-project"
+    (project / ".claude" / "commands").mkdir(parents=True, exist_ok=True)
+    (project / ".claude" / "agents").mkdir(parents=True, exist_ok=True)
+    (project / ".claude" / "settings.json").write_text('{"permissions": {"deny": ["Read(./.env)"]}}')
+    (project / ".claude" / "commands" / "review.md").write_text("Review $ARGUMENTS.\n")
+    (project / ".claude" / "agents" / "tester.md").write_text("---\nname: tester\ndescription: tests\n---\nRun them.\n")
+    (project / "CLAUDE.md").write_text("# Project\n")
+    home = Path(workdir) / "user-home"
+    (home / ".claude" / "commands").mkdir(parents=True, exist_ok=True)
+    (home / ".claude" / "commands" / "hello.md").write_text("Say hello.\n")
+    mock = Mock([], workdir)
+    try:
+        tui = Tui(mock, project, home=home)
+        tui.wait_for(PROMPT)
+        time.sleep(0.5)
+        before = tui.cpu_seconds()
+        end = time.perf_counter() + 10
+        while time.perf_counter() < end:
+            tui.pump(0.5)
+        idle = tui.cpu_seconds() - before
+        reloads = tui.output.count(b"Reloaded")
+        tui.close()
+    finally:
+        mock.close()
+    return idle, reloads
+
 
 def main():
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "cairn", "--example", "mock_llm"], cwd=ROOT, check=True)
@@ -233,6 +266,8 @@ def main():
         start_ms, idle = startup_and_idle(workdir)
         print(f"start-up to prompt on screen: {start_ms:.1f} ms (median of 5; budget well under 100 ms)")
         print(f"CPU over 10 idle seconds:     {idle * 1000:.0f} ms = {idle / 10 * 100:.2f} % (budget ≤ 0.1 %)")
+        idle, reloads = idle_in_claude_project(workdir)
+        print(f"the same in a project with .claude/ and ~/.claude/: {idle * 1000:.0f} ms = {idle / 10 * 100:.2f} %, {reloads} reload notices")
         median, p90, n = keystroke_latency(workdir)
         print(f"keystroke to screen while streaming ~1,000 tokens/s: median {median:.1f} ms, p90 {p90:.1f} ms ({n} keys; budget ≤ 16 ms)")
         resumed, count, size = resume_large(workdir)

@@ -46,7 +46,8 @@ fn every_fault_kind_is_retried_to_success() {
     for (name, fault) in faults {
         let mock = MockLlm::start(Scenario::new(vec![fault, Step::text("Recovered.")]));
         let mut cmd = project.cairn(&mock);
-        cmd.env("CAIRN_STREAM_IDLE_TIMEOUT_MS", "300");
+        // Short enough to keep the test quick, long enough for a loaded machine's scheduling.
+        cmd.env("CAIRN_STREAM_IDLE_TIMEOUT_MS", "2000");
         cmd.args(["-p", "go", "--output-format", "stream-json", "--verbose", "--include-partial-messages"]);
         let out = crate::support::run(cmd);
         assert_eq!(out.code(), 0, "{name}: {}", out.stderr);
@@ -167,14 +168,16 @@ fn a_text_answer_cut_at_max_tokens_is_continued() {
 #[test]
 fn slow_tokens_are_not_mistaken_for_a_stall() {
     let project = Project::new();
-    let mock = MockLlm::start(Scenario::new(vec![Step::text("one token at a time, slowly").with_delay_ms(60)]));
+    let text = "one token at a time, slowly, for longer than the stall timeout; ".repeat(3);
+    let text = text.trim_end();
+    let mock = MockLlm::start(Scenario::new(vec![Step::text(text).with_delay_ms(120)]));
     let mut cmd = project.cairn(&mock);
-    // The idle timeout bounds the silence between bytes, not the length of the answer.
-    cmd.env("CAIRN_STREAM_IDLE_TIMEOUT_MS", "400").args(["-p", "go", "--output-format", "json"]);
+    // The idle timeout bounds the silence between events, not the length of the answer.
+    cmd.env("CAIRN_STREAM_IDLE_TIMEOUT_MS", "1500").args(["-p", "go", "--output-format", "json"]);
     let out = crate::support::run(cmd);
     assert_eq!(out.code(), 0, "{}", out.stderr);
-    assert_eq!(out.result()["result"], "one token at a time, slowly");
-    assert!(out.result()["duration_api_ms"].as_u64().unwrap() >= 400, "the answer took longer than the timeout");
+    assert_eq!(out.result()["result"], text);
+    assert!(out.result()["duration_api_ms"].as_u64().unwrap() >= 1500, "the answer took longer than the timeout");
     assert_eq!(mock.requests().len(), 1);
 }
 

@@ -547,7 +547,8 @@ fn turn_error(error: &ProviderError, attempts: u32) -> TurnError {
     };
     let mut message = error.to_string();
     if kind == TurnErrorKind::RetriesExhausted {
-        message.push_str(&format!(" (gave up after {attempts} attempts)"));
+        let plural = if attempts == 1 { "" } else { "s" };
+        message.push_str(&format!(" (gave up after {attempts} attempt{plural})"));
     }
     TurnError { kind, status, message }
 }
