@@ -171,6 +171,48 @@ def bench_read_loop(workdir, turns=20, runs=5, nodelay=True):
     }
 
 
+def median_ms(steps, workdir, argv, cwd, runs):
+    """The median wall time of `argv` in `cwd` over `runs` runs against a mock playing `steps`."""
+    mock = Mock(steps, workdir)
+    try:
+        env = env_for(mock)
+        return statistics.median(timed(argv, env=env, cwd=cwd)[0] for _ in range(runs)) * 1000
+    finally:
+        mock.close()
+
+
+def bench_hardening(workdir):
+    """Inputs that once took seconds or gigabytes: one 16 MB SSE event, 40,000 permission
+    rules at start-up, Grep over six million matching lines."""
+    results = {}
+    quiet = ["--no-session-persistence"]
+    # One 16 MB text delta (the framer is linear: this took 55 s when it was not).
+    steps = [{"text": "x" * (16 << 20), "chunk_chars": 16 << 20} for _ in range(3)]
+    results["sse_16mb_event_ms"] = median_ms(steps, workdir, [str(CAIRN), "-p", "say it", *quiet], workdir, 3)
+    # 40,000 rules in the project's settings.
+    project = Path(workdir) / "rules-project"
+    (project / ".claude").mkdir(parents=True, exist_ok=True)
+    allow = [f"Bash(tool{i} --flag:*)" for i in range(20000)]
+    deny = [f"Read(./dir{i}/**)" for i in range(20000)]
+    (project / ".claude" / "settings.json").write_text(json.dumps({"permissions": {"allow": allow, "deny": deny}}))
+    steps = [{"text": "Hi!"} for _ in range(10)]
+    results["rules_40k_say_hi_ms"] = median_ms(steps, workdir, [str(CAIRN), "-p", "say hi", *quiet], project, 5)
+    # Grep with six million matching lines (it once held all of them: 1.1 GB).
+    grep_dir = Path(workdir) / "grep-project"
+    grep_dir.mkdir(exist_ok=True)
+    with open(grep_dir / "huge.txt", "w") as f:
+        for _ in range(60):
+            f.write("needle in a haystack\n" * 100_000)
+    steps = [{"tool_calls": [{"name": "Grep", "input": {"pattern": "needle", "output_mode": "content"}}]}, {"text": "found"}]
+    mock = Mock(steps, workdir)
+    try:
+        env = env_for(mock)
+        results["grep_6m_lines_rss_mib"] = peak_rss_mib([str(CAIRN), "-p", "grep", "--no-session-persistence"], env=env, cwd=grep_dir)
+    finally:
+        mock.close()
+    return results
+
+
 def main():
     build()
     results = {}
@@ -181,6 +223,7 @@ def main():
         without = bench_read_loop(workdir, nodelay=False)
         results["gap_no_nodelay_ms"] = without["gap_ms"]
         results["gap_no_nodelay_p90_ms"] = without["gap_p90_ms"]
+        results.update(bench_hardening(workdir))
     rows = [
         ("cairn --version", "version_ms", "ms"),
         ("cairn --version peak RSS", "version_rss_mib", "MiB"),
@@ -192,6 +235,9 @@ def main():
         ("gap, server without TCP_NODELAY (p90)", "gap_no_nodelay_p90_ms", "ms"),
         ("20-turn read loop wall", "loop_ms", "ms"),
         ("system prompt + tool schemas", "prompt_kb", "KB"),
+        ("one 16 MB SSE event, end to end", "sse_16mb_event_ms", "ms"),
+        ('-p "say hi" with 40,000 permission rules', "rules_40k_say_hi_ms", "ms"),
+        ("Grep over 6,000,000 matching lines, peak RSS", "grep_6m_lines_rss_mib", "MiB"),
     ]
     print(f"{'what':40} {'measured':>10} {'budget':>10}")
     for label, key, unit in rows:

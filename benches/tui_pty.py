@@ -110,6 +110,17 @@ class Tui:
 PROMPT = b"Ask cairn to do something"
 
 
+def idle_cpu(tui, seconds=10):
+    """CPU seconds the UI uses over `seconds` with nothing happening, once its prompt is up."""
+    tui.wait_for(PROMPT)
+    time.sleep(0.5)
+    before = tui.cpu_seconds()
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        tui.pump(0.5)
+    return tui.cpu_seconds() - before
+
+
 def startup_and_idle(workdir):
     mock = Mock([], workdir)
     try:
@@ -120,13 +131,7 @@ def startup_and_idle(workdir):
             starts.append((at - tui.started) * 1000)
             tui.close()
         tui = Tui(mock, workdir)
-        tui.wait_for(PROMPT)
-        time.sleep(0.5)
-        before = tui.cpu_seconds()
-        end = time.perf_counter() + 10
-        while time.perf_counter() < end:
-            tui.pump(0.5)
-        idle = tui.cpu_seconds() - before
+        idle = idle_cpu(tui)
         tui.close()
     finally:
         mock.close()
@@ -246,13 +251,7 @@ def idle_in_claude_project(workdir):
     mock = Mock([], workdir)
     try:
         tui = Tui(mock, project, home=home)
-        tui.wait_for(PROMPT)
-        time.sleep(0.5)
-        before = tui.cpu_seconds()
-        end = time.perf_counter() + 10
-        while time.perf_counter() < end:
-            tui.pump(0.5)
-        idle = tui.cpu_seconds() - before
+        idle = idle_cpu(tui)
         reloads = tui.output.count(b"Reloaded")
         tui.close()
     finally:

@@ -18,7 +18,7 @@ fn bash(command: &str) -> (&'static str, serde_json::Value) {
 }
 
 fn read_pid(project: &Project, name: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(pid) = std::fs::read_to_string(project.file(name))
             && pid.ends_with('\n')
@@ -140,13 +140,17 @@ fn background_shells_start_read_filter_and_stop() {
 #[test]
 fn background_shells_die_with_cairn() {
     let project = Project::new();
-    // A normal exit.
-    let (_, results) = run_calls(
-        &project,
-        &[("Bash", json!({"command": "echo $$ > a.pid; exec sleep 1000", "run_in_background": true}))],
-        BYPASS,
-    );
-    assert!(!results[0].2);
+    // A normal exit, once the shell is surely running (the model waits for its pid file).
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool(
+            "Bash",
+            json!({"command": "echo $$ > a.tmp && mv a.tmp a.pid; exec sleep 1000", "run_in_background": true}),
+        ),
+        Step::tool("Bash", json!({"command": "until [ -s a.pid ]; do sleep 0.05; done"})),
+        Step::text("done"),
+    ]));
+    let out = stream_json(&project, &mock, "go", BYPASS);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(process_gone(&read_pid(&project, "a.pid")), "a background shell outlived cairn");
 
     // A signal while the model is still answering.
@@ -158,7 +162,7 @@ fn background_shells_die_with_cairn() {
     cmd.args(["-p", "go", "--dangerously-skip-permissions"]);
     let child = spawn(cmd);
     let pid = read_pid(&project, "b.pid");
-    assert!(mock.wait_for_requests(2, Duration::from_secs(10)));
+    assert!(mock.wait_for_requests(2, Duration::from_secs(30)));
     rustix::process::kill_process(
         rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
         rustix::process::Signal::TERM,

@@ -77,7 +77,7 @@ impl Tmux {
     }
 
     fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let screen = self.screen();
             if done(&screen) {
@@ -420,7 +420,7 @@ fn a_status_line_command_replaces_the_status_line() {
     let screen = tmux.wait_for_text("CUSTOM-STATUS-LINE");
     assert!(!screen.contains("claude-sonnet-5 · ctx"), "the built-in line is replaced:\n{screen}");
     // The command may run again (each status change) while the file is read: read until whole.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     let given: serde_json::Value = loop {
         if let Ok(value) = serde_json::from_str(&std::fs::read_to_string(&input).unwrap_or_default()) {
             break value;

@@ -477,13 +477,7 @@ impl Walker {
                 }
                 if let Some(script) = shell_script(&inner) {
                     match script {
-                        Some(script) => {
-                            self.depth += 1;
-                            let saved = self.dir.clone();
-                            self.script(&script);
-                            self.dir = saved;
-                            self.depth -= 1;
-                        }
+                        Some(script) => self.nested_script(&script),
                         None => self.uncertain(format!("`{base} -c` runs text built at run time")),
                     }
                 }
@@ -497,44 +491,40 @@ impl Walker {
             }
             Unwrapped::Nested { outer, inner } => {
                 // The outer command (find, xargs) is a command too; the inner one runs from it.
-                let inner_fed = false;
-                self.out.commands.push(Command {
-                    words: outer,
-                    wrapped: None,
-                    extra_args: false,
-                    dir: self.dir.clone(),
-                    env: Vec::new(),
-                });
+                self.plain(outer);
                 if !inner.is_empty() {
-                    self.simple_extra(inner, inner_fed);
+                    self.simple_extra(inner, false);
                 }
             }
             Unwrapped::Script { outer, script } => {
                 // `watch 'a; b'`: the arguments are joined and run by a shell.
-                self.out.commands.push(Command {
-                    words: outer,
-                    wrapped: None,
-                    extra_args: false,
-                    dir: self.dir.clone(),
-                    env: Vec::new(),
-                });
+                self.plain(outer);
                 match script {
-                    Some(script) => {
-                        self.depth += 1;
-                        let saved = self.dir.clone();
-                        self.script(&script);
-                        self.dir = saved;
-                        self.depth -= 1;
-                    }
+                    Some(script) => self.nested_script(&script),
                     None => self.uncertain("a shell runs text built at run time"),
                 }
             }
             Unwrapped::Uncertain(why) => {
                 self.uncertain(why);
-                let dir = self.dir.clone();
-                self.out.commands.push(Command { words, wrapped: None, extra_args: false, dir, env: Vec::new() });
+                self.plain(words);
             }
         }
+    }
+
+    /// Records a command as written, in the current folder.
+    fn plain(&mut self, words: Vec<Word>) {
+        let dir = self.dir.clone();
+        self.out.commands.push(Command { words, wrapped: None, extra_args: false, dir, env: Vec::new() });
+    }
+
+    /// A script a command hands to a shell (`bash -c`, `watch`): analysed as part of this
+    /// one, one level deeper; a `cd` in it stays in it.
+    fn nested_script(&mut self, script: &str) {
+        self.depth += 1;
+        let saved = self.dir.clone();
+        self.script(script);
+        self.dir = saved;
+        self.depth -= 1;
     }
 
     /// A command run by `xargs` or `find -exec`: it gets more arguments than it shows.
