@@ -37,6 +37,7 @@ BUDGETS = {
     "say_hi_rss_mib": 25.0,
     "gap_ms": 3.0,
     "gap_no_nodelay_ms": 3.0,
+    "gap_python_ms": 3.0,
     "loop_ms": 150.0,
     "prompt_kb": 24.0,
 }
@@ -171,6 +172,58 @@ def bench_read_loop(workdir, turns=20, runs=5, nodelay=True):
     }
 
 
+def bench_python_server(workdir, turns=20, runs=3):
+    """The reply → next request gap against benches/nagle_server.py: Python's http.server,
+    Nagle on, one write per event (the server's own clock on both ends)."""
+    project = Path(workdir) / "nagle-project"
+    project.mkdir(exist_ok=True)
+    for i in range(5):
+        (project / f"f{i}.txt").write_text(f"line {i}\n")
+    log = Path(workdir) / "nagle.jsonl"
+    gaps = []
+    for _ in range(runs):
+        log.unlink(missing_ok=True)
+        with socket_port() as port:
+            pass
+        server = subprocess.Popen([sys.executable, str(ROOT / "benches" / "nagle_server.py"), str(port), str(turns), str(log)])
+        try:
+            wait_for_port(port)
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "OPENAI_", "CAIRN_"))}
+            env.update({"ANTHROPIC_API_KEY": "bench", "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}"})
+            timed([str(CAIRN), "-p", "read", "--max-turns", "50", "--no-session-persistence"], env=env, cwd=project)
+        finally:
+            server.kill()
+            server.wait()
+        records = [json.loads(l) for l in log.read_text().splitlines()]
+        gaps += [(b["received"] - a["stop_written"]) * 1000 for a, b in zip(records, records[1:])]
+    return {"gap_python_ms": statistics.median(gaps), "gap_python_p90_ms": sorted(gaps)[int(len(gaps) * 0.9)]}
+
+
+class socket_port:
+    """A free loopback port (bound, then released for the server to take)."""
+
+    def __enter__(self):
+        import socket
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        return self.sock.getsockname()[1]
+
+    def __exit__(self, *exc):
+        self.sock.close()
+
+
+def wait_for_port(port, timeout=10):
+    import socket
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    sys.exit(f"nothing listened on port {port}")
+
+
 def median_ms(steps, workdir, argv, cwd, runs):
     """The median wall time of `argv` in `cwd` over `runs` runs against a mock playing `steps`."""
     mock = Mock(steps, workdir)
@@ -223,6 +276,7 @@ def main():
         without = bench_read_loop(workdir, nodelay=False)
         results["gap_no_nodelay_ms"] = without["gap_ms"]
         results["gap_no_nodelay_p90_ms"] = without["gap_p90_ms"]
+        results.update(bench_python_server(workdir))
         results.update(bench_hardening(workdir))
     rows = [
         ("cairn --version", "version_ms", "ms"),
@@ -233,6 +287,8 @@ def main():
         ("reply → next request gap (p90)", "gap_p90_ms", "ms"),
         ("gap, server without TCP_NODELAY (median)", "gap_no_nodelay_ms", "ms"),
         ("gap, server without TCP_NODELAY (p90)", "gap_no_nodelay_p90_ms", "ms"),
+        ("gap, Python http.server (median)", "gap_python_ms", "ms"),
+        ("gap, Python http.server (p90)", "gap_python_p90_ms", "ms"),
         ("20-turn read loop wall", "loop_ms", "ms"),
         ("system prompt + tool schemas", "prompt_kb", "KB"),
         ("one 16 MB SSE event, end to end", "sse_16mb_event_ms", "ms"),

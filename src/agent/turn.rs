@@ -465,6 +465,9 @@ async fn run_tools(
         }
     };
     let finished = scheduler::run(plan, &session.tools, cancel, events, &keep).await;
+    if let Some(Err(e)) = session.transcript.as_ref().map(crate::session::Transcript::hold_lock) {
+        events.emit(Event::Error { message: format!("{e} (it was taken while a tool read cairn's lock folder)") });
+    }
     session.collect_subagent_costs();
     let mut results = Vec::with_capacity(finished.len());
     let mut after: Vec<(String, String, Value, ToolOutput)> = Vec::new();

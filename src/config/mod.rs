@@ -44,7 +44,7 @@ pub struct ProviderSettings {
 impl ProviderSettings {
     /// Builds the client these settings describe.
     pub fn connect(&self, idle_timeout: Duration) -> Result<Arc<dyn Provider>, ProviderError> {
-        let client = provider::http_client()?;
+        let client = provider::http_client_for(&self.base_url)?;
         Ok(match &self.credential {
             ApiCredential::Anthropic(credential) => {
                 Arc::new(Anthropic::new(client, &self.base_url, credential.clone(), idle_timeout))

@@ -1,6 +1,8 @@
 //! Live reload: the folders users keep commands, skills, agents, memory files and settings
-//! in are watched (inotify through `notify`, debounced by 300 ms), and what changed is
-//! handed on as a list of paths; the core reloads what they belong to before the next turn.
+//! in are watched (inotify through `notify`; a burst of changes is gathered for 300 ms), and
+//! what changed is handed on as a list of paths; the core reloads what they belong to before
+//! the next turn. A thread of cairn's own waits for the events — blocked, not polling — so
+//! an idle session wakes nothing.
 //!
 //! Watched: the project folder itself (not its subfolders: memory files), its `.claude/` and
 //! `.cairn/` with everything under them, and the user folders' `commands/`, `skills/` and
@@ -17,17 +19,19 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use notify::RecursiveMode;
-use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+use notify::{RecursiveMode, Watcher as _};
 
 use super::Locations;
 
-/// Keeps the watch alive; dropping it stops watching.
+/// Keeps the watch alive; dropping it stops watching (and ends the thread that waits).
 pub struct Watcher {
-    _debouncer: Debouncer<notify::RecommendedWatcher, RecommendedCache>,
+    _watcher: notify::RecommendedWatcher,
 }
+
+/// How long a burst of changes is gathered before it is looked at.
+const GATHER: Duration = Duration::from_millis(300);
 
 /// What a changed path is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -71,29 +75,49 @@ pub fn start(locations: &Locations, changed: impl Fn(Vec<Changed>) + Send + 'sta
     // Taken before the watch starts: a change after this is both seen and different.
     let mut fingerprints = Fingerprints::default();
     fingerprints.seed(&roots);
-    let handler = move |result: DebounceEventResult| {
-        let Ok(events) = result else { return };
-        let mut kinds: Vec<Changed> = events
-            .iter()
-            .filter(|e| !e.event.kind.is_access())
-            .flat_map(|e| e.event.paths.iter())
-            .filter_map(|p| Some((p, classify(p)?)))
-            .filter(|(p, _)| fingerprints.update(p))
-            .map(|(_, kind)| kind)
-            .collect();
-        kinds.sort();
-        kinds.dedup();
-        if !kinds.is_empty() {
-            changed(kinds);
+    let (events, arrived) = std::sync::mpsc::channel::<notify::Event>();
+    // Opening and reading files is not a change: those events do not even wake the thread.
+    let mut watcher = notify::recommended_watcher(move |result: notify::Result<notify::Event>| {
+        if let Ok(event) = result
+            && !event.kind.is_access()
+        {
+            let _ = events.send(event);
         }
-    };
-    let mut debouncer = new_debouncer(Duration::from_millis(300), None, handler).map_err(|e| e.to_string())?;
+    })
+    .map_err(|e| e.to_string())?;
     for (path, mode) in roots {
         if path.is_dir() {
-            debouncer.watch(&path, mode).map_err(|e| format!("{}: {e}", path.display()))?;
+            watcher.watch(&path, mode).map_err(|e| format!("{}: {e}", path.display()))?;
         }
     }
-    Ok(Watcher { _debouncer: debouncer })
+    std::thread::Builder::new()
+        .name("cairn-watch".into())
+        .spawn(move || {
+            while let Ok(first) = arrived.recv() {
+                let mut batch = vec![first];
+                let until = Instant::now() + GATHER;
+                while let Some(left) = until.checked_duration_since(Instant::now()) {
+                    match arrived.recv_timeout(left) {
+                        Ok(event) => batch.push(event),
+                        Err(_) => break,
+                    }
+                }
+                let mut kinds: Vec<Changed> = batch
+                    .iter()
+                    .flat_map(|e| e.paths.iter())
+                    .filter_map(|p| Some((p, classify(p)?)))
+                    .filter(|(p, _)| fingerprints.update(p))
+                    .map(|(_, kind)| kind)
+                    .collect();
+                kinds.sort();
+                kinds.dedup();
+                if !kinds.is_empty() {
+                    changed(kinds);
+                }
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(Watcher { _watcher: watcher })
 }
 
 /// The folders watched, and how deep.
@@ -172,7 +196,7 @@ fn fingerprint(path: &Path) -> Option<u64> {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     meta.len().hash(&mut hasher);
     let mut bytes = Vec::new();
-    std::fs::File::open(path).ok()?.take(FINGERPRINT_READ_LIMIT).read_to_end(&mut bytes).ok()?;
+    crate::limits::open_nonblocking(path).ok()?.take(FINGERPRINT_READ_LIMIT).read_to_end(&mut bytes).ok()?;
     bytes.hash(&mut hasher);
     Some(hasher.finish())
 }

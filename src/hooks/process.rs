@@ -81,21 +81,22 @@ impl Run {
         let group = child.id().and_then(|id| i32::try_from(id).ok()).and_then(Pid::from_raw);
         let mut stdin = child.stdin.take();
         let input = Arc::clone(&self.stdin);
-        let feed = async move {
+        // A hook that never reads its input (or leaves a child holding it) must not stop us.
+        let feed = tokio::spawn(async move {
             if let Some(stdin) = stdin.as_mut() {
-                // A hook that never reads its input must not stop us.
                 let _ = stdin.write_all(&input).await;
                 let _ = stdin.shutdown().await;
             }
-        };
+        });
         // Read into buffers of our own, so what arrived is kept when the reading stops.
         let out = Arc::new(std::sync::Mutex::new(Vec::new()));
         let err = Arc::new(std::sync::Mutex::new(Vec::new()));
         let out_task = tokio::spawn(collect(child.stdout.take(), Arc::clone(&out)));
         let err_task = tokio::spawn(collect(child.stderr.take(), Arc::clone(&err)));
-        let readers = [out_task.abort_handle(), err_task.abort_handle()];
+        let tasks = [out_task.abort_handle(), err_task.abort_handle(), feed.abort_handle()];
         let work = async {
-            let (_, status) = tokio::join!(feed, child.wait());
+            let status = child.wait().await;
+            feed.abort();
             // The hook is done when its own process exits. A child it left in the background
             // may hold the pipes open for as long as it runs: give them a moment to drain.
             let drained = async {
@@ -103,7 +104,7 @@ impl Run {
                 let _ = err_task.await;
             };
             let _ = tokio::time::timeout(PIPE_GRACE, drained).await;
-            readers.iter().for_each(tokio::task::AbortHandle::abort);
+            tasks.iter().for_each(tokio::task::AbortHandle::abort);
             let text = |buffer: &std::sync::Mutex<Vec<u8>>| {
                 String::from_utf8_lossy(&buffer.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).into_owned()
             };
@@ -118,6 +119,7 @@ impl Run {
                 if let Some(group) = group {
                     let _ = kill_process_group(group, Signal::KILL);
                 }
+                tasks.iter().for_each(tokio::task::AbortHandle::abort);
                 Outcome::failed(display, format!("timed out after {} s and was stopped", self.timeout.as_secs_f64()))
             }
         }

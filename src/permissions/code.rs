@@ -1,10 +1,11 @@
 //! Commands that run text as code where the gate cannot read it, and the variables that
 //! change what a command runs. An awk program's `system()`, `source`, an alias, a git alias
 //! or `-c core.pager=…`, `printf -v 'a[$(…)]'`, `BASH_ENV=…`, `PATH=./bin:$PATH`: the
-//! command's name says nothing about what it will run. Such a command is never read-only,
-//! no allow rule written for its name covers it, and when a deny rule names a command it
-//! is asked, because what it runs might be that command. (What a parser cannot see at all —
-//! a script file's contents — is the sandbox's to bound.)
+//! command's name says nothing about what it will run. Such a command is never read-only;
+//! when a deny rule names a command it is asked (even where an allow rule covers its name,
+//! even in bypass mode), because what it runs might be that command. A variable that
+//! changes what runs also voids the allow rules for the command it is set for. (What a
+//! parser cannot see at all — a script file's contents — is the sandbox's to bound.)
 
 use super::shell::Word;
 
@@ -109,12 +110,29 @@ pub fn runs_code(words: &[Word]) -> Option<String> {
         "awk" | "gawk" | "mawk" | "nawk" => awk(args).then(|| format!("the `{name}` program can run commands")),
         "sed" | "gsed" => sed(args).then(|| format!("the `{name}` script can run commands or write files")),
         "git" => git(args),
+        "sort" if args.iter().any(|w| w.text.starts_with("--compress-program")) => {
+            why("--compress-program runs a program")
+        }
         _ => {
             let (_, flags) = INLINE_CODE.iter().find(|(n, _)| *n == name)?;
-            let inline = flags.is_empty() || args.iter().any(|w| flags.iter().any(|f| w.text == *f));
+            let inline = flags.is_empty() || args.iter().any(|w| flags.iter().any(|f| gives_flag(&w.text, f)));
             inline.then(|| format!("`{name}` runs code given on the command line"))
         }
     }
+}
+
+/// Whether a word gives `flag`: as itself, joined to its value (`-c'code'`,
+/// `--eval=code`), or among a cluster of one-letter options (`perl -lne`).
+fn gives_flag(word: &str, flag: &str) -> bool {
+    if word == flag {
+        return true;
+    }
+    if let Some(long) = flag.strip_prefix("--") {
+        return word.strip_prefix("--").is_some_and(|w| w.strip_prefix(long).is_some_and(|r| r.starts_with('=')));
+    }
+    let Some(letter) = flag.strip_prefix('-').filter(|l| l.len() == 1) else { return false };
+    let Some(cluster) = word.strip_prefix('-').filter(|c| !c.starts_with('-')) else { return false };
+    cluster.starts_with(letter) || (cluster.chars().all(|c| c.is_ascii_alphabetic()) && cluster.contains(letter))
 }
 
 /// An awk program that calls `system`, pipes to or from a command, or is read from a file.
@@ -144,76 +162,176 @@ fn awk_code(program: &Word) -> bool {
 }
 
 /// A sed script (from the command line, or a file: unknown) with the `e` command or flag,
-/// or `w`/`W` writing a file.
+/// or `w`/`W` writing a file. Options are read as GNU sed reads them: `-ne SCRIPT`,
+/// `-escript`, `-nf FILE`, `--expression=…`; `-iSUFFIX` takes the rest of its word.
 fn sed(args: &[Word]) -> bool {
-    let mut scripts: Vec<&Word> = Vec::new();
+    let mut scripts: Vec<&str> = Vec::new();
+    let mut explicit = false;
     let mut i = 0;
     while let Some(arg) = args.get(i) {
+        i += 1;
         let text = arg.text.as_str();
-        if text == "-f" || text.starts_with("--file") || (text.starts_with("-f") && !text.starts_with("--")) {
+        if arg.dynamic && text.starts_with('-') {
             return true;
         }
-        if text == "-e" || text == "--expression" {
-            scripts.extend(args.get(i + 1));
-            i += 2;
+        if let Some(long) = text.strip_prefix("--") {
+            match long.split_once('=') {
+                Some(("expression", script)) => {
+                    explicit = true;
+                    scripts.push(script);
+                }
+                Some(("file", _)) => return true,
+                None if long == "expression" => {
+                    explicit = true;
+                    scripts.extend(args.get(i).map(|w| w.text.as_str()));
+                    i += 1;
+                }
+                None if long == "file" => return true,
+                _ => {}
+            }
             continue;
         }
-        if let Some(script) = text.strip_prefix("--expression=") {
-            if sed_code(script) {
-                return true;
+        let Some(cluster) = text.strip_prefix('-').filter(|c| !c.is_empty()) else {
+            if !explicit && scripts.is_empty() {
+                if arg.dynamic {
+                    return true;
+                }
+                scripts.push(text);
             }
-        } else if !text.starts_with('-') && scripts.is_empty() {
-            scripts.push(arg);
+            continue;
+        };
+        for (at, letter) in cluster.char_indices() {
+            let rest = &cluster[at + letter.len_utf8()..];
+            match letter {
+                'i' => break,
+                'f' => return true,
+                'e' | 'l' => {
+                    let value = if rest.is_empty() {
+                        i += 1;
+                        args.get(i - 1).map(|w| w.text.as_str())
+                    } else {
+                        Some(rest)
+                    };
+                    if letter == 'e' {
+                        explicit = true;
+                        scripts.extend(value);
+                    }
+                    break;
+                }
+                _ => {}
+            }
         }
-        i += 1;
     }
-    scripts.iter().any(|s| s.dynamic || sed_code(&s.text))
+    scripts.iter().any(|s| sed_code(s))
 }
 
 /// Whether a sed script has an `e`, `w` or `W` command, or an `s` command with the `e` or
-/// `w` flag. Read roughly: a false alarm only asks.
+/// `w` flag. A script this reading cannot follow counts as having one (a false alarm only
+/// asks).
 fn sed_code(script: &str) -> bool {
-    let commands = script.split([';', '\n', '{', '}']);
-    commands.into_iter().any(|command| {
-        let command = command.trim_start_matches(|c: char| {
-            c.is_ascii_digit() || c.is_whitespace() || matches!(c, '$' | ',' | '!' | '~' | '+')
-        });
-        let command = skip_address(command);
-        match command.chars().next() {
-            Some('e' | 'w' | 'W') => true,
-            Some('s') => substitution_flags(&command[1..]).is_some_and(|f| f.contains(['e', 'w'])),
-            _ => false,
+    let chars: Vec<char> = script.chars().collect();
+    let mut at = 0;
+    let blank = |c: char| c == ' ' || c == '\t';
+    while at < chars.len() {
+        let c = chars[at];
+        if blank(c) || c == ';' || c == '\n' || c == '{' || c == '}' {
+            at += 1;
+            continue;
         }
-    })
-}
-
-/// A `/regex/` address in front of a command.
-fn skip_address(command: &str) -> &str {
-    let Some(rest) = command.strip_prefix('/') else { return command };
-    match rest.find('/') {
-        Some(end) => rest[end + 1..].trim_start_matches(|c: char| c.is_whitespace() || c == '!'),
-        None => command,
-    }
-}
-
-/// The flags of `s/re/repl/flags` (what follows the third delimiter).
-fn substitution_flags(after_s: &str) -> Option<&str> {
-    let delimiter = after_s.chars().next()?;
-    let mut seen = 0;
-    let mut escaped = false;
-    for (i, c) in after_s.char_indices().skip(1) {
-        if escaped {
-            escaped = false;
-        } else if c == '\\' {
-            escaped = true;
-        } else if c == delimiter {
-            seen += 1;
-            if seen == 2 {
-                return Some(&after_s[i + 1..]);
+        let Some(next) = skip_addresses(&chars, at) else { return true };
+        at = next;
+        while chars.get(at).is_some_and(|c| blank(*c) || *c == '!') {
+            at += 1;
+        }
+        let Some(&command) = chars.get(at) else { return false };
+        at += 1;
+        match command {
+            'e' | 'w' | 'W' => return true,
+            '{' | '}' => {}
+            // To the end of the line: text, file names, labels, comments.
+            'a' | 'i' | 'c' | 'r' | 'R' | '#' | ':' => at = end_of_line(&chars, at),
+            'b' | 't' | 'T' => {
+                while chars.get(at).is_some_and(|c| *c != ';' && *c != '\n' && *c != '}') {
+                    at += 1;
+                }
             }
+            's' | 'y' => {
+                let Some(&delimiter) = chars.get(at) else { return true };
+                if delimiter == '\n' || delimiter == '\\' {
+                    return true;
+                }
+                let Some(after) = skip_delimited(&chars, at + 1, delimiter, 2) else { return true };
+                at = after;
+                if command == 's' {
+                    let flags_end = chars[at..]
+                        .iter()
+                        .position(|c| matches!(c, ';' | '\n' | '}') || c.is_whitespace())
+                        .map_or(chars.len(), |p| at + p);
+                    if chars[at..flags_end].iter().any(|c| matches!(c, 'e' | 'w')) {
+                        return true;
+                    }
+                    at = flags_end;
+                }
+            }
+            _ => {}
         }
     }
-    None
+    false
+}
+
+/// Past the addresses in front of a command (`3`, `$`, `/re/I`, `\%re%`, `1~2`, `a,+3`).
+fn skip_addresses(chars: &[char], mut at: usize) -> Option<usize> {
+    for second in [false, true] {
+        match chars.get(at) {
+            Some(c) if c.is_ascii_digit() || *c == '$' || (second && matches!(c, '+' | '~')) => {
+                at += 1;
+                while chars.get(at).is_some_and(|c| c.is_ascii_digit() || *c == '~') {
+                    at += 1;
+                }
+            }
+            Some('/') => at = skip_delimited(chars, at + 1, '/', 1)?,
+            Some('\\') => {
+                let delimiter = *chars.get(at + 1)?;
+                at = skip_delimited(chars, at + 2, delimiter, 1)?;
+            }
+            _ => return Some(at),
+        }
+        while chars.get(at).is_some_and(|c| matches!(c, 'I' | 'M')) {
+            at += 1;
+        }
+        if second || chars.get(at) != Some(&',') {
+            return Some(at);
+        }
+        at += 1;
+    }
+    Some(at)
+}
+
+/// Past `parts` runs of text each ended by an unescaped `delimiter`.
+fn skip_delimited(chars: &[char], mut at: usize, delimiter: char, parts: usize) -> Option<usize> {
+    let mut seen = 0;
+    while seen < parts {
+        match chars.get(at)? {
+            '\\' => at += 2,
+            c if *c == delimiter => {
+                seen += 1;
+                at += 1;
+            }
+            _ => at += 1,
+        }
+    }
+    Some(at)
+}
+
+fn end_of_line(chars: &[char], mut at: usize) -> usize {
+    while let Some(c) = chars.get(at) {
+        match c {
+            '\\' => at += 2,
+            '\n' => return at,
+            _ => at += 1,
+        }
+    }
+    chars.len()
 }
 
 /// `git -c key=value …`, `--config-env`, `--exec-path=`, `git config alias.x '!…'`, and
@@ -309,6 +427,18 @@ mod tests {
             "git grep -Ocat foo",
             "git grep --open-files-in-pager=vim foo",
             "let x=y+1",
+            "sed '/a/,/b/e cmd' f",
+            "sed '/x/Ie cmd' f",
+            "sed '\\%x%e cmd' f",
+            "sed 's/x;*/cmd/e' f",
+            "sed -nf s.sed f",
+            "sed -e p -ne '1e cmd' f",
+            "sed -n -e p --expression=1w/tmp/x f",
+            "perl -le 'print 1'",
+            "perl -ne 'print'",
+            "python3 -c'import os'",
+            "node --eval=1",
+            "sort -S 1K --compress-program=sh big",
         ] {
             assert!(runs_code(&words(command)).is_some(), "{command}");
         }
@@ -318,6 +448,13 @@ mod tests {
             "sed -n '1,5p' f",
             "sed 's/foo/bar/g' f",
             "sed -i 's/a/b/' f",
+            "sed -ie 's/a/b/' f",
+            "sed 's§a§b§' f",
+            "sed -n '/start/,/end/p' f",
+            "sed 's/[;]/,/g; s/x/y/I' f",
+            "sed -E 's/(a|b)+/c/2' f",
+            "perl script.pl",
+            "python3 -Wignore::DeprecationWarning script.py",
             "python3 script.py",
             "node build.js",
             "git status",

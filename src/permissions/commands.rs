@@ -293,13 +293,26 @@ pub fn reads_broadly(words: &[Word]) -> bool {
     }
 }
 
+/// Whether `rg`/`ag` are told to search hidden files too (`--hidden`, `-.`, `-uu`).
+pub fn searches_hidden(words: &[Word]) -> bool {
+    words[1..].iter().any(|w| {
+        let t = w.text.as_str();
+        t == "--hidden"
+            || t == "-."
+            || t == "--unrestricted"
+            || (t.len() >= 3 && t.starts_with("-u") && t[1..].chars().all(|c| c == 'u'))
+    })
+}
+
 /// git subcommands that print file contents from the repository.
 fn git_shows_content(args: &[Word]) -> bool {
     let Some(at) = args.iter().position(|w| !w.text.starts_with('-')) else { return false };
     let rest = &args[at + 1..];
-    let patch = rest
-        .iter()
-        .any(|w| matches!(w.text.as_str(), "-p" | "-u" | "--patch" | "-G" | "--word-diff") || w.text.starts_with("-G"));
+    let patch = rest.iter().any(|w| {
+        let t = w.text.as_str();
+        matches!(t, "-p" | "-u" | "--patch" | "--word-diff")
+            || ["-G", "-U", "--unified", "-L", "--word-diff="].iter().any(|p| t.starts_with(p))
+    });
     match args[at].text.as_str() {
         "grep" | "show" | "diff" | "cat-file" | "archive" | "blame" | "annotate" | "format-patch" => true,
         "log" | "whatchanged" | "reflog" => patch,

@@ -398,7 +398,7 @@ impl PermissionPolicy {
             if by_rule || (read_only && inside) {
                 continue;
             }
-            if commands::accept_edits_runs(command.name()) && inside && !env_changed {
+            if commands::accept_edits_runs(command.name()) && inside && !env_changed && runs_code.is_none() {
                 edits.push(format!("`{plain}` changes files"));
             } else {
                 needs.push(format!("`{plain}` needs approval"));
@@ -502,7 +502,7 @@ impl PermissionPolicy {
     /// file a Read deny rule protects.
     fn broad_read_denied(&self, command: &Command, dir: Option<&Path>, home: Option<&Path>) -> bool {
         let Some(dir) = dir else { return self.has_read_denials() };
-        let is_git = command.name().rsplit('/').next() == Some("git");
+        let name = command.name().rsplit('/').next().unwrap_or("");
         // The trees it reads: the folders it names, or where it runs.
         let mut roots: Vec<PathBuf> = commands::path_args(&command.words)
             .into_iter()
@@ -512,13 +512,40 @@ impl PermissionPolicy {
         if roots.is_empty() || command.words.iter().any(|w| w.dynamic) {
             roots.push(dir.to_path_buf());
         }
-        self.deny.iter().filter(|r| r.rule.family() == "Read" && r.rule.specifier.is_some()).any(|rule| {
-            if is_git {
-                // git shows what it tracks: a denied file it does not track is safe.
-                return tracked::files(dir).is_none_or(|files| files.iter().any(|f| rule.denies_read_of(f)));
+        let reads_hidden = !matches!(name, "rg" | "ag") || commands::searches_hidden(&command.words);
+        let denials = self.deny.iter().filter(|r| r.rule.family() == "Read" && r.rule.specifier.is_some());
+        for rule in denials {
+            if name == "git" {
+                let Some((repository, _)) = tracked::repository(dir) else { return true };
+                if !rule.may_match_under(&repository) {
+                    continue;
+                }
+                // History (a log, a commit, a revision) may hold what the working tree no
+                // longer does; the working tree shows only what git tracks.
+                if git_reads_history(command, dir) {
+                    return true;
+                }
+                match tracked::files(dir) {
+                    Some(files) if !files.iter().any(|f| rule.denies_read_of(f)) => continue,
+                    _ => return true,
+                }
             }
-            roots.iter().any(|root| rule.may_match_under(root))
-        })
+            if !roots.iter().any(|root| rule.may_match_under(root)) {
+                continue;
+            }
+            // A rule naming files: only those that are there can be read (and a search that
+            // skips hidden files, as rg does, skips hidden ones).
+            match rule.literal_paths() {
+                Some(paths) => {
+                    let exposed = |p: &PathBuf| p.exists() && (reads_hidden || !is_hidden(p));
+                    if paths.iter().any(exposed) {
+                        return true;
+                    }
+                }
+                None => return true,
+            }
+        }
+        false
     }
 
     fn has_read_denials(&self) -> bool {
@@ -554,8 +581,13 @@ impl PermissionPolicy {
                 continue;
             }
             if is_git && let Some(path) = commands::git_revision_path(arg) {
-                // `git show HEAD:.env` reads `.env` as it was committed.
-                files.targets.push((Target::resolve(path, &dir, home), false, false));
+                // `git show HEAD:.env` reads `.env` as it was committed: from the top of the
+                // repository, unless it starts with `./` or `../`.
+                let base = match tracked::repository(&dir) {
+                    Some((root, _)) if !path.starts_with("./") && !path.starts_with("../") => root,
+                    _ => dir.clone(),
+                };
+                files.targets.push((Target::resolve(path, &base, home), false, false));
                 continue;
             }
             let text = commands::path_text(arg);
@@ -684,11 +716,14 @@ fn is_sudo(words: &[Word]) -> bool {
 }
 
 /// The ways a command can be named for deny and ask rules: as it runs, as written with
-/// its wrappers, and with a path-qualified name (`/bin/rm`) reduced to its base name.
+/// its wrappers, and with a path-qualified name (`/bin/rm`) reduced to its base name. Behind
+/// a wrapper, every word could be where the command starts (`timeout --signal KILL 5 rm …`
+/// with an option this reading does not know): each is tried.
 fn views(command: &Command) -> Vec<String> {
     let mut out = vec![joined(&command.words)];
     if let Some(wrapped) = &command.wrapped {
         out.push(joined(wrapped));
+        out.extend((1..wrapped.len()).map(|start| joined(&wrapped[start..])));
     }
     if let Some(first) = command.words.first()
         && first.text.contains('/')
@@ -698,6 +733,27 @@ fn views(command: &Command) -> Vec<String> {
         out.push(joined(&words));
     }
     out
+}
+
+/// Whether a path has a hidden (dot) component.
+fn is_hidden(path: &Path) -> bool {
+    path.components().any(|c| c.as_os_str().to_str().is_some_and(|n| n.starts_with('.') && n.len() > 1 && n != ".."))
+}
+
+/// Whether a git command reads history rather than the working tree: `log`, `show`,
+/// `cat-file`…, or `diff`/`grep` given a revision (an argument that is not a path here).
+fn git_reads_history(command: &Command, dir: &Path) -> bool {
+    let args = command.args();
+    let Some(at) = args.iter().position(|w| !w.text.starts_with('-')) else { return false };
+    let rest = &args[at + 1..];
+    match args[at].text.as_str() {
+        "diff" | "grep" => rest
+            .iter()
+            .take_while(|w| w.text != "--")
+            .filter(|w| !w.text.starts_with('-'))
+            .any(|w| w.dynamic || !dir.join(&w.text).exists()),
+        _ => true,
+    }
 }
 
 /// The folder a command runs in, or `None` when a `cd` made it unknowable.

@@ -187,9 +187,37 @@ impl PathPattern {
     }
 
     pub fn matches(&self, path: &Path) -> bool {
-        let parts: Vec<&str> = path.iter().filter_map(|p| p.to_str()).filter(|p| *p != "/").collect();
+        // Lossy: a name that is not UTF-8 matches no literal name, as with globset's bytes.
+        let owned: Vec<std::borrow::Cow<'_, str>> = path.iter().map(|p| p.to_string_lossy()).collect();
+        let parts: Vec<&str> = owned.iter().map(AsRef::as_ref).filter(|p| *p != "/").collect();
         self.simple.iter().any(|segments| segments_match(segments, &parts))
             || self.set.as_ref().is_some_and(|set| set.is_match(path))
+    }
+
+    /// The paths a pattern without wildcards names (each with everything below it); `None`
+    /// when it has wildcards.
+    pub fn literal_paths(&self) -> Option<Vec<PathBuf>> {
+        if self.set.is_some() {
+            return None;
+        }
+        let mut out = Vec::new();
+        for segments in &self.simple {
+            let names = match segments.split_last() {
+                Some((Segment::AnyDepth, names)) => names,
+                _ => segments.as_slice(),
+            };
+            let mut path = PathBuf::from("/");
+            for segment in names {
+                match segment {
+                    Segment::Name(name) => path.push(name),
+                    Segment::AnyDepth => return None,
+                }
+            }
+            if !out.contains(&path) {
+                out.push(path);
+            }
+        }
+        Some(out)
     }
 
     /// Whether something in the tree under `dir` (or `dir` itself) could match.

@@ -285,6 +285,14 @@ impl CompiledRule {
         self.rule.family() == "Read" && self.path_matches(&target)
     }
 
+    /// The paths a path rule without wildcards names (`Read(./.env)`); `None` otherwise.
+    pub fn literal_paths(&self) -> Option<Vec<PathBuf>> {
+        match &self.matcher {
+            Matcher::Path(pattern) => pattern.literal_paths(),
+            _ => None,
+        }
+    }
+
     /// Whether the rule's path pattern could match something in the tree under `dir`.
     pub fn may_match_under(&self, dir: &Path) -> bool {
         match &self.matcher {

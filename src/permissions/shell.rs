@@ -178,10 +178,17 @@ impl Walker {
     /// `[[ $x -eq 0 ]]` evaluates both sides as arithmetic (`[ … ]` does not); `[[ -v $x ]]`
     /// takes a name from a variable.
     fn test_command(&mut self, node: Node<'_>, src: &str) {
-        if !text(node, src).starts_with("[[") {
+        let all = text(node, src);
+        if !all.starts_with("[[") {
+            // `[ -v 'a[$(…)]' ]` evaluates the index of the name it tests.
+            let words: Vec<&str> = all.split_whitespace().collect();
+            let named =
+                words.windows(2).any(|w| matches!(w[0], "-v" | "-R") && (w[1].contains('[') || w[1].contains('$')));
+            if named {
+                self.runs_code("`[ -v … ]` evaluates an array index, which can run commands");
+            }
             return;
         }
-        let all = text(node, src);
         let arithmetic = ["-eq", "-ne", "-lt", "-le", "-gt", "-ge"].iter().any(|op| all.contains(op));
         let named = all.contains("-v ") || all.contains("-R ");
         let operands = all.trim_start_matches("[[").trim_end_matches("]]");
@@ -205,6 +212,9 @@ impl Walker {
         let exports = keyword == "export" || flags.iter().any(|f| f.contains('x'));
         if flags.iter().any(|f| f.contains('i')) {
             self.runs_code(format!("`{keyword} -i` evaluates values as arithmetic, which can run commands"));
+        }
+        if flags.iter().any(|f| f.contains('n')) {
+            self.runs_code(format!("`{keyword} -n` makes a name refer to another, which can run commands"));
         }
         for part in parts {
             let name = match part.kind() {
@@ -304,6 +314,9 @@ impl Walker {
                 if inner.starts_with("${!") && !inner.ends_with("[@]}") && !inner.ends_with("[*]}") {
                     self.runs_code("`${!name}` uses a variable's value as a name, which can run commands");
                 }
+                if computed_substring(inner) {
+                    self.runs_code("`${name:offset}` evaluates the offset as arithmetic, which can run commands");
+                }
                 if inner.contains("@P") {
                     self.runs_code("`${name@P}` expands a value as a prompt, which can run commands");
                 }
@@ -320,6 +333,29 @@ impl Walker {
             }
             "declaration_command" => {
                 self.declaration(node, src);
+                self.children(node, src);
+            }
+            "array" => {
+                // `arr=([x]=1)`: an index in an array's value is arithmetic too.
+                let computed = node.named_children(&mut node.walk()).any(|item| {
+                    let item = text(item, src);
+                    item.starts_with('[')
+                        && item
+                            .split_once("]=")
+                            .is_some_and(|(index, _)| !index[1..].chars().all(|c| c.is_ascii_digit() || c == '-'))
+                });
+                if computed {
+                    self.runs_code("an array index is evaluated as arithmetic, which can run commands");
+                }
+                self.children(node, src);
+            }
+            "for_statement" | "select_statement" => {
+                // `for PATH in ./bin; do ls; done` sets the variable for the body.
+                if let Some(variable) = node.child_by_field_name("variable")
+                    && code::changes_environment(text(variable, src))
+                {
+                    self.env_change(text(variable, src));
+                }
                 self.children(node, src);
             }
             "ERROR" => {
@@ -471,6 +507,19 @@ impl Walker {
                 }
                 if takes_names(base) && inner[1..].iter().any(|w| w.dynamic || w.text.contains('[')) {
                     self.runs_code(format!("`{base}` assigns to a computed name, which can run commands"));
+                }
+                if matches!(base, "test" | "[")
+                    && inner
+                        .windows(2)
+                        .any(|w| matches!(w[0].text.as_str(), "-v" | "-R") && (w[1].dynamic || w[1].text.contains('[')))
+                {
+                    self.runs_code(format!("`{base} -v` evaluates an array index, which can run commands"));
+                }
+                // `printf -v HOME …`, `read PATH`: builtins that set variables by name.
+                for name in assigned_names(&inner) {
+                    if code::changes_environment(name) {
+                        self.env_change(name);
+                    }
                 }
                 if INTERPRETERS.contains(&base) && fed && !has_program_argument(&inner) {
                     self.uncertain(format!("`{base}` runs a program it reads from a pipe or heredoc"));
@@ -708,16 +757,23 @@ fn unwrap(words: &[Word]) -> Unwrapped {
                     Some(skip_options(args, &[]))
                 }
             }
-            "nice" => Some(skip_options(args, &["-n"])),
+            "nice" => Some(skip_options(args, &["-n", "--adjustment"])),
             "timeout" => {
-                let after = skip_options(args, &["-s", "-k"]);
+                let after = skip_options(args, &["-s", "-k", "--signal", "--kill-after"]);
                 Some(after.get(1..).unwrap_or_default())
             }
-            "stdbuf" => Some(skip_options(args, &["-i", "-o", "-e"])),
-            "sudo" | "doas" => Some(skip_options(args, &["-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U"])),
+            "stdbuf" => Some(skip_options(args, &["-i", "-o", "-e", "--input", "--output", "--error"])),
+            "sudo" | "doas" => Some(skip_options(
+                args,
+                &["-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "--user", "--group", "--host", "--prompt"],
+            )),
             "watch" => {
-                let after = skip_options(args, &["-n", "-d", "-q", "--interval", "--differences"]);
-                if args.iter().any(|a| a.text == "-x" || a.text == "--exec") {
+                let after = skip_options(args, &["-n", "-q", "--interval", "--equexit"]);
+                let options = &args[..args.len() - after.len()];
+                let exec = options.iter().any(|a| {
+                    a.text == "--exec" || (a.text.starts_with('-') && !a.text.starts_with("--") && a.text.contains('x'))
+                });
+                if exec {
                     Some(after)
                 } else {
                     let script = (!after.iter().any(|w| w.dynamic)).then(|| joined_text(after));
@@ -725,16 +781,42 @@ fn unwrap(words: &[Word]) -> Unwrapped {
                 }
             }
             "env" => {
-                if args.iter().any(|a| a.text == "-S" || a.text.starts_with("--split-string")) {
+                let splits = |a: &Word| {
+                    a.text.starts_with("--split-string")
+                        || (a.text.starts_with('-') && !a.text.starts_with("--") && a.text.contains('S'))
+                };
+                if args.iter().any(splits) {
                     return Unwrapped::Uncertain("`env -S` splits text into a command".into());
                 }
-                let after = skip_options(args, &["-u", "-C"]);
-                let start = after.iter().position(|w| w.dynamic || !is_assignment(&w.text)).unwrap_or(after.len());
+                let after = skip_options(args, &["-u", "-C", "--unset", "--chdir"]);
+                // env takes any `NAME=value` (not only shell identifiers) as an assignment.
+                let assigns = |w: &Word| !w.dynamic && w.text.find('=').is_some_and(|at| at > 0);
+                let start = after.iter().position(|w| !assigns(w)).unwrap_or(after.len());
                 env.extend(after[..start].iter().filter_map(|w| w.text.split_once('=').map(|(n, _)| n.to_owned())));
                 Some(&after[start..])
             }
             "xargs" => {
-                let after = skip_options(args, &["-a", "-d", "-E", "-I", "-L", "-n", "-P", "-s", "-x"]);
+                let after = skip_options(
+                    args,
+                    &[
+                        "-a",
+                        "-d",
+                        "-E",
+                        "-I",
+                        "-L",
+                        "-n",
+                        "-P",
+                        "-s",
+                        "--arg-file",
+                        "--delimiter",
+                        "--eof",
+                        "--replace",
+                        "--max-lines",
+                        "--max-args",
+                        "--max-procs",
+                        "--max-chars",
+                    ],
+                );
                 let mut inner = after.to_vec();
                 if inner.is_empty() {
                     inner.push(Word::literal("echo"));
@@ -771,6 +853,58 @@ fn unwrap(words: &[Word]) -> Unwrapped {
 
 fn joined_text(words: &[Word]) -> String {
     words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+/// `${name:offset}` / `${name:offset:length}` with an offset or length that is not a plain
+/// number (`${x:-default}` and the other `:` operators are not substrings).
+fn computed_substring(expansion: &str) -> bool {
+    let Some(body) = expansion.strip_prefix("${").and_then(|b| b.strip_suffix('}')) else { return false };
+    let Some((name, rest)) = body.split_once(':') else { return false };
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return false;
+    }
+    if rest.starts_with(['-', '=', '?', '+']) {
+        return false;
+    }
+    rest.chars().any(|c| c.is_ascii_alphabetic() || c == '$' || c == '_' || c == '[')
+}
+
+/// The variables a builtin sets by name: `printf -v NAME`, `read [-a] NAME…`, `mapfile
+/// NAME`, `getopts SPEC NAME`, `wait -p NAME`.
+fn assigned_names(words: &[Word]) -> Vec<&str> {
+    let name = words.first().map_or("", |w| w.text.as_str());
+    let args = words.get(1..).unwrap_or_default();
+    let value_of =
+        |flag: &str| args.windows(2).filter(|w| w[0].text == flag).map(|w| w[1].text.as_str()).collect::<Vec<_>>();
+    let positional = |with_value: &[&str]| {
+        let mut out = Vec::new();
+        let mut skip = false;
+        for arg in args {
+            if std::mem::take(&mut skip) {
+                continue;
+            }
+            if arg.text.starts_with('-') {
+                skip = with_value.contains(&arg.text.as_str());
+                continue;
+            }
+            out.push(arg.text.as_str());
+        }
+        out
+    };
+    match name {
+        "printf" => value_of("-v"),
+        "wait" => value_of("-p"),
+        "read" => {
+            let mut names = positional(&["-a", "-d", "-i", "-n", "-N", "-p", "-t", "-u"]);
+            names.extend(value_of("-a"));
+            names
+        }
+        "mapfile" | "readarray" => {
+            positional(&["-d", "-n", "-O", "-s", "-u", "-C", "-c"]).into_iter().last().into_iter().collect()
+        }
+        "getopts" => positional(&[]).into_iter().nth(1).into_iter().collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Builtins whose arguments are variable names (a name computed at run time, or with a

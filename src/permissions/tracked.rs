@@ -9,16 +9,19 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 type Listing = (SystemTime, Arc<Vec<PathBuf>>);
 
+/// How long `git ls-files` may take; past it the answer is unknown (and the caller asks).
+const LIST_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// The files tracked by the repository `dir` is in, as absolute paths; `None` when that
-/// cannot be told (not a repository, git missing or failing): the caller assumes the worst.
+/// cannot be told (not a repository, git missing, failing or too slow): the caller assumes
+/// the worst.
 pub fn files(dir: &Path) -> Option<Arc<Vec<PathBuf>>> {
     static CACHE: Mutex<Option<HashMap<PathBuf, Listing>>> = Mutex::new(None);
-    let root = repository_root(dir)?;
-    let index = root.join(".git/index");
+    let (root, index) = repository(dir)?;
     let stamp = std::fs::metadata(&index).and_then(|m| m.modified()).ok()?;
     {
         let cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
@@ -28,18 +31,8 @@ pub fn files(dir: &Path) -> Option<Arc<Vec<PathBuf>>> {
             return Some(Arc::clone(files));
         }
     }
-    let output = std::process::Command::new("git")
-        .args(["-c", "core.quotePath=false", "-c", "core.fsmonitor=false", "ls-files", "-z", "--cached"])
-        .current_dir(&root)
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    let files: Vec<PathBuf> = output
-        .stdout
+    let listed = list(&root)?;
+    let files: Vec<PathBuf> = listed
         .split(|&b| b == 0)
         .filter(|name| !name.is_empty())
         .map(|name| root.join(String::from_utf8_lossy(name).as_ref()))
@@ -50,10 +43,51 @@ pub fn files(dir: &Path) -> Option<Arc<Vec<PathBuf>>> {
     Some(files)
 }
 
-/// The folder holding `.git` (a folder: worktrees and submodules, whose `.git` is a file,
-/// are not looked into and count as unknown).
-fn repository_root(dir: &Path) -> Option<PathBuf> {
-    dir.ancestors().find(|d| d.join(".git").is_dir()).map(Path::to_path_buf)
+/// `git ls-files -z` in `root`, within [`LIST_TIMEOUT`].
+fn list(root: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut child = std::process::Command::new("git")
+        .args(["-c", "core.quotePath=false", "-c", "core.fsmonitor=false", "ls-files", "-z", "--cached"])
+        .current_dir(root)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut stdout = child.stdout.take()?;
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        stdout.read_to_end(&mut out).map(|_| out)
+    });
+    let deadline = Instant::now() + LIST_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    };
+    let out = reader.join().ok()?.ok()?;
+    status.success().then_some(out)
+}
+
+/// The repository's top folder and its index file. A `.git` file (a worktree, a
+/// submodule) points at the folder that holds the index.
+pub fn repository(dir: &Path) -> Option<(PathBuf, PathBuf)> {
+    let root = dir.ancestors().find(|d| d.join(".git").exists())?;
+    let git = root.join(".git");
+    let index = if git.is_dir() {
+        git.join("index")
+    } else {
+        let pointer = std::fs::read_to_string(&git).ok()?;
+        let gitdir = pointer.trim().strip_prefix("gitdir:")?.trim();
+        root.join(gitdir).join("index")
+    };
+    Some((root.to_path_buf(), index))
 }
 
 #[cfg(test)]

@@ -49,14 +49,31 @@ pub struct ToolSpec {
 /// roots (see `tls`), the system's proxy settings (`HTTPS_PROXY`, `NO_PROXY`), and no overall
 /// timeout (streams run long; the idle timeout in `sse` catches stalls).
 pub fn http_client() -> Result<reqwest::Client, ProviderError> {
+    client_builder()?.build().map_err(|e| ProviderError::Setup(e.to_string()))
+}
+
+/// The client for a model server at `base_url`. A plain-`http` server (a local or LAN model
+/// server: Ollama, vLLM, llama.cpp, Python's http.server) gets a new connection per request.
+/// Such servers often leave Nagle's algorithm on (no TCP_NODELAY): the body waits for the
+/// ACK of the headers, which a reused connection delays by 40 ms, every turn. A new
+/// connection acknowledges at once, and costs a loopback handshake (tens of microseconds).
+/// TLS endpoints keep their pooled connections (a handshake costs far more, and the APIs
+/// behind them set TCP_NODELAY).
+pub fn http_client_for(base_url: &str) -> Result<reqwest::Client, ProviderError> {
+    let mut builder = client_builder()?;
+    if base_url.trim_start().to_ascii_lowercase().starts_with("http://") {
+        builder = builder.pool_max_idle_per_host(0);
+    }
+    builder.build().map_err(|e| ProviderError::Setup(e.to_string()))
+}
+
+fn client_builder() -> Result<reqwest::ClientBuilder, ProviderError> {
     let tls = tls::client_config().map_err(|e| ProviderError::Setup(format!("TLS: {e}")))?;
-    reqwest::Client::builder()
+    Ok(reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .connect_timeout(Duration::from_secs(30))
         .tcp_nodelay(true)
-        .user_agent(concat!("cairn/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| ProviderError::Setup(e.to_string()))
+        .user_agent(concat!("cairn/", env!("CARGO_PKG_VERSION"))))
 }
 
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<StreamEvent, ProviderError>> + Send>>;

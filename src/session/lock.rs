@@ -7,8 +7,9 @@
 //! transcript belonged to the open file instead, and lived on in a tool's child caught
 //! between fork and exec when cairn was killed: the resume was refused.) A POSIX lock is
 //! also dropped when its process closes *any* descriptor of the file, which is why the lock
-//! is not on the transcript, which cairn itself reads (listings, the Read tool): nothing but
-//! this module opens a lock file.
+//! is not on the transcript, which cairn itself reads (listings, the Read tool). Only a tool
+//! can open a lock file by accident (a Grep over the home folder): the core takes the lock
+//! again after every batch of tool calls ([`SessionLock::hold`]).
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -19,6 +20,19 @@ use super::SessionError;
 #[derive(Debug)]
 pub struct SessionLock {
     _file: File,
+}
+
+impl SessionLock {
+    /// Takes the lock again (a no-op while it is held); `Err` when another process took it
+    /// in the moment it was lost.
+    pub fn hold(&self, session_id: &str) -> Result<(), SessionError> {
+        use rustix::fs::{FlockOperation, fcntl_lock};
+        use rustix::io::Errno;
+        match fcntl_lock(&self._file, FlockOperation::NonBlockingLockExclusive) {
+            Err(e) if e == Errno::AGAIN || e == Errno::ACCESS => Err(SessionError::InUse(session_id.to_owned())),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The lock file for `session_id` under `home`.
@@ -91,6 +105,17 @@ pub(crate) mod tests {
         std::fs::write(&transcript, "{}\n").unwrap();
         drop(std::fs::read_to_string(&transcript));
         assert!(!other_process_can_lock(&lock_path(home.path(), "s")));
+    }
+
+    #[test]
+    fn a_lock_dropped_by_reading_its_file_is_taken_again() {
+        let home = tempfile::tempdir().unwrap();
+        let held = acquire(home.path(), "s").unwrap().unwrap();
+        let path = lock_path(home.path(), "s");
+        drop(std::fs::read(&path));
+        assert!(other_process_can_lock(&path), "closing any descriptor drops a POSIX lock");
+        held.hold("s").unwrap();
+        assert!(!other_process_can_lock(&path));
     }
 
     #[test]

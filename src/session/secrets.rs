@@ -77,8 +77,21 @@ impl Secrets {
 
     /// A redactor for output that arrives in pieces.
     pub fn stream(&self) -> StreamRedactor {
-        let hold = self.inner.values.iter().map(String::len).max().unwrap_or(1).saturating_sub(1);
-        StreamRedactor { secrets: self.clone(), held: Vec::new(), hold }
+        StreamRedactor { secrets: self.clone(), held: Vec::new() }
+    }
+
+    /// How many bytes at the end of `bytes` are the start of some secret (and so might be
+    /// the first part of one split over two reads).
+    fn partial_at_end(&self, bytes: &[u8]) -> usize {
+        self.inner
+            .values
+            .iter()
+            .map(|secret| {
+                let secret = secret.as_bytes();
+                (1..secret.len().min(bytes.len() + 1)).rev().find(|&k| bytes.ends_with(&secret[..k])).unwrap_or(0)
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     /// Variables the tools' commands must not inherit.
@@ -88,11 +101,11 @@ impl Secrets {
 }
 
 /// Redacts a stream given in chunks: a secret split between two chunks is found all the
-/// same, because the last bytes (one fewer than the longest secret) wait for the next.
+/// same, because an end of a chunk that could be the start of a secret waits for the next
+/// (and only such an end: a quiet stream's last line is not held back).
 pub struct StreamRedactor {
     secrets: Secrets,
     held: Vec<u8>,
-    hold: usize,
 }
 
 impl StreamRedactor {
@@ -103,7 +116,8 @@ impl StreamRedactor {
         }
         self.held.extend_from_slice(chunk);
         let mut out = self.secrets.redact_bytes(&self.held).into_owned();
-        self.held = out.split_off(out.len().saturating_sub(self.hold));
+        let keep = self.secrets.partial_at_end(&out);
+        self.held = out.split_off(out.len() - keep);
         out
     }
 

@@ -140,6 +140,17 @@ impl Transcript {
         self.writer.lock().unwrap_or_else(PoisonError::into_inner).append(record);
     }
 
+    /// Takes the session's lock again, in case this process dropped it by closing another
+    /// descriptor of its file (a tool that read the lock folder); `Err` when another cairn
+    /// took the session meanwhile.
+    pub fn hold_lock(&self) -> Result<(), SessionError> {
+        let writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        match &writer._held {
+            Some(held) => held.hold(&self.session_id),
+            None => Ok(()),
+        }
+    }
+
     /// The error, if a write failed since the last call (each problem told once); then asks
     /// the disk, in the background, to keep what was written.
     pub async fn sync(&self) -> Result<(), String> {

@@ -40,8 +40,8 @@ pub struct Capture {
     /// Redacted from what reaches the spill file.
     secrets: Secrets,
     redactor: crate::session::secrets::StreamRedactor,
-    /// Bytes written to the spill file.
-    spilled: u64,
+    /// Bytes of output taken for the spill file (before redaction).
+    taken: u64,
     /// All output while short; the head once spilling.
     head: Vec<u8>,
     tail: VecDeque<u8>,
@@ -65,7 +65,7 @@ impl Capture {
         Capture {
             spill_path,
             redactor: secrets.stream(),
-            spilled: 0,
+            taken: 0,
             secrets,
             head: Vec::new(),
             tail: VecDeque::new(),
@@ -86,16 +86,17 @@ impl Capture {
             }
             self.start_spilling();
         }
-        if self.spilled < MAX_SPILL_BYTES {
-            let room = usize::try_from(MAX_SPILL_BYTES - self.spilled).unwrap_or(usize::MAX);
-            let part = self.redactor.push(&chunk[..chunk.len().min(room)]);
+        if self.taken < MAX_SPILL_BYTES {
+            let room = usize::try_from(MAX_SPILL_BYTES - self.taken).unwrap_or(usize::MAX);
+            let taken = &chunk[..chunk.len().min(room)];
+            self.taken += taken.len() as u64;
+            let part = self.redactor.push(taken);
             self.write_spill(&part);
         }
         self.keep_tail(chunk);
     }
 
     fn write_spill(&mut self, bytes: &[u8]) {
-        self.spilled += bytes.len() as u64;
         if let Some(file) = self.spill.as_mut()
             && let Err(e) = file.write_all(bytes)
         {
@@ -114,6 +115,7 @@ impl Capture {
             Ok(file) => self.spill = Some(file),
             Err(e) => self.spill_error = Some(e.to_string()),
         }
+        self.taken = self.head.len() as u64;
         let head = self.redactor.push(&self.head);
         self.write_spill(&head);
         let head = std::mem::take(&mut self.head);
@@ -139,11 +141,13 @@ impl Capture {
         }
         let rest = self.redactor.finish();
         self.write_spill(&rest);
-        if self.total_bytes > self.spilled {
+        if self.total_bytes > self.taken {
             // Past the cap: how much was dropped, then the tail.
-            let tail: Vec<u8> = self.tail.iter().copied().collect();
-            let tail = self.secrets.redact_bytes(&tail).into_owned();
-            let dropped = self.total_bytes.saturating_sub(self.spilled + tail.len() as u64);
+            // Only the part of the tail the file does not hold yet.
+            let untaken = usize::try_from(self.total_bytes - self.taken).unwrap_or(usize::MAX);
+            let raw_tail: Vec<u8> = self.tail.iter().skip(self.tail.len().saturating_sub(untaken)).copied().collect();
+            let dropped = self.total_bytes - self.taken - raw_tail.len() as u64;
+            let tail = self.secrets.redact_bytes(&raw_tail).into_owned();
             let note = format!(
                 "\n\n… [{dropped} bytes dropped: the file holds the first {} MiB and the last {} KiB] …\n\n",
                 MAX_SPILL_BYTES >> 20,
