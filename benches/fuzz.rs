@@ -201,6 +201,10 @@ fn shell_seeds() -> Vec<Vec<u8>> {
         "find . -name '*.tmp' -exec bash -c 'rm \"$1\"' _ {} \\;",
         "x=$(printf -v 'a[$(id)]' %s 1); source /dev/stdin <<< 'ls'",
         "alias ll='ls -la'\nll; watch -n1 'ls; date'",
+        "sed -n '/a/,/b/{s/x/y/gw out.txt\n}' f; sed -ne '1e date' g",
+        "perl -lne 'print' f; python3 -c'print(1)'; timeout --signal KILL 5 env a-b=1 ls",
+        "git -C src log -p -L1,9:.env HEAD~3 -- x; git show HEAD:a/b; rg --hidden -uu x",
+        "for PATH in ./bin; do read HOME; printf -v X %s \"${Y:z}\"; done; [ -v 'a[1]' ]",
     ]
     .iter()
     .map(|s| s.as_bytes().to_vec())
@@ -269,6 +273,12 @@ fn main() {
             "${!",
             "bash -c ",
             "eval ",
+            "§",
+            "sed ",
+            "s/",
+            "/e",
+            " -e",
+            "\\",
         ];
         fuzz("shell", seconds, &shell_seeds(), &tokens, |input, _| {
             let script = String::from_utf8_lossy(input);
