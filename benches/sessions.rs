@@ -19,11 +19,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cairn::agent::history::{ContentBlock, ToolResultContent};
+use cairn::conversation::history::{ContentBlock, ToolResultContent};
 use cairn::cost::Usage;
 use cairn::permissions::PermissionMode;
 use cairn::protocol::AssistantMessage;
-use cairn::session::{Record, Secrets, Store, TurnSummary, list, reader};
+use cairn::secrets::Secrets;
+use cairn::session::{Record, Store, TurnSummary, list, reader};
 use mock_llm::{MockLlm, Scenario, Step};
 use serde_json::json;
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cairn::protocol::EventSink;
-use cairn::session::Secrets;
+use cairn::secrets::Secrets;
 use cairn::tools::bash::shells::ShellRegistry;
 use cairn::tools::scheduler::{self, Planned};
 use cairn::tools::{SessionState, ToolContext, ToolRegistry};

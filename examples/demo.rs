@@ -19,7 +19,7 @@ use cairn::permissions::PermissionPolicy;
 use cairn::protocol::{ApprovalDecision, Event, Op, TurnStatus};
 use cairn::provider::anthropic::{Anthropic, Credential};
 use cairn::provider::{BlockStart, StreamEvent, http_client, models, retry::RetryPolicy};
-use cairn::session::Secrets;
+use cairn::secrets::Secrets;
 use cairn::tools::ToolRegistry;
 use cairn::tools::bash::shells::ShellRegistry;
 use mock_llm::{MockLlm, Scenario, Step};

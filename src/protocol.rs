@@ -12,7 +12,8 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::agent::history::{ContentBlock, Message};
+pub use crate::conversation::AssistantMessage;
+use crate::conversation::history::{ContentBlock, Message};
 use crate::cost::{ModelUsage, Usage};
 use crate::permissions::PermissionMode;
 use crate::provider::{StopReason, StreamEvent};
@@ -267,15 +268,6 @@ impl CommandInfo {
             })
             .collect()
     }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct AssistantMessage {
-    pub id: String,
-    pub model: String,
-    pub content: Vec<ContentBlock>,
-    pub stop_reason: Option<StopReason>,
-    pub usage: Usage,
 }
 
 /// How a turn ended, and the session's accounts at that point.

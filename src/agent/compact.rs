@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Session;
 use super::context::{self, estimate_bytes};
-use super::history::{self, ContentBlock, Message, Role, ToolResultContent};
+use crate::conversation::history::{self, ContentBlock, Message, Role, ToolResultContent};
 use crate::hooks::context_block;
 use crate::memory;
 use crate::protocol::{Event, EventSink};

@@ -6,7 +6,7 @@
 //! Before the first response of a session, everything is estimated that way. `/context`
 //! splits the total into system prompt, tool schemas, memory files and messages.
 
-use crate::agent::history::{ContentBlock, Message};
+use crate::conversation::history::{ContentBlock, Message};
 use crate::cost::Usage;
 use crate::provider::ToolSpec;
 
@@ -81,9 +81,9 @@ pub fn block_bytes(block: &ContentBlock) -> usize {
             content
                 .iter()
                 .map(|c| match c {
-                    crate::agent::history::ToolResultContent::Text { text } => text.len(),
+                    crate::conversation::history::ToolResultContent::Text { text } => text.len(),
                     // Images are priced by size, not by their base64 bytes: about 1,600 tokens.
-                    crate::agent::history::ToolResultContent::Image { .. } => 1_600 * BYTES_PER_TOKEN,
+                    crate::conversation::history::ToolResultContent::Image { .. } => 1_600 * BYTES_PER_TOKEN,
                 })
                 .sum::<usize>()
                 + 32

@@ -12,17 +12,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::{ApprovalMode, Approvals, Session};
 use crate::config::settings;
+use crate::conversation::ToolCall;
 use crate::hooks::{Invocation, PermissionVerdict};
 use crate::permissions::{Call, Context, Decision, Origin, PermissionRule, commands, family, shell};
 use crate::protocol::{ApprovalDecision, Event, EventSink, PermissionDenial};
 use crate::tools::scheduler::Planned;
 use crate::tools::{Approval, ToolContext, ToolKind, ToolOutput, state};
-
-pub(super) struct ToolCall {
-    pub id: String,
-    pub name: String,
-    pub input: Value,
-}
 
 /// What the gate learned besides the plan.
 #[derive(Default)]

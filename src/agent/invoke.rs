@@ -15,7 +15,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::Session;
-use super::history::ContentBlock;
+use crate::conversation::history::ContentBlock;
 use crate::custom::expand::{self, Vars};
 use crate::custom::{Kind, Prompt};
 use crate::permissions::{Decision, Origin, PermissionRule};

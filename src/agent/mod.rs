@@ -15,7 +15,6 @@
 pub mod compact;
 pub mod context;
 mod gate;
-pub mod history;
 mod invoke;
 mod live;
 pub mod prompt;
@@ -33,6 +32,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::settings;
+use crate::conversation::history::Message;
 use crate::cost::CostTracker;
 use crate::custom::SharedCatalog;
 use crate::hooks::{Hooks, Invocation, Summary};
@@ -43,14 +43,14 @@ use crate::protocol::{ApprovalDecision, Event, EventSink, Op, Query, SessionInfo
 use crate::provider::Provider;
 use crate::provider::models::{self, ModelInfo};
 use crate::provider::retry::RetryPolicy;
+use crate::secrets::Secrets;
 use crate::session;
-use crate::session::{Loaded, Record, Secrets, Store, Transcript, TurnSummary};
+use crate::session::{Loaded, Record, Store, Transcript, TurnSummary};
 use crate::tools::bash::shells::ShellRegistry;
 use crate::tools::todo::Todo;
 use crate::tools::{SessionState, ToolRegistry, state};
 use compact::{CompactionConfig, Trigger};
 use context::Meter;
-use history::Message;
 
 /// What to do with a call the permission rules leave to the user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -25,7 +25,8 @@ use crate::protocol::{Event, EventSink, TaskState, TaskUpdate, TurnStatus, UserI
 use crate::provider::Provider;
 use crate::provider::models::{self, ModelInfo};
 use crate::provider::retry::RetryPolicy;
-use crate::session::{Secrets, Store};
+use crate::secrets::Secrets;
+use crate::session::Store;
 use crate::tools::bash::shells::ShellRegistry;
 use crate::tools::{Approval, Tool, ToolContext, ToolError, ToolKind, ToolOutput, ToolRegistry, state};
 
@@ -127,7 +128,7 @@ impl Subagents {
         let (sink, mut child_events) = EventSink::new();
         let cancel = ctx.cancel.child_token();
         let prompt = UserInput {
-            content: vec![crate::agent::history::ContentBlock::text(&input.prompt)],
+            content: vec![crate::conversation::history::ContentBlock::text(&input.prompt)],
             attachments: Vec::new(),
         };
         let approvals = Arc::clone(&self.approvals);
@@ -185,8 +186,8 @@ impl Subagents {
                 };
                 let output = ToolOutput {
                     content: vec![
-                        crate::agent::history::ToolResultContent::Text { text },
-                        crate::agent::history::ToolResultContent::Text { text: usage },
+                        crate::conversation::history::ToolResultContent::Text { text },
+                        crate::conversation::history::ToolResultContent::Text { text: usage },
                     ],
                     is_error: false,
                     structured: json!({
@@ -206,7 +207,7 @@ impl Subagents {
                 };
                 (TaskState::Failed, ToolOutput::error(format!("The {} agent failed: {why}", definition.name)))
             }
-            _ => (TaskState::Stopped, ToolOutput::error(crate::agent::history::INTERRUPTED_TOOL_RESULT)),
+            _ => (TaskState::Stopped, ToolOutput::error(crate::conversation::history::INTERRUPTED_TOOL_RESULT)),
         };
         let summary = Some(match state {
             TaskState::Completed => format!("Done ({uses} tool uses · {} tokens)", tokens),

@@ -18,12 +18,13 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::compact::{CompactError, Trigger};
-use super::gate::{self, Gated, ToolCall};
-use super::history::{
-    self, CONTINUE_PROMPT, ContentBlock, INTERRUPTED_REQUEST, INTERRUPTED_TOOLS, Message, Role, ToolResultContent,
-};
+use super::gate::{self, Gated};
 use super::invoke;
 use super::{Approvals, Session};
+use crate::conversation::ToolCall;
+use crate::conversation::history::{
+    self, CONTINUE_PROMPT, ContentBlock, INTERRUPTED_REQUEST, INTERRUPTED_TOOLS, Message, Role, ToolResultContent,
+};
 use crate::hooks::context_block;
 use crate::protocol::{
     AssistantMessage, Event, EventSink, PermissionDenial, TurnError, TurnErrorKind, TurnOutcome, TurnStatus, UserInput,

@@ -16,7 +16,7 @@ use crate::provider::models::{DEFAULT_ANTHROPIC_MODEL, DEFAULT_OPENAI_MODEL};
 use crate::provider::openai::{self, OpenAi};
 use crate::provider::retry::RetryPolicy;
 use crate::provider::{self, Provider, ProviderError};
-use crate::session::Secrets;
+use crate::secrets::Secrets;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ProviderKind {

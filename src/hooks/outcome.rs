@@ -88,7 +88,7 @@ impl Summary {
     /// The same with every credential cairn holds replaced (a hook that prints the
     /// environment it inherited from cairn shows no key, to the model or anyone).
     #[must_use]
-    pub fn redacted(mut self, secrets: &crate::session::Secrets) -> Summary {
+    pub fn redacted(mut self, secrets: &crate::secrets::Secrets) -> Summary {
         if secrets.is_empty() {
             return self;
         }

@@ -24,7 +24,7 @@ use rmcp::service::{Peer, RoleClient};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::agent::history::{ImageSource, ToolResultContent};
+use crate::conversation::history::{ImageSource, ToolResultContent};
 use crate::protocol::{Event, EventSink};
 use crate::tools::{ToolContext, ToolOutput, state};
 use config::{ServerConfig, Transport};
@@ -306,7 +306,7 @@ impl McpManager {
         let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
         let result = tokio::select! {
             result = tokio::time::timeout(timeout, peer.call_tool(params)) => result,
-            () = ctx.cancel.cancelled() => return ToolOutput::error(crate::agent::history::INTERRUPTED_TOOL_RESULT),
+            () = ctx.cancel.cancelled() => return ToolOutput::error(crate::conversation::history::INTERRUPTED_TOOL_RESULT),
         };
         match result {
             Ok(Ok(result)) => map_result(&serde_json::to_value(&result).unwrap_or_default(), &ctx),

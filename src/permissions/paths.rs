@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use crate::tools::paths::{normalize, real_location};
+use crate::location::{normalize, real_location};
 
 /// Folders a write into is never approved without asking (outside bypass mode).
 const PROTECTED_DIRS: &[&str] =

@@ -23,7 +23,7 @@ impl ReadDenials {
 
     /// Whether some rule could deny a path in the tree under `dir` (named or real).
     pub fn may_deny_under(&self, dir: &Path) -> bool {
-        let real = crate::tools::paths::real_location(dir);
+        let real = crate::location::real_location(dir);
         self.rules.iter().any(|r| r.may_match_under(dir) || r.may_match_under(&real))
     }
 

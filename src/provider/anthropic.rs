@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::sse::{self, SseDecoder, SseEvent};
 use super::{BlockStart, EventStream, PartialUsage, Provider, ProviderError, Request, StopReason, StreamEvent};
-use crate::agent::history::Message;
+use crate::conversation::history::Message;
 use crate::cost::Usage;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
@@ -125,7 +125,7 @@ impl serde::Serialize for CachedMessages<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
         let last = self.0.len().saturating_sub(1);
-        let previous = self.0[..last].iter().rposition(|m| m.role == crate::agent::history::Role::User);
+        let previous = self.0[..last].iter().rposition(|m| m.role == crate::conversation::history::Role::User);
         for (i, message) in self.0.iter().enumerate() {
             if i == last || Some(i) == previous {
                 let mut content: Vec<Value> =
@@ -382,7 +382,7 @@ impl SseDecoder for AnthropicDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::history::ContentBlock;
+    use crate::conversation::history::ContentBlock;
     use crate::provider::{ResponseBuilder, ToolSpec};
 
     fn sse(data: &str) -> SseEvent {
@@ -481,7 +481,7 @@ mod tests {
         let history = vec![
             Message::user_text("hi"),
             Message {
-                role: crate::agent::history::Role::Assistant,
+                role: crate::conversation::history::Role::Assistant,
                 content: vec![
                     ContentBlock::Thinking { thinking: "t".into(), signature: "sig".into() },
                     ContentBlock::text("ok"),

@@ -20,11 +20,11 @@ use std::time::Duration;
 
 use futures::Stream;
 use futures::future::BoxFuture;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
-use crate::agent::history::{ContentBlock, Message};
-use crate::cost::Usage;
+use crate::conversation::history::{ContentBlock, Message};
+pub use crate::conversation::{PartialUsage, StopReason, ToolSpec, Usage};
 
 /// Everything one model request needs; borrowed so a request costs no copy of the history.
 #[derive(Clone, Copy, Debug)]
@@ -35,14 +35,6 @@ pub struct Request<'a> {
     pub tools: &'a [ToolSpec],
     pub max_tokens: u32,
     pub session_id: &'a str,
-}
-
-/// A tool as the model sees it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ToolSpec {
-    pub name: String,
-    pub description: String,
-    pub input_schema: Value,
 }
 
 /// The HTTP client every provider shares: rustls with the ring provider and the platform's
@@ -131,29 +123,6 @@ pub enum BlockStart {
     Thinking,
     RedactedThinking { data: String },
     ToolUse { id: String, name: String },
-}
-
-/// Usage as `message_delta` reports it: only the fields present are updates.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct PartialUsage {
-    pub input_tokens: Option<u64>,
-    pub cache_creation_input_tokens: Option<u64>,
-    pub cache_read_input_tokens: Option<u64>,
-    pub output_tokens: Option<u64>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StopReason {
-    EndTurn,
-    ToolUse,
-    MaxTokens,
-    StopSequence,
-    PauseTurn,
-    Refusal,
-    ModelContextWindowExceeded,
-    #[serde(untagged)]
-    Other(String),
 }
 
 /// A complete answer, assembled from the stream.
@@ -348,7 +317,7 @@ impl ProviderError {
         }
         match &mut self {
             ProviderError::Http { message, .. } | ProviderError::ContextTooLong { message } => {
-                *message = message.replace(secret, crate::session::secrets::REDACTED);
+                *message = message.replace(secret, crate::secrets::REDACTED);
             }
             _ => {}
         }

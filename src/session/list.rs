@@ -290,7 +290,8 @@ pub fn table(sessions: &[SessionSummary], all: bool, now: SystemTime) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::{Record, Secrets, TurnSummary};
+    use crate::secrets::Secrets;
+    use crate::session::{Record, TurnSummary};
     use std::time::Duration;
 
     #[tokio::test]
@@ -305,7 +306,7 @@ mod tests {
         for (id, prompt) in [("old", "first session"), ("new", "second session")] {
             let t = store.create(id).unwrap();
             t.record(Record::User {
-                content: vec![crate::agent::history::ContentBlock::text(prompt)],
+                content: vec![crate::conversation::history::ContentBlock::text(prompt)],
                 permission_mode: None,
                 meta: false,
             });

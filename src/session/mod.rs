@@ -15,16 +15,15 @@
 pub mod list;
 pub mod lock;
 pub mod reader;
-pub mod secrets;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
 
 pub use reader::Loaded;
-pub use secrets::Secrets;
 pub use writer::{Record, Transcript, TurnSummary};
 
 use crate::config::project_folder_name;
+use crate::secrets::Secrets;
 use writer::{Envelope, Start};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -264,7 +263,7 @@ mod tests {
         let store = store(home.path(), cwd.path());
         let t = store.create("s1").unwrap();
         t.record(Record::User {
-            content: vec![crate::agent::history::ContentBlock::text("hi")],
+            content: vec![crate::conversation::history::ContentBlock::text("hi")],
             permission_mode: None,
             meta: false,
         });

@@ -21,7 +21,7 @@ use serde_json::value::RawValue;
 
 use super::SessionError;
 use super::writer::TURN_SUMMARY;
-use crate::agent::history::{self, ContentBlock, Message, Role, ToolResultContent};
+use crate::conversation::history::{self, ContentBlock, Message, Role, ToolResultContent};
 use crate::cost::{CostTracker, Usage};
 use crate::permissions::PermissionMode;
 use crate::provider::models;

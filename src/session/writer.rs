@@ -25,10 +25,10 @@ use serde_json::{Map, Value, json};
 
 use super::SessionError;
 use super::lock::SessionLock;
-use super::secrets::Secrets;
-use crate::agent::history::ContentBlock;
+use crate::conversation::history::ContentBlock;
 use crate::permissions::PermissionMode;
 use crate::protocol::AssistantMessage;
+use crate::secrets::Secrets;
 
 /// Entry `type` of cairn's own per-turn summary line: what `cairn sessions` reads from a
 /// file's tail instead of the whole file. Other readers ignore it as an unknown type.

@@ -37,33 +37,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::agent::history::ToolResultContent;
-use crate::provider::ToolSpec;
+use crate::conversation::history::ToolResultContent;
+pub use crate::conversation::{Approval, ToolKind, ToolSpec};
 pub use state::SessionState;
-
-/// Whether a tool may run beside others: read-only tools run concurrently, the rest alone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ToolKind {
-    ReadOnly,
-    Mutating,
-}
-
-/// Whether a call needs the user's (or a rule's) permission when no rule says otherwise.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Approval {
-    NotNeeded,
-    Needed,
-}
-
-impl Approval {
-    /// The usual answer: reading needs no permission, changing things does.
-    pub const fn for_kind(kind: ToolKind) -> Approval {
-        match kind {
-            ToolKind::ReadOnly => Approval::NotNeeded,
-            ToolKind::Mutating => Approval::Needed,
-        }
-    }
-}
 
 /// What a running tool can see of the session.
 #[derive(Clone)]
@@ -96,7 +72,7 @@ pub struct ToolOutput {
     pub structured: Value,
 }
 
-fn redact_value(value: &mut Value, secrets: &crate::session::Secrets) {
+fn redact_value(value: &mut Value, secrets: &crate::secrets::Secrets) {
     match value {
         Value::String(text) => {
             if let std::borrow::Cow::Owned(clean) = secrets.redact(text) {
@@ -131,7 +107,7 @@ impl ToolOutput {
     /// The output with every credential cairn holds replaced, in its text and its
     /// structured form (a command that prints cairn's own environment shows no key).
     #[must_use]
-    pub fn redacted(mut self, secrets: &crate::session::Secrets) -> ToolOutput {
+    pub fn redacted(mut self, secrets: &crate::secrets::Secrets) -> ToolOutput {
         if secrets.is_empty() {
             return self;
         }
@@ -298,7 +274,7 @@ impl RegisteredTool {
         match self.tool.call_json(input, ctx).await {
             Ok(output) => output,
             Err(ToolError::Failed(message)) => ToolOutput::error(message),
-            Err(ToolError::Interrupted) => ToolOutput::error(crate::agent::history::INTERRUPTED_TOOL_RESULT),
+            Err(ToolError::Interrupted) => ToolOutput::error(crate::conversation::history::INTERRUPTED_TOOL_RESULT),
         }
     }
 }

@@ -3,7 +3,9 @@
 //! not exist yet), checked against the folders files may be written under, and — for a path
 //! that does not exist — the near names the model probably meant.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
+
+pub use crate::location::{canonical_dir, normalize, real_location};
 
 /// `path` made absolute against `cwd`, with `~/` meaning the home folder.
 pub fn resolve(cwd: &Path, path: &str) -> PathBuf {
@@ -14,48 +16,6 @@ pub fn resolve(cwd: &Path, path: &str) -> PathBuf {
         None => PathBuf::from(path),
     };
     normalize(&cwd.join(expanded))
-}
-
-/// Applies `.` and `..` without touching the file system.
-pub fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-/// Where `path` really is: its longest existing ancestor with symlinks resolved, and the
-/// rest of the path appended. A file about to be created lands where this says.
-pub fn real_location(path: &Path) -> PathBuf {
-    let path = normalize(path);
-    let mut existing = path.as_path();
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(real) = existing.canonicalize() {
-            let mut out = real;
-            out.extend(rest.iter().rev());
-            return out;
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_owned());
-                existing = parent;
-            }
-            _ => return path,
-        }
-    }
-}
-
-/// The canonical form of a folder, or the folder as given if it does not exist.
-pub fn canonical_dir(dir: &Path) -> PathBuf {
-    dir.canonicalize().unwrap_or_else(|_| normalize(dir))
 }
 
 /// Up to three existing names close to a missing path, in its folder (or the nearest
@@ -127,15 +87,6 @@ mod tests {
         assert_eq!(resolve(Path::new("/p/q"), "../r/./s.txt"), PathBuf::from("/p/r/s.txt"));
         assert_eq!(resolve(Path::new("/p"), "/abs/../x"), PathBuf::from("/x"));
         assert_eq!(normalize(Path::new("/a/../../b")), PathBuf::from("/b"));
-    }
-
-    #[test]
-    fn real_location_follows_symlinks_of_existing_ancestors() {
-        let dir = tempfile::tempdir().unwrap();
-        let real = dir.path().canonicalize().unwrap();
-        std::fs::create_dir(real.join("target")).unwrap();
-        std::os::unix::fs::symlink(real.join("target"), real.join("link")).unwrap();
-        assert_eq!(real_location(&real.join("link/new/file.txt")), real.join("target/new/file.txt"));
     }
 
     #[test]

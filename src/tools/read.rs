@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Tool, ToolContext, ToolError, ToolKind, ToolOutput, paths};
-use crate::agent::history::{ImageSource, ToolResultContent};
+use crate::conversation::history::{ImageSource, ToolResultContent};
 
 const DEFAULT_LIMIT: usize = 2000; // lines, as Claude Code reads
 const MAX_LINE_CHARS: usize = 2000;

@@ -16,7 +16,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::{RegisteredTool, SessionState, ToolContext, ToolKind, ToolOutput};
-use crate::agent::history::INTERRUPTED_TOOL_RESULT;
+use crate::conversation::history::INTERRUPTED_TOOL_RESULT;
 use crate::protocol::{Event, EventSink};
 
 /// Read-only calls in flight at once: enough for a model's fan-out, not a fork bomb.

@@ -16,7 +16,7 @@ use super::bash::shells::ShellRegistry;
 use super::paths;
 use super::todo::Todo;
 use crate::protocol::{Event, EventSink};
-use crate::session::Secrets;
+use crate::secrets::Secrets;
 
 /// How long a fetched page is reused, as Claude Code's WebFetch does.
 const WEB_CACHE_TTL: Duration = Duration::from_secs(15 * 60);

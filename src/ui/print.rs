@@ -15,7 +15,7 @@ use tokio::io::AsyncBufReadExt;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::agent::AgentHandle;
-use crate::agent::history::ContentBlock;
+use crate::conversation::history::ContentBlock;
 use crate::cost::Usage;
 use crate::protocol::{
     AssistantMessage, Event, Op, SessionInfo, TaskState, TaskUpdate, TurnErrorKind, TurnOutcome, TurnStatus, UserInput,

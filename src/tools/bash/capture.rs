@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::session::Secrets;
+use crate::secrets::Secrets;
 
 /// What the model reads at most (Claude Code's `BASH_MAX_OUTPUT_LENGTH`).
 pub const MAX_OUTPUT_CHARS: usize = 30_000;
@@ -39,7 +39,7 @@ pub struct Capture {
     spill_path: PathBuf,
     /// Redacted from what reaches the spill file.
     secrets: Secrets,
-    redactor: crate::session::secrets::StreamRedactor,
+    redactor: crate::secrets::StreamRedactor,
     /// Bytes of output taken for the spill file (before redaction).
     taken: u64,
     /// All output while short; the head once spilling.

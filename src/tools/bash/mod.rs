@@ -27,7 +27,7 @@ use tokio::process::Command;
 use super::SessionState;
 use super::state::lock;
 use super::{Tool, ToolContext, ToolError, ToolKind, ToolOutput};
-use crate::session::Secrets;
+use crate::secrets::Secrets;
 use capture::{Capture, Captured};
 use shells::ShellRegistry;
 
@@ -178,7 +178,9 @@ impl Tool for Bash {
             _ => None,
         };
         let mut output = report(&ending, captured, timeout, cwd_note, &session.cwd());
-        if leftovers && let Some(crate::agent::history::ToolResultContent::Text { text }) = output.content.first_mut() {
+        if leftovers
+            && let Some(crate::conversation::history::ToolResultContent::Text { text }) = output.content.first_mut()
+        {
             text.push_str(
                 "\n(Processes the command left running were stopped when it ended. To keep a server or watcher running, use run_in_background.)",
             );

@@ -32,11 +32,7 @@ use crate::tools::{Approval, Tool, ToolContext, ToolError, ToolKind, ToolOutput}
 pub const MAX_LOG_BYTES: u64 = 64 << 20;
 
 /// Copies a shell's output into its log, redacted, until the pipe closes or the log is full.
-fn pump_to_log(
-    reader: std::io::PipeReader,
-    mut log: std::fs::File,
-    mut redactor: crate::session::secrets::StreamRedactor,
-) {
+fn pump_to_log(reader: std::io::PipeReader, mut log: std::fs::File, mut redactor: crate::secrets::StreamRedactor) {
     use std::io::Write as _;
     use tokio::io::AsyncReadExt as _;
     let Ok(mut pipe) = tokio::net::unix::pipe::Receiver::from_owned_fd(std::os::fd::OwnedFd::from(reader)) else {

@@ -20,7 +20,7 @@ use super::picker::{Picked, SessionPicker};
 use super::replay;
 use super::theme::Theme;
 use crate::agent::context::thousands;
-use crate::agent::history::{ContentBlock, Message, Role};
+use crate::conversation::history::{ContentBlock, Message, Role};
 use crate::permissions::PermissionMode;
 use crate::protocol::{ApprovalDecision, Event, Op, Query, SessionInfo, TurnOutcome, TurnStatus, UserInput};
 use crate::provider::models::{self, ModelInfo};

@@ -242,7 +242,7 @@ impl ToolCell {
             return diff_lines(diff, width, theme, detail);
         }
         let text = output.text_content();
-        if output.content.iter().any(|c| matches!(c, crate::agent::history::ToolResultContent::Image { .. })) {
+        if output.content.iter().any(|c| matches!(c, crate::conversation::history::ToolResultContent::Image { .. })) {
             return vec![Line::styled("  ⎿ (image)", theme.dim())];
         }
         let summary = match (self.name.as_str(), output.is_error) {

@@ -5,7 +5,9 @@
 use std::time::Instant;
 
 use super::cells::{Cell, ToolCell};
-use crate::agent::history::{CONTINUE_PROMPT, ContentBlock, INTERRUPTED_REQUEST, INTERRUPTED_TOOLS, Message, Role};
+use crate::conversation::history::{
+    CONTINUE_PROMPT, ContentBlock, INTERRUPTED_REQUEST, INTERRUPTED_TOOLS, Message, Role,
+};
 use crate::tools::ToolOutput;
 
 pub fn cells(messages: &[Message]) -> Vec<Cell> {
@@ -62,7 +64,7 @@ fn user_text(text: &str) -> Cell {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::history::ToolResultContent;
+    use crate::conversation::history::ToolResultContent;
     use serde_json::json;
 
     #[test]
