@@ -10,14 +10,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 pub use crate::conversation::Usage;
-use crate::provider::models::ModelInfo;
-
-/// Dollars per million tokens.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Price {
-    pub input: f64,
-    pub output: f64,
-}
+use crate::provider::models::{ModelInfo, Price};
 
 const CACHE_WRITE_FACTOR: f64 = 1.25; // 5-minute ephemeral cache writes
 const CACHE_READ_FACTOR: f64 = 0.1;

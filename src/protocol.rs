@@ -14,11 +14,10 @@ use tokio::sync::mpsc;
 
 pub use crate::conversation::AssistantMessage;
 use crate::conversation::history::{ContentBlock, Message};
+use crate::conversation::{Todo, ToolOutput};
 use crate::cost::{ModelUsage, Usage};
 use crate::permissions::PermissionMode;
 use crate::provider::{StopReason, StreamEvent};
-use crate::tools::ToolOutput;
-use crate::tools::todo::Todo;
 
 /// What a front end asks of the core.
 #[derive(Debug)]
@@ -350,5 +349,18 @@ impl EventSink {
     /// Sends an event; a front end that has gone away is not an error for the core.
     pub fn emit(&self, event: Event) {
         let _ = self.0.send(event);
+    }
+}
+
+/// The core's event channel hears what a model request does: the stream as it arrives,
+/// and each retry.
+impl crate::provider::retry::Observer for EventSink {
+    fn streamed(&self, event: StreamEvent) {
+        self.emit(Event::Stream(event));
+    }
+
+    fn retrying(&self, retry: crate::provider::retry::Retry) {
+        let crate::provider::retry::Retry { attempt, max_attempts, delay, error, status } = retry;
+        self.emit(Event::Retrying { attempt, max_attempts, delay, error, status });
     }
 }

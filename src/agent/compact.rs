@@ -19,33 +19,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::Session;
 use super::context::{self, estimate_bytes};
+pub use crate::config::CompactionConfig;
 use crate::conversation::history::{self, ContentBlock, Message, Role, ToolResultContent};
 use crate::hooks::context_block;
 use crate::memory;
 use crate::protocol::{Event, EventSink};
-use crate::provider::retry::{SampleError, sample};
+use crate::provider::retry::{SampleError, Unobserved, sample};
 use crate::provider::{ProviderError, Request};
 use crate::session::Record;
-
-/// How compaction is set up.
-#[derive(Clone, Debug)]
-pub struct CompactionConfig {
-    /// Compact automatically (`autoCompact`, `DISABLE_AUTO_COMPACT`).
-    pub auto: bool,
-    /// Percent of the context window at which to compact.
-    pub threshold_pct: u64,
-    /// The window to assume instead of the model table's (`contextWindow`).
-    pub window: Option<u64>,
-    /// Compact at this many tokens at the latest (`autoCompactWindow`,
-    /// `CLAUDE_CODE_AUTO_COMPACT_WINDOW`).
-    pub at_tokens: Option<u64>,
-}
-
-impl Default for CompactionConfig {
-    fn default() -> CompactionConfig {
-        CompactionConfig { auto: true, threshold_pct: 80, window: None, at_tokens: None }
-    }
-}
 
 /// Tool results micro-compaction never touches: the newest ones.
 const KEEP_RECENT_RESULTS: usize = 5;
@@ -286,7 +267,6 @@ impl Session {
         let mut messages = self.history.clone();
         // The summary never needs the old tool output in full.
         micro_compact(&mut messages);
-        let (quiet, _) = EventSink::new();
         let mut api_said = String::new();
         for attempt in 1..=MAX_ATTEMPTS {
             let mut request_messages = messages.clone();
@@ -301,7 +281,8 @@ impl Session {
                 max_tokens: SUMMARY_MAX_TOKENS.min(config.model.max_output_tokens),
                 session_id: &config.session_id,
             };
-            match sample(config.provider.as_ref(), &request, &config.retry, cancel, &quiet).await {
+            // The summary's own stream is not shown.
+            match sample(config.provider.as_ref(), &request, &config.retry, cancel, &Unobserved).await {
                 Ok(response) => {
                     self.costs.record(&self.config.model, &response.usage);
                     events.emit(Event::Usage {

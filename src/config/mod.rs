@@ -197,7 +197,7 @@ pub fn run_api_key_helper(command: &str) -> Result<String, ConfigError> {
 pub fn compaction(
     settings: &settings::Settings,
     env: &impl Fn(&str) -> Option<String>,
-) -> Result<crate::agent::compact::CompactionConfig, ConfigError> {
+) -> Result<CompactionConfig, ConfigError> {
     let percent = |var: &'static str| -> Result<Option<u64>, ConfigError> {
         env(var)
             .map(|value| match value.trim().parse::<u64>() {
@@ -222,12 +222,7 @@ pub fn compaction(
         })?),
         None => settings.auto_compact_window,
     };
-    Ok(crate::agent::compact::CompactionConfig {
-        auto: !disabled,
-        threshold_pct: threshold,
-        window: settings.context_window,
-        at_tokens,
-    })
+    Ok(CompactionConfig { auto: !disabled, threshold_pct: threshold, window: settings.context_window, at_tokens })
 }
 
 /// cairn's own folder: `CAIRN_HOME`, else `~/.cairn`.
@@ -236,12 +231,6 @@ pub fn cairn_home(env: &impl Fn(&str) -> Option<String>) -> PathBuf {
         Some(home) => PathBuf::from(home),
         None => env("HOME").map_or_else(|| PathBuf::from(".cairn"), |home| PathBuf::from(home).join(".cairn")),
     }
-}
-
-/// A project's folder name under `projects/`: its absolute path with every character that
-/// is not a letter or digit replaced by `-`, as Claude Code names them.
-pub fn project_folder_name(cwd: &Path) -> String {
-    cwd.to_string_lossy().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect()
 }
 
 /// The current git branch, read from `.git/HEAD` (no git process at start-up).
@@ -287,6 +276,26 @@ pub fn knobs(env: &impl Fn(&str) -> Option<String>) -> Result<Knobs, ConfigError
     let idle_timeout =
         idle.filter(|ms| *ms > 0).map_or(DEFAULT_IDLE_TIMEOUT, |ms| Duration::from_millis(ms.min(86_400_000)));
     Ok(Knobs { retry, idle_timeout })
+}
+
+/// How compaction is set up.
+#[derive(Clone, Debug)]
+pub struct CompactionConfig {
+    /// Compact automatically (`autoCompact`, `DISABLE_AUTO_COMPACT`).
+    pub auto: bool,
+    /// Percent of the context window at which to compact.
+    pub threshold_pct: u64,
+    /// The window to assume instead of the model table's (`contextWindow`).
+    pub window: Option<u64>,
+    /// Compact at this many tokens at the latest (`autoCompactWindow`,
+    /// `CLAUDE_CODE_AUTO_COMPACT_WINDOW`).
+    pub at_tokens: Option<u64>,
+}
+
+impl Default for CompactionConfig {
+    fn default() -> CompactionConfig {
+        CompactionConfig { auto: true, threshold_pct: 80, window: None, at_tokens: None }
+    }
 }
 
 #[cfg(test)]
@@ -337,7 +346,7 @@ mod tests {
 
     #[test]
     fn session_folders_are_named_like_claude_codes() {
-        assert_eq!(project_folder_name(Path::new("/home/user/my_repo.v2")), "-home-user-my-repo-v2");
+        assert_eq!(crate::session::project_folder_name(Path::new("/home/user/my_repo.v2")), "-home-user-my-repo-v2");
         assert_eq!(cairn_home(&env(&[("HOME", "/u")])), PathBuf::from("/u/.cairn"));
         assert_eq!(cairn_home(&env(&[("HOME", "/u"), ("CAIRN_HOME", "/c")])), PathBuf::from("/c"));
     }

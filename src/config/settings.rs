@@ -21,6 +21,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use crate::hooks::{HookHandler, HookMatcher};
 use crate::permissions::{Origin, PermissionMode, PermissionRule};
 
 /// One settings file.
@@ -108,34 +109,6 @@ impl From<ModeSetting> for PermissionMode {
             ModeSetting::DontAsk => PermissionMode::DontAsk,
         }
     }
-}
-
-#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
-pub struct HookMatcher {
-    /// Which calls (tool names, or the event's own field): omitted, "" or "*" for all; names
-    /// separated by `|`; anything else is a regular expression.
-    pub matcher: Option<String>,
-    pub hooks: Vec<HookHandler>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct HookHandler {
-    /// "command" (the others Claude Code knows — http, prompt, agent, mcp_tool — are not run
-    /// by cairn).
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The shell command (run with `sh -c`).
-    pub command: Option<String>,
-    /// Arguments: the command runs without a shell.
-    pub args: Option<Vec<String>>,
-    /// Seconds before the hook is stopped (default 600).
-    pub timeout: Option<f64>,
-    /// A permission rule the call must match for the hook to run (tool events).
-    #[serde(rename = "if")]
-    pub condition: Option<String>,
-    /// Shown while the hook runs.
-    pub status_message: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]

@@ -12,7 +12,7 @@ mod tool;
 mod usage;
 
 pub use history::{ContentBlock, ImageSource, Message, Role, ToolResultContent, text_of};
-pub use tool::{Approval, ToolCall, ToolKind, ToolSpec};
+pub use tool::{Approval, Todo, TodoStatus, ToolCall, ToolKind, ToolOutput, ToolSpec};
 pub use usage::{PartialUsage, StopReason, Usage};
 
 /// A complete model response, as the front ends and the transcript see it.

@@ -18,9 +18,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use regex::Regex;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::settings::{HookHandler, HookMatcher};
 pub use outcome::{Outcome, PermissionVerdict, Summary, context_block};
 use process::Run;
 
@@ -131,6 +132,35 @@ pub struct HookProblem {
     pub source: String,
     pub event: String,
     pub problem: String,
+}
+
+/// One group of a settings file's `hooks.<Event>` list: a matcher and its handlers.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+pub struct HookMatcher {
+    /// Which calls (tool names, or the event's own field): omitted, "" or "*" for all; names
+    /// separated by `|`; anything else is a regular expression.
+    pub matcher: Option<String>,
+    pub hooks: Vec<HookHandler>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HookHandler {
+    /// "command" (the others Claude Code knows — http, prompt, agent, mcp_tool — are not run
+    /// by cairn).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The shell command (run with `sh -c`).
+    pub command: Option<String>,
+    /// Arguments: the command runs without a shell.
+    pub args: Option<Vec<String>>,
+    /// Seconds before the hook is stopped (default 600).
+    pub timeout: Option<f64>,
+    /// A permission rule the call must match for the hook to run (tool events).
+    #[serde(rename = "if")]
+    pub condition: Option<String>,
+    /// Shown while the hook runs.
+    pub status_message: Option<String>,
 }
 
 /// The hooks of a session.

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::config::settings::{HookHandler, HookMatcher};
+use super::{HookHandler, HookMatcher};
 
 fn group(matcher: Option<&str>, commands: &[&str]) -> HookMatcher {
     HookMatcher {

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::tools::{Approval, ToolKind};
+use crate::conversation::{Approval, ToolKind};
 use paths::{Anchors, Target};
 pub use read_denials::ReadDenials;
 pub use rule::{CompiledRule, Origin, PermissionRule, Purpose, RuleError, Subject, canonical_host, family};

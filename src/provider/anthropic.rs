@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 
 use super::sse::{self, SseDecoder, SseEvent};
 use super::{BlockStart, EventStream, PartialUsage, Provider, ProviderError, Request, StopReason, StreamEvent};
+use crate::conversation::Usage;
 use crate::conversation::history::Message;
-use crate::cost::Usage;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
 const API_VERSION: &str = "2023-06-01";

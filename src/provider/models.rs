@@ -5,14 +5,19 @@
 //! `fable`) name the current model of each family, as `claude --model` accepts them. Unknown
 //! models (local or OpenAI-compatible ones) get conservative defaults and no price.
 
-use crate::cost::Price;
-
 pub const DEFAULT_ANTHROPIC_MODEL: &str = "claude-sonnet-5";
 pub const DEFAULT_OPENAI_MODEL: &str = "gpt-5";
 
 /// The output budget asked for by default; a response cut at this limit in the middle of a
 /// tool call is asked again with up to the model's full limit.
 const DEFAULT_REQUEST_OUTPUT: u32 = 32_000;
+
+/// Dollars per million tokens.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelInfo {

@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 use super::anthropic::classify;
 use super::sse::{self, SseDecoder, SseEvent};
 use super::{BlockStart, EventStream, PartialUsage, Provider, ProviderError, Request, StopReason, StreamEvent};
+use crate::conversation::Usage;
 use crate::conversation::history::{ContentBlock, ImageSource, Message, Role, ToolResultContent};
-use crate::cost::Usage;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 

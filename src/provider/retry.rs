@@ -1,10 +1,12 @@
 //! From a request to a complete [`Response`], retrying what can be retried.
 //!
-//! [`sample`] streams one request, forwarding every [`StreamEvent`] to the front ends, and
+//! [`sample`] streams one request, handing every [`StreamEvent`] to its [`Observer`] (the
+//! core forwards them to the front ends), and
 //! assembles the response. A retryable failure (429, 529, 5xx, connection errors, a stream
 //! that was cut, stalled or malformed) is tried again after an exponential backoff with
 //! jitter, or after the server's `retry-after`; each wait is announced as
-//! [`Event::Retrying`]. Cancellation is checked while connecting, streaming and waiting.
+//! told to the observer as a [`Retry`]. Cancellation is checked while connecting, streaming and
+//! waiting.
 
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
@@ -12,8 +14,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use super::{Provider, ProviderError, Request, Response, ResponseBuilder};
-use crate::protocol::{Event, EventSink};
+use super::{Provider, ProviderError, Request, Response, ResponseBuilder, StreamEvent};
 
 /// Attempts at an address where nothing listens, at most.
 const REFUSED_ATTEMPTS: u32 = 3;
@@ -55,6 +56,32 @@ fn unit_random() -> f64 {
     (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// A retry about to wait, as the user is told of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Retry {
+    /// The attempt about to be made (2 for the first retry).
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub delay: Duration,
+    pub error: String,
+    pub status: Option<u16>,
+}
+
+/// Who hears what a request does while it runs.
+pub trait Observer: Sync {
+    /// A piece of the answer, as it arrives (a retry discards what came before it).
+    fn streamed(&self, event: StreamEvent);
+    fn retrying(&self, retry: Retry);
+}
+
+/// Hears nothing (a summary request the front ends need not see).
+pub struct Unobserved;
+
+impl Observer for Unobserved {
+    fn streamed(&self, _: StreamEvent) {}
+    fn retrying(&self, _: Retry) {}
+}
+
 #[derive(Debug)]
 pub enum SampleError {
     Cancelled,
@@ -70,14 +97,14 @@ pub async fn sample(
     request: &Request<'_>,
     policy: &RetryPolicy,
     cancel: &CancellationToken,
-    events: &EventSink,
+    observer: &dyn Observer,
 ) -> Result<Response, SampleError> {
     let mut attempt = 1;
     loop {
         let result = tokio::select! {
             biased;
             () = cancel.cancelled() => return Err(SampleError::Cancelled),
-            result = stream_once(provider, request, events) => result,
+            result = stream_once(provider, request, observer) => result,
         };
         let error = match result {
             Ok(response) => return Ok(response),
@@ -101,7 +128,7 @@ pub async fn sample(
                 delay.as_secs()
             ));
         }
-        events.emit(Event::Retrying { attempt, max_attempts, delay, error: told, status: error.status() });
+        observer.retrying(Retry { attempt, max_attempts, delay, error: told, status: error.status() });
         tokio::select! {
             biased;
             () = cancel.cancelled() => return Err(SampleError::Cancelled),
@@ -113,14 +140,14 @@ pub async fn sample(
 async fn stream_once(
     provider: &dyn Provider,
     request: &Request<'_>,
-    events: &EventSink,
+    observer: &dyn Observer,
 ) -> Result<Response, ProviderError> {
     let mut stream = provider.stream(request).await?;
     let mut builder = ResponseBuilder::default();
     while let Some(event) = stream.next().await {
         let event = event?;
         builder.apply(&event);
-        events.emit(Event::Stream(event));
+        observer.streamed(event);
     }
     if !builder.is_complete() {
         return Err(ProviderError::StreamCut);

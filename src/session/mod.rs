@@ -22,7 +22,6 @@ use std::path::{Path, PathBuf};
 pub use reader::Loaded;
 pub use writer::{Record, Transcript, TurnSummary};
 
-use crate::config::project_folder_name;
 use crate::secrets::Secrets;
 use writer::{Envelope, Start};
 
@@ -131,6 +130,12 @@ pub fn open(store: &Store, request: OpenRequest) -> Result<Opened, SessionError>
         loaded: Some(loaded),
         pick: false,
     })
+}
+
+/// A project's folder name under `projects/`: its absolute path with every character that
+/// is not a letter or digit replaced by `-`, as Claude Code names them.
+pub fn project_folder_name(cwd: &Path) -> String {
+    cwd.to_string_lossy().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect()
 }
 
 /// The folder beside a transcript that holds its spilled output and sub-agent files.

@@ -21,11 +21,11 @@ use serde_json::value::RawValue;
 
 use super::SessionError;
 use super::writer::TURN_SUMMARY;
+use crate::conversation::Todo;
 use crate::conversation::history::{self, ContentBlock, Message, Role, ToolResultContent};
 use crate::cost::{CostTracker, Usage};
 use crate::permissions::PermissionMode;
 use crate::provider::models;
-use crate::tools::todo::Todo;
 
 /// A transcript, read back.
 #[derive(Debug)]

@@ -25,9 +25,9 @@ use serde_json::{Map, Value, json};
 
 use super::SessionError;
 use super::lock::SessionLock;
+use crate::conversation::AssistantMessage;
 use crate::conversation::history::ContentBlock;
 use crate::permissions::PermissionMode;
-use crate::protocol::AssistantMessage;
 use crate::secrets::Secrets;
 
 /// Entry `type` of cairn's own per-turn summary line: what `cairn sessions` reads from a
@@ -408,8 +408,8 @@ pub fn open_for_append(path: &Path) -> Result<File, SessionError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conversation::AssistantMessage;
     use crate::cost::Usage;
-    use crate::protocol::AssistantMessage;
 
     fn envelope() -> Envelope {
         Envelope { session_id: "s-1".into(), cwd: PathBuf::from("/p"), git_branch: Some("main".into()), agent_id: None }

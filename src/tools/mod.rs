@@ -32,13 +32,12 @@ use std::sync::{Arc, OnceLock};
 
 use futures::future::BoxFuture;
 use schemars::JsonSchema;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::conversation::history::ToolResultContent;
-pub use crate::conversation::{Approval, ToolKind, ToolSpec};
+pub use crate::conversation::{Approval, ToolKind, ToolOutput, ToolSpec};
 pub use state::SessionState;
 
 /// What a running tool can see of the session.
@@ -63,13 +62,21 @@ impl ToolContext {
     }
 }
 
-/// A tool call's result: what the model reads, and the structured form front ends and
-/// transcripts keep (Claude Code's `toolUseResult`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ToolOutput {
-    pub content: Vec<ToolResultContent>,
-    pub is_error: bool,
-    pub structured: Value,
+/// The output with every credential cairn holds replaced, in its text and its structured
+/// form (a command that prints cairn's own environment shows no key).
+pub fn redacted(mut output: ToolOutput, secrets: &crate::secrets::Secrets) -> ToolOutput {
+    if secrets.is_empty() {
+        return output;
+    }
+    for part in &mut output.content {
+        if let ToolResultContent::Text { text } = part
+            && let std::borrow::Cow::Owned(clean) = secrets.redact(text)
+        {
+            *text = clean;
+        }
+    }
+    redact_value(&mut output.structured, secrets);
+    output
 }
 
 fn redact_value(value: &mut Value, secrets: &crate::secrets::Secrets) {
@@ -82,55 +89,6 @@ fn redact_value(value: &mut Value, secrets: &crate::secrets::Secrets) {
         Value::Array(items) => items.iter_mut().for_each(|v| redact_value(v, secrets)),
         Value::Object(fields) => fields.values_mut().for_each(|v| redact_value(v, secrets)),
         _ => {}
-    }
-}
-
-impl ToolOutput {
-    pub fn text(text: impl Into<String>) -> ToolOutput {
-        let text = text.into();
-        ToolOutput {
-            structured: Value::String(text.clone()),
-            content: vec![ToolResultContent::Text { text }],
-            is_error: false,
-        }
-    }
-
-    pub fn error(text: impl Into<String>) -> ToolOutput {
-        ToolOutput { is_error: true, ..ToolOutput::text(text) }
-    }
-
-    pub fn with_structured(mut self, structured: Value) -> ToolOutput {
-        self.structured = structured;
-        self
-    }
-
-    /// The output with every credential cairn holds replaced, in its text and its
-    /// structured form (a command that prints cairn's own environment shows no key).
-    #[must_use]
-    pub fn redacted(mut self, secrets: &crate::secrets::Secrets) -> ToolOutput {
-        if secrets.is_empty() {
-            return self;
-        }
-        for part in &mut self.content {
-            if let ToolResultContent::Text { text } = part
-                && let std::borrow::Cow::Owned(clean) = secrets.redact(text)
-            {
-                *text = clean;
-            }
-        }
-        redact_value(&mut self.structured, secrets);
-        self
-    }
-
-    /// The text parts joined: what a log line or a text front end shows.
-    pub fn text_content(&self) -> String {
-        let mut out = String::new();
-        for part in &self.content {
-            if let ToolResultContent::Text { text } = part {
-                out.push_str(text);
-            }
-        }
-        out
     }
 }
 

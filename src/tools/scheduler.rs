@@ -123,7 +123,7 @@ async fn run_group(
         };
         let Some(output) = next else { break };
         // What a tool read may hold cairn's own credentials (`/proc/$PPID/environ`).
-        let output = output.redacted(&session.secrets);
+        let output = super::redacted(output, &session.secrets);
         let (call_id, name, _) = group[done].ids();
         results.push(finish(call_id, name, output, events, keep));
         done += 1;

@@ -3,33 +3,12 @@
 //! accepted and kept.
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
 use super::{Approval, Tool, ToolContext, ToolError, ToolKind, ToolOutput};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum TodoStatus {
-    Pending,
-    InProgress,
-    Completed,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Todo {
-    /// What to do, in the imperative ("Run the tests").
-    pub content: String,
-    pub status: TodoStatus,
-    /// The same in the present continuous, shown while it is in progress ("Running the tests").
-    #[serde(rename = "activeForm", default)]
-    pub active_form: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub priority: Option<String>,
-}
+pub use crate::conversation::{Todo, TodoStatus};
 
 pub struct TodoWrite;
 
