@@ -16,35 +16,15 @@ use std::sync::OnceLock;
 
 use super::code;
 
+mod evaluation;
+mod wrappers;
+
+use wrappers::{INTERPRETERS, Unwrapped, has_program_argument, shell_script, unwrap};
+
 /// Longer commands are not analysed: they are asked about.
 const MAX_LEN: usize = 10_000;
 /// `bash -c` inside `bash -c` … this deep at most.
 const MAX_NESTING: usize = 5;
-
-/// Interpreters that run a program they read from stdin when given none.
-const INTERPRETERS: &[&str] = &[
-    "bash",
-    "sh",
-    "zsh",
-    "dash",
-    "ksh",
-    "fish",
-    "python",
-    "python3",
-    "python2",
-    "node",
-    "nodejs",
-    "perl",
-    "ruby",
-    "php",
-    "lua",
-    "deno",
-    "bun",
-    "osascript",
-    "pwsh",
-    "tclsh",
-    "Rscript",
-];
 
 /// Bash's reserved words: never the name of a simple command in a script bash accepts.
 const RESERVED: &[&str] = &[
@@ -162,79 +142,6 @@ impl Walker {
         }
     }
 
-    fn runs_code(&mut self, why: impl Into<String>) {
-        let why = why.into();
-        if !self.out.runs_code.contains(&why) {
-            self.out.runs_code.push(why);
-        }
-    }
-
-    fn env_change(&mut self, name: &str) {
-        if !self.out.env_changes.iter().any(|n| n == name) {
-            self.out.env_changes.push(name.to_owned());
-        }
-    }
-
-    /// `[[ $x -eq 0 ]]` evaluates both sides as arithmetic (`[ … ]` does not); `[[ -v $x ]]`
-    /// takes a name from a variable.
-    fn test_command(&mut self, node: Node<'_>, src: &str) {
-        let all = text(node, src);
-        if !all.starts_with("[[") {
-            // `[ -v 'a[$(…)]' ]` evaluates the index of the name it tests.
-            let words: Vec<&str> = all.split_whitespace().collect();
-            let named =
-                words.windows(2).any(|w| matches!(w[0], "-v" | "-R") && (w[1].contains('[') || w[1].contains('$')));
-            if named {
-                self.runs_code("`[ -v … ]` evaluates an array index, which can run commands");
-            }
-            return;
-        }
-        let arithmetic = ["-eq", "-ne", "-lt", "-le", "-gt", "-ge"].iter().any(|op| all.contains(op));
-        let named = all.contains("-v ") || all.contains("-R ");
-        let operands = all.trim_start_matches("[[").trim_end_matches("]]");
-        let variable = operands.split_whitespace().any(|w| {
-            !w.starts_with('-')
-                && w.contains(|c: char| c.is_ascii_alphabetic() || c == '$')
-                && !matches!(w, "$?" | "$#" | "\"$?\"" | "\"$#\"")
-        });
-        if (arithmetic || named) && variable {
-            self.runs_code("`[[ … ]]` evaluates a variable as arithmetic, which can run commands");
-        }
-    }
-
-    /// `export`, `declare -x`, `local`, `readonly`: what they export or compute.
-    fn declaration(&mut self, node: Node<'_>, src: &str) {
-        let all = text(node, src);
-        let keyword = all.split_whitespace().next().unwrap_or("");
-        let mut cursor = node.walk();
-        let parts: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
-        let flags: Vec<&str> = parts.iter().map(|p| text(*p, src)).filter(|t| t.starts_with('-')).collect();
-        let exports = keyword == "export" || flags.iter().any(|f| f.contains('x'));
-        if flags.iter().any(|f| f.contains('i')) {
-            self.runs_code(format!("`{keyword} -i` evaluates values as arithmetic, which can run commands"));
-        }
-        if flags.iter().any(|f| f.contains('n')) {
-            self.runs_code(format!("`{keyword} -n` makes a name refer to another, which can run commands"));
-        }
-        for part in parts {
-            let name = match part.kind() {
-                "variable_assignment" => part.child_by_field_name("name").map(|n| text(n, src)),
-                "variable_name" | "word" if !text(part, src).starts_with('-') => Some(text(part, src)),
-                "word" => None,
-                _ => {
-                    // A computed name (`declare "$x=1"`) can be `a[$(…)]`.
-                    self.runs_code(format!("`{keyword}` assigns to a computed name"));
-                    None
-                }
-            };
-            if let Some(name) = name
-                && (code::changes_environment(name) || (exports && !code::is_safe_env(name)))
-            {
-                self.env_change(name);
-            }
-        }
-    }
-
     fn script(&mut self, script: &str) {
         if script.len() > MAX_LEN {
             return self.uncertain("the command is too long to check");
@@ -281,83 +188,6 @@ impl Walker {
                 self.dir = saved;
             }
             "file_redirect" | "heredoc_redirect" | "herestring_redirect" => self.redirect(node, src),
-            "compound_statement" if text(node, src).starts_with("((") => {
-                self.runs_code("arithmetic `(( … ))` evaluates variables, which can run commands");
-                self.children(node, src);
-            }
-            "c_style_for_statement" => {
-                self.runs_code("arithmetic in `for (( … ))` evaluates variables, which can run commands");
-                self.children(node, src);
-            }
-            "arithmetic_expansion" => {
-                let inner = text(node, src);
-                if inner.trim_start_matches("$((").contains(|c: char| c.is_ascii_alphabetic() || c == '$') {
-                    self.runs_code("arithmetic `$(( … ))` on a variable can run commands");
-                }
-                self.children(node, src);
-            }
-            "test_command" => {
-                self.test_command(node, src);
-                self.children(node, src);
-            }
-            "subscript" => {
-                let computed = node
-                    .child_by_field_name("index")
-                    .is_some_and(|i| !text(i, src).chars().all(|c| c.is_ascii_digit() || matches!(c, '@' | '*' | '-')));
-                if computed {
-                    self.runs_code("an array index is evaluated as arithmetic, which can run commands");
-                }
-                self.children(node, src);
-            }
-            "expansion" => {
-                let inner = text(node, src);
-                if inner.starts_with("${!") && !inner.ends_with("[@]}") && !inner.ends_with("[*]}") {
-                    self.runs_code("`${!name}` uses a variable's value as a name, which can run commands");
-                }
-                if computed_substring(inner) {
-                    self.runs_code("`${name:offset}` evaluates the offset as arithmetic, which can run commands");
-                }
-                if inner.contains("@P") {
-                    self.runs_code("`${name@P}` expands a value as a prompt, which can run commands");
-                }
-                self.children(node, src);
-            }
-            "variable_assignment" => {
-                if let Some(name) = node.child_by_field_name("name")
-                    && name.kind() == "variable_name"
-                    && code::changes_environment(text(name, src))
-                {
-                    self.env_change(text(name, src));
-                }
-                self.children(node, src);
-            }
-            "declaration_command" => {
-                self.declaration(node, src);
-                self.children(node, src);
-            }
-            "array" => {
-                // `arr=([x]=1)`: an index in an array's value is arithmetic too.
-                let computed = node.named_children(&mut node.walk()).any(|item| {
-                    let item = text(item, src);
-                    item.starts_with('[')
-                        && item
-                            .split_once("]=")
-                            .is_some_and(|(index, _)| !index[1..].chars().all(|c| c.is_ascii_digit() || c == '-'))
-                });
-                if computed {
-                    self.runs_code("an array index is evaluated as arithmetic, which can run commands");
-                }
-                self.children(node, src);
-            }
-            "for_statement" | "select_statement" => {
-                // `for PATH in ./bin; do ls; done` sets the variable for the body.
-                if let Some(variable) = node.child_by_field_name("variable")
-                    && code::changes_environment(text(variable, src))
-                {
-                    self.env_change(text(variable, src));
-                }
-                self.children(node, src);
-            }
             "ERROR" => {
                 self.uncertain("the command could not be parsed");
                 self.children(node, src);
@@ -366,6 +196,8 @@ impl Walker {
                 if node.is_missing() {
                     self.uncertain("the command could not be parsed");
                 }
+                // Constructs that evaluate text as code or set variables for what follows.
+                self.evaluation(node, src);
                 self.children(node, src);
             }
         }
@@ -500,27 +332,7 @@ impl Walker {
                     "trap" if inner.len() > 2 => self.uncertain("`trap` runs text later"),
                     _ => {}
                 }
-                if is_assignment(name) {
-                    // `timeout 5 A=1 cmd` runs a program named `A=1`: whatever was meant, it
-                    // is not what it looks like.
-                    self.uncertain(format!("`{name}` is not a command"));
-                }
-                if takes_names(base) && inner[1..].iter().any(|w| w.dynamic || w.text.contains('[')) {
-                    self.runs_code(format!("`{base}` assigns to a computed name, which can run commands"));
-                }
-                if matches!(base, "test" | "[")
-                    && inner
-                        .windows(2)
-                        .any(|w| matches!(w[0].text.as_str(), "-v" | "-R") && (w[1].dynamic || w[1].text.contains('[')))
-                {
-                    self.runs_code(format!("`{base} -v` evaluates an array index, which can run commands"));
-                }
-                // `printf -v HOME …`, `read PATH`: builtins that set variables by name.
-                for name in assigned_names(&inner) {
-                    if code::changes_environment(name) {
-                        self.env_change(name);
-                    }
-                }
+                self.command_evaluation(&inner);
                 if INTERPRETERS.contains(&base) && fed && !has_program_argument(&inner) {
                     self.uncertain(format!("`{base}` runs a program it reads from a pipe or heredoc"));
                 }
@@ -696,279 +508,6 @@ fn join(current: &str, target: &str) -> String {
         return target.to_owned();
     }
     format!("{}/{target}", current.trim_end_matches('/'))
-}
-
-enum Unwrapped {
-    Command {
-        words: Vec<Word>,
-        extra_args: bool,
-        /// Variables a wrapper set for it (`env NAME=value cmd`).
-        env: Vec<String>,
-    },
-    /// A command that joins its arguments and hands them to a shell (`watch`); `None` when
-    /// some of them are computed.
-    Script {
-        outer: Vec<Word>,
-        script: Option<String>,
-    },
-    /// `find … -exec cmd …`, `xargs cmd`: the outer command and the one it runs.
-    Nested {
-        outer: Vec<Word>,
-        inner: Vec<Word>,
-    },
-    Uncertain(String),
-}
-
-/// Runners that start the command after them (`uv run pytest`, `bundle exec rake`).
-const RUNNERS: &[(&str, &str)] = &[
-    ("uv", "run"),
-    ("poetry", "run"),
-    ("pipenv", "run"),
-    ("pdm", "run"),
-    ("hatch", "run"),
-    ("bundle", "exec"),
-    ("mise", "exec"),
-    ("npm", "exec"),
-    ("pnpm", "exec"),
-    ("yarn", "exec"),
-];
-
-/// Looks through the commands that only run another command.
-fn unwrap(words: &[Word]) -> Unwrapped {
-    let mut rest: &[Word] = words;
-    let mut env = Vec::new();
-    loop {
-        let Some(first) = rest.first() else {
-            return Unwrapped::Command { words: Vec::new(), extra_args: false, env };
-        };
-        if first.dynamic {
-            return Unwrapped::Command { words: rest.to_vec(), extra_args: false, env };
-        }
-        let name = first.text.rsplit('/').next().unwrap_or(&first.text);
-        let args = &rest[1..];
-        let next: Option<&[Word]> = match name {
-            "nohup" | "builtin" | "noglob" | "busybox" => Some(args),
-            "exec" => Some(skip_options(args, &["-a"])),
-            "time" => Some(skip_options(args, &[])),
-            "command" => {
-                if args.first().is_some_and(|a| a.text == "-v" || a.text == "-V") {
-                    None
-                } else {
-                    Some(skip_options(args, &[]))
-                }
-            }
-            "nice" => Some(skip_options(args, &["-n", "--adjustment"])),
-            "timeout" => {
-                let after = skip_options(args, &["-s", "-k", "--signal", "--kill-after"]);
-                Some(after.get(1..).unwrap_or_default())
-            }
-            "stdbuf" => Some(skip_options(args, &["-i", "-o", "-e", "--input", "--output", "--error"])),
-            "sudo" | "doas" => Some(skip_options(
-                args,
-                &["-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "--user", "--group", "--host", "--prompt"],
-            )),
-            "watch" => {
-                let after = skip_options(args, &["-n", "-q", "--interval", "--equexit"]);
-                let options = &args[..args.len() - after.len()];
-                let exec = options.iter().any(|a| {
-                    a.text == "--exec" || (a.text.starts_with('-') && !a.text.starts_with("--") && a.text.contains('x'))
-                });
-                if exec {
-                    Some(after)
-                } else {
-                    let script = (!after.iter().any(|w| w.dynamic)).then(|| joined_text(after));
-                    return Unwrapped::Script { outer: rest[..rest.len() - after.len()].to_vec(), script };
-                }
-            }
-            "env" => {
-                let splits = |a: &Word| {
-                    a.text.starts_with("--split-string")
-                        || (a.text.starts_with('-') && !a.text.starts_with("--") && a.text.contains('S'))
-                };
-                if args.iter().any(splits) {
-                    return Unwrapped::Uncertain("`env -S` splits text into a command".into());
-                }
-                let after = skip_options(args, &["-u", "-C", "--unset", "--chdir"]);
-                // env takes any `NAME=value` (not only shell identifiers) as an assignment.
-                let assigns = |w: &Word| !w.dynamic && w.text.find('=').is_some_and(|at| at > 0);
-                let start = after.iter().position(|w| !assigns(w)).unwrap_or(after.len());
-                env.extend(after[..start].iter().filter_map(|w| w.text.split_once('=').map(|(n, _)| n.to_owned())));
-                Some(&after[start..])
-            }
-            "xargs" => {
-                let after = skip_options(
-                    args,
-                    &[
-                        "-a",
-                        "-d",
-                        "-E",
-                        "-I",
-                        "-L",
-                        "-n",
-                        "-P",
-                        "-s",
-                        "--arg-file",
-                        "--delimiter",
-                        "--eof",
-                        "--replace",
-                        "--max-lines",
-                        "--max-args",
-                        "--max-procs",
-                        "--max-chars",
-                    ],
-                );
-                let mut inner = after.to_vec();
-                if inner.is_empty() {
-                    inner.push(Word::literal("echo"));
-                }
-                return Unwrapped::Nested { outer: rest[..rest.len() - after.len()].to_vec(), inner };
-            }
-            "find" => {
-                let at = args.iter().position(|w| matches!(w.text.as_str(), "-exec" | "-execdir" | "-ok" | "-okdir"));
-                if let Some(at) = at {
-                    let end = args[at + 1..]
-                        .iter()
-                        .position(|w| w.text == ";" || w.text == "+")
-                        .map_or(args.len(), |p| at + 1 + p);
-                    let inner = args[at + 1..end].to_vec();
-                    let mut outer = vec![rest[0].clone()];
-                    outer.extend(args[..at].iter().cloned());
-                    outer.extend(args[end..].iter().skip(1).cloned());
-                    return Unwrapped::Nested { outer, inner };
-                }
-                None
-            }
-            runner if RUNNERS.iter().any(|(r, verb)| *r == runner && args.first().is_some_and(|a| a.text == *verb)) => {
-                Some(skip_options(&args[1..], &[]))
-            }
-            _ => None,
-        };
-        match next {
-            Some(next) if !next.is_empty() => rest = next,
-            // Not a wrapper, or one with nothing to run (`sudo` alone): the command itself.
-            _ => return Unwrapped::Command { words: rest.to_vec(), extra_args: false, env },
-        }
-    }
-}
-
-fn joined_text(words: &[Word]) -> String {
-    words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ")
-}
-
-/// `${name:offset}` / `${name:offset:length}` with an offset or length that is not a plain
-/// number (`${x:-default}` and the other `:` operators are not substrings).
-fn computed_substring(expansion: &str) -> bool {
-    let Some(body) = expansion.strip_prefix("${").and_then(|b| b.strip_suffix('}')) else { return false };
-    let Some((name, rest)) = body.split_once(':') else { return false };
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return false;
-    }
-    if rest.starts_with(['-', '=', '?', '+']) {
-        return false;
-    }
-    rest.chars().any(|c| c.is_ascii_alphabetic() || c == '$' || c == '_' || c == '[')
-}
-
-/// The variables a builtin sets by name: `printf -v NAME`, `read [-a] NAME…`, `mapfile
-/// NAME`, `getopts SPEC NAME`, `wait -p NAME`.
-fn assigned_names(words: &[Word]) -> Vec<&str> {
-    let name = words.first().map_or("", |w| w.text.as_str());
-    let args = words.get(1..).unwrap_or_default();
-    let value_of =
-        |flag: &str| args.windows(2).filter(|w| w[0].text == flag).map(|w| w[1].text.as_str()).collect::<Vec<_>>();
-    let positional = |with_value: &[&str]| {
-        let mut out = Vec::new();
-        let mut skip = false;
-        for arg in args {
-            if std::mem::take(&mut skip) {
-                continue;
-            }
-            if arg.text.starts_with('-') {
-                skip = with_value.contains(&arg.text.as_str());
-                continue;
-            }
-            out.push(arg.text.as_str());
-        }
-        out
-    };
-    match name {
-        "printf" => value_of("-v"),
-        "wait" => value_of("-p"),
-        "read" => {
-            let mut names = positional(&["-a", "-d", "-i", "-n", "-N", "-p", "-t", "-u"]);
-            names.extend(value_of("-a"));
-            names
-        }
-        "mapfile" | "readarray" => {
-            positional(&["-d", "-n", "-O", "-s", "-u", "-C", "-c"]).into_iter().last().into_iter().collect()
-        }
-        "getopts" => positional(&[]).into_iter().nth(1).into_iter().collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// Builtins whose arguments are variable names (a name computed at run time, or with a
-/// subscript, is evaluated as arithmetic).
-fn takes_names(name: &str) -> bool {
-    matches!(name, "read" | "unset" | "getopts" | "wait" | "mapfile" | "readarray")
-}
-
-/// Skips leading options; those in `with_value` take the next word as their value (unless
-/// written joined, like `-n5` or `--signal=KILL`).
-fn skip_options<'w>(args: &'w [Word], with_value: &[&str]) -> &'w [Word] {
-    let mut i = 0;
-    while let Some(word) = args.get(i) {
-        let text = word.text.as_str();
-        if text == "--" {
-            return &args[i + 1..];
-        }
-        if !text.starts_with('-') || text == "-" || word.dynamic {
-            break;
-        }
-        i += 1;
-        if with_value.contains(&text) {
-            i += 1;
-        }
-    }
-    args.get(i..).unwrap_or_default()
-}
-
-fn is_assignment(word: &str) -> bool {
-    word.split_once('=')
-        .is_some_and(|(name, _)| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-}
-
-/// `bash -c SCRIPT`: `Some(Some(script))`, `Some(None)` when the script is computed,
-/// `None` when this is not a shell running a `-c` script.
-fn shell_script(words: &[Word]) -> Option<Option<String>> {
-    let name = words.first()?.text.rsplit('/').next()?;
-    if !matches!(name, "bash" | "sh" | "zsh" | "dash" | "ksh") {
-        return None;
-    }
-    let mut args = words[1..].iter();
-    while let Some(arg) = args.next() {
-        let text = arg.text.as_str();
-        if text.starts_with('-') && !text.starts_with("--") && text[1..].contains('c') {
-            return Some(args.next().and_then(|s| (!s.dynamic).then(|| s.text.clone())));
-        }
-        if text == "-o" || text == "-O" {
-            args.next();
-            continue;
-        }
-        if !text.starts_with('-') && !text.starts_with('+') {
-            return None;
-        }
-    }
-    None
-}
-
-/// Whether an interpreter was given a program (a file or `-c`/`-e` code) rather than
-/// reading one from stdin.
-fn has_program_argument(words: &[Word]) -> bool {
-    words[1..].iter().any(|w| {
-        let t = w.text.as_str();
-        w.dynamic || (!t.starts_with('-') && !t.is_empty()) || matches!(t, "-c" | "-e" | "-m" | "-r" | "--eval")
-    })
 }
 
 #[cfg(test)]
