@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 pub use crate::hooks::{HookHandler, HookMatcher};
 use crate::permissions::{Origin, PermissionMode, PermissionRule};
@@ -118,45 +118,6 @@ pub struct StatusLineSetting {
     pub command: String,
     pub padding: Option<u16>,
 }
-
-/// Keys Claude Code knows that cairn accepts without using them.
-const KNOWN_ELSEWHERE: &[&str] = &[
-    "includeCoAuthoredBy",
-    "attribution",
-    "outputStyle",
-    "allowedMcpServers",
-    "deniedMcpServers",
-    "forceLoginMethod",
-    "forceLoginOrgUUID",
-    "awsAuthRefresh",
-    "awsCredentialExport",
-    "companyAnnouncements",
-    "alwaysThinkingEnabled",
-    "effortLevel",
-    "fallbackModel",
-    "availableModels",
-    "language",
-    "spinnerTipsEnabled",
-    "respectGitignore",
-    "plansDirectory",
-    "agent",
-    "enabledPlugins",
-    "extraKnownMarketplaces",
-    "sandbox",
-    "allowManagedHooksOnly",
-    "allowManagedPermissionRulesOnly",
-    "strictKnownMarketplaces",
-    "ignorePatterns",
-    "theme",
-    "verbose",
-    "preferredNotifChannel",
-    "autoUpdates",
-    "autoUpdatesChannel",
-    "feedbackSurveyRate",
-    "skipWebFetchPreflight",
-    "disableAutoMode",
-    "fileSuggestion",
-];
 
 /// How sure a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -299,6 +260,73 @@ fn read_settings_file(path: &Path) -> Result<Option<String>, String> {
     }
 }
 
+/// A settings file that may be there.
+struct Candidate {
+    level: Level,
+    label: String,
+    path: PathBuf,
+    /// The folder `/` means in its rules.
+    anchor: PathBuf,
+    /// Claude Code's file (under `.claude/`), not cairn's.
+    claude: bool,
+}
+
+/// The files read, lowest level first: user (`~/.claude`, `$CAIRN_HOME`), project and local
+/// (`.claude/`, `.cairn/`), then managed.
+fn candidates(at: &Locations) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    if let Some(claude) = &at.claude_dir {
+        let path = claude.join("settings.json");
+        out.push(Candidate {
+            level: Level::User,
+            label: display(&path, at),
+            path,
+            anchor: claude.clone(),
+            claude: true,
+        });
+    }
+    let user = at.cairn_home.join("settings.json");
+    out.push(Candidate {
+        level: Level::User,
+        label: display(&user, at),
+        path: user,
+        anchor: at.cairn_home.clone(),
+        claude: false,
+    });
+    for (level, file) in [(Level::Project, "settings.json"), (Level::Local, "settings.local.json")] {
+        for (dir, claude) in [(".claude", true), (".cairn", false)] {
+            let path = at.cwd.join(dir).join(file);
+            out.push(Candidate { level, label: format!("{dir}/{file}"), path, anchor: at.cwd.clone(), claude });
+        }
+    }
+    for path in &at.managed {
+        let anchor = path.parent().map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
+        out.push(Candidate {
+            level: Level::Managed,
+            label: path.display().to_string(),
+            path: path.clone(),
+            anchor,
+            claude: false,
+        });
+    }
+    out
+}
+
+/// `--settings FILE|JSON`: a file that cannot be read stops the start (it was asked for).
+fn command_line_source(cli: &str, at: &Locations, diagnostics: &mut Vec<Diagnostic>) -> Result<Source, Unreadable> {
+    let trimmed = cli.trim();
+    if trimmed.starts_with('{') {
+        return read_source(Level::CommandLine, "--settings".into(), None, at.cwd.clone(), false, trimmed, diagnostics);
+    }
+    let label = format!("--settings {trimmed}");
+    let path = at.cwd.join(trimmed);
+    let text = read_settings_file(&path)
+        .and_then(|text| text.ok_or_else(|| "cannot be read: it does not exist".to_owned()))
+        .map_err(|problem| Unreadable { file: label.clone(), problem })?;
+    let anchor = path.parent().map_or_else(|| at.cwd.clone(), Path::to_path_buf);
+    read_source(Level::CommandLine, label, Some(path), anchor, false, &text, diagnostics)
+}
+
 /// A settings file that is not JSON: the session does not start.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{file}: {problem}")]
@@ -310,104 +338,51 @@ pub struct Unreadable {
 impl Settings {
     /// Reads every file; only a file that is not JSON is an error.
     pub fn load(at: &Locations) -> Result<Settings, Unreadable> {
-        let mut candidates: Vec<(Level, String, Option<PathBuf>, PathBuf, bool)> = Vec::new();
-        let project = |dir: &str, file: &str| at.cwd.join(dir).join(file);
-        if let Some(claude) = &at.claude_dir {
-            candidates.push((
-                Level::User,
-                display(&claude.join("settings.json"), at),
-                Some(claude.join("settings.json")),
-                claude.clone(),
-                true,
-            ));
-        }
-        let user = at.cairn_home.join("settings.json");
-        candidates.push((Level::User, display(&user, at), Some(user), at.cairn_home.clone(), false));
-        for (level, file) in [(Level::Project, "settings.json"), (Level::Local, "settings.local.json")] {
-            for (dir, claude) in [(".claude", true), (".cairn", false)] {
-                let path = project(dir, file);
-                candidates.push((level, format!("{dir}/{file}"), Some(path), at.cwd.clone(), claude));
-            }
-        }
         let mut settings = Settings { claude_compat: true, ..Settings::default() };
         let mut sources = Vec::new();
-        for (level, label, path, anchor, claude) in candidates {
-            let Some(path) = path else { continue };
-            let text = match read_settings_file(&path) {
+        for candidate in candidates(at) {
+            let text = match read_settings_file(&candidate.path) {
                 Ok(Some(text)) => text,
                 Ok(None) => continue,
                 Err(problem) => {
-                    settings.unreadable(&label, problem);
+                    settings.unreadable(&candidate.label, problem);
                     continue;
                 }
             };
-            let source = read_source(level, label, Some(path), anchor, claude, &text, &mut settings.diagnostics)?;
-            sources.push(source);
+            let Candidate { level, label, path, anchor, claude } = candidate;
+            sources.push(read_source(level, label, Some(path), anchor, claude, &text, &mut settings.diagnostics)?);
         }
         if let Some(cli) = &at.cli {
-            let trimmed = cli.trim();
-            let (label, path, anchor, text) = if trimmed.starts_with('{') {
-                ("--settings".to_owned(), None, at.cwd.clone(), trimmed.to_owned())
-            } else {
-                let path = at.cwd.join(trimmed);
-                let text = read_settings_file(&path)
-                    .and_then(|text| text.ok_or_else(|| "cannot be read: it does not exist".to_owned()))
-                    .map_err(|problem| Unreadable { file: format!("--settings {trimmed}"), problem })?;
-                let anchor = path.parent().map_or_else(|| at.cwd.clone(), Path::to_path_buf);
-                (format!("--settings {trimmed}"), Some(path), anchor, text)
-            };
-            sources.push(read_source(
-                Level::CommandLine,
-                label,
-                path,
-                anchor,
-                false,
-                &text,
-                &mut settings.diagnostics,
-            )?);
+            sources.push(command_line_source(cli, at, &mut settings.diagnostics)?);
         }
-        for path in &at.managed {
-            let text = match read_settings_file(path) {
-                Ok(Some(text)) => text,
-                Ok(None) => continue,
-                Err(problem) => {
-                    settings.unreadable(&path.display().to_string(), problem);
-                    continue;
-                }
-            };
-            let anchor = path.parent().map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
-            sources.push(read_source(
-                Level::Managed,
-                path.display().to_string(),
-                Some(path.clone()),
-                anchor,
-                false,
-                &text,
-                &mut settings.diagnostics,
-            )?);
-        }
+        settings.finish(sources);
+        Ok(settings)
+    }
+
+    /// `claudeCompat`, the rules that cannot be read, and the merge, lowest level first.
+    fn finish(&mut self, mut sources: Vec<Source>) {
         // `claudeCompat` is read from cairn's own files only, the most specific winning.
         let compat = sources.iter().filter(|s| !s.claude).filter_map(|s| s.settings.claude_compat).next_back();
-        settings.claude_compat = compat.unwrap_or(true);
-        if !settings.claude_compat {
+        self.claude_compat = compat.unwrap_or(true);
+        if !self.claude_compat {
+            let claudes = |file: &str| file.starts_with(".claude/") || file.contains("/.claude/");
             sources.retain(|s| !s.claude);
-            settings.diagnostics.retain(|d| !(d.file.starts_with(".claude/") || d.file.contains("/.claude/")));
-            settings.unknown_rules.retain(|d| !(d.starts_with(".claude/") || d.contains("/.claude/")));
+            self.diagnostics.retain(|d| !claudes(&d.file));
+            self.unknown_rules.retain(|d| !claudes(d));
         }
         // A deny or ask list that is not a list of rules hides rules: they are unknown.
         let lists = |path: &str| {
             path == "permissions" || ["permissions.deny", "permissions.ask"].iter().any(|l| path.starts_with(l))
         };
-        for d in settings.diagnostics.iter().filter(|d| d.severity == Severity::Error && lists(&d.path)) {
-            settings.unknown_rules.push(format!("{}: {}: {}", d.file, d.path, d.message));
+        for d in self.diagnostics.iter().filter(|d| d.severity == Severity::Error && lists(&d.path)) {
+            self.unknown_rules.push(format!("{}: {}: {}", d.file, d.path, d.message));
         }
         // Lowest first; cairn's file after Claude Code's at the same level.
         sources.sort_by_key(|s| (s.level, !s.claude));
         for source in &sources {
-            settings.merge(source);
+            self.merge(source);
         }
-        settings.sources = sources;
-        Ok(settings)
+        self.sources = sources;
     }
 
     fn merge(&mut self, source: &Source) {
@@ -611,223 +586,12 @@ fn read_source(
     Ok(Source { level, label, path, anchor, claude, settings, raw_permissions })
 }
 
-/// Marks what a schema error points at for removal: one entry of a permission list or one
-/// hook group where the error is inside one, else the key it is under.
-fn mark_bad(object: &mut Map<String, Value>, path: &str) {
-    let mut parts = path.split(['.', '[']).map(|p| p.trim_end_matches(']'));
-    let Some(key) = parts.next().filter(|k| !k.is_empty()) else { return };
-    let sub = parts.next();
-    let index = parts.next().and_then(|i| i.parse::<usize>().ok());
-    let entry = match (key, sub, index) {
-        ("permissions" | "hooks", Some(sub), Some(index)) => {
-            object.get_mut(key).and_then(|v| v.get_mut(sub)).and_then(|v| v.get_mut(index))
-        }
-        ("permissions" | "hooks", Some(sub), None) => object.get_mut(key).and_then(|v| v.get_mut(sub)),
-        _ => object.get_mut(key),
-    };
-    if let Some(entry) = entry {
-        *entry = Value::Null;
-    }
-}
+mod local;
+mod schema;
 
-/// Drops what [`mark_bad`] marked.
-fn sweep(object: &mut Map<String, Value>) {
-    object.retain(|_, v| !v.is_null());
-    for key in ["permissions", "hooks"] {
-        if let Some(Value::Object(inner)) = object.get_mut(key) {
-            inner.retain(|_, v| !v.is_null());
-            for list in inner.values_mut() {
-                if let Value::Array(items) = list {
-                    items.retain(|v| !v.is_null());
-                }
-            }
-        }
-    }
-}
-
-/// The schema every settings file is checked against.
-pub fn schema() -> Value {
-    crate::tools::input_schema::<SettingsFile>()
-}
-
-/// Schema errors and unknown keys of one file's JSON.
-pub fn check(value: &Value, label: &str) -> Vec<Diagnostic> {
-    static VALIDATOR: std::sync::OnceLock<Option<jsonschema::Validator>> = std::sync::OnceLock::new();
-    let mut out = Vec::new();
-    if let Some(validator) = VALIDATOR.get_or_init(|| jsonschema::validator_for(&schema()).ok()) {
-        for error in validator.iter_errors(value) {
-            out.push(Diagnostic {
-                severity: Severity::Error,
-                file: label.to_owned(),
-                path: pointer_to_path(&error.instance_path().to_string()),
-                message: error.to_string(),
-            });
-        }
-    }
-    out.extend(unknown_keys(value, label));
-    out
-}
-
-/// `/permissions/allow/2` → `permissions.allow[2]`.
-fn pointer_to_path(pointer: &str) -> String {
-    let mut out = String::new();
-    for part in pointer.split('/').filter(|p| !p.is_empty()) {
-        if part.chars().all(|c| c.is_ascii_digit()) {
-            out.push_str(&format!("[{part}]"));
-        } else {
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(&part.replace("~1", "/").replace("~0", "~"));
-        }
-    }
-    out
-}
-
-fn unknown_keys(value: &Value, label: &str) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    let schema = schema();
-    let known_top: Vec<String> =
-        schema["properties"].as_object().map(|p| p.keys().cloned().collect()).unwrap_or_default();
-    let permissions_keys = [
-        "allow",
-        "ask",
-        "deny",
-        "additionalDirectories",
-        "defaultMode",
-        "disableBypassPermissionsMode",
-        "disableAutoMode",
-    ];
-    let handler_keys = [
-        "type",
-        "command",
-        "args",
-        "timeout",
-        "if",
-        "statusMessage",
-        "async",
-        "asyncRewake",
-        "shell",
-        "once",
-        "url",
-        "headers",
-        "allowedEnvVars",
-        "prompt",
-        "model",
-        "server",
-        "tool",
-        "input",
-        "continueOnBlock",
-    ];
-    let mut unknown = |path: String, key: &str, known: &[&str]| {
-        let suggestion = closest(key, known).map(|k| format!(" (did you mean `{k}`?)")).unwrap_or_default();
-        out.push(Diagnostic {
-            severity: Severity::Warning,
-            file: label.to_owned(),
-            path,
-            message: format!("unknown key `{key}`{suggestion}; it is ignored"),
-        });
-    };
-    let Some(object) = value.as_object() else { return out };
-    let top: Vec<&str> = known_top.iter().map(String::as_str).chain(KNOWN_ELSEWHERE.iter().copied()).collect();
-    for key in object.keys() {
-        if !top.contains(&key.as_str()) {
-            unknown(key.clone(), key, &top);
-        }
-    }
-    if let Some(p) = object.get("permissions").and_then(Value::as_object) {
-        for key in p.keys().filter(|k| !permissions_keys.contains(&k.as_str())) {
-            unknown(format!("permissions.{key}"), key, &permissions_keys);
-        }
-    }
-    if let Some(hooks) = object.get("hooks").and_then(Value::as_object) {
-        for (event, groups) in hooks {
-            if !crate::hooks::EVENTS.contains(&event.as_str()) {
-                unknown(format!("hooks.{event}"), event, crate::hooks::EVENTS);
-            }
-            for (i, group) in groups.as_array().into_iter().flatten().enumerate() {
-                for (j, handler) in group["hooks"].as_array().into_iter().flatten().enumerate() {
-                    for key in handler.as_object().into_iter().flat_map(|h| h.keys()) {
-                        if !handler_keys.contains(&key.as_str()) {
-                            unknown(format!("hooks.{event}[{i}].hooks[{j}].{key}"), key, &handler_keys);
-                        }
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
-/// The known name nearest to a misspelt one, if it is near enough.
-fn closest<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
-    let word = word.to_ascii_lowercase();
-    known
-        .iter()
-        .map(|k| (crate::tools::paths::edit_distance(&word, &k.to_ascii_lowercase()), *k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
-/// Saves allow rules to `.cairn/settings.local.json` (creating it), keeping everything else
-/// in the file and skipping rules it already has.
-pub fn add_local_allow_rules(project: &Path, rules: &[String]) -> Result<(), String> {
-    edit_local(project, |allow| {
-        for rule in rules {
-            if !allow.iter().any(|r| r.as_str() == Some(rule)) {
-                allow.push(Value::String(rule.clone()));
-            }
-        }
-    })
-}
-
-/// Removes an allow, ask or deny rule from `.cairn/settings.local.json`; whether it was there.
-pub fn remove_local_rule(project: &Path, list: &str, rule: &str) -> Result<bool, String> {
-    let mut removed = false;
-    edit_local_list(project, list, |items| {
-        let before = items.len();
-        items.retain(|r| r.as_str() != Some(rule));
-        removed = items.len() != before;
-    })?;
-    Ok(removed)
-}
-
-/// Adds a rule to a list of `.cairn/settings.local.json`.
-pub fn add_local_rule(project: &Path, list: &str, rule: &str) -> Result<(), String> {
-    edit_local_list(project, list, |items| {
-        if !items.iter().any(|r| r.as_str() == Some(rule)) {
-            items.push(Value::String(rule.to_owned()));
-        }
-    })
-}
-
-fn edit_local(project: &Path, change: impl FnOnce(&mut Vec<Value>)) -> Result<(), String> {
-    edit_local_list(project, "allow", change)
-}
-
-fn edit_local_list(project: &Path, list: &str, change: impl FnOnce(&mut Vec<Value>)) -> Result<(), String> {
-    let path = project.join(".cairn").join("settings.local.json");
-    let mut root: Value = match std::fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text).map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?,
-        Err(_) => Value::Object(Map::new()),
-    };
-    let object = root.as_object_mut().ok_or_else(|| format!("{} does not hold a JSON object", path.display()))?;
-    let permissions = object.entry("permissions").or_insert_with(|| Value::Object(Map::new()));
-    let permissions =
-        permissions.as_object_mut().ok_or_else(|| format!("{}: `permissions` is not an object", path.display()))?;
-    let items = permissions.entry(list).or_insert_with(|| Value::Array(Vec::new()));
-    let items =
-        items.as_array_mut().ok_or_else(|| format!("{}: `permissions.{list}` is not a list", path.display()))?;
-    change(items);
-    let dir = path.parent().ok_or("no folder")?;
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let text = serde_json::to_string_pretty(&root).map_err(|e| e.to_string())? + "\n";
-    let temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    std::fs::write(temp.path(), text).map_err(|e| format!("{}: {e}", path.display()))?;
-    temp.persist(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(())
-}
+pub use local::{add_local_allow_rules, add_local_rule, remove_local_rule};
+pub use schema::{check, schema};
+use schema::{mark_bad, sweep};
 
 #[cfg(test)]
 mod tests;

@@ -226,6 +226,6 @@ fn the_schema_describes_the_keys() {
     {
         assert!(schema["properties"].get(key).is_some(), "{key} is missing from the schema");
     }
-    assert_eq!(closest("permisions", &["permissions", "hooks"]), Some("permissions"));
-    assert_eq!(closest("zzz", &["permissions", "hooks"]), None);
+    assert_eq!(super::schema::closest("permisions", &["permissions", "hooks"]), Some("permissions"));
+    assert_eq!(super::schema::closest("zzz", &["permissions", "hooks"]), None);
 }
