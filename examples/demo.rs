@@ -14,14 +14,10 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn::agent::{self, AgentConfig, ApprovalMode, prompt};
-use cairn::permissions::PermissionPolicy;
+use cairn::agent::{self, AgentConfig};
 use cairn::protocol::{ApprovalDecision, Event, Op, TurnStatus};
 use cairn::provider::anthropic::{Anthropic, Credential};
-use cairn::provider::{BlockStart, StreamEvent, http_client, models, retry::RetryPolicy};
-use cairn::secrets::Secrets;
-use cairn::tools::ToolRegistry;
-use cairn::tools::bash::shells::ShellRegistry;
+use cairn::provider::{BlockStart, StreamEvent, http_client, models};
 use mock_llm::{MockLlm, Scenario, Step};
 use serde_json::json;
 
@@ -67,33 +63,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let provider =
         Anthropic::new(http_client()?, &mock.url(), Credential::ApiKey("demo".into()), Duration::from_secs(30));
+    // The defaults: built-in tools, no rules or hooks, questions asked, nothing saved (set
+    // `store` and `transcript` to keep the session).
     let mut agent = agent::spawn(AgentConfig {
-        provider: Arc::new(provider),
-        model: models::lookup("claude-sonnet-5"),
-        system_prompt: prompt::system_prompt(project.path()),
-        tools: ToolRegistry::builtin(),
-        permissions: PermissionPolicy::default(),
-        approvals: ApprovalMode::Ask,
-        retry: RetryPolicy::default(),
         max_turns: Some(10),
-        cwd: project.path().to_path_buf(),
-        add_dirs: Vec::new(),
-        session_id: uuid::Uuid::new_v4().to_string(),
         session_dir: project.path().join(".demo-session"),
-        shells: ShellRegistry::new(),
-        // Not saved to disk: pass a `session::Store` and its `Transcript` to keep it.
-        store: None,
-        transcript: None,
-        resumed: None,
-        secrets: Secrets::default(),
-        hooks: Default::default(),
-        env: Vec::new(),
-        compaction: Default::default(),
-        memory: Default::default(),
-        max_budget_usd: None,
-        custom: Default::default(),
-        reload_settings: None,
-        mcp_servers: Vec::new(),
+        ..AgentConfig::new(Arc::new(provider), models::lookup("claude-sonnet-5"), project.path().to_path_buf())
     });
 
     let task = "What is in this project?";

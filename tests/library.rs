@@ -5,15 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn::agent::{self, AgentConfig, AgentHandle, ApprovalMode};
-use cairn::permissions::PermissionPolicy;
+use cairn::agent::{self, AgentConfig, AgentHandle};
 use cairn::protocol::{ApprovalDecision, Event, Op, TurnOutcome, TurnStatus};
 use cairn::provider::anthropic::{Anthropic, Credential};
-use cairn::provider::{http_client, models, retry::RetryPolicy};
+use cairn::provider::{http_client, models};
 use cairn::secrets::Secrets;
 use cairn::session::{self, OpenRequest, Opened, Store};
-use cairn::tools::ToolRegistry;
-use cairn::tools::bash::shells::ShellRegistry;
 use serde_json::json;
 
 use crate::support::{MockLlm, Project, Scenario, Step, tool_results};
@@ -42,31 +39,12 @@ fn start_with(mock: &MockLlm, project: &Project, saved: Option<(Store, Opened)>)
     let provider =
         Anthropic::new(http_client().unwrap(), &mock.url(), Credential::ApiKey("k".into()), Duration::from_secs(30));
     agent::spawn(AgentConfig {
-        provider: Arc::new(provider),
-        model: models::lookup("claude-sonnet-5"),
         system_prompt: "test".into(),
-        tools: ToolRegistry::builtin(),
-        permissions: PermissionPolicy::default(),
-        approvals: ApprovalMode::Ask,
-        retry: RetryPolicy::default(),
-        max_turns: None,
-        cwd: project.path().to_path_buf(),
-        add_dirs: Vec::new(),
         session_id: opened.as_ref().map_or_else(|| "library-test".into(), |o| o.session_id.clone()),
         session_dir: project.home.path().join("session"),
-        shells: ShellRegistry::new(),
         store,
         transcript: opened.and_then(|o| o.transcript),
-        resumed: None,
-        secrets: Secrets::default(),
-        hooks: Default::default(),
-        env: Vec::new(),
-        compaction: Default::default(),
-        memory: Default::default(),
-        max_budget_usd: None,
-        custom: Default::default(),
-        reload_settings: None,
-        mcp_servers: Vec::new(),
+        ..AgentConfig::new(Arc::new(provider), models::lookup("claude-sonnet-5"), project.path().to_path_buf())
     })
 }
 

@@ -169,17 +169,17 @@ fn describe_call(name: &str, input: &Value) -> String {
 impl Session {
     /// The tokens the next request will use.
     pub(super) fn context_estimate(&self) -> u64 {
-        self.meter.estimate(&self.config.system_prompt, self.config.tools.specs(), &self.history)
+        self.meter.estimate(&self.context.system_prompt, self.context.tools.specs(), &self.history)
     }
 
     /// The context window in force.
     pub(super) fn window(&self) -> u64 {
-        self.config.compaction.window.unwrap_or(self.config.model.context_window)
+        self.services.compaction.window.unwrap_or(self.context.model.context_window)
     }
 
     pub(super) fn compact_threshold(&self) -> u64 {
-        let at = self.window() * self.config.compaction.threshold_pct / 100;
-        self.config.compaction.at_tokens.map_or(at, |tokens| at.min(tokens))
+        let at = self.window() * self.services.compaction.threshold_pct / 100;
+        self.services.compaction.at_tokens.map_or(at, |tokens| at.min(tokens))
     }
 
     /// Before a request: micro-compaction, then compaction, when the context has passed the
@@ -199,7 +199,7 @@ impl Session {
                 return Ok(());
             }
         }
-        if !self.config.compaction.auto {
+        if !self.services.compaction.auto {
             return Ok(());
         }
         if std::mem::take(&mut self.freed_too_little) {
@@ -226,15 +226,15 @@ impl Session {
                 hooked.block_reason()
             )));
         }
-        let memory = self.config.memory.load();
+        let memory = self.context.memory.load();
         let mut guidance: Vec<String> = memory::compact_instructions(&memory);
         guidance.extend(instructions.into_iter().filter(|i| !i.trim().is_empty()));
         let summary = self.summarize(&guidance, cancel, events).await?;
 
         let message = self.rebuilt(&summary, &memory, events).await;
         let post_tokens = context::estimate_messages(std::slice::from_ref(&message))
-            + estimate_bytes(self.config.system_prompt.len())
-            + context::estimate_tools(self.config.tools.specs());
+            + estimate_bytes(self.context.system_prompt.len())
+            + context::estimate_tools(self.context.tools.specs());
         self.record(Record::CompactBoundary { trigger: trigger.as_str(), pre_tokens, post_tokens });
         self.record(Record::CompactSummary { content: message.content.clone() });
         self.history = vec![message];
@@ -272,19 +272,19 @@ impl Session {
             let mut request_messages = messages.clone();
             request_messages.push(Message::user_text(instruction.clone()));
             history::repair(&mut request_messages);
-            let config = &self.config;
+            let (context, services) = (&self.context, &self.services);
             let request = Request {
-                model: &config.model.id,
-                system: &config.system_prompt,
+                model: &context.model.id,
+                system: &context.system_prompt,
                 messages: &request_messages,
-                tools: config.tools.specs(),
-                max_tokens: SUMMARY_MAX_TOKENS.min(config.model.max_output_tokens),
-                session_id: &config.session_id,
+                tools: context.tools.specs(),
+                max_tokens: SUMMARY_MAX_TOKENS.min(context.model.max_output_tokens),
+                session_id: &self.session_id,
             };
             // The summary's own stream is not shown.
-            match sample(config.provider.as_ref(), &request, &config.retry, cancel, &Unobserved).await {
+            match sample(services.provider.as_ref(), &request, &services.retry, cancel, &Unobserved).await {
                 Ok(response) => {
-                    self.costs.record(&self.config.model, &response.usage);
+                    self.costs.record(&self.context.model, &response.usage);
                     events.emit(Event::Usage {
                         usage: response.usage,
                         total: self.costs.total,
@@ -312,7 +312,7 @@ impl Session {
             "The conversation could not be compacted: even without its oldest part it does not fit in {}'s \
              context window ({} tokens), after {MAX_ATTEMPTS} attempts. Use /clear to start a new conversation, \
              break the task into smaller steps, or switch to a model with a larger window (/model). The API said: {api_said}",
-            self.config.model.id,
+            self.context.model.id,
             context::thousands(self.window())
         )))
     }
@@ -364,7 +364,7 @@ impl Session {
                 list.join("\n")
             )));
         }
-        let fields = json!({ "source": "compact", "model": self.config.model.id });
+        let fields = json!({ "source": "compact", "model": self.context.model.id });
         let hooked = self.run_hooks("SessionStart", "compact", fields, None, events).await;
         content.extend(hooked.context.iter().map(|c| ContentBlock::text(context_block(c))));
         content.push(ContentBlock::text("Continue the work from where the conversation left off."));

@@ -33,7 +33,6 @@ pub(super) struct Gated {
 pub(super) async fn plan_calls(
     session: &Session,
     calls: Vec<ToolCall>,
-    approvals: &Approvals,
     cancel: &CancellationToken,
     events: &EventSink,
     gated: &mut Gated,
@@ -47,8 +46,8 @@ pub(super) async fn plan_calls(
             input: call.input,
             output,
         };
-        let Some(tool) = session.config.tools.get(&call.name) else {
-            let available = session.config.tools.names().join(", ");
+        let Some(tool) = session.context.tools.get(&call.name) else {
+            let available = session.context.tools.names().join(", ");
             let message = format!(
                 "<tool_use_error>Error: No such tool available: {}. Available tools: {available}.</tool_use_error>",
                 call.name
@@ -112,7 +111,7 @@ pub(super) async fn plan_calls(
         };
         // PermissionRequest hooks answer for the user (in -p too).
         let decision = match decision {
-            Decision::Ask { reason, firm } if session.config.hooks.has("PermissionRequest") => {
+            Decision::Ask { reason, firm } if session.services.hooks().has("PermissionRequest") => {
                 let fields = json!({ "tool_name": call.name, "tool_input": call.input });
                 let answer = session
                     .run_hooks("PermissionRequest", &call.name, fields, Some((&call.name, &call.input)), events)
@@ -137,7 +136,7 @@ pub(super) async fn plan_calls(
             Decision::Deny { reason } => {
                 Some(format!("Permission to use {} was denied: {reason}. Do not retry this call.", call.name))
             }
-            Decision::Ask { reason, .. } => match session.config.approvals {
+            Decision::Ask { reason, .. } => match session.services.approval_mode {
                 ApprovalMode::Refuse => Some(format!(
                     "Permission to use {} was denied: cairn is running non-interactively and no permission \
                      rule allows this call{}. Do not retry it; finish what you can without it. (The user can \
@@ -153,7 +152,7 @@ pub(super) async fn plan_calls(
                     };
                     let preview = tool.preview(&call.input, &ctx);
                     notify(session, &call.name);
-                    let answer = ask_user(&call, preview, approvals, cancel, events).await;
+                    let answer = ask_user(&call, preview, &session.services.approvals, cancel, events).await;
                     if matches!(answer, Answer::Allowed | Answer::AllowedForSession) {
                         approve_paths(session, tool.name, &call.input);
                     }
@@ -190,10 +189,10 @@ fn suffix(reason: &str) -> String {
 /// Notification hooks hear that the user is asked; they run on their own, never holding up
 /// the question.
 fn notify(session: &Session, tool: &str) {
-    if !session.config.hooks.has("Notification") {
+    let hooks = session.services.hooks();
+    if !hooks.has("Notification") {
         return;
     }
-    let hooks = Arc::clone(&session.config.hooks);
     let message = format!("cairn needs your permission to use {tool}");
     let input = session.hook_input(
         "Notification",
@@ -224,7 +223,7 @@ pub(super) fn decide(session: &Session, tool: &str, kind: ToolKind, approval: Ap
     let cwd = session.tools.cwd();
     let readable = [session.tools.spill_dir()];
     let ctx = Context { cwd: &cwd, working_dirs: session.tools.working_dirs(), readable_dirs: &readable };
-    state::lock(&session.permissions).decide(&Call { tool, kind, approval, input }, &ctx)
+    state::lock(&session.services.permissions).decide(&Call { tool, kind, approval, input }, &ctx)
 }
 
 /// An approved write outside the working folders may go ahead: the tool is told so.
@@ -242,16 +241,16 @@ fn approve_paths(session: &Session, tool: &str, input: &Value) {
 /// `.cairn/settings.local.json`, as Claude Code saves them; edits are allowed for the session.
 fn remember(session: &Session, tool: &str, input: &Value, events: &EventSink) {
     let rules = session_rules(tool, input);
-    let origin = Origin { label: "this session".into(), dir: session.config.cwd.clone() };
+    let origin = Origin { label: "this session".into(), dir: session.context.cwd.clone() };
     {
-        let mut permissions = state::lock(&session.permissions);
+        let mut permissions = state::lock(&session.services.permissions);
         for rule in &rules {
             let _ = permissions.allow(rule.clone(), origin.clone());
         }
     }
-    if matches!(family(tool), "Bash" | "WebFetch") && session.config.approvals == ApprovalMode::Ask {
+    if matches!(family(tool), "Bash" | "WebFetch") && session.services.approval_mode == ApprovalMode::Ask {
         let texts: Vec<String> = rules.iter().map(ToString::to_string).collect();
-        if let Err(e) = settings::add_local_allow_rules(&session.config.cwd, &texts) {
+        if let Err(e) = settings::add_local_allow_rules(&session.context.cwd, &texts) {
             events.emit(Event::Error { message: format!("Could not save the rule for next time: {e}") });
         }
     }

@@ -47,9 +47,9 @@ impl Session {
     /// What the model is told of the skills it may invoke and the agent types the Task tool
     /// can start (`None`: nothing to tell).
     pub(super) fn listing(&self) -> Option<String> {
-        let catalog = state::read(&self.catalog);
+        let catalog = state::read(&self.services.catalog);
         let skills = catalog.skill_listing();
-        let agents = self.subagents.is_some().then(|| catalog.agent_listing());
+        let agents = self.launcher.is_some().then(|| catalog.agent_listing());
         match (skills, agents) {
             (None, None) => None,
             (Some(one), None) | (None, Some(one)) => Some(one),
@@ -59,7 +59,7 @@ impl Session {
 
     /// The command the user named, if there is one.
     pub(super) fn find_command(&self, name: &str) -> Option<Prompt> {
-        state::read(&self.catalog).command(name).cloned()
+        state::read(&self.services.catalog).command(name).cloned()
     }
 
     /// The message for `/name args`: the header, the rendered body, the rest of what the
@@ -75,7 +75,7 @@ impl Session {
         self.grant(prompt);
         if let Some(model) = &prompt.model {
             let chosen = crate::provider::models::lookup(model);
-            self.grants.model = Some(std::mem::replace(&mut self.config.model, chosen));
+            self.grants.model = Some(std::mem::replace(&mut self.context.model, chosen));
         }
         let text = self.render_prompt(prompt, args, cancel).await?;
         let cwd = self.tools.cwd();
@@ -96,11 +96,8 @@ impl Session {
         cancel: &CancellationToken,
     ) -> Result<String, String> {
         let body = prompt.body().map_err(|e| format!("/{}: {e}", prompt.name))?;
-        let vars = Vars {
-            session_id: &self.config.session_id,
-            project_dir: &self.config.cwd,
-            skill_dir: prompt.dir.as_deref(),
-        };
+        let vars =
+            Vars { session_id: &self.session_id, project_dir: &self.context.cwd, skill_dir: prompt.dir.as_deref() };
         let text = expand::substitute(&body, args, &vars);
         let snippets = expand::shell_snippets(&text);
         let mut outputs = Vec::with_capacity(snippets.len());
@@ -124,7 +121,7 @@ impl Session {
                  Bash({command})` in the command's frontmatter, or with a permission rule."
             ));
         }
-        let Some(bash) = self.config.tools.get("Bash") else {
+        let Some(bash) = self.context.tools.get("Bash") else {
             return Err(format!("/{name}: the shell command !`{command}` cannot run: the Bash tool is turned off"));
         };
         let ctx =
@@ -141,7 +138,8 @@ impl Session {
         args: &str,
         cancel: &CancellationToken,
     ) -> Result<String, String> {
-        let prompt = state::read(&self.catalog).skill(name).cloned().ok_or_else(|| format!("Unknown skill: {name}"))?;
+        let prompt =
+            state::read(&self.services.catalog).skill(name).cloned().ok_or_else(|| format!("Unknown skill: {name}"))?;
         self.grant(&prompt);
         self.render_prompt(&prompt, args, cancel).await
     }
@@ -152,8 +150,8 @@ impl Session {
             return;
         }
         let label = format!("/{}", prompt.name);
-        let origin = Origin { label: label.clone(), dir: self.config.cwd.clone() };
-        let mut permissions = state::lock(&self.permissions);
+        let origin = Origin { label: label.clone(), dir: self.context.cwd.clone() };
+        let mut permissions = state::lock(&self.services.permissions);
         for text in &prompt.allowed_tools {
             if let Ok(rule) = PermissionRule::parse(text) {
                 let _ = permissions.allow(rule, origin.clone());
@@ -166,13 +164,13 @@ impl Session {
     /// Undoes what [`Session::grant`] and a command's model did, when the turn ends.
     pub(super) fn revoke(&mut self) {
         let grants = std::mem::take(&mut self.grants);
-        let mut permissions = state::lock(&self.permissions);
+        let mut permissions = state::lock(&self.services.permissions);
         for label in &grants.labels {
             permissions.forget_origin(label);
         }
         drop(permissions);
         if let Some(model) = grants.model {
-            self.config.model = model;
+            self.context.model = model;
         }
     }
 }

@@ -30,12 +30,12 @@ impl Session {
         for kind in changed {
             match kind {
                 Changed::Catalog => {
-                    let catalog = self.config.custom.load();
+                    let catalog = self.services.custom.load();
                     for message in &catalog.warnings {
                         events.emit(Event::Notice { message: message.clone() });
                     }
                     let counts = (catalog.prompts.len(), catalog.agents.len());
-                    *self.catalog.write().unwrap_or_else(std::sync::PoisonError::into_inner) = catalog;
+                    *self.services.catalog.write().unwrap_or_else(std::sync::PoisonError::into_inner) = catalog;
                     events.emit(Event::SessionChanged(self.info()));
                     events.emit(Event::Notice {
                         message: format!(
@@ -66,7 +66,7 @@ impl Session {
     /// A settings file changed: the permission rules and hooks are read again. The mode in
     /// force and the rules answered "don't ask again" this session stay.
     fn reload_settings(&mut self, events: &EventSink) {
-        let Some(reload) = self.config.reload_settings.clone() else { return };
+        let Some(reload) = self.services.reload_settings.clone() else { return };
         match reload() {
             Ok(reloaded) => {
                 for message in reloaded.warnings {
@@ -74,20 +74,19 @@ impl Session {
                 }
                 let mut permissions = reloaded.permissions;
                 {
-                    let old = state::lock(&self.permissions);
+                    let old = state::lock(&self.services.permissions);
                     permissions.mode = old.mode;
                     for (purpose, rule, origin) in old.listing() {
                         if origin == "this session"
                             && let Ok(rule) = crate::permissions::PermissionRule::parse(&rule)
                         {
-                            let origin = crate::permissions::Origin { label: origin, dir: self.config.cwd.clone() };
+                            let origin = crate::permissions::Origin { label: origin, dir: self.context.cwd.clone() };
                             let _ = permissions.add(purpose, rule, origin);
                         }
                     }
                 }
-                self.config.permissions = permissions.clone();
-                *state::lock(&self.permissions) = permissions;
-                self.config.hooks = std::sync::Arc::new(reloaded.hooks);
+                *state::lock(&self.services.permissions) = permissions;
+                self.services.set_hooks(reloaded.hooks);
                 events.emit(Event::Notice { message: "Reloaded the settings: permission rules and hooks".into() });
             }
             Err(problem) => events.emit(Event::Error {
@@ -103,7 +102,7 @@ impl Session {
         if !std::mem::take(&mut self.memory.dirty) {
             return None;
         }
-        let now = memory::render(&self.config.memory.load());
+        let now = memory::render(&self.context.memory.load());
         if self.memory.sent.as_deref() == Some(now.as_str()) {
             return None;
         }
@@ -117,7 +116,7 @@ impl Session {
         if note.is_empty() {
             return;
         }
-        let path = self.config.memory.notes_file();
+        let path = self.context.memory.notes_file();
         let existing = std::fs::read_to_string(&path).unwrap_or_default();
         let separator = if existing.is_empty() || existing.ends_with('\n') { "" } else { "\n" };
         match std::fs::write(&path, format!("{existing}{separator}- {note}\n")) {
@@ -135,7 +134,7 @@ impl Session {
     /// The memory files of sub-folders the calls touched for the first time, as context
     /// for the model.
     pub(super) fn nested_memory(&mut self, inputs: &[&Value], events: &EventSink) -> Vec<String> {
-        let project = self.config.cwd.clone();
+        let project = self.context.cwd.clone();
         let mut notes = Vec::new();
         for input in inputs {
             for key in ["file_path", "path", "notebook_path"] {
@@ -157,7 +156,7 @@ impl Session {
 
     /// `/memory`: the files loaded, numbered; `/memory N|project|path` opens one.
     pub(super) fn answer_memory(&self, open: Option<&str>, events: &EventSink) {
-        let mut files: Vec<PathBuf> = self.config.memory.load().into_iter().map(|f| f.path).collect();
+        let mut files: Vec<PathBuf> = self.context.memory.load().into_iter().map(|f| f.path).collect();
         for folder in &self.memory.folders {
             for (path, _) in memory::folder_files(folder) {
                 if path.is_file() && !files.contains(&path) {
@@ -175,7 +174,7 @@ impl Session {
             }
             lines.push(format!(
                 "/memory <number> opens one in your editor; /memory project opens {}; a message starting with `# ` adds a note to it.",
-                self.config.memory.notes_file().display()
+                self.context.memory.notes_file().display()
             ));
             events.emit(Event::Info { lines });
             return;
@@ -186,7 +185,7 @@ impl Session {
                 events.emit(Event::Error { message: format!("There is no memory file {n}; /memory lists them.") });
                 return;
             }
-            Err(_) if open == "project" => self.config.memory.notes_file(),
+            Err(_) if open == "project" => self.context.memory.notes_file(),
             Err(_) => self.tools.resolve(open),
         };
         events.emit(Event::EditFile { path });
@@ -206,12 +205,12 @@ pub(super) fn watch(
     ops: &tokio::sync::mpsc::UnboundedSender<crate::protocol::Op>,
     events: &EventSink,
 ) -> Option<crate::custom::watch::Watcher> {
-    if !session.config.custom.watch {
+    if !session.services.custom.watch {
         return None;
     }
     // A weak sender: the watcher must not keep the core alive after the front end is gone.
     let ops = ops.downgrade();
-    let started = crate::custom::watch::start(&session.config.custom, move |changed| {
+    let started = crate::custom::watch::start(&session.services.custom, move |changed| {
         if let Some(ops) = ops.upgrade() {
             let _ = ops.send(crate::protocol::Op::Reload(changed));
         }

@@ -18,16 +18,18 @@ mod gate;
 mod invoke;
 mod live;
 pub mod prompt;
+mod services;
 mod subagent;
 mod turn;
+mod turn_context;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -39,7 +41,7 @@ use crate::hooks::{Hooks, Invocation, Summary};
 use crate::memory::MemoryPaths;
 use crate::permissions::PermissionPolicy;
 use crate::permissions::{Origin, PermissionMode, PermissionRule, Purpose};
-use crate::protocol::{ApprovalDecision, Event, EventSink, Op, Query, SessionInfo, TurnStatus, UserInput};
+use crate::protocol::{Event, EventSink, Op, Query, SessionInfo, TurnStatus, UserInput};
 use crate::provider::Provider;
 use crate::provider::models::{self, ModelInfo};
 use crate::provider::retry::RetryPolicy;
@@ -51,16 +53,11 @@ use crate::tools::todo::Todo;
 use crate::tools::{SessionState, ToolRegistry, state};
 use compact::{CompactionConfig, Trigger};
 use context::Meter;
+pub use services::{ApprovalMode, Approvals, ReloadedSettings, ServiceParts, Services, SettingsReloader};
+pub use turn_context::TurnContext;
 
-/// What to do with a call the permission rules leave to the user.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ApprovalMode {
-    /// Ask through [`Event::ApprovalRequest`] and wait for [`Op::ApprovalAnswer`].
-    Ask,
-    /// Nobody can answer (`-p`): refuse the call and list it in `permission_denials`.
-    Refuse,
-}
-
+/// What a front end starts the core with. [`AgentConfig::new`] fills in the defaults; a
+/// front end sets what its flags and settings decide.
 pub struct AgentConfig {
     pub provider: Arc<dyn Provider>,
     pub model: ModelInfo,
@@ -106,15 +103,41 @@ pub struct AgentConfig {
     pub mcp_servers: Vec<crate::mcp::config::ServerConfig>,
 }
 
-/// What reading the settings again gives: the permission rules, the hooks, and what was
-/// wrong in the files.
-pub struct ReloadedSettings {
-    pub permissions: PermissionPolicy,
-    pub hooks: Hooks,
-    pub warnings: Vec<String>,
+impl AgentConfig {
+    /// A session in `cwd` with the built-in tools, the default system prompt, no rules,
+    /// no hooks, questions asked, nothing saved, and a folder of its own under the
+    /// system's temporary folder.
+    pub fn new(provider: Arc<dyn Provider>, model: ModelInfo, cwd: PathBuf) -> AgentConfig {
+        let session_id = uuid::Uuid::new_v4().to_string();
+        AgentConfig {
+            provider,
+            model,
+            system_prompt: prompt::system_prompt(&cwd),
+            tools: ToolRegistry::builtin(),
+            permissions: PermissionPolicy::default(),
+            approvals: ApprovalMode::Ask,
+            retry: RetryPolicy::default(),
+            max_turns: None,
+            add_dirs: Vec::new(),
+            session_dir: std::env::temp_dir().join(format!("cairn-{session_id}")),
+            session_id,
+            cwd,
+            shells: ShellRegistry::new(),
+            store: None,
+            transcript: None,
+            resumed: None,
+            secrets: Secrets::default(),
+            hooks: Arc::default(),
+            env: Vec::new(),
+            compaction: CompactionConfig::default(),
+            memory: MemoryPaths::default(),
+            max_budget_usd: None,
+            custom: crate::custom::Locations::default(),
+            reload_settings: None,
+            mcp_servers: Vec::new(),
+        }
+    }
 }
-
-pub type SettingsReloader = Arc<dyn Fn() -> Result<ReloadedSettings, String> + Send + Sync>;
 
 pub struct AgentHandle {
     pub ops: mpsc::UnboundedSender<Op>,
@@ -126,39 +149,63 @@ pub struct AgentHandle {
 pub fn spawn(config: AgentConfig) -> AgentHandle {
     let (ops_tx, ops_rx) = mpsc::unbounded_channel();
     let (sink, events) = EventSink::new();
-    let mut config = config;
-    let resumed = config.resumed.take();
+    let AgentConfig { mut tools, permissions, mcp_servers, resumed, transcript, session_id, .. } = config;
     let catalog: SharedCatalog = Arc::new(std::sync::RwLock::new(config.custom.load()));
-    if !config.permissions.removes_tool("Skill") {
-        config.tools.register(crate::tools::skill::Skill { catalog: Arc::clone(&catalog) });
+    if !permissions.removes_tool("Skill") {
+        tools.register(crate::tools::skill::Skill { catalog: Arc::clone(&catalog) });
     }
-    let approvals = Arc::new(Approvals::default());
-    let mut session = Session::new(config, sink.clone(), catalog);
-    if !session.config.mcp_servers.is_empty() {
-        let servers = std::mem::take(&mut session.config.mcp_servers);
-        let logs = session.config.session_dir.clone();
-        session.mcp =
-            Some(crate::mcp::McpManager::start(servers, logs, sink.clone(), Arc::clone(&session.config.shells)));
+    let mcp = (!mcp_servers.is_empty()).then(|| {
+        crate::mcp::McpManager::start(mcp_servers, config.session_dir.clone(), sink.clone(), Arc::clone(&config.shells))
+    });
+    let with_task = !permissions.removes_tool("Task");
+    let parts = ServiceParts {
+        provider: config.provider,
+        retry: config.retry,
+        approval_mode: config.approvals,
+        permissions,
+        hooks: config.hooks,
+        shells: config.shells,
+        store: config.store,
+        secrets: config.secrets,
+        env: config.env,
+        compaction: config.compaction,
+        custom: config.custom,
+        reload_settings: config.reload_settings,
+    };
+    let services = Arc::new(Services::new(parts, catalog, mcp, sink.clone()));
+    let context = TurnContext {
+        model: config.model,
+        system_prompt: config.system_prompt,
+        tools,
+        max_turns: config.max_turns,
+        max_budget_usd: config.max_budget_usd,
+        cwd: config.cwd,
+        add_dirs: config.add_dirs,
+        session_dir: config.session_dir,
+        memory: config.memory,
+        mcp_tools: true,
+    };
+    let mut session = Session::new(services, context, session_id, transcript);
+    if with_task {
+        let launcher = Arc::new(subagent::Launcher::new(&session));
+        session.context.tools.register(subagent::Task { launcher: Arc::clone(&launcher) });
+        session.launcher = Some(launcher);
     }
-    if !session.config.permissions.removes_tool("Task") {
-        let agents = Arc::new(session.subagents(Arc::clone(&approvals), &sink));
-        session.config.tools.register(subagent::Task { agents: Arc::clone(&agents) });
-        session.subagents = Some(agents);
-    }
-    session.config.tools.prepare_validators();
+    session.context.tools.prepare_validators();
     session._watcher = live::watch(&session, &ops_tx, &sink);
     session.ops = Some(ops_tx.downgrade());
-    let task = tokio::spawn(run(session, resumed, ops_rx, sink, approvals));
+    let task = tokio::spawn(run(session, resumed, ops_rx, sink));
     AgentHandle { ops: ops_tx, events, task }
 }
 
-/// A session's state: what the turns read and extend.
+/// One conversation: its history, costs, transcript, title and what it has told the
+/// model, with the [`Services`] it shares and the [`TurnContext`] its turns run in.
 struct Session {
-    config: AgentConfig,
+    services: Arc<Services>,
+    context: TurnContext,
+    session_id: String,
     /// What the tools share: working directory, files seen, todos, shells.
     tools: Arc<SessionState>,
-    /// The rules and mode in force; shared so a mode change reaches a running turn.
-    permissions: Arc<Mutex<PermissionPolicy>>,
     history: Vec<Message>,
     costs: CostTracker,
     transcript: Option<Transcript>,
@@ -174,47 +221,48 @@ struct Session {
     freed_too_little: bool,
     /// The session's first request, kept through every compaction.
     first_prompt: Option<String>,
-    /// Users' commands, skills and agents (replaced when their files change).
-    catalog: SharedCatalog,
     /// What the running turn's command or skills granted, undone when it ends.
     grants: invoke::Grants,
     /// The skill listing the model was last told.
     listing_sent: Option<String>,
-    /// What the Task tool starts sub-agents from (`None` in a sub-agent).
-    subagents: Option<Arc<subagent::Subagents>>,
+    /// What the Task tool starts sub-agents with (`None` in a sub-agent).
+    launcher: Option<Arc<subagent::Launcher>>,
     /// Memory files sent, changed, and read from sub-folders.
     memory: live::MemoryState,
     /// Watches users' files for changes (kept for as long as the session runs).
     _watcher: Option<crate::custom::watch::Watcher>,
     /// The core's own channel, for a watcher started again.
     ops: Option<mpsc::WeakUnboundedSender<Op>>,
-    /// The MCP servers, starting or running.
-    mcp: Option<crate::mcp::McpManager>,
     /// The MCP tools on offer are those of this generation of the servers' state.
     mcp_generation: Option<u64>,
 }
 
 impl Session {
-    /// A session with an empty history; `events` receives what its tools announce.
-    fn new(mut config: AgentConfig, events: EventSink, catalog: SharedCatalog) -> Session {
+    /// A session with an empty history; what its tools announce goes to the services'
+    /// event sink.
+    fn new(
+        services: Arc<Services>,
+        context: TurnContext,
+        session_id: String,
+        transcript: Option<Transcript>,
+    ) -> Session {
         let tools = Arc::new(
             SessionState::new(
-                &config.cwd,
-                &config.add_dirs,
-                config.session_dir.join("tool-results"),
-                Arc::clone(&config.shells),
-                events,
-                config.secrets.clone(),
+                &context.cwd,
+                &context.add_dirs,
+                context.session_dir.join("tool-results"),
+                Arc::clone(&services.shells),
+                services.events.clone(),
+                services.secrets.clone(),
             )
-            .with_env(config.env.clone()),
+            .with_env(services.env.clone()),
         );
-        let permissions = Arc::new(Mutex::new(config.permissions.clone()));
-        tools.set_policy(Arc::clone(&permissions));
-        let transcript = config.transcript.take();
+        tools.set_policy(Arc::clone(&services.permissions));
         Session {
-            config,
+            services,
+            context,
+            session_id,
             tools,
-            permissions,
             history: Vec::new(),
             costs: CostTracker::default(),
             transcript,
@@ -225,47 +273,19 @@ impl Session {
             meter: Meter::default(),
             freed_too_little: false,
             first_prompt: None,
-            catalog,
             grants: invoke::Grants::default(),
             listing_sent: None,
-            subagents: None,
+            launcher: None,
             memory: live::MemoryState::default(),
             _watcher: None,
             ops: None,
-            mcp: None,
             mcp_generation: None,
         }
     }
 
-    /// What the Task tool builds sub-agents from.
-    fn subagents(&self, approvals: Arc<Approvals>, events: &EventSink) -> subagent::Subagents {
-        let config = &self.config;
-        subagent::Subagents {
-            provider: Arc::clone(&config.provider),
-            model: config.model.clone(),
-            tools: config.tools.subset(|_| true),
-            permissions: Arc::clone(&self.permissions),
-            approvals,
-            approval_mode: config.approvals,
-            retry: config.retry.clone(),
-            max_turns: config.max_turns,
-            add_dirs: config.add_dirs.clone(),
-            session_id: config.session_id.clone(),
-            session_dir: config.session_dir.clone(),
-            shells: Arc::clone(&config.shells),
-            store: config.store.clone(),
-            transcript_path: self.transcript.as_ref().map(|t| t.path().to_path_buf()),
-            secrets: config.secrets.clone(),
-            hooks: Arc::clone(&config.hooks),
-            env: config.env.clone(),
-            compaction: config.compaction.clone(),
-            memory: config.memory.clone(),
-            custom: config.custom.clone(),
-            catalog: Arc::clone(&self.catalog),
-            events: events.clone(),
-            spent: Mutex::new(Vec::new()),
-            mcp: self.mcp.clone(),
-        }
+    /// The MCP servers whose tools this session offers.
+    fn mcp(&self) -> Option<&crate::mcp::McpManager> {
+        self.services.mcp.as_ref().filter(|_| self.context.mcp_tools)
     }
 
     /// Offers the MCP tools of the servers that are ready now (before each request). When
@@ -273,14 +293,14 @@ impl Session {
     /// by name and one line, with ToolSearch to load a schema when the model needs it.
     fn sync_mcp_tools(&mut self) {
         use crate::tools::{Approval, DynamicHandler, DynamicSpec, ToolKind};
-        let Some(manager) = self.mcp.clone() else { return };
+        let Some(manager) = self.mcp().cloned() else { return };
         let generation = manager.generation();
         if self.mcp_generation == Some(generation) {
             return;
         }
         self.mcp_generation = Some(generation);
-        self.config.tools.retain(|name| !name.starts_with("mcp__") && name != crate::mcp::SEARCH_TOOL);
-        let permissions = state::lock(&self.permissions).clone();
+        self.context.tools.retain(|name| !name.starts_with("mcp__") && name != crate::mcp::SEARCH_TOOL);
+        let permissions = state::lock(&self.services.permissions).clone();
         let tools: Vec<crate::mcp::McpTool> =
             manager.tools().into_iter().filter(|t| !permissions.removes_tool(&t.full_name)).collect();
         let bytes: usize =
@@ -305,7 +325,7 @@ impl Session {
                 kind: if tool.read_only { ToolKind::ReadOnly } else { ToolKind::Mutating },
                 approval: Approval::Needed,
             };
-            self.config.tools.register_dynamic(spec, handler);
+            self.context.tools.register_dynamic(spec, handler);
         }
         if deferred {
             let handler: DynamicHandler = Arc::new(move |input, _ctx| {
@@ -320,14 +340,14 @@ impl Session {
                 kind: ToolKind::ReadOnly,
                 approval: Approval::NotNeeded,
             };
-            self.config.tools.register_dynamic(spec, handler);
+            self.context.tools.register_dynamic(spec, handler);
         }
     }
 
     /// Adds what sub-agents spent to the session's costs.
     fn collect_subagent_costs(&mut self) {
-        let Some(agents) = &self.subagents else { return };
-        let spent = std::mem::take(&mut *state::lock(&agents.spent));
+        let Some(launcher) = &self.launcher else { return };
+        let spent = std::mem::take(&mut *state::lock(&launcher.spent));
         for (model, usage) in spent {
             self.costs.record(&model, &usage);
         }
@@ -362,10 +382,10 @@ impl Session {
     /// The fields every hook's input starts with, then the event's own.
     fn hook_input(&self, event: &str, fields: Value) -> Value {
         let mut input = json!({
-            "session_id": self.config.session_id,
+            "session_id": self.session_id,
             "transcript_path": self.transcript.as_ref().map(|t| t.path().display().to_string()).unwrap_or_default(),
             "cwd": self.tools.cwd(),
-            "permission_mode": state::lock(&self.permissions).mode.as_str(),
+            "permission_mode": state::lock(&self.services.permissions).mode.as_str(),
             "hook_event_name": event,
         });
         if let (Value::Object(base), Value::Object(extra)) = (&mut input, fields) {
@@ -383,14 +403,15 @@ impl Session {
         call: Option<(&str, &Value)>,
         events: &EventSink,
     ) -> Summary {
-        if !self.config.hooks.has(event) {
+        let hooks = self.services.hooks();
+        if !hooks.has(event) {
             return Summary::default();
         }
         let cwd = self.tools.cwd();
         let budget = (event == "SessionEnd").then_some(SESSION_END_BUDGET);
         let input = self.hook_input(event, fields);
-        let summary = self.config.hooks.run(Invocation { event, target, input, cwd: &cwd, call, budget }).await;
-        let summary = summary.redacted(&self.config.secrets);
+        let summary = hooks.run(Invocation { event, target, input, cwd: &cwd, call, budget }).await;
+        let summary = summary.redacted(&self.services.secrets);
         for message in summary.messages.iter().chain(&summary.errors) {
             events.emit(Event::Notice { message: message.clone() });
         }
@@ -399,7 +420,7 @@ impl Session {
 
     /// SessionStart hooks; their context goes with the next prompt.
     async fn session_start(&mut self, source: &str, events: &EventSink) {
-        let fields = json!({ "source": source, "model": self.config.model.id });
+        let fields = json!({ "source": source, "model": self.context.model.id });
         let summary = self.run_hooks("SessionStart", source, fields, None, events).await;
         self.pending_context.extend(summary.context);
     }
@@ -412,26 +433,25 @@ impl Session {
     async fn close(&self, events: &EventSink) {
         self.session_end("other", events).await;
         self.sync(events).await;
-        if let Some(mcp) = &self.mcp {
+        if let Some(mcp) = self.mcp() {
             mcp.shutdown();
         }
     }
 
     fn info(&self) -> SessionInfo {
         SessionInfo {
-            session_id: self.config.session_id.clone(),
-            model: self.config.model.id.clone(),
-            cwd: self.config.cwd.clone(),
-            tools: self.config.tools.names(),
-            permission_mode: state::lock(&self.permissions).mode,
+            session_id: self.session_id.clone(),
+            model: self.context.model.id.clone(),
+            cwd: self.context.cwd.clone(),
+            tools: self.context.tools.names(),
+            permission_mode: state::lock(&self.services.permissions).mode,
             title: self.title.clone(),
-            commands: crate::protocol::CommandInfo::list(&state::read(&self.catalog)),
+            commands: crate::protocol::CommandInfo::list(&state::read(&self.services.catalog)),
             mcp_servers: self
-                .mcp
-                .as_ref()
+                .mcp()
                 .map(|m| m.listing().into_iter().map(|(name, _, status, _)| (name, status.short())).collect())
                 .unwrap_or_default(),
-            agents: state::read(&self.catalog).agents.iter().map(|a| a.name.clone()).collect(),
+            agents: state::read(&self.services.catalog).agents.iter().map(|a| a.name.clone()).collect(),
         }
     }
 
@@ -462,8 +482,8 @@ impl Session {
         self.record(Record::TurnSummary(TurnSummary {
             turns: self.turns,
             cost_usd: self.costs.total_cost_usd,
-            model: self.config.model.id.clone(),
-            permission_mode: Some(state::lock(&self.permissions).mode),
+            model: self.context.model.id.clone(),
+            permission_mode: Some(state::lock(&self.services.permissions).mode),
             last_prompt: self.last_prompt.clone(),
             title: self.title.clone(),
         }));
@@ -473,15 +493,15 @@ impl Session {
     /// Continues a session read from disk: its history, cost, model and mode. The caller
     /// announces it, then hands back the todo list ([`Session::restore_todos`]).
     fn adopt(&mut self, loaded: Loaded, transcript: Option<Transcript>) -> Vec<Todo> {
-        self.config.session_id.clone_from(&loaded.session_id);
+        self.session_id.clone_from(&loaded.session_id);
         if let Some(model) = &loaded.model {
-            self.config.model = models::lookup(model);
+            self.context.model = models::lookup(model);
         }
         // Plan and bypass modes are not carried over: each must be chosen again.
         if let Some(mode) =
             loaded.permission_mode.filter(|m| matches!(m, PermissionMode::Default | PermissionMode::AcceptEdits))
         {
-            state::lock(&self.permissions).mode = mode;
+            state::lock(&self.services.permissions).mode = mode;
         }
         self.tools.set_spill_dir(session::sidecar_dir(&loaded.path).join("tool-results"));
         self.history = loaded.history;
@@ -509,7 +529,7 @@ impl Session {
     fn start_over(&mut self, events: &EventSink) {
         let id = uuid::Uuid::new_v4().to_string();
         self.transcript = None;
-        if let Some(store) = &self.config.store {
+        if let Some(store) = &self.services.store {
             match store.create(&id) {
                 Ok(transcript) => {
                     self.tools.set_spill_dir(session::sidecar_dir(transcript.path()).join("tool-results"));
@@ -518,7 +538,7 @@ impl Session {
                 Err(e) => events.emit(Event::Error { message: format!("The new session will not be saved: {e}") }),
             }
         }
-        self.config.session_id = id;
+        self.session_id = id;
         self.history.clear();
         self.meter.reset();
         self.forget_nested_memory();
@@ -532,7 +552,7 @@ impl Session {
     /// `/resume`: finds, reads and takes over another session of this project; whether it
     /// did.
     async fn resume(&mut self, key: String, events: &EventSink) -> bool {
-        let Some(store) = self.config.store.clone() else {
+        let Some(store) = self.services.store.clone() else {
             events.emit(Event::Error {
                 message: "Sessions are not saved in this run (--no-session-persistence), so none can be resumed."
                     .into(),
@@ -569,10 +589,10 @@ impl Session {
     /// `/permissions`, `/hooks`, `/context`.
     fn answer(&self, query: Query, events: &EventSink) {
         if query == Query::Context {
-            let config = &self.config;
             let total = self.context_estimate();
-            let parts = context::breakdown(&config.system_prompt, config.tools.specs(), &self.history, total);
-            let compacts_at = config.compaction.auto.then(|| self.compact_threshold());
+            let parts =
+                context::breakdown(&self.context.system_prompt, self.context.tools.specs(), &self.history, total);
+            let compacts_at = self.services.compaction.auto.then(|| self.compact_threshold());
             let lines = context::render(&parts, self.window(), compacts_at);
             events.emit(Event::Info { lines });
             return;
@@ -582,10 +602,10 @@ impl Session {
             return;
         }
         if let Query::Mcp { reconnect } = query {
-            events.emit(Event::Info { lines: mcp_lines(self.mcp.as_ref(), reconnect.as_deref()) });
+            events.emit(Event::Info { lines: mcp_lines(self.mcp(), reconnect.as_deref()) });
             return;
         }
-        answer_query(&self.permissions, &self.config.hooks, &self.config.cwd, query, events);
+        answer_query(&self.services, &self.context.cwd, query, events);
     }
 
     /// `/rename`: the session's title, shown in the session list.
@@ -610,19 +630,13 @@ enum Pending {
     Compact(Option<String>),
 }
 
-async fn run(
-    mut session: Session,
-    resumed: Option<Loaded>,
-    mut ops: mpsc::UnboundedReceiver<Op>,
-    events: EventSink,
-    approvals: Arc<Approvals>,
-) {
+async fn run(mut session: Session, resumed: Option<Loaded>, mut ops: mpsc::UnboundedReceiver<Op>, events: EventSink) {
     let restored = resumed.map(|loaded| {
         let transcript = session.transcript.take();
         session.adopt(loaded, transcript)
     });
     events.emit(Event::SessionStarted(session.info()));
-    for message in state::read(&session.catalog).warnings.clone() {
+    for message in state::read(&session.services.catalog).warnings.clone() {
         events.emit(Event::Notice { message });
     }
     let source = if restored.is_some() { "resume" } else { "startup" };
@@ -657,7 +671,7 @@ async fn run(
                     continue;
                 }
                 Some(Op::SetPermissionMode(mode)) => {
-                    state::lock(&session.permissions).mode = mode;
+                    state::lock(&session.services.permissions).mode = mode;
                     events.emit(Event::SessionChanged(session.info()));
                     continue;
                 }
@@ -671,7 +685,7 @@ async fn run(
         let input = match next {
             Pending::Turn(input) => input,
             Pending::SetModel(model) => {
-                session.config.model = models::lookup(&model);
+                session.context.model = models::lookup(&model);
                 events.emit(Event::SessionChanged(session.info()));
                 continue;
             }
@@ -704,21 +718,20 @@ async fn run(
         let mut renamed = None;
         let mut reloads = Vec::new();
         let mut notes: Vec<String> = Vec::new();
-        let permissions = Arc::clone(&session.permissions);
+        let services = Arc::clone(&session.services);
         let transcript = session.transcript.clone();
-        let hooks = Arc::clone(&session.config.hooks);
-        let cwd = session.config.cwd.clone();
+        let cwd = session.context.cwd.clone();
         let ended = {
-            let turn = turn::run_turn(&mut session, input, cancel.clone(), &approvals, &events);
+            let turn = turn::run_turn(&mut session, input, cancel.clone(), &events);
             tokio::pin!(turn);
             loop {
                 tokio::select! {
                     ended = &mut turn => break ended,
                     op = ops.recv(), if !shutdown => match op {
                         Some(Op::Interrupt) => cancel.cancel(),
-                        Some(Op::ApprovalAnswer { call_id, decision }) => approvals.answer(&call_id, decision),
+                        Some(Op::ApprovalAnswer { call_id, decision }) => services.approvals.answer(&call_id, decision),
                         Some(Op::SetPermissionMode(mode)) => {
-                            state::lock(&permissions).mode = mode;
+                            state::lock(&services.permissions).mode = mode;
                             mode_changed = true;
                         }
                         Some(Op::UserTurn(input)) => queued.push_back(Pending::Turn(input)),
@@ -728,7 +741,7 @@ async fn run(
                         Some(Op::Compact(instructions)) => queued.push_back(Pending::Compact(instructions)),
                         Some(Op::Reload(changed)) => reloads.extend(changed),
                         Some(Op::Remember(note)) => notes.push(note),
-                        Some(Op::Query(query)) => answer_query(&permissions, &hooks, &cwd, query, &events),
+                        Some(Op::Query(query)) => answer_query(&services, &cwd, query, &events),
                         Some(Op::Rename(title)) => {
                             if let Some(transcript) = &transcript {
                                 transcript.record(Record::Title(title.trim().to_owned()));
@@ -768,16 +781,10 @@ async fn run(
 }
 
 /// Answers a query; works while a turn runs too (it needs only the shared parts).
-fn answer_query(
-    permissions: &Mutex<PermissionPolicy>,
-    hooks: &Hooks,
-    project: &std::path::Path,
-    query: Query,
-    events: &EventSink,
-) {
+fn answer_query(services: &Services, project: &std::path::Path, query: Query, events: &EventSink) {
     let lines = match query {
         Query::Permissions => {
-            let policy = state::lock(permissions);
+            let policy = state::lock(&services.permissions);
             let mut lines = vec![format!("Permission mode: {}", policy.mode.as_str())];
             let listing = policy.listing();
             if listing.is_empty() {
@@ -809,7 +816,7 @@ fn answer_query(
                 }
             };
             let origin = Origin { label: ".cairn/settings.local.json".into(), dir: project.to_path_buf() };
-            if let Err(e) = state::lock(permissions).add(purpose, parsed.clone(), origin) {
+            if let Err(e) = state::lock(&services.permissions).add(purpose, parsed.clone(), origin) {
                 events.emit(Event::Error { message: format!("{parsed}: {e}") });
                 return;
             }
@@ -821,7 +828,7 @@ fn answer_query(
         Query::RemoveRule { rule } => {
             let mut removed = Vec::new();
             for purpose in [Purpose::Allow, Purpose::Ask, Purpose::Deny] {
-                if state::lock(permissions).remove(purpose, &rule) {
+                if state::lock(&services.permissions).remove(purpose, &rule) {
                     removed.push(purpose_name(purpose));
                 }
                 let _ = settings::remove_local_rule(project, purpose_name(purpose), &rule);
@@ -839,7 +846,7 @@ fn answer_query(
             vec!["That can be shown once the running turn has ended.".into()]
         }
         Query::Hooks => {
-            let listing = hooks.listing();
+            let listing = services.hooks().listing();
             if listing.is_empty() {
                 vec!["No hooks configured.".into()]
             } else {
@@ -860,35 +867,5 @@ fn purpose_name(purpose: Purpose) -> &'static str {
         Purpose::Allow => "allow",
         Purpose::Ask => "ask",
         Purpose::Deny => "deny",
-    }
-}
-
-/// Approval requests waiting for the user, by tool call id.
-#[derive(Default)]
-struct Approvals {
-    pending: Mutex<HashMap<String, oneshot::Sender<ApprovalDecision>>>,
-}
-
-impl Approvals {
-    fn request(&self, call_id: &str) -> oneshot::Receiver<ApprovalDecision> {
-        let (tx, rx) = oneshot::channel();
-        if let Ok(mut pending) = self.pending.lock() {
-            pending.insert(call_id.to_owned(), tx);
-        }
-        rx
-    }
-
-    /// Drops a request nobody answered (the turn was interrupted).
-    fn forget(&self, call_id: &str) {
-        if let Ok(mut pending) = self.pending.lock() {
-            pending.remove(call_id);
-        }
-    }
-
-    fn answer(&self, call_id: &str, decision: ApprovalDecision) {
-        let waiting = self.pending.lock().ok().and_then(|mut p| p.remove(call_id));
-        if let Some(tx) = waiting {
-            let _ = tx.send(decision);
-        }
     }
 }

@@ -9,6 +9,7 @@
 //! tool is scheduled like a read-only one). Front ends see [`Event::Task`] updates: started,
 //! each tool it runs, tokens, and how it ended. `SubagentStop` hooks run when it ends.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -16,53 +17,70 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{AgentConfig, ApprovalMode, Approvals, Session};
-use crate::custom::{AgentDef, SharedCatalog, current_tool_name};
-use crate::hooks::Hooks;
+use super::{Services, Session, TurnContext};
+use crate::custom::{AgentDef, current_tool_name};
 use crate::memory::MemoryPaths;
-use crate::permissions::PermissionPolicy;
 use crate::protocol::{Event, EventSink, TaskState, TaskUpdate, TurnStatus, UserInput};
-use crate::provider::Provider;
 use crate::provider::models::{self, ModelInfo};
-use crate::provider::retry::RetryPolicy;
-use crate::secrets::Secrets;
-use crate::session::Store;
-use crate::tools::bash::shells::ShellRegistry;
 use crate::tools::{Approval, Tool, ToolContext, ToolError, ToolKind, ToolOutput, ToolRegistry, state};
 
-/// What a sub-agent is built from: the parent's setup, taken when the session starts.
-pub(super) struct Subagents {
-    pub provider: Arc<dyn Provider>,
-    pub model: ModelInfo,
-    pub tools: ToolRegistry,
-    pub permissions: Arc<Mutex<PermissionPolicy>>,
-    pub approvals: Arc<Approvals>,
-    pub approval_mode: ApprovalMode,
-    pub retry: RetryPolicy,
-    pub max_turns: Option<u32>,
-    pub add_dirs: Vec<std::path::PathBuf>,
-    pub session_id: String,
-    pub session_dir: std::path::PathBuf,
-    pub shells: Arc<ShellRegistry>,
-    pub store: Option<Store>,
-    pub transcript_path: Option<std::path::PathBuf>,
-    pub secrets: Secrets,
-    pub hooks: Arc<Hooks>,
-    pub env: Vec<(String, String)>,
-    pub compaction: super::CompactionConfig,
-    pub memory: MemoryPaths,
-    pub custom: crate::custom::Locations,
-    pub catalog: SharedCatalog,
-    pub events: EventSink,
+/// What the Task tool starts sub-agents with: the session's services, its tools (less
+/// Task), and the parent as it is now (its model, limits and transcript follow `/model`,
+/// `/clear` and `/resume`).
+pub(super) struct Launcher {
+    services: Arc<Services>,
+    tools: ToolRegistry,
+    parent: Mutex<Parent>,
     /// What sub-agents spent, for the session's total (taken after each batch of tools).
     pub spent: Mutex<Vec<(ModelInfo, crate::cost::Usage)>>,
-    /// The session's MCP servers: agents that inherit every tool get theirs too.
-    pub mcp: Option<crate::mcp::McpManager>,
+}
+
+/// The parent session's part in a sub-agent's [`TurnContext`] and transcript.
+struct Parent {
+    model: ModelInfo,
+    max_turns: Option<u32>,
+    add_dirs: Vec<PathBuf>,
+    session_id: String,
+    session_dir: PathBuf,
+    transcript: Option<PathBuf>,
+    memory: MemoryPaths,
+}
+
+impl Parent {
+    fn of(session: &Session) -> Parent {
+        let context = &session.context;
+        Parent {
+            model: context.model.clone(),
+            max_turns: context.max_turns,
+            add_dirs: context.add_dirs.clone(),
+            session_id: session.session_id.clone(),
+            session_dir: context.session_dir.clone(),
+            transcript: session.transcript.as_ref().map(|t| t.path().to_path_buf()),
+            memory: context.memory.clone(),
+        }
+    }
+}
+
+impl Launcher {
+    /// Before the Task tool is registered: sub-agents do not start sub-agents.
+    pub(super) fn new(session: &Session) -> Launcher {
+        Launcher {
+            services: Arc::clone(&session.services),
+            tools: session.context.tools.subset(|name| name != "Task"),
+            parent: Mutex::new(Parent::of(session)),
+            spent: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The parent as it is at the start of a turn.
+    pub(super) fn follow(&self, session: &Session) {
+        *state::lock(&self.parent) = Parent::of(session);
+    }
 }
 
 /// The Task tool.
 pub struct Task {
-    pub(super) agents: Arc<Subagents>,
+    pub(super) launcher: Arc<Launcher>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -92,19 +110,20 @@ impl Tool for Task {
 
     async fn call(&self, input: TaskInput, ctx: ToolContext) -> Result<ToolOutput, ToolError> {
         let kind = input.subagent_type.clone().filter(|t| !t.trim().is_empty()).unwrap_or("general-purpose".into());
-        let definition = state::read(&self.agents.catalog).agent(&kind).cloned();
+        let catalog = &self.launcher.services.catalog;
+        let definition = state::read(catalog).agent(&kind).cloned();
         let Some(definition) = definition else {
-            let known: Vec<String> = state::read(&self.agents.catalog).agents.iter().map(|a| a.name.clone()).collect();
+            let known: Vec<String> = state::read(catalog).agents.iter().map(|a| a.name.clone()).collect();
             return Err(ToolError::Failed(format!(
                 "Agent type '{kind}' not found. Available agents: {}",
                 known.join(", ")
             )));
         };
-        Ok(self.agents.run(&definition, input, ctx).await)
+        Ok(self.launcher.run(&definition, input, ctx).await)
     }
 }
 
-impl Subagents {
+impl Launcher {
     async fn run(&self, definition: &AgentDef, input: TaskInput, ctx: ToolContext) -> ToolOutput {
         let started = Instant::now();
         let agent_id = uuid::Uuid::new_v4().simple().to_string()[..17].to_owned();
@@ -122,7 +141,7 @@ impl Subagents {
                 summary,
             })
         };
-        self.events.emit(update(TaskState::Started, None, 0, 0, None));
+        self.services.events.emit(update(TaskState::Started, None, 0, 0, None));
 
         let mut session = self.session_for(definition, input.model.as_deref(), &agent_id, &ctx);
         let (sink, mut child_events) = EventSink::new();
@@ -131,10 +150,9 @@ impl Subagents {
             content: vec![crate::conversation::history::ContentBlock::text(&input.prompt)],
             attachments: Vec::new(),
         };
-        let approvals = Arc::clone(&self.approvals);
         let (mut uses, mut tokens, mut current) = (0u32, 0u64, None::<String>);
         let ended = {
-            let turn = super::turn::run_turn(&mut session, prompt, cancel.clone(), &approvals, &sink);
+            let turn = super::turn::run_turn(&mut session, prompt, cancel.clone(), &sink);
             tokio::pin!(turn);
             loop {
                 tokio::select! {
@@ -142,16 +160,16 @@ impl Subagents {
                     Some(event) = child_events.recv() => match event {
                         // Questions go to the user as the parent's would; the answer comes back
                         // through the shared approvals.
-                        Event::ApprovalRequest { .. } => self.events.emit(event),
+                        Event::ApprovalRequest { .. } => self.services.events.emit(event),
                         Event::ToolCallStarted { name, .. } => {
                             uses += 1;
                             current = Some(name);
-                            self.events.emit(update(TaskState::Running, current.clone(), uses, tokens, None));
+                            self.services.events.emit(update(TaskState::Running, current.clone(), uses, tokens, None));
                         }
                         Event::ToolCallFinished { .. } => current = None,
                         Event::Usage { usage, .. } => {
                             tokens += usage.context_tokens() + usage.output_tokens;
-                            self.events.emit(update(TaskState::Running, current.clone(), uses, tokens, None));
+                            self.services.events.emit(update(TaskState::Running, current.clone(), uses, tokens, None));
                         }
                         _ => {}
                     },
@@ -171,7 +189,7 @@ impl Subagents {
             "stop_hook_active": false,
             "agent_transcript_path": session.transcript.as_ref().map(|t| t.path().display().to_string()),
         });
-        session.run_hooks("SubagentStop", &definition.name, fields, None, &self.events).await;
+        session.run_hooks("SubagentStop", &definition.name, fields, None, &self.services.events).await;
 
         let (state, output) = match ended {
             Event::TurnComplete(outcome) if outcome.status == TurnStatus::Success => {
@@ -213,7 +231,7 @@ impl Subagents {
             TaskState::Completed => format!("Done ({uses} tool uses · {} tokens)", tokens),
             _ => output.text_content(),
         });
-        self.events.emit(update(state, None, uses, tokens, summary));
+        self.services.events.emit(update(state, None, uses, tokens, summary));
         output
     }
 
@@ -221,9 +239,9 @@ impl Subagents {
     fn session_for(&self, definition: &AgentDef, model: Option<&str>, agent_id: &str, ctx: &ToolContext) -> Session {
         let allowed: Option<Vec<&'static str>> =
             definition.tools.as_ref().map(|names| names.iter().filter_map(|n| current_tool_name(n)).collect());
-        let tools =
-            self.tools.subset(|name| name != "Task" && allowed.as_ref().is_none_or(|list| list.contains(&name)));
-        let model = model.or(definition.model.as_deref()).map_or_else(|| self.model.clone(), models::lookup);
+        let tools = self.tools.subset(|name| allowed.as_ref().is_none_or(|list| list.contains(&name)));
+        let parent = state::lock(&self.parent);
+        let model = model.or(definition.model.as_deref()).map_or_else(|| parent.model.clone(), models::lookup);
         let cwd = ctx.session.cwd();
         let system_prompt = format!(
             "{}\n\n<env>\nWorking directory: {}\nPlatform: {}\n</env>",
@@ -231,44 +249,24 @@ impl Subagents {
             cwd.display(),
             std::env::consts::OS
         );
-        let transcript = match (&self.store, &self.transcript_path) {
-            (Some(store), Some(parent)) => Some(store.sidechain(parent, &self.session_id, agent_id)),
+        let transcript = match (&self.services.store, &parent.transcript) {
+            (Some(store), Some(path)) => Some(store.sidechain(path, &parent.session_id, agent_id)),
             _ => None,
         };
-        let config = AgentConfig {
-            provider: Arc::clone(&self.provider),
+        let context = TurnContext {
             model,
             system_prompt,
             tools,
-            permissions: state::lock(&self.permissions).clone(),
-            approvals: self.approval_mode,
-            retry: self.retry.clone(),
-            max_turns: self.max_turns,
-            cwd: cwd.clone(),
-            add_dirs: self.add_dirs.clone(),
-            session_id: self.session_id.clone(),
-            session_dir: self.session_dir.join("subagents").join(format!("agent-{agent_id}")),
-            shells: Arc::clone(&self.shells),
-            store: None,
-            transcript: None,
-            resumed: None,
-            secrets: self.secrets.clone(),
-            hooks: Arc::clone(&self.hooks),
-            env: self.env.clone(),
-            compaction: self.compaction.clone(),
-            memory: if definition.skip_memory { MemoryPaths::default() } else { self.memory.clone() },
+            max_turns: parent.max_turns,
             max_budget_usd: None,
-            custom: self.custom.clone(),
-            reload_settings: None,
-            mcp_servers: Vec::new(),
+            cwd: cwd.clone(),
+            add_dirs: parent.add_dirs.clone(),
+            session_dir: parent.session_dir.join("subagents").join(format!("agent-{agent_id}")),
+            memory: if definition.skip_memory { MemoryPaths::default() } else { parent.memory.clone() },
+            mcp_tools: definition.tools.is_none(),
         };
-        let mut session = Session::new(config, self.events.clone(), Arc::clone(&self.catalog));
-        // The parent's rules and mode, live: a mode change reaches the sub-agent too.
-        session.permissions = Arc::clone(&self.permissions);
-        session.transcript = transcript;
-        if definition.tools.is_none() {
-            session.mcp = self.mcp.clone();
-        }
-        session
+        let session_id = parent.session_id.clone();
+        drop(parent);
+        Session::new(Arc::clone(&self.services), context, session_id, transcript)
     }
 }

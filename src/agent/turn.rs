@@ -17,10 +17,10 @@ use serde_json::{Value, json};
 
 use tokio_util::sync::CancellationToken;
 
+use super::Session;
 use super::compact::{CompactError, Trigger};
 use super::gate::{self, Gated};
 use super::invoke;
-use super::{Approvals, Session};
 use crate::conversation::ToolCall;
 use crate::conversation::history::{
     self, CONTINUE_PROMPT, ContentBlock, INTERRUPTED_REQUEST, INTERRUPTED_TOOLS, Message, Role, ToolResultContent,
@@ -65,7 +65,6 @@ pub(super) async fn run_turn(
     session: &mut Session,
     input: UserInput,
     cancel: CancellationToken,
-    approvals: &Approvals,
     events: &EventSink,
 ) -> Event {
     // What the user typed, for hooks and the session list, before a command expands it.
@@ -89,7 +88,7 @@ pub(super) async fn run_turn(
         },
         None => input,
     };
-    let ended = run_expanded(session, input, typed, cancel, approvals, events).await;
+    let ended = run_expanded(session, input, typed, cancel, events).await;
     session.revoke();
     ended
 }
@@ -113,7 +112,6 @@ async fn run_expanded(
     input: UserInput,
     prompt: String,
     cancel: CancellationToken,
-    approvals: &Approvals,
     events: &EventSink,
 ) -> Event {
     let mut turn = new_turn();
@@ -157,13 +155,13 @@ async fn run_expanded(
     content.extend(input.content);
     content.extend(attach_files(session, &input.attachments, &cancel).await);
     content.extend(hooked.context.iter().map(|c| ContentBlock::text(context_block(c))));
-    let mode = state::lock(&session.permissions).mode;
+    let mode = state::lock(&session.services.permissions).mode;
     session.record(Record::User { content: content.clone(), permission_mode: Some(mode), meta: false });
     session.history.push(Message { role: Role::User, content });
-    let full_budget = session.config.model.max_output_tokens;
-    let mut max_tokens = session.config.model.default_output_budget();
+    let full_budget = session.context.model.max_output_tokens;
+    let mut max_tokens = session.context.model.default_output_budget();
     loop {
-        if let Some(limit) = session.config.max_turns
+        if let Some(limit) = session.context.max_turns
             && turn.requests >= limit
         {
             return Event::TurnComplete(outcome(session, turn, TurnStatus::MaxTurns { limit }, String::new(), None));
@@ -232,13 +230,13 @@ async fn run_expanded(
             continue;
         }
         let calls = record_response(session, &response, events);
-        if let Some(limit) = session.config.max_budget_usd
+        if let Some(limit) = session.context.max_budget_usd
             && session.costs.total_cost_usd >= limit
         {
             return Event::TurnComplete(outcome(session, turn, TurnStatus::MaxBudget { limit }, String::new(), None));
         }
         if !calls.is_empty() {
-            run_tools(session, &mut turn, calls, approvals, &cancel, events).await;
+            run_tools(session, &mut turn, calls, &cancel, events).await;
             if cancel.is_cancelled() {
                 push_note(session, INTERRUPTED_TOOLS, false);
                 return Event::TurnAborted(outcome(session, turn, TurnStatus::Interrupted, String::new(), None));
@@ -295,7 +293,7 @@ fn push_note(session: &mut Session, text: &str, meta: bool) {
 /// Files the user attached, read with the Read tool (so they count as read for Edit and
 /// Write), as content blocks after the message.
 async fn attach_files(session: &Session, paths: &[PathBuf], cancel: &CancellationToken) -> Vec<ContentBlock> {
-    let Some(read) = session.config.tools.get("Read") else { return Vec::new() };
+    let Some(read) = session.context.tools.get("Read") else { return Vec::new() };
     let denials = session.tools.read_denials();
     let mut blocks = Vec::new();
     for (i, path) in paths.iter().enumerate() {
@@ -343,28 +341,28 @@ async fn request_response(
     history::repair(&mut session.history);
     // Headless, nobody is waiting at a prompt: the first request gets the servers that
     // start within a few seconds.
-    if let Some(manager) = &session.mcp
-        && session.config.approvals == super::ApprovalMode::Refuse
+    if let Some(manager) = session.mcp()
+        && session.services.approval_mode == super::ApprovalMode::Refuse
         && session.mcp_generation.is_none()
     {
         manager.settled(HEADLESS_MCP_WAIT).await;
     }
     session.sync_mcp_tools();
-    let config = &session.config;
+    let (context, services) = (&session.context, &session.services);
     let request = Request {
-        model: &config.model.id,
-        system: &config.system_prompt,
+        model: &context.model.id,
+        system: &context.system_prompt,
         messages: &session.history,
-        tools: config.tools.specs(),
+        tools: context.tools.specs(),
         max_tokens,
-        session_id: &config.session_id,
+        session_id: &session.session_id,
     };
     let started = Instant::now();
-    let response = sample(config.provider.as_ref(), &request, &config.retry, cancel, events).await;
+    let response = sample(services.provider.as_ref(), &request, &services.retry, cancel, events).await;
     turn.api_duration += started.elapsed();
     let response = response?;
     turn.requests += 1;
-    session.costs.record(&config.model, &response.usage);
+    session.costs.record(&session.context.model, &response.usage);
     events.emit(Event::Usage {
         usage: response.usage,
         total: session.costs.total,
@@ -381,7 +379,7 @@ fn record_response(session: &mut Session, response: &Response, events: &EventSin
     let content = session.history.last().map(|m| m.content.clone()).unwrap_or_default();
     let message = AssistantMessage {
         id: response.id.clone(),
-        model: if response.model.is_empty() { session.config.model.id.clone() } else { response.model.clone() },
+        model: if response.model.is_empty() { session.context.model.id.clone() } else { response.model.clone() },
         content,
         stop_reason: response.stop_reason.clone(),
         usage: response.usage,
@@ -405,7 +403,7 @@ fn record_response(session: &mut Session, response: &Response, events: &EventSin
 /// What the first message says about where the session runs, and the memory files (what
 /// is wrong with their imports is told to the user).
 fn session_context(session: &mut Session, events: &EventSink) -> String {
-    let cwd = &session.config.cwd;
+    let cwd = &session.context.cwd;
     let git = match crate::config::git_branch(cwd) {
         Some(branch) => format!("a git repository, on branch {branch}"),
         None if cwd.ancestors().any(|d| d.join(".git").exists()) => "a git repository".to_owned(),
@@ -416,7 +414,7 @@ fn session_context(session: &mut Session, events: &EventSink) -> String {
         chrono::Local::now().format("%Y-%m-%d"),
         cwd.display()
     );
-    let (memory, problems) = session.config.memory.load_reporting();
+    let (memory, problems) = session.context.memory.load_reporting();
     for message in problems {
         events.emit(Event::Notice { message: format!("Memory files: {message}") });
     }
@@ -438,12 +436,14 @@ async fn run_tools(
     session: &mut Session,
     turn: &mut TurnState,
     calls: Vec<ToolCall>,
-    approvals: &Approvals,
     cancel: &CancellationToken,
     events: &EventSink,
 ) {
+    if let Some(launcher) = &session.launcher {
+        launcher.follow(session);
+    }
     let mut gated = Gated::default();
-    let plan = gate::plan_calls(session, calls, approvals, cancel, events, &mut gated).await;
+    let plan = gate::plan_calls(session, calls, cancel, events, &mut gated).await;
     turn.denials.append(&mut gated.denials);
     // The calls that run, for their PostToolUse hooks.
     let ran: HashMap<String, (String, Value)> = plan

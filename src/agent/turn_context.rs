@@ -1,0 +1,32 @@
+//! What a turn runs in: the model, the system prompt, the tools on offer, the limits, and
+//! where on disk it works. A session has one and changes it between turns (`/model`, a
+//! command's `model:`, a resumed session's model); a sub-agent gets one derived from its
+//! parent's (its type's prompt and tools, its own folder). The permission rules are not
+//! here: they are live in [`super::Services`], so a mode change reaches a running turn.
+
+use std::path::PathBuf;
+
+use crate::memory::MemoryPaths;
+use crate::provider::models::ModelInfo;
+use crate::tools::ToolRegistry;
+
+pub struct TurnContext {
+    pub model: ModelInfo,
+    pub system_prompt: String,
+    pub tools: ToolRegistry,
+    /// Model requests allowed per user turn.
+    pub max_turns: Option<u32>,
+    /// `--max-budget-usd`: the turn stops once the session has cost this much.
+    pub max_budget_usd: Option<f64>,
+    /// The project folder: where the session starts, and where files may be written.
+    pub cwd: PathBuf,
+    /// More folders files may be written under (`--add-dir`).
+    pub add_dirs: Vec<PathBuf>,
+    /// This session's own folder (spilled tool output, background shell logs).
+    pub session_dir: PathBuf,
+    /// Where the memory files are (read at the first prompt and again at compaction).
+    pub memory: MemoryPaths,
+    /// Whether the MCP servers' tools are offered (a sub-agent limited to named tools
+    /// gets none).
+    pub mcp_tools: bool,
+}
