@@ -1,6 +1,11 @@
 //! The command line, spelled as Claude Code spells it (plus cairn's `--provider` and
-//! `--base-url`), so `claude -p` scripts run unchanged. Parsing only: `main` resolves the
-//! values into a run configuration.
+//! `--base-url`), so `claude -p` scripts run unchanged. This file parses; [`resolve`] turns
+//! the flags, the settings and the environment into a run's configuration, [`policy`]
+//! its permission rules and hooks, and [`commands`] runs the subcommands.
+
+pub mod commands;
+pub mod policy;
+pub mod resolve;
 
 use clap::{ArgAction, Parser, Subcommand};
 

@@ -1,0 +1,307 @@
+//! Configuration in one step: the parsed command line, the settings files and the
+//! environment go in; what the core is started with and the front end that shows it come
+//! out — or an error a person can act on. Lowest to highest: the settings files, their
+//! `env` over the process environment, then the flags.
+//!
+//! The steps, in order: read the settings and the MCP servers, settle whether this
+//! folder's own settings are trusted (asked once, on a terminal), resolve the provider,
+//! its key and the model, open the session (new, continued, resumed or forked), choose
+//! the front end, then the rules, tools, hooks and prompt.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+
+use super::Cli;
+use super::policy;
+use crate::agent::{AgentConfig, ApprovalMode};
+use crate::config::{self, ProviderSettings, settings::Locations, settings::Settings, trust};
+use crate::mcp::config::{Scope, ServerConfig, Sources};
+use crate::memory::MemoryPaths;
+use crate::permissions::PermissionMode;
+use crate::provider::models::{self, ModelInfo};
+use crate::session::{self, OpenRequest, Opened, Store};
+use crate::ui::print::{self, InputFormat, OutputFormat, PrintOptions};
+use crate::ui::tui::TuiOptions;
+
+/// A variable of the process environment (empty counts as unset).
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// What a run starts: the core's configuration and the front end that shows it.
+pub struct Launch {
+    pub agent: AgentConfig,
+    pub front_end: FrontEnd,
+}
+
+/// The front end, with the prompt it starts with.
+pub enum FrontEnd {
+    Print { first_prompt: Option<String>, options: PrintOptions },
+    Tui(TuiOptions),
+}
+
+/// Resolves a run of `cairn` (no subcommand) in `cwd`.
+pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
+    let home = config::cairn_home(&process_env);
+    let locations = Locations::from_env(&cwd, &home, cli.settings.clone(), &process_env);
+    let mut settings = Settings::load(&locations)?;
+    for diagnostic in &settings.diagnostics {
+        crate::stderr_line!("cairn: {diagnostic}");
+    }
+    let mut servers = mcp_servers(&cli, &settings, &cwd, &home, process_env);
+    let trusted = settle_trust(&cli, &cwd, &home, &mut settings, &mut servers)?;
+    let env_map = environment(&cli, &settings, process_env)?;
+    let env = |name: &str| env_map.get(name).cloned().filter(|v| !v.trim().is_empty()).or_else(|| process_env(name));
+    let model_choice =
+        cli.model.clone().or_else(|| env(config::model_variable(cli.provider))).or_else(|| settings.model.clone());
+    let mut provider = config::resolve_provider(cli.provider, model_choice.as_deref(), cli.base_url.as_deref(), &env)?;
+    let knobs = config::knobs(&env)?;
+    let compaction = config::compaction(&settings, &env)?;
+    let secrets = config::secrets(&provider, &env);
+    let store = Store { home: home.clone(), cwd: cwd.clone(), git_branch: config::git_branch(&cwd), secrets };
+    let opened = open_session(&cli, &store, &mut provider)?;
+    let mut model = models::lookup(&provider.model);
+    if let Some(window) = compaction.window {
+        model.context_window = window;
+    }
+    let memory = MemoryPaths {
+        project: cwd.clone(),
+        cairn_home: home.clone(),
+        claude_dir: settings.claude_compat.then(|| locations.claude_dir.clone()).flatten(),
+    };
+    let custom = crate::custom::Locations {
+        project: cwd.clone(),
+        cairn_home: home.clone(),
+        claude_dir: memory.claude_dir.clone(),
+        watch: !cli.print || cli.input_format == InputFormat::StreamJson,
+    };
+    let front_end = front_end(&cli, &settings, &provider, &model, &store, &opened, &home)?;
+    // Plan and bypass modes are never carried over from a resumed session.
+    let resumed_mode = opened
+        .loaded
+        .as_ref()
+        .and_then(|l| l.permission_mode)
+        .filter(|m| matches!(m, PermissionMode::Default | PermissionMode::AcceptEdits));
+    let mut warn = |message: String| crate::stderr_line!("cairn: warning: {message}");
+    let permissions = policy::permission_policy(&cli, &settings, &cwd, &process_env, resumed_mode, &mut warn)?;
+    let hooks = policy::hooks_of(&settings, &cwd, &mut warn);
+    let add_dirs = add_dirs(&cli, &settings, &cwd)?;
+    let connected = provider.connect(knobs.idle_timeout).context("setting up the HTTP client")?;
+    // The defaults (the built-in tools and system prompt), then what the flags change.
+    let mut defaults = AgentConfig::new(connected, model, cwd.clone());
+    defaults.tools.retain(|name| !permissions.removes_tool(name));
+    if let Some(replaced) = &cli.system_prompt {
+        defaults.system_prompt.clone_from(replaced);
+    }
+    if let Some(extra) = &cli.append_system_prompt {
+        defaults.system_prompt.push_str("\n\n");
+        defaults.system_prompt.push_str(extra);
+    }
+    let agent = AgentConfig {
+        permissions,
+        approvals: match front_end {
+            FrontEnd::Print { .. } => ApprovalMode::Refuse,
+            FrontEnd::Tui(_) => ApprovalMode::Ask,
+        },
+        retry: knobs.retry,
+        max_turns: cli.max_turns,
+        add_dirs,
+        session_id: opened.session_id,
+        session_dir: opened.sidecar,
+        secrets: store.secrets.clone(),
+        store: (!cli.no_session_persistence).then_some(store),
+        transcript: opened.transcript,
+        resumed: opened.loaded,
+        hooks: Arc::new(hooks),
+        env: settings.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        compaction,
+        memory,
+        max_budget_usd: cli.max_budget_usd,
+        custom,
+        mcp_servers: servers,
+        reload_settings: Some(policy::settings_reloader(Arc::new(cli), locations, cwd, trusted)),
+        ..defaults
+    };
+    Ok(Launch { agent, front_end })
+}
+
+/// The MCP servers the configuration names, less the project's that settings disable.
+fn mcp_servers(cli: &Cli, settings: &Settings, cwd: &Path, home: &Path, process_env: Env) -> Vec<ServerConfig> {
+    let sources = Sources {
+        project: cwd.to_path_buf(),
+        cairn_home: home.to_path_buf(),
+        claude_json: settings
+            .claude_compat
+            .then(|| process_env("HOME").map(|h| PathBuf::from(h).join(".claude.json")))
+            .flatten(),
+        flags: cli.mcp_config.clone(),
+        only_flags: cli.strict_mcp_config,
+    };
+    let mut mcp = sources.load(&process_env);
+    for warning in &mcp.warnings {
+        crate::stderr_line!("cairn: warning: {warning}");
+    }
+    mcp.servers.retain(|s| s.scope != Scope::Project || !settings.disabled_mcpjson_servers.contains(&s.name));
+    mcp.servers
+}
+
+/// The interactive UI asks before a project's own settings may run anything (hooks, an
+/// API key helper, allow rules, its `.mcp.json` servers not already allowed); the answer
+/// "yes" is remembered. Without it, those settings and servers are dropped for this run.
+/// `-p` trusts the folder. Whether it is trusted.
+fn settle_trust(
+    cli: &Cli,
+    cwd: &Path,
+    home: &Path,
+    settings: &mut Settings,
+    servers: &mut Vec<ServerConfig>,
+) -> Result<bool> {
+    if cli.print || !std::io::stdin().is_terminal() || trust::is_trusted(home, cwd) {
+        return Ok(true);
+    }
+    let project_servers: Vec<String> = servers
+        .iter()
+        .filter(|s| s.scope == Scope::Project)
+        .filter(|s| {
+            settings.enable_all_project_mcp_servers != Some(true) && !settings.enabled_mcpjson_servers.contains(&s.name)
+        })
+        .map(|s| s.name.clone())
+        .collect();
+    let mut wanted = settings.needs_trust();
+    if !project_servers.is_empty() {
+        wanted.push(format!(".mcp.json: MCP servers ({})", project_servers.join(", ")));
+    }
+    if wanted.is_empty() {
+        return Ok(true);
+    }
+    if ask_trust(cwd, &wanted)? {
+        if let Err(e) = trust::remember(home, cwd) {
+            crate::stderr_line!("cairn: could not remember the answer: {e}");
+        }
+        return Ok(true);
+    }
+    *settings = std::mem::take(settings).untrusted();
+    servers.retain(|s| !project_servers.contains(&s.name));
+    Ok(false)
+}
+
+/// Asks on the terminal whether the folder's settings may be used; `y` means yes.
+fn ask_trust(cwd: &Path, wanted: &[String]) -> Result<bool> {
+    crate::stderr_line!("This folder's settings would run commands or allow tools without asking:");
+    for line in wanted {
+        crate::stderr_line!("  {line}");
+    }
+    eprint!("Do you trust {}? [y/N] (remembered; anything else ignores them this time) ", cwd.display());
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).context("reading the answer")?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
+}
+
+/// The settings' `env`, which counts as the environment over the shell's, with the key
+/// the settings' `apiKeyHelper` prints when no key is set.
+fn environment(cli: &Cli, settings: &Settings, process_env: Env) -> Result<BTreeMap<String, String>> {
+    let mut env_map = settings.env.clone();
+    let env = |name: &str| env_map.get(name).cloned().filter(|v| !v.trim().is_empty()).or_else(|| process_env(name));
+    let helper_key = match &settings.api_key_helper {
+        Some(helper) if config::needs_key(cli.provider, &env) => Some(config::run_api_key_helper(helper)?),
+        _ => None,
+    };
+    if let Some(key) = helper_key {
+        env_map.insert(config::key_variable(cli.provider).to_owned(), key);
+    }
+    Ok(env_map)
+}
+
+/// Opens the session the flags ask for. A resumed session keeps its model and permission
+/// mode unless a flag says otherwise.
+fn open_session(cli: &Cli, store: &Store, provider: &mut ProviderSettings) -> Result<Opened> {
+    let mut opened = session::open(
+        store,
+        OpenRequest {
+            continue_latest: cli.continue_session,
+            resume: cli.resume.clone(),
+            fork: cli.fork_session,
+            session_id: cli.session_id.map(|id| id.to_string()),
+            persist: !cli.no_session_persistence,
+            interactive: !cli.print,
+        },
+    )?;
+    if let Some(loaded) = &mut opened.loaded {
+        match (&cli.model, &loaded.model) {
+            (Some(_), _) => loaded.model = None,
+            (None, Some(model)) => provider.model.clone_from(model),
+            (None, None) => {}
+        }
+        if cli.permission_mode.is_some() || cli.dangerously_skip_permissions {
+            loaded.permission_mode = None;
+        }
+    }
+    Ok(opened)
+}
+
+/// `-p` prints (reading the prompt from the arguments and stdin); otherwise the
+/// interactive UI, which needs a terminal.
+fn front_end(
+    cli: &Cli,
+    settings: &Settings,
+    provider: &ProviderSettings,
+    model: &ModelInfo,
+    store: &Store,
+    opened: &Opened,
+    home: &Path,
+) -> Result<FrontEnd> {
+    if cli.print {
+        if cli.input_format == InputFormat::StreamJson && cli.output_format != OutputFormat::StreamJson {
+            bail!("--input-format stream-json requires --output-format stream-json");
+        }
+        let first_prompt = match cli.input_format {
+            InputFormat::Text => Some(print::read_prompt(cli.prompt.clone()).map_err(anyhow::Error::msg)?),
+            InputFormat::StreamJson => cli.prompt.clone(),
+        };
+        let options = PrintOptions {
+            output: cli.output_format,
+            input: cli.input_format,
+            verbose: cli.verbose,
+            include_partial_messages: cli.include_partial_messages,
+            api_key_source: provider.api_key_source,
+        };
+        return Ok(FrontEnd::Print { first_prompt, options });
+    }
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        bail!("the interactive UI needs a terminal; for scripts and pipes use `cairn -p \"your task\"`");
+    }
+    Ok(FrontEnd::Tui(TuiOptions {
+        fullscreen: cli.fullscreen || settings.fullscreen == Some(true),
+        initial_prompt: cli.prompt.clone(),
+        cwd: store.cwd.clone(),
+        cairn_home: home.to_path_buf(),
+        model: model.clone(),
+        store: (!cli.no_session_persistence).then(|| store.clone()),
+        pick_session: opened.pick,
+        status_line: settings.status_line.as_ref().map(|s| s.command.clone()),
+    }))
+}
+
+/// `--add-dir` folders (each must exist) and the settings' `additionalDirectories` (one
+/// that does not is skipped with a warning).
+fn add_dirs(cli: &Cli, settings: &Settings, cwd: &Path) -> Result<Vec<PathBuf>> {
+    for dir in &cli.add_dir {
+        if !cwd.join(dir).is_dir() {
+            bail!("--add-dir {}: no such folder", dir.display());
+        }
+    }
+    let mut add_dirs = cli.add_dir.clone();
+    for dir in &settings.additional_directories {
+        if dir.is_dir() {
+            add_dirs.push(dir.clone());
+        } else {
+            crate::stderr_line!(
+                "cairn: warning: permissions.additionalDirectories: {} is not a folder; it is skipped",
+                dir.display()
+            );
+        }
+    }
+    Ok(add_dirs)
+}
