@@ -117,7 +117,7 @@ fn main() {
     let input = json!({"hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_input": {"command": "ls"}});
     let t = time(200, || {
         runtime.block_on(hooks.run(Invocation {
-            event: "PreToolUse",
+            event: cairn::hooks::HookEvent::PreToolUse,
             target: "Bash",
             input: input.clone(),
             cwd: &root,
@@ -128,7 +128,7 @@ fn main() {
     println!("hooks: one `true` hook (sh -c, stdin JSON, outcome read): {:.2} ms", micros(t) / 1000.0);
     let t = time(2000, || {
         runtime.block_on(hooks.run(Invocation {
-            event: "PostToolUse",
+            event: cairn::hooks::HookEvent::PostToolUse,
             target: "Bash",
             input: input.clone(),
             cwd: &root,

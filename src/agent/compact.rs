@@ -21,7 +21,7 @@ use super::Session;
 use super::context::{self, estimate_bytes};
 pub use crate::config::CompactionConfig;
 use crate::conversation::history::{self, ContentBlock, Message, Role, ToolResultContent};
-use crate::hooks::context_block;
+use crate::hooks::{HookEvent, context_block};
 use crate::memory;
 use crate::protocol::{Event, EventSink};
 use crate::provider::retry::{SampleError, Unobserved, sample};
@@ -219,7 +219,7 @@ impl Session {
         let pre_tokens = self.context_estimate();
         let custom = instructions.clone().unwrap_or_default();
         let fields = json!({ "trigger": trigger.as_str(), "custom_instructions": custom });
-        let hooked = self.run_hooks("PreCompact", trigger.as_str(), fields, None, events).await;
+        let hooked = self.run_hooks(HookEvent::PreCompact, trigger.as_str(), fields, None, events).await;
         if hooked.blocked() {
             return Err(CompactError::Blocked(format!(
                 "A PreCompact hook refused to compact: {}",
@@ -245,7 +245,7 @@ impl Session {
         self.meter.reset();
         self.freed_too_little = post_tokens * 100 >= self.compact_threshold() * FREED_TOO_LITTLE_PCT;
         let fields = json!({ "trigger": trigger.as_str(), "compact_summary": summary });
-        self.run_hooks("PostCompact", trigger.as_str(), fields, None, events).await;
+        self.run_hooks(HookEvent::PostCompact, trigger.as_str(), fields, None, events).await;
         let compacted = Compacted { trigger, pre_tokens, post_tokens };
         events.emit(Event::Compacted { trigger: trigger.as_str(), pre_tokens, post_tokens });
         self.sync(events).await;
@@ -365,7 +365,7 @@ impl Session {
             )));
         }
         let fields = json!({ "source": "compact", "model": self.context.model.id });
-        let hooked = self.run_hooks("SessionStart", "compact", fields, None, events).await;
+        let hooked = self.run_hooks(HookEvent::SessionStart, "compact", fields, None, events).await;
         content.extend(hooked.context.iter().map(|c| ContentBlock::text(context_block(c))));
         content.push(ContentBlock::text("Continue the work from where the conversation left off."));
         Message { role: Role::User, content }

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::{ApprovalMode, Approvals, Session};
 use crate::config::settings;
 use crate::conversation::ToolCall;
-use crate::hooks::{Invocation, PermissionVerdict};
+use crate::hooks::{HookEvent, Invocation, PermissionVerdict};
 use crate::permissions::{Call, Context, Decision, Origin, PermissionRule, commands, family, shell};
 use crate::protocol::{ApprovalDecision, Event, EventSink, PermissionDenial};
 use crate::tools::scheduler::Planned;
@@ -66,7 +66,8 @@ pub(super) async fn plan_calls(
         }
         // PreToolUse hooks: before the permission check, as in Claude Code.
         let fields = json!({ "tool_name": call.name, "tool_input": call.input, "tool_use_id": call.id });
-        let hooked = session.run_hooks("PreToolUse", &call.name, fields, Some((&call.name, &call.input)), events).await;
+        let hooked =
+            session.run_hooks(HookEvent::PreToolUse, &call.name, fields, Some((&call.name, &call.input)), events).await;
         gated.context.extend(hooked.context.iter().cloned());
         if let Some(reason) = &hooked.stop {
             gated.stop = Some(reason.clone());
@@ -111,10 +112,16 @@ pub(super) async fn plan_calls(
         };
         // PermissionRequest hooks answer for the user (in -p too).
         let decision = match decision {
-            Decision::Ask { reason, firm } if session.services.hooks().has("PermissionRequest") => {
+            Decision::Ask { reason, firm } if session.services.hooks().has(HookEvent::PermissionRequest) => {
                 let fields = json!({ "tool_name": call.name, "tool_input": call.input });
                 let answer = session
-                    .run_hooks("PermissionRequest", &call.name, fields, Some((&call.name, &call.input)), events)
+                    .run_hooks(
+                        HookEvent::PermissionRequest,
+                        &call.name,
+                        fields,
+                        Some((&call.name, &call.input)),
+                        events,
+                    )
                     .await;
                 match answer.permission {
                     Some((PermissionVerdict::Allow, _)) => {
@@ -190,18 +197,18 @@ fn suffix(reason: &str) -> String {
 /// the question.
 fn notify(session: &Session, tool: &str) {
     let hooks = session.services.hooks();
-    if !hooks.has("Notification") {
+    if !hooks.has(HookEvent::Notification) {
         return;
     }
     let message = format!("cairn needs your permission to use {tool}");
     let input = session.hook_input(
-        "Notification",
+        HookEvent::Notification,
         json!({ "message": message, "title": "Permission needed", "notification_type": "permission_prompt" }),
     );
     let cwd = session.tools.cwd();
     tokio::spawn(async move {
         let invocation = Invocation {
-            event: "Notification",
+            event: HookEvent::Notification,
             target: "permission_prompt",
             input,
             cwd: &cwd,

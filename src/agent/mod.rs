@@ -37,7 +37,7 @@ use crate::config::settings;
 use crate::conversation::history::Message;
 use crate::cost::CostTracker;
 use crate::custom::SharedCatalog;
-use crate::hooks::{Hooks, Invocation, Summary};
+use crate::hooks::{HookEvent, Hooks, Invocation, Summary};
 use crate::memory::MemoryPaths;
 use crate::permissions::PermissionPolicy;
 use crate::permissions::{Origin, PermissionMode, PermissionRule, Purpose};
@@ -380,13 +380,13 @@ const SESSION_END_BUDGET: Duration = Duration::from_millis(1500);
 
 impl Session {
     /// The fields every hook's input starts with, then the event's own.
-    fn hook_input(&self, event: &str, fields: Value) -> Value {
+    fn hook_input(&self, event: HookEvent, fields: Value) -> Value {
         let mut input = json!({
             "session_id": self.session_id,
             "transcript_path": self.transcript.as_ref().map(|t| t.path().display().to_string()).unwrap_or_default(),
             "cwd": self.tools.cwd(),
             "permission_mode": state::lock(&self.services.permissions).mode.as_str(),
-            "hook_event_name": event,
+            "hook_event_name": event.as_str(),
         });
         if let (Value::Object(base), Value::Object(extra)) = (&mut input, fields) {
             base.extend(extra);
@@ -397,7 +397,7 @@ impl Session {
     /// Runs an event's hooks; what they say to the user goes out as notices.
     async fn run_hooks(
         &self,
-        event: &str,
+        event: HookEvent,
         target: &str,
         fields: Value,
         call: Option<(&str, &Value)>,
@@ -408,7 +408,7 @@ impl Session {
             return Summary::default();
         }
         let cwd = self.tools.cwd();
-        let budget = (event == "SessionEnd").then_some(SESSION_END_BUDGET);
+        let budget = (event == HookEvent::SessionEnd).then_some(SESSION_END_BUDGET);
         let input = self.hook_input(event, fields);
         let summary = hooks.run(Invocation { event, target, input, cwd: &cwd, call, budget }).await;
         let summary = summary.redacted(&self.services.secrets);
@@ -421,12 +421,12 @@ impl Session {
     /// SessionStart hooks; their context goes with the next prompt.
     async fn session_start(&mut self, source: &str, events: &EventSink) {
         let fields = json!({ "source": source, "model": self.context.model.id });
-        let summary = self.run_hooks("SessionStart", source, fields, None, events).await;
+        let summary = self.run_hooks(HookEvent::SessionStart, source, fields, None, events).await;
         self.pending_context.extend(summary.context);
     }
 
     async fn session_end(&self, reason: &str, events: &EventSink) {
-        self.run_hooks("SessionEnd", reason, json!({ "reason": reason }), None, events).await;
+        self.run_hooks(HookEvent::SessionEnd, reason, json!({ "reason": reason }), None, events).await;
     }
 
     /// The session is over: SessionEnd hooks, the transcript on disk, MCP servers stopped.

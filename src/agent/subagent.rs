@@ -18,7 +18,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Services, Session, TurnContext};
-use crate::custom::{AgentDef, current_tool_name};
+use crate::conversation::tool_names;
+use crate::custom::AgentDef;
+use crate::hooks::HookEvent;
 use crate::memory::MemoryPaths;
 use crate::protocol::{Event, EventSink, TaskState, TaskUpdate, TurnStatus, UserInput};
 use crate::provider::models::{self, ModelInfo};
@@ -101,7 +103,6 @@ pub struct TaskInput {
 impl Tool for Task {
     type Input = TaskInput;
     const NAME: &'static str = "Task";
-    const ALIASES: &'static [&'static str] = &["Agent"];
     const DESCRIPTION: &'static str = include_str!("../../tools/Task.md");
     // Scheduled like a read-only tool, so several run at once; what it does inside goes
     // through the gate call by call.
@@ -189,7 +190,7 @@ impl Launcher {
             "stop_hook_active": false,
             "agent_transcript_path": session.transcript.as_ref().map(|t| t.path().display().to_string()),
         });
-        session.run_hooks("SubagentStop", &definition.name, fields, None, &self.services.events).await;
+        session.run_hooks(HookEvent::SubagentStop, &definition.name, fields, None, &self.services.events).await;
 
         let (state, output) = match ended {
             Event::TurnComplete(outcome) if outcome.status == TurnStatus::Success => {
@@ -238,7 +239,7 @@ impl Launcher {
     /// A fresh session for one agent of this type.
     fn session_for(&self, definition: &AgentDef, model: Option<&str>, agent_id: &str, ctx: &ToolContext) -> Session {
         let allowed: Option<Vec<&'static str>> =
-            definition.tools.as_ref().map(|names| names.iter().filter_map(|n| current_tool_name(n)).collect());
+            definition.tools.as_ref().map(|names| names.iter().filter_map(|n| tool_names::builtin(n.trim())).collect());
         let tools = self.tools.subset(|name| allowed.as_ref().is_none_or(|list| list.contains(&name)));
         let parent = state::lock(&self.parent);
         let model = model.or(definition.model.as_deref()).map_or_else(|| parent.model.clone(), models::lookup);

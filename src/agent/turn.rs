@@ -25,7 +25,7 @@ use crate::conversation::ToolCall;
 use crate::conversation::history::{
     self, CONTINUE_PROMPT, ContentBlock, INTERRUPTED_REQUEST, INTERRUPTED_TOOLS, Message, Role, ToolResultContent,
 };
-use crate::hooks::context_block;
+use crate::hooks::{HookEvent, context_block};
 use crate::protocol::{
     AssistantMessage, Event, EventSink, PermissionDenial, TurnError, TurnErrorKind, TurnOutcome, TurnStatus, UserInput,
 };
@@ -115,7 +115,7 @@ async fn run_expanded(
     events: &EventSink,
 ) -> Event {
     let mut turn = new_turn();
-    let hooked = session.run_hooks("UserPromptSubmit", "", json!({ "prompt": prompt }), None, events).await;
+    let hooked = session.run_hooks(HookEvent::UserPromptSubmit, "", json!({ "prompt": prompt }), None, events).await;
     if hooked.blocked() || hooked.stop.is_some() {
         let reason = if hooked.blocked() { hooked.block_reason() } else { hooked.stop.clone().unwrap_or_default() };
         let shown = if reason.is_empty() { String::new() } else { format!(": {reason}") };
@@ -266,7 +266,7 @@ async fn run_expanded(
             "background_tasks": [],
             "session_crons": [],
         });
-        let hooked = session.run_hooks("Stop", "", fields, None, events).await;
+        let hooked = session.run_hooks(HookEvent::Stop, "", fields, None, events).await;
         if hooked.blocked() {
             if turn.stop_blocks < MAX_STOP_BLOCKS {
                 turn.stop_blocks += 1;
@@ -490,9 +490,9 @@ async fn run_tools(
     if !cancel.is_cancelled() {
         for (call_id, name, input, output) in after {
             let (event, mut fields) = if output.is_error {
-                ("PostToolUseFailure", json!({ "error": output.text_content() }))
+                (HookEvent::PostToolUseFailure, json!({ "error": output.text_content() }))
             } else {
-                ("PostToolUse", json!({ "tool_response": output.structured }))
+                (HookEvent::PostToolUse, json!({ "tool_response": output.structured }))
             };
             fields["tool_name"] = json!(name);
             fields["tool_input"] = input.clone();

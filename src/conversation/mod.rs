@@ -1,7 +1,7 @@
 //! The conversation: the bottom layer every other module builds on, importing nothing from
 //! the crate. Messages made of content blocks and the passes that keep a history valid to
-//! send (`history`), tools as offered and called (`tool`), token usage and stop reasons
-//! (`usage`), and a complete response.
+//! send (`history`), tools as offered and called (`tool`) and the names they go by
+//! (`tool_names`), token usage and stop reasons (`usage`), and a complete response.
 //!
 //! The shapes follow Anthropic's Messages API (the richest of the wire formats), so they
 //! serialise unchanged into requests, transcripts and stream-json lines; each provider maps
@@ -9,6 +9,7 @@
 
 pub mod history;
 mod tool;
+pub mod tool_names;
 mod usage;
 
 pub use history::{ContentBlock, ImageSource, Message, Role, ToolResultContent, text_of};

@@ -405,26 +405,6 @@ fn builtin_agents() -> Vec<AgentDef> {
     ]
 }
 
-/// Tool names agent files use that cairn spells otherwise; `None` for tools cairn lacks.
-pub fn current_tool_name(name: &str) -> Option<&'static str> {
-    Some(match name.trim() {
-        "Bash" => "Bash",
-        "BashOutput" | "TaskOutput" => "BashOutput",
-        "KillShell" | "KillBash" | "TaskStop" => "KillShell",
-        "Glob" => "Glob",
-        "Grep" => "Grep",
-        "LS" => "LS",
-        "Read" => "Read",
-        "Edit" => "Edit",
-        "MultiEdit" => "MultiEdit",
-        "Write" => "Write",
-        "WebFetch" => "WebFetch",
-        "TodoWrite" => "TodoWrite",
-        "Skill" | "SlashCommand" => "Skill",
-        _ => return None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

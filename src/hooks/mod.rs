@@ -9,6 +9,7 @@
 //! else a non-blocking error. The core decides what an outcome does to the session; the
 //! wording the model sees lives in `outcome` too.
 
+mod event;
 mod outcome;
 mod process;
 
@@ -22,25 +23,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::conversation::tool_names::canonical;
+pub use event::HookEvent;
 pub use outcome::{Outcome, PermissionVerdict, Summary, context_block};
 use process::Run;
-
-/// The events cairn knows (Claude Code's names).
-pub const EVENTS: &[&str] = &[
-    "PreToolUse",
-    "PostToolUse",
-    "PostToolUseFailure",
-    "UserPromptSubmit",
-    "Stop",
-    "SubagentStop",
-    "SessionStart",
-    "SessionEnd",
-    "PreCompact",
-    "PostCompact",
-    "Notification",
-    "PermissionRequest",
-    "SubagentStart",
-];
 
 /// Claude Code's default: ten minutes.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -74,19 +60,9 @@ impl Matcher {
         match self {
             Matcher::All => true,
             // Old and new names of a tool (`Task`/`Agent`, `KillShell`/`TaskStop`) are one.
-            Matcher::Names(names) => names.iter().any(|n| n == target || renamed(n) == renamed(target)),
+            Matcher::Names(names) => names.iter().any(|n| n == target || canonical(n) == canonical(target)),
             Matcher::Pattern(regex) => regex.is_match(target),
         }
-    }
-}
-
-/// A tool's current name, for the tools Claude Code renamed.
-fn renamed(tool: &str) -> &str {
-    match tool {
-        "Task" => "Agent",
-        "KillShell" | "KillBash" => "TaskStop",
-        "BashOutput" => "TaskOutput",
-        other => other,
     }
 }
 
@@ -119,7 +95,7 @@ struct Handler {
 
 #[derive(Clone, Debug)]
 struct Group {
-    event: String,
+    event: HookEvent,
     matcher: Matcher,
     matcher_text: String,
     handlers: Vec<Handler>,
@@ -175,7 +151,7 @@ pub struct Hooks {
 
 /// What a hook run needs to know besides its input.
 pub struct Invocation<'a> {
-    pub event: &'a str,
+    pub event: HookEvent,
     /// What matchers are checked against: a tool name, a `source`, a `reason`…
     pub target: &'a str,
     pub input: Value,
@@ -198,10 +174,10 @@ impl Hooks {
         let mut groups = Vec::new();
         for (event, group, source) in configured {
             let problem = |problem: String| HookProblem { source: source.clone(), event: event.clone(), problem };
-            if !EVENTS.contains(&event.as_str()) {
+            let Some(known) = HookEvent::parse(event) else {
                 problems.push(problem(format!("cairn does not know the event {event:?}; its hooks never run")));
                 continue;
-            }
+            };
             let matcher = match Matcher::parse(group.matcher.as_deref()) {
                 Ok(matcher) => matcher,
                 Err(e) => {
@@ -221,7 +197,7 @@ impl Hooks {
             }
             if !handlers.is_empty() {
                 groups.push(Group {
-                    event: event.clone(),
+                    event: known,
                     matcher,
                     matcher_text: group.matcher.clone().unwrap_or_default(),
                     handlers,
@@ -237,21 +213,16 @@ impl Hooks {
     }
 
     /// Whether any hook is configured for the event.
-    pub fn has(&self, event: &str) -> bool {
+    pub fn has(&self, event: HookEvent) -> bool {
         self.groups.iter().any(|g| g.event == event)
     }
 
     /// What is configured, for `/hooks`: event, matcher, command, source.
-    pub fn listing(&self) -> Vec<(String, String, String, String)> {
+    pub fn listing(&self) -> Vec<(HookEvent, String, String, String)> {
         let mut out = Vec::new();
         for group in &self.groups {
             for handler in &group.handlers {
-                out.push((
-                    group.event.clone(),
-                    group.matcher_text.clone(),
-                    handler.program.display(),
-                    group.source.clone(),
-                ));
+                out.push((group.event, group.matcher_text.clone(), handler.program.display(), group.source.clone()));
             }
         }
         out

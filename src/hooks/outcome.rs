@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::HookEvent;
+
 /// Text a hook hands the model or the user is cut to this many characters.
 const MAX_TEXT: usize = 10_000;
 
@@ -114,10 +116,10 @@ impl Summary {
         self
     }
 
-    pub(super) fn gather(event: &str, target: &str, outcomes: Vec<Outcome>) -> Summary {
+    pub(super) fn gather(event: HookEvent, target: &str, outcomes: Vec<Outcome>) -> Summary {
         let mut summary = Summary::default();
         let label =
-            if target.is_empty() || !is_tool_event(event) { event.to_owned() } else { format!("{event}:{target}") };
+            if target.is_empty() || !event.is_about_a_tool() { event.to_string() } else { format!("{event}:{target}") };
         for outcome in &outcomes {
             if let Some(error) = &outcome.error {
                 summary.errors.push(format!("{label} hook error: {}: {error}", outcome.command));
@@ -134,9 +136,12 @@ impl Summary {
                     Some(json) => summary.apply(event, &label, &outcome.command, &json),
                     None => {
                         let text = outcome.stdout.trim();
-                        if !text.is_empty() && matches!(event, "UserPromptSubmit" | "SessionStart") {
-                            let wording =
-                                if event == "UserPromptSubmit" { "hook success" } else { "hook additional context" };
+                        if !text.is_empty() && matches!(event, HookEvent::UserPromptSubmit | HookEvent::SessionStart) {
+                            let wording = if event == HookEvent::UserPromptSubmit {
+                                "hook success"
+                            } else {
+                                "hook additional context"
+                            };
                             summary.context.push(format!("{event} {wording}: {}", cap(text)));
                         }
                     }
@@ -160,7 +165,7 @@ impl Summary {
         summary
     }
 
-    fn apply(&mut self, event: &str, label: &str, command: &str, json: &Value) {
+    fn apply(&mut self, event: HookEvent, label: &str, command: &str, json: &Value) {
         if json["continue"] == Value::Bool(false) {
             let reason = json["stopReason"].as_str().unwrap_or("").to_owned();
             self.stop = Some(self.stop.take().map_or(reason.clone(), |r| if r.is_empty() { reason } else { r }));
@@ -170,8 +175,8 @@ impl Summary {
         }
         let reason = json["reason"].as_str().unwrap_or("").to_owned();
         match json["decision"].as_str() {
-            Some("block") if event == "PreToolUse" => self.decide(PermissionVerdict::Deny, reason),
-            Some("approve") if event == "PreToolUse" => self.decide(PermissionVerdict::Allow, reason),
+            Some("block") if event == HookEvent::PreToolUse => self.decide(PermissionVerdict::Deny, reason),
+            Some("approve") if event == HookEvent::PreToolUse => self.decide(PermissionVerdict::Allow, reason),
             Some("block") => self.blocks.push((command.to_owned(), cap(&reason))),
             _ => {}
         }
@@ -222,10 +227,6 @@ impl Summary {
     pub fn block_reason(&self) -> String {
         self.blocks.iter().map(|(_, r)| r.as_str()).filter(|r| !r.is_empty()).collect::<Vec<_>>().join("\n")
     }
-}
-
-fn is_tool_event(event: &str) -> bool {
-    matches!(event, "PreToolUse" | "PostToolUse" | "PostToolUseFailure" | "PermissionRequest")
 }
 
 fn cap(text: &str) -> String {

@@ -28,7 +28,7 @@ async fn run(hooks: &Hooks, event: &str, target: &str, dir: &Path) -> Summary {
     let input = json!({"hook_event_name": event, "tool_name": target, "tool_input": {"command": "ls"}});
     hooks
         .run(Invocation {
-            event,
+            event: HookEvent::parse(event).unwrap(),
             target,
             input,
             cwd: dir,
@@ -171,7 +171,7 @@ fn what_cannot_be_used_is_reported() {
     ];
     let (h, problems) = Hooks::new(&configured, Path::new("/"), Vec::new());
     assert_eq!(problems.len(), 3, "{problems:?}");
-    assert_eq!(h.listing(), [("Stop".to_owned(), String::new(), "fine.sh".to_owned(), "b.json".to_owned())]);
+    assert_eq!(h.listing(), [(HookEvent::Stop, String::new(), "fine.sh".to_owned(), "b.json".to_owned())]);
 }
 
 #[test]
@@ -183,21 +183,21 @@ fn permission_decisions_keep_the_strongest() {
         ))
     };
     let summary = Summary::gather(
-        "PreToolUse",
+        HookEvent::PreToolUse,
         "Bash",
         vec![decision("allow"), decision("ask"), decision("deny"), decision("allow")],
     );
     assert_eq!(summary.permission, Some((PermissionVerdict::Deny, "deny".into())));
-    let summary = Summary::gather("PreToolUse", "Bash", vec![decision("allow"), decision("ask")]);
+    let summary = Summary::gather(HookEvent::PreToolUse, "Bash", vec![decision("allow"), decision("ask")]);
     assert_eq!(summary.permission.map(|p| p.0), Some(PermissionVerdict::Ask));
-    let legacy = Summary::gather("PreToolUse", "Bash", vec![outcome(r#"{"decision": "approve"}"#)]);
+    let legacy = Summary::gather(HookEvent::PreToolUse, "Bash", vec![outcome(r#"{"decision": "approve"}"#)]);
     assert_eq!(legacy.permission.map(|p| p.0), Some(PermissionVerdict::Allow));
     let context = Summary::gather(
-        "PostToolUse",
+        HookEvent::PostToolUse,
         "Edit",
         vec![outcome(r#"{"hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": "lint ok"}}"#)],
     );
     assert_eq!(context.context, ["PostToolUse:Edit hook additional context: lint ok"]);
-    let plain = Summary::gather("UserPromptSubmit", "", vec![outcome("today is Monday\n")]);
+    let plain = Summary::gather(HookEvent::UserPromptSubmit, "", vec![outcome("today is Monday\n")]);
     assert_eq!(plain.context, ["UserPromptSubmit hook success: today is Monday"]);
 }

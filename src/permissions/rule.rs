@@ -96,17 +96,7 @@ impl fmt::Display for PermissionRule {
     }
 }
 
-/// One name for each tool, whatever it is called in a rule or a call.
-pub fn family(tool: &str) -> &str {
-    match tool {
-        "Edit" | "MultiEdit" | "Write" | "NotebookEdit" => "Edit",
-        "Read" | "Grep" | "Glob" | "LS" | "NotebookRead" => "Read",
-        "Task" | "Agent" => "Agent",
-        "KillShell" | "KillBash" | "TaskStop" => "KillShell",
-        "BashOutput" | "TaskOutput" => "BashOutput",
-        other => other,
-    }
-}
+pub use crate::conversation::tool_names::family;
 
 /// Which list a rule is in: deny and ask rules read specifiers broadly, allow rules narrowly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,9 +1,9 @@
 //! Tools: the [`Tool`] trait, the registry, and what a call returns.
 //!
-//! A tool is a type with Claude Code's name (and the aliases older or newer clients use), an
-//! input type deriving `Deserialize + JsonSchema` (its doc comments are the schema text the
-//! model reads), a [`ToolKind`] for the scheduler, an [`Approval`] default for the permission
-//! gate, and an async `call` that gets a [`ToolContext`]: the call's id, its cancellation
+//! A tool is a type with Claude Code's name (its other names are in
+//! `conversation::tool_names`), an input type deriving `Deserialize + JsonSchema` (its doc
+//! comments are the schema text the model reads), a [`ToolKind`] for the scheduler, an
+//! [`Approval`] default for the permission gate, and an async `call` that gets a [`ToolContext`]: the call's id, its cancellation
 //! token and the session's shared [`SessionState`]. Its model-facing description is
 //! `tools/<Name>.md`, embedded at build time. The registry turns each into a [`ToolSpec`]
 //! once, validates a call's JSON against the schema before it runs, and hands the call to
@@ -105,8 +105,6 @@ pub trait Tool: Send + Sync + 'static {
     type Input: DeserializeOwned + JsonSchema + Send + 'static;
     /// Claude Code's name for the tool, which users' rules and hook matchers use.
     const NAME: &'static str;
-    /// Other names calls may use (`TaskOutput` for `BashOutput`, say); not shown to the model.
-    const ALIASES: &'static [&'static str] = &[];
     /// The model-facing description, `include_str!("../../tools/<Name>.md")`.
     const DESCRIPTION: &'static str;
     const KIND: ToolKind;
@@ -189,7 +187,6 @@ fn intern(name: &str) -> &'static str {
 pub struct RegisteredTool {
     tool: Box<dyn DynTool>,
     pub name: &'static str,
-    pub aliases: &'static [&'static str],
     pub kind: ToolKind,
     pub approval: Approval,
     adapt: fn(&mut Value),
@@ -272,7 +269,6 @@ impl ToolRegistry {
         self.tools.push(Arc::new(RegisteredTool {
             tool: Box::new(tool),
             name: T::NAME,
-            aliases: T::ALIASES,
             kind: T::KIND,
             approval: T::APPROVAL,
             adapt: T::adapt_input,
@@ -296,7 +292,6 @@ impl ToolRegistry {
         self.tools.push(Arc::new(RegisteredTool {
             tool: Box::new(DynamicTool { handler }),
             name,
-            aliases: &[],
             kind,
             approval,
             adapt: |_| {},
@@ -324,9 +319,10 @@ impl ToolRegistry {
         });
     }
 
-    /// A tool by its name or one of its aliases.
+    /// A tool by its name or one of its other names (`conversation::tool_names`).
     pub fn get(&self, name: &str) -> Option<Arc<RegisteredTool>> {
-        self.tools.iter().find(|t| t.name == name || t.aliases.contains(&name)).cloned()
+        let name = crate::conversation::tool_names::canonical(name);
+        self.tools.iter().find(|t| t.name == name).cloned()
     }
 
     pub fn specs(&self) -> &[ToolSpec] {

@@ -28,7 +28,6 @@ pub struct SkillInput {
 impl Tool for Skill {
     type Input = SkillInput;
     const NAME: &'static str = "Skill";
-    const ALIASES: &'static [&'static str] = &["SlashCommand"];
     const DESCRIPTION: &'static str = include_str!("../../tools/Skill.md");
     const KIND: ToolKind = ToolKind::Mutating;
     const APPROVAL: Approval = Approval::NotNeeded;

@@ -177,8 +177,8 @@ fn unknown_keys(value: &Value, label: &str) -> Vec<Diagnostic> {
     }
     if let Some(hooks) = object.get("hooks").and_then(Value::as_object) {
         for (event, groups) in hooks {
-            if !crate::hooks::EVENTS.contains(&event.as_str()) {
-                unknown(format!("hooks.{event}"), event, crate::hooks::EVENTS);
+            if crate::hooks::HookEvent::parse(event).is_none() {
+                unknown(format!("hooks.{event}"), event, &crate::hooks::HookEvent::names());
             }
             for (i, group) in groups.as_array().into_iter().flatten().enumerate() {
                 for (j, handler) in group["hooks"].as_array().into_iter().flatten().enumerate() {

@@ -235,7 +235,6 @@ impl Tool for BashOutput {
     const NAME: &'static str = "BashOutput";
     const DESCRIPTION: &'static str = include_str!("../../../tools/BashOutput.md");
     const KIND: ToolKind = ToolKind::ReadOnly;
-    const ALIASES: &'static [&'static str] = &["TaskOutput"];
 
     /// `TaskOutput` names the shell `task_id`; older clients said `shell_id`.
     fn adapt_input(input: &mut Value) {
@@ -328,7 +327,6 @@ impl Tool for KillShell {
     const DESCRIPTION: &'static str = include_str!("../../../tools/KillShell.md");
     const KIND: ToolKind = ToolKind::Mutating;
     const APPROVAL: Approval = Approval::NotNeeded;
-    const ALIASES: &'static [&'static str] = &["TaskStop", "KillBash"];
 
     fn adapt_input(input: &mut Value) {
         rename_field(input, &["task_id", "bash_id"], "shell_id");

@@ -157,7 +157,7 @@ fn field<'a>(input: &'a Value, name: &str) -> &'a str {
 /// The one-line description of a tool call: `Read src/main.rs`, `Bash(cargo test)`.
 pub fn tool_header(name: &str, input: &Value, cwd: &Path) -> String {
     let path = |key: &str| short_path(field(input, key), cwd);
-    match name {
+    match crate::conversation::tool_names::canonical(name) {
         "Read" | "Write" | "Edit" | "MultiEdit" => format!("{name} {}", path("file_path")),
         "Bash" => {
             let command = field(input, "command");
@@ -186,13 +186,13 @@ pub fn tool_header(name: &str, input: &Value, cwd: &Path) -> String {
         "LS" => format!("LS {}", path("path")),
         "WebFetch" => format!("WebFetch {}", field(input, "url")),
         "TodoWrite" => "Update todos".to_owned(),
-        "Task" | "Agent" => {
+        "Task" => {
             let kind = input.get("subagent_type").and_then(Value::as_str).unwrap_or("general-purpose");
             format!("{kind}({})", field(input, "description"))
         }
         "Skill" => format!("Skill({})", field(input, "skill")),
-        "BashOutput" | "TaskOutput" => format!("{name} {}", field(input, "bash_id")),
-        "KillShell" | "TaskStop" => format!("{name} {}", field(input, "shell_id")),
+        "BashOutput" => format!("{name} {}", field(input, "bash_id")),
+        "KillShell" => format!("{name} {}", field(input, "shell_id")),
         _ => {
             let text = input.to_string();
             let short: String = text.chars().take(60).collect();
