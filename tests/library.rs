@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cairn::agent::{self, AgentConfig, AgentHandle};
-use cairn::protocol::{ApprovalDecision, Event, Op, TurnOutcome, TurnStatus};
+use cairn::permissions::Purpose;
+use cairn::protocol::{Answer, ApprovalDecision, Event, Op, Query, TurnOutcome, TurnStatus};
 use cairn::provider::anthropic::{Anthropic, Credential};
 use cairn::provider::{http_client, models};
 use cairn::secrets::Secrets;
@@ -206,4 +207,42 @@ async fn clear_starts_a_new_file_and_resume_brings_back_history_todos_and_title(
 
     let files = crate::sessions::transcripts(&project);
     assert_eq!(files.len(), 2, "one file per session");
+}
+
+/// The next answer to a query, skipping what else the core says.
+async fn next_answer(agent: &mut AgentHandle) -> Answer {
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(30), agent.events.recv()).await.unwrap().unwrap();
+        if let Event::Answer(answer) = event {
+            return answer;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_questions_are_answered_as_data() {
+    let project = Project::new();
+    let mock = MockLlm::start(Scenario::new(vec![]));
+    let mut agent = start(&mock, &project);
+    let rule = "Bash(curl:*)".to_owned();
+    agent.ops.send(Op::Query(Query::AddRule { list: Purpose::Deny, rule: rule.clone() })).unwrap();
+    let added = next_answer(&mut agent).await;
+    assert_eq!(added, Answer::RuleAdded { list: Purpose::Deny, rule: rule.clone(), saved: Ok(()) });
+    assert!(std::fs::read_to_string(project.file(".cairn/settings.local.json")).unwrap().contains(&rule));
+
+    agent.ops.send(Op::Query(Query::Permissions)).unwrap();
+    let Answer::Permissions { rules, .. } = next_answer(&mut agent).await else { panic!("not a listing") };
+    assert!(rules.iter().any(|r| r.list == Purpose::Deny && r.rule == rule), "{rules:?}");
+
+    agent.ops.send(Op::Query(Query::Context)).unwrap();
+    let Answer::Context(usage) = next_answer(&mut agent).await else { panic!("not a breakdown") };
+    assert!(usage.system > 0 && usage.tools > 0 && usage.window >= usage.total(), "{usage:?}");
+
+    agent.ops.send(Op::Query(Query::Mcp { reconnect: None })).unwrap();
+    assert_eq!(next_answer(&mut agent).await, Answer::McpServers(None));
+
+    agent.ops.send(Op::Query(Query::RemoveRule { rule: rule.clone() })).unwrap();
+    assert_eq!(next_answer(&mut agent).await, Answer::RuleRemoved { rule, lists: vec![Purpose::Deny] });
+    agent.ops.send(Op::Shutdown).unwrap();
+    agent.task.await.unwrap();
 }

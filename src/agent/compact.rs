@@ -41,21 +41,7 @@ const SUMMARY_MAX_TOKENS: u32 = 16_000;
 /// A compaction that leaves the context above this share of the threshold freed too little.
 const FREED_TOO_LITTLE_PCT: u64 = 90;
 
-/// Why a compaction happens.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Trigger {
-    Auto,
-    Manual,
-}
-
-impl Trigger {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Auto => "auto",
-            Trigger::Manual => "manual",
-        }
-    }
-}
+pub use crate::protocol::CompactTrigger as Trigger;
 
 /// What a compaction did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -247,7 +233,7 @@ impl Session {
         let fields = json!({ "trigger": trigger.as_str(), "compact_summary": summary });
         self.run_hooks(HookEvent::PostCompact, trigger.as_str(), fields, None, events).await;
         let compacted = Compacted { trigger, pre_tokens, post_tokens };
-        events.emit(Event::Compacted { trigger: trigger.as_str(), pre_tokens, post_tokens });
+        events.emit(Event::Compacted { trigger, pre_tokens, post_tokens });
         self.sync(events).await;
         Ok(compacted)
     }

@@ -112,41 +112,6 @@ pub fn breakdown(system: &str, tools: &[ToolSpec], history: &[Message], total: u
     Breakdown { system, tools, memory, messages }
 }
 
-/// The `/context` picture: a bar and a legend.
-/// `compacts_at` is the automatic-compaction threshold in tokens, `None` when it is off.
-pub fn render(parts: &Breakdown, window: u64, compacts_at: Option<u64>) -> Vec<String> {
-    const CELLS: u64 = 50;
-    let window = window.max(1);
-    let total = parts.total();
-    let cells = |tokens: u64| -> usize { ((tokens * CELLS).div_ceil(window)) as usize };
-    let mut bar = String::new();
-    for (tokens, mark) in [(parts.system, 'S'), (parts.tools, 'T'), (parts.memory, 'M'), (parts.messages, 'm')] {
-        bar.push_str(&mark.to_string().repeat(if tokens == 0 { 0 } else { cells(tokens).max(1) }));
-    }
-    let used = bar.chars().count().min(CELLS as usize);
-    let bar: String = bar.chars().take(CELLS as usize).collect::<String>() + &".".repeat(CELLS as usize - used);
-    let pct = |tokens: u64| tokens as f64 * 100.0 / window as f64;
-    let mut lines = vec![
-        format!("Context: {} of {} tokens ({:.0}%)", thousands(total), thousands(window), pct(total)),
-        format!("[{bar}]"),
-    ];
-    for (label, mark, tokens) in [
-        ("system prompt", 'S', parts.system),
-        ("tool schemas", 'T', parts.tools),
-        ("memory files", 'M', parts.memory),
-        ("messages", 'm', parts.messages),
-        ("free", '.', window.saturating_sub(total)),
-    ] {
-        lines.push(format!("  {mark} {label:<14} {:>10}  {:>5.1}%", thousands(tokens), pct(tokens)));
-    }
-    lines.push(if let Some(at) = compacts_at {
-        format!("  Compacts automatically at {:.0}% ({} tokens).", pct(at), thousands(at))
-    } else {
-        "  Automatic compaction is off; /compact compacts now.".to_owned()
-    });
-    lines
-}
-
 /// `1234567` → `1,234,567`.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -178,13 +143,8 @@ mod tests {
     }
 
     #[test]
-    fn the_picture_adds_up() {
-        let parts = Breakdown { system: 1_000, tools: 3_000, memory: 2_000, messages: 44_000 };
-        let lines = render(&parts, 100_000, Some(80_000));
-        assert_eq!(lines[0], "Context: 50,000 of 100,000 tokens (50%)");
-        assert_eq!(lines[1].len(), 52);
-        assert!(lines[1].starts_with("[STTMmmm"), "{}", lines[1]);
-        assert!(lines.last().unwrap().contains("80% (80,000 tokens)"));
+    fn thousands_are_grouped() {
         assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(999), "999");
     }
 }

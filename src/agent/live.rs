@@ -165,18 +165,8 @@ impl Session {
             }
         }
         let Some(open) = open.map(str::trim).filter(|o| !o.is_empty()) else {
-            let mut lines = vec!["Memory files loaded:".to_owned()];
-            if files.is_empty() {
-                lines.push("  (none)".into());
-            }
-            for (i, path) in files.iter().enumerate() {
-                lines.push(format!("  {}. {}", i + 1, path.display()));
-            }
-            lines.push(format!(
-                "/memory <number> opens one in your editor; /memory project opens {}; a message starting with `# ` adds a note to it.",
-                self.context.memory.notes_file().display()
-            ));
-            events.emit(Event::Info { lines });
+            let notes_file = self.context.memory.notes_file();
+            events.emit(Event::Answer(crate::protocol::Answer::Memory { files, notes_file }));
             return;
         };
         let path = match open.parse::<usize>() {

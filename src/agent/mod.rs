@@ -18,6 +18,7 @@ mod gate;
 mod invoke;
 mod live;
 pub mod prompt;
+mod queries;
 mod services;
 mod subagent;
 mod turn;
@@ -33,15 +34,14 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::settings;
 use crate::conversation::history::Message;
 use crate::cost::CostTracker;
 use crate::custom::SharedCatalog;
 use crate::hooks::{HookEvent, Hooks, Invocation, Summary};
 use crate::memory::MemoryPaths;
+use crate::permissions::PermissionMode;
 use crate::permissions::PermissionPolicy;
-use crate::permissions::{Origin, PermissionMode, PermissionRule, Purpose};
-use crate::protocol::{Event, EventSink, Op, Query, SessionInfo, TurnStatus, UserInput};
+use crate::protocol::{Event, EventSink, Op, SessionInfo, TurnStatus, UserInput};
 use crate::provider::Provider;
 use crate::provider::models::{self, ModelInfo};
 use crate::provider::retry::RetryPolicy;
@@ -354,27 +354,6 @@ impl Session {
     }
 }
 
-/// `/mcp`: each server's state; `/mcp reconnect <name>` starts one again.
-fn mcp_lines(manager: Option<&crate::mcp::McpManager>, reconnect: Option<&str>) -> Vec<String> {
-    let Some(manager) = manager else {
-        return vec!["No MCP servers are configured (.mcp.json, $CAIRN_HOME/mcp.json, --mcp-config).".into()];
-    };
-    if let Some(name) = reconnect {
-        if !manager.listing().iter().any(|(n, ..)| n == name) {
-            return vec![format!("No MCP server is called {name}.")];
-        }
-        manager.connect(name);
-        return vec![format!("Reconnecting {name}…")];
-    }
-    let mut lines = vec!["MCP servers:".to_owned()];
-    for (name, scope, status, tools) in manager.listing() {
-        let tools = if status == crate::mcp::Status::Ready { format!(", {tools} tools") } else { String::new() };
-        lines.push(format!("  {name} ({scope}): {}{tools}", status.describe()));
-    }
-    lines.push("/mcp reconnect <name> starts a server again.".into());
-    lines
-}
-
 /// How long SessionEnd hooks may take in all: the session is closing.
 const SESSION_END_BUDGET: Duration = Duration::from_millis(1500);
 
@@ -449,7 +428,7 @@ impl Session {
             commands: crate::protocol::CommandInfo::list(&state::read(&self.services.catalog)),
             mcp_servers: self
                 .mcp()
-                .map(|m| m.listing().into_iter().map(|(name, _, status, _)| (name, status.short())).collect())
+                .map(|m| m.listing().into_iter().map(|s| (s.name, s.status.short())).collect())
                 .unwrap_or_default(),
             agents: state::read(&self.services.catalog).agents.iter().map(|a| a.name.clone()).collect(),
         }
@@ -586,28 +565,6 @@ impl Session {
         false
     }
 
-    /// `/permissions`, `/hooks`, `/context`.
-    fn answer(&self, query: Query, events: &EventSink) {
-        if query == Query::Context {
-            let total = self.context_estimate();
-            let parts =
-                context::breakdown(&self.context.system_prompt, self.context.tools.specs(), &self.history, total);
-            let compacts_at = self.services.compaction.auto.then(|| self.compact_threshold());
-            let lines = context::render(&parts, self.window(), compacts_at);
-            events.emit(Event::Info { lines });
-            return;
-        }
-        if let Query::Memory { open } = query {
-            self.answer_memory(open.as_deref(), events);
-            return;
-        }
-        if let Query::Mcp { reconnect } = query {
-            events.emit(Event::Info { lines: mcp_lines(self.mcp(), reconnect.as_deref()) });
-            return;
-        }
-        answer_query(&self.services, &self.context.cwd, query, events);
-    }
-
     /// `/rename`: the session's title, shown in the session list.
     async fn rename(&mut self, title: String, events: &EventSink) {
         let title = title.trim().to_owned();
@@ -741,7 +698,7 @@ async fn run(mut session: Session, resumed: Option<Loaded>, mut ops: mpsc::Unbou
                         Some(Op::Compact(instructions)) => queued.push_back(Pending::Compact(instructions)),
                         Some(Op::Reload(changed)) => reloads.extend(changed),
                         Some(Op::Remember(note)) => notes.push(note),
-                        Some(Op::Query(query)) => answer_query(&services, &cwd, query, &events),
+                        Some(Op::Query(query)) => queries::answer_query(&services, &cwd, query, &events),
                         Some(Op::Rename(title)) => {
                             if let Some(transcript) = &transcript {
                                 transcript.record(Record::Title(title.trim().to_owned()));
@@ -777,95 +734,5 @@ async fn run(mut session: Session, resumed: Option<Loaded>, mut ops: mpsc::Unbou
             session.close(&events).await;
             return;
         }
-    }
-}
-
-/// Answers a query; works while a turn runs too (it needs only the shared parts).
-fn answer_query(services: &Services, project: &std::path::Path, query: Query, events: &EventSink) {
-    let lines = match query {
-        Query::Permissions => {
-            let policy = state::lock(&services.permissions);
-            let mut lines = vec![format!("Permission mode: {}", policy.mode.as_str())];
-            let listing = policy.listing();
-            if listing.is_empty() {
-                lines.push("No permission rules.".into());
-            }
-            for (purpose, rule, origin) in listing {
-                lines.push(format!("  {:<5} {rule}   ({origin})", purpose_name(purpose)));
-            }
-            lines.push("Add with /permissions allow|ask|deny <rule>, remove with /permissions remove <rule>.".into());
-            lines
-        }
-        Query::AddRule { list, rule } => {
-            let purpose = match list.as_str() {
-                "allow" => Purpose::Allow,
-                "ask" => Purpose::Ask,
-                "deny" => Purpose::Deny,
-                other => {
-                    events.emit(Event::Error {
-                        message: format!("{other:?} is not a rule list: use allow, ask or deny"),
-                    });
-                    return;
-                }
-            };
-            let parsed = match PermissionRule::parse(&rule) {
-                Ok(parsed) => parsed,
-                Err(e) => {
-                    events.emit(Event::Error { message: e.to_string() });
-                    return;
-                }
-            };
-            let origin = Origin { label: ".cairn/settings.local.json".into(), dir: project.to_path_buf() };
-            if let Err(e) = state::lock(&services.permissions).add(purpose, parsed.clone(), origin) {
-                events.emit(Event::Error { message: format!("{parsed}: {e}") });
-                return;
-            }
-            match settings::add_local_rule(project, &list, &parsed.to_string()) {
-                Ok(()) => vec![format!("Added {list} rule {parsed} (saved in .cairn/settings.local.json)")],
-                Err(e) => vec![format!("Added {list} rule {parsed} for this session; saving it failed: {e}")],
-            }
-        }
-        Query::RemoveRule { rule } => {
-            let mut removed = Vec::new();
-            for purpose in [Purpose::Allow, Purpose::Ask, Purpose::Deny] {
-                if state::lock(&services.permissions).remove(purpose, &rule) {
-                    removed.push(purpose_name(purpose));
-                }
-                let _ = settings::remove_local_rule(project, purpose_name(purpose), &rule);
-            }
-            if removed.is_empty() {
-                vec![format!("No rule {rule} is in force.")]
-            } else {
-                vec![format!(
-                    "Removed {rule} ({}). A rule from another settings file comes back next session unless removed there.",
-                    removed.join(", ")
-                )]
-            }
-        }
-        Query::Context | Query::Memory { .. } | Query::Mcp { .. } => {
-            vec!["That can be shown once the running turn has ended.".into()]
-        }
-        Query::Hooks => {
-            let listing = services.hooks().listing();
-            if listing.is_empty() {
-                vec!["No hooks configured.".into()]
-            } else {
-                let mut lines = vec!["Hooks:".into()];
-                for (event, matcher, command, source) in listing {
-                    let matcher = if matcher.is_empty() { String::new() } else { format!(" [{matcher}]") };
-                    lines.push(format!("  {event}{matcher}: {command}   ({source})"));
-                }
-                lines
-            }
-        }
-    };
-    events.emit(Event::Info { lines });
-}
-
-fn purpose_name(purpose: Purpose) -> &'static str {
-    match purpose {
-        Purpose::Allow => "allow",
-        Purpose::Ask => "ask",
-        Purpose::Deny => "deny",
     }
 }

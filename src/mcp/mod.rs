@@ -59,32 +59,7 @@ pub fn deferred_description(tool: &McpTool) -> String {
 /// Output longer than this (characters) is cut for the model and spilled whole.
 const MAX_OUTPUT: usize = 100_000;
 
-/// Where a server is.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Status {
-    Starting,
-    Ready,
-    Failed(String),
-}
-
-impl Status {
-    /// Claude Code's word for it in `system/init`.
-    pub fn short(&self) -> &'static str {
-        match self {
-            Status::Starting => "pending",
-            Status::Ready => "connected",
-            Status::Failed(_) => "failed",
-        }
-    }
-
-    pub fn describe(&self) -> String {
-        match self {
-            Status::Starting => "starting".into(),
-            Status::Ready => "ready".into(),
-            Status::Failed(why) => format!("failed: {why}"),
-        }
-    }
-}
+pub use crate::protocol::{McpServer, McpStatus as Status};
 
 /// A tool a server offers.
 #[derive(Clone, Debug)]
@@ -240,10 +215,15 @@ impl McpManager {
     }
 
     /// Each server: name, where it was configured, status, tool count.
-    pub fn listing(&self) -> Vec<(String, &'static str, Status, usize)> {
+    pub fn listing(&self) -> Vec<McpServer> {
         state::lock(&self.servers)
             .iter()
-            .map(|s| (s.config.name.clone(), s.config.scope.label(), s.status.clone(), s.tools.len()))
+            .map(|s| McpServer {
+                name: s.config.name.clone(),
+                scope: s.config.scope.label(),
+                status: s.status.clone(),
+                tools: s.tools.len(),
+            })
             .collect()
     }
 

@@ -106,6 +106,23 @@ pub enum Purpose {
     Deny,
 }
 
+impl Purpose {
+    pub const ALL: [Purpose; 3] = [Purpose::Allow, Purpose::Ask, Purpose::Deny];
+
+    /// The list's name in settings files: `allow`, `ask` or `deny`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Allow => "allow",
+            Purpose::Ask => "ask",
+            Purpose::Deny => "deny",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Purpose> {
+        Purpose::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
 /// Where a rule came from, for messages and for its `/` anchor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Origin {

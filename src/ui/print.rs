@@ -256,7 +256,7 @@ impl Printer {
             | Event::TodosChanged { .. }
             | Event::HistoryRestored { .. }
             | Event::EditFile { .. }
-            | Event::Info { .. } => {}
+            | Event::Answer(_) => {}
             Event::Compacted { trigger, pre_tokens, post_tokens } => {
                 if self.streaming() {
                     let line = json!({

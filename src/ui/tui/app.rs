@@ -21,8 +21,10 @@ use super::replay;
 use super::theme::Theme;
 use crate::agent::context::thousands;
 use crate::conversation::history::{ContentBlock, Message, Role};
-use crate::permissions::PermissionMode;
-use crate::protocol::{ApprovalDecision, Event, Op, Query, SessionInfo, TurnOutcome, TurnStatus, UserInput};
+use crate::permissions::{PermissionMode, Purpose};
+use crate::protocol::{
+    ApprovalDecision, CompactTrigger, Event, Op, Query, SessionInfo, TurnOutcome, TurnStatus, UserInput,
+};
 use crate::provider::models::{self, ModelInfo};
 use crate::provider::{BlockStart, StreamEvent};
 use crate::session::Store;
@@ -416,12 +418,11 @@ impl App {
             }
             Action::Permissions => {
                 let mut words = args.splitn(2, char::is_whitespace);
-                let query = match (words.next().unwrap_or(""), words.next().map(str::trim)) {
-                    ("", _) => Query::Permissions,
-                    ("remove", Some(rule)) if !rule.is_empty() => Query::RemoveRule { rule: rule.to_owned() },
-                    (list @ ("allow" | "ask" | "deny"), Some(rule)) if !rule.is_empty() => {
-                        Query::AddRule { list: list.to_owned(), rule: rule.to_owned() }
-                    }
+                let first = words.next().unwrap_or("");
+                let query = match (first, words.next().map(str::trim), Purpose::parse(first)) {
+                    ("", ..) => Query::Permissions,
+                    ("remove", Some(rule), _) if !rule.is_empty() => Query::RemoveRule { rule: rule.to_owned() },
+                    (_, Some(rule), Some(list)) if !rule.is_empty() => Query::AddRule { list, rule: rule.to_owned() },
                     _ => {
                         self.push_cell(Cell::Error {
                             message:
@@ -766,14 +767,18 @@ impl App {
             Event::Notice { message } => self.notice(message),
             Event::Compacted { trigger, pre_tokens, post_tokens } => {
                 self.context_tokens = post_tokens;
-                let how = if trigger == "auto" { "The context was nearly full: compacted" } else { "Compacted" };
+                let how = if trigger == CompactTrigger::Auto {
+                    "The context was nearly full: compacted"
+                } else {
+                    "Compacted"
+                };
                 self.notice(format!(
                     "{how} the conversation ({} → {} tokens)",
                     thousands(pre_tokens),
                     thousands(post_tokens)
                 ));
             }
-            Event::Info { lines } => self.push_cell(Cell::Info { lines }),
+            Event::Answer(answer) => self.push_cell(Cell::Info { lines: crate::ui::answer::lines(&answer) }),
         }
     }
 

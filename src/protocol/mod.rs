@@ -5,6 +5,8 @@
 //! channel, so the core never waits for a slow front end; everything a front end needs to
 //! render a turn, write its output format or count its cost arrives here.
 
+mod answer;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -16,8 +18,9 @@ pub use crate::conversation::AssistantMessage;
 use crate::conversation::history::{ContentBlock, Message};
 use crate::conversation::{Todo, ToolOutput};
 use crate::cost::{ModelUsage, Usage};
-use crate::permissions::PermissionMode;
+use crate::permissions::{PermissionMode, Purpose};
 use crate::provider::{StopReason, StreamEvent};
+pub use answer::{Answer, ContextUsage, HookEntry, McpServer, McpStatus, RuleEntry};
 
 /// What a front end asks of the core.
 #[derive(Debug)]
@@ -41,8 +44,8 @@ pub enum Op {
     Rename(String),
     /// Compact the conversation now (`/compact [instructions]`), after the running turn.
     Compact(Option<String>),
-    /// Questions about, and changes to, the session's setup (`/permissions`, `/hooks`); the
-    /// answer comes back as [`Event::Info`].
+    /// Questions about, and changes to, the session's setup (`/permissions`, `/hooks`,
+    /// `/context`, `/mcp`, `/memory`); the answer comes back as [`Event::Answer`].
     Query(Query),
     /// Files users keep commands, skills, agents, memory or settings in changed on disk
     /// (sent by the watcher); applied before the next turn.
@@ -71,9 +74,8 @@ pub struct UserInput {
 pub enum Query {
     /// The permission rules in force, with where each came from, and the mode.
     Permissions,
-    /// Adds a rule (`allow`, `ask` or `deny`) for this session and to
-    /// `.cairn/settings.local.json`.
-    AddRule { list: String, rule: String },
+    /// Adds a rule to a list for this session and to `.cairn/settings.local.json`.
+    AddRule { list: Purpose, rule: String },
     /// Removes a rule from the session and from `.cairn/settings.local.json`.
     RemoveRule { rule: String },
     /// The hooks configured, with where each came from.
@@ -167,21 +169,36 @@ pub enum Event {
     Error {
         message: String,
     },
-    /// The conversation was compacted (`trigger`: `auto` or `manual`).
+    /// The conversation was compacted.
     Compacted {
-        trigger: &'static str,
+        trigger: CompactTrigger,
         pre_tokens: u64,
         post_tokens: u64,
     },
-    /// The answer to an [`Op::Query`]: lines to show.
-    Info {
-        lines: Vec<String>,
-    },
+    /// The answer to an [`Op::Query`].
+    Answer(Answer),
     /// Something the user should know that is not a problem of the session: what a hook
     /// said (`systemMessage`, a hook that failed without blocking, why it stopped a turn).
     Notice {
         message: String,
     },
+}
+
+/// Why a compaction happens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CompactTrigger {
+    Auto,
+    Manual,
+}
+
+impl CompactTrigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompactTrigger::Auto => "auto",
+            CompactTrigger::Manual => "manual",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -1,0 +1,101 @@
+//! The front ends' questions about the session's setup — `/permissions`, `/hooks`,
+//! `/context`, `/mcp`, `/memory` — and the rule changes `/permissions` makes, answered as
+//! data ([`Answer`]); each front end words them its own way.
+
+use std::path::Path;
+
+use super::{Services, Session, context};
+use crate::config::settings;
+use crate::permissions::{Origin, PermissionRule, Purpose};
+use crate::protocol::{Answer, ContextUsage, Event, EventSink, HookEntry, Query, RuleEntry};
+use crate::tools::state;
+
+impl Session {
+    /// Answers a query between turns, when the whole session can be read.
+    pub(super) fn answer(&self, query: Query, events: &EventSink) {
+        match query {
+            Query::Context => events.emit(Event::Answer(Answer::Context(self.context_usage()))),
+            Query::Memory { open } => self.answer_memory(open.as_deref(), events),
+            Query::Mcp { reconnect } => events.emit(Event::Answer(mcp(self.mcp(), reconnect.as_deref()))),
+            other => answer_query(&self.services, &self.context.cwd, other, events),
+        }
+    }
+
+    /// What fills the context window, by part.
+    fn context_usage(&self) -> ContextUsage {
+        let total = self.context_estimate();
+        let parts = context::breakdown(&self.context.system_prompt, self.context.tools.specs(), &self.history, total);
+        ContextUsage {
+            system: parts.system,
+            tools: parts.tools,
+            memory: parts.memory,
+            messages: parts.messages,
+            window: self.window(),
+            compacts_at: self.services.compaction.auto.then(|| self.compact_threshold()),
+        }
+    }
+}
+
+/// Answers a query; works while a turn runs too (it needs only the services). What needs
+/// the session itself is answered [`Answer::Busy`].
+pub(super) fn answer_query(services: &Services, project: &Path, query: Query, events: &EventSink) {
+    let answer = match query {
+        Query::Permissions => {
+            let policy = state::lock(&services.permissions);
+            let rules = policy.listing().into_iter().map(|(list, rule, origin)| RuleEntry { list, rule, origin });
+            Answer::Permissions { mode: policy.mode, rules: rules.collect() }
+        }
+        Query::AddRule { list, rule } => match add_rule(services, project, list, &rule) {
+            Ok(answer) => answer,
+            Err(message) => {
+                events.emit(Event::Error { message });
+                return;
+            }
+        },
+        Query::RemoveRule { rule } => remove_rule(services, project, rule),
+        Query::Hooks => Answer::Hooks(
+            services
+                .hooks()
+                .listing()
+                .into_iter()
+                .map(|(event, matcher, command, source)| HookEntry { event, matcher, command, source })
+                .collect(),
+        ),
+        Query::Context | Query::Memory { .. } | Query::Mcp { .. } => Answer::Busy,
+    };
+    events.emit(Event::Answer(answer));
+}
+
+/// Adds a rule for the session, then to `.cairn/settings.local.json`; `Err` when the rule
+/// cannot be used at all.
+fn add_rule(services: &Services, project: &Path, list: Purpose, rule: &str) -> Result<Answer, String> {
+    let parsed = PermissionRule::parse(rule).map_err(|e| e.to_string())?;
+    let origin = Origin { label: ".cairn/settings.local.json".into(), dir: project.to_path_buf() };
+    state::lock(&services.permissions).add(list, parsed.clone(), origin).map_err(|e| format!("{parsed}: {e}"))?;
+    let rule = parsed.to_string();
+    let saved = settings::add_local_rule(project, list.as_str(), &rule).map_err(|e| e.to_string());
+    Ok(Answer::RuleAdded { list, rule, saved })
+}
+
+/// Takes a rule out of every list of the session and of `.cairn/settings.local.json`.
+fn remove_rule(services: &Services, project: &Path, rule: String) -> Answer {
+    let mut lists = Vec::new();
+    for list in Purpose::ALL {
+        if state::lock(&services.permissions).remove(list, &rule) {
+            lists.push(list);
+        }
+        let _ = settings::remove_local_rule(project, list.as_str(), &rule);
+    }
+    Answer::RuleRemoved { rule, lists }
+}
+
+/// `/mcp`: each server's state; `/mcp reconnect <name>` starts one again.
+fn mcp(manager: Option<&crate::mcp::McpManager>, reconnect: Option<&str>) -> Answer {
+    let Some(manager) = manager else { return Answer::McpServers(None) };
+    let Some(name) = reconnect else { return Answer::McpServers(Some(manager.listing())) };
+    if !manager.listing().iter().any(|s| s.name == name) {
+        return Answer::McpUnknown { name: name.to_owned() };
+    }
+    manager.connect(name);
+    Answer::McpReconnecting { name: name.to_owned() }
+}
