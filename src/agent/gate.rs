@@ -17,7 +17,7 @@ use crate::hooks::{HookEvent, Invocation, PermissionVerdict};
 use crate::permissions::{Call, Context, Decision, Origin, PermissionRule, commands, family, shell};
 use crate::protocol::{ApprovalDecision, Event, EventSink, PermissionDenial};
 use crate::tools::scheduler::Planned;
-use crate::tools::{Approval, ToolContext, ToolKind, ToolOutput, state};
+use crate::tools::{Approval, RegisteredTool, ToolContext, ToolKind, ToolOutput, state};
 
 /// What the gate learned besides the plan.
 #[derive(Default)]
@@ -37,152 +37,193 @@ pub(super) async fn plan_calls(
     events: &EventSink,
     gated: &mut Gated,
 ) -> Vec<Planned> {
-    let denials = &mut gated.denials;
     let mut plan = Vec::with_capacity(calls.len());
     for mut call in calls {
-        let answered = |output: ToolOutput, call: ToolCall| Planned::Answered {
-            call_id: call.id,
-            name: call.name,
-            input: call.input,
-            output,
-        };
-        let Some(tool) = session.context.tools.get(&call.name) else {
-            let available = session.context.tools.names().join(", ");
-            let message = format!(
-                "<tool_use_error>Error: No such tool available: {}. Available tools: {available}.</tool_use_error>",
-                call.name
-            );
-            plan.push(answered(ToolOutput::error(message), call));
-            continue;
-        };
-        if let Err(problem) = tool.prepare(&mut call.input) {
-            let message = format!(
-                "<tool_use_error>InputValidationError: {} was called with invalid input: {problem}. \
-                 Fix the input to match the tool's schema and call it again.</tool_use_error>",
-                call.name
-            );
-            plan.push(answered(ToolOutput::error(message), call));
-            continue;
-        }
-        // PreToolUse hooks: before the permission check, as in Claude Code.
-        let fields = json!({ "tool_name": call.name, "tool_input": call.input, "tool_use_id": call.id });
-        let hooked =
-            session.run_hooks(HookEvent::PreToolUse, &call.name, fields, Some((&call.name, &call.input)), events).await;
-        gated.context.extend(hooked.context.iter().cloned());
-        if let Some(reason) = &hooked.stop {
-            gated.stop = Some(reason.clone());
-            let message = format!("A PreToolUse hook stopped the session before this call ran{}", suffix(reason));
-            plan.push(answered(ToolOutput::error(message), call));
-            continue;
-        }
-        if let Some((command, reason)) = hooked.blocks.first() {
-            let message = format!("PreToolUse:{} hook error: [{command}]: {reason}\n", call.name);
-            plan.push(answered(ToolOutput::error(message), call));
-            continue;
-        }
-        let hook_verdict = hooked.permission.clone();
-        if let Some((PermissionVerdict::Deny, reason)) = &hook_verdict {
-            let message = if reason.is_empty() {
-                format!("A PreToolUse hook refused this {} call.", call.name)
-            } else {
-                reason.clone()
-            };
-            denials.push(denial(&call));
-            plan.push(answered(ToolOutput::error(message), call));
-            continue;
-        }
-        if let Some(input) = hooked.updated_input {
-            call.input = input;
-            if let Err(problem) = tool.prepare(&mut call.input) {
-                let message = format!(
-                    "<tool_use_error>A PreToolUse hook changed the input into an invalid one: {problem}</tool_use_error>"
-                );
-                plan.push(answered(ToolOutput::error(message), call));
-                continue;
-            }
-        }
-        let decision = decide(session, tool.name, tool.kind, tool.approval, &call.input);
-        let decision = match (&hook_verdict, decision) {
-            // A hook's "allow" skips the question, but not a deny rule or a firm ask.
-            (Some((PermissionVerdict::Allow, _)), Decision::Ask { firm: false, .. }) => Decision::Allow,
-            (Some((PermissionVerdict::Ask | PermissionVerdict::Defer, reason)), Decision::Allow) => {
-                Decision::Ask { reason: reason.clone(), firm: true }
-            }
-            (_, decision) => decision,
-        };
-        // PermissionRequest hooks answer for the user (in -p too).
-        let decision = match decision {
-            Decision::Ask { reason, firm } if session.services.hooks().has(HookEvent::PermissionRequest) => {
-                let fields = json!({ "tool_name": call.name, "tool_input": call.input });
-                let answer = session
-                    .run_hooks(
-                        HookEvent::PermissionRequest,
-                        &call.name,
-                        fields,
-                        Some((&call.name, &call.input)),
-                        events,
-                    )
-                    .await;
-                match answer.permission {
-                    Some((PermissionVerdict::Allow, _)) => {
-                        if let Some(input) = answer.updated_input {
-                            call.input = input;
-                        }
-                        Decision::Allow
-                    }
-                    Some((PermissionVerdict::Deny, message)) => Decision::Deny {
-                        reason: if message.is_empty() { "a PermissionRequest hook refused it".into() } else { message },
-                    },
-                    _ => Decision::Ask { reason, firm },
+        let planned = match admit(session, &mut call, cancel, events, gated).await {
+            Ok(tool) => Planned::Run { call_id: call.id, name: call.name, input: call.input, tool },
+            Err(refused) => {
+                if refused.denial {
+                    gated.denials.push(denial(&call));
                 }
+                Planned::Answered { call_id: call.id, name: call.name, input: call.input, output: refused.output }
             }
-            decision => decision,
         };
-        let refusal = match decision {
-            Decision::Allow => None,
-            Decision::Deny { reason } => {
-                Some(format!("Permission to use {} was denied: {reason}. Do not retry this call.", call.name))
-            }
-            Decision::Ask { reason, .. } => match session.services.approval_mode {
-                ApprovalMode::Refuse => Some(format!(
-                    "Permission to use {} was denied: cairn is running non-interactively and no permission \
-                     rule allows this call{}. Do not retry it; finish what you can without it. (The user can \
-                     allow it with --allowedTools or --permission-mode.)",
-                    call.name,
-                    if reason.is_empty() { String::new() } else { format!(" ({reason})") }
-                )),
-                ApprovalMode::Ask => {
-                    let ctx = ToolContext {
-                        call_id: call.id.clone(),
-                        cancel: cancel.clone(),
-                        session: Arc::clone(&session.tools),
-                    };
-                    let preview = tool.preview(&call.input, &ctx);
-                    notify(session, &call.name);
-                    let answer = ask_user(&call, preview, &session.services.approvals, cancel, events).await;
-                    if matches!(answer, Answer::Allowed | Answer::AllowedForSession) {
-                        approve_paths(session, tool.name, &call.input);
-                    }
-                    match answer {
-                        Answer::Allowed => None,
-                        Answer::AllowedForSession => {
-                            remember(session, tool.name, &call.input, events);
-                            None
-                        }
-                        Answer::Refused(message) => Some(message),
-                    }
-                }
-            },
-        };
-        match refusal {
-            None => plan.push(Planned::Run { call_id: call.id, name: call.name, input: call.input, tool }),
-            Some(message) => {
-                denials.push(denial(&call));
-                plan.push(answered(ToolOutput::error(message), call));
-            }
-        }
+        plan.push(planned);
     }
     plan
+}
+
+/// Why a call does not run: the result the model gets, and whether it counts as a
+/// permission denial.
+struct Refused {
+    output: ToolOutput,
+    denial: bool,
+}
+
+impl Refused {
+    /// The call cannot run as made (no such tool, bad input, a hook's block).
+    fn error(message: String) -> Refused {
+        Refused { output: ToolOutput::error(message), denial: false }
+    }
+
+    /// The rules, a hook or the user said no.
+    fn denied(message: String) -> Refused {
+        Refused { output: ToolOutput::error(message), denial: true }
+    }
+}
+
+/// Takes one call through every check, in order; the tool to run it with, or why not.
+/// Hooks and the user may change its input on the way.
+async fn admit(
+    session: &Session,
+    call: &mut ToolCall,
+    cancel: &CancellationToken,
+    events: &EventSink,
+    gated: &mut Gated,
+) -> Result<Arc<RegisteredTool>, Refused> {
+    let tool = prepared(session, call)?;
+    let hook_verdict = pre_tool_use(session, &tool, call, events, gated).await?;
+    let decision = match (hook_verdict, decide(session, tool.name, tool.kind, tool.approval, &call.input)) {
+        // A hook's "allow" skips the question, but not a deny rule or a firm ask.
+        (Some((PermissionVerdict::Allow, _)), Decision::Ask { firm: false, .. }) => Decision::Allow,
+        (Some((PermissionVerdict::Ask | PermissionVerdict::Defer, reason)), Decision::Allow) => {
+            Decision::Ask { reason, firm: true }
+        }
+        (_, decision) => decision,
+    };
+    match permission_request(session, call, decision, events).await {
+        Decision::Allow => Ok(tool),
+        Decision::Deny { reason } => Err(Refused::denied(format!(
+            "Permission to use {} was denied: {reason}. Do not retry this call.",
+            call.name
+        ))),
+        Decision::Ask { reason, .. } => match session.services.approval_mode {
+            ApprovalMode::Refuse => Err(Refused::denied(format!(
+                "Permission to use {} was denied: cairn is running non-interactively and no permission \
+                 rule allows this call{}. Do not retry it; finish what you can without it. (The user can \
+                 allow it with --allowedTools or --permission-mode.)",
+                call.name,
+                if reason.is_empty() { String::new() } else { format!(" ({reason})") }
+            ))),
+            ApprovalMode::Ask => ask(session, &tool, call, cancel, events).await.map(|()| tool),
+        },
+    }
+}
+
+/// The tool called, with the call's input checked against its schema.
+fn prepared(session: &Session, call: &mut ToolCall) -> Result<Arc<RegisteredTool>, Refused> {
+    let Some(tool) = session.context.tools.get(&call.name) else {
+        let available = session.context.tools.names().join(", ");
+        return Err(Refused::error(format!(
+            "<tool_use_error>Error: No such tool available: {}. Available tools: {available}.</tool_use_error>",
+            call.name
+        )));
+    };
+    tool.prepare(&mut call.input).map_err(|problem| {
+        Refused::error(format!(
+            "<tool_use_error>InputValidationError: {} was called with invalid input: {problem}. \
+             Fix the input to match the tool's schema and call it again.</tool_use_error>",
+            call.name
+        ))
+    })?;
+    Ok(tool)
+}
+
+/// PreToolUse hooks, before the permission check as in Claude Code: they may stop the
+/// session, block or refuse the call, change its input, or give a verdict the rules weigh.
+async fn pre_tool_use(
+    session: &Session,
+    tool: &RegisteredTool,
+    call: &mut ToolCall,
+    events: &EventSink,
+    gated: &mut Gated,
+) -> Result<Option<(PermissionVerdict, String)>, Refused> {
+    let fields = json!({ "tool_name": call.name, "tool_input": call.input, "tool_use_id": call.id });
+    let hooked =
+        session.run_hooks(HookEvent::PreToolUse, &call.name, fields, Some((&call.name, &call.input)), events).await;
+    gated.context.extend(hooked.context.iter().cloned());
+    if let Some(reason) = &hooked.stop {
+        gated.stop = Some(reason.clone());
+        return Err(Refused::error(format!(
+            "A PreToolUse hook stopped the session before this call ran{}",
+            suffix(reason)
+        )));
+    }
+    if let Some((command, reason)) = hooked.blocks.first() {
+        return Err(Refused::error(format!("PreToolUse:{} hook error: [{command}]: {reason}\n", call.name)));
+    }
+    if let Some((PermissionVerdict::Deny, reason)) = &hooked.permission {
+        let message = if reason.is_empty() {
+            format!("A PreToolUse hook refused this {} call.", call.name)
+        } else {
+            reason.clone()
+        };
+        return Err(Refused::denied(message));
+    }
+    if let Some(input) = hooked.updated_input {
+        call.input = input;
+        tool.prepare(&mut call.input).map_err(|problem| {
+            Refused::error(format!(
+                "<tool_use_error>A PreToolUse hook changed the input into an invalid one: {problem}</tool_use_error>"
+            ))
+        })?;
+    }
+    Ok(hooked.permission)
+}
+
+/// PermissionRequest hooks answer a question for the user (in `-p` too).
+async fn permission_request(
+    session: &Session,
+    call: &mut ToolCall,
+    decision: Decision,
+    events: &EventSink,
+) -> Decision {
+    let Decision::Ask { reason, firm } = decision else { return decision };
+    if !session.services.hooks().has(HookEvent::PermissionRequest) {
+        return Decision::Ask { reason, firm };
+    }
+    let fields = json!({ "tool_name": call.name, "tool_input": call.input });
+    let answer = session
+        .run_hooks(HookEvent::PermissionRequest, &call.name, fields, Some((&call.name, &call.input)), events)
+        .await;
+    match answer.permission {
+        Some((PermissionVerdict::Allow, _)) => {
+            if let Some(input) = answer.updated_input {
+                call.input = input;
+            }
+            Decision::Allow
+        }
+        Some((PermissionVerdict::Deny, message)) => Decision::Deny {
+            reason: if message.is_empty() { "a PermissionRequest hook refused it".into() } else { message },
+        },
+        _ => Decision::Ask { reason, firm },
+    }
+}
+
+/// Asks the user, showing what the call would do; "yes" approves the paths it writes,
+/// "yes, and don't ask again" also adds a rule for the session.
+async fn ask(
+    session: &Session,
+    tool: &RegisteredTool,
+    call: &ToolCall,
+    cancel: &CancellationToken,
+    events: &EventSink,
+) -> Result<(), Refused> {
+    let ctx = ToolContext { call_id: call.id.clone(), cancel: cancel.clone(), session: Arc::clone(&session.tools) };
+    let preview = tool.preview(&call.input, &ctx);
+    notify(session, &call.name);
+    let answer = ask_user(call, preview, &session.services.approvals, cancel, events).await;
+    if matches!(answer, Answer::Allowed | Answer::AllowedForSession) {
+        approve_paths(session, tool.name, &call.input);
+    }
+    match answer {
+        Answer::Allowed => Ok(()),
+        Answer::AllowedForSession => {
+            remember(session, tool.name, &call.input, events);
+            Ok(())
+        }
+        Answer::Refused(message) => Err(Refused::denied(message)),
+    }
 }
 
 fn denial(call: &ToolCall) -> PermissionDenial {

@@ -14,6 +14,7 @@
 
 pub mod compact;
 pub mod context;
+mod driver;
 mod gate;
 mod invoke;
 mod live;
@@ -24,7 +25,6 @@ mod subagent;
 mod turn;
 mod turn_context;
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,7 +32,6 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 use crate::conversation::history::Message;
 use crate::cost::CostTracker;
@@ -41,7 +40,7 @@ use crate::hooks::{HookEvent, Hooks, Invocation, Summary};
 use crate::memory::MemoryPaths;
 use crate::permissions::PermissionMode;
 use crate::permissions::PermissionPolicy;
-use crate::protocol::{Event, EventSink, Op, SessionInfo, TurnStatus, UserInput};
+use crate::protocol::{Event, EventSink, Op, SessionInfo, TurnStatus};
 use crate::provider::Provider;
 use crate::provider::models::{self, ModelInfo};
 use crate::provider::retry::RetryPolicy;
@@ -51,7 +50,7 @@ use crate::session::{Loaded, Record, Store, Transcript, TurnSummary};
 use crate::tools::bash::shells::ShellRegistry;
 use crate::tools::todo::Todo;
 use crate::tools::{SessionState, ToolRegistry, state};
-use compact::{CompactionConfig, Trigger};
+use compact::CompactionConfig;
 use context::Meter;
 pub use services::{ApprovalMode, Approvals, ReloadedSettings, ServiceParts, Services, SettingsReloader};
 pub use turn_context::TurnContext;
@@ -194,7 +193,7 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
     session.context.tools.prepare_validators();
     session._watcher = live::watch(&session, &ops_tx, &sink);
     session.ops = Some(ops_tx.downgrade());
-    let task = tokio::spawn(run(session, resumed, ops_rx, sink));
+    let task = tokio::spawn(driver::run(session, resumed, ops_rx, sink));
     AgentHandle { ops: ops_tx, events, task }
 }
 
@@ -575,164 +574,5 @@ impl Session {
         self.title = Some(title);
         self.sync(events).await;
         events.emit(Event::SessionChanged(self.info()));
-    }
-}
-
-/// Work that waits for the running turn to end.
-enum Pending {
-    Turn(UserInput),
-    SetModel(String),
-    Clear,
-    Resume(String),
-    Compact(Option<String>),
-}
-
-async fn run(mut session: Session, resumed: Option<Loaded>, mut ops: mpsc::UnboundedReceiver<Op>, events: EventSink) {
-    let restored = resumed.map(|loaded| {
-        let transcript = session.transcript.take();
-        session.adopt(loaded, transcript)
-    });
-    events.emit(Event::SessionStarted(session.info()));
-    for message in state::read(&session.services.catalog).warnings.clone() {
-        events.emit(Event::Notice { message });
-    }
-    let source = if restored.is_some() { "resume" } else { "startup" };
-    if let Some(todos) = restored {
-        session.announce_restored(todos, &events);
-    }
-    session.session_start(source, &events).await;
-    let mut queued = VecDeque::new();
-    loop {
-        let next = match queued.pop_front() {
-            Some(next) => next,
-            None => match ops.recv().await {
-                Some(Op::UserTurn(input)) => Pending::Turn(input),
-                Some(Op::SetModel(model)) => Pending::SetModel(model),
-                Some(Op::Clear) => Pending::Clear,
-                Some(Op::Resume(key)) => Pending::Resume(key),
-                Some(Op::Compact(instructions)) => Pending::Compact(instructions),
-                Some(Op::Reload(changed)) => {
-                    session.reload(&changed, &events);
-                    continue;
-                }
-                Some(Op::Remember(note)) => {
-                    session.remember(&note, &events);
-                    continue;
-                }
-                Some(Op::Rename(title)) => {
-                    session.rename(title, &events).await;
-                    continue;
-                }
-                Some(Op::Query(query)) => {
-                    session.answer(query, &events);
-                    continue;
-                }
-                Some(Op::SetPermissionMode(mode)) => {
-                    state::lock(&session.services.permissions).mode = mode;
-                    events.emit(Event::SessionChanged(session.info()));
-                    continue;
-                }
-                Some(Op::Interrupt | Op::ApprovalAnswer { .. }) => continue,
-                Some(Op::Shutdown) | None => {
-                    session.close(&events).await;
-                    return;
-                }
-            },
-        };
-        let input = match next {
-            Pending::Turn(input) => input,
-            Pending::SetModel(model) => {
-                session.context.model = models::lookup(&model);
-                events.emit(Event::SessionChanged(session.info()));
-                continue;
-            }
-            Pending::Clear => {
-                session.session_end("clear", &events).await;
-                session.start_over(&events);
-                session.session_start("clear", &events).await;
-                continue;
-            }
-            Pending::Resume(key) => {
-                if session.resume(key, &events).await {
-                    session.session_start("resume", &events).await;
-                }
-                continue;
-            }
-            Pending::Compact(instructions) => {
-                if session.history.is_empty() {
-                    events.emit(Event::Notice { message: "Nothing to compact yet.".into() });
-                } else if let Err(e) =
-                    session.compact(Trigger::Manual, instructions, &CancellationToken::new(), &events).await
-                {
-                    events.emit(Event::Error { message: e.message() });
-                }
-                continue;
-            }
-        };
-        let cancel = CancellationToken::new();
-        let mut shutdown = false;
-        let mut mode_changed = false;
-        let mut renamed = None;
-        let mut reloads = Vec::new();
-        let mut notes: Vec<String> = Vec::new();
-        let services = Arc::clone(&session.services);
-        let transcript = session.transcript.clone();
-        let cwd = session.context.cwd.clone();
-        let ended = {
-            let turn = turn::run_turn(&mut session, input, cancel.clone(), &events);
-            tokio::pin!(turn);
-            loop {
-                tokio::select! {
-                    ended = &mut turn => break ended,
-                    op = ops.recv(), if !shutdown => match op {
-                        Some(Op::Interrupt) => cancel.cancel(),
-                        Some(Op::ApprovalAnswer { call_id, decision }) => services.approvals.answer(&call_id, decision),
-                        Some(Op::SetPermissionMode(mode)) => {
-                            state::lock(&services.permissions).mode = mode;
-                            mode_changed = true;
-                        }
-                        Some(Op::UserTurn(input)) => queued.push_back(Pending::Turn(input)),
-                        Some(Op::SetModel(model)) => queued.push_back(Pending::SetModel(model)),
-                        Some(Op::Clear) => queued.push_back(Pending::Clear),
-                        Some(Op::Resume(key)) => queued.push_back(Pending::Resume(key)),
-                        Some(Op::Compact(instructions)) => queued.push_back(Pending::Compact(instructions)),
-                        Some(Op::Reload(changed)) => reloads.extend(changed),
-                        Some(Op::Remember(note)) => notes.push(note),
-                        Some(Op::Query(query)) => queries::answer_query(&services, &cwd, query, &events),
-                        Some(Op::Rename(title)) => {
-                            if let Some(transcript) = &transcript {
-                                transcript.record(Record::Title(title.trim().to_owned()));
-                            }
-                            renamed = Some(title.trim().to_owned()).filter(|t| !t.is_empty());
-                        }
-                        Some(Op::Shutdown) | None => {
-                            shutdown = true;
-                            cancel.cancel();
-                        }
-                    },
-                }
-            }
-        };
-        if renamed.is_some() {
-            session.title = renamed;
-            mode_changed = true;
-        }
-        if !reloads.is_empty() {
-            reloads.sort();
-            reloads.dedup();
-            session.reload(&reloads, &events);
-        }
-        for note in notes {
-            session.remember(&note, &events);
-        }
-        session.finish_turn(&ended, &events).await;
-        events.emit(ended);
-        if mode_changed {
-            events.emit(Event::SessionChanged(session.info()));
-        }
-        if shutdown {
-            session.close(&events).await;
-            return;
-        }
     }
 }

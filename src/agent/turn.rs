@@ -77,20 +77,14 @@ pub(super) async fn run_turn(
                 session.revoke();
                 events.emit(Event::Error { message: message.clone() });
                 let error = TurnError { kind: TurnErrorKind::Command, status: None, message };
-                return Event::TurnComplete(outcome(
-                    session,
-                    new_turn(),
-                    TurnStatus::Failed(error),
-                    String::new(),
-                    None,
-                ));
+                return ended(session, &mut new_turn(), TurnStatus::Failed(error));
             }
         },
         None => input,
     };
-    let ended = run_expanded(session, input, typed, cancel, events).await;
+    let end = run_expanded(session, input, typed, cancel, events).await;
     session.revoke();
-    ended
+    end
 }
 
 fn new_turn() -> TurnState {
@@ -107,6 +101,18 @@ fn new_turn() -> TurnState {
     }
 }
 
+/// How a step of the loop went: round again, or the turn ends with this event.
+enum Flow {
+    Again,
+    End(Box<Event>),
+}
+
+impl Flow {
+    fn end(event: Event) -> Flow {
+        Flow::End(Box::new(event))
+    }
+}
+
 async fn run_expanded(
     session: &mut Session,
     input: UserInput,
@@ -120,17 +126,69 @@ async fn run_expanded(
         let reason = if hooked.blocked() { hooked.block_reason() } else { hooked.stop.clone().unwrap_or_default() };
         let shown = if reason.is_empty() { String::new() } else { format!(": {reason}") };
         events.emit(Event::Notice { message: format!("A UserPromptSubmit hook blocked the prompt{shown}") });
-        return Event::TurnComplete(outcome(session, turn, TurnStatus::HookStopped { reason }, String::new(), None));
+        return ended(session, &mut turn, TurnStatus::HookStopped { reason });
     }
+    submit(session, input, prompt, hooked.context, &cancel, events).await;
+    let full_budget = session.context.model.max_output_tokens;
+    let mut max_tokens = session.context.model.default_output_budget();
+    loop {
+        if let Some(limit) = session.context.max_turns
+            && turn.requests >= limit
+        {
+            return ended(session, &mut turn, TurnStatus::MaxTurns { limit });
+        }
+        match session.keep_within_window(&cancel, events).await {
+            Ok(()) => {}
+            Err(CompactError::Cancelled) => return interrupted(session, &mut turn, INTERRUPTED_REQUEST),
+            Err(CompactError::Blocked(message)) => events.emit(Event::Notice { message }),
+            Err(error) => return ended(session, &mut turn, compaction_failed(&error)),
+        }
+        let response = match request_response(session, &mut turn, max_tokens, &cancel, events).await {
+            Ok(response) => response,
+            Err(error) => match failed_request(session, &mut turn, error, &cancel, events).await {
+                Flow::Again => continue,
+                Flow::End(event) => return *event,
+            },
+        };
+        if response.truncated_tool_call && max_tokens < full_budget {
+            max_tokens = full_budget;
+            continue;
+        }
+        let calls = record_response(session, &response, events);
+        if let Some(limit) = session.context.max_budget_usd
+            && session.costs.total_cost_usd >= limit
+        {
+            return ended(session, &mut turn, TurnStatus::MaxBudget { limit });
+        }
+        let flow = if calls.is_empty() {
+            answered(session, &mut turn, &response, events).await
+        } else {
+            ran_tools(session, &mut turn, calls, &cancel, events).await
+        };
+        if let Flow::End(event) = flow {
+            return *event;
+        }
+    }
+}
+
+/// The user's message as the model gets it — with the session's context on the first
+/// turn (the date, the repository's state, the memory files, so the system prompt and the
+/// prompt cache never change), the skills when they changed, what hooks added, and the
+/// attached files — counted, recorded and put in the history.
+async fn submit(
+    session: &mut Session,
+    input: UserInput,
+    prompt: String,
+    hook_context: Vec<String>,
+    cancel: &CancellationToken,
+    events: &EventSink,
+) {
     session.turns += 1;
     session.last_prompt.clone_from(&prompt);
     if session.first_prompt.is_none() {
-        session.first_prompt = Some(prompt.clone());
+        session.first_prompt = Some(prompt);
     }
     let mut content: Vec<ContentBlock> = Vec::new();
-    // The first message carries what the system prompt must not: the date, the repository's
-    // state, the memory files (so the system prompt, and the prompt cache, never change).
-    // The skills the model may invoke go with it, and again whenever they change.
     let listing = session.listing();
     if session.history.is_empty() {
         let mut context = session_context(session, events);
@@ -153,134 +211,108 @@ async fn run_expanded(
     }
     content.extend(session.pending_context.drain(..).map(|c| ContentBlock::text(context_block(&c))));
     content.extend(input.content);
-    content.extend(attach_files(session, &input.attachments, &cancel).await);
-    content.extend(hooked.context.iter().map(|c| ContentBlock::text(context_block(c))));
+    content.extend(attach_files(session, &input.attachments, cancel).await);
+    content.extend(hook_context.iter().map(|c| ContentBlock::text(context_block(c))));
     let mode = state::lock(&session.services.permissions).mode;
     session.record(Record::User { content: content.clone(), permission_mode: Some(mode), meta: false });
     session.history.push(Message { role: Role::User, content });
-    let full_budget = session.context.model.max_output_tokens;
-    let mut max_tokens = session.context.model.default_output_budget();
-    loop {
-        if let Some(limit) = session.context.max_turns
-            && turn.requests >= limit
-        {
-            return Event::TurnComplete(outcome(session, turn, TurnStatus::MaxTurns { limit }, String::new(), None));
+}
+
+/// A request that did not get an answer: an interrupt, a prompt too long for the window
+/// (compacted once, then asked again), or an error the retries could not get past.
+async fn failed_request(
+    session: &mut Session,
+    turn: &mut TurnState,
+    error: SampleError,
+    cancel: &CancellationToken,
+    events: &EventSink,
+) -> Flow {
+    match error {
+        SampleError::Cancelled => Flow::end(interrupted(session, turn, INTERRUPTED_REQUEST)),
+        SampleError::Failed { error: ProviderError::ContextTooLong { .. }, .. } if !turn.compacted_for_error => {
+            turn.compacted_for_error = true;
+            match session.compact(Trigger::Auto, None, cancel, events).await {
+                Ok(_) => Flow::Again,
+                Err(CompactError::Cancelled) => Flow::end(interrupted(session, turn, INTERRUPTED_REQUEST)),
+                Err(error) => Flow::end(ended(session, turn, compaction_failed(&error))),
+            }
         }
-        match session.keep_within_window(&cancel, events).await {
-            Ok(()) => {}
-            Err(CompactError::Cancelled) => {
-                push_note(session, INTERRUPTED_REQUEST, false);
-                return Event::TurnAborted(outcome(session, turn, TurnStatus::Interrupted, String::new(), None));
+        SampleError::Failed { error, attempts } => {
+            let mut failure = turn_error(&error, attempts);
+            if failure.kind == TurnErrorKind::ContextTooLong && turn.compacted_for_error {
+                failure.message = format!(
+                    "The conversation was compacted and is still too long for the model's context window. \
+                     Use /clear to start a new conversation, or switch to a model with a larger window. \
+                     The API said: {}",
+                    failure.message
+                );
             }
-            Err(CompactError::Blocked(message)) => events.emit(Event::Notice { message }),
-            Err(error) => {
-                return Event::TurnComplete(outcome(session, turn, compaction_failed(&error), String::new(), None));
-            }
+            Flow::end(ended(session, turn, TurnStatus::Failed(failure)))
         }
-        let response = match request_response(session, &mut turn, max_tokens, &cancel, events).await {
-            Ok(response) => response,
-            Err(SampleError::Cancelled) => {
-                push_note(session, INTERRUPTED_REQUEST, false);
-                return Event::TurnAborted(outcome(session, turn, TurnStatus::Interrupted, String::new(), None));
-            }
-            // Too long for the window after all: compact once and ask again.
-            Err(SampleError::Failed { error: ProviderError::ContextTooLong { .. }, .. })
-                if !turn.compacted_for_error =>
-            {
-                turn.compacted_for_error = true;
-                match session.compact(Trigger::Auto, None, &cancel, events).await {
-                    Ok(_) => continue,
-                    Err(CompactError::Cancelled) => {
-                        push_note(session, INTERRUPTED_REQUEST, false);
-                        return Event::TurnAborted(outcome(
-                            session,
-                            turn,
-                            TurnStatus::Interrupted,
-                            String::new(),
-                            None,
-                        ));
-                    }
-                    Err(error) => {
-                        return Event::TurnComplete(outcome(
-                            session,
-                            turn,
-                            compaction_failed(&error),
-                            String::new(),
-                            None,
-                        ));
-                    }
-                }
-            }
-            Err(SampleError::Failed { error, attempts }) => {
-                let mut failure = turn_error(&error, attempts);
-                if failure.kind == TurnErrorKind::ContextTooLong && turn.compacted_for_error {
-                    failure.message = format!(
-                        "The conversation was compacted and is still too long for the model's context window. \
-                         Use /clear to start a new conversation, or switch to a model with a larger window. \
-                         The API said: {}",
-                        failure.message
-                    );
-                }
-                let status = TurnStatus::Failed(failure);
-                return Event::TurnComplete(outcome(session, turn, status, String::new(), None));
-            }
-        };
-        if response.truncated_tool_call && max_tokens < full_budget {
-            max_tokens = full_budget;
-            continue;
-        }
-        let calls = record_response(session, &response, events);
-        if let Some(limit) = session.context.max_budget_usd
-            && session.costs.total_cost_usd >= limit
-        {
-            return Event::TurnComplete(outcome(session, turn, TurnStatus::MaxBudget { limit }, String::new(), None));
-        }
-        if !calls.is_empty() {
-            run_tools(session, &mut turn, calls, &cancel, events).await;
-            if cancel.is_cancelled() {
-                push_note(session, INTERRUPTED_TOOLS, false);
-                return Event::TurnAborted(outcome(session, turn, TurnStatus::Interrupted, String::new(), None));
-            }
-            if let Some(reason) = turn.stop.take() {
-                return Event::TurnComplete(outcome(
-                    session,
-                    turn,
-                    TurnStatus::HookStopped { reason },
-                    String::new(),
-                    None,
-                ));
-            }
-            continue;
-        }
-        let text = history::text_of(&response.content);
-        if response.stop_reason == Some(StopReason::MaxTokens) && turn.continuations < MAX_CONTINUATIONS {
-            turn.continuations += 1;
-            turn.cut_text.push_str(&text);
-            push_note(session, CONTINUE_PROMPT, true);
-            continue;
-        }
-        // Stop hooks may keep the turn going (at most MAX_STOP_BLOCKS times in a row).
-        let fields = json!({
-            "stop_hook_active": turn.stop_blocks > 0,
-            "last_assistant_message": text,
-            "background_tasks": [],
-            "session_crons": [],
-        });
-        let hooked = session.run_hooks(HookEvent::Stop, "", fields, None, events).await;
-        if hooked.blocked() {
-            if turn.stop_blocks < MAX_STOP_BLOCKS {
-                turn.stop_blocks += 1;
-                push_note(session, &format!("Stop hook feedback:\n{}", hooked.block_reason()), true);
-                continue;
-            }
-            events.emit(Event::Notice {
-                message: format!("Stop hooks blocked the end {MAX_STOP_BLOCKS} times in a row; the turn ends here."),
-            });
-        }
-        let result = std::mem::take(&mut turn.cut_text) + &text;
-        let stop_reason = response.stop_reason.clone();
-        return Event::TurnComplete(outcome(session, turn, TurnStatus::Success, result, stop_reason));
     }
+}
+
+/// The model called tools: they ran; the turn goes on unless it was interrupted or a
+/// hook stopped it.
+async fn ran_tools(
+    session: &mut Session,
+    turn: &mut TurnState,
+    calls: Vec<ToolCall>,
+    cancel: &CancellationToken,
+    events: &EventSink,
+) -> Flow {
+    run_tools(session, turn, calls, cancel, events).await;
+    if cancel.is_cancelled() {
+        return Flow::end(interrupted(session, turn, INTERRUPTED_TOOLS));
+    }
+    match turn.stop.take() {
+        Some(reason) => Flow::end(ended(session, turn, TurnStatus::HookStopped { reason })),
+        None => Flow::Again,
+    }
+}
+
+/// The model answered without tools: an answer cut off at the output limit is continued;
+/// Stop hooks may keep the turn going (at most [`MAX_STOP_BLOCKS`] times in a row);
+/// otherwise the turn is done.
+async fn answered(session: &mut Session, turn: &mut TurnState, response: &Response, events: &EventSink) -> Flow {
+    let text = history::text_of(&response.content);
+    if response.stop_reason == Some(StopReason::MaxTokens) && turn.continuations < MAX_CONTINUATIONS {
+        turn.continuations += 1;
+        turn.cut_text.push_str(&text);
+        push_note(session, CONTINUE_PROMPT, true);
+        return Flow::Again;
+    }
+    let fields = json!({
+        "stop_hook_active": turn.stop_blocks > 0,
+        "last_assistant_message": text,
+        "background_tasks": [],
+        "session_crons": [],
+    });
+    let hooked = session.run_hooks(HookEvent::Stop, "", fields, None, events).await;
+    if hooked.blocked() {
+        if turn.stop_blocks < MAX_STOP_BLOCKS {
+            turn.stop_blocks += 1;
+            push_note(session, &format!("Stop hook feedback:\n{}", hooked.block_reason()), true);
+            return Flow::Again;
+        }
+        events.emit(Event::Notice {
+            message: format!("Stop hooks blocked the end {MAX_STOP_BLOCKS} times in a row; the turn ends here."),
+        });
+    }
+    let result = std::mem::take(&mut turn.cut_text) + &text;
+    let stop_reason = response.stop_reason.clone();
+    Flow::end(Event::TurnComplete(outcome(session, turn, TurnStatus::Success, result, stop_reason)))
+}
+
+/// The turn ends without an answer.
+fn ended(session: &Session, turn: &mut TurnState, status: TurnStatus) -> Event {
+    Event::TurnComplete(outcome(session, turn, status, String::new(), None))
+}
+
+/// The turn was interrupted: the history says so (`note`), and the turn is aborted.
+fn interrupted(session: &mut Session, turn: &mut TurnState, note: &str) -> Event {
+    push_note(session, note, false);
+    Event::TurnAborted(outcome(session, turn, TurnStatus::Interrupted, String::new(), None))
 }
 
 /// A user message cairn adds itself (an interrupt note, a request to continue), recorded
@@ -559,7 +591,7 @@ fn turn_error(error: &ProviderError, attempts: u32) -> TurnError {
 
 fn outcome(
     session: &Session,
-    turn: TurnState,
+    turn: &mut TurnState,
     status: TurnStatus,
     result: String,
     stop_reason: Option<StopReason>,
@@ -574,6 +606,6 @@ fn outcome(
         usage: session.costs.total,
         total_cost_usd: session.costs.total_cost_usd,
         model_usage: session.costs.by_model.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        permission_denials: turn.denials,
+        permission_denials: std::mem::take(&mut turn.denials),
     }
 }

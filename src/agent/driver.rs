@@ -1,0 +1,229 @@
+//! The core's task: it takes the front end's [`Op`]s one at a time. Between turns each is
+//! done at once; a user turn runs while the task keeps listening, so an interrupt cancels
+//! the turn's token, an approval answer reaches the gate waiting for it, a permission-mode
+//! change applies to the next tool call and queries about the setup are answered; user
+//! turns, model changes, `/clear`, `/resume` and `/compact` that arrive meanwhile wait
+//! their turn, and renames, notes and reloads are applied when it ends.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::compact::Trigger;
+use super::{Session, queries, turn};
+use crate::custom::watch::Changed;
+use crate::protocol::{Event, EventSink, Op, UserInput};
+use crate::provider::models;
+use crate::session::{Loaded, Record};
+use crate::tools::state;
+
+/// Work that waits for the running turn to end.
+enum Pending {
+    Turn(UserInput),
+    SetModel(String),
+    Clear,
+    Resume(String),
+    Compact(Option<String>),
+}
+
+impl Pending {
+    /// The op as work that waits for a turn, or the op back if it does not wait.
+    fn of(op: Op) -> Result<Pending, Op> {
+        Ok(match op {
+            Op::UserTurn(input) => Pending::Turn(input),
+            Op::SetModel(model) => Pending::SetModel(model),
+            Op::Clear => Pending::Clear,
+            Op::Resume(key) => Pending::Resume(key),
+            Op::Compact(instructions) => Pending::Compact(instructions),
+            other => return Err(other),
+        })
+    }
+}
+
+/// What arrived while a turn ran and is applied once it has ended.
+#[derive(Default)]
+struct Meanwhile {
+    shutdown: bool,
+    /// The session's info changed (the mode, the title): front ends hear it after the turn.
+    changed: bool,
+    renamed: Option<String>,
+    reloads: Vec<Changed>,
+    notes: Vec<String>,
+}
+
+pub(super) async fn run(
+    mut session: Session,
+    resumed: Option<Loaded>,
+    mut ops: mpsc::UnboundedReceiver<Op>,
+    events: EventSink,
+) {
+    open(&mut session, resumed, &events).await;
+    let mut queued = VecDeque::new();
+    loop {
+        let next = match queued.pop_front() {
+            Some(next) => next,
+            None => match ops.recv().await.map(Pending::of) {
+                Some(Ok(pending)) => pending,
+                Some(Err(Op::Shutdown)) | None => break,
+                Some(Err(op)) => {
+                    between_turns(&mut session, op, &events).await;
+                    continue;
+                }
+            },
+        };
+        let input = match next {
+            Pending::Turn(input) => input,
+            other => {
+                apply(&mut session, other, &events).await;
+                continue;
+            }
+        };
+        let mut meanwhile = Meanwhile::default();
+        let ended = listen_while(&mut session, input, &mut ops, &mut queued, &mut meanwhile, &events).await;
+        after_turn(&mut session, ended, &mut meanwhile, &events).await;
+        if meanwhile.shutdown {
+            break;
+        }
+    }
+    session.close(&events).await;
+}
+
+/// The session begins (or continues one read from disk): front ends are told, then the
+/// SessionStart hooks run.
+async fn open(session: &mut Session, resumed: Option<Loaded>, events: &EventSink) {
+    let restored = resumed.map(|loaded| {
+        let transcript = session.transcript.take();
+        session.adopt(loaded, transcript)
+    });
+    events.emit(Event::SessionStarted(session.info()));
+    for message in state::read(&session.services.catalog).warnings.clone() {
+        events.emit(Event::Notice { message });
+    }
+    let source = if restored.is_some() { "resume" } else { "startup" };
+    if let Some(todos) = restored {
+        session.announce_restored(todos, events);
+    }
+    session.session_start(source, events).await;
+}
+
+/// An op that does not wait for a turn, with no turn running.
+async fn between_turns(session: &mut Session, op: Op, events: &EventSink) {
+    match op {
+        Op::Reload(changed) => session.reload(&changed, events),
+        Op::Remember(note) => session.remember(&note, events),
+        Op::Rename(title) => session.rename(title, events).await,
+        Op::Query(query) => session.answer(query, events),
+        Op::SetPermissionMode(mode) => {
+            state::lock(&session.services.permissions).mode = mode;
+            events.emit(Event::SessionChanged(session.info()));
+        }
+        _ => {}
+    }
+}
+
+/// Work that waited for the turn (a user turn aside).
+async fn apply(session: &mut Session, pending: Pending, events: &EventSink) {
+    match pending {
+        Pending::Turn(_) => {}
+        Pending::SetModel(model) => {
+            session.context.model = models::lookup(&model);
+            events.emit(Event::SessionChanged(session.info()));
+        }
+        Pending::Clear => {
+            session.session_end("clear", events).await;
+            session.start_over(events);
+            session.session_start("clear", events).await;
+        }
+        Pending::Resume(key) => {
+            if session.resume(key, events).await {
+                session.session_start("resume", events).await;
+            }
+        }
+        Pending::Compact(_) if session.history.is_empty() => {
+            events.emit(Event::Notice { message: "Nothing to compact yet.".into() });
+        }
+        Pending::Compact(instructions) => {
+            let compacted = session.compact(Trigger::Manual, instructions, &CancellationToken::new(), events).await;
+            if let Err(e) = compacted {
+                events.emit(Event::Error { message: e.message() });
+            }
+        }
+    }
+}
+
+/// Runs a user turn and keeps listening to the front end until it ends; how it ended.
+async fn listen_while(
+    session: &mut Session,
+    input: UserInput,
+    ops: &mut mpsc::UnboundedReceiver<Op>,
+    queued: &mut VecDeque<Pending>,
+    meanwhile: &mut Meanwhile,
+    events: &EventSink,
+) -> Event {
+    let cancel = CancellationToken::new();
+    let services = Arc::clone(&session.services);
+    let transcript = session.transcript.clone();
+    let cwd = session.context.cwd.clone();
+    let turn = turn::run_turn(session, input, cancel.clone(), events);
+    tokio::pin!(turn);
+    loop {
+        let op = tokio::select! {
+            ended = &mut turn => return ended,
+            op = ops.recv(), if !meanwhile.shutdown => op,
+        };
+        let op = match op.map(Pending::of) {
+            Some(Ok(pending)) => {
+                queued.push_back(pending);
+                continue;
+            }
+            Some(Err(op)) => op,
+            None => Op::Shutdown,
+        };
+        match op {
+            Op::Interrupt => cancel.cancel(),
+            Op::ApprovalAnswer { call_id, decision } => services.approvals.answer(&call_id, decision),
+            Op::SetPermissionMode(mode) => {
+                state::lock(&services.permissions).mode = mode;
+                meanwhile.changed = true;
+            }
+            Op::Reload(changed) => meanwhile.reloads.extend(changed),
+            Op::Remember(note) => meanwhile.notes.push(note),
+            Op::Query(query) => queries::answer_query(&services, &cwd, query, events),
+            Op::Rename(title) => {
+                if let Some(transcript) = &transcript {
+                    transcript.record(Record::Title(title.trim().to_owned()));
+                }
+                meanwhile.renamed = Some(title.trim().to_owned()).filter(|t| !t.is_empty());
+            }
+            Op::Shutdown => {
+                meanwhile.shutdown = true;
+                cancel.cancel();
+            }
+            Op::UserTurn(_) | Op::SetModel(_) | Op::Clear | Op::Resume(_) | Op::Compact(_) => {}
+        }
+    }
+}
+
+/// The turn has ended: what arrived meanwhile is applied, the turn's end is on disk, then
+/// front ends are told.
+async fn after_turn(session: &mut Session, ended: Event, meanwhile: &mut Meanwhile, events: &EventSink) {
+    if let Some(title) = meanwhile.renamed.take() {
+        session.title = Some(title);
+        meanwhile.changed = true;
+    }
+    if !meanwhile.reloads.is_empty() {
+        meanwhile.reloads.sort();
+        meanwhile.reloads.dedup();
+        session.reload(&meanwhile.reloads, events);
+    }
+    for note in std::mem::take(&mut meanwhile.notes) {
+        session.remember(&note, events);
+    }
+    session.finish_turn(&ended, events).await;
+    events.emit(ended);
+    if meanwhile.changed {
+        events.emit(Event::SessionChanged(session.info()));
+    }
+}
