@@ -1,6 +1,7 @@
 //! The crate's shape: every `crate::` path in `src/` (test modules aside) names a module
-//! below the one it is written in, in the layer order `lib.rs` writes down. An import that
-//! reaches up fails here, with the file and the line, so the layers cannot decay.
+//! below the one it is written in, in the layer order `lib.rs` writes down, and no file or
+//! function grows past the size a reader can hold. What breaks either fails here, with the
+//! file and the line, so the shape cannot decay.
 
 use std::path::{Path, PathBuf};
 
@@ -72,4 +73,75 @@ fn no_module_uses_one_above_it() {
         }
     }
     assert!(broken.is_empty(), "{} imports break the layers:\n{}", broken.len(), broken.join("\n"));
+}
+
+/// The line a function's body ends on, as rustfmt lays it out: the first line after its
+/// signature that is `}` at the signature's indentation. `None` for a signature without
+/// a body (a trait's declaration).
+fn body_end(lines: &[&str], start: usize, indent: &str) -> Option<usize> {
+    let closing = format!("{indent}}}");
+    for (offset, line) in lines[start..].iter().enumerate() {
+        if offset == 0 && line.trim_end().ends_with(';') {
+            return None;
+        }
+        if *line == closing {
+            return Some(start + offset);
+        }
+        // A signature that ends in `;` over several lines, then the next item.
+        if offset > 0
+            && line.starts_with(indent)
+            && line.trim_end().ends_with(';')
+            && line[indent.len()..].starts_with(')')
+        {
+            return None;
+        }
+    }
+    None
+}
+
+/// The name of the function a line declares, with its indentation.
+fn declared_function(line: &str) -> Option<(&str, &str)> {
+    let trimmed = line.trim_start();
+    let indent = &line[..line.len() - trimmed.len()];
+    let mut rest = trimmed;
+    for prefix in ["pub(crate) ", "pub(super) ", "pub ", "async ", "const ", "unsafe "] {
+        rest = rest.strip_prefix(prefix).unwrap_or(rest);
+    }
+    let rest = rest.strip_prefix("async ").unwrap_or(rest);
+    let name = rest.strip_prefix("fn ")?;
+    let name = name.split(['(', '<']).next()?;
+    Some((indent, name))
+}
+
+#[test]
+fn no_file_or_function_is_too_long() {
+    const MAX_FILE: usize = 800;
+    const MAX_FUNCTION: usize = 100;
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let mut long = Vec::new();
+    let mut functions = 0;
+    for file in files {
+        let relative = file.strip_prefix(&src).unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&file).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        if lines.len() > MAX_FILE {
+            long.push(format!("src/{relative}: {} lines", lines.len()));
+        }
+        for (number, line) in lines.iter().enumerate() {
+            let Some((indent, name)) = declared_function(line) else { continue };
+            let Some(end) = body_end(&lines, number, indent) else { continue };
+            functions += 1;
+            if end - number + 1 > MAX_FUNCTION {
+                long.push(format!("src/{relative}:{}: fn {name} is {} lines", number + 1, end - number + 1));
+            }
+        }
+    }
+    assert!(functions > 1000, "only {functions} functions were found: the reader is broken");
+    assert!(
+        long.is_empty(),
+        "files over {MAX_FILE} lines or functions over {MAX_FUNCTION} lines:\n{}",
+        long.join("\n")
+    );
 }

@@ -126,34 +126,39 @@ impl Tool for Task {
 
 impl Launcher {
     async fn run(&self, definition: &AgentDef, input: TaskInput, ctx: ToolContext) -> ToolOutput {
-        let started = Instant::now();
-        let agent_id = uuid::Uuid::new_v4().simple().to_string()[..17].to_owned();
-        let update = |state: TaskState, tool: Option<String>, uses: u32, tokens: u64, summary: Option<String>| {
-            Event::Task(TaskUpdate {
-                call_id: ctx.call_id.clone(),
-                agent_id: agent_id.clone(),
-                agent_type: definition.name.clone(),
-                description: input.description.clone(),
-                state,
-                current_tool: tool,
-                tool_uses: uses,
-                tokens,
-                elapsed: started.elapsed(),
-                summary,
-            })
+        let mut progress = Progress {
+            started: Instant::now(),
+            call_id: ctx.call_id.clone(),
+            agent_id: uuid::Uuid::new_v4().simple().to_string()[..17].to_owned(),
+            agent_type: definition.name.clone(),
+            description: input.description.clone(),
+            uses: 0,
+            tokens: 0,
+            current: None,
         };
-        self.services.events.emit(update(TaskState::Started, None, 0, 0, None));
+        self.services.events.emit(progress.update(TaskState::Started, None));
+        let mut session = self.session_for(definition, input.model.as_deref(), &progress.agent_id, &ctx);
+        let ended = self.drive(&mut session, &input.prompt, &ctx, &mut progress).await;
+        self.wrap_up(&session, definition, &progress.agent_id).await;
+        let (state, output) = result(ended, definition, &input.prompt, &progress);
+        let summary = Some(match state {
+            TaskState::Completed => format!("Done ({} tool uses · {} tokens)", progress.uses, progress.tokens),
+            _ => output.text_content(),
+        });
+        self.services.events.emit(progress.update(state, summary));
+        output
+    }
 
-        let mut session = self.session_for(definition, input.model.as_deref(), &agent_id, &ctx);
+    /// Runs the agent's turn, passing its questions to the user and its progress to the
+    /// front ends; how the turn ended.
+    async fn drive(&self, session: &mut Session, prompt: &str, ctx: &ToolContext, progress: &mut Progress) -> Event {
         let (sink, mut child_events) = EventSink::new();
-        let cancel = ctx.cancel.child_token();
         let prompt = UserInput {
-            content: vec![crate::conversation::history::ContentBlock::text(&input.prompt)],
+            content: vec![crate::conversation::history::ContentBlock::text(prompt)],
             attachments: Vec::new(),
         };
-        let (mut uses, mut tokens, mut current) = (0u32, 0u64, None::<String>);
         let ended = {
-            let turn = super::turn::run_turn(&mut session, prompt, cancel.clone(), &sink);
+            let turn = super::turn::run_turn(session, prompt, ctx.cancel.child_token(), &sink);
             tokio::pin!(turn);
             loop {
                 tokio::select! {
@@ -163,14 +168,14 @@ impl Launcher {
                         // through the shared approvals.
                         Event::ApprovalRequest { .. } => self.services.events.emit(event),
                         Event::ToolCallStarted { name, .. } => {
-                            uses += 1;
-                            current = Some(name);
-                            self.services.events.emit(update(TaskState::Running, current.clone(), uses, tokens, None));
+                            progress.uses += 1;
+                            progress.current = Some(name);
+                            self.services.events.emit(progress.update(TaskState::Running, None));
                         }
-                        Event::ToolCallFinished { .. } => current = None,
+                        Event::ToolCallFinished { .. } => progress.current = None,
                         Event::Usage { usage, .. } => {
-                            tokens += usage.context_tokens() + usage.output_tokens;
-                            self.services.events.emit(update(TaskState::Running, current.clone(), uses, tokens, None));
+                            progress.tokens += usage.context_tokens() + usage.output_tokens;
+                            self.services.events.emit(progress.update(TaskState::Running, None));
                         }
                         _ => {}
                     },
@@ -178,11 +183,13 @@ impl Launcher {
             }
         };
         session.sync(&sink).await;
+        ended
+    }
+
+    /// The agent's cost joins the session's; SubagentStop hooks run.
+    async fn wrap_up(&self, session: &Session, definition: &AgentDef, agent_id: &str) {
         for (model, usage) in session.costs.by_model.iter() {
-            let info = models::lookup(model);
-            if let Ok(mut spent) = self.spent.lock() {
-                spent.push((info, usage.as_usage()));
-            }
+            state::lock(&self.spent).push((models::lookup(model), usage.as_usage()));
         }
         let fields = json!({
             "agent_id": agent_id,
@@ -191,49 +198,6 @@ impl Launcher {
             "agent_transcript_path": session.transcript.as_ref().map(|t| t.path().display().to_string()),
         });
         session.run_hooks(HookEvent::SubagentStop, &definition.name, fields, None, &self.services.events).await;
-
-        let (state, output) = match ended {
-            Event::TurnComplete(outcome) if outcome.status == TurnStatus::Success => {
-                let usage = format!(
-                    "agentId: {agent_id}\n<usage>subagent_tokens: {tokens}\ntool_uses: {uses}\nduration_ms: {}</usage>",
-                    started.elapsed().as_millis()
-                );
-                let text = if outcome.result.trim().is_empty() {
-                    "(The agent gave no answer.)".to_owned()
-                } else {
-                    outcome.result.clone()
-                };
-                let output = ToolOutput {
-                    content: vec![
-                        crate::conversation::history::ToolResultContent::Text { text },
-                        crate::conversation::history::ToolResultContent::Text { text: usage },
-                    ],
-                    is_error: false,
-                    structured: json!({
-                        "status": "completed", "prompt": input.prompt, "agentId": agent_id, "agentType": definition.name,
-                        "content": [{"type": "text", "text": outcome.result}],
-                        "totalDurationMs": started.elapsed().as_millis() as u64, "totalTokens": tokens,
-                        "totalToolUseCount": uses,
-                    }),
-                };
-                (TaskState::Completed, output)
-            }
-            Event::TurnComplete(outcome) => {
-                let why = match &outcome.status {
-                    TurnStatus::Failed(error) => error.message.clone(),
-                    TurnStatus::MaxTurns { limit } => format!("it reached the limit of {limit} turns"),
-                    other => format!("{other:?}"),
-                };
-                (TaskState::Failed, ToolOutput::error(format!("The {} agent failed: {why}", definition.name)))
-            }
-            _ => (TaskState::Stopped, ToolOutput::error(crate::conversation::history::INTERRUPTED_TOOL_RESULT)),
-        };
-        let summary = Some(match state {
-            TaskState::Completed => format!("Done ({uses} tool uses · {} tokens)", tokens),
-            _ => output.text_content(),
-        });
-        self.services.events.emit(update(state, None, uses, tokens, summary));
-        output
     }
 
     /// A fresh session for one agent of this type.
@@ -269,5 +233,74 @@ impl Launcher {
         let session_id = parent.session_id.clone();
         drop(parent);
         Session::new(Arc::clone(&self.services), context, session_id, transcript)
+    }
+}
+
+/// A running agent as the front ends see it.
+struct Progress {
+    started: Instant,
+    call_id: String,
+    agent_id: String,
+    agent_type: String,
+    description: String,
+    uses: u32,
+    tokens: u64,
+    /// The tool it is running now.
+    current: Option<String>,
+}
+
+impl Progress {
+    fn update(&self, state: TaskState, summary: Option<String>) -> Event {
+        Event::Task(TaskUpdate {
+            call_id: self.call_id.clone(),
+            agent_id: self.agent_id.clone(),
+            agent_type: self.agent_type.clone(),
+            description: self.description.clone(),
+            state,
+            current_tool: if state == TaskState::Running { self.current.clone() } else { None },
+            tool_uses: self.uses,
+            tokens: self.tokens,
+            elapsed: self.started.elapsed(),
+            summary,
+        })
+    }
+}
+
+/// The Task call's result: the agent's answer with Claude Code's usage note, or why it
+/// failed or stopped.
+fn result(ended: Event, definition: &AgentDef, prompt: &str, progress: &Progress) -> (TaskState, ToolOutput) {
+    use crate::conversation::history::ToolResultContent;
+    let (agent_id, tokens, uses) = (&progress.agent_id, progress.tokens, progress.uses);
+    match ended {
+        Event::TurnComplete(outcome) if outcome.status == TurnStatus::Success => {
+            let elapsed = progress.started.elapsed().as_millis();
+            let usage = format!(
+                "agentId: {agent_id}\n<usage>subagent_tokens: {tokens}\ntool_uses: {uses}\nduration_ms: {elapsed}</usage>"
+            );
+            let text = if outcome.result.trim().is_empty() {
+                "(The agent gave no answer.)".to_owned()
+            } else {
+                outcome.result.clone()
+            };
+            let output = ToolOutput {
+                content: vec![ToolResultContent::Text { text }, ToolResultContent::Text { text: usage }],
+                is_error: false,
+                structured: json!({
+                    "status": "completed", "prompt": prompt, "agentId": agent_id, "agentType": definition.name,
+                    "content": [{"type": "text", "text": outcome.result}],
+                    "totalDurationMs": elapsed as u64, "totalTokens": tokens, "totalToolUseCount": uses,
+                }),
+            };
+            (TaskState::Completed, output)
+        }
+        Event::TurnComplete(outcome) => {
+            let why = match &outcome.status {
+                TurnStatus::Failed(error) => error.message.clone(),
+                TurnStatus::MaxTurns { limit } => format!("it reached the limit of {limit} turns"),
+                other => format!("{other:?}"),
+            };
+            (TaskState::Failed, ToolOutput::error(format!("The {} agent failed: {why}", definition.name)))
+        }
+        _ => (TaskState::Stopped, ToolOutput::error(crate::conversation::history::INTERRUPTED_TOOL_RESULT)),
     }
 }

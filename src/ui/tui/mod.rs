@@ -154,10 +154,7 @@ async fn event_loop(agent: AgentHandle, app: &mut App, screen: &mut Screen<Stdou
         }
         if app.pager_requested {
             app.pager_requested = false;
-            let (cols, rows) = screen.size();
-            execute!(io::stdout(), EnterAlternateScreen)?;
-            let pager_screen = Screen::new(io::stdout(), Mode::Fullscreen, (cols, rows), 0);
-            pager = Some((Pager::new(&app.cells, cols, app.theme, &app.cwd), pager_screen));
+            pager = Some(open_pager(app, screen)?);
             dirty = true;
         }
         if let Some(path) = app.edit_requested.take() {
@@ -188,34 +185,11 @@ async fn event_loop(agent: AgentHandle, app: &mut App, screen: &mut Screen<Stdou
             (false, false) => None,
         };
         tokio::select! {
-            event = terminal.next() => match event {
-                Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => {
-                    match &mut pager {
-                        Some((view, _)) => {
-                            if !view.on_key(key, screen.size().1) {
-                                pager = None;
-                                execute!(io::stdout(), LeaveAlternateScreen)?;
-                                screen.resize(screen.size().0, screen.size().1)?;
-                            }
-                        }
-                        None => app.on_key(key),
-                    }
+            event = terminal.next() => {
+                if !on_terminal(event, app, screen, &mut pager)? {
+                    continue;
                 }
-                Some(Ok(TermEvent::Paste(text))) => {
-                    if pager.is_none() {
-                        app.on_paste(&text);
-                    }
-                }
-                Some(Ok(TermEvent::Resize(cols, rows))) => {
-                    screen.resize(cols, rows)?;
-                    app.on_resize(cols);
-                    if let Some((_, pager_screen)) = &mut pager {
-                        pager_screen.resize(cols, rows)?;
-                    }
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(_)) | None => app.quit = true,
-            },
+            }
             event = events.recv() => match event {
                 Some(event) => {
                     app.on_event(event);
@@ -248,6 +222,51 @@ async fn event_loop(agent: AgentHandle, app: &mut App, screen: &mut Screen<Stdou
     let rest = app.take_commit();
     screen.commit(&rest)?;
     Ok(0)
+}
+
+/// The transcript pager (Ctrl-T) on the alternate screen.
+fn open_pager(app: &App, screen: &Screen<Stdout>) -> io::Result<(Pager, Screen<Stdout>)> {
+    let (cols, rows) = screen.size();
+    execute!(io::stdout(), EnterAlternateScreen)?;
+    let pager_screen = Screen::new(io::stdout(), Mode::Fullscreen, (cols, rows), 0);
+    Ok((Pager::new(&app.cells, cols, app.theme, &app.cwd), pager_screen))
+}
+
+/// A key, paste or resize from the terminal, for the pager when it is open, else the app;
+/// whether anything may have changed. The terminal gone means quitting.
+fn on_terminal(
+    event: Option<io::Result<TermEvent>>,
+    app: &mut App,
+    screen: &mut Screen<Stdout>,
+    pager: &mut Option<(Pager, Screen<Stdout>)>,
+) -> io::Result<bool> {
+    match event {
+        Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => match pager {
+            Some((view, _)) => {
+                if !view.on_key(key, screen.size().1) {
+                    *pager = None;
+                    execute!(io::stdout(), LeaveAlternateScreen)?;
+                    screen.resize(screen.size().0, screen.size().1)?;
+                }
+            }
+            None => app.on_key(key),
+        },
+        Some(Ok(TermEvent::Paste(text))) => {
+            if pager.is_none() {
+                app.on_paste(&text);
+            }
+        }
+        Some(Ok(TermEvent::Resize(cols, rows))) => {
+            screen.resize(cols, rows)?;
+            app.on_resize(cols);
+            if let Some((_, pager_screen)) = pager {
+                pager_screen.resize(cols, rows)?;
+            }
+        }
+        Some(Ok(_)) => return Ok(false),
+        Some(Err(_)) | None => app.quit = true,
+    }
+    Ok(true)
 }
 
 /// Opens `path` in `$VISUAL`, else `$EDITOR`, else `vi`, with the terminal in its normal

@@ -1,0 +1,156 @@
+//! The built-in slash commands as the TUI runs them: most become an `Op` for the core; `/help`,
+//! `/cost`, `/status` and `/model` are answered from the TUI's own state.
+
+use super::{App, duration};
+use crate::agent::context::thousands;
+use crate::permissions::Purpose;
+use crate::protocol::{Op, Query};
+use crate::provider::models;
+use crate::ui::tui::cells::Cell;
+use crate::ui::tui::commands::Action;
+
+impl App {
+    pub(super) fn run_command(&mut self, line: &str) {
+        let (name, args) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+        let args = args.trim();
+        let Some(command) = self.commands.find(name) else {
+            self.push_cell(Cell::Error { message: format!("Unknown command /{name}. Type /help for the list.") });
+            return;
+        };
+        match command.action {
+            Action::Custom if self.is_running() => self.queued.push_back(format!("/{line}")),
+            Action::Custom => self.send(&format!("/{line}")),
+            Action::Help => {
+                let lines = self.help_lines();
+                self.push_cell(Cell::Info { lines });
+            }
+            Action::Clear => {
+                self.ops.push(Op::Clear);
+                self.cells.clear();
+                self.context_tokens = 0;
+                self.notice("New conversation");
+            }
+            Action::Exit => self.quit = true,
+            Action::Model if args.is_empty() => {
+                let lines = vec![
+                    format!("Model: {}", self.model.id),
+                    "Set it with /model <name>: an id, or opus, sonnet, haiku, fable.".to_owned(),
+                ];
+                self.push_cell(Cell::Info { lines });
+            }
+            Action::Model => {
+                self.ops.push(Op::SetModel(args.to_owned()));
+                self.notice(format!("Model set to {}", models::lookup(args).id));
+            }
+            Action::Cost => {
+                let lines = self.cost_lines();
+                self.push_cell(Cell::Info { lines });
+            }
+            Action::Compact => {
+                let instructions = Some(args.to_owned()).filter(|a| !a.is_empty());
+                self.ops.push(Op::Compact(instructions));
+                self.notice("Compacting the conversation…");
+            }
+            Action::Context => self.ops.push(Op::Query(Query::Context)),
+            Action::Mcp => {
+                let reconnect = args.strip_prefix("reconnect").map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+                self.ops.push(Op::Query(Query::Mcp { reconnect }));
+            }
+            Action::Memory => {
+                let open = Some(args.to_owned()).filter(|a| !a.is_empty());
+                self.ops.push(Op::Query(Query::Memory { open }));
+            }
+            Action::Resume if args.is_empty() => self.open_picker(),
+            Action::Resume => self.ops.push(Op::Resume(args.to_owned())),
+            Action::Rename if args.is_empty() => {
+                self.push_cell(Cell::Error { message: "Give the session a title: /rename <title>".into() })
+            }
+            Action::Rename => {
+                self.ops.push(Op::Rename(args.to_owned()));
+                self.notice(format!("Session renamed to {args}"));
+            }
+            Action::Permissions => self.permissions(args),
+            Action::Hooks => self.ops.push(Op::Query(Query::Hooks)),
+            Action::Status => {
+                let lines = self.status_lines();
+                self.push_cell(Cell::Info { lines });
+            }
+        }
+    }
+
+    pub(super) fn help_lines(&self) -> Vec<String> {
+        let mut lines = vec!["Commands:".to_owned()];
+        for command in self.commands.all() {
+            let hint = command.argument_hint.as_deref().map(|h| format!(" {h}")).unwrap_or_default();
+            lines.push(format!("  /{}{hint:<10}  {}", command.name, command.description));
+        }
+        lines.extend(
+            [
+                "Keys:",
+                "  Enter send · Shift+Enter, Alt+Enter or \\ Enter new line · Up/Down history",
+                "  Esc interrupt · Ctrl-C clear, twice quit · Ctrl-D quit · Shift+Tab permission mode",
+                "  Ctrl-T transcript · @ attach a file · / commands",
+            ]
+            .map(str::to_owned),
+        );
+        lines
+    }
+
+    /// `/cost`: what the session cost, how long it took, and the tokens by model.
+    fn cost_lines(&self) -> Vec<String> {
+        let mut lines = vec![
+            format!("Total cost:            ${:.4}", self.cost_usd),
+            format!("Total duration (API):  {}", duration(self.api_time)),
+            format!("Total duration (wall): {}", duration(self.started.elapsed())),
+        ];
+        if !self.model_usage.is_empty() {
+            lines.push("Usage by model:".into());
+        }
+        for (model, usage) in &self.model_usage {
+            lines.push(format!(
+                "  {model}: {} input, {} output, {} cache read, {} cache write · ${:.4}",
+                thousands(usage.input_tokens),
+                thousands(usage.output_tokens),
+                thousands(usage.cache_read_input_tokens),
+                thousands(usage.cache_creation_input_tokens),
+                usage.cost_usd
+            ));
+        }
+        lines
+    }
+
+    /// `/status`: the session, model, mode, folder and branch.
+    fn status_lines(&self) -> Vec<String> {
+        let session = self.session.as_ref().map_or("(starting)".to_owned(), |s| s.session_id.clone());
+        vec![
+            format!("Session:  {session}"),
+            format!(
+                "Title:    {}",
+                self.session.as_ref().and_then(|s| s.title.as_deref()).unwrap_or("(none: /rename sets one)")
+            ),
+            format!("Model:    {} (context window {} tokens)", self.model.id, self.model.context_window),
+            format!("Mode:     {}", self.mode.as_str()),
+            format!("Folder:   {}", self.cwd.display()),
+            format!("Branch:   {}", self.branch.as_deref().unwrap_or("(not a git repository)")),
+        ]
+    }
+
+    /// `/permissions`: the listing, `allow|ask|deny <rule>` or `remove <rule>`.
+    fn permissions(&mut self, args: &str) {
+        let mut words = args.splitn(2, char::is_whitespace);
+        let first = words.next().unwrap_or("");
+        let query = match (first, words.next().map(str::trim), Purpose::parse(first)) {
+            ("", ..) => Query::Permissions,
+            ("remove", Some(rule), _) if !rule.is_empty() => Query::RemoveRule { rule: rule.to_owned() },
+            (_, Some(rule), Some(list)) if !rule.is_empty() => Query::AddRule { list, rule: rule.to_owned() },
+            _ => {
+                self.push_cell(Cell::Error {
+                    message: "Use /permissions, /permissions allow|ask|deny <rule> or /permissions remove <rule>"
+                        .into(),
+                });
+                return;
+            }
+        };
+        self.ops.push(Op::Query(query));
+    }
+}
