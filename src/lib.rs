@@ -1,30 +1,35 @@
 //! cairn: a terminal coding agent.
 //!
-//! The architecture in one paragraph: a front end (`ui::print` for `-p`, `ui::tui`)
-//! sends [`protocol::Op`]s to the core started by [`agent::spawn`] and renders the
-//! [`protocol::Event`]s it sends back. The core runs one loop per user turn
-//! (`agent::turn`): build the request from the history (`conversation::history`, repaired
-//! before every request) and the system prompt (`agent::prompt`); stream it through a
-//! [`provider::Provider`] (`provider::anthropic` or `provider::openai`, with backoff in
-//! `provider::retry`); pass each tool call through the gate (schema validation, then
-//! `permissions`); run the calls in `tools::scheduler` (read-only ones concurrently, the rest
-//! alone, results in call order); append the results and repeat until the model is done.
-//! Everything the history gains is recorded into the session's transcript (`session`: a
-//! JSONL writer, a reader that rebuilds and repairs any transcript, Claude Code's included,
-//! and the session list). `config` resolves flags and environment into what the core is
-//! built from; `cost` prices the tokens. The core never prints.
+//! The architecture in one paragraph: `main` parses the flags (`cli`), resolves them with
+//! the settings files and the environment into one configuration (`cli::resolve`), starts
+//! the core with [`agent::spawn`] and hands it to a front end (`ui::print` for `-p`, with
+//! a printer per output format; `ui::tui`). The front end sends [`protocol::Op`]s and
+//! renders the [`protocol::Event`]s that come back — data, never prose: the TUI words
+//! them (`ui::answer`). In the core a session is three things: the `Services` it shares
+//! with its sub-agents (provider, rules, hooks, approvals, store, MCP servers), the
+//! `TurnContext` its turns run in (model, prompt, tools, limits) and its own state
+//! (history, costs, transcript). Each user turn is one loop (`agent::turn`): build the
+//! request from the history (`conversation::history`, repaired before every request);
+//! stream it through a [`provider::Provider`] (with backoff in `provider::retry`); pass each
+//! tool call through the gate (schema, hooks, `permissions`, the user); run the calls in
+//! `tools::scheduler` (read-only ones concurrently, results in call order); append the
+//! results and repeat until the model is done. Everything the history gains is recorded
+//! into the session's transcript (`session`), so a crash loses at most one step. The core
+//! never prints.
 //!
 //! Layers, bottom first: a module uses only modules before it in this list, never one
-//! after it (`tests/architecture.rs` reads every `crate::` path in `src/` and holds to it).
+//! after it (`tests/architecture.rs` reads every `crate::` path in `src/` and holds to it,
+//! and holds every file under 800 lines and every function under 100).
 //!
 //! `limits` → `location` → `secrets` → `memory` → `conversation` → `provider` → `cost` →
 //! `permissions` → `hooks` → `custom` → `protocol` → `tools` → `session` → `mcp` → `config` →
 //! `agent` → `ui` → `cli`
 //!
-//! The first four know nothing of the rest; `conversation` (messages, tool calls, usage) is
-//! what everything above shares; `protocol` (the `Op`/`Event` interface) sits below the tools
-//! and the session so they can report to the front ends; `agent` ties them into the loop;
-//! `ui` and `cli` are the front ends and their flags.
+//! The first four know nothing of the rest; `conversation` (messages, tool calls and their
+//! names, usage) is what everything above shares; `protocol` (the `Op`/`Event` interface)
+//! sits below the tools and the session so they can report to the front ends; `config`
+//! reads settings files; `agent` ties everything into the loop; `ui` holds the front ends
+//! and `cli` the flags and their resolution.
 
 /// `eprintln!` that never panics: a closed stderr (`2>&-`, a reader that went away) loses
 /// the line, not the run.

@@ -246,3 +246,62 @@ async fn setup_questions_are_answered_as_data() {
     agent.ops.send(Op::Shutdown).unwrap();
     agent.task.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sub_agent_starts_from_the_session_as_it_is_now() {
+    let project = Project::new();
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::text("First session."),
+        Step::tool("Task", json!({"description": "Look", "prompt": "Look around", "subagent_type": "general-purpose"})),
+        Step::text("Looked."),
+        Step::text("Done."),
+    ]));
+    let mut agent = start_saved(&mock, &project);
+    agent.ops.send(Op::user_text("hello")).unwrap();
+    let (_, seen) = drive(&mut agent, |_| None).await;
+    let Some(Event::SessionStarted(first)) = seen.first() else { panic!("{seen:?}") };
+    let first_id = first.session_id.clone();
+    // After /model and /clear, a sub-agent uses the new model and writes its transcript
+    // beside the new session's, not the first one's.
+    agent.ops.send(Op::SetModel("opus".into())).unwrap();
+    agent.ops.send(Op::Clear).unwrap();
+    agent.ops.send(Op::user_text("send an agent")).unwrap();
+    let (end, seen) = drive(&mut agent, |_| None).await;
+    assert_eq!(outcome(&end).result, "Done.");
+    let new_id = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::SessionChanged(info) => Some(info.session_id.clone()),
+            _ => None,
+        })
+        .next_back()
+        .unwrap();
+    assert_ne!(new_id, first_id);
+    let requests = mock.requests();
+    let child = &requests[2].body;
+    assert!(child["messages"][0].to_string().contains("Look around"), "{child}");
+    assert_eq!(child["model"], requests[1].body["model"]);
+    assert_eq!(child["model"], models::lookup("opus").id);
+    let sidechains: Vec<String> = walk(project.home.path())
+        .into_iter()
+        .filter(|p| p.parent().is_some_and(|d| d.ends_with("subagents")))
+        .map(|p| p.display().to_string())
+        .collect();
+    assert_eq!(sidechains.len(), 1, "{sidechains:?}");
+    assert!(sidechains[0].contains(&new_id), "{sidechains:?}");
+    agent.ops.send(Op::Shutdown).unwrap();
+    agent.task.await.unwrap();
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

@@ -1,11 +1,13 @@
 //! The agent core: one task that owns a session and runs its turns.
 //!
 //! [`spawn`] starts it and hands back the two ends a front end needs: a sender of [`Op`]s
-//! and a receiver of [`Event`]s. The task takes one user turn at a time (`turn` runs the
-//! loop: request → stream → gate → tools → repeat); while a turn runs it still listens, so
-//! an interrupt cancels the turn's token, an approval answer reaches the gate waiting for
-//! it, and a permission-mode change applies to the next tool call. User turns, model changes
-//! and `/clear` that arrive meanwhile wait their turn. Nothing here prints.
+//! and a receiver of [`Event`]s. A session is its [`Services`] (built once, shared by `Arc`
+//! with every sub-agent), the [`TurnContext`] its turns run in, and its own state (the
+//! `Session` here: history, costs, transcript, title, memory sent). `driver` takes the ops
+//! one at a time and keeps listening while a turn runs; `turn` runs the loop (request →
+//! stream → `gate` → tools → repeat); `compact` keeps the context within the window;
+//! `invoke` expands users' commands and skills; `live` applies changed files; `queries`
+//! answers questions about the setup; `subagent` is the Task tool. Nothing here prints.
 //!
 //! Everything the history gains is also recorded into the session's [`Transcript`] as it
 //! happens, and a turn is reported done only once its entries are in the file, so a crash

@@ -110,7 +110,7 @@ impl Services {
 /// What to do with a call the permission rules leave to the user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ApprovalMode {
-    /// Ask through [`Event::ApprovalRequest`] and wait for [`Op::ApprovalAnswer`].
+    /// Ask through [`crate::protocol::Event::ApprovalRequest`] and wait for [`crate::protocol::Op::ApprovalAnswer`].
     Ask,
     /// Nobody can answer (`-p`): refuse the call and list it in `permission_denials`.
     Refuse,
