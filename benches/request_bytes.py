@@ -106,10 +106,10 @@ def main():
         root.mkdir()
         home.mkdir()
         project(root)
-        old = requests(sys.argv[1], root, home)
+        old = requests(os.path.abspath(sys.argv[1]), root, home)
         shutil.rmtree(home)
         home.mkdir()
-        new = requests(sys.argv[2], root, home)
+        new = requests(os.path.abspath(sys.argv[2]), root, home)
     print(f"{len(old)} and {len(new)} requests; {sum(map(len, old))} and {sum(map(len, new))} bytes")
     for i, (a, b) in enumerate(zip(old, new)):
         if a != b:
