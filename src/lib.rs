@@ -26,8 +26,9 @@
 //! `agent` → `ui` → `cli`
 //!
 //! The first four know nothing of the rest; `conversation` (messages, tool calls and their
-//! names, usage) is what everything above shares; `protocol` (the `Op`/`Event` interface)
-//! sits below the tools and the session so they can report to the front ends; `config`
+//! names, usage) is what everything above shares; `protocol` (the `Op`/`Event` interface,
+//! which names hook and command types in its answers) sits below `tools` and `mcp`, which
+//! report through it to the front ends; `config`
 //! reads settings files; `agent` ties everything into the loop; `ui` holds the front ends
 //! and `cli` the flags and their resolution.
 

@@ -3,7 +3,8 @@
 //! the turn's token, an approval answer reaches the gate waiting for it, a permission-mode
 //! change applies to the next tool call and queries about the setup are answered; user
 //! turns, model changes, `/clear`, `/resume` and `/compact` that arrive meanwhile wait
-//! their turn, and renames, notes and reloads are applied when it ends.
+//! their turn, and notes and reloads are applied when it ends (a rename is written to the
+//! transcript at once and taken into the session when the turn ends).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -192,10 +193,14 @@ async fn listen_while(
             Op::Remember(note) => meanwhile.notes.push(note),
             Op::Query(query) => queries::answer_query(&services, &cwd, query, events),
             Op::Rename(title) => {
-                if let Some(transcript) = &transcript {
-                    transcript.record(Record::Title(title.trim().to_owned()));
+                let title = title.trim().to_owned();
+                if title.is_empty() {
+                    continue;
                 }
-                meanwhile.renamed = Some(title.trim().to_owned()).filter(|t| !t.is_empty());
+                if let Some(transcript) = &transcript {
+                    transcript.record(Record::Title(title.clone()));
+                }
+                meanwhile.renamed = Some(title);
             }
             Op::Shutdown => {
                 meanwhile.shutdown = true;

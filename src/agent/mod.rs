@@ -5,8 +5,10 @@
 //! with every sub-agent), the [`TurnContext`] its turns run in, and its own state (the
 //! `Session` here: history, costs, transcript, title, memory sent). `driver` takes the ops
 //! one at a time and keeps listening while a turn runs; `turn` runs the loop (request →
-//! stream → `gate` → tools → repeat); `compact` keeps the context within the window;
-//! `invoke` expands users' commands and skills; `live` applies changed files; `queries`
+//! stream → `gate` → tools → repeat); `context` measures the window and `compact` keeps
+//! the conversation within it; `prompt` writes the system prompt; `services` and
+//! `turn_context` are the two halves a sub-agent shares or derives; `invoke` expands users'
+//! commands and skills; `live` applies changed files; `queries`
 //! answers questions about the setup; `subagent` is the Task tool. Nothing here prints.
 //!
 //! Everything the history gains is also recorded into the session's [`Transcript`] as it

@@ -1,7 +1,7 @@
 //! One user turn: request → stream → gate → run tools → append → repeat.
 //!
-//! The loop ends on a final answer, on `--max-turns`, on an error the retries could not get
-//! past, or on interrupt. Two `max_tokens` cases are handled without troubling the user: a
+//! The loop ends on a final answer, on `--max-turns` or `--max-budget-usd`, on a hook that
+//! stops it, on a compaction or an error the retries could not get past, or on interrupt. Two `max_tokens` cases are handled without troubling the user: a
 //! tool call cut off mid-input is asked again once with the model's full output budget, and
 //! a text answer cut off is continued in a follow-up request (at most
 //! [`MAX_CONTINUATIONS`] times). Whatever way the turn ends, every `tool_use` in the history
@@ -549,8 +549,7 @@ async fn run_tools(
     }
 }
 
-/// A Skill call's result gains the skill's rendered instructions (or becomes the reason
-/// they could not be rendered).
+/// The `tool_result` block for a call's output.
 fn result_block(call_id: &str, output: &ToolOutput) -> ContentBlock {
     ContentBlock::ToolResult {
         tool_use_id: call_id.to_owned(),
@@ -559,6 +558,8 @@ fn result_block(call_id: &str, output: &ToolOutput) -> ContentBlock {
     }
 }
 
+/// A Skill call's result gains the skill's rendered instructions (or becomes the reason
+/// they could not be rendered).
 async fn with_skill_text(session: &mut Session, mut output: ToolOutput, cancel: &CancellationToken) -> ToolOutput {
     let name = output.structured["commandName"].as_str().unwrap_or_default().to_owned();
     let args = output.structured["args"].as_str().unwrap_or_default().to_owned();

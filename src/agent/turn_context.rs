@@ -1,6 +1,7 @@
 //! What a turn runs in: the model, the system prompt, the tools on offer, the limits, and
 //! where on disk it works. A session has one and changes it between turns (`/model`, a
-//! command's `model:`, a resumed session's model); a sub-agent gets one derived from its
+//! command's `model:`, a resumed session's model) — and before each request, where the
+//! MCP servers' tools come and go; a sub-agent gets one derived from its
 //! parent's (its type's prompt and tools, its own folder). The permission rules are not
 //! here: they are live in [`super::Services`], so a mode change reaches a running turn.
 

@@ -62,7 +62,7 @@ pub struct Cli {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_turns: Option<u32>,
 
-    /// Model id or alias (opus, sonnet, haiku, fable). Default: ANTHROPIC_MODEL, then claude-sonnet-5.
+    /// Model id or alias (opus, sonnet, haiku, fable). Default: ANTHROPIC_MODEL (OPENAI_MODEL with --provider openai), then the settings' `model`, then claude-sonnet-5.
     #[arg(long)]
     pub model: Option<String>,
 

@@ -150,7 +150,8 @@ fn mcp_servers(cli: &Cli, settings: &Settings, cwd: &Path, home: &Path, process_
 /// The interactive UI asks before a project's own settings may run anything (hooks, an
 /// API key helper, allow rules, its `.mcp.json` servers not already allowed); the answer
 /// "yes" is remembered. Without it, those settings and servers are dropped for this run.
-/// `-p` trusts the folder. Whether it is trusted.
+/// `-p`, or a standard input that is not a terminal (nobody to ask), trusts the folder.
+/// Whether it is trusted.
 fn settle_trust(
     cli: &Cli,
     cwd: &Path,

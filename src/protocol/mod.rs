@@ -165,7 +165,7 @@ pub enum Event {
     },
     TurnComplete(TurnOutcome),
     TurnAborted(TurnOutcome),
-    /// A problem outside any turn; the session goes on.
+    /// A problem the user should see, during a turn or outside one; the session goes on.
     Error {
         message: String,
     },

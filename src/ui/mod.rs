@@ -1,5 +1,6 @@
-//! Front ends: consumers of the core's event stream. `print` is the headless one (`-p`);
-//! the terminal UI joins in issue [3/8].
+//! Front ends: consumers of the core's event stream. `print` is the headless one (`-p`:
+//! text, json, stream-json), `tui` the terminal UI, and `answer` words the core's typed
+//! answers (permissions, context, MCP servers, hooks) for a person to read.
 
 pub mod answer;
 pub mod print;

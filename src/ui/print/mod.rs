@@ -3,9 +3,7 @@
 //! [`run`] feeds user turns to the core (the prompt, then with `--input-format stream-json`
 //! one per stdin line) and hands what comes back to the [`Printer`] of the output format:
 //! `text` prints the final answer; `json` one `result` object per turn; `stream-json` one
-//! line per message — `system/init`, one `assistant` line per content block, a `user` line
-//! per tool result, `system/api_retry`, `stream_event`s with `--include-partial-messages`,
-//! and the `result`. SIGINT, SIGTERM and SIGHUP interrupt the turn (the core answers every
+//! line per message (its lines are listed in `stream_json`). SIGINT, SIGTERM and SIGHUP interrupt the turn (the core answers every
 //! open tool call), print its result and exit 130, 143 or 129; a second signal exits at
 //! once.
 
