@@ -49,7 +49,7 @@ fn run(cli: Cli) -> Result<i32> {
         let agent = agent::spawn(launch.agent);
         match launch.front_end {
             FrontEnd::Print { first_prompt, options } => anyhow::Ok(print::run(agent, first_prompt, options).await),
-            FrontEnd::Tui(options) => tui::run(agent, options).await.context("the terminal"),
+            FrontEnd::Tui(options) => tui::run(agent, *options).await.context("the terminal"),
         }
     });
     shells.kill_all();

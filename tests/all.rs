@@ -18,6 +18,7 @@ mod mcp;
 mod memory;
 mod openai;
 mod permissions;
+mod reasoning;
 mod sessions;
 mod signals;
 mod subagents;

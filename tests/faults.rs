@@ -131,6 +131,8 @@ fn errors_retrying_cannot_fix_are_not_retried() {
 fn a_tool_call_cut_at_max_tokens_is_asked_again_with_a_larger_budget() {
     let project = Project::new();
     project.write("big.txt", "contents\n");
+    // The user capped the output; a cut tool call is asked again with the model's limit.
+    project.write(".claude/settings.json", r#"{"env": {"CLAUDE_CODE_MAX_OUTPUT_TOKENS": "32000"}}"#);
     let mock = MockLlm::start(Scenario::new(vec![
         Step::tool("Read", json!({"file_path": "big.txt"})).with_stop_reason("max_tokens"),
         Step::tool("Read", json!({"file_path": "big.txt"})),

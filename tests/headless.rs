@@ -5,6 +5,7 @@ use std::process::Stdio;
 
 use serde_json::{Value, json};
 
+use crate::support::mock_llm::wire::signature;
 use crate::support::{BUILTIN_TOOLS, MockLlm, Project, Scenario, Step, run, spawn, stream_json};
 
 #[test]
@@ -106,7 +107,7 @@ fn stream_json_lines_have_claude_code_shapes() {
 
     let assistant: Vec<&Value> = lines.iter().filter(|l| l["type"] == "assistant").collect();
     assert_eq!(assistant[0]["message"]["id"], assistant[2]["message"]["id"]);
-    assert_eq!(assistant[0]["message"]["content"][0]["signature"], "sig-mock-0");
+    assert_eq!(assistant[0]["message"]["content"][0]["signature"], signature(0, "I should read it."));
     let tool_use = &assistant[2]["message"]["content"][0];
     assert_eq!(tool_use["name"], "Read");
     assert_eq!(tool_use["input"], json!({"file_path": "notes.md"}));
@@ -140,7 +141,7 @@ fn stream_json_lines_have_claude_code_shapes() {
     let second = &mock.requests()[1].body;
     assert_eq!(
         second["messages"][1]["content"][0],
-        json!({"type": "thinking", "thinking": "I should read it.", "signature": "sig-mock-0"})
+        json!({"type": "thinking", "thinking": "I should read it.", "signature": signature(0, "I should read it.")})
     );
     assert!(mock.history_problems().is_empty(), "{:?}", mock.history_problems());
 }

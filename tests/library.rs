@@ -305,3 +305,24 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_effort_change_reaches_the_next_request_and_the_session_info() {
+    use cairn::provider::reasoning::Effort;
+    let mock = MockLlm::start(Scenario::new(vec![Step::text("one"), Step::text("two")]));
+    let project = Project::new();
+    let mut agent = start(&mock, &project);
+    agent.ops.send(Op::user_text("first")).unwrap();
+    drive(&mut agent, |_| None).await;
+    agent.ops.send(Op::SetEffort(Some(Effort::Max))).unwrap();
+    agent.ops.send(Op::user_text("second")).unwrap();
+    let (_, seen) = drive(&mut agent, |_| None).await;
+    let changed = seen.iter().find_map(|e| match e {
+        Event::SessionChanged(info) => Some(info.effort),
+        _ => None,
+    });
+    assert_eq!(changed, Some(Some(Effort::Max)));
+    let requests = mock.requests();
+    assert_eq!(requests[0].body["output_config"], json!({"effort": "medium"}));
+    assert_eq!(requests[1].body["output_config"], json!({"effort": "max"}));
+}

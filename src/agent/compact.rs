@@ -259,13 +259,16 @@ impl Session {
             request_messages.push(Message::user_text(instruction.clone()));
             history::repair(&mut request_messages);
             let (context, services) = (&self.context, &self.services);
+            let max_tokens = SUMMARY_MAX_TOKENS.min(context.model.max_output_tokens);
             let request = Request {
                 model: &context.model.id,
                 system: &context.system_prompt,
                 messages: &request_messages,
                 tools: context.tools.specs(),
-                max_tokens: SUMMARY_MAX_TOKENS.min(context.model.max_output_tokens),
+                max_tokens,
                 session_id: &self.session_id,
+                // As the turns think: thinking settings are part of the cached prefix.
+                reasoning: context.reasoning(false, max_tokens),
             };
             // The summary's own stream is not shown.
             match sample(services.provider.as_ref(), &request, &services.retry, cancel, &Unobserved).await {

@@ -17,6 +17,7 @@ use super::{Session, queries, turn};
 use crate::custom::watch::Changed;
 use crate::protocol::{Event, EventSink, Op, UserInput};
 use crate::provider::models;
+use crate::provider::reasoning::Effort;
 use crate::session::{Loaded, Record};
 use crate::tools::state;
 
@@ -24,6 +25,7 @@ use crate::tools::state;
 enum Pending {
     Turn(UserInput),
     SetModel(String),
+    SetEffort(Option<Effort>),
     Clear,
     Resume(String),
     Compact(Option<String>),
@@ -35,6 +37,7 @@ impl Pending {
         Ok(match op {
             Op::UserTurn(input) => Pending::Turn(input),
             Op::SetModel(model) => Pending::SetModel(model),
+            Op::SetEffort(effort) => Pending::SetEffort(effort),
             Op::Clear => Pending::Clear,
             Op::Resume(key) => Pending::Resume(key),
             Op::Compact(instructions) => Pending::Compact(instructions),
@@ -132,6 +135,10 @@ async fn apply(session: &mut Session, pending: Pending, events: &EventSink) {
             session.context.model = models::lookup(&model);
             events.emit(Event::SessionChanged(session.info()));
         }
+        Pending::SetEffort(effort) => {
+            session.context.reasoning.effort = effort;
+            events.emit(Event::SessionChanged(session.info()));
+        }
         Pending::Clear => {
             session.session_end("clear", events).await;
             session.start_over(events);
@@ -206,7 +213,7 @@ async fn listen_while(
                 meanwhile.shutdown = true;
                 cancel.cancel();
             }
-            Op::UserTurn(_) | Op::SetModel(_) | Op::Clear | Op::Resume(_) | Op::Compact(_) => {}
+            Op::UserTurn(_) | Op::SetModel(_) | Op::SetEffort(_) | Op::Clear | Op::Resume(_) | Op::Compact(_) => {}
         }
     }
 }

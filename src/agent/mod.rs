@@ -104,6 +104,11 @@ pub struct AgentConfig {
     pub reload_settings: Option<SettingsReloader>,
     /// MCP servers to start.
     pub mcp_servers: Vec<crate::mcp::config::ServerConfig>,
+    /// Thinking and effort (`--effort`, `effortLevel`, `alwaysThinkingEnabled`,
+    /// `MAX_THINKING_TOKENS`).
+    pub reasoning: crate::provider::reasoning::Preferences,
+    /// `CLAUDE_CODE_MAX_OUTPUT_TOKENS`.
+    pub max_output: Option<u32>,
 }
 
 impl AgentConfig {
@@ -138,6 +143,8 @@ impl AgentConfig {
             custom: crate::custom::Locations::default(),
             reload_settings: None,
             mcp_servers: Vec::new(),
+            reasoning: crate::provider::reasoning::Preferences::default(),
+            max_output: None,
         }
     }
 }
@@ -187,6 +194,8 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
         session_dir: config.session_dir,
         memory: config.memory,
         mcp_tools: true,
+        reasoning: config.reasoning,
+        max_output: config.max_output,
     };
     let mut session = Session::new(services, context, session_id, transcript);
     if with_task {
@@ -424,6 +433,7 @@ impl Session {
         SessionInfo {
             session_id: self.session_id.clone(),
             model: self.context.model.id.clone(),
+            effort: self.context.reasoning(false, self.context.output_budget()).effort,
             cwd: self.context.cwd.clone(),
             tools: self.context.tools.names(),
             permission_mode: state::lock(&self.services.permissions).mode,

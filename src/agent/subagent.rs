@@ -24,6 +24,7 @@ use crate::hooks::HookEvent;
 use crate::memory::MemoryPaths;
 use crate::protocol::{Event, EventSink, TaskState, TaskUpdate, TurnStatus, UserInput};
 use crate::provider::models::{self, ModelInfo};
+use crate::provider::reasoning::Preferences;
 use crate::tools::{Approval, Tool, ToolContext, ToolError, ToolKind, ToolOutput, ToolRegistry, state};
 
 /// What the Task tool starts sub-agents with: the session's services, its tools (less
@@ -46,6 +47,8 @@ struct Parent {
     session_dir: PathBuf,
     transcript: Option<PathBuf>,
     memory: MemoryPaths,
+    reasoning: Preferences,
+    max_output: Option<u32>,
 }
 
 impl Parent {
@@ -59,6 +62,8 @@ impl Parent {
             session_dir: context.session_dir.clone(),
             transcript: session.transcript.as_ref().map(|t| t.path().to_path_buf()),
             memory: context.memory.clone(),
+            reasoning: context.reasoning,
+            max_output: context.max_output,
         }
     }
 }
@@ -229,6 +234,9 @@ impl Launcher {
             session_dir: parent.session_dir.join("subagents").join(format!("agent-{agent_id}")),
             memory: if definition.skip_memory { MemoryPaths::default() } else { parent.memory.clone() },
             mcp_tools: definition.tools.is_none(),
+            // Nobody watches a sub-agent think: its thinking text is left out.
+            reasoning: Preferences { show_thinking: false, ..parent.reasoning },
+            max_output: parent.max_output,
         };
         let session_id = parent.session_id.clone();
         drop(parent);

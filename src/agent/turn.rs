@@ -29,6 +29,7 @@ use crate::hooks::{HookEvent, context_block};
 use crate::protocol::{
     AssistantMessage, Event, EventSink, PermissionDenial, TurnError, TurnErrorKind, TurnOutcome, TurnStatus, UserInput,
 };
+use crate::provider::reasoning;
 use crate::provider::retry::{SampleError, sample};
 use crate::provider::{ProviderError, Request, Response, StopReason};
 use crate::session::Record;
@@ -56,6 +57,8 @@ struct TurnState {
     stop: Option<String>,
     /// A prompt-too-long error was met by compacting (once per turn).
     compacted_for_error: bool,
+    /// The prompt said `ultrathink`: this turn thinks harder.
+    ultrathink: bool,
 }
 
 /// Stop hooks may keep a turn going this many times in a row, then they are overruled.
@@ -98,6 +101,7 @@ fn new_turn() -> TurnState {
         stop_blocks: 0,
         stop: None,
         compacted_for_error: false,
+        ultrathink: false,
     }
 }
 
@@ -121,6 +125,7 @@ async fn run_expanded(
     events: &EventSink,
 ) -> Event {
     let mut turn = new_turn();
+    turn.ultrathink = reasoning::mentions_ultrathink(&prompt);
     let hooked = session.run_hooks(HookEvent::UserPromptSubmit, "", json!({ "prompt": prompt }), None, events).await;
     if hooked.blocked() || hooked.stop.is_some() {
         let reason = if hooked.blocked() { hooked.block_reason() } else { hooked.stop.clone().unwrap_or_default() };
@@ -130,7 +135,7 @@ async fn run_expanded(
     }
     submit(session, input, prompt, hooked.context, &cancel, events).await;
     let full_budget = session.context.model.max_output_tokens;
-    let mut max_tokens = session.context.model.default_output_budget();
+    let mut max_tokens = session.context.output_budget();
     loop {
         if let Some(limit) = session.context.max_turns
             && turn.requests >= limit
@@ -388,6 +393,7 @@ async fn request_response(
         tools: context.tools.specs(),
         max_tokens,
         session_id: &session.session_id,
+        reasoning: context.reasoning(turn.ultrathink, max_tokens),
     };
     let started = Instant::now();
     let response = sample(services.provider.as_ref(), &request, &services.retry, cancel, events).await;

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use crate::memory::MemoryPaths;
 use crate::provider::models::ModelInfo;
+use crate::provider::reasoning::{self, Preferences, Reasoning};
 use crate::tools::ToolRegistry;
 
 pub struct TurnContext {
@@ -30,4 +31,21 @@ pub struct TurnContext {
     /// Whether the MCP servers' tools are offered (a sub-agent limited to named tools
     /// gets none).
     pub mcp_tools: bool,
+    /// The thinking and effort the user asked for.
+    pub reasoning: Preferences,
+    /// `CLAUDE_CODE_MAX_OUTPUT_TOKENS`: a cap on the output asked for.
+    pub max_output: Option<u32>,
+}
+
+impl TurnContext {
+    /// The `max_tokens` of an ordinary request.
+    pub fn output_budget(&self) -> u32 {
+        self.model.default_output_budget(self.max_output)
+    }
+
+    /// What a request answering in `max_tokens` carries; `ultrathink`: the prompt asked
+    /// for deeper thought.
+    pub fn reasoning(&self, ultrathink: bool, max_tokens: u32) -> Reasoning {
+        reasoning::resolve(&self.model.capability, &self.reasoning, ultrathink, max_tokens)
+    }
 }

@@ -58,6 +58,11 @@ pub struct Cli {
     #[arg(long, value_name = "USD", value_parser = parse_budget)]
     pub max_budget_usd: Option<f64>,
 
+    /// How hard the model thinks: low, medium, high, xhigh or max (the nearest the model
+    /// offers). Default: the `effortLevel` setting, then the model's own default.
+    #[arg(long, value_name = "LEVEL", value_parser = clap::value_parser!(crate::provider::reasoning::Effort))]
+    pub effort: Option<crate::provider::reasoning::Effort>,
+
     /// Stop after this many model requests in one turn.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_turns: Option<u32>,

@@ -39,7 +39,7 @@ pub struct Launch {
 /// The front end, with the prompt it starts with.
 pub enum FrontEnd {
     Print { first_prompt: Option<String>, options: PrintOptions },
-    Tui(TuiOptions),
+    Tui(Box<TuiOptions>),
 }
 
 /// Resolves a run of `cairn` (no subcommand) in `cwd`.
@@ -59,6 +59,8 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
     let mut provider = config::resolve_provider(cli.provider, model_choice.as_deref(), cli.base_url.as_deref(), &env)?;
     let knobs = config::knobs(&env)?;
     let compaction = config::compaction(&settings, &env)?;
+    let show_thinking = !cli.print || cli.output_format == OutputFormat::StreamJson;
+    let (reasoning, max_output) = config::reasoning(cli.effort, &settings, &env, show_thinking)?;
     let secrets = config::secrets(&provider, &env);
     let store = Store { home: home.clone(), cwd: cwd.clone(), git_branch: config::git_branch(&cwd), secrets };
     let opened = open_session(&cli, &store, &mut provider)?;
@@ -119,6 +121,8 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
         compaction,
         memory,
         max_budget_usd: cli.max_budget_usd,
+        reasoning,
+        max_output,
         custom,
         mcp_servers: servers,
         reload_settings: Some(policy::settings_reloader(Arc::new(cli), locations, cwd, trusted)),
@@ -273,7 +277,7 @@ fn front_end(
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         bail!("the interactive UI needs a terminal; for scripts and pipes use `cairn -p \"your task\"`");
     }
-    Ok(FrontEnd::Tui(TuiOptions {
+    Ok(FrontEnd::Tui(Box::new(TuiOptions {
         fullscreen: cli.fullscreen || settings.fullscreen == Some(true),
         initial_prompt: cli.prompt.clone(),
         cwd: store.cwd.clone(),
@@ -282,7 +286,7 @@ fn front_end(
         store: (!cli.no_session_persistence).then(|| store.clone()),
         pick_session: opened.pick,
         status_line: settings.status_line.as_ref().map(|s| s.command.clone()),
-    }))
+    })))
 }
 
 /// `--add-dir` folders (each must exist) and the settings' `additionalDirectories` (one

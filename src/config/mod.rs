@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::provider::anthropic::{self, Anthropic, Credential};
 use crate::provider::models::{DEFAULT_ANTHROPIC_MODEL, DEFAULT_OPENAI_MODEL};
 use crate::provider::openai::{self, OpenAi};
+use crate::provider::reasoning::{Effort, Preferences};
 use crate::provider::retry::RetryPolicy;
 use crate::provider::{self, Provider, ProviderError};
 use crate::secrets::Secrets;
@@ -276,6 +277,38 @@ pub fn knobs(env: &impl Fn(&str) -> Option<String>) -> Result<Knobs, ConfigError
     let idle_timeout =
         idle.filter(|ms| *ms > 0).map_or(DEFAULT_IDLE_TIMEOUT, |ms| Duration::from_millis(ms.min(86_400_000)));
     Ok(Knobs { retry, idle_timeout })
+}
+
+/// Thinking and effort as the user set them: `--effort` over `effortLevel`;
+/// `alwaysThinkingEnabled: false` or `MAX_THINKING_TOKENS=0` turn thinking off, and
+/// `MAX_THINKING_TOKENS` sets the budget of models that think to one. `show_thinking`:
+/// whether the front end shows it. Also `CLAUDE_CODE_MAX_OUTPUT_TOKENS`, a cap on `max_tokens`.
+pub fn reasoning(
+    effort: Option<Effort>,
+    settings: &settings::Settings,
+    env: &impl Fn(&str) -> Option<String>,
+    show_thinking: bool,
+) -> Result<(Preferences, Option<u32>), ConfigError> {
+    let tokens = |var: &'static str| -> Result<Option<u32>, ConfigError> {
+        env(var)
+            .map(|value| {
+                value.trim().parse::<u32>().map_err(|_| ConfigError::InvalidEnv {
+                    var,
+                    value,
+                    expected: "a number of tokens",
+                })
+            })
+            .transpose()
+    };
+    let budget_tokens = tokens("MAX_THINKING_TOKENS")?;
+    let max_output = tokens("CLAUDE_CODE_MAX_OUTPUT_TOKENS")?.filter(|n| *n > 0);
+    let prefs = Preferences {
+        effort: effort.or(settings.effort_level),
+        thinking: settings.always_thinking_enabled != Some(false),
+        budget_tokens,
+        show_thinking,
+    };
+    Ok((prefs, max_output))
 }
 
 /// How compaction is set up.

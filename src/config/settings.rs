@@ -23,6 +23,7 @@ use serde_json::Value;
 
 pub use crate::hooks::{HookHandler, HookMatcher};
 use crate::permissions::{Origin, PermissionMode, PermissionRule};
+use crate::provider::reasoning::Effort;
 
 /// One settings file.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
@@ -69,6 +70,15 @@ pub struct SettingsFile {
     pub enabled_mcpjson_servers: Option<Vec<String>>,
     /// `.mcp.json` servers refused by name.
     pub disabled_mcpjson_servers: Option<Vec<String>>,
+    /// How hard the model thinks: low, medium, high, xhigh or max (as the model offers).
+    pub effort_level: Option<Effort>,
+    /// Thinking on for models that can think (default true).
+    pub always_thinking_enabled: Option<bool>,
+    /// The output style: "default", "Explanatory", "Learning", or one of
+    /// `.claude/output-styles/*.md`.
+    pub output_style: Option<String>,
+    /// The model to continue on when the main one stays overloaded.
+    pub fallback_model: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
@@ -241,6 +251,10 @@ pub struct Settings {
     pub enable_all_project_mcp_servers: Option<bool>,
     pub enabled_mcpjson_servers: Vec<String>,
     pub disabled_mcpjson_servers: Vec<String>,
+    pub effort_level: Option<Effort>,
+    pub always_thinking_enabled: Option<bool>,
+    pub output_style: Option<String>,
+    pub fallback_model: Option<String>,
 }
 
 /// The largest settings file read: far beyond any real one (160,000 rules fit in 4 MiB).
@@ -456,7 +470,11 @@ impl Settings {
             auto_compact_threshold,
             context_window,
             fullscreen,
-            enable_all_project_mcp_servers
+            enable_all_project_mcp_servers,
+            effort_level,
+            always_thinking_enabled,
+            output_style,
+            fallback_model
         );
         if let Some(off) = file.disable_all_hooks {
             self.disable_all_hooks = off;

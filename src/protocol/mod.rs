@@ -19,6 +19,7 @@ use crate::conversation::history::{ContentBlock, Message};
 use crate::conversation::{Todo, ToolOutput};
 use crate::cost::{ModelUsage, Usage};
 use crate::permissions::{PermissionMode, Purpose};
+use crate::provider::reasoning::Effort;
 use crate::provider::{StopReason, StreamEvent};
 pub use answer::{Answer, ContextUsage, HookEntry, McpServer, McpStatus, RuleEntry};
 
@@ -35,6 +36,8 @@ pub enum Op {
     SetPermissionMode(PermissionMode),
     /// The model for the next turn (an id or an alias).
     SetModel(String),
+    /// The effort level from the next turn on (`/effort`); `None`: the model's default.
+    SetEffort(Option<Effort>),
     /// Start a new conversation (after the running turn, if any).
     Clear,
     /// Continue another saved session of this project, by id, path or title (after the
@@ -205,6 +208,8 @@ impl CompactTrigger {
 pub struct SessionInfo {
     pub session_id: String,
     pub model: String,
+    /// The effort level requests carry (`None`: the model has none).
+    pub effort: Option<Effort>,
     pub cwd: PathBuf,
     pub tools: Vec<String>,
     pub permission_mode: PermissionMode,

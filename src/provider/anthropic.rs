@@ -2,10 +2,13 @@
 //!
 //! The transport ([`Anthropic`]) sends the request and classifies HTTP failures; the
 //! conversion is two pure pieces: [`request_body`] (history → JSON, with prompt-cache
-//! breakpoints on the tools, the system prompt and the last message block) and
+//! breakpoints on the tools, the system prompt and the last message block, and the
+//! thinking and effort the model offers, with the beta features they need) and
 //! [`AnthropicDecoder`] (SSE events → [`StreamEvent`]s, every event type of the reference's
 //! section 12.2; unknown types and blocks are ignored).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -14,6 +17,7 @@ use serde::ser::{SerializeSeq, Serializer};
 
 use serde_json::{Value, json};
 
+use super::reasoning::{Reasoning, Thinking};
 use super::sse::{self, SseDecoder, SseEvent};
 use super::{BlockStart, EventStream, PartialUsage, Provider, ProviderError, Request, StopReason, StreamEvent};
 use crate::conversation::Usage;
@@ -30,29 +34,42 @@ pub enum Credential {
     Bearer(String),
 }
 
+/// The beta features cairn asks for, each only with the part of the request that needs it.
+const INTERLEAVED_THINKING: &str = "interleaved-thinking-2025-05-14";
+const CONTEXT_MANAGEMENT: &str = "context-management-2025-06-27";
+const EFFORT: &str = "effort-2025-11-24";
+
 pub struct Anthropic {
     client: reqwest::Client,
     url: String,
     credential: Credential,
     idle_timeout: Duration,
+    /// The endpoint refused a beta feature (a proxy or gateway that knows none): from then
+    /// on this session's requests go without them.
+    plain: Arc<AtomicBool>,
 }
 
 impl Anthropic {
     pub fn new(client: reqwest::Client, base_url: &str, credential: Credential, idle_timeout: Duration) -> Anthropic {
         let url = format!("{}/v1/messages", base_url.trim_end_matches('/'));
-        Anthropic { client, url, credential, idle_timeout }
+        Anthropic { client, url, credential, idle_timeout, plain: Arc::new(AtomicBool::new(false)) }
     }
 }
 
 impl Provider for Anthropic {
     fn stream(&self, request: &Request<'_>) -> BoxFuture<'static, Result<EventStream, ProviderError>> {
-        let body = request_body(request);
+        let features = Features::of(&request.reasoning, self.plain.load(Ordering::Relaxed));
+        let body = request_body_with(request, &features);
         let mut builder = self
             .client
             .post(&self.url)
             .header("anthropic-version", API_VERSION)
             .header("content-type", "application/json")
             .header("accept", "text/event-stream");
+        let betas = features.betas();
+        if !betas.is_empty() {
+            builder = builder.header("anthropic-beta", betas.join(","));
+        }
         builder = match &self.credential {
             Credential::ApiKey(key) => builder.header("x-api-key", key),
             Credential::Bearer(token) => builder.bearer_auth(token),
@@ -62,16 +79,89 @@ impl Provider for Anthropic {
         let secret = match &self.credential {
             Credential::ApiKey(secret) | Credential::Bearer(secret) => secret.clone(),
         };
+        let plain = Arc::clone(&self.plain);
         Box::pin(async move {
             let response = tokio::time::timeout(idle, builder.send())
                 .await
                 .map_err(|_| ProviderError::StreamIdle(idle))?
                 .map_err(sse::transport_error)?;
             if !response.status().is_success() {
-                return Err(http_error(response).await.without(&secret));
+                let error = http_error(response).await.without(&secret);
+                return Err(if betas.is_empty() { error } else { without_betas(error, &plain) });
             }
             Ok(sse::event_stream(response, idle, AnthropicDecoder::default()))
         })
+    }
+}
+
+/// A 400 that names a beta feature (or a field only a beta accepts) is a gateway that does
+/// not know it: the session goes on without betas, starting with an immediate retry.
+fn without_betas(error: ProviderError, plain: &AtomicBool) -> ProviderError {
+    let ProviderError::Http { status: 400, error_type, message, .. } = &error else { return error };
+    let lower = message.to_ascii_lowercase();
+    let names_a_beta =
+        ["beta", "context_management", "output_config", "effort", "adaptive"].iter().any(|word| lower.contains(word));
+    if !names_a_beta {
+        return error;
+    }
+    plain.store(true, Ordering::Relaxed);
+    ProviderError::Http {
+        status: 400,
+        error_type: error_type.clone(),
+        message: format!("{message} (the endpoint refused a beta feature: trying again without them)"),
+        retry_after: Some(Duration::ZERO),
+        should_retry: Some(true),
+    }
+}
+
+/// What of the request's reasoning goes out, and the betas that takes.
+#[derive(Clone, Copy, Debug)]
+struct Features {
+    reasoning: Reasoning,
+    /// No beta features: no `output_config`, no `context_management`, no header.
+    plain: bool,
+}
+
+impl Features {
+    fn of(reasoning: &Reasoning, plain: bool) -> Features {
+        Features { reasoning: *reasoning, plain }
+    }
+
+    fn thinking(&self) -> Option<Value> {
+        match self.reasoning.thinking {
+            Thinking::Off => None,
+            Thinking::Adaptive if self.reasoning.show_thinking => Some(json!({"type": "adaptive"})),
+            Thinking::Adaptive => Some(json!({"type": "adaptive", "display": "omitted"})),
+            Thinking::Budget(tokens) => Some(json!({"type": "enabled", "budget_tokens": tokens})),
+        }
+    }
+
+    fn output_config(&self) -> Option<Value> {
+        let effort = self.reasoning.effort.filter(|_| !self.plain)?;
+        Some(json!({"effort": effort.as_str()}))
+    }
+
+    /// Thinking from earlier turns is kept (`keep: all`), as Claude Code asks: the cache of
+    /// the conversation holds, and compaction, not the API, decides what goes.
+    fn context_management(&self) -> Option<Value> {
+        if self.plain || self.reasoning.thinking == Thinking::Off {
+            return None;
+        }
+        Some(json!({"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]}))
+    }
+
+    fn betas(&self) -> Vec<&'static str> {
+        let mut betas = Vec::new();
+        if self.plain {
+            return betas;
+        }
+        if self.reasoning.thinking != Thinking::Off {
+            betas.extend([INTERLEAVED_THINKING, CONTEXT_MANAGEMENT]);
+        }
+        if self.reasoning.effort.is_some() {
+            betas.push(EFFORT);
+        }
+        betas
     }
 }
 
@@ -84,12 +174,22 @@ struct Body<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tools: Vec<Value>,
     messages: CachedMessages<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thinking: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_config: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context_management: Option<Value>,
     stream: bool,
 }
 
 /// The JSON body of a streaming request. Prompt-cache breakpoints go on the last tool, the
 /// system prompt and the last message block, so each turn reuses the prefix of the one before.
 pub fn request_body(request: &Request<'_>) -> Vec<u8> {
+    request_body_with(request, &Features::of(&request.reasoning, false))
+}
+
+fn request_body_with(request: &Request<'_>, features: &Features) -> Vec<u8> {
     let cached = json!({"type": "ephemeral"});
     let mut tools: Vec<Value> = request
         .tools
@@ -110,6 +210,9 @@ pub fn request_body(request: &Request<'_>) -> Vec<u8> {
         system,
         tools,
         messages: CachedMessages(request.messages),
+        thinking: features.thinking(),
+        output_config: features.output_config(),
+        context_management: features.context_management(),
         stream: true,
     };
     // Serialising plain data into a Vec cannot fail.
@@ -477,6 +580,64 @@ mod tests {
     }
 
     #[test]
+    fn thinking_and_effort_go_out_with_their_betas_or_plain_without_them() {
+        use crate::provider::reasoning::Effort;
+        let history = vec![Message::user_text("hi")];
+        let mut request = Request {
+            model: "m",
+            system: "",
+            messages: &history,
+            tools: &[],
+            max_tokens: 128_000,
+            session_id: "s",
+            reasoning: Reasoning::NONE,
+        };
+        let body = |request: &Request<'_>, plain: bool| -> Value {
+            serde_json::from_slice(&request_body_with(request, &Features::of(&request.reasoning, plain))).unwrap()
+        };
+        let none = body(&request, false);
+        assert!(none.get("thinking").is_none() && none.get("output_config").is_none());
+        assert!(Features::of(&request.reasoning, false).betas().is_empty());
+
+        request.reasoning =
+            Reasoning { thinking: Thinking::Adaptive, effort: Some(Effort::Medium), show_thinking: false };
+        let current = body(&request, false);
+        assert_eq!(current["thinking"], json!({"type": "adaptive", "display": "omitted"}));
+        assert_eq!(current["output_config"], json!({"effort": "medium"}));
+        assert_eq!(
+            current["context_management"],
+            json!({"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]})
+        );
+        assert_eq!(Features::of(&request.reasoning, false).betas(), [INTERLEAVED_THINKING, CONTEXT_MANAGEMENT, EFFORT]);
+
+        let plain = body(&request, true);
+        assert_eq!(plain["thinking"], json!({"type": "adaptive", "display": "omitted"}));
+        assert!(plain.get("output_config").is_none() && plain.get("context_management").is_none());
+        assert!(Features::of(&request.reasoning, true).betas().is_empty());
+
+        request.reasoning = Reasoning { thinking: Thinking::Budget(31_999), effort: None, show_thinking: true };
+        assert_eq!(body(&request, false)["thinking"], json!({"type": "enabled", "budget_tokens": 31_999}));
+    }
+
+    #[test]
+    fn a_400_naming_a_beta_is_retried_once_without_betas() {
+        let plain = AtomicBool::new(false);
+        let refused = classify(
+            400,
+            "invalid_request_error".into(),
+            "Unexpected value(s) `effort-2025-11-24` for the `anthropic-beta` header".into(),
+            None,
+            None,
+        );
+        let retried = without_betas(refused, &plain);
+        assert!(retried.is_retryable());
+        assert_eq!(retried.retry_after(), Some(Duration::ZERO));
+        assert!(plain.load(Ordering::Relaxed));
+        let other = classify(400, "invalid_request_error".into(), "messages: field required".into(), None, None);
+        assert!(!without_betas(other, &AtomicBool::new(false)).is_retryable());
+    }
+
+    #[test]
     fn body_marks_cache_breakpoints_and_round_trips_thinking() {
         let history = vec![
             Message::user_text("hi"),
@@ -491,8 +652,15 @@ mod tests {
         ];
         let tools =
             vec![ToolSpec { name: "Read".into(), description: "d".into(), input_schema: json!({"type": "object"}) }];
-        let request =
-            Request { model: "m", system: "sys", messages: &history, tools: &tools, max_tokens: 100, session_id: "s" };
+        let request = Request {
+            model: "m",
+            system: "sys",
+            messages: &history,
+            tools: &tools,
+            max_tokens: 100,
+            session_id: "s",
+            reasoning: Reasoning::NONE,
+        };
         let body: Value = serde_json::from_slice(&request_body(&request)).unwrap();
         assert_eq!(body["stream"], json!(true));
         assert_eq!(body["tools"][0]["cache_control"]["type"], "ephemeral");

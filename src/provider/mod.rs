@@ -5,11 +5,12 @@
 //! tested on recorded lines: `anthropic` (Messages API) and `openai` (Chat Completions, which
 //! Ollama, vLLM, llama.cpp, LM Studio and OpenRouter speak). `sse` holds the shared stream
 //! plumbing (idle timeout, end-of-stream checks), `retry` the backoff loop that turns streams
-//! into complete [`Response`]s, `models` the model table.
+//! into complete [`Response`]s, `models` the model table, `reasoning` thinking and effort.
 
 pub mod anthropic;
 pub mod models;
 pub mod openai;
+pub mod reasoning;
 pub mod retry;
 pub mod sse;
 pub mod tls;
@@ -35,6 +36,8 @@ pub struct Request<'a> {
     pub tools: &'a [ToolSpec],
     pub max_tokens: u32,
     pub session_id: &'a str,
+    /// Thinking and effort, resolved for this model (`Reasoning::NONE` for none).
+    pub reasoning: reasoning::Reasoning,
 }
 
 /// The HTTP client every provider shares: rustls with the ring provider and the platform's

@@ -1,16 +1,15 @@
-//! What cairn knows about models: context window, output limit, price.
+//! What cairn knows about models: context window, output limit, price, and how they think.
 //!
 //! A data table matched by the longest id prefix, so dated snapshots
 //! (`claude-sonnet-4-5-20250929`) find their family. Aliases (`opus`, `sonnet`, `haiku`,
 //! `fable`) name the current model of each family, as `claude --model` accepts them. Unknown
-//! models (local or OpenAI-compatible ones) get conservative defaults and no price.
+//! models (local or OpenAI-compatible ones) get conservative defaults, no price and no
+//! thinking.
+
+use super::reasoning::{Capability, Effort, ThinkingKind};
 
 pub const DEFAULT_ANTHROPIC_MODEL: &str = "claude-sonnet-5";
 pub const DEFAULT_OPENAI_MODEL: &str = "gpt-5";
-
-/// The output budget asked for by default; a response cut at this limit in the middle of a
-/// tool call is asked again with up to the model's full limit.
-const DEFAULT_REQUEST_OUTPUT: u32 = 32_000;
 
 /// Dollars per million tokens.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -28,12 +27,16 @@ pub struct ModelInfo {
     pub price: Option<Price>,
     /// Whether the id matched the table; unknown models use defaults.
     pub known: bool,
+    /// Thinking and effort levels it offers.
+    pub capability: Capability,
 }
 
 impl ModelInfo {
-    /// The `max_tokens` of an ordinary request.
-    pub fn default_output_budget(&self) -> u32 {
-        self.max_output_tokens.min(DEFAULT_REQUEST_OUTPUT)
+    /// The `max_tokens` of an ordinary request: the model's whole output limit, as Claude
+    /// Code asks for it, or less when the user capped it (`CLAUDE_CODE_MAX_OUTPUT_TOKENS`).
+    /// A response cut at a cap in the middle of a tool call is asked again with the limit.
+    pub fn default_output_budget(&self, cap: Option<u32>) -> u32 {
+        cap.map_or(self.max_output_tokens, |cap| cap.clamp(1, self.max_output_tokens))
     }
 }
 
@@ -43,34 +46,53 @@ struct Row {
     max_output_tokens: u32,
     input: f64,
     output: f64,
+    capability: Capability,
 }
 
-const fn row(prefix: &'static str, window: u64, out: u32, input: f64, output: f64) -> Row {
-    Row { prefix, context_window: window, max_output_tokens: out, input, output }
+const fn row(prefix: &'static str, window: u64, out: u32, input: f64, output: f64, capability: Capability) -> Row {
+    Row { prefix, context_window: window, max_output_tokens: out, input, output, capability }
 }
+
+use Effort::{High, Low, Max, Medium, Xhigh};
+
+/// Adaptive thinking with every effort level (Claude Code sends `medium` by default).
+const ADAPTIVE_X: Capability = Capability {
+    thinking: ThinkingKind::Adaptive,
+    efforts: &[Low, Medium, High, Xhigh, Max],
+    default_effort: Some(Medium),
+};
+/// Adaptive thinking, before `xhigh` existed.
+const ADAPTIVE: Capability =
+    Capability { thinking: ThinkingKind::Adaptive, efforts: &[Low, Medium, High, Max], default_effort: Some(Medium) };
+/// A thinking budget, with the first effort levels.
+const BUDGET_EFFORT: Capability =
+    Capability { thinking: ThinkingKind::Budget, efforts: &[Low, Medium, High], default_effort: Some(High) };
+/// A thinking budget, no effort.
+const BUDGET: Capability = Capability { thinking: ThinkingKind::Budget, efforts: &[], default_effort: None };
+const NONE: Capability = Capability::NONE;
 
 const M: u64 = 1_000_000;
 const K200: u64 = 200_000;
 
 /// Prices are $ per million tokens (platform.claude.com, November 2026).
 const TABLE: &[Row] = &[
-    row("claude-fable-5", M, 128_000, 10.0, 50.0),
-    row("claude-mythos-5", M, 128_000, 10.0, 50.0),
-    row("claude-opus-5-5", M, 128_000, 4.0, 20.0),
-    row("claude-opus-5", M, 128_000, 5.0, 25.0),
-    row("claude-sonnet-5", M, 128_000, 2.0, 10.0),
-    row("claude-opus-4-8", M, 128_000, 5.0, 25.0),
-    row("claude-opus-4-7", M, 128_000, 5.0, 25.0),
-    row("claude-opus-4-6", M, 128_000, 5.0, 25.0),
-    row("claude-opus-4-5", K200, 64_000, 5.0, 25.0),
-    row("claude-opus-4-1", K200, 32_000, 15.0, 75.0),
-    row("claude-opus-4", K200, 32_000, 15.0, 75.0),
-    row("claude-sonnet-4-6", M, 64_000, 3.0, 15.0),
-    row("claude-sonnet-4-5", K200, 64_000, 3.0, 15.0),
-    row("claude-sonnet-4", K200, 64_000, 3.0, 15.0),
-    row("claude-3-7-sonnet", K200, 64_000, 3.0, 15.0),
-    row("claude-haiku-4-5", K200, 64_000, 1.0, 5.0),
-    row("claude-3-5-haiku", K200, 8_192, 0.8, 4.0),
+    row("claude-fable-5", M, 128_000, 10.0, 50.0, ADAPTIVE_X),
+    row("claude-mythos-5", M, 128_000, 10.0, 50.0, ADAPTIVE_X),
+    row("claude-opus-5-5", M, 128_000, 4.0, 20.0, ADAPTIVE_X),
+    row("claude-opus-5", M, 128_000, 5.0, 25.0, ADAPTIVE_X),
+    row("claude-sonnet-5", M, 128_000, 2.0, 10.0, ADAPTIVE_X),
+    row("claude-opus-4-8", M, 128_000, 5.0, 25.0, ADAPTIVE_X),
+    row("claude-opus-4-7", M, 128_000, 5.0, 25.0, ADAPTIVE_X),
+    row("claude-opus-4-6", M, 128_000, 5.0, 25.0, ADAPTIVE),
+    row("claude-opus-4-5", K200, 64_000, 5.0, 25.0, BUDGET_EFFORT),
+    row("claude-opus-4-1", K200, 32_000, 15.0, 75.0, BUDGET),
+    row("claude-opus-4", K200, 32_000, 15.0, 75.0, BUDGET),
+    row("claude-sonnet-4-6", M, 64_000, 3.0, 15.0, ADAPTIVE),
+    row("claude-sonnet-4-5", K200, 64_000, 3.0, 15.0, BUDGET),
+    row("claude-sonnet-4", K200, 64_000, 3.0, 15.0, BUDGET),
+    row("claude-3-7-sonnet", K200, 64_000, 3.0, 15.0, BUDGET),
+    row("claude-haiku-4-5", K200, 64_000, 1.0, 5.0, BUDGET),
+    row("claude-3-5-haiku", K200, 8_192, 0.8, 4.0, NONE),
 ];
 
 const ALIASES: &[(&str, &str)] = &[
@@ -93,6 +115,7 @@ pub fn lookup(model: &str) -> ModelInfo {
             max_output_tokens: r.max_output_tokens,
             price: Some(Price { input: r.input, output: r.output }),
             known: true,
+            capability: r.capability,
         },
         None => ModelInfo {
             id,
@@ -100,6 +123,7 @@ pub fn lookup(model: &str) -> ModelInfo {
             max_output_tokens: UNKNOWN_MAX_OUTPUT,
             price: None,
             known: false,
+            capability: Capability::NONE,
         },
     }
 }
@@ -117,6 +141,13 @@ mod tests {
         let local = lookup("qwen2.5-coder:7b");
         assert!(!local.known);
         assert_eq!(local.price, None);
-        assert_eq!(local.default_output_budget(), UNKNOWN_MAX_OUTPUT);
+        assert_eq!(local.default_output_budget(None), UNKNOWN_MAX_OUTPUT);
+        assert_eq!(local.capability, Capability::NONE);
+        let opus = lookup("opus");
+        assert_eq!(opus.default_output_budget(None), 128_000);
+        assert_eq!(opus.default_output_budget(Some(32_000)), 32_000);
+        assert_eq!(opus.capability.thinking, ThinkingKind::Adaptive);
+        assert_eq!(lookup("claude-sonnet-4-5-20250929").capability.thinking, ThinkingKind::Budget);
+        assert_eq!(lookup("claude-3-5-haiku-latest").capability, Capability::NONE);
     }
 }

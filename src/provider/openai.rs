@@ -506,8 +506,15 @@ mod tests {
         ];
         let tools =
             vec![ToolSpec { name: "Bash".into(), description: "run".into(), input_schema: json!({"type": "object"}) }];
-        let req =
-            Request { model: "m", system: "sys", messages: &history, tools: &tools, max_tokens: 64, session_id: "s" };
+        let req = Request {
+            model: "m",
+            system: "sys",
+            messages: &history,
+            tools: &tools,
+            max_tokens: 64,
+            session_id: "s",
+            reasoning: crate::provider::reasoning::Reasoning::NONE,
+        };
         let body: Value = serde_json::from_slice(&request_body(&req, "max_tokens")).unwrap();
         let roles: Vec<&str> =
             body["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();

@@ -130,6 +130,10 @@ impl Project {
             "NO_PROXY",
             "no_proxy",
             "CLAUDE_CONFIG_DIR",
+            "MAX_THINKING_TOKENS",
+            "CLAUDE_CODE_MAX_OUTPUT_TOKENS",
+            "GEMINI_API_KEY",
+            "GOOGLE_API_KEY",
         ] {
             cmd.env_remove(var);
         }

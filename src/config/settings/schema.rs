@@ -11,7 +11,6 @@ use super::{Diagnostic, SettingsFile, Severity};
 const KNOWN_ELSEWHERE: &[&str] = &[
     "includeCoAuthoredBy",
     "attribution",
-    "outputStyle",
     "allowedMcpServers",
     "deniedMcpServers",
     "forceLoginMethod",
@@ -19,9 +18,6 @@ const KNOWN_ELSEWHERE: &[&str] = &[
     "awsAuthRefresh",
     "awsCredentialExport",
     "companyAnnouncements",
-    "alwaysThinkingEnabled",
-    "effortLevel",
-    "fallbackModel",
     "availableModels",
     "language",
     "spinnerTipsEnabled",

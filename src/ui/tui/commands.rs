@@ -9,6 +9,7 @@ pub enum Action {
     Clear,
     Exit,
     Model,
+    Effort,
     Cost,
     Status,
     Resume,
@@ -49,6 +50,12 @@ impl Commands {
                 command("help", "Show commands and keys", None, Action::Help),
                 command("clear", "Start a new conversation", None, Action::Clear),
                 command("model", "Show or set the model", Some("[name]"), Action::Model),
+                command(
+                    "effort",
+                    "Show or set how hard the model thinks",
+                    Some("[low|medium|high|xhigh|max|auto]"),
+                    Action::Effort,
+                ),
                 command("cost", "Show the session's cost, tokens by kind and model, and duration", None, Action::Cost),
                 command(
                     "compact",

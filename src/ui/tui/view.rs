@@ -424,6 +424,7 @@ mod tests {
         app.on_event(Event::SessionStarted(SessionInfo {
             session_id: "s".into(),
             model: "claude-sonnet-5".into(),
+            effort: None,
             cwd: "/work/project".into(),
             tools: vec![],
             permission_mode: crate::permissions::PermissionMode::Plan,

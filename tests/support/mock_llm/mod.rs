@@ -246,6 +246,11 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<
         finished(&shared, index);
         return Ok(error(StatusCode::BAD_REQUEST, "invalid_request_error", problem));
     }
+    if let Some(refusal) = refused_beta(&shared.scenario, &headers_of(&shared, index), &body) {
+        shared.off_script.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        finished(&shared, index);
+        return Ok(error(StatusCode::BAD_REQUEST, "invalid_request_error", &refusal));
+    }
     let tokens = (bytes.len() as u64 / 4).max(1);
     if shared.scenario.context_limit.is_some_and(|limit| tokens > limit) {
         shared.off_script.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -299,7 +304,10 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<
     let model = body.get("model").and_then(Value::as_str).unwrap_or("mock-model").to_owned();
     let input_tokens = (bytes.len() as u64 / 4).max(1);
     let frames = match dialect {
-        Dialect::Anthropic => wire::anthropic_frames(&step, &model, index, input_tokens),
+        Dialect::Anthropic => {
+            let omit = body["thinking"]["display"] == "omitted";
+            wire::anthropic_frames(&step, &model, index, input_tokens, omit)
+        }
         Dialect::OpenAi => wire::openai_frames(&step, &model, index, input_tokens),
     };
     let (mut sender, channel) = http_body_util::channel::Channel::<Bytes, Infallible>::new(16);
@@ -365,6 +373,25 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<
     headers.insert("cache-control", hyper::header::HeaderValue::from_static("no-cache"));
     headers.insert("request-id", hyper::header::HeaderValue::from_static("req_mock"));
     Ok(response)
+}
+
+fn headers_of(shared: &Shared, index: usize) -> BTreeMap<String, String> {
+    shared.requests.lock().map(|r| r[index].headers.clone()).unwrap_or_default()
+}
+
+/// With `refuse_betas`, a gateway that knows no beta features: the header, or a field only
+/// a beta accepts, is a 400 (answered without using a step).
+fn refused_beta(scenario: &Scenario, headers: &BTreeMap<String, String>, body: &Value) -> Option<String> {
+    if !scenario.refuse_betas {
+        return None;
+    }
+    if let Some(betas) = headers.get("anthropic-beta") {
+        return Some(format!("Unexpected value(s) `{betas}` for the `anthropic-beta` header"));
+    }
+    ["output_config", "context_management"]
+        .into_iter()
+        .find(|field| body.get(field).is_some())
+        .map(|field| format!("{field}: Extra inputs are not permitted"))
 }
 
 fn finished(shared: &Shared, index: usize) {

@@ -26,6 +26,7 @@
 //!   /docs: {content_type: text/html, body: "<h1>Docs</h1>"}
 //! context_limit: 50000                                     # larger requests: prompt-too-long
 //! tcp_nodelay: false                                       # as Python's http.server: Nagle on
+//! refuse_betas: true                                       # a gateway: 400 to any beta feature
 //! ```
 //!
 //! A compaction request (one that asks to "Summarize this conversation so far") is answered
@@ -49,6 +50,9 @@ pub struct Scenario {
     /// Set TCP_NODELAY on connections (the default). Off, small writes wait for the peer's
     /// delayed ACK (Nagle), as with Python's http.server and several local model servers.
     pub tcp_nodelay: bool,
+    /// Answer 400 to a request with an `anthropic-beta` header or a field only a beta
+    /// accepts, as a gateway that knows none does.
+    pub refuse_betas: bool,
 }
 
 /// A static page the mock serves.
@@ -82,7 +86,12 @@ impl Page {
 
 impl Scenario {
     pub fn new(steps: Vec<Step>) -> Scenario {
-        Scenario { steps, pages: BTreeMap::new(), context_limit: None, tcp_nodelay: true }
+        Scenario { steps, pages: BTreeMap::new(), context_limit: None, tcp_nodelay: true, refuse_betas: false }
+    }
+
+    pub fn refusing_betas(mut self) -> Scenario {
+        self.refuse_betas = true;
+        self
     }
 
     pub fn with_context_limit(mut self, tokens: u64) -> Scenario {
@@ -111,8 +120,8 @@ impl Scenario {
         };
         Ok(match parsed {
             File::Steps(steps) => Scenario::new(steps),
-            File::Scenario { steps, pages, context_limit, tcp_nodelay } => {
-                Scenario { steps, pages, context_limit, tcp_nodelay: tcp_nodelay.unwrap_or(true) }
+            File::Scenario { steps, pages, context_limit, tcp_nodelay, refuse_betas } => {
+                Scenario { steps, pages, context_limit, tcp_nodelay: tcp_nodelay.unwrap_or(true), refuse_betas }
             }
         })
     }
@@ -130,6 +139,8 @@ enum File {
         context_limit: Option<u64>,
         #[serde(default)]
         tcp_nodelay: Option<bool>,
+        #[serde(default)]
+        refuse_betas: bool,
     },
 }
 

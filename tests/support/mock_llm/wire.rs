@@ -47,7 +47,26 @@ fn sse(event: &str, data: &Value) -> String {
     format!("event: {event}\ndata: {data}\n\n")
 }
 
-pub fn anthropic_frames(step: &Step, model: &str, index: usize, input_tokens: u64) -> Vec<String> {
+/// The signature of a thinking block the mock sent: its request number and a hash of the
+/// text as streamed, so [`check_history`] can tell a block that came back changed.
+pub fn signature(index: usize, thinking: &str) -> String {
+    format!("sig-mock-{index}-{:016x}", fnv(thinking))
+}
+
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+/// A `sig-mock-` signature that does not match its block's text (other signatures, as in
+/// hand-written transcripts, are not checked).
+fn bad_signature(block: &Value) -> bool {
+    let (Some(sig), Some(text)) = (block["signature"].as_str(), block["thinking"].as_str()) else { return true };
+    let Some(rest) = sig.strip_prefix("sig-mock-") else { return false };
+    rest.split_once('-').is_none_or(|(_, hash)| hash != format!("{:016x}", fnv(text)))
+}
+
+/// `omit_thinking`: the request asked for `display: omitted` (the signature, no text).
+pub fn anthropic_frames(step: &Step, model: &str, index: usize, input_tokens: u64, omit_thinking: bool) -> Vec<String> {
     let usage = step.usage.unwrap_or_default();
     let size = step.chunk_chars.unwrap_or(DEFAULT_CHUNK_CHARS);
     let mut frames = vec![sse(
@@ -75,11 +94,12 @@ pub fn anthropic_frames(step: &Step, model: &str, index: usize, input_tokens: u6
     };
     let stop = |index: usize| sse("content_block_stop", &json!({"type": "content_block_stop", "index": index}));
     if let Some(thinking) = &step.thinking {
+        let shown = if omit_thinking { "" } else { thinking.as_str() };
         let i = open(&mut frames, json!({"type": "thinking", "thinking": "", "signature": ""}));
-        for piece in chunks(thinking, size) {
+        for piece in chunks(shown, size) {
             frames.push(delta(i, json!({"type": "thinking_delta", "thinking": piece})));
         }
-        frames.push(delta(i, json!({"type": "signature_delta", "signature": format!("sig-mock-{index}")})));
+        frames.push(delta(i, json!({"type": "signature_delta", "signature": signature(index, shown)})));
         frames.push(stop(i));
         output_chars += thinking.len();
     }
@@ -245,6 +265,11 @@ fn check_anthropic(messages: &[Value]) -> Vec<String> {
             problems.push(format!("messages.{i}: text content blocks must contain non-whitespace text"));
         }
         if message["role"] == "assistant" {
+            for (j, block) in content.iter().enumerate().filter(|(_, b)| b["type"] == "thinking") {
+                if bad_signature(block) {
+                    problems.push(format!("messages.{i}.content.{j}: Invalid `signature` in `thinking` block"));
+                }
+            }
             let asked = ids_of(&content, "tool_use", "id");
             let answered =
                 messages.get(i + 1).map(|next| ids_of(&blocks(next), "tool_result", "tool_use_id")).unwrap_or_default();

@@ -6,6 +6,7 @@ use crate::agent::context::thousands;
 use crate::permissions::Purpose;
 use crate::protocol::{Op, Query};
 use crate::provider::models;
+use crate::provider::reasoning::Effort;
 use crate::ui::tui::cells::Cell;
 use crate::ui::tui::commands::Action;
 
@@ -42,6 +43,7 @@ impl App {
                 self.ops.push(Op::SetModel(args.to_owned()));
                 self.notice(format!("Model set to {}", models::lookup(args).id));
             }
+            Action::Effort => self.effort(args),
             Action::Cost => {
                 let lines = self.cost_lines();
                 self.push_cell(Cell::Info { lines });
@@ -129,10 +131,52 @@ impl App {
                 self.session.as_ref().and_then(|s| s.title.as_deref()).unwrap_or("(none: /rename sets one)")
             ),
             format!("Model:    {} (context window {} tokens)", self.model.id, self.model.context_window),
+            format!(
+                "Effort:   {}",
+                self.session.as_ref().and_then(|s| s.effort).map_or("none".into(), |e| e.to_string())
+            ),
             format!("Mode:     {}", self.mode.as_str()),
             format!("Folder:   {}", self.cwd.display()),
             format!("Branch:   {}", self.branch.as_deref().unwrap_or("(not a git repository)")),
         ]
+    }
+
+    /// `/effort`: the level and the ones the model offers; `/effort <level>` sets it,
+    /// `/effort auto` goes back to the model's default.
+    fn effort(&mut self, args: &str) {
+        let offered: Vec<&str> = self.model.capability.efforts.iter().map(|e| e.as_str()).collect();
+        if args.is_empty() {
+            let current = self.session.as_ref().and_then(|s| s.effort);
+            let lines = match current {
+                Some(effort) => vec![
+                    format!("Effort: {effort}"),
+                    format!(
+                        "{} offers {}; set it with /effort <level>, or /effort auto.",
+                        self.model.id,
+                        offered.join(", ")
+                    ),
+                ],
+                None => vec![format!("{} has no effort levels.", self.model.id)],
+            };
+            self.push_cell(Cell::Info { lines });
+            return;
+        }
+        if args.eq_ignore_ascii_case("auto") {
+            self.ops.push(Op::SetEffort(None));
+            self.notice("Effort set to the model's default");
+            return;
+        }
+        match args.parse::<Effort>() {
+            Ok(effort) => {
+                self.ops.push(Op::SetEffort(Some(effort)));
+                match self.model.capability.nearest(effort) {
+                    Some(used) if used == effort => self.notice(format!("Effort set to {effort}")),
+                    Some(used) => self.notice(format!("Effort set to {effort} ({} uses {used})", self.model.id)),
+                    None => self.notice(format!("Effort set to {effort} (not used by {})", self.model.id)),
+                }
+            }
+            Err(message) => self.push_cell(Cell::Error { message }),
+        }
     }
 
     /// `/permissions`: the listing, `allow|ask|deny <rule>` or `remove <rule>`.

@@ -129,6 +129,13 @@ fn slash_commands_complete_and_run() {
     assert!(matches!(&app.take_ops()[..], [Op::SetModel(m)] if m == "opus"));
     app.submit("/clear");
     assert!(matches!(&app.take_ops()[..], [Op::Clear]));
+    app.submit("/effort XHIGH");
+    assert!(matches!(&app.take_ops()[..], [Op::SetEffort(Some(crate::provider::reasoning::Effort::Xhigh))]));
+    app.submit("/effort auto");
+    assert!(matches!(&app.take_ops()[..], [Op::SetEffort(None)]));
+    app.submit("/effort huge");
+    assert!(app.take_ops().is_empty());
+    assert!(committed(&mut app).iter().any(|l| l.contains("unknown effort level")));
     app.submit("/frobnicate");
     assert!(committed(&mut app).iter().any(|l| l.contains("Unknown command /frobnicate")));
     app.submit("/exit");
