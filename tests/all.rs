@@ -17,6 +17,7 @@ mod library;
 mod mcp;
 mod memory;
 mod openai;
+mod output_styles;
 mod permissions;
 mod reasoning;
 mod sessions;

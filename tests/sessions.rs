@@ -591,7 +591,8 @@ fn paced_session(prefix: &str, turns: usize) -> Scenario {
     Scenario::new(steps)
 }
 
-/// Runs a `paced_session` as stream-json input and SIGKILLs it after `kill_after`; returns
+/// Runs a `paced_session` as stream-json input and SIGKILLs it `kill_after` its first
+/// request; returns
 /// the final answers of the turns it reported complete.
 fn run_and_kill(project: &Project, prefix: &str, turns: usize, resume: bool, kill_after: Duration) -> Vec<String> {
     let mock = MockLlm::start(paced_session(prefix, turns));
@@ -602,6 +603,9 @@ fn run_and_kill(project: &Project, prefix: &str, turns: usize, resume: bool, kil
     }
     let prompts: Vec<String> = (0..turns).map(|t| format!("prompt {prefix}{t}")).collect();
     let mut child = spawn_turns(cmd, &prompts);
+    // Timed from the first request, not from the spawn: on a loaded machine the start alone
+    // can take longer than the whole window, and every kill would land before the session.
+    mock.wait_for_requests(1, Duration::from_secs(20));
     std::thread::sleep(kill_after);
     let _ = child.kill();
     let out = finish(child);

@@ -26,6 +26,7 @@ enum Pending {
     Turn(UserInput),
     SetModel(String),
     SetEffort(Option<Effort>),
+    SetOutputStyle(String),
     Clear,
     Resume(String),
     Compact(Option<String>),
@@ -38,6 +39,7 @@ impl Pending {
             Op::UserTurn(input) => Pending::Turn(input),
             Op::SetModel(model) => Pending::SetModel(model),
             Op::SetEffort(effort) => Pending::SetEffort(effort),
+            Op::SetOutputStyle(name) => Pending::SetOutputStyle(name),
             Op::Clear => Pending::Clear,
             Op::Resume(key) => Pending::Resume(key),
             Op::Compact(instructions) => Pending::Compact(instructions),
@@ -135,6 +137,7 @@ async fn apply(session: &mut Session, pending: Pending, events: &EventSink) {
             session.context.model = models::lookup(&model);
             events.emit(Event::SessionChanged(session.info()));
         }
+        Pending::SetOutputStyle(name) => session.set_output_style(&name, events),
         Pending::SetEffort(effort) => {
             session.context.reasoning.effort = effort;
             events.emit(Event::SessionChanged(session.info()));
@@ -213,7 +216,13 @@ async fn listen_while(
                 meanwhile.shutdown = true;
                 cancel.cancel();
             }
-            Op::UserTurn(_) | Op::SetModel(_) | Op::SetEffort(_) | Op::Clear | Op::Resume(_) | Op::Compact(_) => {}
+            Op::UserTurn(_)
+            | Op::SetModel(_)
+            | Op::SetEffort(_)
+            | Op::SetOutputStyle(_)
+            | Op::Clear
+            | Op::Resume(_)
+            | Op::Compact(_) => {}
         }
     }
 }

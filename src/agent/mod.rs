@@ -109,6 +109,9 @@ pub struct AgentConfig {
     pub reasoning: crate::provider::reasoning::Preferences,
     /// `CLAUDE_CODE_MAX_OUTPUT_TOKENS`.
     pub max_output: Option<u32>,
+    /// How `system_prompt` was made, so an output style can make it again (`None`: it was
+    /// given whole).
+    pub prompt_spec: Option<prompt::PromptSpec>,
 }
 
 impl AgentConfig {
@@ -145,6 +148,7 @@ impl AgentConfig {
             mcp_servers: Vec::new(),
             reasoning: crate::provider::reasoning::Preferences::default(),
             max_output: None,
+            prompt_spec: Some(prompt::PromptSpec::default()),
         }
     }
 }
@@ -196,6 +200,7 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
         mcp_tools: true,
         reasoning: config.reasoning,
         max_output: config.max_output,
+        prompt_spec: config.prompt_spec,
     };
     let mut session = Session::new(services, context, session_id, transcript);
     if with_task {
@@ -434,6 +439,7 @@ impl Session {
             session_id: self.session_id.clone(),
             model: self.context.model.id.clone(),
             effort: self.context.reasoning(false, self.context.output_budget()).effort,
+            output_style: self.output_style(),
             cwd: self.context.cwd.clone(),
             tools: self.context.tools.names(),
             permission_mode: state::lock(&self.services.permissions).mode,

@@ -2,32 +2,128 @@
 //!
 //! Kept short on purpose (DESIGN.md budgets system prompt + tool schemas at 24 KB, where the
 //! incumbents send 40–76 KB) and stable across turns, so the prompt cache holds. Anything that
-//! changes during a session goes into messages, not here. `--system-prompt` replaces it;
-//! `--append-system-prompt` adds to it.
+//! changes during a session goes into messages, not here. It teaches the harness's own
+//! conventions (todo lists, sub-agents, edits, git, plan mode, questions) in ~3 KB.
+//! `--system-prompt` replaces it, `--append-system-prompt` adds to it, and an output style
+//! (`outputStyle`, `/output-style`) adds its instructions or replaces the coding ones.
 
 use std::path::Path;
+
+use crate::custom::output_styles::OutputStyle;
 
 const GUIDANCE: &str = "\
 You are cairn, a coding agent working in the user's terminal. You help with software \
 engineering: reading and changing code, running commands, finding and fixing bugs, explaining \
-what you find.
+what you find. The user sees your text and your tool calls as they happen.
 
 # How to work
 - Look before you answer: read the files and run the commands you need; never guess what a \
-file contains.
-- Several independent read-only calls (Read) in one response run in parallel; use that.
-- Make the change the user asked for, no more. Keep the style of the code around it.
-- Commands must not wait for input: pass non-interactive flags, never start editors or pagers.
-- After a change, check it: build, run the tests, read the result.
-- If a tool call fails, read the error and change your approach instead of repeating the call.
+file contains or how an API behaves.
+- Independent read-only calls (Read, Grep, Glob, and safe commands) go in one response: they \
+run in parallel.
+- For a broad search across a large codebase, or a side task that would fill your context, \
+start a sub-agent with Task and give it everything it needs; it answers with a report.
+- For work of three steps or more, keep a todo list with TodoWrite: one item in progress at a \
+time, marked done as soon as it is. Skip it for small tasks.
+- Read a file before you change it. Prefer Edit (exact, small replacements) to Write; write a \
+new file only when the task needs one, and never documentation nobody asked for.
+- Make the change the user asked for, no more. Follow the conventions of the code around it: \
+its libraries, naming and style. Do not add comments that narrate the change.
+- Commands must not wait for input: pass non-interactive flags, never start editors or pagers. \
+Use the file tools rather than cat, sed, find or grep.
+- After a change, check it: build, run the relevant tests and the linter the project uses, \
+and read the result. Say so if you could not check.
+- If a tool call fails or is refused, read why and change your approach instead of repeating \
+it. A refused call means the user said no: ask or go another way.
+- If the request is ambiguous, or a choice is the user's to make, ask (AskUserQuestion) \
+instead of guessing. In plan mode, research only, then present the plan with ExitPlanMode.
+
+# Safety
+- Never put secrets (keys, tokens, passwords) in files, commits, logs or your answers.
+- Do not run destructive commands (deleting data, `git reset --hard`, `git push --force`, \
+dropping databases) unless the user asked for exactly that.
+- Do not work around a failing check (disabling tests, `--no-verify`) to declare success.
+
+# Git
+- Commit only when the user asks. Then: `git status` and `git diff` to see what changed, \
+`git log` for the message style, stage the files by name, and write a message that says why. \
+Never commit secrets.
+- Never amend or rewrite commits that are not yours or are already pushed, never force-push \
+to a shared branch, never skip hooks unless the user asks. If a hook fails, fix the cause \
+and make a new commit.
+- To open a pull request when asked: push the branch, then `gh pr create` with a title and a \
+body that summarises the change and how it was tested.
 
 # How to answer
 - Be concise and direct; lead with the answer or the result. No preamble, no flattery.
-- Use GitHub-flavoured markdown. Cite code as `path:line`.
+- Use GitHub-flavoured markdown. Cite code as `path:line` so the user can jump to it.
 - When the task is done, say briefly what you changed and how you checked it.";
 
 /// The same all session long: what changes (the date, the repository's state, memory files)
 /// goes into the first user message instead, so every request shares the cached prefix.
 pub fn system_prompt(cwd: &Path) -> String {
-    format!("{GUIDANCE}\n\n<env>\nWorking directory: {}\nPlatform: {}\n</env>", cwd.display(), std::env::consts::OS)
+    PromptSpec::default().build(cwd)
+}
+
+/// How the system prompt is made: cairn's own or the one `--system-prompt` gives, an output
+/// style, and what `--append-system-prompt` adds. Kept, so `/output-style` can make it again.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PromptSpec {
+    pub replace: Option<String>,
+    pub append: Option<String>,
+    pub style: Option<OutputStyle>,
+}
+
+impl PromptSpec {
+    pub fn build(&self, cwd: &Path) -> String {
+        let mut prompt = match (&self.replace, &self.style) {
+            (Some(replaced), _) => replaced.clone(),
+            (None, None) => format!("{GUIDANCE}\n\n{}", env_block(cwd)),
+            (None, Some(style)) if style.keep_coding_instructions => {
+                format!("{GUIDANCE}\n\n{}\n\n{}", style.prompt, env_block(cwd))
+            }
+            (None, Some(style)) => format!("{IDENTITY}\n\n{}\n\n{}", style.prompt, env_block(cwd)),
+        };
+        if let Some(extra) = &self.append {
+            prompt.push_str("\n\n");
+            prompt.push_str(extra);
+        }
+        prompt
+    }
+}
+
+/// Who the model is, for a style that replaces the coding instructions.
+const IDENTITY: &str = "You are cairn, an agent working in the user's terminal: you can read and change files, \
+search, and run commands with your tools.";
+
+fn env_block(cwd: &Path) -> String {
+    format!("<env>\nWorking directory: {}\nPlatform: {}\n</env>", cwd.display(), std::env::consts::OS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prompt_stays_within_its_budget_and_styles_shape_it() {
+        let cwd = Path::new("/work/project");
+        let plain = system_prompt(cwd);
+        assert!(plain.len() <= 6 * 1024, "{} bytes", plain.len());
+        let styled = |keep| PromptSpec {
+            style: Some(OutputStyle {
+                name: "Pirate".into(),
+                description: String::new(),
+                prompt: "Talk like a pirate.".into(),
+                keep_coding_instructions: keep,
+                path: None,
+            }),
+            ..PromptSpec::default()
+        };
+        let kept = styled(true).build(cwd);
+        assert!(kept.starts_with(GUIDANCE) && kept.contains("Talk like a pirate.\n\n<env>"));
+        let replaced = styled(false).build(cwd);
+        assert!(!replaced.contains("# Git") && replaced.contains("Talk like a pirate."));
+        let flags = PromptSpec { replace: Some("Terse.".into()), append: Some("French.".into()), style: None };
+        assert_eq!(flags.build(cwd), "Terse.\n\nFrench.");
+    }
 }

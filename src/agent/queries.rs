@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::{Services, Session, context};
 use crate::config::settings;
+use crate::custom::output_styles;
 use crate::permissions::{Origin, PermissionRule, Purpose};
 use crate::protocol::{Answer, ContextUsage, Event, EventSink, HookEntry, Query, RuleEntry};
 use crate::tools::state;
@@ -17,8 +18,40 @@ impl Session {
             Query::Context => events.emit(Event::Answer(Answer::Context(self.context_usage()))),
             Query::Memory { open } => self.answer_memory(open.as_deref(), events),
             Query::Mcp { reconnect } => events.emit(Event::Answer(mcp(self.mcp(), reconnect.as_deref()))),
+            Query::OutputStyles => {
+                let (styles, _) = output_styles::list(&self.services.custom);
+                let styles = styles.into_iter().map(|s| (s.name, s.description)).collect();
+                events.emit(Event::Answer(Answer::OutputStyles { current: self.output_style(), styles }));
+            }
             other => answer_query(&self.services, &self.context.cwd, other, events),
         }
+    }
+
+    /// The name of the output style in use.
+    pub(super) fn output_style(&self) -> Option<String> {
+        self.context.prompt_spec.as_ref()?.style.as_ref().map(|s| s.name.clone())
+    }
+
+    /// Switches the output style (the system prompt is made again) and saves the choice.
+    pub(super) fn set_output_style(&mut self, name: &str, events: &EventSink) {
+        let Some(spec) = &mut self.context.prompt_spec else {
+            let message = "Output styles do not apply: this session's system prompt was given whole".to_owned();
+            return events.emit(Event::Error { message });
+        };
+        let style = match output_styles::find(&self.services.custom, name) {
+            Ok(style) => style,
+            Err(message) => return events.emit(Event::Error { message }),
+        };
+        let shown = style.as_ref().map_or("default", |s| s.name.as_str()).to_owned();
+        spec.style = style;
+        self.context.system_prompt = spec.build(&self.context.cwd);
+        let saved = settings::set_local_value(&self.context.cwd, "outputStyle", serde_json::json!(shown));
+        let message = match saved {
+            Ok(()) => format!("Output style set to {shown} (saved in .cairn/settings.local.json)"),
+            Err(e) => format!("Output style set to {shown} for this session; saving it failed: {e}"),
+        };
+        events.emit(Event::Notice { message });
+        events.emit(Event::SessionChanged(self.info()));
     }
 
     /// What fills the context window, by part.
@@ -61,7 +94,7 @@ pub(super) fn answer_query(services: &Services, project: &Path, query: Query, ev
                 .map(|(event, matcher, command, source)| HookEntry { event, matcher, command, source })
                 .collect(),
         ),
-        Query::Context | Query::Memory { .. } | Query::Mcp { .. } => Answer::Busy,
+        Query::Context | Query::Memory { .. } | Query::Mcp { .. } | Query::OutputStyles => Answer::Busy,
     };
     events.emit(Event::Answer(answer));
 }

@@ -237,6 +237,7 @@ impl Launcher {
             // Nobody watches a sub-agent think: its thinking text is left out.
             reasoning: Preferences { show_thinking: false, ..parent.reasoning },
             max_output: parent.max_output,
+            prompt_spec: None,
         };
         let session_id = parent.session_id.clone();
         drop(parent);

@@ -35,6 +35,8 @@ pub struct TurnContext {
     pub reasoning: Preferences,
     /// `CLAUDE_CODE_MAX_OUTPUT_TOKENS`: a cap on the output asked for.
     pub max_output: Option<u32>,
+    /// How the system prompt is made (`None`: a sub-agent's, or one given whole).
+    pub prompt_spec: Option<super::prompt::PromptSpec>,
 }
 
 impl TurnContext {

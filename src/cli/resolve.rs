@@ -17,8 +17,10 @@ use anyhow::{Context, Result, bail};
 
 use super::Cli;
 use super::policy;
+use crate::agent::prompt::PromptSpec;
 use crate::agent::{AgentConfig, ApprovalMode};
 use crate::config::{self, ProviderSettings, settings::Locations, settings::Settings, trust};
+use crate::custom::output_styles;
 use crate::mcp::config::{Scope, ServerConfig, Sources};
 use crate::memory::MemoryPaths;
 use crate::permissions::PermissionMode;
@@ -94,13 +96,15 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
     // The defaults (the built-in tools and system prompt), then what the flags change.
     let mut defaults = AgentConfig::new(connected, model, cwd.clone());
     defaults.tools.retain(|name| !permissions.removes_tool(name));
-    if let Some(replaced) = &cli.system_prompt {
-        defaults.system_prompt.clone_from(replaced);
-    }
-    if let Some(extra) = &cli.append_system_prompt {
-        defaults.system_prompt.push_str("\n\n");
-        defaults.system_prompt.push_str(extra);
-    }
+    let style = settings.output_style.as_deref().and_then(|name| {
+        output_styles::find(&custom, name).unwrap_or_else(|problem| {
+            warn(format!("outputStyle: {problem}"));
+            None
+        })
+    });
+    let spec = PromptSpec { replace: cli.system_prompt.clone(), append: cli.append_system_prompt.clone(), style };
+    defaults.system_prompt = spec.build(&cwd);
+    defaults.prompt_spec = Some(spec);
     let agent = AgentConfig {
         permissions,
         approvals: match front_end {

@@ -607,7 +607,7 @@ fn read_source(
 mod local;
 mod schema;
 
-pub use local::{add_local_allow_rules, add_local_rule, remove_local_rule};
+pub use local::{add_local_allow_rules, add_local_rule, remove_local_rule, set_local_value};
 pub use schema::{check, schema};
 use schema::{mark_bad, sweep};
 

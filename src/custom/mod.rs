@@ -15,6 +15,7 @@
 
 pub mod expand;
 pub mod frontmatter;
+pub mod output_styles;
 pub mod watch;
 
 use std::path::{Path, PathBuf};

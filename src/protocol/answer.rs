@@ -27,6 +27,8 @@ pub enum Answer {
     McpUnknown { name: String },
     /// The memory files loaded, and the file `# note` writes to.
     Memory { files: Vec<PathBuf>, notes_file: PathBuf },
+    /// The output styles (name, description), and the one in use.
+    OutputStyles { current: Option<String>, styles: Vec<(String, String)> },
     /// The answer needs the session, which the running turn holds: ask when it has ended.
     Busy,
 }

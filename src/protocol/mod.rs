@@ -38,6 +38,9 @@ pub enum Op {
     SetModel(String),
     /// The effort level from the next turn on (`/effort`); `None`: the model's default.
     SetEffort(Option<Effort>),
+    /// The output style from the next turn on (`/output-style <name>`, `default` for none);
+    /// saved as `outputStyle` in `.cairn/settings.local.json`.
+    SetOutputStyle(String),
     /// Start a new conversation (after the running turn, if any).
     Clear,
     /// Continue another saved session of this project, by id, path or title (after the
@@ -90,6 +93,8 @@ pub enum Query {
     Memory { open: Option<String> },
     /// The MCP servers and their state; with `reconnect`, that server is started again.
     Mcp { reconnect: Option<String> },
+    /// The output styles there are, and the one in use.
+    OutputStyles,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -210,6 +215,8 @@ pub struct SessionInfo {
     pub model: String,
     /// The effort level requests carry (`None`: the model has none).
     pub effort: Option<Effort>,
+    /// The output style in use (`None`: cairn's own).
+    pub output_style: Option<String>,
     pub cwd: PathBuf,
     pub tools: Vec<String>,
     pub permission_mode: PermissionMode,

@@ -40,6 +40,16 @@ pub fn lines(answer: &Answer) -> Vec<String> {
             lines
         }
         Answer::Context(usage) => context(usage),
+        Answer::OutputStyles { current, styles } => {
+            let mark = |name: Option<&str>| if current.as_deref() == name { "●" } else { " " };
+            let mut lines = vec!["Output styles:".to_owned()];
+            lines.push(format!("{} default: cairn's own, for software engineering", mark(None)));
+            for (name, description) in styles {
+                lines.push(format!("{} {name}: {description}", mark(Some(name))));
+            }
+            lines.push("Switch with /output-style <name> (saved in .cairn/settings.local.json).".into());
+            lines
+        }
         Answer::McpServers(None) => {
             vec!["No MCP servers are configured (.mcp.json, $CAIRN_HOME/mcp.json, --mcp-config).".into()]
         }

@@ -10,6 +10,7 @@ pub enum Action {
     Exit,
     Model,
     Effort,
+    OutputStyle,
     Cost,
     Status,
     Resume,
@@ -56,6 +57,7 @@ impl Commands {
                     Some("[low|medium|high|xhigh|max|auto]"),
                     Action::Effort,
                 ),
+                command("output-style", "List the output styles or switch to one", Some("[name]"), Action::OutputStyle),
                 command("cost", "Show the session's cost, tokens by kind and model, and duration", None, Action::Cost),
                 command(
                     "compact",

@@ -425,6 +425,7 @@ mod tests {
             session_id: "s".into(),
             model: "claude-sonnet-5".into(),
             effort: None,
+            output_style: None,
             cwd: "/work/project".into(),
             tools: vec![],
             permission_mode: crate::permissions::PermissionMode::Plan,

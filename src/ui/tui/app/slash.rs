@@ -44,6 +44,8 @@ impl App {
                 self.notice(format!("Model set to {}", models::lookup(args).id));
             }
             Action::Effort => self.effort(args),
+            Action::OutputStyle if args.is_empty() => self.ops.push(Op::Query(Query::OutputStyles)),
+            Action::OutputStyle => self.ops.push(Op::SetOutputStyle(args.to_owned())),
             Action::Cost => {
                 let lines = self.cost_lines();
                 self.push_cell(Cell::Info { lines });
@@ -135,6 +137,7 @@ impl App {
                 "Effort:   {}",
                 self.session.as_ref().and_then(|s| s.effort).map_or("none".into(), |e| e.to_string())
             ),
+            format!("Style:    {}", self.session.as_ref().and_then(|s| s.output_style.as_deref()).unwrap_or("default")),
             format!("Mode:     {}", self.mode.as_str()),
             format!("Folder:   {}", self.cwd.display()),
             format!("Branch:   {}", self.branch.as_deref().unwrap_or("(not a git repository)")),

@@ -131,6 +131,10 @@ fn slash_commands_complete_and_run() {
     assert!(matches!(&app.take_ops()[..], [Op::Clear]));
     app.submit("/effort XHIGH");
     assert!(matches!(&app.take_ops()[..], [Op::SetEffort(Some(crate::provider::reasoning::Effort::Xhigh))]));
+    app.submit("/output-style");
+    assert!(matches!(&app.take_ops()[..], [Op::Query(crate::protocol::Query::OutputStyles)]));
+    app.submit("/output-style Learning");
+    assert!(matches!(&app.take_ops()[..], [Op::SetOutputStyle(s)] if s == "Learning"));
     app.submit("/effort auto");
     assert!(matches!(&app.take_ops()[..], [Op::SetEffort(None)]));
     app.submit("/effort huge");
