@@ -7,6 +7,7 @@
 mod support;
 
 mod architecture;
+mod asking;
 mod bad_input;
 mod compaction;
 mod custom;

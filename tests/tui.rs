@@ -606,3 +606,66 @@ fn deny_rules_that_cannot_be_read_make_the_ui_ask_for_every_call() {
     assert!(history.contains("every tool call will be asked"), "the user was told why:\n{history}");
     quit_and_check_the_terminal(&tmux);
 }
+
+#[test]
+fn a_plan_is_refused_with_feedback_then_approved_with_edits_accepted() {
+    let project = Project::new();
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("ExitPlanMode", json!({"plan": "1. Write notes.txt\n2. Read it back"})),
+        Step::tool("ExitPlanMode", json!({"plan": "1. Write notes.txt with a test\n2. Read it back"})),
+        Step::tool("Write", json!({"file_path": "notes.txt", "content": "planned\n"})),
+        Step::text("Done as planned."),
+    ]));
+    let tmux = Tmux::start(&project, &mock, "--permission-mode plan \"plan the notes\"", 90, 30);
+    tmux.wait_for_text("Ready to code?");
+    assert!(tmux.history().contains("1. Write notes.txt"), "the plan is shown:\n{}", tmux.history());
+    tmux.type_text("add a test");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the second plan", |s| s.contains("Ready to code?") && s.contains("with a test"));
+    tmux.keys(&["2"]);
+    let screen = tmux.wait_for_text("Done as planned.");
+    assert!(screen.contains("accept edits") && !screen.contains("plan mode"), "{screen}");
+    assert_eq!(std::fs::read_to_string(project.file("notes.txt")).unwrap(), "planned\n", "the edit ran unasked");
+    let requests = mock.requests();
+    let refused = tool_results(&requests[1].body);
+    assert!(refused[0].2 && refused[0].1.contains("add a test"), "{refused:?}");
+    let approved = tool_results(&requests[2].body);
+    assert!(!approved[1].2 && approved[1].1.contains("approved your plan"), "{approved:?}");
+    quit_and_check_the_terminal(&tmux);
+}
+
+#[test]
+fn the_models_questions_are_answered_one_by_one() {
+    let project = Project::new();
+    let questions = json!([
+        {"question": "Which database?", "header": "Database", "multiSelect": false, "options": [
+            {"label": "Postgres", "description": "A server"},
+            {"label": "SQLite", "description": "A file"}]},
+        {"question": "Which features?", "header": "Features", "multiSelect": true, "options": [
+            {"label": "Auth", "description": "Log in"},
+            {"label": "Search", "description": "Find things"},
+            {"label": "Billing", "description": "Get paid"}]}
+    ]);
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("AskUserQuestion", json!({"questions": questions})),
+        Step::text("Noted your choices."),
+    ]));
+    let tmux = Tmux::start(&project, &mock, "\"set up the app\"", 90, 30);
+    let screen = tmux.wait_for_text("Which database?");
+    assert!(screen.contains("Database") && screen.contains("(1 of 2)") && screen.contains("A file"), "{screen}");
+    tmux.keys(&["2"]);
+    tmux.wait_for_text("Which features?");
+    tmux.keys(&["1"]);
+    tmux.keys(&["3"]);
+    tmux.wait_for("two ticks", |s| s.matches("[x]").count() == 2);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Noted your choices.");
+    let result = tool_results(&mock.requests()[1].body);
+    assert!(!result[0].2, "{result:?}");
+    assert_eq!(
+        result[0].1,
+        "User has answered your questions: \"Which database?\"=\"SQLite\", \"Which features?\"=\"Auth, Billing\". \
+         You can now continue with the user's answers in mind."
+    );
+    quit_and_check_the_terminal(&tmux);
+}

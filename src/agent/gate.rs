@@ -14,7 +14,7 @@ use super::{ApprovalMode, Approvals, Session};
 use crate::config::settings;
 use crate::conversation::ToolCall;
 use crate::hooks::{HookEvent, Invocation, PermissionVerdict};
-use crate::permissions::{Call, Context, Decision, Origin, PermissionRule, commands, family, shell};
+use crate::permissions::{Call, Context, Decision, Origin, PermissionMode, PermissionRule, commands, family, shell};
 use crate::protocol::{ApprovalDecision, Event, EventSink, PermissionDenial};
 use crate::tools::scheduler::Planned;
 use crate::tools::{Approval, RegisteredTool, ToolContext, ToolKind, ToolOutput, state};
@@ -82,8 +82,18 @@ async fn admit(
     gated: &mut Gated,
 ) -> Result<Arc<RegisteredTool>, Refused> {
     let tool = prepared(session, call)?;
+    if tool.name == "ExitPlanMode" && state::lock(&session.services.permissions).mode != PermissionMode::Plan {
+        return Err(Refused::error(
+            "You are not in plan mode: there is no plan to approve. Go on with the task.".into(),
+        ));
+    }
     let hook_verdict = pre_tool_use(session, &tool, call, events, gated).await?;
-    let decision = match (hook_verdict, decide(session, tool.name, tool.kind, tool.approval, &call.input)) {
+    let mut decision = decide(session, tool.name, tool.kind, tool.approval, &call.input);
+    if tool.approval == Approval::User && !matches!(decision, Decision::Deny { .. }) {
+        // For the person at the keyboard, whatever the rules and the mode say.
+        decision = Decision::Ask { reason: String::new(), firm: false };
+    }
+    let decision = match (hook_verdict, decision) {
         // A hook's "allow" skips the question, but not a deny rule or a firm ask.
         (Some((PermissionVerdict::Allow, _)), Decision::Ask { firm: false, .. }) => Decision::Allow,
         (Some((PermissionVerdict::Ask | PermissionVerdict::Defer, reason)), Decision::Allow) => {
@@ -97,6 +107,11 @@ async fn admit(
             "Permission to use {} was denied: {reason}. Do not retry this call.",
             call.name
         ))),
+        Decision::Ask { .. }
+            if tool.approval == Approval::User && session.services.approval_mode == ApprovalMode::Refuse =>
+        {
+            Err(Refused::denied(nobody_to_ask(&call.name)))
+        }
         Decision::Ask { reason, .. } => match session.services.approval_mode {
             ApprovalMode::Refuse => Err(Refused::denied(format!(
                 "Permission to use {} was denied: cairn is running non-interactively and no permission \
@@ -108,6 +123,20 @@ async fn admit(
             ApprovalMode::Ask => ask(session, &tool, call, cancel, events).await.map(|()| tool),
         },
     }
+}
+
+/// Why a call for the user is refused when nobody is there to answer it (`-p`).
+fn nobody_to_ask(tool: &str) -> String {
+    if tool == "ExitPlanMode" {
+        return "Nobody can approve a plan in this non-interactive run, and plan mode stays on. Do not call \
+                ExitPlanMode again: give the plan as your final answer."
+            .into();
+    }
+    format!(
+        "{tool} needs the user, and nobody can answer in this non-interactive run. Do not call it again: \
+         decide with what you know, and say in your final answer what you assumed and what the user \
+         should decide."
+    )
 }
 
 /// The tool called, with the call's input checked against its schema.
@@ -205,19 +234,29 @@ async fn permission_request(
 async fn ask(
     session: &Session,
     tool: &RegisteredTool,
-    call: &ToolCall,
+    call: &mut ToolCall,
     cancel: &CancellationToken,
     events: &EventSink,
 ) -> Result<(), Refused> {
     let ctx = ToolContext { call_id: call.id.clone(), cancel: cancel.clone(), session: Arc::clone(&session.tools) };
     let preview = tool.preview(&call.input, &ctx);
     notify(session, &call.name);
-    let answer = ask_user(call, preview, &session.services.approvals, cancel, events).await;
+    let mut answer = ask_user(call, preview, &session.services.approvals, cancel, events).await;
+    if let Answer::AllowedWith(input) = answer {
+        call.input = input;
+        tool.prepare(&mut call.input).map_err(|problem| {
+            Refused::error(format!("<tool_use_error>The answer did not fit the call: {problem}</tool_use_error>"))
+        })?;
+        answer = Answer::Allowed;
+    }
     if matches!(answer, Answer::Allowed | Answer::AllowedForSession) {
         approve_paths(session, tool.name, &call.input);
+        if tool.name == "ExitPlanMode" {
+            leave_plan_mode(session, events);
+        }
     }
     match answer {
-        Answer::Allowed => Ok(()),
+        Answer::Allowed | Answer::AllowedWith(_) => Ok(()),
         Answer::AllowedForSession => {
             remember(session, tool.name, &call.input, events);
             Ok(())
@@ -262,8 +301,21 @@ fn notify(session: &Session, tool: &str) {
 
 enum Answer {
     Allowed,
+    AllowedWith(Value),
     AllowedForSession,
     Refused(String),
+}
+
+/// An approved plan ends plan mode: for the default mode, unless the user already chose
+/// another (accepting edits) as they approved it.
+fn leave_plan_mode(session: &Session, events: &EventSink) {
+    let mut permissions = state::lock(&session.services.permissions);
+    if permissions.mode != PermissionMode::Plan {
+        return;
+    }
+    permissions.mode = PermissionMode::Default;
+    drop(permissions);
+    events.emit(Event::SessionChanged(session.info()));
 }
 
 /// What the permission rules say about a call, in the session's current folder.
@@ -357,6 +409,7 @@ async fn ask_user(
     approvals.forget(&call.id);
     match decision {
         Some(ApprovalDecision::Allow) => Answer::Allowed,
+        Some(ApprovalDecision::AllowWith { input }) => Answer::AllowedWith(input),
         Some(ApprovalDecision::AllowForSession) => Answer::AllowedForSession,
         Some(ApprovalDecision::Deny { reason: Some(reason) }) if !reason.trim().is_empty() => {
             Answer::Refused(format!("The user refused this {} call and said: {reason}", call.name))

@@ -209,7 +209,11 @@ impl Launcher {
     fn session_for(&self, definition: &AgentDef, model: Option<&str>, agent_id: &str, ctx: &ToolContext) -> Session {
         let allowed: Option<Vec<&'static str>> =
             definition.tools.as_ref().map(|names| names.iter().filter_map(|n| tool_names::builtin(n.trim())).collect());
-        let tools = self.tools.subset(|name| allowed.as_ref().is_none_or(|list| list.contains(&name)));
+        // Sub-agents work unattended: they neither ask the user nor present plans.
+        let tools = self.tools.subset(|name| {
+            !matches!(name, "AskUserQuestion" | "ExitPlanMode")
+                && allowed.as_ref().is_none_or(|list| list.contains(&name))
+        });
         let parent = state::lock(&self.parent);
         let model = model.or(definition.model.as_deref()).map_or_else(|| parent.model.clone(), models::lookup);
         let cwd = ctx.session.cwd();

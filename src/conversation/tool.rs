@@ -38,6 +38,10 @@ pub enum ToolKind {
 pub enum Approval {
     NotNeeded,
     Needed,
+    /// The call is for the person at the keyboard (a question, a plan to approve): it is
+    /// always put to them, whatever the rules and the mode; only a deny rule or a hook
+    /// (answering for them) decides instead.
+    User,
 }
 
 impl Approval {

@@ -39,6 +39,8 @@ const TABLE: &[ToolName] = &[
     tool("TodoWrite", &[], "TodoWrite"),
     tool("Skill", &["SlashCommand"], "Skill"),
     tool("Task", &["Agent"], "Agent"),
+    tool("AskUserQuestion", &[], "AskUserQuestion"),
+    tool("ExitPlanMode", &[], "ExitPlanMode"),
     foreign("NotebookEdit", "Edit"),
     foreign("NotebookRead", "Read"),
 ];

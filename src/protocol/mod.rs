@@ -97,9 +97,14 @@ pub enum Query {
     OutputStyles,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum ApprovalDecision {
     Allow,
+    /// Allow the call with this input instead: a question's call with the user's
+    /// `answers` added (AskUserQuestion), or an input the user edited.
+    AllowWith {
+        input: Value,
+    },
     /// Allow, and do not ask again in this session for the same command (Bash) or tool.
     AllowForSession,
     Deny {

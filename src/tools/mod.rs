@@ -10,6 +10,7 @@
 //! the tool; the `scheduler` decides what runs concurrently. A failure is never a panic: it
 //! goes back to the model as an error result that says what to do next.
 
+pub mod ask;
 pub mod bash;
 pub mod diff;
 pub mod edit;
@@ -256,6 +257,8 @@ impl ToolRegistry {
         registry.register(write::Write);
         registry.register(web_fetch::WebFetch::default());
         registry.register(todo::TodoWrite);
+        registry.register(ask::AskUserQuestion);
+        registry.register(ask::ExitPlanMode);
         registry
     }
 

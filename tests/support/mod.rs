@@ -15,7 +15,7 @@ use tempfile::TempDir;
 pub use mock_llm::{Fault, MockLlm, Page, Scenario, Step};
 
 /// The tools cairn offers the model, in order.
-pub const BUILTIN_TOOLS: [&str; 14] = [
+pub const BUILTIN_TOOLS: [&str; 16] = [
     "Bash",
     "BashOutput",
     "KillShell",
@@ -28,6 +28,8 @@ pub const BUILTIN_TOOLS: [&str; 14] = [
     "Write",
     "WebFetch",
     "TodoWrite",
+    "AskUserQuestion",
+    "ExitPlanMode",
     "Skill",
     "Task",
 ];

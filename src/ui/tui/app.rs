@@ -23,9 +23,11 @@ use crate::permissions::PermissionMode;
 use crate::protocol::{Op, SessionInfo, UserInput};
 use crate::provider::models::ModelInfo;
 use crate::session::Store;
+pub use question::{Question, QuestionDialog};
 
 mod events;
 mod popups;
+mod question;
 mod slash;
 
 /// Cells of a resumed session written to the scrollback; the rest are in the pager.
@@ -53,6 +55,8 @@ pub struct App {
     pub turn: Option<Turn>,
     pub queued: VecDeque<String>,
     pub approval: Option<ApprovalDialog>,
+    /// The model's questions waiting for answers (AskUserQuestion).
+    pub question: Option<QuestionDialog>,
     pub popup: Option<Popup>,
     pub retry: Option<Retry>,
     pub context_tokens: u64,
@@ -142,6 +146,7 @@ impl App {
             turn: None,
             queued: VecDeque::new(),
             approval: None,
+            question: None,
             popup: None,
             retry: None,
             context_tokens: 0,
@@ -222,6 +227,11 @@ impl App {
             dialog.feedback.push_str(&text.replace('\n', " "));
             return;
         }
+        if let Some(dialog) = &mut self.question {
+            dialog.own_words.push_str(&text.replace('\n', " "));
+            dialog.selected = dialog.own_line();
+            return;
+        }
         self.composer.paste(text);
         self.update_popup();
     }
@@ -230,6 +240,10 @@ impl App {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         if self.approval.is_some() {
             self.approval_key(key);
+            return;
+        }
+        if self.question.is_some() {
+            self.question_key(key);
             return;
         }
         if let Some(picker) = &mut self.picker {

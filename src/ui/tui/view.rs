@@ -40,6 +40,7 @@ pub fn live(app: &App, cols: u16, max_height: u16) -> (Buffer, Option<(u16, u16)
     }
     let (input, mut cursor) = match (&app.approval, &app.picker) {
         (Some(dialog), _) => dialog_lines(app, dialog, width),
+        (None, _) if app.question.is_some() => question_lines(app, width),
         (None, Some(picker)) => {
             let (lines, cursor) = picker.lines(app.theme, width, std::time::SystemTime::now());
             (lines, Some(cursor))
@@ -132,7 +133,10 @@ fn activity(app: &App, width: usize) -> Vec<Line<'static>> {
             theme.warning(),
         ));
     }
-    let busy = turn.tools.iter().any(|t| t.output.is_none()) || turn.preparing.is_some() || app.approval.is_some();
+    let busy = turn.tools.iter().any(|t| t.output.is_none())
+        || turn.preparing.is_some()
+        || app.approval.is_some()
+        || app.question.is_some();
     if !busy {
         let started = turn.started.unwrap_or_else(Instant::now);
         let secs = started.elapsed().as_secs();
@@ -157,7 +161,7 @@ fn composer_lines(app: &App, width: usize) -> (Vec<Line<'static>>, Option<(u16, 
         lines = lines[first..first + MAX_VISIBLE_LINES].to_vec();
         y -= first;
     }
-    if app.composer.is_empty() && app.approval.is_none() {
+    if app.composer.is_empty() && app.approval.is_none() && app.question.is_none() {
         let placeholder = if app.is_running() {
             "Type to queue a message"
         } else {
@@ -207,12 +211,17 @@ fn width_of(text: &str) -> usize {
 fn dialog_lines(app: &App, dialog: &ApprovalDialog, width: usize) -> (Vec<Line<'static>>, Option<(u16, u16)>) {
     let theme = app.theme;
     let mut lines = vec![Line::styled("─".repeat(width), theme.warning())];
-    let header = tool_header(&dialog.tool, &dialog.input, &app.cwd);
-    lines.push(Line::from(vec![
-        Span::styled("Allow ", theme.bold()),
-        Span::styled(header, theme.bold().patch(theme.accent())),
-        Span::styled("?", theme.bold()),
-    ]));
+    let plan = dialog.tool == "ExitPlanMode";
+    if plan {
+        lines.push(Line::styled("Ready to code? The plan is above.", theme.bold()));
+    } else {
+        let header = tool_header(&dialog.tool, &dialog.input, &app.cwd);
+        lines.push(Line::from(vec![
+            Span::styled("Allow ", theme.bold()),
+            Span::styled(header, theme.bold().patch(theme.accent())),
+            Span::styled("?", theme.bold()),
+        ]));
+    }
     if let Some(command) = dialog.input.get("command").and_then(|c| c.as_str()) {
         for line in command.lines().take(8) {
             lines.extend(wrap::wrap(&Line::styled(format!("  {line}"), theme.code()), width, "    "));
@@ -224,7 +233,7 @@ fn dialog_lines(app: &App, dialog: &ApprovalDialog, width: usize) -> (Vec<Line<'
     if let Some(url) = dialog.input.get("url").and_then(|u| u.as_str()) {
         lines.push(Line::styled(format!("  {url}"), theme.code()));
     }
-    if let Some(preview) = &dialog.preview {
+    if let Some(preview) = dialog.preview.as_ref().filter(|_| !plan) {
         let mut diff = diff_lines(preview, width, theme, Detail::Full);
         if diff.len() > DIALOG_PREVIEW {
             let more = diff.len() - DIALOG_PREVIEW;
@@ -238,7 +247,15 @@ fn dialog_lines(app: &App, dialog: &ApprovalDialog, width: usize) -> (Vec<Line<'
         "Edit" | "MultiEdit" | "Write" => "Yes, and allow all edits this session".to_owned(),
         tool => format!("Yes, and don't ask again for {tool} this session"),
     };
-    let options = ["Yes".to_owned(), again, "No, and tell cairn what to do instead: ".to_owned()];
+    let options = if plan {
+        [
+            "Yes, and approve each edit".to_owned(),
+            "Yes, and accept edits without asking".to_owned(),
+            "No, keep planning — what should change: ".to_owned(),
+        ]
+    } else {
+        ["Yes".to_owned(), again, "No, and tell cairn what to do instead: ".to_owned()]
+    };
     let mut cursor = None;
     for (i, option) in options.iter().enumerate() {
         let chosen = i == dialog.selected;
@@ -255,6 +272,58 @@ fn dialog_lines(app: &App, dialog: &ApprovalDialog, width: usize) -> (Vec<Line<'
         lines.push(truncate(Line::from(spans), width));
     }
     lines.push(Line::styled("  ↑↓ to choose · Enter to confirm · Esc to refuse", theme.dim()));
+    (lines, cursor)
+}
+
+/// The question shown (AskUserQuestion): its chip and text, the options, and a last line
+/// for the user's own words.
+fn question_lines(app: &App, width: usize) -> (Vec<Line<'static>>, Option<(u16, u16)>) {
+    let theme = app.theme;
+    let Some(dialog) = &app.question else { return (Vec::new(), None) };
+    let question = dialog.question();
+    let mut lines = vec![Line::styled("─".repeat(width), theme.accent())];
+    let count = if dialog.questions.len() > 1 {
+        format!(" ({} of {})", dialog.current + 1, dialog.questions.len())
+    } else {
+        String::new()
+    };
+    lines.push(Line::from(vec![
+        Span::styled(format!(" {} ", question.header), theme.bold().patch(theme.accent())),
+        Span::styled(count, theme.dim()),
+    ]));
+    lines.extend(wrap::wrap(&Line::styled(question.question.clone(), theme.bold()), width, ""));
+    let mut cursor = None;
+    for (i, (label, description)) in question.options.iter().enumerate() {
+        let chosen = i == dialog.selected;
+        let marker = if chosen { "❯ " } else { "  " };
+        let tick = match (question.multi_select, dialog.ticked.get(i)) {
+            (true, Some(true)) => "[x] ",
+            (true, _) => "[ ] ",
+            (false, _) => "",
+        };
+        let style = if chosen { theme.bold().patch(theme.accent()) } else { theme.plain() };
+        lines.push(truncate(Line::styled(format!("{marker}{}. {tick}{label}", i + 1), style), width));
+        if !description.is_empty() {
+            lines.push(truncate(Line::styled(format!("     {description}"), theme.dim()), width));
+        }
+    }
+    let own = dialog.selected == dialog.own_line();
+    let marker = if own { "❯ " } else { "  " };
+    let style = if own { theme.bold().patch(theme.accent()) } else { theme.plain() };
+    let line = Line::from(vec![
+        Span::styled(format!("{marker}{}. Something else: ", dialog.own_line() + 1), style),
+        Span::raw(dialog.own_words.clone()),
+    ]);
+    if own {
+        cursor = Some((line_width(&line).min(width.saturating_sub(1)) as u16, lines.len() as u16));
+    }
+    lines.push(truncate(line, width));
+    let keys = if question.multi_select {
+        "  ↑↓ to move · Space to tick · Enter to confirm · Esc to decline"
+    } else {
+        "  ↑↓ to choose · Enter to confirm · Esc to decline"
+    };
+    lines.push(Line::styled(keys, theme.dim()));
     (lines, cursor)
 }
 

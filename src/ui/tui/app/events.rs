@@ -4,10 +4,12 @@
 
 use std::time::Instant;
 
-use super::{App, ApprovalDialog, RESTORED_SHOWN, Retry};
+use serde_json::Value;
+
+use super::{App, ApprovalDialog, QuestionDialog, RESTORED_SHOWN, Retry};
 use crate::agent::context::thousands;
 use crate::conversation::history::{Message, Role};
-use crate::protocol::{CompactTrigger, Event, TurnOutcome, TurnStatus};
+use crate::protocol::{ApprovalDecision, CompactTrigger, Event, Op, TurnOutcome, TurnStatus};
 use crate::provider::models;
 use crate::provider::{BlockStart, StreamEvent};
 use crate::ui::tui::cells::{Cell, ToolCell};
@@ -96,8 +98,7 @@ impl App {
                 }
             }
             Event::ApprovalRequest { call_id, tool, input, preview } => {
-                self.approval =
-                    Some(ApprovalDialog { call_id, tool, input, preview, selected: 2, feedback: String::new() });
+                self.on_approval_request(call_id, tool, input, preview);
             }
             Event::Retrying { attempt, max_attempts, delay, error, .. } => {
                 self.abandon_partial_answer();
@@ -231,9 +232,28 @@ impl App {
         }
     }
 
+    /// A question for the user: the model's questions, a plan to approve, or a call to allow.
+    fn on_approval_request(&mut self, call_id: String, tool: String, input: Value, preview: Option<String>) {
+        if tool == "AskUserQuestion" {
+            self.question = QuestionDialog::new(call_id.clone(), input);
+            if self.question.is_none() {
+                let reason = Some("The questions could not be shown.".to_owned());
+                self.ops.push(Op::ApprovalAnswer { call_id, decision: ApprovalDecision::Deny { reason } });
+            }
+            return;
+        }
+        if tool == "ExitPlanMode" {
+            // The whole plan goes to the transcript, to read before answering.
+            let plan = input["plan"].as_str().unwrap_or_default();
+            self.push_cell(Cell::Assistant { markdown: format!("**The plan**\n\n{plan}") });
+        }
+        self.approval = Some(ApprovalDialog { call_id, tool, input, preview, selected: 2, feedback: String::new() });
+    }
+
     pub(super) fn end_turn(&mut self, outcome: &TurnOutcome, aborted: bool) {
         self.retry = None;
         self.approval = None;
+        self.question = None;
         if let Some(mut turn) = self.turn.take() {
             if let Some((_, mut stream)) = turn.text.take() {
                 let rest = stream.finish(usize::from(self.width), self.theme);

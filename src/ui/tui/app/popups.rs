@@ -1,9 +1,11 @@
 //! The popups over the composer: command and file completion, and the approval dialog
-//! (allow, allow for the session, refuse with feedback).
+//! (allow, allow for the session, refuse with feedback; for a plan: approve, approve and
+//! accept edits, keep planning with feedback).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::{App, Popup};
+use crate::permissions::PermissionMode;
 use crate::protocol::{ApprovalDecision, Op};
 
 impl App {
@@ -136,11 +138,17 @@ impl App {
             }
             _ => None,
         };
-        if let Some(decision) = decision
+        if let Some(mut decision) = decision
             && let Some(dialog) = self.approval.take()
         {
+            // A plan: the second choice approves it and accepts edits from then on.
+            if dialog.tool == "ExitPlanMode" && decision == ApprovalDecision::AllowForSession {
+                self.mode = PermissionMode::AcceptEdits;
+                self.ops.push(Op::SetPermissionMode(PermissionMode::AcceptEdits));
+                decision = ApprovalDecision::Allow;
+            }
             let choice = match &decision {
-                ApprovalDecision::Allow => "allowed".to_owned(),
+                ApprovalDecision::Allow | ApprovalDecision::AllowWith { .. } => "allowed".to_owned(),
                 ApprovalDecision::AllowForSession => "allowed for this session".to_owned(),
                 ApprovalDecision::Deny { reason: Some(r) } => format!("refused: {r}"),
                 ApprovalDecision::Deny { reason: None } => "refused".to_owned(),
