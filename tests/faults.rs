@@ -94,6 +94,40 @@ fn when_retries_run_out_the_result_says_so_and_the_exit_code_is_1() {
 }
 
 #[test]
+fn a_model_that_stays_overloaded_gives_way_to_the_fallback_model() {
+    let project = Project::claude_user();
+    let overloaded = || Step::fault(http(529, Some("0"), None));
+    let mock = MockLlm::start(Scenario::new(vec![
+        overloaded(),
+        overloaded(),
+        Step::tool("Read", json!({"file_path": "CLAUDE.md"})),
+        Step::text("Answered by the fallback."),
+    ]));
+    let mut cmd = project.cairn(&mock);
+    cmd.env("CAIRN_MAX_RETRIES", "1").args(["-p", "go", "--model", "opus", "--fallback-model", "sonnet"]);
+    let out = crate::support::run(cmd);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "Answered by the fallback.");
+    assert!(
+        out.stderr.contains("claude-opus-5-5 is overloaded: continuing on the fallback model claude-sonnet-5"),
+        "{}",
+        out.stderr
+    );
+    let models: Vec<String> = mock.requests().iter().map(|r| r.body["model"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(models, ["claude-opus-5-5", "claude-opus-5-5", "claude-sonnet-5", "claude-sonnet-5"]);
+    // The setting does the same, and an overloaded fallback fails the turn as before.
+    project.write(".claude/settings.local.json", r#"{"fallbackModel": "haiku"}"#);
+    let mock = MockLlm::start(Scenario::new(vec![overloaded(), overloaded(), overloaded(), overloaded()]));
+    let mut cmd = project.cairn(&mock);
+    cmd.env("CAIRN_MAX_RETRIES", "1").args(["-p", "go", "--output-format", "json"]);
+    let out = crate::support::run(cmd);
+    assert_eq!(out.code(), 1);
+    assert_eq!(out.result()["api_error_status"], 529);
+    assert_eq!(mock.requests()[2].body["model"], "claude-haiku-4-5");
+    assert_eq!(mock.requests().len(), 4);
+}
+
+#[test]
 fn errors_retrying_cannot_fix_are_not_retried() {
     let project = Project::new();
     // (Prompt-too-long is not retried either: it compacts; see `compaction.rs`.)

@@ -112,6 +112,9 @@ pub struct AgentConfig {
     /// How `system_prompt` was made, so an output style can make it again (`None`: it was
     /// given whole).
     pub prompt_spec: Option<prompt::PromptSpec>,
+    /// `--fallback-model`, `fallbackModel`: the model to continue on when the main one stays
+    /// overloaded.
+    pub fallback_model: Option<String>,
 }
 
 impl AgentConfig {
@@ -149,6 +152,7 @@ impl AgentConfig {
             reasoning: crate::provider::reasoning::Preferences::default(),
             max_output: None,
             prompt_spec: Some(prompt::PromptSpec::default()),
+            fallback_model: None,
         }
     }
 }
@@ -201,6 +205,7 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
         reasoning: config.reasoning,
         max_output: config.max_output,
         prompt_spec: config.prompt_spec,
+        fallback_model: config.fallback_model,
     };
     let mut session = Session::new(services, context, session_id, transcript);
     if with_task {

@@ -242,6 +242,7 @@ impl Launcher {
             reasoning: Preferences { show_thinking: false, ..parent.reasoning },
             max_output: parent.max_output,
             prompt_spec: None,
+            fallback_model: None,
         };
         let session_id = parent.session_id.clone();
         drop(parent);

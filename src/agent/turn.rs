@@ -29,9 +29,9 @@ use crate::hooks::{HookEvent, context_block};
 use crate::protocol::{
     AssistantMessage, Event, EventSink, PermissionDenial, TurnError, TurnErrorKind, TurnOutcome, TurnStatus, UserInput,
 };
-use crate::provider::reasoning;
 use crate::provider::retry::{SampleError, sample};
 use crate::provider::{ProviderError, Request, Response, StopReason};
+use crate::provider::{models, reasoning};
 use crate::session::Record;
 use crate::tools::scheduler::Planned;
 use crate::tools::{ToolContext, ToolOutput, scheduler, state};
@@ -242,6 +242,12 @@ async fn failed_request(
                 Err(error) => Flow::end(ended(session, turn, compaction_failed(&error))),
             }
         }
+        SampleError::Failed { error, .. }
+            if error.status() == Some(529) && session.context.fallback_model.is_some() =>
+        {
+            fall_back(session, events);
+            Flow::Again
+        }
         SampleError::Failed { error, attempts } => {
             let mut failure = turn_error(&error, attempts);
             if failure.kind == TurnErrorKind::ContextTooLong && turn.compacted_for_error {
@@ -255,6 +261,17 @@ async fn failed_request(
             Flow::end(ended(session, turn, TurnStatus::Failed(failure)))
         }
     }
+}
+
+/// The model stayed overloaded through every retry: the session goes on with the fallback
+/// model (`--fallback-model`, `fallbackModel`) from this request on, and says so. Once.
+fn fall_back(session: &mut Session, events: &EventSink) {
+    let Some(fallback) = session.context.fallback_model.take() else { return };
+    let from = std::mem::replace(&mut session.context.model, models::lookup(&fallback));
+    events.emit(Event::Notice {
+        message: format!("{} is overloaded: continuing on the fallback model {}", from.id, session.context.model.id),
+    });
+    events.emit(Event::SessionChanged(session.info()));
 }
 
 /// The model called tools: they ran; the turn goes on unless it was interrupted or a

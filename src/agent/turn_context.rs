@@ -35,6 +35,9 @@ pub struct TurnContext {
     pub reasoning: Preferences,
     /// `CLAUDE_CODE_MAX_OUTPUT_TOKENS`: a cap on the output asked for.
     pub max_output: Option<u32>,
+    /// The model to continue on when this one stays overloaded (`--fallback-model`);
+    /// taken when used.
+    pub fallback_model: Option<String>,
     /// How the system prompt is made (`None`: a sub-agent's, or one given whole).
     pub prompt_spec: Option<super::prompt::PromptSpec>,
 }

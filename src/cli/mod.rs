@@ -63,6 +63,10 @@ pub struct Cli {
     #[arg(long, value_name = "LEVEL", value_parser = clap::value_parser!(crate::provider::reasoning::Effort))]
     pub effort: Option<crate::provider::reasoning::Effort>,
 
+    /// The model to continue on when the main one stays overloaded after the retries.
+    #[arg(long, value_name = "MODEL")]
+    pub fallback_model: Option<String>,
+
     /// Stop after this many model requests in one turn.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_turns: Option<u32>,

@@ -127,6 +127,7 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
         max_budget_usd: cli.max_budget_usd,
         reasoning,
         max_output,
+        fallback_model: cli.fallback_model.clone().or_else(|| settings.fallback_model.clone()),
         custom,
         mcp_servers: servers,
         reload_settings: Some(policy::settings_reloader(Arc::new(cli), locations, cwd, trusted)),
