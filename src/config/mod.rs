@@ -12,8 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::provider::anthropic::{self, Anthropic, Credential};
-use crate::provider::models::{DEFAULT_ANTHROPIC_MODEL, DEFAULT_OPENAI_MODEL};
+use crate::provider::gemini::{self, Gemini};
+use crate::provider::models::{DEFAULT_ANTHROPIC_MODEL, DEFAULT_GEMINI_MODEL, DEFAULT_OPENAI_MODEL};
 use crate::provider::openai::{self, OpenAi};
+use crate::provider::openai_responses::OpenAiResponses;
 use crate::provider::reasoning::{Effort, Preferences};
 use crate::provider::retry::RetryPolicy;
 use crate::provider::{self, Provider, ProviderError};
@@ -21,8 +23,15 @@ use crate::secrets::Secrets;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ProviderKind {
+    /// Anthropic's Messages API (and gateways that speak it).
     Anthropic,
+    /// OpenAI: the Responses API at OpenAI's own endpoint, Chat Completions elsewhere
+    /// (Ollama, vLLM, llama.cpp, LM Studio, OpenRouter).
     Openai,
+    /// The Responses API at any endpoint.
+    OpenaiResponses,
+    /// Google's Gemini API (`GEMINI_API_KEY` or `GOOGLE_API_KEY`).
+    Gemini,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +39,7 @@ pub enum ApiCredential {
     Anthropic(Credential),
     /// Local OpenAI-compatible servers need no key.
     OpenAi(Option<String>),
+    Gemini(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,8 +60,18 @@ impl ProviderSettings {
             ApiCredential::Anthropic(credential) => {
                 Arc::new(Anthropic::new(client, &self.base_url, credential.clone(), idle_timeout))
             }
+            ApiCredential::OpenAi(key) if self.speaks_responses() => {
+                Arc::new(OpenAiResponses::new(client, &self.base_url, key.clone(), idle_timeout))
+            }
             ApiCredential::OpenAi(key) => Arc::new(OpenAi::new(client, &self.base_url, key.clone(), idle_timeout)),
+            ApiCredential::Gemini(key) => Arc::new(Gemini::new(client, &self.base_url, key.clone(), idle_timeout)),
         })
+    }
+
+    /// `--provider openai-responses`, or `--provider openai` at OpenAI's own endpoint.
+    pub fn speaks_responses(&self) -> bool {
+        self.kind == ProviderKind::OpenaiResponses
+            || (self.kind == ProviderKind::Openai && self.base_url.contains("api.openai.com"))
     }
 }
 
@@ -99,7 +119,30 @@ pub fn resolve_provider(
                 api_key_source,
             })
         }
-        ProviderKind::Openai => {
+        ProviderKind::Gemini => {
+            let (key, api_key_source) = match (env("GEMINI_API_KEY"), env("GOOGLE_API_KEY")) {
+                (Some(key), _) => (key, "GEMINI_API_KEY"),
+                (None, Some(key)) => (key, "GOOGLE_API_KEY"),
+                (None, None) => {
+                    return Err(ConfigError::MissingKey {
+                        var: "GEMINI_API_KEY",
+                        hint: "export it (or GOOGLE_API_KEY) with a key from Google AI Studio",
+                    });
+                }
+            };
+            let base_url = base_url.map(str::to_owned).or_else(|| env("GOOGLE_GEMINI_BASE_URL"));
+            Ok(ProviderSettings {
+                kind,
+                base_url: base_url.unwrap_or_else(|| gemini::DEFAULT_BASE_URL.to_owned()),
+                credential: ApiCredential::Gemini(key),
+                model: model
+                    .map(str::to_owned)
+                    .or_else(|| env("GEMINI_MODEL"))
+                    .unwrap_or_else(|| DEFAULT_GEMINI_MODEL.to_owned()),
+                api_key_source,
+            })
+        }
+        ProviderKind::Openai | ProviderKind::OpenaiResponses => {
             let base_url = base_url.map(str::to_owned).or_else(|| env("OPENAI_BASE_URL"));
             let key = env("OPENAI_API_KEY");
             let is_openai = base_url.as_deref().is_none_or(|u| u.contains("api.openai.com"));
@@ -131,9 +174,12 @@ pub fn resolve_provider(
 /// in the environment is redacted, and the variable holding the one in use is hidden from
 /// the commands the tools run.
 pub fn secrets(settings: &ProviderSettings, env: &impl Fn(&str) -> Option<String>) -> Secrets {
-    const VARS: [&str; 3] = ["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY"];
+    const VARS: [&str; 5] =
+        ["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"];
     let in_use = match &settings.credential {
-        ApiCredential::Anthropic(Credential::ApiKey(key) | Credential::Bearer(key)) => Some(key.clone()),
+        ApiCredential::Anthropic(Credential::ApiKey(key) | Credential::Bearer(key)) | ApiCredential::Gemini(key) => {
+            Some(key.clone())
+        }
         ApiCredential::OpenAi(key) => key.clone(),
     };
     let hidden = VARS.iter().filter(|var| env(var).is_some() && env(var) == in_use).map(|v| (*v).to_owned());
@@ -145,7 +191,8 @@ pub fn secrets(settings: &ProviderSettings, env: &impl Fn(&str) -> Option<String
 pub fn key_variable(kind: ProviderKind) -> &'static str {
     match kind {
         ProviderKind::Anthropic => "ANTHROPIC_API_KEY",
-        ProviderKind::Openai => "OPENAI_API_KEY",
+        ProviderKind::Openai | ProviderKind::OpenaiResponses => "OPENAI_API_KEY",
+        ProviderKind::Gemini => "GEMINI_API_KEY",
     }
 }
 
@@ -153,7 +200,8 @@ pub fn key_variable(kind: ProviderKind) -> &'static str {
 pub fn model_variable(kind: ProviderKind) -> &'static str {
     match kind {
         ProviderKind::Anthropic => "ANTHROPIC_MODEL",
-        ProviderKind::Openai => "OPENAI_MODEL",
+        ProviderKind::Openai | ProviderKind::OpenaiResponses => "OPENAI_MODEL",
+        ProviderKind::Gemini => "GEMINI_MODEL",
     }
 }
 
@@ -161,7 +209,8 @@ pub fn model_variable(kind: ProviderKind) -> &'static str {
 pub fn needs_key(kind: ProviderKind, env: &impl Fn(&str) -> Option<String>) -> bool {
     match kind {
         ProviderKind::Anthropic => env("ANTHROPIC_API_KEY").is_none() && env("ANTHROPIC_AUTH_TOKEN").is_none(),
-        ProviderKind::Openai => env("OPENAI_API_KEY").is_none(),
+        ProviderKind::Openai | ProviderKind::OpenaiResponses => env("OPENAI_API_KEY").is_none(),
+        ProviderKind::Gemini => env("GEMINI_API_KEY").is_none() && env("GOOGLE_API_KEY").is_none(),
     }
 }
 

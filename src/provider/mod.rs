@@ -2,14 +2,17 @@
 //!
 //! A [`Provider`] turns a [`Request`] into a stream of provider-neutral [`StreamEvent`]s. Each
 //! vendor module is a thin transport plus a pure conversion (request body out, SSE events in)
-//! tested on recorded lines: `anthropic` (Messages API) and `openai` (Chat Completions, which
-//! Ollama, vLLM, llama.cpp, LM Studio and OpenRouter speak). `sse` holds the shared stream
+//! tested on recorded lines: `anthropic` (Messages API), `openai` (Chat Completions, which
+//! Ollama, vLLM, llama.cpp, LM Studio and OpenRouter speak) and `openai_responses` (the
+//! Responses API, for OpenAI's own endpoint and its reasoning models) and `gemini`. `sse` holds the shared stream
 //! plumbing (idle timeout, end-of-stream checks), `retry` the backoff loop that turns streams
 //! into complete [`Response`]s, `models` the model table, `reasoning` thinking and effort.
 
 pub mod anthropic;
+pub mod gemini;
 pub mod models;
 pub mod openai;
+pub mod openai_responses;
 pub mod reasoning;
 pub mod retry;
 pub mod sse;

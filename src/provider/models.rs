@@ -10,6 +10,7 @@ use super::reasoning::{Capability, Effort, ThinkingKind};
 
 pub const DEFAULT_ANTHROPIC_MODEL: &str = "claude-sonnet-5";
 pub const DEFAULT_OPENAI_MODEL: &str = "gpt-5";
+pub const DEFAULT_GEMINI_MODEL: &str = "gemini-2.5-pro";
 
 /// Dollars per million tokens.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -70,11 +71,20 @@ const BUDGET_EFFORT: Capability =
 /// A thinking budget, no effort.
 const BUDGET: Capability = Capability { thinking: ThinkingKind::Budget, efforts: &[], default_effort: None };
 const NONE: Capability = Capability::NONE;
+/// OpenAI's reasoning models.
+const REASONING: Capability =
+    Capability { thinking: ThinkingKind::Adaptive, efforts: &[Low, Medium, High], default_effort: Some(Medium) };
+/// Gemini 3: `thinkingLevel` low or high.
+const THINKING_LEVEL: Capability =
+    Capability { thinking: ThinkingKind::Adaptive, efforts: &[Low, High], default_effort: Some(High) };
+/// Gemini 2.5: thinking the model sizes itself (`thinkingBudget: -1`).
+const DYNAMIC: Capability = Capability { thinking: ThinkingKind::Adaptive, efforts: &[], default_effort: None };
 
 const M: u64 = 1_000_000;
 const K200: u64 = 200_000;
 
-/// Prices are $ per million tokens (platform.claude.com, November 2026).
+/// Prices are $ per million tokens (platform.claude.com, November 2026; OpenAI's and
+/// Google's price pages for theirs).
 const TABLE: &[Row] = &[
     row("claude-fable-5", M, 128_000, 10.0, 50.0, ADAPTIVE_X),
     row("claude-mythos-5", M, 128_000, 10.0, 50.0, ADAPTIVE_X),
@@ -93,6 +103,18 @@ const TABLE: &[Row] = &[
     row("claude-3-7-sonnet", K200, 64_000, 3.0, 15.0, BUDGET),
     row("claude-haiku-4-5", K200, 64_000, 1.0, 5.0, BUDGET),
     row("claude-3-5-haiku", K200, 8_192, 0.8, 4.0, NONE),
+    // OpenAI (platform.openai.com): reasoning models take an effort, sent as `reasoning.effort`.
+    row("gpt-5", 400_000, 128_000, 1.25, 10.0, REASONING),
+    row("gpt-5-mini", 400_000, 128_000, 0.25, 2.0, REASONING),
+    row("gpt-5-nano", 400_000, 128_000, 0.05, 0.4, REASONING),
+    row("o3", K200, 100_000, 2.0, 8.0, REASONING),
+    row("o4-mini", K200, 100_000, 1.1, 4.4, REASONING),
+    row("gpt-4.1", 1_047_576, 32_768, 2.0, 8.0, NONE),
+    row("gpt-4o", 128_000, 16_384, 2.5, 10.0, NONE),
+    // Gemini (ai.google.dev): 2.5 thinks to a dynamic budget, 3 to a thinking level.
+    row("gemini-3", M, 65_536, 2.0, 12.0, THINKING_LEVEL),
+    row("gemini-2.5-pro", M, 65_536, 1.25, 10.0, DYNAMIC),
+    row("gemini-2.5-flash", M, 65_536, 0.3, 2.5, DYNAMIC),
 ];
 
 const ALIASES: &[(&str, &str)] = &[

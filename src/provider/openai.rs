@@ -75,7 +75,7 @@ impl Provider for OpenAi {
 }
 
 /// `{"error": {"message", "type", "code"}}`, or whatever text the server sent.
-fn error_fields(text: &str) -> (String, String) {
+pub(crate) fn error_fields(text: &str) -> (String, String) {
     let parsed: Option<Value> = serde_json::from_str(text).ok();
     let error = parsed.as_ref().and_then(|v| v.get("error"));
     let field = |name: &str| error.and_then(|e| e.get(name)).and_then(Value::as_str).map(str::to_owned);
