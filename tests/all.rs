@@ -20,6 +20,7 @@ mod memory;
 mod openai;
 mod output_styles;
 mod permissions;
+mod providers;
 mod reasoning;
 mod sessions;
 mod signals;

@@ -415,6 +415,18 @@ mod tests {
     }
 
     #[test]
+    fn openais_own_endpoint_speaks_responses_and_local_servers_chat() {
+        let key = env(&[("OPENAI_API_KEY", "k")]);
+        assert!(resolve_provider(ProviderKind::Openai, None, None, &key).unwrap().speaks_responses());
+        let local = Some("http://localhost:11434/v1");
+        assert!(!resolve_provider(ProviderKind::Openai, Some("qwen"), local, &key).unwrap().speaks_responses());
+        assert!(resolve_provider(ProviderKind::OpenaiResponses, Some("m"), local, &key).unwrap().speaks_responses());
+        let gemini = resolve_provider(ProviderKind::Gemini, None, None, &env(&[("GOOGLE_API_KEY", "g")])).unwrap();
+        assert_eq!((gemini.model.as_str(), gemini.api_key_source), (DEFAULT_GEMINI_MODEL, "GOOGLE_API_KEY"));
+        assert_eq!(gemini.base_url, gemini::DEFAULT_BASE_URL);
+    }
+
+    #[test]
     fn local_openai_servers_need_no_key_but_a_model() {
         let local = Some("http://localhost:11434/v1");
         assert_eq!(resolve_provider(ProviderKind::Openai, None, local, &env(&[])), Err(ConfigError::MissingModel));

@@ -1,8 +1,9 @@
 //! The scripted mock LLM server every cairn test stands on; also runnable on its own
 //! (`cargo run --example mock_llm -- --scenario FILE`).
 //!
-//! It serves the Anthropic Messages API (`POST /v1/messages`) and OpenAI Chat Completions
-//! (`POST [/v1]/chat/completions`) over real HTTP on loopback, answering request N with step
+//! It serves the Anthropic Messages API (`POST /v1/messages`), OpenAI Chat Completions
+//! (`POST [/v1]/chat/completions`), the OpenAI Responses API (`POST [/v1]/responses`) and
+//! Gemini (`POST /v1beta/models/{model}:streamGenerateContent`) over real HTTP on loopback, answering request N with step
 //! N of a [`Scenario`]: text, thinking, one or several tool calls, or a fault (HTTP errors
 //! with `retry-after`, prompt-too-long, a cut, a stall, a malformed event, an SSE error,
 //! slow tokens). It records every request (path, headers without secrets, body, arrival and
@@ -10,6 +11,7 @@
 //! whose `tool_use` lacks its `tool_result` — and noting it, so tests can assert none did.
 //! It runs on its own thread and runtime, so synchronous tests can use it.
 
+pub mod other_wires;
 pub mod scenario;
 pub mod wire;
 
@@ -212,9 +214,13 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<
         .collect();
     let bytes = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    let route = path.split('?').next().unwrap_or("");
+    let route = path.split('?').next().unwrap_or("").to_owned();
     let dialect = if route.ends_with("/chat/completions") {
         Dialect::OpenAi
+    } else if route.ends_with("/responses") {
+        Dialect::Responses
+    } else if route.ends_with(":streamGenerateContent") {
+        Dialect::Gemini
     } else if route == "/v1/messages" {
         Dialect::Anthropic
     } else {
@@ -259,7 +265,11 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<
         let message = format!("prompt is too long: {tokens} tokens > {limit} maximum");
         return Ok(error(StatusCode::BAD_REQUEST, "invalid_request_error", &message));
     }
-    let summary = wire::is_summary_request(&body).then(|| Step::text(&wire::summary_of(&body)));
+    let seen = match dialect {
+        Dialect::Responses | Dialect::Gemini => other_wires::as_messages(&body),
+        Dialect::Anthropic | Dialect::OpenAi => body.clone(),
+    };
+    let summary = wire::is_summary_request(&seen).then(|| Step::text(&wire::summary_of(&seen)));
     let step_index = index - shared.off_script.load(std::sync::atomic::Ordering::SeqCst);
     if summary.is_some() {
         shared.off_script.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -301,7 +311,10 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<
         }
         _ => {}
     }
-    let model = body.get("model").and_then(Value::as_str).unwrap_or("mock-model").to_owned();
+    // Gemini names the model in the path: `/v1beta/models/{model}:streamGenerateContent`.
+    let from_path =
+        route.rsplit('/').next().and_then(|last| last.split(':').next()).filter(|_| dialect == Dialect::Gemini);
+    let model = body.get("model").and_then(Value::as_str).or(from_path).unwrap_or("mock-model").to_owned();
     let input_tokens = (bytes.len() as u64 / 4).max(1);
     let frames = match dialect {
         Dialect::Anthropic => {
@@ -309,6 +322,8 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<
             wire::anthropic_frames(&step, &model, index, input_tokens, omit)
         }
         Dialect::OpenAi => wire::openai_frames(&step, &model, index, input_tokens),
+        Dialect::Responses => other_wires::responses_frames(&step, &model, index, input_tokens),
+        Dialect::Gemini => other_wires::gemini_frames(&step, &model, index, input_tokens),
     };
     let (mut sender, channel) = http_body_util::channel::Channel::<Bytes, Infallible>::new(16);
     tokio::spawn(async move {

@@ -1,6 +1,7 @@
 //! What the mock sends and checks on the wire: a step rendered as Anthropic Messages SSE or
-//! OpenAI Chat Completions SSE, error bodies in each dialect, and the history check the real
-//! API makes (every `tool_use` answered by a `tool_result` in the next message).
+//! OpenAI Chat Completions SSE (the Responses API and Gemini are in `other_wires`), error
+//! bodies in each dialect, and the history check the real API makes (every `tool_use`
+//! answered by a `tool_result` in the next message).
 
 use serde_json::{Value, json};
 
@@ -10,6 +11,8 @@ use super::scenario::Step;
 pub enum Dialect {
     Anthropic,
     OpenAi,
+    Responses,
+    Gemini,
 }
 
 const DEFAULT_CHUNK_CHARS: usize = 12;
@@ -22,7 +25,7 @@ fn chunks(text: &str, size: usize) -> Vec<String> {
 fn tool_id(index: usize, i: usize, given: &Option<String>, dialect: Dialect) -> String {
     given.clone().unwrap_or_else(|| match dialect {
         Dialect::Anthropic => format!("toolu_mock_{index}_{i}"),
-        Dialect::OpenAi => format!("call_mock_{index}_{i}"),
+        _ => format!("call_mock_{index}_{i}"),
     })
 }
 
@@ -187,6 +190,8 @@ pub fn malformed_frame(dialect: Dialect) -> String {
     match dialect {
         Dialect::Anthropic => "event: content_block_delta\ndata: {\"type\": \"content_block_delta\", \"index\": 0, \"delta\": {\"type\"\n\n".into(),
         Dialect::OpenAi => "data: {\"id\": \"chatcmpl-broken\", \"choices\": [{\"delta\": \n\n".into(),
+        Dialect::Responses => "event: response.output_text.delta\ndata: {\"type\": \"response.output\n\n".into(),
+        Dialect::Gemini => "data: {\"candidates\": [{\"content\": \n\n".into(),
     }
 }
 
@@ -196,6 +201,14 @@ pub fn stream_error_frame(dialect: Dialect, error_type: &str) -> String {
             sse("error", &json!({"type": "error", "error": {"type": error_type, "message": "Overloaded"}}))
         }
         Dialect::OpenAi => format!("data: {}\n\n", json!({"error": {"type": error_type, "message": "Overloaded"}})),
+        Dialect::Responses => {
+            let code = if error_type == "overloaded_error" { "server_is_overloaded" } else { "server_error" };
+            sse("error", &json!({"type": "error", "code": code, "message": "Overloaded"}))
+        }
+        Dialect::Gemini => {
+            let status = if error_type == "overloaded_error" { "UNAVAILABLE" } else { "INTERNAL" };
+            format!("data: {}\n\n", json!({"error": {"code": 503, "message": "Overloaded", "status": status}}))
+        }
     }
 }
 
@@ -205,7 +218,10 @@ pub fn error_body(dialect: Dialect, error_type: &str, message: &str) -> String {
             json!({"type": "error", "error": {"type": error_type, "message": message}, "request_id": "req_mock"})
                 .to_string()
         }
-        Dialect::OpenAi => json!({"error": {"message": message, "type": error_type, "code": null}}).to_string(),
+        Dialect::OpenAi | Dialect::Responses => {
+            json!({"error": {"message": message, "type": error_type, "code": null}}).to_string()
+        }
+        Dialect::Gemini => json!({"error": {"code": 400, "message": message, "status": error_type}}).to_string(),
     }
 }
 
@@ -224,12 +240,17 @@ pub fn default_error_type(status: u16) -> &'static str {
 /// What the real APIs reject about a request's history (tool calls and their results,
 /// roles, empty content). Empty means the history is valid.
 pub fn check_history(dialect: Dialect, body: &Value) -> Vec<String> {
+    match dialect {
+        Dialect::Responses => return super::other_wires::check_responses(body),
+        Dialect::Gemini => return super::other_wires::check_gemini(body),
+        Dialect::Anthropic | Dialect::OpenAi => {}
+    }
     let Some(messages) = body.get("messages").and_then(Value::as_array) else {
         return vec!["the request has no messages array".into()];
     };
     match dialect {
         Dialect::Anthropic => check_anthropic(messages),
-        Dialect::OpenAi => check_openai(messages),
+        _ => check_openai(messages),
     }
 }
 
