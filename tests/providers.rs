@@ -163,3 +163,61 @@ fn gemini_three_gets_a_thinking_level_and_the_key_can_be_googles() {
     assert_eq!(out.code(), 1);
     assert!(out.stderr.contains("GEMINI_API_KEY is not set"), "{}", out.stderr);
 }
+
+/// A request made readable for a snapshot: the system prompt, the context block (dates,
+/// paths) and the session id become placeholders, the tools their names.
+fn snapshot_of(mut body: Value, project: &Project) -> Value {
+    fn scrub(value: &mut Value, cwd: &str) {
+        match value {
+            Value::String(text) if text.contains("You are cairn") => *text = "[system prompt]".into(),
+            Value::String(text) if text.contains("<system-reminder>") => *text = "[context]".into(),
+            Value::String(text) => *text = text.replace(cwd, "[cwd]"),
+            Value::Array(items) => items.iter_mut().for_each(|v| scrub(v, cwd)),
+            Value::Object(map) => map.values_mut().for_each(|v| scrub(v, cwd)),
+            _ => {}
+        }
+    }
+    let names = |tools: &Value| -> Value {
+        let list = tools.as_array().cloned().unwrap_or_default();
+        let declarations = list.first().and_then(|t| t.get("functionDeclarations")).and_then(Value::as_array);
+        let all = declarations.cloned().unwrap_or(list);
+        all.iter().map(|t| t.get("name").or_else(|| t.pointer("/function/name")).cloned().unwrap_or_default()).collect()
+    };
+    if let Some(tools) = body.get("tools").cloned() {
+        body["tools"] = names(&tools);
+    }
+    if body.get("prompt_cache_key").is_some() {
+        body["prompt_cache_key"] = json!("[session]");
+    }
+    scrub(&mut body, &project.path().display().to_string());
+    body
+}
+
+#[test]
+fn the_first_request_of_each_provider_and_model_family() {
+    let project = Project::claude_user();
+    let cases: [(&str, &[&str]); 6] = [
+        ("anthropic_adaptive", &["--model", "opus"]),
+        ("anthropic_budget", &["--model", "claude-sonnet-4-5"]),
+        ("anthropic_no_thinking", &["--model", "claude-3-5-haiku"]),
+        ("responses_effort", &["--provider", "openai-responses", "--model", "gpt-5", "--effort", "high"]),
+        ("gemini_dynamic", &["--provider", "gemini", "--model", "gemini-2.5-pro"]),
+        ("gemini_level", &["--provider", "gemini", "--model", "gemini-3-pro-preview", "--effort", "low"]),
+    ];
+    for (name, args) in cases {
+        let mock = MockLlm::start(Scenario::new(vec![Step::text("ok")]));
+        let mut cmd = project.bare_cairn();
+        let (url, openai) = (mock.url(), format!("{}/v1", mock.url()));
+        cmd.env("ANTHROPIC_API_KEY", "k").env("ANTHROPIC_BASE_URL", &url).env("OPENAI_API_KEY", "k");
+        cmd.env("OPENAI_BASE_URL", &openai).env("GEMINI_API_KEY", "k").env("GOOGLE_GEMINI_BASE_URL", &url);
+        cmd.args(["-p", "say hi"]).args(args);
+        let out = run(cmd);
+        assert_eq!(out.code(), 0, "{name}: {}", out.stderr);
+        let request = mock.requests().remove(0);
+        let mut seen = json!({"path": request.path, "body": snapshot_of(request.body, &project)});
+        if let Some(betas) = request.headers.get("anthropic-beta") {
+            seen["anthropic-beta"] = json!(betas);
+        }
+        insta::assert_json_snapshot!(name, seen);
+    }
+}
