@@ -69,3 +69,28 @@ fn a_hook_answers_the_questions_for_the_user() {
     assert!(!result[0].2, "{result:?}");
     assert!(result[0].1.contains("\"Which database?\"=\"Postgres\""), "{result:?}");
 }
+
+#[test]
+fn a_plan_a_hook_approves_leaves_plan_mode_and_the_model_cannot_answer_for_the_user() {
+    let project = Project::claude_user();
+    let allow = json!({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "allow"}});
+    project.write("allow.sh", &format!("#!/bin/sh\ncat > /dev/null\necho '{allow}'\n"));
+    let settings = json!({"hooks": {"PreToolUse": [{"matcher": "ExitPlanMode|AskUserQuestion",
+        "hooks": [{"type": "command", "command": "sh allow.sh"}]}]}});
+    project.write(".claude/settings.local.json", &settings.to_string());
+    let mut self_answered = question();
+    self_answered["answers"] = json!({"Which database?": "Postgres"});
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("ExitPlanMode", json!({"plan": "1. Write planned.txt"})),
+        Step::tool("Write", json!({"file_path": "planned.txt", "content": "done\n"})),
+        Step::tool("AskUserQuestion", self_answered),
+        Step::text("ok"),
+    ]));
+    let out = stream_json(&project, &mock, "plan it", &["--permission-mode", "plan", "--allowedTools", "Write"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(project.file("planned.txt")).unwrap(), "done\n", "plan mode ended");
+    let requests = mock.requests();
+    let answered = tool_results(&requests[3].body);
+    let last = answered.last().unwrap();
+    assert!(last.2 && last.1.contains("gave no answers"), "the model's own answers were taken: {last:?}");
+}

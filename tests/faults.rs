@@ -104,17 +104,21 @@ fn a_model_that_stays_overloaded_gives_way_to_the_fallback_model() {
         Step::text("Answered by the fallback."),
     ]));
     let mut cmd = project.cairn(&mock);
-    cmd.env("CAIRN_MAX_RETRIES", "1").args(["-p", "go", "--model", "opus", "--fallback-model", "sonnet"]);
+    cmd.env("CAIRN_MAX_RETRIES", "1").args(["-p", "go", "--model", "opus", "--fallback-model", "claude-sonnet-4-5"]);
     let out = crate::support::run(cmd);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert_eq!(out.stdout.trim(), "Answered by the fallback.");
     assert!(
-        out.stderr.contains("claude-opus-5-5 is overloaded: continuing on the fallback model claude-sonnet-5"),
+        out.stderr.contains("claude-opus-5-5 is overloaded: continuing on the fallback model claude-sonnet-4-5"),
         "{}",
         out.stderr
     );
     let models: Vec<String> = mock.requests().iter().map(|r| r.body["model"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(models, ["claude-opus-5-5", "claude-opus-5-5", "claude-sonnet-5", "claude-sonnet-5"]);
+    assert_eq!(models, ["claude-opus-5-5", "claude-opus-5-5", "claude-sonnet-4-5", "claude-sonnet-4-5"]);
+    // The fallback is asked for within its own limits, and thinks its own way.
+    let third = &mock.requests()[2].body;
+    assert_eq!(third["max_tokens"], 64_000);
+    assert_eq!(third["thinking"]["type"], "enabled");
     // The setting does the same, and an overloaded fallback fails the turn as before.
     project.write(".claude/settings.local.json", r#"{"fallbackModel": "haiku"}"#);
     let mock = MockLlm::start(Scenario::new(vec![overloaded(), overloaded(), overloaded(), overloaded()]));

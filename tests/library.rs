@@ -326,3 +326,20 @@ async fn an_effort_change_reaches_the_next_request_and_the_session_info() {
     assert_eq!(requests[0].body["output_config"], json!({"effort": "medium"}));
     assert_eq!(requests[1].body["output_config"], json!({"effort": "max"}));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_that_changes_the_input_is_held_to_the_deny_rules() {
+    let mock =
+        MockLlm::start(Scenario::new(vec![Step::tool("Bash", json!({"command": "touch new.txt"})), Step::text("ok")]));
+    let project = Project::new();
+    project.write("keep/file.txt", "x");
+    let mut agent = start(&mock, &project);
+    agent.ops.send(Op::Query(Query::AddRule { list: Purpose::Deny, rule: "Bash(rm:*)".into() })).unwrap();
+    agent.ops.send(Op::user_text("list")).unwrap();
+    let changed = json!({"command": "rm -rf keep"});
+    let (end, _) = drive(&mut agent, |_| Some(ApprovalDecision::AllowWith { input: changed.clone() })).await;
+    assert_eq!(outcome(&end).result, "ok");
+    assert!(project.file("keep/file.txt").exists(), "the changed command never ran");
+    let results = tool_results(&mock.requests()[1].body);
+    assert!(results[0].2 && results[0].1.contains("denied"), "{results:?}");
+}

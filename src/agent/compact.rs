@@ -268,7 +268,8 @@ impl Session {
                 max_tokens,
                 session_id: &self.session_id,
                 // As the turns think: thinking settings are part of the cached prefix.
-                reasoning: context.reasoning(false, max_tokens),
+                // (Half the output at most for a thinking budget: the summary needs the rest.)
+                reasoning: context.reasoning(false, max_tokens / 2),
             };
             // The summary's own stream is not shown.
             match sample(services.provider.as_ref(), &request, &services.retry, cancel, &Unobserved).await {

@@ -87,12 +87,18 @@ async fn admit(
             "You are not in plan mode: there is no plan to approve. Go on with the task.".into(),
         ));
     }
-    let hook_verdict = pre_tool_use(session, &tool, call, events, gated).await?;
-    let mut decision = decide(session, tool.name, tool.kind, tool.approval, &call.input);
-    if tool.approval == Approval::User && !matches!(decision, Decision::Deny { .. }) {
-        // For the person at the keyboard, whatever the rules and the mode say.
-        decision = Decision::Ask { reason: String::new(), firm: false };
+    if tool.name == "AskUserQuestion"
+        && let Some(input) = call.input.as_object_mut()
+    {
+        // The answers are the user's to give (or a hook's, for them), never the model's.
+        input.remove("answers");
     }
+    let hook_verdict = pre_tool_use(session, &tool, call, events, gated).await?;
+    let decision = match (tool.approval, decide(session, tool.name, tool.kind, tool.approval, &call.input)) {
+        // For the person at the keyboard, whatever the mode says; a rule may still refuse.
+        (Approval::User, Decision::Allow) => Decision::Ask { reason: String::new(), firm: false },
+        (_, decision) => decision,
+    };
     let decision = match (hook_verdict, decision) {
         // A hook's "allow" skips the question, but not a deny rule or a firm ask.
         (Some((PermissionVerdict::Allow, _)), Decision::Ask { firm: false, .. }) => Decision::Allow,
@@ -101,8 +107,8 @@ async fn admit(
         }
         (_, decision) => decision,
     };
-    match permission_request(session, call, decision, events).await {
-        Decision::Allow => Ok(tool),
+    let admitted = match permission_request(session, call, decision, events).await {
+        Decision::Allow => Ok(()),
         Decision::Deny { reason } => Err(Refused::denied(format!(
             "Permission to use {} was denied: {reason}. Do not retry this call.",
             call.name
@@ -120,9 +126,15 @@ async fn admit(
                 call.name,
                 if reason.is_empty() { String::new() } else { format!(" ({reason})") }
             ))),
-            ApprovalMode::Ask => ask(session, &tool, call, cancel, events).await.map(|()| tool),
+            ApprovalMode::Ask => ask(session, &tool, call, cancel, events).await,
         },
+    };
+    admitted?;
+    if tool.name == "ExitPlanMode" {
+        // However it was approved: by the user, a hook, or a host.
+        leave_plan_mode(session, events);
     }
+    Ok(tool)
 }
 
 /// Why a call for the user is refused when nobody is there to answer it (`-p`).
@@ -247,13 +259,14 @@ async fn ask(
         tool.prepare(&mut call.input).map_err(|problem| {
             Refused::error(format!("<tool_use_error>The answer did not fit the call: {problem}</tool_use_error>"))
         })?;
+        // The rules saw the input as the model wrote it: a deny rule still holds for the new one.
+        if let Decision::Deny { reason } = decide(session, tool.name, tool.kind, tool.approval, &call.input) {
+            return Err(Refused::denied(format!("Permission to use {} was denied: {reason}.", call.name)));
+        }
         answer = Answer::Allowed;
     }
     if matches!(answer, Answer::Allowed | Answer::AllowedForSession) {
         approve_paths(session, tool.name, &call.input);
-        if tool.name == "ExitPlanMode" {
-            leave_plan_mode(session, events);
-        }
     }
     match answer {
         Answer::Allowed | Answer::AllowedWith(_) => Ok(()),

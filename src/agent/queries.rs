@@ -34,7 +34,7 @@ impl Session {
 
     /// Switches the output style (the system prompt is made again) and saves the choice.
     pub(super) fn set_output_style(&mut self, name: &str, events: &EventSink) {
-        let Some(spec) = &mut self.context.prompt_spec else {
+        let Some(spec) = self.context.prompt_spec.as_mut().filter(|spec| spec.replace.is_none()) else {
             let message = "Output styles do not apply: this session's system prompt was given whole".to_owned();
             return events.emit(Event::Error { message });
         };

@@ -134,13 +134,18 @@ async fn run_expanded(
         return ended(session, &mut turn, TurnStatus::HookStopped { reason });
     }
     submit(session, input, prompt, hooked.context, &cancel, events).await;
-    let full_budget = session.context.model.max_output_tokens;
+    let mut full_budget = session.context.model.max_output_tokens;
     let mut max_tokens = session.context.output_budget();
     loop {
         if let Some(limit) = session.context.max_turns
             && turn.requests >= limit
         {
             return ended(session, &mut turn, TurnStatus::MaxTurns { limit });
+        }
+        if session.context.model.max_output_tokens != full_budget {
+            // The model changed under the turn (the fallback took over): its own limits.
+            full_budget = session.context.model.max_output_tokens;
+            max_tokens = session.context.output_budget();
         }
         match session.keep_within_window(&cancel, events).await {
             Ok(()) => {}

@@ -81,15 +81,8 @@ impl Provider for Anthropic {
         };
         let plain = Arc::clone(&self.plain);
         Box::pin(async move {
-            let response = tokio::time::timeout(idle, builder.send())
-                .await
-                .map_err(|_| ProviderError::StreamIdle(idle))?
-                .map_err(sse::transport_error)?;
-            if !response.status().is_success() {
-                let error = http_error(response).await.without(&secret);
-                return Err(if betas.is_empty() { error } else { without_betas(error, &plain) });
-            }
-            Ok(sse::event_stream(response, idle, AnthropicDecoder::default()))
+            let opened = sse::open(builder, idle, &secret, AnthropicDecoder::default()).await;
+            opened.map_err(|error| if betas.is_empty() { error } else { without_betas(error, &plain) })
         })
     }
 }
@@ -99,8 +92,9 @@ impl Provider for Anthropic {
 fn without_betas(error: ProviderError, plain: &AtomicBool) -> ProviderError {
     let ProviderError::Http { status: 400, error_type, message, .. } = &error else { return error };
     let lower = message.to_ascii_lowercase();
-    let names_a_beta =
-        ["beta", "context_management", "output_config", "effort", "adaptive"].iter().any(|word| lower.contains(word));
+    // The header or the fields only a beta accepts; not "effort" or "adaptive", which a
+    // model refusing one level or mode says too.
+    let names_a_beta = ["beta", "context_management", "output_config"].iter().any(|word| lower.contains(word));
     if !names_a_beta {
         return error;
     }
@@ -250,18 +244,6 @@ impl serde::Serialize for CachedMessages<'_> {
     }
 }
 
-async fn http_error(response: reqwest::Response) -> ProviderError {
-    let status = response.status().as_u16();
-    let retry_after = sse::retry_after(response.headers());
-    let should_retry = sse::should_retry(response.headers());
-    let text = response.text().await.unwrap_or_default();
-    let (error_type, message) = match serde_json::from_str::<ErrorEnvelope>(&text) {
-        Ok(envelope) => (envelope.error.kind, envelope.error.message),
-        Err(_) => (String::new(), short(&text)),
-    };
-    classify(status, error_type, message, retry_after, should_retry)
-}
-
 pub(crate) fn classify(
     status: u16,
     error_type: String,
@@ -274,6 +256,7 @@ pub(crate) fn classify(
         || lower.contains("input is too long")
         || lower.contains("context length")
         || lower.contains("context_length_exceeded")
+        || lower.contains("exceed context limit")
         || lower.contains("maximum context");
     if (status == 400 && too_long) || status == 413 {
         return ProviderError::ContextTooLong { message };
@@ -301,11 +284,6 @@ fn short(text: &str) -> String {
         Some((at, _)) => format!("{}…", &text[..at]),
         None => text.to_owned(),
     }
-}
-
-#[derive(Deserialize)]
-struct ErrorEnvelope {
-    error: ErrorBody,
 }
 
 #[derive(Deserialize)]

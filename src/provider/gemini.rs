@@ -16,8 +16,6 @@ use futures::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::anthropic::classify;
-use super::openai::error_fields;
 use super::reasoning::{Effort, Thinking};
 use super::sse::{self, SseDecoder, SseEvent};
 use super::{BlockStart, EventStream, PartialUsage, Provider, ProviderError, Request, StopReason, StreamEvent};
@@ -49,23 +47,8 @@ impl Provider for Gemini {
             .header("accept", "text/event-stream")
             .header("x-goog-api-key", &self.api_key)
             .body(request_body(request));
-        let idle = self.idle_timeout;
-        let secret = self.api_key.clone();
-        Box::pin(async move {
-            let response = tokio::time::timeout(idle, builder.send())
-                .await
-                .map_err(|_| ProviderError::StreamIdle(idle))?
-                .map_err(sse::transport_error)?;
-            if !response.status().is_success() {
-                let status = response.status().as_u16();
-                let retry_after = sse::retry_after(response.headers());
-                let should_retry = sse::should_retry(response.headers());
-                let text = response.text().await.unwrap_or_default();
-                let (kind, message) = error_fields(&text);
-                return Err(classify(status, kind, message, retry_after, should_retry).without(&secret));
-            }
-            Ok(sse::event_stream(response, idle, GeminiDecoder::default()))
-        })
+        let (idle, secret) = (self.idle_timeout, self.api_key.clone());
+        Box::pin(async move { sse::open(builder, idle, &secret, GeminiDecoder::default()).await })
     }
 }
 
@@ -243,11 +226,16 @@ fn convert(schema: &Value, defs: &Value, depth: usize) -> Value {
                 out.insert("enum".into(), json!([value]));
             }
             "properties" => {
+                // An object with no properties is refused ("should be non-empty for OBJECT
+                // type"): such a field is left out.
                 let properties: Map<String, Value> = value
                     .as_object()
                     .into_iter()
                     .flatten()
                     .map(|(name, s)| (name.clone(), convert(s, defs, depth + 1)))
+                    .filter(|(_, s)| {
+                        s["type"] != "object" || s["properties"].as_object().is_some_and(|p| !p.is_empty())
+                    })
                     .collect();
                 out.insert("properties".into(), Value::Object(properties));
             }
@@ -264,6 +252,12 @@ fn convert(schema: &Value, defs: &Value, depth: usize) -> Value {
             }
             _ => {}
         }
+    }
+    // Nothing may be required that was left out.
+    if let (Some(Value::Object(properties)), Some(Value::Array(required))) =
+        (out.get("properties").cloned(), out.get_mut("required"))
+    {
+        required.retain(|name| name.as_str().is_some_and(|n| properties.contains_key(n)));
     }
     Value::Object(out)
 }
@@ -397,7 +391,8 @@ impl GeminiDecoder {
         }
         if let Some(call) = part.function_call {
             self.calls += 1;
-            let id = call.id.unwrap_or_else(|| format!("call_{}_{}", self.next_index, self.calls));
+            // Gemini rarely names its calls: an id unique across the session, as tool results need.
+            let id = call.id.unwrap_or_else(|| format!("call_{}", &uuid::Uuid::new_v4().simple().to_string()[..24]));
             let index = self.new_block(BlockStart::ToolUse { id, name: call.name }, out);
             let args = if call.args.is_object() { call.args.to_string() } else { "{}".to_owned() };
             out.push(StreamEvent::ToolInputDelta { index, partial_json: args });
@@ -571,9 +566,10 @@ mod tests {
                 "mode": {"const": "fast"},
                 "limit": {"type": ["integer", "null"], "minimum": 1, "default": 5},
                 "todo": {"$ref": "#/$defs/Todo"},
-                "either": {"oneOf": [{"type": "string"}, {"type": "number"}]}
+                "either": {"oneOf": [{"type": "string"}, {"type": "number"}]},
+                "free": {"type": "object", "additionalProperties": {"type": "string"}}
             },
-            "required": ["mode"],
+            "required": ["mode", "free"],
             "additionalProperties": false,
             "$defs": {"Todo": {"type": "object", "properties": {"content": {"type": "string"}}, "additionalProperties": false}}
         });

@@ -16,7 +16,6 @@ use futures::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::anthropic::classify;
 use super::sse::{self, SseDecoder, SseEvent};
 use super::{BlockStart, EventStream, PartialUsage, Provider, ProviderError, Request, StopReason, StreamEvent};
 use crate::conversation::Usage;
@@ -54,42 +53,8 @@ impl Provider for OpenAi {
         if let Some(key) = &self.api_key {
             builder = builder.bearer_auth(key);
         }
-        let idle = self.idle_timeout;
-        let secret = self.api_key.clone().unwrap_or_default();
-        Box::pin(async move {
-            let response = tokio::time::timeout(idle, builder.send())
-                .await
-                .map_err(|_| ProviderError::StreamIdle(idle))?
-                .map_err(sse::transport_error)?;
-            if !response.status().is_success() {
-                let status = response.status().as_u16();
-                let retry_after = sse::retry_after(response.headers());
-                let should_retry = sse::should_retry(response.headers());
-                let text = response.text().await.unwrap_or_default();
-                let (kind, message) = error_fields(&text);
-                return Err(classify(status, kind, message, retry_after, should_retry).without(&secret));
-            }
-            Ok(sse::event_stream(response, idle, OpenAiDecoder::default()))
-        })
-    }
-}
-
-/// `{"error": {"message", "type", "code"}}`, or whatever text the server sent.
-pub(crate) fn error_fields(text: &str) -> (String, String) {
-    let parsed: Option<Value> = serde_json::from_str(text).ok();
-    let error = parsed.as_ref().and_then(|v| v.get("error"));
-    let field = |name: &str| error.and_then(|e| e.get(name)).and_then(Value::as_str).map(str::to_owned);
-    match error {
-        Some(Value::String(message)) => (String::new(), message.clone()),
-        Some(_) => {
-            let code = field("code").unwrap_or_default();
-            let mut message = field("message").unwrap_or_default();
-            if code == "context_length_exceeded" && !message.contains("context length") {
-                message = format!("context length exceeded: {message}");
-            }
-            (field("type").unwrap_or(code), message)
-        }
-        None => (String::new(), text.trim().chars().take(500).collect()),
+        let (idle, secret) = (self.idle_timeout, self.api_key.clone().unwrap_or_default());
+        Box::pin(async move { sse::open(builder, idle, &secret, OpenAiDecoder::default()).await })
     }
 }
 

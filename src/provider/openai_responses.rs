@@ -19,8 +19,6 @@ use futures::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::anthropic::classify;
-use super::openai::error_fields;
 use super::reasoning::Thinking;
 use super::sse::{self, SseDecoder, SseEvent};
 use super::{BlockStart, EventStream, PartialUsage, Provider, ProviderError, Request, StopReason, StreamEvent};
@@ -58,23 +56,8 @@ impl Provider for OpenAiResponses {
         if let Some(key) = &self.api_key {
             builder = builder.bearer_auth(key);
         }
-        let idle = self.idle_timeout;
-        let secret = self.api_key.clone().unwrap_or_default();
-        Box::pin(async move {
-            let response = tokio::time::timeout(idle, builder.send())
-                .await
-                .map_err(|_| ProviderError::StreamIdle(idle))?
-                .map_err(sse::transport_error)?;
-            if !response.status().is_success() {
-                let status = response.status().as_u16();
-                let retry_after = sse::retry_after(response.headers());
-                let should_retry = sse::should_retry(response.headers());
-                let text = response.text().await.unwrap_or_default();
-                let (kind, message) = error_fields(&text);
-                return Err(classify(status, kind, message, retry_after, should_retry).without(&secret));
-            }
-            Ok(sse::event_stream(response, idle, ResponsesDecoder::default()))
-        })
+        let (idle, secret) = (self.idle_timeout, self.api_key.clone().unwrap_or_default());
+        Box::pin(async move { sse::open(builder, idle, &secret, ResponsesDecoder::default()).await })
     }
 }
 
@@ -159,7 +142,10 @@ fn assistant_items(message: &Message, out: &mut Vec<Value>) {
             }
             ContentBlock::Thinking { thinking, signature } => {
                 // Only this API's own items go back (a block from another provider has no id).
-                let Some((id, encrypted)) = signature.split_once(' ').filter(|(id, _)| id.starts_with("rs_")) else {
+                // Without its encrypted content (not asked for) an item cannot go back under `store: false`.
+                let Some((id, encrypted)) =
+                    signature.split_once(' ').filter(|(id, encrypted)| id.starts_with("rs_") && !encrypted.is_empty())
+                else {
                     continue;
                 };
                 let summary: Vec<Value> = if thinking.is_empty() {

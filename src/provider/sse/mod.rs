@@ -1,6 +1,6 @@
 //! Server-sent events from an HTTP response to provider-neutral [`StreamEvent`]s.
 //!
-//! Shared by both vendors: the body is framed into events by [`framer`] (one pass, bounded
+//! Shared by every vendor ([`open`] sends the request and classifies a failure): the body is framed into events by [`framer`] (one pass, bounded
 //! lines) and handed to a vendor [`SseDecoder`]. Three rules keep a bad server from holding
 //! a turn:
 //! - **The end marker ends the response.** Once the decoder has seen it (`message_stop`;
@@ -21,6 +21,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
+use serde_json::Value;
 use tokio::time::Instant;
 
 pub use framer::SseEvent;
@@ -43,6 +44,50 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 type Bytes = Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>;
 
 /// Turns a successful streaming response into an [`EventStream`].
+/// Sends a streaming request and hands its body to `decoder`. A failure status becomes a
+/// classified [`ProviderError`] (from the `{"error": {"type", "message"}}` body every vendor
+/// sends, more or less), with `secret`, the credential it was sent with, taken out of it.
+pub async fn open<D: SseDecoder>(
+    builder: reqwest::RequestBuilder,
+    idle: Duration,
+    secret: &str,
+    decoder: D,
+) -> Result<EventStream, ProviderError> {
+    let response = tokio::time::timeout(idle, builder.send())
+        .await
+        .map_err(|_| ProviderError::StreamIdle(idle))?
+        .map_err(transport_error)?;
+    if !response.status().is_success() {
+        let status = response.status().as_u16();
+        let retry_after = retry_after(response.headers());
+        let should_retry = should_retry(response.headers());
+        let text = response.text().await.unwrap_or_default();
+        let (kind, message) = error_fields(&text);
+        return Err(super::anthropic::classify(status, kind, message, retry_after, should_retry).without(secret));
+    }
+    Ok(event_stream(response, idle, decoder))
+}
+
+/// The type and message of an error body — `{"error": {"type" or "code" or "status",
+/// "message"}}` — or the start of whatever text the server sent.
+pub(crate) fn error_fields(text: &str) -> (String, String) {
+    let parsed: Option<Value> = serde_json::from_str(text).ok();
+    let error = parsed.as_ref().and_then(|v| v.get("error"));
+    let field = |name: &str| error.and_then(|e| e.get(name)).and_then(Value::as_str).map(str::to_owned);
+    match error {
+        Some(Value::String(message)) => (String::new(), message.clone()),
+        Some(_) => {
+            let code = field("code").or_else(|| field("status")).unwrap_or_default();
+            let mut message = field("message").unwrap_or_default();
+            if code == "context_length_exceeded" && !message.contains("context length") {
+                message = format!("context length exceeded: {message}");
+            }
+            (field("type").unwrap_or(code), message)
+        }
+        None => (String::new(), text.trim().chars().take(500).collect()),
+    }
+}
+
 pub fn event_stream<D: SseDecoder>(response: reqwest::Response, idle: Duration, decoder: D) -> EventStream {
     events_from(Box::pin(response.bytes_stream()), idle, decoder)
 }
