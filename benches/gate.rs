@@ -97,6 +97,7 @@ fn main() {
         claude_dir: Some(home.path().join(".claude")),
         cli: None,
         managed: Vec::new(),
+        levels: None,
     };
     let _ = Settings::load(&locations).unwrap();
     let t = time(200, || {

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::compact::Trigger;
-use super::{Session, queries, turn};
+use super::{Session, host, queries, turn};
 use crate::custom::watch::Changed;
 use crate::protocol::{Event, EventSink, Op, UserInput};
 use crate::provider::models;
@@ -27,6 +27,7 @@ enum Pending {
     SetModel(String),
     SetEffort(Option<Effort>),
     SetOutputStyle(String),
+    SetThinkingBudget(Option<u32>),
     Clear,
     Resume(String),
     Compact(Option<String>),
@@ -40,6 +41,7 @@ impl Pending {
             Op::SetModel(model) => Pending::SetModel(model),
             Op::SetEffort(effort) => Pending::SetEffort(effort),
             Op::SetOutputStyle(name) => Pending::SetOutputStyle(name),
+            Op::SetThinkingBudget(tokens) => Pending::SetThinkingBudget(tokens),
             Op::Clear => Pending::Clear,
             Op::Resume(key) => Pending::Resume(key),
             Op::Compact(instructions) => Pending::Compact(instructions),
@@ -117,6 +119,8 @@ async fn open(session: &mut Session, resumed: Option<Loaded>, events: &EventSink
 /// An op that does not wait for a turn, with no turn running.
 async fn between_turns(session: &mut Session, op: Op, events: &EventSink) {
     match op {
+        Op::HostAnswer { id, answer } => session.services.host_calls.answer(&id, answer),
+        Op::RegisterHooks(registered) => host::register(&session.services, &registered, events),
         Op::Reload(changed) => session.reload(&changed, events),
         Op::Remember(note) => session.remember(&note, events),
         Op::Rename(title) => session.rename(title, events).await,
@@ -138,6 +142,7 @@ async fn apply(session: &mut Session, pending: Pending, events: &EventSink) {
             events.emit(Event::SessionChanged(session.info()));
         }
         Pending::SetOutputStyle(name) => session.set_output_style(&name, events),
+        Pending::SetThinkingBudget(tokens) => session.context.reasoning.budget_tokens = tokens,
         Pending::SetEffort(effort) => {
             session.context.reasoning.effort = effort;
             events.emit(Event::SessionChanged(session.info()));
@@ -195,6 +200,8 @@ async fn listen_while(
         match op {
             Op::Interrupt => cancel.cancel(),
             Op::ApprovalAnswer { call_id, decision } => services.approvals.answer(&call_id, decision),
+            Op::HostAnswer { id, answer } => services.host_calls.answer(&id, answer),
+            Op::RegisterHooks(registered) => host::register(&services, &registered, events),
             Op::SetPermissionMode(mode) => {
                 state::lock(&services.permissions).mode = mode;
                 meanwhile.changed = true;
@@ -220,6 +227,7 @@ async fn listen_while(
             | Op::SetModel(_)
             | Op::SetEffort(_)
             | Op::SetOutputStyle(_)
+            | Op::SetThinkingBudget(_)
             | Op::Clear
             | Op::Resume(_)
             | Op::Compact(_) => {}

@@ -20,6 +20,7 @@ pub mod compact;
 pub mod context;
 mod driver;
 mod gate;
+mod host;
 mod invoke;
 mod live;
 pub mod prompt;

@@ -51,6 +51,8 @@ pub struct Services {
     pub reload_settings: Option<SettingsReloader>,
     /// Where the front end hears what the tools and sub-agents announce.
     pub events: EventSink,
+    /// Requests to the program driving the session, waiting for its answer.
+    pub host_calls: Arc<super::host::HostCalls>,
 }
 
 /// The parts of [`Services`] a front end's configuration decides; the rest `spawn` builds.
@@ -93,6 +95,7 @@ impl Services {
             mcp,
             reload_settings: parts.reload_settings,
             events,
+            host_calls: Arc::default(),
         }
     }
 
@@ -103,7 +106,21 @@ impl Services {
 
     /// Puts hooks read again from the settings in force.
     pub fn set_hooks(&self, hooks: Hooks) {
-        *self.hooks.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(hooks);
+        let mut current = self.hooks.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *current = Arc::new(hooks.keeping_callbacks_of(&current));
+    }
+
+    /// Adds a host program's hooks (an Agent SDK's callbacks); the problems found.
+    pub fn add_hook_callbacks(
+        &self,
+        registered: &[crate::hooks::Callbacks],
+        host: crate::hooks::HostRef,
+    ) -> Vec<String> {
+        let mut current = self.hooks.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut hooks = Hooks::clone(&current);
+        let problems = hooks.add_callbacks(registered, host);
+        *current = Arc::new(hooks);
+        problems
     }
 }
 

@@ -152,6 +152,65 @@ pub struct Cli {
     /// Print the version.
     #[arg(short = 'v', long = "version", action = ArgAction::Version)]
     pub version: Option<bool>,
+
+    #[command(flatten)]
+    pub sdk: SdkFlags,
+}
+
+/// The flags the Agent SDKs (and editor bridges built on them) pass, as Claude Code reads
+/// them. `--input-format stream-json` alone already means headless.
+#[derive(Debug, Default, clap::Args)]
+pub struct SdkFlags {
+    /// Where permission questions go: `stdio` (a `can_use_tool` control request to the
+    /// program on stdin/stdout).
+    #[arg(long, value_name = "TOOL")]
+    pub permission_prompt_tool: Option<String>,
+
+    /// The built-in tools on offer: `default` (all), a comma-separated list, or "" (none).
+    #[arg(long, value_name = "LIST")]
+    pub tools: Option<String>,
+
+    /// Which settings files to read: a comma-separated list of user, project, local.
+    #[arg(long, value_name = "LIST")]
+    pub setting_sources: Option<String>,
+
+    /// Allow switching to bypassPermissions later (set_permission_mode), without starting in it.
+    #[arg(long)]
+    pub allow_dangerously_skip_permissions: bool,
+
+    /// With stream-json input: print each user message back once it is taken.
+    #[arg(long)]
+    pub replay_user_messages: bool,
+
+    /// With stream-json output: print hook runs as `system/hook_response` lines.
+    #[arg(long)]
+    pub include_hook_events: bool,
+
+    /// Read the system prompt from a file.
+    #[arg(long, value_name = "FILE", conflicts_with = "system_prompt")]
+    pub system_prompt_file: Option<std::path::PathBuf>,
+
+    /// Add a file's text to the end of the system prompt.
+    #[arg(long, value_name = "FILE")]
+    pub append_system_prompt_file: Option<std::path::PathBuf>,
+
+    /// Structured output: the final answer must be JSON valid against this JSON Schema; it is
+    /// returned as `structured_output` in the result.
+    #[arg(long, value_name = "SCHEMA")]
+    pub json_schema: Option<String>,
+
+    /// The thinking budget of models that think to a budget (as MAX_THINKING_TOKENS; 0 turns
+    /// thinking off).
+    #[arg(long, value_name = "TOKENS")]
+    pub max_thinking_tokens: Option<u32>,
+
+    /// A name for the session (shown in `/resume` and `cairn sessions`).
+    #[arg(short = 'n', long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Debug output on stderr (an optional filter is accepted and ignored).
+    #[arg(short = 'd', long, num_args = 0..=1, value_name = "FILTER")]
+    pub debug: Option<Option<String>>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -19,7 +19,8 @@ use super::Cli;
 use super::policy;
 use crate::agent::prompt::PromptSpec;
 use crate::agent::{AgentConfig, ApprovalMode};
-use crate::config::{self, ProviderSettings, settings::Locations, settings::Settings, trust};
+use crate::config::settings::{Level, Locations, Settings};
+use crate::config::{self, ProviderSettings, trust};
 use crate::custom::output_styles;
 use crate::mcp::config::{Scope, ServerConfig, Sources};
 use crate::memory::MemoryPaths;
@@ -46,8 +47,10 @@ pub enum FrontEnd {
 
 /// Resolves a run of `cairn` (no subcommand) in `cwd`.
 pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
+    let cli = sdk_flags(cli)?;
     let home = config::cairn_home(&process_env);
-    let locations = Locations::from_env(&cwd, &home, cli.settings.clone(), &process_env);
+    let mut locations = Locations::from_env(&cwd, &home, cli.settings.clone(), &process_env);
+    locations.levels = setting_sources(cli.sdk.setting_sources.as_deref())?;
     let mut settings = Settings::load(&locations)?;
     for diagnostic in &settings.diagnostics {
         crate::stderr_line!("cairn: {diagnostic}");
@@ -62,7 +65,8 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
     let knobs = config::knobs(&env)?;
     let compaction = config::compaction(&settings, &env)?;
     let show_thinking = !cli.print || cli.output_format == OutputFormat::StreamJson;
-    let (reasoning, max_output) = config::reasoning(cli.effort, &settings, &env, show_thinking)?;
+    let (mut reasoning, max_output) = config::reasoning(cli.effort, &settings, &env, show_thinking)?;
+    reasoning.budget_tokens = cli.sdk.max_thinking_tokens.or(reasoning.budget_tokens);
     let secrets = config::secrets(&provider, &env);
     let store = Store { home: home.clone(), cwd: cwd.clone(), git_branch: config::git_branch(&cwd), secrets };
     let opened = open_session(&cli, &store, &mut provider)?;
@@ -108,6 +112,8 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
     let agent = AgentConfig {
         permissions,
         approvals: match front_end {
+            // `--permission-prompt-tool stdio`: the program on stdin answers the questions.
+            FrontEnd::Print { .. } if cli.sdk.permission_prompt_tool.is_some() => ApprovalMode::Ask,
             FrontEnd::Print { .. } => ApprovalMode::Refuse,
             FrontEnd::Tui(_) => ApprovalMode::Ask,
         },
@@ -134,6 +140,55 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
         ..defaults
     };
     Ok(Launch { agent, front_end })
+}
+
+/// What the Agent SDKs' flags mean in terms of the others: `--input-format stream-json` is
+/// headless; `--system-prompt ""` is the default prompt; the prompt files are read; `--tools`
+/// removes the built-in tools it does not list.
+fn sdk_flags(mut cli: Cli) -> Result<Cli> {
+    if cli.input_format == InputFormat::StreamJson {
+        cli.print = true;
+    }
+    if cli.system_prompt.as_deref().is_some_and(|p| p.trim().is_empty()) {
+        cli.system_prompt = None;
+    }
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).with_context(|| format!("reading the prompt file {}", path.display()))
+    };
+    if let Some(path) = &cli.sdk.system_prompt_file {
+        cli.system_prompt = Some(read(path)?);
+    }
+    if let Some(path) = &cli.sdk.append_system_prompt_file {
+        let text = read(path)?;
+        cli.append_system_prompt = Some(match cli.append_system_prompt.take() {
+            Some(before) => format!("{before}\n\n{text}"),
+            None => text,
+        });
+    }
+    if let Some(list) = cli.sdk.tools.as_deref().filter(|l| l.trim() != "default") {
+        let wanted: Vec<&str> = list.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+        for name in crate::conversation::tool_names::builtin_names() {
+            if !wanted.iter().any(|w| crate::conversation::tool_names::canonical(w) == name) {
+                cli.disallowed_tools.push(name.to_owned());
+            }
+        }
+    }
+    Ok(cli)
+}
+
+/// `--setting-sources user,project,local`: the settings levels read.
+fn setting_sources(list: Option<&str>) -> Result<Option<Vec<Level>>> {
+    let Some(list) = list else { return Ok(None) };
+    let mut levels = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        levels.push(match name {
+            "user" => Level::User,
+            "project" => Level::Project,
+            "local" => Level::Local,
+            other => bail!("--setting-sources: unknown source {other:?} (use user, project, local)"),
+        });
+    }
+    Ok(Some(levels))
 }
 
 /// The MCP servers the configuration names, less the project's that settings disable.
@@ -266,6 +321,15 @@ fn front_end(
         if cli.input_format == InputFormat::StreamJson && cli.output_format != OutputFormat::StreamJson {
             bail!("--input-format stream-json requires --output-format stream-json");
         }
+        match cli.sdk.permission_prompt_tool.as_deref() {
+            None => {}
+            Some("stdio") if cli.input_format == InputFormat::StreamJson => {}
+            Some("stdio") => bail!("--permission-prompt-tool stdio needs --input-format stream-json"),
+            Some(other) => bail!(
+                "--permission-prompt-tool {other}: only `stdio` is supported (an MCP tool answering permission \
+                 questions is not yet)"
+            ),
+        }
         let first_prompt = match cli.input_format {
             InputFormat::Text => Some(print::read_prompt(cli.prompt.clone()).map_err(anyhow::Error::msg)?),
             InputFormat::StreamJson => cli.prompt.clone(),
@@ -276,6 +340,8 @@ fn front_end(
             verbose: cli.verbose,
             include_partial_messages: cli.include_partial_messages,
             api_key_source: provider.api_key_source,
+            replay_user_messages: cli.sdk.replay_user_messages,
+            name: cli.sdk.name.clone(),
         };
         return Ok(FrontEnd::Print { first_prompt, options });
     }

@@ -197,6 +197,9 @@ pub struct Locations {
     pub cli: Option<String>,
     /// The managed settings files (overridable for tests with `CAIRN_MANAGED_SETTINGS`).
     pub managed: Vec<PathBuf>,
+    /// `--setting-sources`: the levels read (user, project, local); `None`: all. Managed
+    /// settings and `--settings` are always read.
+    pub levels: Option<Vec<Level>>,
 }
 
 impl Locations {
@@ -216,7 +219,15 @@ impl Locations {
                 PathBuf::from("/etc/cairn/managed-settings.json"),
             ],
         };
-        Locations { cwd: cwd.to_path_buf(), home, cairn_home: cairn_home.to_path_buf(), claude_dir, cli, managed }
+        Locations {
+            cwd: cwd.to_path_buf(),
+            home,
+            cairn_home: cairn_home.to_path_buf(),
+            claude_dir,
+            cli,
+            managed,
+            levels: None,
+        }
     }
 }
 
@@ -354,7 +365,11 @@ impl Settings {
     pub fn load(at: &Locations) -> Result<Settings, Unreadable> {
         let mut settings = Settings { claude_compat: true, ..Settings::default() };
         let mut sources = Vec::new();
-        for candidate in candidates(at) {
+        let wanted = |level: Level| {
+            matches!(level, Level::Managed | Level::CommandLine)
+                || at.levels.as_ref().is_none_or(|l| l.contains(&level))
+        };
+        for candidate in candidates(at).into_iter().filter(|c| wanted(c.level)) {
             let text = match read_settings_file(&candidate.path) {
                 Ok(Some(text)) => text,
                 Ok(None) => continue,

@@ -45,6 +45,11 @@ const TABLE: &[ToolName] = &[
     foreign("NotebookRead", "Read"),
 ];
 
+/// The names of cairn's own tools.
+pub fn builtin_names() -> impl Iterator<Item = &'static str> {
+    TABLE.iter().filter(|t| t.builtin).map(|t| t.name)
+}
+
 /// The entry for a name or an alias.
 pub fn lookup(name: &str) -> Option<&'static ToolName> {
     TABLE.iter().find(|t| t.name == name || t.aliases.contains(&name))

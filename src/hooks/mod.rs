@@ -9,6 +9,7 @@
 //! else a non-blocking error. The core decides what an outcome does to the session; the
 //! wording the model sees lives in `outcome` too.
 
+mod callback;
 mod event;
 mod outcome;
 mod process;
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::conversation::tool_names::canonical;
+pub use callback::{CallbackHost, Callbacks, HostRef};
 pub use event::HookEvent;
 pub use outcome::{Outcome, PermissionVerdict, Summary, context_block};
 use process::Run;
@@ -73,6 +75,8 @@ pub enum Program {
     Shell(String),
     /// This program and arguments, no shell.
     Exec(Vec<String>),
+    /// A host program's hook, by the id it registered.
+    Callback(String),
 }
 
 impl Program {
@@ -81,6 +85,7 @@ impl Program {
         match self {
             Program::Shell(command) => command.clone(),
             Program::Exec(args) => args.join(" "),
+            Program::Callback(id) => format!("callback {id}"),
         }
     }
 }
@@ -147,6 +152,9 @@ pub struct Hooks {
     project_dir: PathBuf,
     /// The settings' `env`, for the hooks' environment.
     env: Vec<(String, String)>,
+    /// A host's hooks (kept when the settings' hooks are read again), and the host.
+    callbacks: Vec<Group>,
+    host: Option<HostRef>,
 }
 
 /// What a hook run needs to know besides its input.
@@ -205,22 +213,69 @@ impl Hooks {
                 });
             }
         }
-        (Hooks { groups, project_dir: project_dir.to_path_buf(), env }, problems)
+        let hooks = Hooks { groups, project_dir: project_dir.to_path_buf(), env, callbacks: Vec::new(), host: None };
+        (hooks, problems)
+    }
+
+    /// Adds a host's hooks, run through `host`; what cannot be used is reported.
+    pub fn add_callbacks(&mut self, registered: &[Callbacks], host: HostRef) -> Vec<String> {
+        let mut problems = Vec::new();
+        for group in registered {
+            let Some(event) = HookEvent::parse(&group.event) else {
+                problems.push(format!("cairn does not know the event {:?}; its callbacks never run", group.event));
+                continue;
+            };
+            let matcher = match Matcher::parse(group.matcher.as_deref()) {
+                Ok(matcher) => matcher,
+                Err(e) => {
+                    problems.push(e);
+                    continue;
+                }
+            };
+            let timeout =
+                group.timeout.and_then(|s| crate::limits::seconds(s, MAX_TIMEOUT)).map_or(DEFAULT_TIMEOUT, |t| t.value);
+            let handlers = group
+                .ids
+                .iter()
+                .map(|id| Handler { program: Program::Callback(id.clone()), timeout, condition: None })
+                .collect();
+            self.callbacks.push(Group {
+                event,
+                matcher,
+                matcher_text: group.matcher.clone().unwrap_or_default(),
+                handlers,
+                source: "the host program".into(),
+            });
+        }
+        self.host = Some(host);
+        problems
+    }
+
+    /// These hooks, with the host's hooks of `before` kept (the settings were read again).
+    #[must_use]
+    pub fn keeping_callbacks_of(mut self, before: &Hooks) -> Hooks {
+        self.callbacks.clone_from(&before.callbacks);
+        self.host.clone_from(&before.host);
+        self
     }
 
     pub fn is_empty(&self) -> bool {
-        self.groups.is_empty()
+        self.groups.is_empty() && self.callbacks.is_empty()
     }
 
     /// Whether any hook is configured for the event.
     pub fn has(&self, event: HookEvent) -> bool {
-        self.groups.iter().any(|g| g.event == event)
+        self.all_groups().any(|g| g.event == event)
+    }
+
+    fn all_groups(&self) -> impl Iterator<Item = &Group> {
+        self.groups.iter().chain(&self.callbacks)
     }
 
     /// What is configured, for `/hooks`: event, matcher, command, source.
     pub fn listing(&self) -> Vec<(HookEvent, String, String, String)> {
         let mut out = Vec::new();
-        for group in &self.groups {
+        for group in self.all_groups() {
             for handler in &group.handlers {
                 out.push((group.event, group.matcher_text.clone(), handler.program.display(), group.source.clone()));
             }
@@ -233,7 +288,7 @@ impl Hooks {
     pub async fn run(&self, invocation: Invocation<'_>) -> Summary {
         let mut seen: HashSet<&Program> = HashSet::new();
         let mut chosen: Vec<&Handler> = Vec::new();
-        for group in self.groups.iter().filter(|g| g.event == invocation.event && g.matcher.fits(invocation.target)) {
+        for group in self.all_groups().filter(|g| g.event == invocation.event && g.matcher.fits(invocation.target)) {
             for handler in &group.handlers {
                 if !condition_fits(handler, invocation.call, invocation.cwd) {
                     continue;
@@ -249,15 +304,21 @@ impl Hooks {
         let stdin = Arc::new(serde_json::to_vec(&invocation.input).unwrap_or_default());
         let runs = chosen.iter().map(|handler| {
             let timeout = invocation.budget.map_or(handler.timeout, |b| b.min(handler.timeout));
-            Run {
-                program: handler.program.clone(),
-                cwd: invocation.cwd.to_path_buf(),
-                project_dir: self.project_dir.clone(),
-                env: self.env.clone(),
-                stdin: Arc::clone(&stdin),
-                timeout,
+            if let (Program::Callback(id), Some(host)) = (&handler.program, &self.host) {
+                return Box::pin(callback::run(host.clone(), id.clone(), invocation.input.clone(), timeout))
+                    as futures::future::BoxFuture<'static, Outcome>;
             }
-            .start()
+            Box::pin(
+                Run {
+                    program: handler.program.clone(),
+                    cwd: invocation.cwd.to_path_buf(),
+                    project_dir: self.project_dir.clone(),
+                    env: self.env.clone(),
+                    stdin: Arc::clone(&stdin),
+                    timeout,
+                }
+                .start(),
+            )
         });
         let outcomes = futures::future::join_all(runs).await;
         Summary::gather(invocation.event, invocation.target, outcomes)

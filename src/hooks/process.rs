@@ -60,6 +60,7 @@ impl Run {
                 c.args(&args[1..]);
                 c
             }
+            Program::Callback(_) => return Outcome::failed(display, "no host program to run it".into()),
         };
         let project = self.project_dir.display().to_string();
         command

@@ -58,8 +58,23 @@ pub enum Op {
     Reload(Vec<crate::custom::watch::Changed>),
     /// Append a note to the project's memory file (`# note` in the UI).
     Remember(String),
+    /// The host program's hooks (an Agent SDK's callbacks, from its `initialize`); they run
+    /// by [`Event::HostRequest`]. Takes effect at once.
+    RegisterHooks(Vec<crate::hooks::Callbacks>),
+    /// The host's answer to an [`Event::HostRequest`]: the hook's JSON output, or why none.
+    HostAnswer { id: String, answer: Result<Value, String> },
+    /// The thinking budget of models that think to one, from the next turn on (`None`: the
+    /// default; `Some(0)`: no thinking).
+    SetThinkingBudget(Option<u32>),
     /// End the session once the running turn (if any) has been interrupted.
     Shutdown,
+}
+
+/// What the core asks of the program driving it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HostRequest {
+    /// Run hook `callback_id` with this input; answer with its JSON output.
+    HookCallback { callback_id: String, input: Value },
 }
 
 impl Op {
@@ -115,6 +130,11 @@ pub enum ApprovalDecision {
 /// What the core tells its front ends.
 #[derive(Debug, Clone)]
 pub enum Event {
+    /// A request to the program driving the session, answered with [`Op::HostAnswer`].
+    HostRequest {
+        id: String,
+        request: HostRequest,
+    },
     SessionStarted(SessionInfo),
     /// The model, the permission mode, the title or the conversation changed (`/model`,
     /// Shift+Tab, `/rename`, `/clear`, `/resume`).

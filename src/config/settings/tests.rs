@@ -42,6 +42,7 @@ impl Dirs {
             claude_dir: Some(self.home.path().join(".claude")),
             cli: cli.map(str::to_owned),
             managed: vec![self.home.path().join("managed.json")],
+            levels: None,
         }
     }
 

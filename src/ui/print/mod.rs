@@ -1,12 +1,14 @@
 //! Headless front end (`-p`): text, json or stream-json on stdout, in Claude Code's shapes.
 //!
-//! [`run`] feeds user turns to the core (the prompt, then with `--input-format stream-json`
-//! one per stdin line) and hands what comes back to the [`Printer`] of the output format:
-//! `text` prints the final answer; `json` one `result` object per turn; `stream-json` one
-//! line per message (its lines are listed in `stream_json`). SIGINT, SIGTERM and SIGHUP interrupt the turn (the core answers every
+//! [`run`] feeds the prompt to the core (with `--input-format stream-json`, `control` speaks
+//! the Agent SDKs' protocol on stdin instead) and hands what comes back to the [`Printer`] of
+//! the output format: `text` prints the final answer; `json` one `result` object per turn;
+//! `stream-json` one line per message (its lines are listed in `stream_json`). SIGINT,
+//! SIGTERM and SIGHUP interrupt the turn (the core answers every
 //! open tool call), print its result and exit 130, 143 or 129; a second signal exits at
 //! once.
 
+mod control;
 mod json;
 mod stream_json;
 mod text;
@@ -14,7 +16,6 @@ mod text;
 use std::io::{IsTerminal, Write};
 
 use serde_json::Value;
-use tokio::io::AsyncBufReadExt;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::agent::AgentHandle;
@@ -43,6 +44,10 @@ pub struct PrintOptions {
     pub include_partial_messages: bool,
     /// Reported in `system/init`.
     pub api_key_source: &'static str,
+    /// `--replay-user-messages`.
+    pub replay_user_messages: bool,
+    /// `-n/--name`: the session's title.
+    pub name: Option<String>,
 }
 
 /// Claude Code's limit on a piped prompt.
@@ -75,108 +80,65 @@ pub fn read_prompt(argument: Option<String>) -> Result<String, String> {
 
 /// Drives the session; returns the process exit code.
 pub async fn run(agent: AgentHandle, first_prompt: Option<String>, options: PrintOptions) -> i32 {
+    if options.input == InputFormat::StreamJson {
+        let printer = printer(&options);
+        return control::run(agent, first_prompt, options, printer).await;
+    }
     let AgentHandle { ops, mut events, task } = agent;
     let signals = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()));
     let (Ok(mut sigint), Ok(mut sigterm), Ok(mut sighup)) = signals else {
         crate::stderr_line!("cairn: could not install signal handlers");
         return 1;
     };
+    if let Some(name) = options.name.clone() {
+        let _ = ops.send(Op::Rename(name));
+    }
     let mut printer = printer(&options);
-    let mut stdin_turns =
-        (options.input == InputFormat::StreamJson).then(|| tokio::io::BufReader::new(tokio::io::stdin()).lines());
-    let mut next_turn = first_prompt.map(|p| vec![ContentBlock::text(p)]);
+    let Some(prompt) = first_prompt else { return 1 };
+    let content = vec![ContentBlock::text(prompt)];
+    if ops.send(Op::UserTurn(UserInput { content, attachments: Vec::new() })).is_err() {
+        return 1;
+    }
     let mut exit_code = 0;
     let mut signalled: Option<i32> = None;
     loop {
-        let content = match next_turn.take() {
-            Some(content) => content,
-            None => {
-                let Some(lines) = stdin_turns.as_mut() else { break };
-                // Between turns, what the core says (a server ready, files reloaded) is
-                // printed as it happens.
-                let line = loop {
-                    tokio::select! {
-                        line = lines.next_line() => break line,
-                        event = events.recv() => match event {
-                            Some(event) => {
-                                handle(printer.as_mut(), &event);
-                            }
-                            None => return 1,
-                        },
-                        _ = sigint.recv() => return 130,
-                        _ = sigterm.recv() => return 143,
-                        _ = sighup.recv() => return 129,
-                    }
-                };
-                match line {
-                    Ok(Some(line)) => match parse_input_line(&line) {
-                        Ok(Some(content)) => content,
-                        Ok(None) => continue,
-                        Err(message) => {
-                            crate::stderr_line!("cairn: ignoring a stdin line: {message}");
-                            continue;
-                        }
-                    },
-                    Ok(None) => break,
-                    Err(e) => {
-                        crate::stderr_line!("cairn: could not read stdin: {e}");
+        let code = tokio::select! {
+            event = events.recv() => {
+                let Some(event) = event else { return 1 };
+                if let Some(is_error) = handle(printer.as_mut(), &event) {
+                    if is_error {
                         exit_code = 1;
-                        break;
                     }
+                    break;
                 }
+                continue;
             }
+            _ = sigint.recv() => 130,
+            _ = sigterm.recv() => 143,
+            _ = sighup.recv() => 129,
         };
-        if ops.send(Op::UserTurn(UserInput { content, attachments: Vec::new() })).is_err() {
-            return 1;
-        }
-        loop {
-            let code = tokio::select! {
-                event = events.recv() => {
-                    let Some(event) = event else { return 1 };
-                    if let Some(is_error) = handle(printer.as_mut(), &event) {
-                        if is_error {
-                            exit_code = 1;
-                        }
-                        break;
-                    }
-                    continue;
-                }
-                _ = sigint.recv() => 130,
-                _ = sigterm.recv() => 143,
-                _ = sighup.recv() => 129,
-            };
-            // The first signal interrupts the turn and waits for its result; a second one
-            // leaves at once (the caller still stops every process the tools started).
-            if signalled.is_some() {
-                return code;
-            }
-            signalled = Some(code);
-            let _ = ops.send(Op::Interrupt);
-        }
-        if let Some(code) = signalled {
+        // The first signal interrupts the turn and waits for its result; a second one
+        // leaves at once (the caller still stops every process the tools started).
+        if signalled.is_some() {
             return code;
         }
+        signalled = Some(code);
+        let _ = ops.send(Op::Interrupt);
+    }
+    if let Some(code) = signalled {
+        return code;
     }
     let _ = ops.send(Op::Shutdown);
     let _ = task.await;
     exit_code
 }
 
-/// One `--input-format stream-json` line: a user message, or a line to skip.
-fn parse_input_line(line: &str) -> Result<Option<Vec<ContentBlock>>, String> {
-    if line.trim().is_empty() {
-        return Ok(None);
-    }
-    let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON ({e})"))?;
-    match value.get("type").and_then(Value::as_str) {
-        Some("user") => {}
-        Some(kind) if kind.starts_with("control") => return Ok(None),
-        _ => return Err("expected {\"type\":\"user\",\"message\":{\"role\":\"user\",\"content\":…}}".into()),
-    }
+/// The content of a `{"type": "user", "message": {"role": "user", "content": …}}` line.
+fn parse_user_message(value: &Value) -> Result<Vec<ContentBlock>, String> {
     let content = value.pointer("/message/content").ok_or("the user message has no message.content")?;
     match content {
-        Value::String(text) => Ok(Some(vec![ContentBlock::text(text.clone())])),
-        blocks => serde_json::from_value(blocks.clone()).map(Some).map_err(|e| format!("bad message.content: {e}")),
+        Value::String(text) => Ok(vec![ContentBlock::text(text.clone())]),
+        blocks => serde_json::from_value(blocks.clone()).map_err(|e| format!("bad message.content: {e}")),
     }
 }
 
@@ -254,13 +216,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn input_lines_accept_string_and_block_content() {
-        let line = r#"{"type":"user","message":{"role":"user","content":"hi"}}"#;
-        assert_eq!(parse_input_line(line).unwrap(), Some(vec![ContentBlock::text("hi")]));
-        let line = r#"{"type":"user","message":{"role":"user","content":[{"type":"text","text":"a"}]}}"#;
-        assert_eq!(parse_input_line(line).unwrap(), Some(vec![ContentBlock::text("a")]));
-        assert_eq!(parse_input_line(r#"{"type":"control_request"}"#).unwrap(), None);
-        assert!(parse_input_line("nope").is_err());
-        assert!(parse_input_line(r#"{"type":"user"}"#).is_err());
+    fn user_messages_accept_string_and_block_content() {
+        let parse = |line: &str| parse_user_message(&serde_json::from_str::<Value>(line).unwrap());
+        assert_eq!(
+            parse(r#"{"type":"user","message":{"role":"user","content":"hi"}}"#).unwrap(),
+            vec![ContentBlock::text("hi")]
+        );
+        let blocks = r#"{"type":"user","message":{"role":"user","content":[{"type":"text","text":"a"}]}}"#;
+        assert_eq!(parse(blocks).unwrap(), vec![ContentBlock::text("a")]);
+        assert!(parse(r#"{"type":"user"}"#).is_err());
     }
 }

@@ -100,6 +100,10 @@ impl App {
             Event::ApprovalRequest { call_id, tool, input, preview } => {
                 self.on_approval_request(call_id, tool, input, preview);
             }
+            Event::HostRequest { id, .. } => {
+                let answer = Err("the terminal UI has no host program to ask".to_owned());
+                self.ops.push(Op::HostAnswer { id, answer });
+            }
             Event::Retrying { attempt, max_attempts, delay, error, .. } => {
                 self.abandon_partial_answer();
                 self.retry = Some(Retry { until: Instant::now() + delay, attempt, max_attempts, error });
