@@ -22,6 +22,7 @@ mod output_styles;
 mod permissions;
 mod providers;
 mod reasoning;
+mod sdk;
 mod sessions;
 mod signals;
 mod subagents;

@@ -12,6 +12,11 @@ use crate::protocol::{AssistantMessage, Event, SessionInfo, TaskState, TaskUpdat
 use crate::provider::{BlockStart, StreamEvent};
 use crate::tools::ToolOutput;
 
+/// The Claude Code release whose stream-json and control protocol cairn speaks, reported
+/// in `system/init` as `claude_code_version`: the Agent SDKs check it before using the
+/// newer parts of the protocol.
+const CLAUDE_CODE_PROTOCOL: &str = "2.1.332";
+
 pub(super) struct StreamJson {
     include_partial_messages: bool,
     /// Reported in `system/init`.
@@ -85,7 +90,8 @@ impl StreamJson {
             "permissionMode": info.permission_mode.as_str(),
             "slash_commands": info.commands.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
             "apiKeySource": self.api_key_source, "cairn_version": env!("CARGO_PKG_VERSION"),
-            "output_style": "default", "agents": info.agents,
+            "claude_code_version": CLAUDE_CODE_PROTOCOL,
+            "output_style": info.output_style.clone().unwrap_or_else(|| "default".into()), "agents": info.agents,
             "skills": info.commands.iter().filter(|c| c.skill).map(|c| c.name.as_str()).collect::<Vec<_>>(),
             "plugins": [], "uuid": super::uuid(),
         })
