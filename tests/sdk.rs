@@ -152,3 +152,107 @@ fn a_session_resumes_by_id() {
     let second = mock.requests()[1].body.to_string();
     assert!(second.contains("remember the word PINEAPPLE"), "{second}");
 }
+
+/// The protocol by hand, where the SDKs never go: bad lines, unknown requests, answers to
+/// nothing, a program that closes stdin while cairn waits, one that never answers.
+mod by_hand {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    use std::time::Duration;
+
+    use serde_json::{Value, json};
+
+    use crate::support::{MockLlm, Project, Scenario, Step, run_with_stdin};
+
+    fn cairn(project: &Project, mock: &MockLlm, extra: &[&str]) -> std::process::Command {
+        let mut cmd = project.cairn(mock);
+        cmd.args(["--output-format", "stream-json", "--verbose", "--input-format", "stream-json"]).args(extra);
+        cmd
+    }
+
+    fn lines(text: &str) -> Vec<Value> {
+        text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    }
+
+    #[test]
+    fn unknown_requests_get_errors_stray_answers_a_warning_and_a_bad_line_stops_with_code_2() {
+        let project = Project::claude_user();
+        let mock = MockLlm::start(Scenario::new(vec![Step::text("Hello.")]));
+        let input = [
+            json!({"type": "control_request", "request_id": "r1", "request": {"subtype": "initialize", "hooks": null}}),
+            json!({"type": "control_request", "request_id": "r2", "request": {"subtype": "frobnicate"}}),
+            json!({"type": "control_response", "response": {"subtype": "success", "request_id": "nobody", "response": {}}}),
+            json!({"type": "user", "message": {"role": "user", "content": "hi"}, "parent_tool_use_id": null}),
+        ];
+        let mut stdin: String = input.iter().map(|l| format!("{l}\n")).collect();
+        stdin.push_str("{this is not json\n");
+        let out = run_with_stdin(cairn(&project, &mock, &[]), &stdin);
+        assert_eq!(out.code(), 2, "{}\n{}", out.stdout, out.stderr);
+        let seen = lines(&out.stdout);
+        let response = |id: &str| seen.iter().find(|l| l["response"]["request_id"] == id).cloned().unwrap();
+        let init = response("r1");
+        assert_eq!(init["response"]["subtype"], "success");
+        assert_eq!(init["response"]["response"]["current_permission_mode"], "default");
+        assert!(init["response"]["response"]["commands"].as_array().unwrap().iter().any(|c| c["name"] == "review"));
+        assert_eq!(init["response"]["response"]["pid"].as_u64().is_some(), true);
+        let unknown = response("r2");
+        assert_eq!(unknown["response"]["subtype"], "error");
+        assert!(unknown["response"]["error"].as_str().unwrap().contains("frobnicate"));
+        assert!(out.stderr.contains("a control_response for a request cairn did not make"), "{}", out.stderr);
+        assert!(out.stderr.contains("is not JSON"), "{}", out.stderr);
+    }
+
+    #[test]
+    fn a_question_after_stdin_closed_is_refused_and_the_exit_code_says_so() {
+        let project = Project::claude_user();
+        let mock = MockLlm::start(Scenario::new(vec![
+            Step::tool("Bash", json!({"command": "touch made.txt"})),
+            Step::text("ok"),
+        ]));
+        let user = json!({"type": "user", "message": {"role": "user", "content": "make it"}});
+        let out = run_with_stdin(cairn(&project, &mock, &["--permission-prompt-tool", "stdio"]), &format!("{user}\n"));
+        assert_eq!(out.code(), 3, "{}\n{}", out.stdout, out.stderr);
+        assert!(out.stderr.contains("closed its input"), "{}", out.stderr);
+        assert!(!project.file("made.txt").exists());
+        assert_eq!(lines(&out.stdout).last().unwrap()["type"], "result");
+    }
+
+    #[test]
+    fn a_question_nobody_answers_is_withdrawn_and_refused() {
+        let project = Project::claude_user();
+        let mock = MockLlm::start(Scenario::new(vec![
+            Step::tool("Bash", json!({"command": "touch made.txt"})),
+            Step::text("ok"),
+        ]));
+        let mut cmd = cairn(&project, &mock, &["--permission-prompt-tool", "stdio"]);
+        cmd.env("CAIRN_CONTROL_TIMEOUT_MS", "300").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{}", json!({"type": "user", "message": {"role": "user", "content": "make it"}})).unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut seen = Vec::new();
+        while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+            let value: Value = serde_json::from_str(&line).unwrap();
+            let done = value["type"] == "result";
+            seen.push(value);
+            if done {
+                break;
+            }
+        }
+        drop(stdin);
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0));
+        let asked = seen.iter().find(|l| l["type"] == "control_request").expect("cairn asked");
+        assert_eq!(asked["request"]["subtype"], "can_use_tool");
+        let cancelled = seen.iter().find(|l| l["type"] == "control_cancel_request").expect("and withdrew it");
+        assert_eq!(cancelled["request_id"], asked["request_id"]);
+        assert!(!project.file("made.txt").exists());
+        assert_eq!(seen.last().unwrap()["result"], "ok");
+    }
+}
