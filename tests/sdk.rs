@@ -194,7 +194,7 @@ mod by_hand {
         assert_eq!(init["response"]["subtype"], "success");
         assert_eq!(init["response"]["response"]["current_permission_mode"], "default");
         assert!(init["response"]["response"]["commands"].as_array().unwrap().iter().any(|c| c["name"] == "review"));
-        assert_eq!(init["response"]["response"]["pid"].as_u64().is_some(), true);
+        assert!(init["response"]["response"]["pid"].as_u64().is_some());
         let unknown = response("r2");
         assert_eq!(unknown["response"]["subtype"], "error");
         assert!(unknown["response"]["error"].as_str().unwrap().contains("frobnicate"));
