@@ -153,6 +153,15 @@ fn a_session_resumes_by_id() {
     assert!(second.contains("remember the word PINEAPPLE"), "{second}");
 }
 
+#[test]
+fn structured_output_reaches_the_sdk() {
+    let project = Project::claude_user();
+    let mock =
+        MockLlm::start(Scenario::new(vec![Step::tool("StructuredOutput", json!({"count": 7})), Step::text("ok")]));
+    let seen = drive("structured", &project, &mock);
+    assert_eq!(of_kind(&seen, "structured")[0]["value"], json!({"count": 7}), "{seen:#?}");
+}
+
 /// The protocol by hand, where the SDKs never go: bad lines, unknown requests, answers to
 /// nothing, a program that closes stdin while cairn waits, one that never answers.
 mod by_hand {
@@ -254,5 +263,56 @@ mod by_hand {
         assert_eq!(cancelled["request_id"], asked["request_id"]);
         assert!(!project.file("made.txt").exists());
         assert_eq!(seen.last().unwrap()["result"], "ok");
+    }
+}
+
+mod structured {
+    use serde_json::json;
+
+    use crate::support::{MockLlm, Project, Scenario, Step, run, tool_results};
+
+    const SCHEMA: &str = r#"{"type":"object","properties":{"count":{"type":"integer"},"name":{"type":"string"}},"required":["count","name"],"additionalProperties":false}"#;
+
+    #[test]
+    fn the_answer_is_validated_retried_and_returned_as_structured_output() {
+        let project = Project::claude_user();
+        let mock = MockLlm::start(Scenario::new(vec![
+            Step::text("There are three."),
+            Step::tool("StructuredOutput", json!({"count": "three", "name": "files"})),
+            Step::tool("StructuredOutput", json!({"count": 3, "name": "files"})),
+            Step::text("Done."),
+        ]));
+        let mut cmd = project.cairn(&mock);
+        cmd.args(["-p", "count the files", "--output-format", "json", "--json-schema", SCHEMA]);
+        let out = run(cmd);
+        assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+        let result = out.result();
+        assert_eq!(result["structured_output"], json!({"count": 3, "name": "files"}));
+        let requests = mock.requests();
+        let offered = requests[0].body["tools"].as_array().unwrap().iter().find(|t| t["name"] == "StructuredOutput");
+        assert_eq!(offered.unwrap()["input_schema"]["required"], json!(["count", "name"]));
+        assert!(requests[0].body["system"].to_string().contains("StructuredOutput tool"));
+        assert!(
+            requests[1].body.to_string().contains("You must give your final answer by calling the StructuredOutput")
+        );
+        let invalid = tool_results(&requests[2].body);
+        assert!(invalid.last().unwrap().2, "the wrong type was refused: {invalid:?}");
+    }
+
+    #[test]
+    fn a_model_that_never_gives_it_ends_with_an_error_subtype() {
+        let project = Project::claude_user();
+        let mock = MockLlm::start(Scenario::new(vec![Step::text("a"), Step::text("b"), Step::text("c")]));
+        let mut cmd = project.cairn(&mock);
+        cmd.args(["-p", "count", "--output-format", "json", "--json-schema", SCHEMA]);
+        let out = run(cmd);
+        assert_eq!(out.code(), 1);
+        assert_eq!(out.result()["subtype"], "error_max_structured_output_retries");
+        assert_eq!(mock.requests().len(), 3);
+        let mut cmd = project.cairn(&mock);
+        cmd.args(["-p", "count", "--json-schema", "{not json"]);
+        let out = run(cmd);
+        assert_eq!(out.code(), 1);
+        assert!(out.stderr.contains("--json-schema"), "{}", out.stderr);
     }
 }

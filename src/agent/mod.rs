@@ -26,6 +26,7 @@ mod live;
 pub mod prompt;
 mod queries;
 mod services;
+mod structured;
 mod subagent;
 mod turn;
 mod turn_context;
@@ -58,6 +59,7 @@ use crate::tools::{SessionState, ToolRegistry, state};
 use compact::CompactionConfig;
 use context::Meter;
 pub use services::{ApprovalMode, Approvals, ReloadedSettings, ServiceParts, Services, SettingsReloader};
+pub use structured::INSTRUCTION as STRUCTURED_OUTPUT_INSTRUCTION;
 pub use turn_context::TurnContext;
 
 /// What a front end starts the core with. [`AgentConfig::new`] fills in the defaults; a
@@ -116,6 +118,8 @@ pub struct AgentConfig {
     /// `--fallback-model`, `fallbackModel`: the model to continue on when the main one stays
     /// overloaded.
     pub fallback_model: Option<String>,
+    /// `--json-schema`: the final answer is structured data matching this schema.
+    pub output_schema: Option<serde_json::Value>,
 }
 
 impl AgentConfig {
@@ -154,6 +158,7 @@ impl AgentConfig {
             max_output: None,
             prompt_spec: Some(prompt::PromptSpec::default()),
             fallback_model: None,
+            output_schema: None,
         }
     }
 }
@@ -172,6 +177,9 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
     let catalog: SharedCatalog = Arc::new(std::sync::RwLock::new(config.custom.load()));
     if !permissions.removes_tool("Skill") {
         tools.register(crate::tools::skill::Skill { catalog: Arc::clone(&catalog) });
+    }
+    if let Some(schema) = &config.output_schema {
+        structured::register(&mut tools, schema);
     }
     let mcp = (!mcp_servers.is_empty()).then(|| {
         crate::mcp::McpManager::start(mcp_servers, config.session_dir.clone(), sink.clone(), Arc::clone(&config.shells))
@@ -207,6 +215,7 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
         max_output: config.max_output,
         prompt_spec: config.prompt_spec,
         fallback_model: config.fallback_model,
+        output_schema: config.output_schema,
     };
     let mut session = Session::new(services, context, session_id, transcript);
     if with_task {

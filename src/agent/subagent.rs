@@ -211,7 +211,7 @@ impl Launcher {
             definition.tools.as_ref().map(|names| names.iter().filter_map(|n| tool_names::builtin(n.trim())).collect());
         // Sub-agents work unattended: they neither ask the user nor present plans.
         let tools = self.tools.subset(|name| {
-            !matches!(name, "AskUserQuestion" | "ExitPlanMode")
+            !matches!(name, "AskUserQuestion" | "ExitPlanMode" | "StructuredOutput")
                 && allowed.as_ref().is_none_or(|list| list.contains(&name))
         });
         let parent = state::lock(&self.parent);
@@ -243,6 +243,7 @@ impl Launcher {
             max_output: parent.max_output,
             prompt_spec: None,
             fallback_model: None,
+            output_schema: None,
         };
         let session_id = parent.session_id.clone();
         drop(parent);

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::Session;
 use super::compact::{CompactError, Trigger};
 use super::gate::{self, Gated};
-use super::invoke;
+use super::{invoke, structured};
 use crate::conversation::ToolCall;
 use crate::conversation::history::{
     self, CONTINUE_PROMPT, ContentBlock, INTERRUPTED_REQUEST, INTERRUPTED_TOOLS, Message, Role, ToolResultContent,
@@ -59,6 +59,9 @@ struct TurnState {
     compacted_for_error: bool,
     /// The prompt said `ultrathink`: this turn thinks harder.
     ultrathink: bool,
+    /// `--json-schema`: the structured answer given, and the reminders sent for it.
+    structured: Option<Value>,
+    structured_nudges: u32,
 }
 
 /// Stop hooks may keep a turn going this many times in a row, then they are overruled.
@@ -102,6 +105,8 @@ fn new_turn() -> TurnState {
         stop: None,
         compacted_for_error: false,
         ultrathink: false,
+        structured: None,
+        structured_nudges: 0,
     }
 }
 
@@ -307,6 +312,14 @@ async fn answered(session: &mut Session, turn: &mut TurnState, response: &Respon
         turn.continuations += 1;
         turn.cut_text.push_str(&text);
         push_note(session, CONTINUE_PROMPT, true);
+        return Flow::Again;
+    }
+    if session.context.output_schema.is_some() && turn.structured.is_none() {
+        if turn.structured_nudges >= structured::MAX_NUDGES {
+            return Flow::end(ended(session, turn, TurnStatus::StructuredOutputMissing));
+        }
+        turn.structured_nudges += 1;
+        push_note(session, structured::NUDGE, true);
         return Flow::Again;
     }
     let fields = json!({
@@ -539,6 +552,12 @@ async fn run_tools(
                 let block = result_block(&f.call_id, &f.output);
                 session.record(Record::ToolResult { block, structured: f.output.structured.clone() });
             }
+            if name == structured::TOOL
+                && !f.output.is_error
+                && let Some(schema) = &session.context.output_schema
+            {
+                turn.structured = Some(structured::answer(schema, input));
+            }
             after.push((f.call_id.clone(), name.clone(), input.clone(), f.output.clone()));
         }
         results.push(result_block(&f.call_id, &f.output));
@@ -636,5 +655,6 @@ fn outcome(
         total_cost_usd: session.costs.total_cost_usd,
         model_usage: session.costs.by_model.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         permission_denials: std::mem::take(&mut turn.denials),
+        structured_output: turn.structured.take(),
     }
 }

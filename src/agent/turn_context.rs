@@ -38,6 +38,8 @@ pub struct TurnContext {
     /// The model to continue on when this one stays overloaded (`--fallback-model`);
     /// taken when used.
     pub fallback_model: Option<String>,
+    /// `--json-schema`: the turn ends with a `StructuredOutput` call matching it.
+    pub output_schema: Option<serde_json::Value>,
     /// How the system prompt is made (`None`: a sub-agent's, or one given whole).
     pub prompt_spec: Option<super::prompt::PromptSpec>,
 }

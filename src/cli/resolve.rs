@@ -100,13 +100,8 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
     // The defaults (the built-in tools and system prompt), then what the flags change.
     let mut defaults = AgentConfig::new(connected, model, cwd.clone());
     defaults.tools.retain(|name| !permissions.removes_tool(name));
-    let style = settings.output_style.as_deref().and_then(|name| {
-        output_styles::find(&custom, name).unwrap_or_else(|problem| {
-            warn(format!("outputStyle: {problem}"));
-            None
-        })
-    });
-    let spec = PromptSpec { replace: cli.system_prompt.clone(), append: cli.append_system_prompt.clone(), style };
+    let output_schema = output_schema(cli.sdk.json_schema.as_deref())?;
+    let spec = prompt_spec(&cli, &settings, &custom, output_schema.is_some(), &mut warn);
     defaults.system_prompt = spec.build(&cwd);
     defaults.prompt_spec = Some(spec);
     let agent = AgentConfig {
@@ -134,6 +129,7 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
         reasoning,
         max_output,
         fallback_model: cli.fallback_model.clone().or_else(|| settings.fallback_model.clone()),
+        output_schema,
         custom,
         mcp_servers: servers,
         reload_settings: Some(policy::settings_reloader(Arc::new(cli), locations, cwd, trusted)),
@@ -174,6 +170,43 @@ fn sdk_flags(mut cli: Cli) -> Result<Cli> {
         }
     }
     Ok(cli)
+}
+
+/// How the system prompt is made: the flags, the output style, structured output's rule.
+fn prompt_spec(
+    cli: &Cli,
+    settings: &Settings,
+    custom: &crate::custom::Locations,
+    structured: bool,
+    warn: &mut impl FnMut(String),
+) -> PromptSpec {
+    let style = settings.output_style.as_deref().and_then(|name| {
+        output_styles::find(custom, name).unwrap_or_else(|problem| {
+            warn(format!("outputStyle: {problem}"));
+            None
+        })
+    });
+    let mut append = cli.append_system_prompt.clone();
+    if structured {
+        let instruction = crate::agent::STRUCTURED_OUTPUT_INSTRUCTION;
+        append = Some(append.map_or_else(|| instruction.to_owned(), |a| format!("{a}\n\n{instruction}")));
+    }
+    PromptSpec { replace: cli.system_prompt.clone(), append, style }
+}
+
+/// `--json-schema`: a JSON Schema (text, or a file holding it) the final answer must match.
+fn output_schema(flag: Option<&str>) -> Result<Option<serde_json::Value>> {
+    let Some(flag) = flag else { return Ok(None) };
+    let text = if flag.trim_start().starts_with('{') {
+        flag.to_owned()
+    } else {
+        std::fs::read_to_string(flag).with_context(|| format!("--json-schema {flag}: not JSON, and not a file"))?
+    };
+    let schema: serde_json::Value = serde_json::from_str(&text).context("--json-schema is not valid JSON")?;
+    if let Err(e) = jsonschema::validator_for(&schema) {
+        bail!("--json-schema is not a usable JSON Schema: {e}");
+    }
+    Ok(Some(schema))
 }
 
 /// `--setting-sources user,project,local`: the settings levels read.

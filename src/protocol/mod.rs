@@ -338,6 +338,8 @@ pub struct TurnOutcome {
     pub total_cost_usd: f64,
     pub model_usage: Vec<(String, ModelUsage)>,
     pub permission_denials: Vec<PermissionDenial>,
+    /// `--json-schema`: the structured answer.
+    pub structured_output: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -357,6 +359,9 @@ pub enum TurnStatus {
     HookStopped {
         reason: String,
     },
+    /// `--json-schema`: the model ended without giving its structured answer, reminders
+    /// notwithstanding.
+    StructuredOutputMissing,
 }
 
 /// A turn that could not finish, typed so a front end can say what to do about it.

@@ -165,7 +165,17 @@ async def resume():
         say(**summary(message))
 
 
+async def structured():
+    schema = {"type": "object", "properties": {"count": {"type": "integer"}}, "required": ["count"]}
+    opts = options(output_format={"type": "json_schema", "schema": schema})
+    async for message in query(prompt="count the files", options=opts):
+        say(**summary(message))
+        if isinstance(message, ResultMessage):
+            say(kind="structured", value=message.structured_output)
+
+
 SCENARIOS = {
+    "structured": structured,
     "one_shot": one_shot,
     "can_use_tool": can_use_tool,
     "hooks": hooks,

@@ -48,6 +48,7 @@ fn result_kind(status: &TurnStatus) -> (&'static str, bool, &'static str) {
         TurnStatus::Failed(_) => ("success", true, "api_error"),
         TurnStatus::Interrupted => ("error_during_execution", true, "aborted"),
         TurnStatus::HookStopped { .. } => ("success", false, "hook_stopped"),
+        TurnStatus::StructuredOutputMissing => ("error_max_structured_output_retries", true, "structured_output"),
     }
 }
 
@@ -79,6 +80,12 @@ pub fn result_object(outcome: &TurnOutcome, session_id: &str) -> Value {
         }
         TurnStatus::Interrupted => result["errors"] = json!(["Interrupted by the user"]),
         TurnStatus::HookStopped { .. } => result["result"] = json!(""),
+        TurnStatus::StructuredOutputMissing => {
+            result["errors"] = json!(["The model did not give its answer in the requested structure"]);
+        }
+    }
+    if let Some(structured) = &outcome.structured_output {
+        result["structured_output"] = structured.clone();
     }
     result
 }

@@ -29,6 +29,9 @@ impl Printer for Text {
             TurnStatus::MaxBudget { limit } => self.out.text(&format!("Error: Exceeded USD budget ({limit})")),
             TurnStatus::Failed(error) => self.out.text(&error.message),
             TurnStatus::Interrupted => crate::stderr_line!("cairn: interrupted"),
+            TurnStatus::StructuredOutputMissing => {
+                self.out.text("Error: the model did not give its answer in the requested structure");
+            }
             TurnStatus::HookStopped { reason } => crate::stderr_line!(
                 "cairn: stopped by a hook{}",
                 if reason.is_empty() { String::new() } else { format!(": {reason}") }

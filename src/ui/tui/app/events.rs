@@ -284,6 +284,9 @@ impl App {
                 self.push_cell(Cell::Error { message: format!("Stopped after {limit} model requests (--max-turns)") })
             }
             TurnStatus::Failed(error) => self.push_cell(Cell::Error { message: error.message.clone() }),
+            TurnStatus::StructuredOutputMissing => self.push_cell(Cell::Error {
+                message: "The model did not give its answer in the requested structure".into(),
+            }),
             TurnStatus::HookStopped { reason } if reason.is_empty() => self.notice("Stopped by a hook"),
             TurnStatus::HookStopped { reason } => self.notice(format!("Stopped by a hook: {reason}")),
         }

@@ -52,6 +52,7 @@ fn outcome(status: TurnStatus) -> TurnOutcome {
         total_cost_usd: 0.5,
         model_usage: Vec::new(),
         permission_denials: Vec::new(),
+        structured_output: None,
     }
 }
 
