@@ -1,7 +1,9 @@
-//! cairn under Anthropic's Python Agent SDK (`claude-agent-sdk`, pinned in
-//! `tests/sdk/requirements.txt`, installed into `target/sdk-venv` by the README's test
-//! command): `tests/sdk/drive.py` runs a scenario with `cli_path` set to the built binary,
-//! against the mock, and prints what the program saw.
+//! cairn under Anthropic's Agent SDKs, as programs written for Claude Code run it: the
+//! Python SDK (`claude-agent-sdk`, pinned in `tests/sdk/requirements.txt`, installed into
+//! `target/sdk-venv`) and the TypeScript SDK (`@anthropic-ai/claude-agent-sdk`, pinned in
+//! `tests/sdk/package.json`), both installed by the README's test command. `drive.py` and
+//! `drive.mjs` run a scenario with the CLI path set to the built binary, against the mock,
+//! and print what the program saw.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -160,6 +162,62 @@ fn structured_output_reaches_the_sdk() {
         MockLlm::start(Scenario::new(vec![Step::tool("StructuredOutput", json!({"count": 7})), Step::text("ok")]));
     let seen = drive("structured", &project, &mock);
     assert_eq!(of_kind(&seen, "structured")[0]["value"], json!({"count": 7}), "{seen:#?}");
+}
+
+/// Runs `scenario` of drive.mjs (the TypeScript SDK from npm, `npm ci --prefix tests/sdk`).
+fn drive_ts(scenario: &str, project: &Project, mock: &MockLlm) -> Vec<Value> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
+    assert!(
+        dir.join("node_modules/@anthropic-ai/claude-agent-sdk").exists(),
+        "the TypeScript Agent SDK is not installed: run the README's test command (npm ci --prefix tests/sdk)"
+    );
+    let mut cmd = Command::new("node");
+    cmd.arg(dir.join("drive.mjs")).arg(scenario);
+    cmd.env("CAIRN", env!("CARGO_BIN_EXE_cairn"))
+        .env("PROJECT", project.path())
+        .env("ANTHROPIC_API_KEY", "test-key")
+        .env("ANTHROPIC_BASE_URL", mock.url())
+        .env("CAIRN_HOME", project.home.path())
+        .env("HOME", project.home.path())
+        .env("CAIRN_MANAGED_SETTINGS", project.home.path().join("managed.json"))
+        .env_remove("ANTHROPIC_MODEL")
+        .current_dir(project.path());
+    let out = run(cmd);
+    assert_eq!(out.code(), 0, "drive.mjs {scenario} failed:\n{}\n{}", out.stdout, out.stderr);
+    out.stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| json!({"unparsed": l}))).collect()
+}
+
+#[test]
+fn the_typescript_sdk_asks_and_changes_input() {
+    let project = Project::claude_user();
+    project.write("important/keep.txt", "x");
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Bash", json!({"command": "rm -rf important"})),
+        Step::tool("Bash", json!({"command": "touch asked.txt"})),
+        Step::text("Done."),
+    ]));
+    let seen = drive_ts("can_use_tool", &project, &mock);
+    assert_eq!(of_kind(&seen, "asked").len(), 2, "{seen:#?}");
+    assert!(project.file("important/keep.txt").exists());
+    assert_eq!(std::fs::read_to_string(project.file("changed.txt")).unwrap(), "changed\n");
+    assert_eq!(of_kind(&seen, "result")[0]["result"], "Done.");
+}
+
+#[test]
+fn the_typescript_sdk_hooks_refuse_and_structured_output_comes_back() {
+    let project = Project::claude_user();
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Bash", json!({"command": "ls"})),
+        Step::tool("StructuredOutput", json!({"ok": true})),
+        Step::text("ok"),
+    ]));
+    let seen = drive_ts("hooks_and_structure", &project, &mock);
+    let hooks = of_kind(&seen, "hook");
+    assert_eq!(hooks.len(), 1, "{seen:#?}");
+    assert_eq!(hooks[0]["command"], "ls");
+    let refused = tool_results(&mock.requests()[1].body);
+    assert!(refused[0].2 && refused[0].1.contains("no shell today"), "{refused:?}");
+    assert_eq!(of_kind(&seen, "result")[0]["structured"], json!({"ok": true}));
 }
 
 /// The protocol by hand, where the SDKs never go: bad lines, unknown requests, answers to
