@@ -54,7 +54,13 @@ fn main() {
             scope: Scope::User,
             timeout: CALL_TIMEOUT,
         };
-        let manager = McpManager::start(vec![config], dir.path().to_path_buf(), sink.clone(), Arc::clone(&shells));
+        let manager = McpManager::start(
+            vec![config],
+            dir.path().to_path_buf(),
+            sink.clone(),
+            Arc::clone(&shells),
+            Arc::default(),
+        );
         manager.settled(Duration::from_secs(30)).await;
         let state = Arc::new(SessionState::new(
             dir.path(),

@@ -156,6 +156,22 @@ fn a_session_resumes_by_id() {
 }
 
 #[test]
+fn an_in_process_sdk_mcp_server_offers_its_tool() {
+    let project = Project::claude_user();
+    let mock =
+        MockLlm::start(Scenario::new(vec![Step::tool("mcp__calc__add", json!({"a": 2, "b": 3})), Step::text("Five.")]));
+    let seen = drive("sdk_mcp", &project, &mock);
+    assert_eq!(of_kind(&seen, "tool_ran").len(), 1, "{seen:#?}");
+    let requests = mock.requests();
+    let offered: Vec<&str> =
+        requests[0].body["tools"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+    assert!(offered.contains(&"mcp__calc__add"), "{offered:?}");
+    let results = tool_results(&requests[1].body);
+    assert_eq!((results[0].1.as_str(), results[0].2), ("5", false), "{results:?}");
+    assert_eq!(of_kind(&seen, "result")[0]["result"], "Five.");
+}
+
+#[test]
 fn structured_output_reaches_the_sdk() {
     let project = Project::claude_user();
     let mock =

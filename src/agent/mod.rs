@@ -181,8 +181,10 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
     if let Some(schema) = &config.output_schema {
         structured::register(&mut tools, schema);
     }
+    let host_calls = Arc::new(crate::protocol::HostCalls::default());
     let mcp = (!mcp_servers.is_empty()).then(|| {
-        crate::mcp::McpManager::start(mcp_servers, config.session_dir.clone(), sink.clone(), Arc::clone(&config.shells))
+        let (log_dir, shells) = (config.session_dir.clone(), Arc::clone(&config.shells));
+        crate::mcp::McpManager::start(mcp_servers, log_dir, sink.clone(), shells, Arc::clone(&host_calls))
     });
     let with_task = !permissions.removes_tool("Task");
     let parts = ServiceParts {
@@ -199,7 +201,7 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
         custom: config.custom,
         reload_settings: config.reload_settings,
     };
-    let services = Arc::new(Services::new(parts, catalog, mcp, sink.clone()));
+    let services = Arc::new(Services::new(parts, catalog, mcp, sink.clone(), host_calls));
     let context = TurnContext {
         model: config.model,
         system_prompt: config.system_prompt,

@@ -52,7 +52,7 @@ pub struct Services {
     /// Where the front end hears what the tools and sub-agents announce.
     pub events: EventSink,
     /// Requests to the program driving the session, waiting for its answer.
-    pub host_calls: Arc<super::host::HostCalls>,
+    pub host_calls: Arc<crate::protocol::HostCalls>,
 }
 
 /// The parts of [`Services`] a front end's configuration decides; the rest `spawn` builds.
@@ -77,6 +77,7 @@ impl Services {
         catalog: SharedCatalog,
         mcp: Option<crate::mcp::McpManager>,
         events: EventSink,
+        host_calls: Arc<crate::protocol::HostCalls>,
     ) -> Services {
         Services {
             provider: parts.provider,
@@ -95,7 +96,7 @@ impl Services {
             mcp,
             reload_settings: parts.reload_settings,
             events,
-            host_calls: Arc::default(),
+            host_calls,
         }
     }
 

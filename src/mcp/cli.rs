@@ -39,6 +39,7 @@ fn describe(server: &ServerConfig) -> String {
     match &server.transport {
         Transport::Stdio { command, args, .. } => format!("{command} {}", args.join(" ")).trim_end().to_owned(),
         Transport::Http { url, .. } => format!("{url} (http)"),
+        Transport::Sdk => "(inside the program driving cairn)".into(),
     }
 }
 
@@ -77,6 +78,7 @@ pub fn get(sources: &Sources, env: &impl Fn(&str) -> Option<String>, name: &str)
                 out.push_str(&format!("  header: {key}: …\n"));
             }
         }
+        Transport::Sdk => out.push_str("  type: sdk (inside the program driving cairn)\n"),
     }
     Ok(out)
 }

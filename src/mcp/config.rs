@@ -21,8 +21,18 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(600);
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Transport {
-    Stdio { command: String, args: Vec<String>, env: BTreeMap<String, String> },
-    Http { url: String, headers: BTreeMap<String, String> },
+    Stdio {
+        command: String,
+        args: Vec<String>,
+        env: BTreeMap<String, String>,
+    },
+    Http {
+        url: String,
+        headers: BTreeMap<String, String>,
+    },
+    /// A server inside the program driving cairn (an Agent SDK's `create_sdk_mcp_server`),
+    /// reached through the control protocol.
+    Sdk,
 }
 
 /// Where a server was configured.
@@ -220,6 +230,7 @@ fn server(
                 headers: map("headers").into_iter().map(|(k, v)| (k, expand(&v))).collect(),
             }
         }
+        "sdk" => Transport::Sdk,
         "sse" | "ws" => {
             return Err(format!("the \"{kind}\" transport is not supported; use \"http\" (Streamable HTTP)"));
         }

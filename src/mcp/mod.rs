@@ -13,6 +13,7 @@
 
 pub mod cli;
 pub mod config;
+mod sdk;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -94,6 +95,8 @@ pub struct McpManager {
     /// Stdio servers' process groups join it, so they end with cairn however it ends.
     shells: Arc<crate::tools::bash::shells::ShellRegistry>,
     log_dir: std::path::PathBuf,
+    /// The way to the host program's own servers (`"type": "sdk"`).
+    host: Arc<crate::protocol::HostCalls>,
 }
 
 impl McpManager {
@@ -103,6 +106,7 @@ impl McpManager {
         log_dir: std::path::PathBuf,
         events: EventSink,
         shells: Arc<crate::tools::bash::shells::ShellRegistry>,
+        host: Arc<crate::protocol::HostCalls>,
     ) -> McpManager {
         let servers = configs
             .into_iter()
@@ -122,6 +126,7 @@ impl McpManager {
             stop: CancellationToken::new(),
             shells,
             log_dir,
+            host,
         };
         for name in names {
             manager.connect(&name);
@@ -150,7 +155,7 @@ impl McpManager {
                 .and_then(|v| v.parse::<u64>().ok())
                 .map_or(config::START_TIMEOUT, Duration::from_millis);
             let started = tokio::select! {
-                started = tokio::time::timeout(timeout, start_server(&config, &manager.log_dir, &manager.shells)) => started,
+                started = tokio::time::timeout(timeout, start_server(&config, &manager)) => started,
                 () = stop.cancelled() => return,
             };
             match started {
@@ -302,10 +307,14 @@ impl McpManager {
 /// Connects and lists the tools.
 async fn start_server(
     config: &ServerConfig,
-    log_dir: &std::path::Path,
-    shells: &crate::tools::bash::shells::ShellRegistry,
+    manager: &McpManager,
 ) -> Result<(rmcp::service::RunningService<RoleClient, ()>, Vec<McpTool>), String> {
+    let (log_dir, shells) = (&manager.log_dir, &manager.shells);
     let service = match &config.transport {
+        Transport::Sdk => {
+            let transport = sdk::tunnel(config.name.clone(), manager.events.clone(), Arc::clone(&manager.host));
+            ().serve(transport).await.map_err(|e| format!("the MCP handshake through the host program failed: {e}"))?
+        }
         Transport::Stdio { command, args, env } => {
             let mut cmd = tokio::process::Command::new(command);
             cmd.args(args).envs(env).kill_on_drop(true);

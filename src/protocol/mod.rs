@@ -6,6 +6,7 @@
 //! render a turn, write its output format or count its cost arrives here.
 
 mod answer;
+pub mod host;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,6 +23,7 @@ use crate::permissions::{PermissionMode, Purpose};
 use crate::provider::reasoning::Effort;
 use crate::provider::{StopReason, StreamEvent};
 pub use answer::{Answer, ContextUsage, HookEntry, McpServer, McpStatus, RuleEntry};
+pub use host::{HostCalls, HostRequest};
 
 /// What a front end asks of the core.
 #[derive(Debug)]
@@ -68,13 +70,6 @@ pub enum Op {
     SetThinkingBudget(Option<u32>),
     /// End the session once the running turn (if any) has been interrupted.
     Shutdown,
-}
-
-/// What the core asks of the program driving it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum HostRequest {
-    /// Run hook `callback_id` with this input; answer with its JSON output.
-    HookCallback { callback_id: String, input: Value },
 }
 
 impl Op {

@@ -25,7 +25,9 @@ from claude_agent_sdk import (
     TextBlock,
     ToolUseBlock,
     UserMessage,
+    create_sdk_mcp_server,
     query,
+    tool,
 )
 
 
@@ -174,7 +176,21 @@ async def structured():
             say(kind="structured", value=message.structured_output)
 
 
+@tool("add", "Adds two numbers", {"a": float, "b": float})
+async def add(args):
+    say(kind="tool_ran", args=args)
+    return {"content": [{"type": "text", "text": str(args["a"] + args["b"])}]}
+
+
+async def sdk_mcp():
+    calc = create_sdk_mcp_server(name="calc", version="1.0.0", tools=[add])
+    opts = options(mcp_servers={"calc": calc}, allowed_tools=["mcp__calc__add"])
+    async for message in query(prompt=prompts("add 2 and 3"), options=opts):
+        say(**summary(message))
+
+
 SCENARIOS = {
+    "sdk_mcp": sdk_mcp,
     "structured": structured,
     "one_shot": one_shot,
     "can_use_tool": can_use_tool,

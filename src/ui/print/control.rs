@@ -6,8 +6,9 @@
 //! `interrupt`, `set_permission_mode`, `set_model`, `set_max_thinking_tokens`,
 //! `mcp_status`; anything else gets an error response, never silence) and its
 //! `control_response`s to cairn's own requests: `can_use_tool` (with
-//! `--permission-prompt-tool stdio`, every question the permission rules leave open) and
-//! `hook_callback` (the hooks the program registered in `initialize`). stdin is read the
+//! `--permission-prompt-tool stdio`, every question the permission rules leave open),
+//! `hook_callback` (the hooks the program registered in `initialize`) and `mcp_message`
+//! (JSON-RPC to the program's own MCP servers, `"type": "sdk"` in `--mcp-config`). stdin is read the
 //! whole time, so answers reach a turn while it runs; user messages queue behind it. A
 //! request the program does not answer in time (`CAIRN_CONTROL_TIMEOUT_MS`, default ten
 //! minutes) is withdrawn (`control_cancel_request`) and counts as refused; one made after the
@@ -35,7 +36,8 @@ use crate::protocol::{ApprovalDecision, Event, HostRequest, Op, SessionInfo, Use
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// A request cairn made to the program, waiting for its `control_response`.
+/// A request cairn made to the program, waiting for its `control_response`: a permission
+/// question, or a host request of the core's (a hook callback, an MCP message).
 enum Outgoing {
     Approval { call_id: String, deadline: Instant },
     Hook { id: String, deadline: Instant },
@@ -373,10 +375,17 @@ impl Host {
     fn event(&mut self, event: Event, printer: &mut dyn Printer) {
         match event {
             Event::ApprovalRequest { call_id, tool, input, .. } => self.ask_permission(call_id, &tool, input),
-            Event::HostRequest { id, request: HostRequest::HookCallback { callback_id, input } } => {
-                let tool_use_id = input.get("tool_use_id").cloned().unwrap_or(Value::Null);
-                let request = json!({"subtype": "hook_callback", "callback_id": callback_id, "input": input,
-                                     "tool_use_id": tool_use_id});
+            Event::HostRequest { id, request } => {
+                let request = match request {
+                    HostRequest::HookCallback { callback_id, input } => {
+                        let tool_use_id = input.get("tool_use_id").cloned().unwrap_or(Value::Null);
+                        json!({"subtype": "hook_callback", "callback_id": callback_id, "input": input,
+                               "tool_use_id": tool_use_id})
+                    }
+                    HostRequest::McpMessage { server, message } => {
+                        json!({"subtype": "mcp_message", "server_name": server, "message": message})
+                    }
+                };
                 let deadline = Instant::now() + self.timeout;
                 self.send_request(request, Outgoing::Hook { id, deadline });
             }

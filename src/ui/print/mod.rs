@@ -105,6 +105,10 @@ pub async fn run(agent: AgentHandle, first_prompt: Option<String>, options: Prin
         let code = tokio::select! {
             event = events.recv() => {
                 let Some(event) = event else { return 1 };
+                if let Event::HostRequest { id, .. } = &event {
+                    let answer = Err("no host program drives this run (use --input-format stream-json)".to_owned());
+                    let _ = ops.send(Op::HostAnswer { id: id.clone(), answer });
+                }
                 if let Some(is_error) = handle(printer.as_mut(), &event) {
                     if is_error {
                         exit_code = 1;
