@@ -187,7 +187,16 @@ fn stream_json_input_runs_several_turns_in_one_session() {
     assert_eq!(results.len(), 2);
     assert_eq!(results[0]["result"], "First answer.");
     assert_eq!(results[1]["result"], "Second answer.");
-    assert_eq!(out.of_type("system").len(), 1, "one init per session");
+    let inits = out.of_type("system").into_iter().filter(|l| l["subtype"] == "init").count();
+    assert_eq!(inits, 1, "one init per session");
+    // Both lines were queued at once: one run of turns, then idle.
+    let states: Vec<String> = out
+        .of_type("system")
+        .iter()
+        .filter(|l| l["subtype"] == "session_state_changed")
+        .map(|l| l["state"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(states.last().map(String::as_str), Some("idle"), "{states:?}");
     let history = &mock.requests()[1].body["messages"];
     assert_eq!(history.as_array().unwrap().len(), 3);
     assert_eq!(history[1]["content"][0]["text"], "First answer.");

@@ -236,6 +236,46 @@ fn the_typescript_sdk_hooks_refuse_and_structured_output_comes_back() {
     assert_eq!(of_kind(&seen, "result")[0]["structured"], json!({"ok": true}));
 }
 
+#[test]
+fn zeds_acp_adapter_runs_cairn_with_a_tool_call_and_a_permission_request() {
+    let project = Project::claude_user();
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Bash", json!({"command": "touch made.txt", "description": "Make the file"})),
+        Step::text("Made it."),
+    ]));
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
+    assert!(
+        dir.join("node_modules/@zed-industries/claude-agent-acp").exists(),
+        "Zed's ACP adapter is not installed: run the README's test command (npm ci --prefix tests/sdk)"
+    );
+    let mut cmd = Command::new("node");
+    cmd.arg(dir.join("drive_acp.mjs"))
+        .env("CAIRN", env!("CARGO_BIN_EXE_cairn"))
+        .env("PROJECT", project.path())
+        .env("ANTHROPIC_API_KEY", "test-key")
+        .env("ANTHROPIC_BASE_URL", mock.url())
+        .env("CAIRN_HOME", project.home.path())
+        .env("HOME", project.home.path())
+        .env("CAIRN_MANAGED_SETTINGS", project.home.path().join("managed.json"))
+        .env_remove("ANTHROPIC_MODEL")
+        .current_dir(project.path());
+    let out = run(cmd);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+    let seen: Vec<Value> = out.stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert_eq!(of_kind(&seen, "initialized")[0]["agent"], "@zed-industries/claude-agent-acp");
+    let permission = of_kind(&seen, "permission");
+    assert_eq!(permission.len(), 1, "{seen:#?}");
+    assert_eq!(permission[0]["title"], "touch made.txt");
+    assert!(project.file("made.txt").exists(), "the allowed command ran");
+    let updates: Vec<&str> = of_kind(&seen, "update").iter().filter_map(|u| u["update"].as_str()).collect();
+    assert!(updates.contains(&"tool_call") && updates.contains(&"agent_message_chunk"), "{updates:?}");
+    assert!(of_kind(&seen, "update").iter().any(|u| u["text"] == "Made it."));
+    assert_eq!(of_kind(&seen, "prompted")[0]["stopReason"], "end_turn");
+    // Zed's own flags, all of them understood.
+    let first = &mock.requests()[0];
+    assert!(first.body["tools"].as_array().unwrap().iter().all(|t| t["name"] != "AskUserQuestion"));
+}
+
 /// The protocol by hand, where the SDKs never go: bad lines, unknown requests, answers to
 /// nothing, a program that closes stdin while cairn waits, one that never answers.
 mod by_hand {
@@ -297,7 +337,9 @@ mod by_hand {
         assert_eq!(out.code(), 3, "{}\n{}", out.stdout, out.stderr);
         assert!(out.stderr.contains("closed its input"), "{}", out.stderr);
         assert!(!project.file("made.txt").exists());
-        assert_eq!(lines(&out.stdout).last().unwrap()["type"], "result");
+        let seen = lines(&out.stdout);
+        assert_eq!(seen[seen.len() - 2]["type"], "result");
+        assert_eq!(seen.last().unwrap()["state"], "idle", "the program is told the session is idle");
     }
 
     #[test]

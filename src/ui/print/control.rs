@@ -189,8 +189,26 @@ impl Host {
     }
 
     fn user_turn(&mut self, content: Vec<ContentBlock>) {
+        if self.turns == 0 {
+            self.state("running");
+        }
         self.turns += 1;
         let _ = self.ops.send(Op::UserTurn(UserInput { content, attachments: Vec::new() }));
+    }
+
+    /// `system/session_state_changed`: `running` while turns are queued or running, `idle`
+    /// once the last has ended (hosts such as Zed's adapter end a prompt on `idle`). Marked
+    /// for the host only when the SDK asked for them (`CLAUDE_CODE_SDK_READS_SESSION_STATE`),
+    /// so it does not hand them to the program.
+    fn state(&mut self, state: &str) {
+        let host_only = std::env::var("CLAUDE_CODE_SDK_READS_SESSION_STATE").is_ok_and(|v| v == "1");
+        let session_id = self.session.as_ref().map(|s| s.session_id.clone()).unwrap_or_default();
+        let mut line = json!({"type": "system", "subtype": "session_state_changed", "state": state,
+                              "session_id": session_id, "uuid": super::uuid()});
+        if host_only {
+            line["sdk_host_only"] = json!(true);
+        }
+        self.out.line(&line);
     }
 
     /// `--replay-user-messages`: the message back, as taken.
@@ -402,6 +420,9 @@ impl Host {
                     self.turns = self.turns.saturating_sub(1);
                     if is_error {
                         self.exit_code = self.exit_code.max(1);
+                    }
+                    if self.turns == 0 {
+                        self.state("idle");
                     }
                 }
             }

@@ -1,0 +1,47 @@
+// Zed's ACP adapter (@zed-industries/claude-agent-acp) running cairn as its Claude Code
+// (CLAUDE_CODE_EXECUTABLE), driven by the official ACP client library
+// (@agentclientprotocol/sdk), as an editor would: initialize, a session in PROJECT, one
+// prompt; permission requests are allowed once. Prints one JSON object per observation.
+
+import { spawn } from "node:child_process";
+import { Readable, Writable } from "node:stream";
+import * as acp from "@agentclientprotocol/sdk";
+
+const adapterPath = new URL("./node_modules/@zed-industries/claude-agent-acp/dist/index.js", import.meta.url).pathname;
+const adapter = spawn(process.execPath, [adapterPath], {
+  stdio: ["pipe", "pipe", "inherit"],
+  env: { ...process.env, CLAUDE_CODE_EXECUTABLE: process.env.CAIRN },
+});
+const stream = acp.ndJsonStream(Writable.toWeb(adapter.stdin), Readable.toWeb(adapter.stdout));
+const say = (fields) => console.log(JSON.stringify(fields));
+
+const app = acp.client({ name: "cairn-test" }).onRequest(
+  acp.methods.client.session.requestPermission,
+  async ({ params }) => {
+    say({ kind: "permission", title: params.toolCall?.title, options: params.options.map((o) => o.kind) });
+    const allow = params.options.find((o) => o.kind === "allow_once") ?? params.options[0];
+    return { outcome: { outcome: "selected", optionId: allow.optionId } };
+  },
+);
+
+try {
+  await app.connectWith(stream, async (ctx) => {
+    const init = await ctx.request(acp.methods.agent.initialize, {
+      protocolVersion: acp.PROTOCOL_VERSION,
+      clientCapabilities: {},
+    });
+    say({ kind: "initialized", agent: init.agentInfo?.name });
+    await ctx.buildSession(process.env.PROJECT).withSession(async (session) => {
+      const done = session.prompt(process.env.PROMPT ?? "make the file");
+      for (;;) {
+        const message = await session.nextUpdate();
+        if (message.kind === "stop") break;
+        const u = message.update;
+        say({ kind: "update", update: u.sessionUpdate, text: u.content?.text, title: u.title, status: u.status });
+      }
+      say({ kind: "prompted", stopReason: (await done).stopReason });
+    });
+  });
+} finally {
+  adapter.kill();
+}
