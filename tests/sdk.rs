@@ -304,13 +304,15 @@ mod by_hand {
         let input = [
             json!({"type": "control_request", "request_id": "r1", "request": {"subtype": "initialize", "hooks": null}}),
             json!({"type": "control_request", "request_id": "r2", "request": {"subtype": "frobnicate"}}),
+            json!({"type": "control_request", "request_id": "r3", "request": {"subtype": "mcp_reconnect", "serverName": "x"}}),
             json!({"type": "control_response", "response": {"subtype": "success", "request_id": "nobody", "response": {}}}),
             json!({"type": "user", "message": {"role": "user", "content": "hi"}, "parent_tool_use_id": null}),
         ];
         let mut stdin: String = input.iter().map(|l| format!("{l}\n")).collect();
         stdin.push_str("{this is not json\n");
-        let out = run_with_stdin(cairn(&project, &mock, &[]), &stdin);
+        let out = run_with_stdin(cairn(&project, &mock, &["-d"]), &stdin);
         assert_eq!(out.code(), 2, "{}\n{}", out.stdout, out.stderr);
+        assert!(out.stderr.contains("debug: control request \"initialize\""), "{}", out.stderr);
         let seen = lines(&out.stdout);
         let response = |id: &str| seen.iter().find(|l| l["response"]["request_id"] == id).cloned().unwrap();
         let init = response("r1");
@@ -318,11 +320,31 @@ mod by_hand {
         assert_eq!(init["response"]["response"]["current_permission_mode"], "default");
         assert!(init["response"]["response"]["commands"].as_array().unwrap().iter().any(|c| c["name"] == "review"));
         assert!(init["response"]["response"]["pid"].as_u64().is_some());
+        assert_eq!(response("r3")["response"]["subtype"], "success");
         let unknown = response("r2");
         assert_eq!(unknown["response"]["subtype"], "error");
         assert!(unknown["response"]["error"].as_str().unwrap().contains("frobnicate"));
         assert!(out.stderr.contains("a control_response for a request cairn did not make"), "{}", out.stderr);
         assert!(out.stderr.contains("is not JSON"), "{}", out.stderr);
+    }
+
+    #[test]
+    fn hook_runs_are_reported_with_include_hook_events() {
+        let project = Project::claude_user();
+        let settings =
+            json!({"hooks": {"UserPromptSubmit": [{"hooks": [{"type": "command", "command": "echo seen-by-hook"}]}]}});
+        project.write(".claude/settings.local.json", &settings.to_string());
+        let mock = MockLlm::start(Scenario::new(vec![Step::text("ok")]));
+        let user = json!({"type": "user", "message": {"role": "user", "content": "hi"}});
+        let out = run_with_stdin(cairn(&project, &mock, &["--include-hook-events"]), &format!("{user}\n"));
+        assert_eq!(out.code(), 0, "{}", out.stderr);
+        let seen = lines(&out.stdout);
+        let hook = seen.iter().find(|l| l["subtype"] == "hook_response").expect("a hook_response line");
+        assert_eq!(hook["hook_event"], "UserPromptSubmit");
+        assert_eq!(hook["exit_code"], 0);
+        assert_eq!(hook["stdout"], "seen-by-hook\n");
+        let quiet = run_with_stdin(cairn(&project, &mock, &[]), &format!("{user}\n"));
+        assert!(!quiet.stdout.contains("hook_response"));
     }
 
     #[test]

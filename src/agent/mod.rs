@@ -425,6 +425,10 @@ impl Session {
         let input = self.hook_input(event, fields);
         let summary = hooks.run(Invocation { event, target, input, cwd: &cwd, call, budget }).await;
         let summary = summary.redacted(&self.services.secrets);
+        if !summary.outcomes.is_empty() {
+            let (target, outcomes) = (target.to_owned(), summary.outcomes.clone());
+            events.emit(Event::HookRan { event, target, outcomes });
+        }
         for message in summary.messages.iter().chain(&summary.errors) {
             events.emit(Event::Notice { message: message.clone() });
         }

@@ -208,7 +208,8 @@ pub struct SdkFlags {
     #[arg(short = 'n', long, value_name = "NAME")]
     pub name: Option<String>,
 
-    /// Debug output on stderr (an optional filter is accepted and ignored).
+    /// Debug output on stderr: the control protocol's traffic (a filter, as Claude Code
+    /// takes one, is accepted; everything is shown).
     #[arg(short = 'd', long, num_args = 0..=1, value_name = "FILTER")]
     pub debug: Option<Option<String>>,
 }

@@ -375,6 +375,8 @@ fn front_end(
             api_key_source: provider.api_key_source,
             replay_user_messages: cli.sdk.replay_user_messages,
             name: cli.sdk.name.clone(),
+            debug: cli.sdk.debug.is_some(),
+            include_hook_events: cli.sdk.include_hook_events,
         };
         return Ok(FrontEnd::Print { first_prompt, options });
     }

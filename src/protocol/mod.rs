@@ -130,6 +130,12 @@ pub enum Event {
         id: String,
         request: HostRequest,
     },
+    /// Hooks ran for an event (`--include-hook-events` prints them): one outcome per hook.
+    HookRan {
+        event: crate::hooks::HookEvent,
+        target: String,
+        outcomes: Vec<crate::hooks::Outcome>,
+    },
     SessionStarted(SessionInfo),
     /// The model, the permission mode, the title or the conversation changed (`/model`,
     /// Shift+Tab, `/rename`, `/clear`, `/resume`).

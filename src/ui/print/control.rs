@@ -237,6 +237,9 @@ impl Host {
         let id = message["request_id"].as_str().unwrap_or_default().to_owned();
         let request = &message["request"];
         let subtype = request["subtype"].as_str().unwrap_or_default();
+        if self.options.debug {
+            crate::stderr_line!("cairn: debug: control request {subtype:?} ({id})");
+        }
         let answer = match subtype {
             "initialize" => {
                 self.register_hooks(&request["hooks"]);
@@ -268,6 +271,14 @@ impl Host {
                 Ok(json!({}))
             }
             "mcp_status" => Ok(self.mcp_status()),
+            "mcp_reconnect" => match request["serverName"].as_str().or(request["server_name"].as_str()) {
+                Some(name) => {
+                    let reconnect = Some(name.to_owned());
+                    let _ = self.ops.send(Op::Query(crate::protocol::Query::Mcp { reconnect }));
+                    Ok(json!({}))
+                }
+                None => Err("mcp_reconnect needs a serverName".into()),
+            },
             other => Err(format!("unsupported control request subtype: {other:?}")),
         };
         self.respond(&id, answer);
@@ -451,6 +462,9 @@ impl Host {
 
     fn send_request(&mut self, request: Value, outgoing: Outgoing) {
         let id = super::uuid();
+        if self.options.debug {
+            crate::stderr_line!("cairn: debug: asking the program: {} ({id})", request["subtype"]);
+        }
         self.outgoing.insert(id.clone(), outgoing);
         if !self.stdin_open {
             self.give_up(&id, "the program closed its input");

@@ -48,6 +48,10 @@ pub struct PrintOptions {
     pub replay_user_messages: bool,
     /// `-n/--name`: the session's title.
     pub name: Option<String>,
+    /// `-d/--debug`: the control protocol's traffic on stderr.
+    pub debug: bool,
+    /// `--include-hook-events`: a `system/hook_response` line per hook run.
+    pub include_hook_events: bool,
 }
 
 /// Claude Code's limit on a piped prompt.

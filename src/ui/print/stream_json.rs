@@ -19,6 +19,7 @@ const CLAUDE_CODE_PROTOCOL: &str = "2.1.332";
 
 pub(super) struct StreamJson {
     include_partial_messages: bool,
+    include_hook_events: bool,
     /// Reported in `system/init`.
     api_key_source: &'static str,
     session_id: String,
@@ -29,6 +30,7 @@ impl StreamJson {
     pub(super) fn new(options: &PrintOptions) -> StreamJson {
         StreamJson {
             include_partial_messages: options.include_partial_messages,
+            include_hook_events: options.include_hook_events,
             api_key_source: options.api_key_source,
             session_id: String::new(),
             out: Output::default(),
@@ -62,6 +64,17 @@ impl Printer for StreamJson {
                 "type": "system", "subtype": "compact_boundary", "session_id": self.session_id, "uuid": super::uuid(),
                 "compact_metadata": {"trigger": trigger, "pre_tokens": pre_tokens, "post_tokens": post_tokens},
             }),
+            Event::HookRan { event, target, outcomes } if self.include_hook_events => {
+                for outcome in outcomes {
+                    let name = if target.is_empty() { event.to_string() } else { format!("{event}:{target}") };
+                    self.out.line(&json!({
+                        "type": "system", "subtype": "hook_response", "hook_name": name, "hook_event": event.to_string(),
+                        "command": outcome.command, "exit_code": outcome.exit, "stdout": outcome.stdout,
+                        "stderr": outcome.stderr, "session_id": self.session_id, "uuid": super::uuid(),
+                    }));
+                }
+                return;
+            }
             Event::Task(task) => match self.task_line(task) {
                 Some(line) => line,
                 None => return,
