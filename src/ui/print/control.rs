@@ -243,6 +243,12 @@ impl Host {
         let answer = match subtype {
             "initialize" => {
                 self.register_hooks(&request["hooks"]);
+                if request["agents"].as_object().is_some_and(|a| !a.is_empty()) {
+                    crate::stderr_line!(
+                        "cairn: the program's own agent types (initialize.agents) are not supported yet; \
+                         .claude/agents/*.md files are"
+                    );
+                }
                 if self.session.is_none() {
                     self.initialize = Some(id);
                     return;
