@@ -172,6 +172,20 @@ fn an_in_process_sdk_mcp_server_offers_its_tool() {
 }
 
 #[test]
+fn the_sdks_own_agent_types_run_as_sub_agents() {
+    let project = Project::claude_user();
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Task", json!({"description": "Review", "prompt": "Review main.rs", "subagent_type": "reviewer"})),
+        Step::text("Looks fine."),
+        Step::text("Reviewed."),
+    ]));
+    let seen = drive("agents", &project, &mock);
+    assert_eq!(of_kind(&seen, "result")[0]["result"], "Reviewed.", "{seen:#?}");
+    let child = &mock.requests()[1].body;
+    assert!(child["system"].to_string().contains("You review code, briefly."), "{}", child["system"]);
+}
+
+#[test]
 fn structured_output_reaches_the_sdk() {
     let project = Project::claude_user();
     let mock =
@@ -345,6 +359,43 @@ mod by_hand {
         assert_eq!(hook["stdout"], "seen-by-hook\n");
         let quiet = run_with_stdin(cairn(&project, &mock, &[]), &format!("{user}\n"));
         assert!(!quiet.stdout.contains("hook_response"));
+    }
+
+    const AGENTS: &str =
+        r#"{"reviewer": {"description": "Reviews code", "prompt": "You review code, briefly.", "tools": ["Read"]}}"#;
+
+    #[test]
+    fn agent_types_from_the_command_line_are_offered_and_can_be_the_session() {
+        let project = Project::claude_user();
+        let mock = MockLlm::start(Scenario::new(vec![
+            Step::tool(
+                "Task",
+                json!({"description": "Review", "prompt": "Review main.rs", "subagent_type": "reviewer"}),
+            ),
+            Step::text("Looks fine."),
+            Step::text("Reviewed."),
+        ]));
+        let user = json!({"type": "user", "message": {"role": "user", "content": "review"}});
+        let out = run_with_stdin(cairn(&project, &mock, &["--agents", AGENTS]), &format!("{user}\n"));
+        assert_eq!(out.code(), 0, "{}", out.stderr);
+        let requests = mock.requests();
+        let child = &requests[1].body;
+        assert!(child["system"].to_string().contains("You review code, briefly."), "{child}");
+        let tools: Vec<&str> =
+            child["tools"].as_array().into_iter().flatten().filter_map(|t| t["name"].as_str()).collect();
+        assert_eq!(tools, ["Read"]);
+        // Run as the agent: its prompt and tools are the session's.
+        let mock = MockLlm::start(Scenario::new(vec![Step::text("ok")]));
+        let out =
+            run_with_stdin(cairn(&project, &mock, &["--agents", AGENTS, "--agent", "reviewer"]), &format!("{user}\n"));
+        assert_eq!(out.code(), 0, "{}", out.stderr);
+        let body = &mock.requests()[0].body;
+        assert_eq!(body["system"][0]["text"], "You review code, briefly.");
+        let tools: Vec<&str> = body["tools"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+        assert_eq!(tools, ["Read"]);
+        let out = run_with_stdin(cairn(&project, &mock, &["--agent", "nobody"]), "");
+        assert_eq!(out.code(), 1);
+        assert!(out.stderr.contains("no such agent type") && out.stderr.contains("tester"), "{}", out.stderr);
     }
 
     #[test]

@@ -121,6 +121,10 @@ async fn between_turns(session: &mut Session, op: Op, events: &EventSink) {
     match op {
         Op::HostAnswer { id, answer } => session.services.host_calls.answer(&id, answer),
         Op::RegisterHooks(registered) => host::register(&session.services, &registered, events),
+        Op::AddAgents(agents) => {
+            host::add_agents(&session.services, agents);
+            events.emit(Event::SessionChanged(session.info()));
+        }
         Op::Reload(changed) => session.reload(&changed, events),
         Op::Remember(note) => session.remember(&note, events),
         Op::Rename(title) => session.rename(title, events).await,
@@ -202,6 +206,7 @@ async fn listen_while(
             Op::ApprovalAnswer { call_id, decision } => services.approvals.answer(&call_id, decision),
             Op::HostAnswer { id, answer } => services.host_calls.answer(&id, answer),
             Op::RegisterHooks(registered) => host::register(&services, &registered, events),
+            Op::AddAgents(agents) => host::add_agents(&services, agents),
             Op::SetPermissionMode(mode) => {
                 state::lock(&services.permissions).mode = mode;
                 meanwhile.changed = true;

@@ -24,6 +24,14 @@ impl CallbackHost for EventHost {
     }
 }
 
+/// Adds the host's agent types (they win over the files' and outlive reloads).
+pub(super) fn add_agents(services: &super::Services, agents: Vec<crate::custom::AgentDef>) {
+    if let Ok(mut defined) = services.custom.program_agents.lock() {
+        defined.extend(agents);
+    }
+    *services.catalog.write().unwrap_or_else(std::sync::PoisonError::into_inner) = services.custom.load();
+}
+
 /// Registers the host's hooks with the session's; problems are told as notices.
 pub(super) fn register(services: &super::Services, registered: &[Callbacks], events: &EventSink) {
     let host = HostRef(Arc::new(EventHost { events: events.clone(), calls: Arc::clone(&services.host_calls) }));

@@ -204,6 +204,18 @@ pub struct SdkFlags {
     #[arg(long, value_name = "TOKENS")]
     pub max_thinking_tokens: Option<u32>,
 
+    /// Agent types for this run, as JSON: `{"name": {"description", "prompt", "tools", "model"}}`.
+    #[arg(long, value_name = "JSON")]
+    pub agents: Option<String>,
+
+    /// Run as this agent type: its prompt, tools and model.
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
+
+    /// The built-in tools kept (from `--tools` or `--agent`), by cairn's names.
+    #[arg(skip)]
+    pub only_tools: Option<Vec<String>>,
+
     /// A name for the session (shown in `/resume` and `cairn sessions`).
     #[arg(short = 'n', long, value_name = "NAME")]
     pub name: Option<String>,

@@ -47,7 +47,7 @@ pub enum FrontEnd {
 
 /// Resolves a run of `cairn` (no subcommand) in `cwd`.
 pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
-    let cli = sdk_flags(cli)?;
+    let mut cli = sdk_flags(cli)?;
     let home = config::cairn_home(&process_env);
     let mut locations = Locations::from_env(&cwd, &home, cli.settings.clone(), &process_env);
     locations.levels = setting_sources(cli.sdk.setting_sources.as_deref())?;
@@ -84,7 +84,12 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
         cairn_home: home.clone(),
         claude_dir: memory.claude_dir.clone(),
         watch: !cli.print || cli.input_format == InputFormat::StreamJson,
+        program_agents: Arc::default(),
     };
+    let agent_type = agents(&mut cli, &custom)?;
+    if let Some(chosen) = agent_type.as_ref().and_then(|a| a.model.as_deref()) {
+        model = models::lookup(chosen);
+    }
     let front_end = front_end(&cli, &settings, &provider, &model, &store, &opened, &home)?;
     // Plan and bypass modes are never carried over from a resumed session.
     let resumed_mode = opened
@@ -100,6 +105,9 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
     // The defaults (the built-in tools and system prompt), then what the flags change.
     let mut defaults = AgentConfig::new(connected, model, cwd.clone());
     defaults.tools.retain(|name| !permissions.removes_tool(name));
+    if let Some(only) = &cli.sdk.only_tools {
+        defaults.tools.retain(|name| only.iter().any(|o| o == name));
+    }
     let output_schema = output_schema(cli.sdk.json_schema.as_deref())?;
     let spec = prompt_spec(&cli, &settings, &custom, output_schema.is_some(), &mut warn);
     defaults.system_prompt = spec.build(&cwd);
@@ -161,15 +169,49 @@ fn sdk_flags(mut cli: Cli) -> Result<Cli> {
             None => text,
         });
     }
-    if let Some(list) = cli.sdk.tools.as_deref().filter(|l| l.trim() != "default") {
-        let wanted: Vec<&str> = list.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
-        for name in crate::conversation::tool_names::builtin_names() {
-            if !wanted.iter().any(|w| crate::conversation::tool_names::canonical(w) == name) {
-                cli.disallowed_tools.push(name.to_owned());
-            }
-        }
+    if let Some(list) = cli.sdk.tools.clone().filter(|l| l.trim() != "default") {
+        let wanted: Vec<String> = list.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect();
+        keep_only(&mut cli, &wanted);
     }
     Ok(cli)
+}
+
+/// Keeps only the built-in tools `wanted` names (any of their names). Skill and Task, which
+/// the core adds, go by a rule; the others are taken out of the offer by name (a bare rule
+/// for Grep would remove its whole family, Read included).
+fn keep_only(cli: &mut Cli, wanted: &[String]) {
+    use crate::conversation::tool_names::{builtin_names, canonical};
+    let kept: Vec<String> =
+        builtin_names().filter(|b| wanted.iter().any(|w| canonical(w.trim()) == *b)).map(str::to_owned).collect();
+    for core_added in ["Skill", "Task"] {
+        if !kept.iter().any(|k| k == core_added) {
+            cli.disallowed_tools.push(core_added.to_owned());
+        }
+    }
+    cli.sdk.only_tools = Some(kept);
+}
+
+/// `--agents JSON` (agent types of the program's) and `--agent NAME` (run as one: its prompt,
+/// its tools); the agent the session runs as.
+fn agents(cli: &mut Cli, custom: &crate::custom::Locations) -> Result<Option<crate::custom::AgentDef>> {
+    if let Some(text) = &cli.sdk.agents {
+        let value: serde_json::Value = serde_json::from_str(text).context("--agents is not valid JSON")?;
+        let defined = crate::custom::program_agents(&value).map_err(|e| anyhow::anyhow!("--agents: {e}"))?;
+        custom.program_agents.lock().map_err(|_| anyhow::anyhow!("agents"))?.extend(defined);
+    }
+    let Some(name) = cli.sdk.agent.clone() else { return Ok(None) };
+    let catalog = custom.load();
+    let Some(agent) = catalog.agent(&name).cloned() else {
+        let known: Vec<&str> = catalog.agents.iter().map(|a| a.name.as_str()).collect();
+        bail!("--agent {name}: there is no such agent type (there are {})", known.join(", "));
+    };
+    if cli.system_prompt.is_none() {
+        cli.system_prompt = Some(agent.prompt.clone());
+    }
+    if let Some(tools) = &agent.tools {
+        keep_only(cli, tools);
+    }
+    Ok(Some(agent))
 }
 
 /// How the system prompt is made: the flags, the output style, structured output's rule.

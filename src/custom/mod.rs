@@ -87,6 +87,31 @@ impl Prompt {
     }
 }
 
+/// Agent types as Claude Code's `--agents` and the SDKs give them: `{"name": {"description",
+/// "prompt", "tools": [...], "model"}}`.
+pub fn program_agents(value: &serde_json::Value) -> Result<Vec<AgentDef>, String> {
+    let object = value.as_object().ok_or("agents: expected an object of name → definition")?;
+    let mut out = Vec::new();
+    for (name, definition) in object {
+        let text = |key: &str| definition.get(key).and_then(serde_json::Value::as_str).map(str::to_owned);
+        let prompt = text("prompt").ok_or_else(|| format!("agent {name:?}: needs a \"prompt\""))?;
+        let tools = definition
+            .get("tools")
+            .and_then(serde_json::Value::as_array)
+            .map(|tools| tools.iter().filter_map(serde_json::Value::as_str).map(str::to_owned).collect());
+        out.push(AgentDef {
+            name: name.clone(),
+            description: text("description").unwrap_or_default(),
+            tools,
+            model: text("model").filter(|m| m != "inherit"),
+            prompt,
+            path: None,
+            skip_memory: false,
+        });
+    }
+    Ok(out)
+}
+
 /// A sub-agent definition.
 #[derive(Clone, Debug)]
 pub struct AgentDef {
@@ -122,6 +147,9 @@ pub struct Locations {
     pub claude_dir: Option<PathBuf>,
     /// Watch these folders for changes while the session runs (the UI, stream-json input).
     pub watch: bool,
+    /// Agent types the program driving cairn defined (`--agents`, an SDK's `initialize`):
+    /// they win over the files' and outlive reloads.
+    pub program_agents: Arc<std::sync::Mutex<Vec<AgentDef>>>,
 }
 
 impl Locations {
@@ -177,7 +205,7 @@ impl Locations {
                 catalog.prompts.push(prompt);
             }
         }
-        let mut agents: Vec<AgentDef> = Vec::new();
+        let mut agents: Vec<AgentDef> = self.program_agents.lock().map(|a| a.clone()).unwrap_or_default();
         for base in self.project_dirs().into_iter().chain(self.user_dirs()) {
             load_agents(&base.join("agents"), &mut agents, &mut catalog.warnings);
         }
@@ -436,7 +464,8 @@ mod tests {
             "---\nname: code-reviewer\ndescription: Reviews\ntools: Read, Grep, LS, NotebookRead\n---\nYou review.",
         );
         write(&project.join(".claude/agents/nameless.md"), "---\ndescription: x\n---\ny");
-        let locations = Locations { project, cairn_home: home.join(".cairn"), claude_dir: Some(claude), watch: false };
+        let locations =
+            Locations { project, cairn_home: home.join(".cairn"), claude_dir: Some(claude), ..Locations::default() };
         let catalog = locations.load();
         let build = catalog.command("frontend:build").unwrap();
         assert_eq!((build.description.as_str(), build.source), ("Build it", Source::Project));

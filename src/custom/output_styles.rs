@@ -138,7 +138,7 @@ mod tests {
             project: project.path().to_path_buf(),
             cairn_home: home.path().join(".cairn"),
             claude_dir: Some(claude),
-            watch: false,
+            ..Locations::default()
         };
         let style = find(&at, "PIRATE").unwrap().unwrap();
         assert_eq!((style.description.as_str(), style.prompt.as_str()), ("project's", "Arr."));

@@ -65,6 +65,9 @@ pub enum Op {
     RegisterHooks(Vec<crate::hooks::Callbacks>),
     /// The host's answer to an [`Event::HostRequest`]: the hook's JSON output, or why none.
     HostAnswer { id: String, answer: Result<Value, String> },
+    /// Agent types the host program defined (an SDK's `initialize.agents`); takes effect at
+    /// once and outlives reloads.
+    AddAgents(Vec<crate::custom::AgentDef>),
     /// The thinking budget of models that think to one, from the next turn on (`None`: the
     /// default; `Some(0)`: no thinking).
     SetThinkingBudget(Option<u32>),

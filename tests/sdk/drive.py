@@ -189,7 +189,17 @@ async def sdk_mcp():
         say(**summary(message))
 
 
+async def agents():
+    from claude_agent_sdk import AgentDefinition
+
+    reviewer = AgentDefinition(description="Reviews code", prompt="You review code, briefly.", tools=["Read"])
+    opts = options(agents={"reviewer": reviewer})
+    async for message in query(prompt=prompts("review"), options=opts):
+        say(**summary(message))
+
+
 SCENARIOS = {
+    "agents": agents,
     "sdk_mcp": sdk_mcp,
     "structured": structured,
     "one_shot": one_shot,

@@ -244,10 +244,12 @@ impl Host {
             "initialize" => {
                 self.register_hooks(&request["hooks"]);
                 if request["agents"].as_object().is_some_and(|a| !a.is_empty()) {
-                    crate::stderr_line!(
-                        "cairn: the program's own agent types (initialize.agents) are not supported yet; \
-                         .claude/agents/*.md files are"
-                    );
+                    match crate::custom::program_agents(&request["agents"]) {
+                        Ok(agents) => {
+                            let _ = self.ops.send(Op::AddAgents(agents));
+                        }
+                        Err(problem) => return self.respond(&id, Err(problem)),
+                    }
                 }
                 if self.session.is_none() {
                     self.initialize = Some(id);

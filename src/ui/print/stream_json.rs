@@ -130,7 +130,7 @@ impl StreamJson {
             }),
             TaskState::Running => return None,
             TaskState::Completed | TaskState::Failed | TaskState::Stopped => json!({
-                "subtype": "task_notification", "status": task.state.as_str(),
+                "subtype": "task_notification", "status": task.state.as_str(), "output_file": "",
                 "summary": task.summary.clone().unwrap_or_default(),
                 "usage": {"total_tokens": task.tokens, "tool_uses": task.tool_uses,
                           "duration_ms": task.elapsed.as_millis() as u64},
