@@ -384,6 +384,11 @@ mod by_hand {
         let tools: Vec<&str> =
             child["tools"].as_array().into_iter().flatten().filter_map(|t| t["name"].as_str()).collect();
         assert_eq!(tools, ["Read"]);
+        // The sub-agent's own answer is in the stream, under its Task call.
+        let seen = lines(&out.stdout);
+        let task_id = seen.iter().find(|l| l["type"] == "assistant").unwrap()["message"]["content"][0]["id"].clone();
+        let nested = seen.iter().find(|l| l["type"] == "assistant" && l["parent_tool_use_id"] == task_id);
+        assert_eq!(nested.expect("the sub-agent's answer")["message"]["content"][0]["text"], "Looks fine.");
         // Run as the agent: its prompt and tools are the session's.
         let mock = MockLlm::start(Scenario::new(vec![Step::text("ok")]));
         let out =

@@ -168,27 +168,46 @@ impl Launcher {
             loop {
                 tokio::select! {
                     ended = &mut turn => break ended,
-                    Some(event) = child_events.recv() => match event {
-                        // Questions go to the user as the parent's would; the answer comes back
-                        // through the shared approvals.
-                        Event::ApprovalRequest { .. } => self.services.events.emit(event),
-                        Event::ToolCallStarted { name, .. } => {
-                            progress.uses += 1;
-                            progress.current = Some(name);
-                            self.services.events.emit(progress.update(TaskState::Running, None));
-                        }
-                        Event::ToolCallFinished { .. } => progress.current = None,
-                        Event::Usage { usage, .. } => {
-                            progress.tokens += usage.context_tokens() + usage.output_tokens;
-                            self.services.events.emit(progress.update(TaskState::Running, None));
-                        }
-                        _ => {}
-                    },
+                    Some(event) = child_events.recv() => self.on_child_event(event, progress),
                 }
             }
         };
+        // What the agent said last, sent as its turn ended.
+        while let Ok(event) = child_events.try_recv() {
+            self.on_child_event(event, progress);
+        }
         session.sync(&sink).await;
         ended
+    }
+
+    /// What the agent's turn tells: questions go to the user as the parent's would (the
+    /// answer comes back through the shared approvals), progress and its own messages to the
+    /// front ends.
+    fn on_child_event(&self, event: Event, progress: &mut Progress) {
+        match event {
+            Event::ApprovalRequest { .. } => self.services.events.emit(event),
+            Event::ToolCallStarted { name, .. } => {
+                progress.uses += 1;
+                progress.current = Some(name);
+                self.services.events.emit(progress.update(TaskState::Running, None));
+            }
+            Event::ToolCallFinished { .. } => {
+                progress.current = None;
+                self.forward(progress, event);
+            }
+            Event::AssistantMessage(_) => self.forward(progress, event),
+            Event::Usage { usage, .. } => {
+                progress.tokens += usage.context_tokens() + usage.output_tokens;
+                self.services.events.emit(progress.update(TaskState::Running, None));
+            }
+            _ => {}
+        }
+    }
+
+    /// A message of the agent's own, for front ends that show it under its Task call.
+    fn forward(&self, progress: &Progress, event: Event) {
+        let parent_call_id = progress.call_id.clone();
+        self.services.events.emit(Event::Subagent { parent_call_id, event: Box::new(event) });
     }
 
     /// The agent's cost joins the session's; SubagentStop hooks run.

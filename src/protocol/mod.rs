@@ -139,6 +139,12 @@ pub enum Event {
         target: String,
         outcomes: Vec<crate::hooks::Outcome>,
     },
+    /// A sub-agent's own message (its answer, a tool result), from the Task call
+    /// `parent_call_id` (stream-json tags it with `parent_tool_use_id`).
+    Subagent {
+        parent_call_id: String,
+        event: Box<Event>,
+    },
     SessionStarted(SessionInfo),
     /// The model, the permission mode, the title or the conversation changed (`/model`,
     /// Shift+Tab, `/rename`, `/clear`, `/resume`).

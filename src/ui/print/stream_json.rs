@@ -54,6 +54,23 @@ impl Printer for StreamJson {
                 }
                 return;
             }
+            Event::Subagent { parent_call_id, event } => {
+                let mut lines = Vec::new();
+                match event.as_ref() {
+                    Event::AssistantMessage(message) => {
+                        lines.extend(message.content.iter().map(|block| self.assistant_line(message, block)));
+                    }
+                    Event::ToolCallFinished { call_id, output, .. } => {
+                        lines.push(self.tool_result_line(call_id, output))
+                    }
+                    _ => {}
+                }
+                for mut line in lines {
+                    line["parent_tool_use_id"] = json!(parent_call_id);
+                    self.out.line(&line);
+                }
+                return;
+            }
             Event::ToolCallFinished { call_id, output, .. } => self.tool_result_line(call_id, output),
             Event::Retrying { attempt, max_attempts, delay, error, status } => json!({
                 "type": "system", "subtype": "api_retry", "attempt": attempt - 1,

@@ -100,7 +100,7 @@ impl App {
             Event::ApprovalRequest { call_id, tool, input, preview } => {
                 self.on_approval_request(call_id, tool, input, preview);
             }
-            Event::HookRan { .. } => {}
+            Event::HookRan { .. } | Event::Subagent { .. } => {}
             Event::HostRequest { id, .. } => {
                 let answer = Err("the terminal UI has no host program to ask".to_owned());
                 self.ops.push(Op::HostAnswer { id, answer });
