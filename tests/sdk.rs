@@ -186,6 +186,25 @@ fn the_sdks_own_agent_types_run_as_sub_agents() {
 }
 
 #[test]
+fn an_sdk_mcp_server_turned_off_leaves_the_offer() {
+    let project = Project::claude_user();
+    let mock = MockLlm::start(Scenario::new(vec![Step::text("On."), Step::text("Off.")]));
+    let seen = drive("mcp_toggle", &project, &mock);
+    assert_eq!(of_kind(&seen, "result").len(), 2, "{seen:#?}");
+    let requests = mock.requests();
+    let names = |i: usize| -> Vec<String> {
+        requests[i].body["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert!(names(0).contains(&"mcp__calc__add".to_owned()));
+    assert!(!names(1).contains(&"mcp__calc__add".to_owned()), "{:?}", names(1));
+}
+
+#[test]
 fn structured_output_reaches_the_sdk() {
     let project = Project::claude_user();
     let mock =

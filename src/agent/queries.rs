@@ -17,7 +17,6 @@ impl Session {
         match query {
             Query::Context => events.emit(Event::Answer(Answer::Context(self.context_usage()))),
             Query::Memory { open } => self.answer_memory(open.as_deref(), events),
-            Query::Mcp { reconnect } => events.emit(Event::Answer(mcp(self.mcp(), reconnect.as_deref()))),
             Query::OutputStyles => {
                 let (styles, _) = output_styles::list(&self.services.custom);
                 let styles = styles.into_iter().map(|s| (s.name, s.description)).collect();
@@ -94,7 +93,20 @@ pub(super) fn answer_query(services: &Services, project: &Path, query: Query, ev
                 .map(|(event, matcher, command, source)| HookEntry { event, matcher, command, source })
                 .collect(),
         ),
-        Query::Context | Query::Memory { .. } | Query::Mcp { .. } | Query::OutputStyles => Answer::Busy,
+        // The MCP servers belong to the services: asked about or restarted during a turn too.
+        Query::Mcp { reconnect } => mcp(services.mcp.as_ref(), reconnect.as_deref()),
+        Query::McpToggle { name, enabled } => match services.mcp.as_ref() {
+            Some(manager) if manager.listing().iter().any(|s| s.name == name) => {
+                if enabled {
+                    manager.connect(&name);
+                } else {
+                    manager.disable(&name);
+                }
+                Answer::McpServers(Some(manager.listing()))
+            }
+            _ => Answer::McpUnknown { name },
+        },
+        Query::Context | Query::Memory { .. } | Query::OutputStyles => Answer::Busy,
     };
     events.emit(Event::Answer(answer));
 }

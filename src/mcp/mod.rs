@@ -134,6 +134,19 @@ impl McpManager {
         manager
     }
 
+    /// Turns one server off: its connection is closed and its tools leave the offer.
+    pub fn disable(&self, name: &str) {
+        let found = self.with_server(name, |s| {
+            s.stop.cancel();
+            s.status = Status::Disabled;
+            s.tools.clear();
+            s.peer = None;
+        });
+        if found.is_some() {
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
     /// (Re)connects one server in the background; a connection it had is closed first.
     pub fn connect(&self, name: &str) {
         let stop = self.stop.child_token();

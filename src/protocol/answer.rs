@@ -84,6 +84,8 @@ pub enum McpStatus {
     Starting,
     Ready,
     Failed(String),
+    /// Turned off by the user or the host program (`mcp_toggle`).
+    Disabled,
 }
 
 impl McpStatus {
@@ -93,6 +95,7 @@ impl McpStatus {
             McpStatus::Starting => "pending",
             McpStatus::Ready => "connected",
             McpStatus::Failed(_) => "failed",
+            McpStatus::Disabled => "disabled",
         }
     }
 
@@ -101,6 +104,7 @@ impl McpStatus {
             McpStatus::Starting => "starting".into(),
             McpStatus::Ready => "ready".into(),
             McpStatus::Failed(why) => format!("failed: {why}"),
+            McpStatus::Disabled => "disabled".into(),
         }
     }
 }

@@ -106,6 +106,8 @@ pub enum Query {
     Memory { open: Option<String> },
     /// The MCP servers and their state; with `reconnect`, that server is started again.
     Mcp { reconnect: Option<String> },
+    /// Turns a server off (its tools leave the offer) or on again.
+    McpToggle { name: String, enabled: bool },
     /// The output styles there are, and the one in use.
     OutputStyles,
 }

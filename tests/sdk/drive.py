@@ -198,7 +198,22 @@ async def agents():
         say(**summary(message))
 
 
+async def mcp_toggle():
+    calc = create_sdk_mcp_server(name="calc", version="1.0.0", tools=[add])
+    async with ClaudeSDKClient(options=options(mcp_servers={"calc": calc})) as client:
+        await client.query("first")
+        async for message in client.receive_response():
+            say(**summary(message))
+        await client.toggle_mcp_server("calc", False)
+        status = await client.get_mcp_status()
+        say(kind="status", servers=[s.get("status") for s in status.get("mcpServers", [])])
+        await client.query("second")
+        async for message in client.receive_response():
+            say(**summary(message))
+
+
 SCENARIOS = {
+    "mcp_toggle": mcp_toggle,
     "agents": agents,
     "sdk_mcp": sdk_mcp,
     "structured": structured,

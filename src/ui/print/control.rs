@@ -287,6 +287,14 @@ impl Host {
                 }
                 None => Err("mcp_reconnect needs a serverName".into()),
             },
+            "mcp_toggle" => match (request["serverName"].as_str(), request["enabled"].as_bool()) {
+                (Some(name), Some(enabled)) => {
+                    let toggle = crate::protocol::Query::McpToggle { name: name.to_owned(), enabled };
+                    let _ = self.ops.send(Op::Query(toggle));
+                    Ok(json!({}))
+                }
+                _ => Err("mcp_toggle needs a serverName and enabled".into()),
+            },
             other => Err(format!("unsupported control request subtype: {other:?}")),
         };
         self.respond(&id, answer);
