@@ -423,6 +423,34 @@ mod by_hand {
     }
 
     #[test]
+    fn an_mcp_tool_answers_the_permission_questions() {
+        let project = Project::claude_user();
+        project.write("keep/file.txt", "x");
+        let python = super::python();
+        let gate = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/permission_gate.py");
+        let config = json!({"mcpServers": {"gate": {"command": python, "args": [gate]}}}).to_string();
+        let mock = MockLlm::start(Scenario::new(vec![
+            Step::tool("Bash", json!({"command": "rm -rf keep"})),
+            Step::tool("Bash", json!({"command": "touch asked.txt"})),
+            Step::text("Done."),
+        ]));
+        let mut cmd = project.cairn(&mock);
+        cmd.args(["-p", "tidy", "--mcp-config", &config, "--permission-prompt-tool", "mcp__gate__approve"]);
+        let out = crate::support::run(cmd);
+        assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+        assert_eq!(out.stdout.trim(), "Done.");
+        assert!(project.file("keep/file.txt").exists());
+        assert!(!project.file("asked.txt").exists() && project.file("gated.txt").exists(), "the gate rewrote it");
+        let refused = crate::support::tool_results(&mock.requests()[1].body);
+        assert!(refused[0].2 && refused[0].1.contains("no rm"), "{refused:?}");
+        let mut cmd = project.cairn(&mock);
+        cmd.args(["-p", "x", "--permission-prompt-tool", "gate"]);
+        let out = crate::support::run(cmd);
+        assert_eq!(out.code(), 1);
+        assert!(out.stderr.contains("mcp__<server>__<tool>"), "{}", out.stderr);
+    }
+
+    #[test]
     fn a_question_after_stdin_closed_is_refused_and_the_exit_code_says_so() {
         let project = Project::claude_user();
         let mock = MockLlm::start(Scenario::new(vec![

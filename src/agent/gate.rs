@@ -252,8 +252,13 @@ async fn ask(
 ) -> Result<(), Refused> {
     let ctx = ToolContext { call_id: call.id.clone(), cancel: cancel.clone(), session: Arc::clone(&session.tools) };
     let preview = tool.preview(&call.input, &ctx);
-    notify(session, &call.name);
-    let mut answer = ask_user(call, preview, &session.services.approvals, cancel, events).await;
+    let mut answer = match &session.services.permission_prompt_tool {
+        Some((server, tool)) => ask_tool(session, server, tool, call, cancel).await,
+        None => {
+            notify(session, &call.name);
+            ask_user(call, preview, &session.services.approvals, cancel, events).await
+        }
+    };
     if let Answer::AllowedWith(input) = answer {
         call.input = input;
         tool.prepare(&mut call.input).map_err(|problem| {
@@ -397,6 +402,37 @@ fn session_rules(tool: &str, input: &Value) -> Vec<PermissionRule> {
             vec![rule(host.map(|h| format!("domain:{h}")))]
         }
         _ => vec![rule(None)],
+    }
+}
+
+/// `--permission-prompt-tool mcp__server__tool`: the MCP tool decides, given
+/// `{tool_name, input, tool_use_id}`, answering (as text) `{"behavior": "allow",
+/// "updatedInput": …}` or `{"behavior": "deny", "message": …}` as Claude Code reads it.
+async fn ask_tool(session: &Session, server: &str, tool: &str, call: &ToolCall, cancel: &CancellationToken) -> Answer {
+    let Some(manager) = session.services.mcp.as_ref() else {
+        return Answer::Refused(format!("No MCP server {server} is configured to answer permission questions."));
+    };
+    manager.settled(std::time::Duration::from_secs(30)).await;
+    let ctx = ToolContext { call_id: call.id.clone(), cancel: cancel.clone(), session: Arc::clone(&session.tools) };
+    let question = json!({"tool_name": call.name, "input": call.input, "tool_use_id": call.id});
+    let output = manager.call(server, tool, question, ctx).await;
+    let text = output.text_content();
+    if output.is_error {
+        return Answer::Refused(format!("The permission tool mcp__{server}__{tool} failed: {text}"));
+    }
+    let Ok(verdict) = serde_json::from_str::<Value>(text.trim()) else {
+        return Answer::Refused(format!("The permission tool mcp__{server}__{tool} did not answer with JSON: {text}"));
+    };
+    match verdict["behavior"].as_str() {
+        Some("allow") => match verdict.get("updatedInput").filter(|i| i.is_object()) {
+            Some(input) => Answer::AllowedWith(input.clone()),
+            None => Answer::Allowed,
+        },
+        _ => Answer::Refused(
+            verdict["message"]
+                .as_str()
+                .map_or_else(|| format!("The permission tool refused this {} call.", call.name), str::to_owned),
+        ),
     }
 }
 

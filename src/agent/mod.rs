@@ -120,6 +120,8 @@ pub struct AgentConfig {
     pub fallback_model: Option<String>,
     /// `--json-schema`: the final answer is structured data matching this schema.
     pub output_schema: Option<serde_json::Value>,
+    /// `--permission-prompt-tool mcp__server__tool`: (server, tool).
+    pub permission_prompt_tool: Option<(String, String)>,
 }
 
 impl AgentConfig {
@@ -159,6 +161,7 @@ impl AgentConfig {
             prompt_spec: Some(prompt::PromptSpec::default()),
             fallback_model: None,
             output_schema: None,
+            permission_prompt_tool: None,
         }
     }
 }
@@ -200,6 +203,7 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
         compaction: config.compaction,
         custom: config.custom,
         reload_settings: config.reload_settings,
+        permission_prompt_tool: config.permission_prompt_tool,
     };
     let services = Arc::new(Services::new(parts, catalog, mcp, sink.clone(), host_calls));
     let context = TurnContext {

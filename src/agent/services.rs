@@ -53,6 +53,9 @@ pub struct Services {
     pub events: EventSink,
     /// Requests to the program driving the session, waiting for its answer.
     pub host_calls: Arc<crate::protocol::HostCalls>,
+    /// `--permission-prompt-tool mcp__server__tool`: the MCP tool that answers permission
+    /// questions instead of a person (server, tool).
+    pub permission_prompt_tool: Option<(String, String)>,
 }
 
 /// The parts of [`Services`] a front end's configuration decides; the rest `spawn` builds.
@@ -69,6 +72,7 @@ pub struct ServiceParts {
     pub compaction: CompactionConfig,
     pub custom: crate::custom::Locations,
     pub reload_settings: Option<SettingsReloader>,
+    pub permission_prompt_tool: Option<(String, String)>,
 }
 
 impl Services {
@@ -95,6 +99,7 @@ impl Services {
             catalog,
             mcp,
             reload_settings: parts.reload_settings,
+            permission_prompt_tool: parts.permission_prompt_tool,
             events,
             host_calls,
         }

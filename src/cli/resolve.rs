@@ -138,6 +138,7 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
         max_output,
         fallback_model: cli.fallback_model.clone().or_else(|| settings.fallback_model.clone()),
         output_schema,
+        permission_prompt_tool: cli.sdk.permission_prompt_tool.as_deref().and_then(prompt_tool),
         custom,
         mcp_servers: servers,
         reload_settings: Some(policy::settings_reloader(Arc::new(cli), locations, cwd, trusted)),
@@ -249,6 +250,12 @@ fn output_schema(flag: Option<&str>) -> Result<Option<serde_json::Value>> {
         bail!("--json-schema is not a usable JSON Schema: {e}");
     }
     Ok(Some(schema))
+}
+
+/// `mcp__server__tool` as (server, tool).
+fn prompt_tool(name: &str) -> Option<(String, String)> {
+    let (server, tool) = name.strip_prefix("mcp__")?.split_once("__")?;
+    (!server.is_empty() && !tool.is_empty()).then(|| (server.to_owned(), tool.to_owned()))
 }
 
 /// `--setting-sources user,project,local`: the settings levels read.
@@ -400,10 +407,8 @@ fn front_end(
             None => {}
             Some("stdio") if cli.input_format == InputFormat::StreamJson => {}
             Some("stdio") => bail!("--permission-prompt-tool stdio needs --input-format stream-json"),
-            Some(other) => bail!(
-                "--permission-prompt-tool {other}: only `stdio` is supported (an MCP tool answering permission \
-                 questions is not yet)"
-            ),
+            Some(other) if prompt_tool(other).is_some() => {}
+            Some(other) => bail!("--permission-prompt-tool {other}: use `stdio` or an MCP tool, mcp__<server>__<tool>"),
         }
         let first_prompt = match cli.input_format {
             InputFormat::Text => Some(print::read_prompt(cli.prompt.clone()).map_err(anyhow::Error::msg)?),
