@@ -21,10 +21,8 @@ fn python() -> PathBuf {
     python
 }
 
-/// Runs `scenario` of drive.py; what the program saw, one value per observation.
-fn drive(scenario: &str, project: &Project, mock: &MockLlm) -> Vec<Value> {
-    let mut cmd = Command::new(python());
-    cmd.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/drive.py")).arg(scenario);
+/// What a driver script needs: the binary, the project, the mock as the API, a home of its own.
+fn sdk_env(cmd: &mut Command, project: &Project, mock: &MockLlm) {
     cmd.env("CAIRN", env!("CARGO_BIN_EXE_cairn"))
         .env("PROJECT", project.path())
         .env("ANTHROPIC_API_KEY", "test-key")
@@ -34,6 +32,13 @@ fn drive(scenario: &str, project: &Project, mock: &MockLlm) -> Vec<Value> {
         .env("CAIRN_MANAGED_SETTINGS", project.home.path().join("managed.json"))
         .env_remove("ANTHROPIC_MODEL")
         .current_dir(project.path());
+}
+
+/// Runs `scenario` of drive.py; what the program saw, one value per observation.
+fn drive(scenario: &str, project: &Project, mock: &MockLlm) -> Vec<Value> {
+    let mut cmd = Command::new(python());
+    cmd.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/drive.py")).arg(scenario);
+    sdk_env(&mut cmd, project, mock);
     let out = run(cmd);
     assert_eq!(out.code(), 0, "drive.py {scenario} failed:\n{}\n{}", out.stdout, out.stderr);
     out.stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| json!({"unparsed": l}))).collect()
@@ -222,15 +227,7 @@ fn drive_ts(scenario: &str, project: &Project, mock: &MockLlm) -> Vec<Value> {
     );
     let mut cmd = Command::new("node");
     cmd.arg(dir.join("drive.mjs")).arg(scenario);
-    cmd.env("CAIRN", env!("CARGO_BIN_EXE_cairn"))
-        .env("PROJECT", project.path())
-        .env("ANTHROPIC_API_KEY", "test-key")
-        .env("ANTHROPIC_BASE_URL", mock.url())
-        .env("CAIRN_HOME", project.home.path())
-        .env("HOME", project.home.path())
-        .env("CAIRN_MANAGED_SETTINGS", project.home.path().join("managed.json"))
-        .env_remove("ANTHROPIC_MODEL")
-        .current_dir(project.path());
+    sdk_env(&mut cmd, project, mock);
     let out = run(cmd);
     assert_eq!(out.code(), 0, "drive.mjs {scenario} failed:\n{}\n{}", out.stdout, out.stderr);
     out.stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| json!({"unparsed": l}))).collect()
@@ -282,16 +279,8 @@ fn zeds_acp_adapter_runs_cairn_with_a_tool_call_and_a_permission_request() {
         "Zed's ACP adapter is not installed: run the README's test command (npm ci --prefix tests/sdk)"
     );
     let mut cmd = Command::new("node");
-    cmd.arg(dir.join("drive_acp.mjs"))
-        .env("CAIRN", env!("CARGO_BIN_EXE_cairn"))
-        .env("PROJECT", project.path())
-        .env("ANTHROPIC_API_KEY", "test-key")
-        .env("ANTHROPIC_BASE_URL", mock.url())
-        .env("CAIRN_HOME", project.home.path())
-        .env("HOME", project.home.path())
-        .env("CAIRN_MANAGED_SETTINGS", project.home.path().join("managed.json"))
-        .env_remove("ANTHROPIC_MODEL")
-        .current_dir(project.path());
+    cmd.arg(dir.join("drive_acp.mjs"));
+    sdk_env(&mut cmd, &project, &mock);
     let out = run(cmd);
     assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
     let seen: Vec<Value> = out.stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();

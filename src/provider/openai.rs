@@ -116,16 +116,7 @@ fn user_messages(message: &Message, out: &mut Vec<Value>) {
     for block in &message.content {
         match block {
             ContentBlock::ToolResult { tool_use_id, content, is_error } => {
-                let mut text = String::new();
-                if *is_error {
-                    text.push_str("Error: ");
-                }
-                for item in content {
-                    match item {
-                        ToolResultContent::Text { text: t } => text.push_str(t),
-                        ToolResultContent::Image { source } => parts.push(image_part(source)),
-                    }
-                }
+                let text = result_text(content, *is_error, |source| parts.push(image_part(source)));
                 out.push(json!({"role": "tool", "tool_call_id": tool_use_id, "content": text}));
             }
             ContentBlock::Text { text } => parts.push(json!({"type": "text", "text": text})),
@@ -140,6 +131,26 @@ fn user_messages(message: &Message, out: &mut Vec<Value>) {
         }
         _ => out.push(json!({"role": "user", "content": parts})),
     }
+}
+
+/// A tool result as the text OpenAI's formats carry ("Error: " first for a failure); its
+/// images go to `image`, to travel in a user message of their own.
+pub(crate) fn result_text(
+    content: &[ToolResultContent],
+    is_error: bool,
+    mut image: impl FnMut(&ImageSource),
+) -> String {
+    let mut text = String::new();
+    if is_error {
+        text.push_str("Error: ");
+    }
+    for item in content {
+        match item {
+            ToolResultContent::Text { text: t } => text.push_str(t),
+            ToolResultContent::Image { source } => image(source),
+        }
+    }
+    text
 }
 
 fn image_part(source: &ImageSource) -> Value {

@@ -23,7 +23,7 @@ use super::reasoning::Thinking;
 use super::sse::{self, SseDecoder, SseEvent};
 use super::{BlockStart, EventStream, PartialUsage, Provider, ProviderError, Request, StopReason, StreamEvent};
 use crate::conversation::Usage;
-use crate::conversation::history::{ContentBlock, ImageSource, Message, Role, ToolResultContent};
+use crate::conversation::history::{ContentBlock, ImageSource, Message, Role};
 
 pub struct OpenAiResponses {
     client: reqwest::Client,
@@ -108,16 +108,7 @@ fn user_items(message: &Message, out: &mut Vec<Value>) {
     for block in &message.content {
         match block {
             ContentBlock::ToolResult { tool_use_id, content, is_error } => {
-                let mut text = String::new();
-                if *is_error {
-                    text.push_str("Error: ");
-                }
-                for item in content {
-                    match item {
-                        ToolResultContent::Text { text: t } => text.push_str(t),
-                        ToolResultContent::Image { source } => parts.push(image(source)),
-                    }
-                }
+                let text = super::openai::result_text(content, *is_error, |source| parts.push(image(source)));
                 out.push(json!({"type": "function_call_output", "call_id": tool_use_id, "output": text}));
             }
             ContentBlock::Text { text } => parts.push(json!({"type": "input_text", "text": text})),
@@ -372,6 +363,7 @@ fn stream_error(code: String, message: String) -> ProviderError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conversation::history::ToolResultContent;
     use crate::provider::reasoning::{Effort, Reasoning};
     use crate::provider::{ResponseBuilder, ToolSpec};
 
