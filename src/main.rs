@@ -31,6 +31,13 @@ fn main() {
 fn run(cli: Cli) -> Result<i32> {
     let process_env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let cwd = std::env::current_dir().context("the current directory is not readable")?;
+    if matches!(cli.command, Some(cairn::cli::Command::Acp)) {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+        let code = runtime.block_on(cairn::ui::acp::run(resolve::acp_sessions()));
+        runtime.shutdown_background();
+        return Ok(code);
+    }
     if let Some(command) = &cli.command {
         return commands::run(command, &cli, cwd, &process_env);
     }

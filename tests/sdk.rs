@@ -281,10 +281,15 @@ fn zeds_acp_adapter_runs_cairn_with_a_tool_call_and_a_permission_request() {
     let mut cmd = Command::new("node");
     cmd.arg(dir.join("drive_acp.mjs"));
     sdk_env(&mut cmd, &project, &mock);
+    acp_checks(cmd, &project, &mock);
+}
+
+/// What an editor sees of one prompt with a tool call it is asked about and allows.
+fn acp_checks(cmd: Command, project: &Project, mock: &MockLlm) {
     let out = run(cmd);
     assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
     let seen: Vec<Value> = out.stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    assert_eq!(of_kind(&seen, "initialized")[0]["agent"], "@zed-industries/claude-agent-acp");
+    assert!(of_kind(&seen, "initialized")[0]["agent"].is_string());
     let permission = of_kind(&seen, "permission");
     assert_eq!(permission.len(), 1, "{seen:#?}");
     assert_eq!(permission[0]["title"], "touch made.txt");
@@ -293,9 +298,44 @@ fn zeds_acp_adapter_runs_cairn_with_a_tool_call_and_a_permission_request() {
     assert!(updates.contains(&"tool_call") && updates.contains(&"agent_message_chunk"), "{updates:?}");
     assert!(of_kind(&seen, "update").iter().any(|u| u["text"] == "Made it."));
     assert_eq!(of_kind(&seen, "prompted")[0]["stopReason"], "end_turn");
-    // Zed's own flags, all of them understood.
-    let first = &mock.requests()[0];
-    assert!(first.body["tools"].as_array().unwrap().iter().all(|t| t["name"] != "AskUserQuestion"));
+    assert!(mock.history_problems().is_empty(), "{:?}", mock.history_problems());
+}
+
+#[test]
+fn cairn_acp_is_an_acp_agent_itself() {
+    let project = Project::claude_user();
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Bash", json!({"command": "touch made.txt", "description": "Make the file"})),
+        Step::text("Made it."),
+    ]));
+    let mut cmd = Command::new("node");
+    cmd.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/drive_acp.mjs")).env("NATIVE", "1");
+    sdk_env(&mut cmd, &project, &mock);
+    acp_checks(cmd, &project, &mock);
+}
+
+#[test]
+fn cairn_acp_rejected_calls_do_not_run_and_todos_are_a_plan() {
+    let project = Project::claude_user();
+    let todos = json!([{"content": "Make the file", "status": "in_progress", "activeForm": "Making the file"}]);
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("TodoWrite", json!({"todos": todos})),
+        Step::tool("Bash", json!({"command": "touch made.txt"})),
+        Step::text("Not made."),
+    ]));
+    let mut cmd = Command::new("node");
+    cmd.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/drive_acp.mjs"))
+        .env("NATIVE", "1")
+        .env("DECISION", "reject_once");
+    sdk_env(&mut cmd, &project, &mock);
+    let out = run(cmd);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+    let seen: Vec<Value> = out.stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert_eq!(of_kind(&seen, "permission").len(), 1, "{seen:#?}");
+    assert!(!project.file("made.txt").exists(), "the rejected command did not run");
+    let plan = of_kind(&seen, "update").into_iter().find(|u| u["update"] == "plan").cloned().expect("a plan");
+    assert_eq!(plan["entries"], json!(["Make the file"]));
+    assert_eq!(of_kind(&seen, "prompted")[0]["stopReason"], "end_turn");
 }
 
 /// The protocol by hand, where the SDKs never go: bad lines, unknown requests, answers to

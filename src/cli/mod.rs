@@ -242,6 +242,8 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// An Agent Client Protocol agent on stdio, for editors (Zed, JetBrains, Neovim).
+    Acp,
     /// MCP servers: list, show, add and remove them.
     Mcp {
         #[command(subcommand)]

@@ -147,6 +147,23 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
     Ok(Launch { agent, front_end })
 }
 
+/// For `cairn acp`: each session's configuration, from the command line `cairn acp` was
+/// started with, resolved in the session's folder, headless, with questions going to the
+/// client.
+pub fn acp_sessions() -> crate::ui::acp::NewSession {
+    Box::new(|cwd| {
+        use clap::Parser;
+        let mut cli = Cli::parse_from(std::env::args_os());
+        cli.command = None;
+        cli.print = true;
+        cli.input_format = InputFormat::StreamJson;
+        cli.output_format = OutputFormat::StreamJson;
+        cli.sdk.permission_prompt_tool = Some("stdio".into());
+        let process_env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        resolve(cli, cwd, &process_env).map(|launch| launch.agent).map_err(|e| format!("{e:#}"))
+    })
+}
+
 /// What the Agent SDKs' flags mean in terms of the others: `--input-format stream-json` is
 /// headless; `--system-prompt ""` is the default prompt; the prompt files are read; `--tools`
 /// removes the built-in tools it does not list.

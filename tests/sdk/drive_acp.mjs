@@ -1,14 +1,17 @@
-// Zed's ACP adapter (@zed-industries/claude-agent-acp) running cairn as its Claude Code
-// (CLAUDE_CODE_EXECUTABLE), driven by the official ACP client library
-// (@agentclientprotocol/sdk), as an editor would: initialize, a session in PROJECT, one
-// prompt; permission requests are allowed once. Prints one JSON object per observation.
+// The official ACP client library (@agentclientprotocol/sdk) driving an ACP agent as an
+// editor would: initialize, a session in PROJECT, one prompt; permission requests are
+// answered with DECISION (allow_once by default). The agent is Zed's adapter
+// (@zed-industries/claude-agent-acp) running cairn as its Claude Code
+// (CLAUDE_CODE_EXECUTABLE), or with NATIVE=1 `cairn acp` itself. Prints one JSON object per
+// observation.
 
 import { spawn } from "node:child_process";
 import { Readable, Writable } from "node:stream";
 import * as acp from "@agentclientprotocol/sdk";
 
 const adapterPath = new URL("./node_modules/@zed-industries/claude-agent-acp/dist/index.js", import.meta.url).pathname;
-const adapter = spawn(process.execPath, [adapterPath], {
+const [program, args] = process.env.NATIVE ? [process.env.CAIRN, ["acp"]] : [process.execPath, [adapterPath]];
+const adapter = spawn(program, args, {
   stdio: ["pipe", "pipe", "inherit"],
   env: { ...process.env, CLAUDE_CODE_EXECUTABLE: process.env.CAIRN },
 });
@@ -19,7 +22,8 @@ const app = acp.client({ name: "cairn-test" }).onRequest(
   acp.methods.client.session.requestPermission,
   async ({ params }) => {
     say({ kind: "permission", title: params.toolCall?.title, options: params.options.map((o) => o.kind) });
-    const allow = params.options.find((o) => o.kind === "allow_once") ?? params.options[0];
+    const wanted = process.env.DECISION ?? "allow_once";
+    const allow = params.options.find((o) => o.kind === wanted) ?? params.options[0];
     return { outcome: { outcome: "selected", optionId: allow.optionId } };
   },
 );
@@ -37,7 +41,8 @@ try {
         const message = await session.nextUpdate();
         if (message.kind === "stop") break;
         const u = message.update;
-        say({ kind: "update", update: u.sessionUpdate, text: u.content?.text, title: u.title, status: u.status });
+        say({ kind: "update", update: u.sessionUpdate, text: u.content?.text, title: u.title, status: u.status,
+              entries: u.entries?.map((e) => e.content) });
       }
       say({ kind: "prompted", stopReason: (await done).stopReason });
     });
