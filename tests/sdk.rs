@@ -315,6 +315,50 @@ fn cairn_acp_is_an_acp_agent_itself() {
 }
 
 #[test]
+fn cairn_acp_modes_and_cancel() {
+    let project = Project::claude_user();
+    // acceptEdits: the write needs no question.
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Write", json!({"file_path": "written.txt", "content": "ok\n"})),
+        Step::text("Written."),
+    ]));
+    let mut cmd = Command::new("node");
+    cmd.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/drive_acp.mjs"))
+        .env("NATIVE", "1")
+        .env("MODE", "acceptEdits")
+        .env("DECISION", "allow_once");
+    sdk_env(&mut cmd, &project, &mock);
+    let out = run(cmd);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+    let seen: Vec<Value> = out.stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert!(project.file("written.txt").exists());
+    assert!(of_kind(&seen, "permission").is_empty(), "acceptEdits asks nothing for a write: {seen:#?}");
+    let modes: Vec<&Value> =
+        of_kind(&seen, "update").into_iter().filter(|u| u["update"] == "current_mode_update").collect();
+    assert!(!modes.is_empty(), "{seen:#?}");
+    // A slow command, cancelled from the editor.
+    let mut cmd = Command::new("node");
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Bash", json!({"command": "echo $$ > slow.pid; sleep 30"})),
+        Step::text("never"),
+    ]));
+    cmd.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/drive_acp.mjs"))
+        .env("NATIVE", "1")
+        .env("MODE", "bypassPermissions")
+        .env("CANCEL", "1");
+    sdk_env(&mut cmd, &project, &mock);
+    let out = run(cmd);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+    let seen: Vec<Value> = out.stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert_eq!(of_kind(&seen, "prompted")[0]["stopReason"], "cancelled", "{seen:#?}");
+    if let Ok(pid) = std::fs::read_to_string(project.file("slow.pid")) {
+        let pid: i32 = pid.trim().parse().unwrap();
+        let alive = rustix::process::test_kill_process(rustix::process::Pid::from_raw(pid).unwrap()).is_ok();
+        assert!(!alive, "the cancelled command {pid} is still running");
+    }
+}
+
+#[test]
 fn cairn_acp_rejected_calls_do_not_run_and_todos_are_a_plan() {
     let project = Project::claude_user();
     let todos = json!([{"content": "Make the file", "status": "in_progress", "activeForm": "Making the file"}]);

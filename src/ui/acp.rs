@@ -9,8 +9,10 @@
 //! question for the user becomes a `session/request_permission` request, and
 //! `session/cancel` interrupts the turn. Unknown methods get a JSON-RPC error.
 //!
-//! This is the first step of [5/10]: stdio only; `session/load`, `session/list`, modes,
-//! the client's file system and terminal, and the WebSocket bridge are not here yet.
+//! Sessions offer the permission modes as ACP modes (`session/set_mode`,
+//! `current_mode_update`) and list the commands and skills (`available_commands_update`).
+//! This is the first step of [5/10]: stdio only; `session/load`, `session/list`, the
+//! client's file system and terminal, and the WebSocket bridge are not here yet.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -22,6 +24,7 @@ use tokio::sync::mpsc;
 
 use crate::agent::{self, AgentConfig, AgentHandle};
 use crate::conversation::history::ContentBlock;
+use crate::permissions::PermissionMode;
 use crate::protocol::{ApprovalDecision, Event, Op, TurnOutcome, TurnStatus, UserInput};
 use crate::provider::StreamEvent;
 
@@ -103,6 +106,7 @@ impl Agent {
             (Some(id), "initialize") => respond(&id, Ok(initialize())),
             (Some(id), "session/new") => respond(&id, self.new_session(&params)),
             (Some(id), "session/prompt") => self.prompt(id, &params),
+            (Some(id), "session/set_mode") => respond(&id, self.set_mode(&params)),
             (Some(id), "authenticate") => respond(&id, Ok(json!({}))),
             (None, "session/cancel") => {
                 if let Some(session) = params["sessionId"].as_str().and_then(|s| self.sessions.get(s)) {
@@ -129,7 +133,17 @@ impl Agent {
             }
         });
         self.sessions.insert(session_id.clone(), Session { ops, prompt: None });
-        Ok(json!({"sessionId": session_id}))
+        Ok(json!({"sessionId": session_id, "modes": modes("default")}))
+    }
+
+    /// `session/set_mode`: a permission mode; the client hears `current_mode_update`.
+    fn set_mode(&mut self, params: &Value) -> Result<Value, (i64, String)> {
+        let name = params["sessionId"].as_str().unwrap_or_default();
+        let session = self.sessions.get(name).ok_or_else(|| (-32602, format!("no session {name:?}")))?;
+        let wanted = params["modeId"].as_str().unwrap_or_default();
+        let mode = PermissionMode::parse(wanted).ok_or_else(|| (-32602, format!("unknown mode {wanted:?}")))?;
+        let _ = session.ops.send(Op::SetPermissionMode(mode));
+        Ok(json!({}))
     }
 
     fn prompt(&mut self, id: Value, params: &Value) {
@@ -200,6 +214,21 @@ impl Agent {
                     let _ = s.ops.send(Op::HostAnswer { id, answer: Err("no host program behind ACP".into()) });
                 }
             }
+            Event::SessionStarted(info) => {
+                let commands: Vec<Value> = info
+                    .commands
+                    .iter()
+                    .map(|c| {
+                        let input = c.argument_hint.as_ref().map(|hint| json!({"hint": hint}));
+                        json!({"name": c.name, "description": c.description, "input": input})
+                    })
+                    .collect();
+                notify(session, json!({"sessionUpdate": "available_commands_update", "availableCommands": commands}));
+            }
+            Event::SessionChanged(info) => notify(
+                session,
+                json!({"sessionUpdate": "current_mode_update", "currentModeId": info.permission_mode.as_str()}),
+            ),
             Event::TurnComplete(outcome) | Event::TurnAborted(outcome) => {
                 if let Some(prompt) = self.sessions.get_mut(session).and_then(|s| s.prompt.take()) {
                     respond(&prompt, Ok(json!({"stopReason": stop_reason(&outcome)})));
@@ -223,6 +252,17 @@ impl Agent {
         send(&json!({"jsonrpc": "2.0", "id": id, "method": "session/request_permission",
                      "params": {"sessionId": session, "toolCall": tool_call, "options": options}}));
     }
+}
+
+/// The permission modes, as ACP session modes.
+fn modes(current: &str) -> Value {
+    let mode = |id: &str, name: &str| json!({"id": id, "name": name});
+    json!({"currentModeId": current, "availableModes": [
+        mode("default", "Ask before changes"),
+        mode("acceptEdits", "Accept edits"),
+        mode("plan", "Plan mode"),
+        mode("bypassPermissions", "Bypass permissions"),
+    ]})
 }
 
 fn initialize() -> Value {

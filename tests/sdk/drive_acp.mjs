@@ -36,11 +36,20 @@ try {
     });
     say({ kind: "initialized", agent: init.agentInfo?.name });
     await ctx.buildSession(process.env.PROJECT).withSession(async (session) => {
+      if (process.env.MODE) {
+        await ctx.request(acp.methods.agent.session.setMode, { sessionId: session.sessionId, modeId: process.env.MODE });
+        say({ kind: "mode_set", mode: process.env.MODE });
+      }
       const done = session.prompt(process.env.PROMPT ?? "make the file");
       for (;;) {
         const message = await session.nextUpdate();
         if (message.kind === "stop") break;
         const u = message.update;
+        // CANCEL=1: cancel once a command is running.
+        if (process.env.CANCEL && u.sessionUpdate === "tool_call") {
+          await ctx.notify(acp.methods.agent.session.cancel, { sessionId: session.sessionId });
+          say({ kind: "cancelled" });
+        }
         say({ kind: "update", update: u.sessionUpdate, text: u.content?.text, title: u.title, status: u.status,
               entries: u.entries?.map((e) => e.content) });
       }
