@@ -64,8 +64,9 @@ fn a_one_shot_query_with_a_tool_call() {
     assert_eq!((result["subtype"].as_str(), result["result"].as_str()), (Some("success"), Some("It says hello.")));
 }
 
-#[test]
-fn can_use_tool_denies_and_allows_with_a_changed_input() {
+/// The `can_use_tool` scenario of either SDK (`driver`): an `rm` refused with a message, a
+/// `touch` allowed with its input changed.
+fn can_use_tool_case(driver: fn(&str, &Project, &MockLlm) -> Vec<Value>) {
     let project = Project::claude_user();
     project.write("important/keep.txt", "x");
     let mock = MockLlm::start(Scenario::new(vec![
@@ -73,17 +74,21 @@ fn can_use_tool_denies_and_allows_with_a_changed_input() {
         Step::tool("Bash", json!({"command": "touch asked.txt"})),
         Step::text("Done."),
     ]));
-    let seen = drive("can_use_tool", &project, &mock);
+    let seen = driver("can_use_tool", &project, &mock);
     let asked = of_kind(&seen, "asked");
     assert_eq!(asked.len(), 2, "{seen:#?}");
     assert_eq!(asked[0]["tool"], "Bash");
     assert!(project.file("important/keep.txt").exists());
     assert!(!project.file("asked.txt").exists(), "the changed command ran instead");
     assert_eq!(std::fs::read_to_string(project.file("changed.txt")).unwrap(), "changed\n");
-    let requests = mock.requests();
-    let denied = tool_results(&requests[1].body);
+    let denied = tool_results(&mock.requests()[1].body);
     assert!(denied[0].2 && denied[0].1.contains("not that one"), "{denied:?}");
     assert_eq!(of_kind(&seen, "result")[0]["result"], "Done.");
+}
+
+#[test]
+fn can_use_tool_denies_and_allows_with_a_changed_input() {
+    can_use_tool_case(drive);
 }
 
 #[test]
@@ -235,18 +240,7 @@ fn drive_ts(scenario: &str, project: &Project, mock: &MockLlm) -> Vec<Value> {
 
 #[test]
 fn the_typescript_sdk_asks_and_changes_input() {
-    let project = Project::claude_user();
-    project.write("important/keep.txt", "x");
-    let mock = MockLlm::start(Scenario::new(vec![
-        Step::tool("Bash", json!({"command": "rm -rf important"})),
-        Step::tool("Bash", json!({"command": "touch asked.txt"})),
-        Step::text("Done."),
-    ]));
-    let seen = drive_ts("can_use_tool", &project, &mock);
-    assert_eq!(of_kind(&seen, "asked").len(), 2, "{seen:#?}");
-    assert!(project.file("important/keep.txt").exists());
-    assert_eq!(std::fs::read_to_string(project.file("changed.txt")).unwrap(), "changed\n");
-    assert_eq!(of_kind(&seen, "result")[0]["result"], "Done.");
+    can_use_tool_case(drive_ts);
 }
 
 #[test]
@@ -266,29 +260,30 @@ fn the_typescript_sdk_hooks_refuse_and_structured_output_comes_back() {
     assert_eq!(of_kind(&seen, "result")[0]["structured"], json!({"ok": true}));
 }
 
-#[test]
-fn zeds_acp_adapter_runs_cairn_with_a_tool_call_and_a_permission_request() {
+/// Runs drive_acp.mjs (the official ACP client) with `env` (NATIVE=1: `cairn acp` itself;
+/// else Zed's adapter running cairn); what the editor saw, one value per observation.
+fn drive_acp(project: &Project, mock: &MockLlm, env: &[(&str, &str)]) -> Vec<Value> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
+    assert!(
+        dir.join("node_modules/@agentclientprotocol/sdk").exists(),
+        "the ACP client is not installed: run the README's test command (npm ci --prefix tests/sdk)"
+    );
+    let mut cmd = Command::new("node");
+    cmd.arg(dir.join("drive_acp.mjs")).envs(env.iter().copied());
+    sdk_env(&mut cmd, project, mock);
+    let out = run(cmd);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+    out.stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+/// What an editor sees of one prompt with a tool call it is asked about and allows.
+fn acp_checks(env: &[(&str, &str)]) {
     let project = Project::claude_user();
     let mock = MockLlm::start(Scenario::new(vec![
         Step::tool("Bash", json!({"command": "touch made.txt", "description": "Make the file"})),
         Step::text("Made it."),
     ]));
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
-    assert!(
-        dir.join("node_modules/@zed-industries/claude-agent-acp").exists(),
-        "Zed's ACP adapter is not installed: run the README's test command (npm ci --prefix tests/sdk)"
-    );
-    let mut cmd = Command::new("node");
-    cmd.arg(dir.join("drive_acp.mjs"));
-    sdk_env(&mut cmd, &project, &mock);
-    acp_checks(cmd, &project, &mock);
-}
-
-/// What an editor sees of one prompt with a tool call it is asked about and allows.
-fn acp_checks(cmd: Command, project: &Project, mock: &MockLlm) {
-    let out = run(cmd);
-    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
-    let seen: Vec<Value> = out.stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let seen = drive_acp(&project, &mock, env);
     assert!(of_kind(&seen, "initialized")[0]["agent"].is_string());
     let permission = of_kind(&seen, "permission");
     assert_eq!(permission.len(), 1, "{seen:#?}");
@@ -302,16 +297,13 @@ fn acp_checks(cmd: Command, project: &Project, mock: &MockLlm) {
 }
 
 #[test]
+fn zeds_acp_adapter_runs_cairn_with_a_tool_call_and_a_permission_request() {
+    acp_checks(&[]);
+}
+
+#[test]
 fn cairn_acp_is_an_acp_agent_itself() {
-    let project = Project::claude_user();
-    let mock = MockLlm::start(Scenario::new(vec![
-        Step::tool("Bash", json!({"command": "touch made.txt", "description": "Make the file"})),
-        Step::text("Made it."),
-    ]));
-    let mut cmd = Command::new("node");
-    cmd.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/drive_acp.mjs")).env("NATIVE", "1");
-    sdk_env(&mut cmd, &project, &mock);
-    acp_checks(cmd, &project, &mock);
+    acp_checks(&[("NATIVE", "1")]);
 }
 
 #[test]
@@ -322,40 +314,20 @@ fn cairn_acp_modes_and_cancel() {
         Step::tool("Write", json!({"file_path": "written.txt", "content": "ok\n"})),
         Step::text("Written."),
     ]));
-    let mut cmd = Command::new("node");
-    cmd.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/drive_acp.mjs"))
-        .env("NATIVE", "1")
-        .env("MODE", "acceptEdits")
-        .env("DECISION", "allow_once");
-    sdk_env(&mut cmd, &project, &mock);
-    let out = run(cmd);
-    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
-    let seen: Vec<Value> = out.stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let seen = drive_acp(&project, &mock, &[("NATIVE", "1"), ("MODE", "acceptEdits")]);
     assert!(project.file("written.txt").exists());
     assert!(of_kind(&seen, "permission").is_empty(), "acceptEdits asks nothing for a write: {seen:#?}");
-    let modes: Vec<&Value> =
-        of_kind(&seen, "update").into_iter().filter(|u| u["update"] == "current_mode_update").collect();
-    assert!(!modes.is_empty(), "{seen:#?}");
-    // A slow command, cancelled from the editor.
-    let mut cmd = Command::new("node");
+    assert!(of_kind(&seen, "update").iter().any(|u| u["update"] == "current_mode_update"), "{seen:#?}");
+    // A slow command, cancelled from the editor as soon as it is shown.
     let mock = MockLlm::start(Scenario::new(vec![
         Step::tool("Bash", json!({"command": "echo $$ > slow.pid; sleep 30"})),
         Step::text("never"),
     ]));
-    cmd.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/drive_acp.mjs"))
-        .env("NATIVE", "1")
-        .env("MODE", "bypassPermissions")
-        .env("CANCEL", "1");
-    sdk_env(&mut cmd, &project, &mock);
-    let out = run(cmd);
-    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
-    let seen: Vec<Value> = out.stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let seen = drive_acp(&project, &mock, &[("NATIVE", "1"), ("MODE", "bypassPermissions"), ("CANCEL", "slow.pid")]);
     assert_eq!(of_kind(&seen, "prompted")[0]["stopReason"], "cancelled", "{seen:#?}");
-    if let Ok(pid) = std::fs::read_to_string(project.file("slow.pid")) {
-        let pid: i32 = pid.trim().parse().unwrap();
-        let alive = rustix::process::test_kill_process(rustix::process::Pid::from_raw(pid).unwrap()).is_ok();
-        assert!(!alive, "the cancelled command {pid} is still running");
-    }
+    let pid: i32 = std::fs::read_to_string(project.file("slow.pid")).unwrap().trim().parse().unwrap();
+    let alive = rustix::process::test_kill_process(rustix::process::Pid::from_raw(pid).unwrap()).is_ok();
+    assert!(!alive, "the cancelled command {pid} is still running");
 }
 
 #[test]
@@ -367,14 +339,7 @@ fn cairn_acp_rejected_calls_do_not_run_and_todos_are_a_plan() {
         Step::tool("Bash", json!({"command": "touch made.txt"})),
         Step::text("Not made."),
     ]));
-    let mut cmd = Command::new("node");
-    cmd.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/drive_acp.mjs"))
-        .env("NATIVE", "1")
-        .env("DECISION", "reject_once");
-    sdk_env(&mut cmd, &project, &mock);
-    let out = run(cmd);
-    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
-    let seen: Vec<Value> = out.stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let seen = drive_acp(&project, &mock, &[("NATIVE", "1"), ("DECISION", "reject_once")]);
     assert_eq!(of_kind(&seen, "permission").len(), 1, "{seen:#?}");
     assert!(!project.file("made.txt").exists(), "the rejected command did not run");
     let plan = of_kind(&seen, "update").into_iter().find(|u| u["update"] == "plan").cloned().expect("a plan");

@@ -40,6 +40,31 @@ pub struct PartialUsage {
     pub output_tokens: Option<u64>,
 }
 
+impl From<Usage> for PartialUsage {
+    /// A whole count, as the formats that report usage once at the end give it.
+    fn from(u: Usage) -> PartialUsage {
+        PartialUsage {
+            input_tokens: Some(u.input_tokens),
+            cache_creation_input_tokens: Some(u.cache_creation_input_tokens),
+            cache_read_input_tokens: Some(u.cache_read_input_tokens),
+            output_tokens: Some(u.output_tokens),
+        }
+    }
+}
+
+impl Usage {
+    /// From a count that includes the cached input (OpenAI's and Google's): the cached part
+    /// moves to `cache_read_input_tokens`, as Anthropic reports it.
+    pub fn with_cached(total_input: u64, cached: u64, output: u64) -> Usage {
+        Usage {
+            input_tokens: total_input.saturating_sub(cached),
+            cache_creation_input_tokens: 0,
+            cache_read_input_tokens: cached,
+            output_tokens: output,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {

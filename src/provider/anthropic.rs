@@ -60,12 +60,7 @@ impl Provider for Anthropic {
     fn stream(&self, request: &Request<'_>) -> BoxFuture<'static, Result<EventStream, ProviderError>> {
         let features = Features::of(&request.reasoning, self.plain.load(Ordering::Relaxed));
         let body = request_body_with(request, &features);
-        let mut builder = self
-            .client
-            .post(&self.url)
-            .header("anthropic-version", API_VERSION)
-            .header("content-type", "application/json")
-            .header("accept", "text/event-stream");
+        let mut builder = sse::post(&self.client, &self.url, body).header("anthropic-version", API_VERSION);
         let betas = features.betas();
         if !betas.is_empty() {
             builder = builder.header("anthropic-beta", betas.join(","));
@@ -74,7 +69,6 @@ impl Provider for Anthropic {
             Credential::ApiKey(key) => builder.header("x-api-key", key),
             Credential::Bearer(token) => builder.bearer_auth(token),
         };
-        let builder = builder.body(body);
         let idle = self.idle_timeout;
         let secret = match &self.credential {
             Credential::ApiKey(secret) | Credential::Bearer(secret) => secret.clone(),

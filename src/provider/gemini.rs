@@ -40,13 +40,7 @@ impl Gemini {
 impl Provider for Gemini {
     fn stream(&self, request: &Request<'_>) -> BoxFuture<'static, Result<EventStream, ProviderError>> {
         let url = format!("{}/v1beta/models/{}:streamGenerateContent?alt=sse", self.base, request.model);
-        let builder = self
-            .client
-            .post(url)
-            .header("content-type", "application/json")
-            .header("accept", "text/event-stream")
-            .header("x-goog-api-key", &self.api_key)
-            .body(request_body(request));
+        let builder = sse::post(&self.client, &url, request_body(request)).header("x-goog-api-key", &self.api_key);
         let (idle, secret) = (self.idle_timeout, self.api_key.clone());
         Box::pin(async move { sse::open(builder, idle, &secret, GeminiDecoder::default()).await })
     }
@@ -418,12 +412,7 @@ impl GeminiDecoder {
             "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" => StopReason::Refusal,
             other => StopReason::Other(other.to_owned()),
         };
-        let usage = self.usage.map(|u| PartialUsage {
-            input_tokens: Some(u.input_tokens),
-            cache_creation_input_tokens: Some(0),
-            cache_read_input_tokens: Some(u.cache_read_input_tokens),
-            output_tokens: Some(u.output_tokens),
-        });
+        let usage = self.usage.map(PartialUsage::from);
         out.push(StreamEvent::MessageDelta { stop_reason: Some(stop_reason), usage });
         out.push(StreamEvent::MessageStop);
         self.done = true;
@@ -435,9 +424,7 @@ impl SseDecoder for GeminiDecoder {
         if event.data.trim().is_empty() || self.done {
             return Ok(());
         }
-        let chunk: Chunk = serde_json::from_str(&event.data).map_err(|e| {
-            ProviderError::Malformed(format!("{e} in {:?}", event.data.chars().take(200).collect::<String>()))
-        })?;
+        let chunk: Chunk = sse::parse(&event.data)?;
         if let Some(error) = chunk.error {
             let status = error["status"].as_str().unwrap_or_default();
             let error_type = match status {
@@ -458,14 +445,9 @@ impl SseDecoder for GeminiDecoder {
             });
         }
         if let Some(u) = chunk.usage_metadata {
-            let cached = u.cached_content_token_count;
-            self.usage = Some(Usage {
-                input_tokens: u.prompt_token_count.saturating_sub(cached),
-                cache_creation_input_tokens: 0,
-                cache_read_input_tokens: cached,
-                // Thoughts are billed as output.
-                output_tokens: u.candidates_token_count + u.thoughts_token_count,
-            });
+            // Thoughts are billed as output.
+            let output = u.candidates_token_count + u.thoughts_token_count;
+            self.usage = Some(Usage::with_cached(u.prompt_token_count, u.cached_content_token_count, output));
         }
         let Some(candidate) = chunk.candidates.into_iter().next() else { return Ok(()) };
         for part in candidate.content.map(|c| c.parts).unwrap_or_default() {

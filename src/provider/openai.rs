@@ -44,12 +44,7 @@ impl OpenAi {
 impl Provider for OpenAi {
     fn stream(&self, request: &Request<'_>) -> BoxFuture<'static, Result<EventStream, ProviderError>> {
         let body = request_body(request, self.completion_tokens_field);
-        let mut builder = self
-            .client
-            .post(&self.url)
-            .header("content-type", "application/json")
-            .header("accept", "text/event-stream")
-            .body(body);
+        let mut builder = sse::post(&self.client, &self.url, body);
         if let Some(key) = &self.api_key {
             builder = builder.bearer_auth(key);
         }
@@ -278,12 +273,7 @@ impl OpenAiDecoder {
             "content_filter" => StopReason::Refusal,
             other => StopReason::Other(other.to_owned()),
         });
-        let usage = self.usage.map(|u| PartialUsage {
-            input_tokens: Some(u.input_tokens),
-            cache_creation_input_tokens: Some(0),
-            cache_read_input_tokens: Some(u.cache_read_input_tokens),
-            output_tokens: Some(u.output_tokens),
-        });
+        let usage = self.usage.map(PartialUsage::from);
         out.push(StreamEvent::MessageDelta { stop_reason, usage });
         out.push(StreamEvent::MessageStop);
         self.done = true;
@@ -305,12 +295,7 @@ impl OpenAiDecoder {
         }
         if let Some(u) = chunk.usage {
             let cached = u.prompt_tokens_details.map_or(0, |d| d.cached_tokens);
-            self.usage = Some(Usage {
-                input_tokens: u.prompt_tokens.saturating_sub(cached),
-                cache_creation_input_tokens: 0,
-                cache_read_input_tokens: cached,
-                output_tokens: u.completion_tokens,
-            });
+            self.usage = Some(Usage::with_cached(u.prompt_tokens, cached, u.completion_tokens));
         }
         for choice in chunk.choices {
             let delta = choice.delta;
@@ -366,9 +351,7 @@ impl SseDecoder for OpenAiDecoder {
             self.end_message(out);
             return Ok(());
         }
-        let chunk: Chunk = serde_json::from_str(data).map_err(|e| {
-            ProviderError::Malformed(format!("{e} in {:?}", data.chars().take(200).collect::<String>()))
-        })?;
+        let chunk: Chunk = sse::parse(data)?;
         self.on_chunk(chunk, out)
     }
 

@@ -47,12 +47,7 @@ impl OpenAiResponses {
 impl Provider for OpenAiResponses {
     fn stream(&self, request: &Request<'_>) -> BoxFuture<'static, Result<EventStream, ProviderError>> {
         let body = request_body(request);
-        let mut builder = self
-            .client
-            .post(&self.url)
-            .header("content-type", "application/json")
-            .header("accept", "text/event-stream")
-            .body(body);
+        let mut builder = sse::post(&self.client, &self.url, body);
         if let Some(key) = &self.api_key {
             builder = builder.bearer_auth(key);
         }
@@ -268,13 +263,8 @@ impl ResponsesDecoder {
     fn end(&mut self, response: ResponseBody, stop_reason: StopReason, out: &mut Vec<StreamEvent>) {
         let usage = response.usage.map(|u| {
             let cached = u.input_tokens_details.as_ref().and_then(|d| d["cached_tokens"].as_u64()).unwrap_or(0);
-            PartialUsage {
-                input_tokens: Some(u.input_tokens.saturating_sub(cached)),
-                cache_creation_input_tokens: Some(0),
-                cache_read_input_tokens: Some(cached),
-                // Reasoning tokens are part of the output tokens, and billed as output.
-                output_tokens: Some(u.output_tokens),
-            }
+            // Reasoning tokens are part of the output tokens, and billed as output.
+            PartialUsage::from(Usage::with_cached(u.input_tokens, cached, u.output_tokens))
         });
         out.push(StreamEvent::MessageDelta { stop_reason: Some(stop_reason), usage });
         out.push(StreamEvent::MessageStop);
@@ -287,9 +277,7 @@ impl SseDecoder for ResponsesDecoder {
         if event.data.trim().is_empty() || self.done {
             return Ok(());
         }
-        let parsed: ApiEvent = serde_json::from_str(&event.data).map_err(|e| {
-            ProviderError::Malformed(format!("{e} in {:?}", event.data.chars().take(200).collect::<String>()))
-        })?;
+        let parsed: ApiEvent = sse::parse(&event.data)?;
         let index = parsed.output_index;
         match parsed.kind.as_str() {
             "response.created" | "response.in_progress" => self.start(parsed.response.as_ref(), out),

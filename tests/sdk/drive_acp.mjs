@@ -6,6 +6,7 @@
 // observation.
 
 import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { Readable, Writable } from "node:stream";
 import * as acp from "@agentclientprotocol/sdk";
 
@@ -45,8 +46,14 @@ try {
         const message = await session.nextUpdate();
         if (message.kind === "stop") break;
         const u = message.update;
-        // CANCEL=1: cancel once a command is running.
+        // CANCEL=<file>: cancel once the command is running, which it shows by writing
+        // the file (waited for, not slept for).
         if (process.env.CANCEL && u.sessionUpdate === "tool_call") {
+          const marker = `${process.env.PROJECT}/${process.env.CANCEL}`;
+          const deadline = Date.now() + 20000;
+          while (!(existsSync(marker) && readFileSync(marker, "utf8").trim()) && Date.now() < deadline) {
+            await new Promise((resolve) => setTimeout(resolve, 10));
+          }
           await ctx.notify(acp.methods.agent.session.cancel, { sessionId: session.sessionId });
           say({ kind: "cancelled" });
         }

@@ -44,6 +44,18 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 type Bytes = Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>;
 
 /// Turns a successful streaming response into an [`EventStream`].
+/// A streaming POST of a JSON body to `url`.
+pub fn post(client: &reqwest::Client, url: &str, body: Vec<u8>) -> reqwest::RequestBuilder {
+    client.post(url).header("content-type", "application/json").header("accept", "text/event-stream").body(body)
+}
+
+/// One event's JSON; a body that is not the JSON expected is malformed (the start of it is
+/// kept for the message).
+pub fn parse<T: serde::de::DeserializeOwned>(data: &str) -> Result<T, ProviderError> {
+    serde_json::from_str(data)
+        .map_err(|e| ProviderError::Malformed(format!("{e} in {:?}", data.chars().take(200).collect::<String>())))
+}
+
 /// Sends a streaming request and hands its body to `decoder`. A failure status becomes a
 /// classified [`ProviderError`] (from the `{"error": {"type", "message"}}` body every vendor
 /// sends, more or less), with `secret`, the credential it was sent with, taken out of it.
