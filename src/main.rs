@@ -31,10 +31,18 @@ fn main() {
 fn run(cli: Cli) -> Result<i32> {
     let process_env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let cwd = std::env::current_dir().context("the current directory is not readable")?;
-    if matches!(cli.command, Some(cairn::cli::Command::Acp)) {
+    if let Some(cairn::cli::Command::Acp { listen, allow_remote }) = cli.command {
         let runtime =
             tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
-        let code = runtime.block_on(cairn::ui::acp::run(resolve::acp_sessions()));
+        let sessions = Box::new(resolve::AcpSessions);
+        let code = match listen {
+            None => runtime.block_on(cairn::ui::acp::run_stdio(sessions)),
+            Some(addr) => {
+                let token = process_env("CAIRN_ACP_TOKEN").unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+                let listen = cairn::ui::acp::Listen { addr, token, remote: allow_remote };
+                runtime.block_on(cairn::ui::acp::run_listening(sessions, listen)).map_err(anyhow::Error::msg)?
+            }
+        };
         runtime.shutdown_background();
         return Ok(code);
     }

@@ -14,7 +14,9 @@ use super::{ApprovalMode, Approvals, Session};
 use crate::config::settings;
 use crate::conversation::ToolCall;
 use crate::hooks::{HookEvent, Invocation, PermissionVerdict};
-use crate::permissions::{Call, Context, Decision, Origin, PermissionMode, PermissionRule, commands, family, shell};
+use crate::permissions::{
+    Call, Context, Decision, Origin, PermissionMode, PermissionRule, Purpose, commands, family, shell,
+};
 use crate::protocol::{ApprovalDecision, Event, EventSink, PermissionDenial};
 use crate::tools::scheduler::Planned;
 use crate::tools::{Approval, RegisteredTool, ToolContext, ToolKind, ToolOutput, state};
@@ -280,6 +282,10 @@ async fn ask(
             Ok(())
         }
         Answer::Refused(message) => Err(Refused::denied(message)),
+        Answer::RefusedForSession(message) => {
+            refuse_from_now_on(session, tool.name, &call.input);
+            Err(Refused::denied(message))
+        }
     }
 }
 
@@ -322,6 +328,7 @@ enum Answer {
     AllowedWith(Value),
     AllowedForSession,
     Refused(String),
+    RefusedForSession(String),
 }
 
 /// An approved plan ends plan mode: for the default mode, unless the user already chose
@@ -371,6 +378,16 @@ fn remember(session: &Session, tool: &str, input: &Value, events: &EventSink) {
         if let Err(e) = settings::add_local_allow_rules(&session.context.cwd, &texts) {
             events.emit(Event::Error { message: format!("Could not save the rule for next time: {e}") });
         }
+    }
+}
+
+/// "Always reject": the same rules "always allow" would add, as deny rules for this session
+/// only (not saved: a refusal in one session is not a policy).
+fn refuse_from_now_on(session: &Session, tool: &str, input: &Value) {
+    let origin = Origin { label: "this session".into(), dir: session.context.cwd.clone() };
+    let mut permissions = state::lock(&session.services.permissions);
+    for rule in session_rules(tool, input) {
+        let _ = permissions.add(Purpose::Deny, rule, origin.clone());
     }
 }
 
@@ -465,6 +482,11 @@ async fn ask_user(
         }
         Some(ApprovalDecision::Deny { .. }) => Answer::Refused(format!(
             "The user refused this {} call. Do not retry it; ask the user how to proceed.",
+            call.name
+        )),
+        Some(ApprovalDecision::DenyForSession) => Answer::RefusedForSession(format!(
+            "The user refused this {} call, and calls like it for the rest of the session. Do not retry it; ask \
+             the user how to proceed.",
             call.name
         )),
         None => Answer::Refused(format!("The {} call was not run: the user interrupted.", call.name)),

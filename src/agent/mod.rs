@@ -122,6 +122,9 @@ pub struct AgentConfig {
     pub output_schema: Option<serde_json::Value>,
     /// `--permission-prompt-tool mcp__server__tool`: (server, tool).
     pub permission_prompt_tool: Option<(String, String)>,
+    /// Read, Write and Edit go through the front end's host (an editor's buffers, over
+    /// ACP) instead of the disk.
+    pub client_files: bool,
 }
 
 impl AgentConfig {
@@ -162,6 +165,7 @@ impl AgentConfig {
             fallback_model: None,
             output_schema: None,
             permission_prompt_tool: None,
+            client_files: false,
         }
     }
 }
@@ -204,6 +208,7 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
         custom: config.custom,
         reload_settings: config.reload_settings,
         permission_prompt_tool: config.permission_prompt_tool,
+        client_files: config.client_files,
     };
     let services = Arc::new(Services::new(parts, catalog, mcp, sink.clone(), host_calls));
     let context = TurnContext {
@@ -296,6 +301,9 @@ impl Session {
             .with_env(services.env.clone()),
         );
         tools.set_policy(Arc::clone(&services.permissions));
+        if services.client_files {
+            tools.route_files(Arc::clone(&services.host_calls));
+        }
         Session {
             services,
             context,

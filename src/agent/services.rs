@@ -56,6 +56,9 @@ pub struct Services {
     /// `--permission-prompt-tool mcp__server__tool`: the MCP tool that answers permission
     /// questions instead of a person (server, tool).
     pub permission_prompt_tool: Option<(String, String)>,
+    /// Reads and writes of files go through the program driving the session (an editor's
+    /// buffers, over ACP).
+    pub client_files: bool,
 }
 
 /// The parts of [`Services`] a front end's configuration decides; the rest `spawn` builds.
@@ -73,6 +76,7 @@ pub struct ServiceParts {
     pub custom: crate::custom::Locations,
     pub reload_settings: Option<SettingsReloader>,
     pub permission_prompt_tool: Option<(String, String)>,
+    pub client_files: bool,
 }
 
 impl Services {
@@ -100,6 +104,7 @@ impl Services {
             mcp,
             reload_settings: parts.reload_settings,
             permission_prompt_tool: parts.permission_prompt_tool,
+            client_files: parts.client_files,
             events,
             host_calls,
         }

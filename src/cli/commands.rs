@@ -16,7 +16,7 @@ pub fn run(command: &Command, cli: &Cli, cwd: std::path::PathBuf, process_env: s
     let home = crate::config::cairn_home(&process_env);
     match command {
         // Run by `main` on the runtime.
-        Command::Acp => Ok(0),
+        Command::Acp { .. } => Ok(0),
         Command::Sessions { all, json } => {
             let store = Store { home, cwd, git_branch: None, secrets: Secrets::default() };
             list_sessions(&store, *all, *json)

@@ -243,7 +243,16 @@ pub enum Command {
         action: ConfigAction,
     },
     /// An Agent Client Protocol agent on stdio, for editors (Zed, JetBrains, Neovim).
-    Acp,
+    Acp {
+        /// Serve ACP over WebSocket on this address (e.g. 127.0.0.1:8765; port 0 picks one)
+        /// instead of stdio. Sessions outlive connections; a token, printed at start
+        /// (or taken from CAIRN_ACP_TOKEN), is required on connect.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+        /// Allow --listen on an address other than loopback.
+        #[arg(long, requires = "listen")]
+        allow_remote: bool,
+    },
     /// MCP servers: list, show, add and remove them.
     Mcp {
         #[command(subcommand)]

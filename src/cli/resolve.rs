@@ -150,18 +150,52 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
 /// For `cairn acp`: each session's configuration, from the command line `cairn acp` was
 /// started with, resolved in the session's folder, headless, with questions going to the
 /// client.
-pub fn acp_sessions() -> crate::ui::acp::NewSession {
-    Box::new(|cwd| {
+pub struct AcpSessions;
+
+impl AcpSessions {
+    fn cli() -> Cli {
         use clap::Parser;
         let mut cli = Cli::parse_from(std::env::args_os());
         cli.command = None;
+        cli
+    }
+}
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl crate::ui::acp::Sessions for AcpSessions {
+    fn open(&self, cwd: PathBuf, resume: Option<&str>) -> Result<AgentConfig, crate::ui::acp::OpenError> {
+        use crate::ui::acp::OpenError;
+        let mut cli = Self::cli();
         cli.print = true;
         cli.input_format = InputFormat::StreamJson;
         cli.output_format = OutputFormat::StreamJson;
         cli.sdk.permission_prompt_tool = Some("stdio".into());
-        let process_env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        resolve(cli, cwd, &process_env).map(|launch| launch.agent).map_err(|e| format!("{e:#}"))
-    })
+        cli.resume = resume.map(|id| Some(id.to_owned()));
+        cli.continue_session = false;
+        let launch = resolve(cli, cwd, &process_env).map_err(|e| match e.downcast_ref::<config::ConfigError>() {
+            Some(config::ConfigError::MissingKey { .. }) => OpenError::NoKey(format!("{e:#}")),
+            _ => OpenError::Other(format!("{e:#}")),
+        })?;
+        Ok(launch.agent)
+    }
+
+    fn list(&self, cwd: Option<&Path>) -> Vec<session::list::SessionSummary> {
+        let home = config::cairn_home(&process_env);
+        let folder = cwd.map_or_else(|| home.clone(), Path::to_path_buf);
+        let store = Store { home, cwd: folder, git_branch: None, secrets: Default::default() };
+        session::list::sessions(&store, cwd.is_none())
+    }
+
+    fn missing_key(&self) -> Option<&'static str> {
+        let cli = Self::cli();
+        match config::resolve_provider(cli.provider, None, cli.base_url.as_deref(), &process_env) {
+            Err(config::ConfigError::MissingKey { var, .. }) => Some(var),
+            _ => None,
+        }
+    }
 }
 
 /// What the Agent SDKs' flags mean in terms of the others: `--input-format stream-json` is

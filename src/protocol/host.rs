@@ -20,6 +20,11 @@ pub enum HostRequest {
     /// Deliver a JSON-RPC message to the program's MCP server `server`; answer with
     /// `{"mcp_response": …}`.
     McpMessage { server: String, message: Value },
+    /// The text of a file as the host has it (an editor's buffer, unsaved changes
+    /// included); answer with `{"content": …}`.
+    ReadTextFile { path: std::path::PathBuf },
+    /// Write a file through the host; answer with anything but an error.
+    WriteTextFile { path: std::path::PathBuf, content: String },
 }
 
 /// The requests waiting for the host's answer.

@@ -125,6 +125,9 @@ pub enum ApprovalDecision {
     Deny {
         reason: Option<String>,
     },
+    /// Refuse, and refuse the same command (Bash) or tool for the rest of the session
+    /// without asking.
+    DenyForSession,
 }
 
 /// What the core tells its front ends.

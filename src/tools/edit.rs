@@ -298,7 +298,7 @@ impl Tool for Edit {
     async fn call(&self, input: EditInput, ctx: ToolContext) -> Result<ToolOutput, ToolError> {
         let spec =
             EditSpec { old_string: input.old_string, new_string: input.new_string, replace_all: input.replace_all };
-        edit_file(&ctx, &input.file_path, &[spec])
+        edit_file(&ctx, &input.file_path, &[spec]).await
     }
 }
 
@@ -327,7 +327,7 @@ impl Tool for MultiEdit {
         if input.edits.is_empty() {
             return Err(ToolError::Failed("edits is empty; give at least one edit.".into()));
         }
-        edit_file(&ctx, &input.file_path, &input.edits)
+        edit_file(&ctx, &input.file_path, &input.edits).await
     }
 }
 
@@ -347,14 +347,14 @@ fn preview_edits(ctx: &ToolContext, file_path: &str, edits: &[EditSpec]) -> Opti
 }
 
 /// Applies `edits` in order and writes the file once, or changes nothing.
-fn edit_file(ctx: &ToolContext, file_path: &str, edits: &[EditSpec]) -> Result<ToolOutput, ToolError> {
+async fn edit_file(ctx: &ToolContext, file_path: &str, edits: &[EditSpec]) -> Result<ToolOutput, ToolError> {
     let target = writable_target(ctx, file_path)?;
     let shown = ctx.show(&target);
-    let Some(bytes) = load_fresh(ctx, &target)? else {
+    let Some(bytes) = load_fresh(ctx, &target).await? else {
         if let [only] = edits
             && only.old_string.is_empty()
         {
-            save(ctx, &target, only.new_string.as_bytes())?;
+            save(ctx, &target, only.new_string.as_bytes()).await?;
             return Ok(ToolOutput::text(format!("Created {shown}.")));
         }
         let near = paths::near_names(&target);
@@ -391,7 +391,7 @@ fn edit_file(ctx: &ToolContext, file_path: &str, edits: &[EditSpec]) -> Result<T
         });
         content = applied.content;
     }
-    save(ctx, &target, content.as_bytes())?;
+    save(ctx, &target, content.as_bytes()).await?;
     let (first, last) = region.unwrap_or((1, 1));
     let mut message = format!("Edited {shown}.");
     for note in &notes {

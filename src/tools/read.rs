@@ -71,34 +71,10 @@ impl Tool for Read {
             start: input.offset.map_or(1, |o| o.max(1) as usize),
             limit: input.limit.map_or(DEFAULT_LIMIT, |l| l.max(1) as usize),
         };
-        let cancel = ctx.cancel.clone();
-        let reading = {
-            let path = path.clone();
-            tokio::task::spawn_blocking(move || scan_file(&path, window, meta.len(), &cancel))
-        };
-        // A named pipe with no writer would hold the read (and the turn) forever.
-        let pipe_wait = async {
-            if is_fifo {
-                tokio::time::sleep(FIFO_WAIT).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        };
-        let scan = tokio::select! {
-            scan = reading => scan.map_err(|e| ToolError::Failed(format!("Reading {shown} failed: {e}")))?,
-            () = ctx.cancel.cancelled() => {
-                if is_fifo {
-                    release_pipe(&path);
-                }
-                return Err(ToolError::Interrupted);
-            }
-            () = pipe_wait => {
-                release_pipe(&path);
-                return Err(ToolError::Failed(format!(
-                    "{shown} is a named pipe and nothing wrote to it within {} s; Read gives up on it.",
-                    FIFO_WAIT.as_secs()
-                )));
-            }
+        let scan = match read_from_host(&ctx, &path, is_fifo).await {
+            Some(Ok(text)) => scan_text(text.as_bytes(), window, &ctx.cancel),
+            Some(Err(e)) => return Err(ToolError::Failed(format!("Cannot read {shown} through the editor: {e}"))),
+            None => scan_disk(&ctx, &path, window, meta.len(), is_fifo).await?,
         };
         let scan = scan.map_err(|e| ToolError::Failed(format!("Cannot read {shown}: {e}")))?;
         match scan {
@@ -121,6 +97,62 @@ impl Tool for Read {
             }
         }
     }
+}
+
+/// The file's text as the editor has it, when files go through the editor (not for pipes
+/// or images, which it does not hold as text).
+async fn read_from_host(ctx: &ToolContext, path: &Path, is_fifo: bool) -> Option<Result<String, String>> {
+    if is_fifo || image_type(&head_of(path)).is_some() {
+        return None;
+    }
+    ctx.session.read_through_host(path).await
+}
+
+fn head_of(path: &Path) -> Vec<u8> {
+    let mut head = vec![0u8; 16];
+    let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
+    head.truncate(n);
+    head
+}
+
+/// Reads the file from disk, on a blocking thread, giving up on a named pipe nobody writes.
+async fn scan_disk(
+    ctx: &ToolContext,
+    path: &Path,
+    window: Window,
+    size: u64,
+    is_fifo: bool,
+) -> Result<std::io::Result<Scan>, ToolError> {
+    let shown = path.display().to_string();
+    let cancel = ctx.cancel.clone();
+    let reading = {
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || scan_file(&path, window, size, &cancel))
+    };
+    // A named pipe with no writer would hold the read (and the turn) forever.
+    let pipe_wait = async {
+        if is_fifo {
+            tokio::time::sleep(FIFO_WAIT).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    Ok(tokio::select! {
+        scan = reading => scan.map_err(|e| ToolError::Failed(format!("Reading {shown} failed: {e}")))?,
+        () = ctx.cancel.cancelled() => {
+            if is_fifo {
+                release_pipe(path);
+            }
+            return Err(ToolError::Interrupted);
+        }
+        () = pipe_wait => {
+            release_pipe(path);
+            return Err(ToolError::Failed(format!(
+                "{shown} is a named pipe and nothing wrote to it within {} s; Read gives up on it.",
+                FIFO_WAIT.as_secs()
+            )));
+        }
+    })
 }
 
 /// The error for a path that does not exist, with the names it was probably meant to be.

@@ -45,6 +45,8 @@ pub struct SessionState {
     /// The session's permission rules, for tools that read without naming each file to the
     /// gate (Grep, Glob, LS, attachments): they leave out what Read deny rules protect.
     policy: std::sync::OnceLock<Arc<Mutex<crate::permissions::PermissionPolicy>>>,
+    /// The host files are read and written through, when they are (an editor over ACP).
+    files: std::sync::OnceLock<Arc<crate::protocol::HostCalls>>,
 }
 
 /// Why a file may not be overwritten.
@@ -112,7 +114,30 @@ impl SessionState {
             events,
             web_cache: Mutex::new(HashMap::new()),
             policy: std::sync::OnceLock::new(),
+            files: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Reads and writes of text files go through the host from now on (once).
+    pub fn route_files(&self, host: Arc<crate::protocol::HostCalls>) {
+        let _ = self.files.set(host);
+    }
+
+    /// The text of `path` as the host has it; `None` when files are not routed.
+    pub async fn read_through_host(&self, path: &Path) -> Option<Result<String, String>> {
+        let host = self.files.get()?;
+        let request = crate::protocol::HostRequest::ReadTextFile { path: path.to_path_buf() };
+        let answer = host.ask(&self.events, request).await;
+        Some(answer.and_then(|v| {
+            v["content"].as_str().map(str::to_owned).ok_or_else(|| "the editor's answer had no content".to_owned())
+        }))
+    }
+
+    /// Writes `path` through the host; `None` when files are not routed.
+    pub async fn write_through_host(&self, path: &Path, content: &str) -> Option<Result<(), String>> {
+        let host = self.files.get()?;
+        let request = crate::protocol::HostRequest::WriteTextFile { path: path.to_path_buf(), content: content.into() };
+        Some(host.ask(&self.events, request).await.map(|_| ()))
     }
 
     /// Shares the session's permission rules with the tools (once).

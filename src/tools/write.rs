@@ -44,8 +44,8 @@ impl Tool for Write {
 
     async fn call(&self, input: WriteInput, ctx: ToolContext) -> Result<ToolOutput, ToolError> {
         let target = writable_target(&ctx, &input.file_path)?;
-        let old = load_fresh(&ctx, &target)?;
-        save(&ctx, &target, input.content.as_bytes())?;
+        let old = load_fresh(&ctx, &target).await?;
+        save(&ctx, &target, input.content.as_bytes()).await?;
         let shown = ctx.show(&target);
         let lines = input.content.lines().count();
         Ok(match old {
@@ -77,8 +77,8 @@ pub(super) fn writable_target(ctx: &ToolContext, file_path: &str) -> Result<Path
 
 /// The file's current bytes (`None` if it does not exist yet), provided the model has seen
 /// exactly this content.
-pub(super) fn load_fresh(ctx: &ToolContext, real: &Path) -> Result<Option<Vec<u8>>, ToolError> {
-    match std::fs::read(real) {
+pub(super) async fn load_fresh(ctx: &ToolContext, real: &Path) -> Result<Option<Vec<u8>>, ToolError> {
+    match read_current(ctx, real).await {
         Ok(bytes) => {
             ctx.session.check_fresh(real, &bytes).map_err(|why| ToolError::Failed(why.message(&ctx.show(real))))?;
             Ok(Some(bytes))
@@ -88,9 +88,32 @@ pub(super) fn load_fresh(ctx: &ToolContext, real: &Path) -> Result<Option<Vec<u8
     }
 }
 
+/// The file's bytes as they are now: the editor's buffer when files go through the editor
+/// (for a file that exists), the disk's otherwise.
+async fn read_current(ctx: &ToolContext, real: &Path) -> std::io::Result<Vec<u8>> {
+    if real.is_file()
+        && let Some(answer) = ctx.session.read_through_host(real).await
+    {
+        return answer.map(String::into_bytes).map_err(std::io::Error::other);
+    }
+    std::fs::read(real)
+}
+
+/// Writes `bytes` to `real` — through the editor when files go through it, else atomically
+/// to disk — and remembers the new content as seen.
+pub(super) async fn save(ctx: &ToolContext, real: &Path, bytes: &[u8]) -> Result<(), ToolError> {
+    let text = String::from_utf8_lossy(bytes);
+    if let Some(written) = ctx.session.write_through_host(real, &text).await {
+        written.map_err(|e| ToolError::Failed(format!("The editor could not write {}: {e}", real.display())))?;
+        ctx.session.remember(real, content_hash(bytes));
+        return Ok(());
+    }
+    save_to_disk(ctx, real, bytes)
+}
+
 /// Writes `bytes` to `real` atomically, keeping an existing file's permissions, creating
 /// missing folders, and remembering the new content as seen.
-pub(super) fn save(ctx: &ToolContext, real: &Path, bytes: &[u8]) -> Result<(), ToolError> {
+fn save_to_disk(ctx: &ToolContext, real: &Path, bytes: &[u8]) -> Result<(), ToolError> {
     let fail = |what: &str, e: std::io::Error| ToolError::Failed(format!("Could not {what} {}: {e}", real.display()));
     let dir = real.parent().ok_or_else(|| ToolError::Failed(format!("{} has no folder", real.display())))?;
     std::fs::create_dir_all(dir).map_err(|e| fail("create the folder for", e))?;

@@ -152,6 +152,7 @@ impl App {
                 ApprovalDecision::AllowForSession => "allowed for this session".to_owned(),
                 ApprovalDecision::Deny { reason: Some(r) } => format!("refused: {r}"),
                 ApprovalDecision::Deny { reason: None } => "refused".to_owned(),
+                ApprovalDecision::DenyForSession => "refused for this session".to_owned(),
             };
             let header = crate::ui::tui::cells::tool_header(&dialog.tool, &dialog.input, &self.cwd);
             self.notice(format!("{header} {choice}"));
