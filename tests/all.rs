@@ -6,6 +6,7 @@
 
 mod support;
 
+mod acp;
 mod architecture;
 mod asking;
 mod bad_input;

@@ -125,6 +125,9 @@ pub struct AgentConfig {
     /// Read, Write and Edit go through the front end's host (an editor's buffers, over
     /// ACP) instead of the disk.
     pub client_files: bool,
+    /// Nobody waits at a prompt (`-p`, an SDK, an editor): the first request waits a few
+    /// seconds for the MCP servers still starting.
+    pub headless: bool,
 }
 
 impl AgentConfig {
@@ -166,6 +169,7 @@ impl AgentConfig {
             output_schema: None,
             permission_prompt_tool: None,
             client_files: false,
+            headless: false,
         }
     }
 }
@@ -209,6 +213,7 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
         reload_settings: config.reload_settings,
         permission_prompt_tool: config.permission_prompt_tool,
         client_files: config.client_files,
+        headless: config.headless,
     };
     let services = Arc::new(Services::new(parts, catalog, mcp, sink.clone(), host_calls));
     let context = TurnContext {

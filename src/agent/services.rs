@@ -59,6 +59,9 @@ pub struct Services {
     /// Reads and writes of files go through the program driving the session (an editor's
     /// buffers, over ACP).
     pub client_files: bool,
+    /// Nobody waits at a prompt (`-p`, an SDK, an editor): the first request waits a few
+    /// seconds for the MCP servers still starting.
+    pub headless: bool,
 }
 
 /// The parts of [`Services`] a front end's configuration decides; the rest `spawn` builds.
@@ -77,6 +80,7 @@ pub struct ServiceParts {
     pub reload_settings: Option<SettingsReloader>,
     pub permission_prompt_tool: Option<(String, String)>,
     pub client_files: bool,
+    pub headless: bool,
 }
 
 impl Services {
@@ -105,6 +109,7 @@ impl Services {
             reload_settings: parts.reload_settings,
             permission_prompt_tool: parts.permission_prompt_tool,
             client_files: parts.client_files,
+            headless: parts.headless,
             events,
             host_calls,
         }

@@ -414,7 +414,7 @@ async fn request_response(
     // Headless, nobody is waiting at a prompt: the first request gets the servers that
     // start within a few seconds.
     if let Some(manager) = session.mcp()
-        && session.services.approval_mode == super::ApprovalMode::Refuse
+        && (session.services.headless || session.services.approval_mode == super::ApprovalMode::Refuse)
         && session.mcp_generation.is_none()
     {
         manager.settled(HEADLESS_MCP_WAIT).await;

@@ -114,12 +114,7 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
     defaults.prompt_spec = Some(spec);
     let agent = AgentConfig {
         permissions,
-        approvals: match front_end {
-            // `--permission-prompt-tool stdio`: the program on stdin answers the questions.
-            FrontEnd::Print { .. } if cli.sdk.permission_prompt_tool.is_some() => ApprovalMode::Ask,
-            FrontEnd::Print { .. } => ApprovalMode::Refuse,
-            FrontEnd::Tui(_) => ApprovalMode::Ask,
-        },
+        approvals: approval_mode(&cli, &front_end),
         retry: knobs.retry,
         max_turns: cli.max_turns,
         add_dirs,
@@ -139,12 +134,23 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
         fallback_model: cli.fallback_model.clone().or_else(|| settings.fallback_model.clone()),
         output_schema,
         permission_prompt_tool: cli.sdk.permission_prompt_tool.as_deref().and_then(prompt_tool),
+        headless: matches!(front_end, FrontEnd::Print { .. }),
         custom,
         mcp_servers: servers,
         reload_settings: Some(policy::settings_reloader(Arc::new(cli), locations, cwd, trusted)),
         ..defaults
     };
     Ok(Launch { agent, front_end })
+}
+
+/// Who answers the permission questions: the user in the TUI, the program on stdin with
+/// `--permission-prompt-tool stdio`; in `-p` otherwise, nobody (they are refused).
+fn approval_mode(cli: &Cli, front_end: &FrontEnd) -> ApprovalMode {
+    match front_end {
+        FrontEnd::Print { .. } if cli.sdk.permission_prompt_tool.is_some() => ApprovalMode::Ask,
+        FrontEnd::Print { .. } => ApprovalMode::Refuse,
+        FrontEnd::Tui(_) => ApprovalMode::Ask,
+    }
 }
 
 /// For `cairn acp`: each session's configuration, from the command line `cairn acp` was
