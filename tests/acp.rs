@@ -198,6 +198,32 @@ fn two_prompts_share_a_history_that_a_restarted_agent_lists_and_replays() {
 }
 
 #[test]
+fn an_image_reaches_the_model_and_compact_is_a_command_of_the_editor() {
+    let project = Project::claude_user();
+    let mock =
+        MockLlm::start(Scenario::new(vec![Step::text("One red pixel."), Step::text("The user showed a pixel.")]));
+    // A 1×1 PNG.
+    let pixel = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+    let steps = json!([
+        {"do": "initialize"}, {"do": "new"}, {"do": "prompt", "text": "what is this?", "image": pixel},
+        {"do": "prompt", "text": "/compact keep the colour"},
+    ]);
+    let seen = editor(&project, &mock, steps, &[]);
+    let first = &mock.requests()[0].body;
+    let sent = first["messages"].as_array().unwrap().last().unwrap()["content"].to_string();
+    assert!(sent.contains("\"image\"") && sent.contains(pixel), "{sent}");
+    let summary_request = mock.requests()[1].body["messages"].to_string();
+    assert!(summary_request.contains("keep the colour"), "{summary_request}");
+    let commands = updates(&seen).into_iter().find(|u| u["sessionUpdate"] == "available_commands_update").unwrap();
+    assert!(commands["availableCommands"].as_array().unwrap().iter().any(|c| c["name"] == "compact"));
+    assert!(said(&updates(&seen)).contains("Compacted the conversation"), "{seen:#?}");
+    assert_eq!(
+        of_kind(&seen, "prompted").iter().map(|p| p["stopReason"].clone()).collect::<Vec<_>>(),
+        ["end_turn", "end_turn"]
+    );
+}
+
+#[test]
 fn always_reject_refuses_the_same_command_without_asking_again() {
     let project = Project::claude_user();
     let mock = MockLlm::start(Scenario::new(vec![

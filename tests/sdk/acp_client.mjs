@@ -108,7 +108,10 @@ function show(update) {
 async function prompt(ctx, step) {
   let stopped = null;
   const done = ctx
-    .request(acp.methods.agent.session.prompt, { sessionId: session, prompt: [{ type: "text", text: step.text }] })
+    .request(acp.methods.agent.session.prompt, {
+      sessionId: session,
+      prompt: [{ type: "text", text: step.text }, ...(step.image ? [{ type: "image", mimeType: "image/png", data: step.image }] : [])],
+    })
     .then((r) => (stopped = r.stopReason), (e) => (stopped = `error: ${e.message}`));
   let cancelled = false;
   for (;;) {

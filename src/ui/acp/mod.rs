@@ -18,6 +18,7 @@
 //! connection's sender.
 
 mod client_fs;
+mod params;
 mod rpc;
 mod session;
 mod stdio;
@@ -31,9 +32,9 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::agent::{self, AgentConfig, AgentHandle};
-use crate::mcp::config::ServerConfig;
-use crate::protocol::{ApprovalDecision, Event, Op, UserInput};
+use crate::protocol::{ApprovalDecision, Event, Op};
 use crate::session::list::SessionSummary;
+use params::{client_servers, config_options, modes, prompt_input};
 use rpc::{Failure, invalid, no_session};
 use session::{ConnId, Live};
 pub use stdio::run_stdio;
@@ -397,6 +398,12 @@ impl Bridge {
             return self.respond(conn, &id, Err(busy));
         }
         let input = prompt_input(&params["prompt"]);
+        if let Some(instructions) = params::compact_command(&input) {
+            live.prompt = Some((conn, id));
+            live.compacting = true;
+            live.send(Op::Compact(instructions));
+            return;
+        }
         if input.content.is_empty() && input.attachments.is_empty() {
             return self.respond(conn, &id, Err(invalid("the prompt is empty")));
         }
@@ -466,6 +473,18 @@ impl Bridge {
                     self.respond(conn, &id, Ok(reply));
                 }
             }
+            Event::Compacted { .. } | Event::Error { .. } | Event::Notice { .. }
+                if self.sessions.get(session).is_some_and(|l| l.compacting) =>
+            {
+                for update in self.updates_of(session, event) {
+                    self.update(session, update);
+                }
+                let Some(live) = self.sessions.get_mut(session) else { return };
+                live.compacting = false;
+                if let Some((conn, id)) = live.prompt.take() {
+                    self.respond(conn, &id, Ok(json!({"stopReason": "end_turn"})));
+                }
+            }
             Event::TurnComplete(outcome) | Event::TurnAborted(outcome) => {
                 let Some(live) = self.sessions.get_mut(session) else { return };
                 for (id, _) in std::mem::take(&mut live.asking) {
@@ -513,7 +532,7 @@ impl Bridge {
             Event::SessionStarted(info) => {
                 live.model.clone_from(&info.model);
                 live.mode = info.permission_mode.as_str().to_owned();
-                let commands: Vec<Value> = info
+                let mut commands: Vec<Value> = info
                     .commands
                     .iter()
                     .map(|c| {
@@ -521,6 +540,7 @@ impl Bridge {
                         json!({"name": c.name, "description": c.description, "input": input})
                     })
                     .collect();
+                commands.push(params::COMPACT.clone());
                 vec![json!({"sessionUpdate": "available_commands_update", "availableCommands": commands})]
             }
             Event::SessionChanged(info) => {
@@ -544,6 +564,10 @@ impl Bridge {
             Event::Error { message } | Event::Notice { message } => {
                 chunk("agent_message_chunk", format!("\n\n> {message}\n\n"))
             }
+            Event::Compacted { pre_tokens, post_tokens, .. } => chunk(
+                "agent_message_chunk",
+                format!("Compacted the conversation: {pre_tokens} → {post_tokens} tokens."),
+            ),
             _ => Vec::new(),
         }
     }
@@ -594,98 +618,4 @@ fn no_key_message(var: &str) -> String {
         "No API key: set {var} in the environment the editor starts `cairn acp` with (in Zed, the agent server's \
          \"env\"), then try again."
     )
-}
-
-/// The permission modes, as ACP session modes.
-fn modes(current: &str) -> Value {
-    let mode = |id: &str, name: &str| json!({"id": id, "name": name});
-    json!({"currentModeId": current, "availableModes": [
-        mode("default", "Ask before changes"),
-        mode("acceptEdits", "Accept edits"),
-        mode("plan", "Plan mode"),
-        mode("bypassPermissions", "Bypass permissions"),
-    ]})
-}
-
-/// The model, as a session configuration option.
-fn config_options(current: &str) -> Value {
-    let mut choices: Vec<String> =
-        ["opus", "sonnet", "haiku"].iter().map(|a| crate::provider::models::lookup(a).id).collect();
-    if !choices.iter().any(|c| c == current) {
-        choices.insert(0, current.to_owned());
-    }
-    let options: Vec<Value> = choices.iter().map(|id| json!({"value": id, "name": id})).collect();
-    json!([{"id": "model", "name": "Model", "category": "model", "type": "select",
-            "currentValue": current, "options": options}])
-}
-
-/// The client's MCP servers (`session/new`'s `mcpServers`), as cairn's.
-fn client_servers(list: &Value) -> Result<Vec<ServerConfig>, Failure> {
-    use crate::mcp::config::{Scope, Transport};
-    let pairs = |v: &Value| -> std::collections::BTreeMap<String, String> {
-        v.as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|p| Some((p["name"].as_str()?.to_owned(), p["value"].as_str()?.to_owned())))
-            .collect()
-    };
-    let mut out = Vec::new();
-    for server in list.as_array().into_iter().flatten() {
-        let name = server["name"].as_str().ok_or_else(|| invalid("an MCP server without a name"))?.to_owned();
-        let transport = match (server["type"].as_str(), server["command"].as_str(), server["url"].as_str()) {
-            (Some("http"), _, Some(url)) => Transport::Http { url: url.to_owned(), headers: pairs(&server["headers"]) },
-            (None | Some("stdio"), Some(command), _) => Transport::Stdio {
-                command: command.to_owned(),
-                args: server["args"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|a| a.as_str().map(str::to_owned))
-                    .collect(),
-                env: pairs(&server["env"]),
-            },
-            (Some(other), ..) => {
-                return Err(invalid(format!(
-                    "MCP server {name}: transport {other:?} is not offered (stdio and http are)"
-                )));
-            }
-            _ => return Err(invalid(format!("MCP server {name}: needs a command or a url"))),
-        };
-        out.push(ServerConfig { name, transport, scope: Scope::Flag, timeout: crate::mcp::config::CALL_TIMEOUT });
-    }
-    Ok(out)
-}
-
-/// A prompt's content blocks as the core's: text, images, resources as their text, and
-/// links to local files as attachments (read with the Read tool, so they count as read).
-fn prompt_input(prompt: &Value) -> UserInput {
-    use crate::conversation::history::{ContentBlock, ImageSource};
-    let mut input = UserInput::default();
-    for block in prompt.as_array().into_iter().flatten() {
-        let field = |k: &str| block[k].as_str().unwrap_or_default();
-        match block["type"].as_str() {
-            Some("text") => input.content.push(ContentBlock::text(field("text"))),
-            Some("image") => input.content.push(ContentBlock::Image {
-                source: ImageSource {
-                    kind: "base64".into(),
-                    media_type: field("mimeType").into(),
-                    data: field("data").into(),
-                },
-            }),
-            Some("resource_link") => match field("uri").strip_prefix("file://") {
-                Some(path) if Path::new(path).is_absolute() => input.attachments.push(PathBuf::from(path)),
-                _ => input.content.push(ContentBlock::text(format!("@{}", field("uri")))),
-            },
-            Some("resource") => {
-                let resource = &block["resource"];
-                let text = resource["text"].as_str().unwrap_or_default();
-                input.content.push(ContentBlock::text(format!(
-                    "<file uri=\"{}\">\n{text}\n</file>",
-                    resource["uri"].as_str().unwrap_or("")
-                )));
-            }
-            _ => {}
-        }
-    }
-    input
 }

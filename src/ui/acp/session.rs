@@ -23,6 +23,8 @@ pub struct Live {
     pub prompt: Option<(ConnId, Value)>,
     /// The `session/load` request waiting for the replay: (connection, request id).
     pub loading: Option<(ConnId, Value)>,
+    /// The prompt waiting is `/compact`: it ends when the compaction does.
+    pub compacting: bool,
     pub mode: String,
     pub model: String,
     /// Calls announced and not finished yet: id → (tool, input).
@@ -41,6 +43,7 @@ impl Live {
             conn: Some(conn),
             prompt: None,
             loading: None,
+            compacting: false,
             mode,
             model,
             calls: HashMap::new(),
