@@ -31,7 +31,7 @@ fn main() {
 fn run(cli: Cli) -> Result<i32> {
     let process_env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let cwd = std::env::current_dir().context("the current directory is not readable")?;
-    if let Some(cairn::cli::Command::Acp { listen, allow_remote }) = cli.command {
+    if let Some(cairn::cli::Command::Acp { listen, allow_remote, .. }) = cli.command {
         let runtime =
             tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
         let sessions = Box::new(resolve::AcpSessions);

@@ -46,6 +46,10 @@ fn editor(project: &Project, mock: &MockLlm, steps: Value, env: &[(&str, &str)])
     let out = run(cmd);
     assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
     check_against_schema(&log);
+    // ACP_DEBUG=1: the messages both ways, for a failing test.
+    if std::env::var("ACP_DEBUG").is_ok() {
+        eprintln!("{}", std::fs::read_to_string(&log).unwrap());
+    }
     out.stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| json!({"unparsed": l}))).collect()
 }
 
@@ -100,6 +104,11 @@ fn check_against_schema(log: &Path) {
             (Some("session/request_permission"), ..) => check("RequestPermissionRequest", &message["params"], message),
             (Some("fs/read_text_file"), ..) => check("ReadTextFileRequest", &message["params"], message),
             (Some("fs/write_text_file"), ..) => check("WriteTextFileRequest", &message["params"], message),
+            (Some("terminal/create"), ..) => check("CreateTerminalRequest", &message["params"], message),
+            (Some("terminal/wait_for_exit"), ..) => check("WaitForTerminalExitRequest", &message["params"], message),
+            (Some("terminal/output"), ..) => check("TerminalOutputRequest", &message["params"], message),
+            (Some("terminal/release"), ..) => check("ReleaseTerminalRequest", &message["params"], message),
+            (Some("terminal/kill"), ..) => check("KillTerminalRequest", &message["params"], message),
             (Some(other), ..) => panic!("cairn sent a method clients do not know: {other}"),
             (None, Some(error), _) => check("Error", error, message),
             (None, None, Some(method)) => {
@@ -183,7 +192,13 @@ fn two_prompts_share_a_history_that_a_restarted_agent_lists_and_replays() {
     let replayed: Vec<&Value> = of_kind(&seen, "loaded")[0]["replayed"].as_array().unwrap().iter().collect();
     let kinds: Vec<&str> = replayed.iter().filter_map(|u| u["sessionUpdate"].as_str()).collect();
     let texts: Vec<&str> = replayed.iter().filter_map(|u| u["content"]["text"].as_str()).collect();
-    assert_eq!(texts, ["first", "One.", "second", "the second answer", "Two."], "{kinds:?}");
+    let file = find(project.home.path(), &format!("{}.jsonl", session.as_str().unwrap())).unwrap();
+    assert_eq!(
+        texts,
+        ["first", "One.", "second", "the second answer", "Two."],
+        "{kinds:?}\n{}",
+        std::fs::read_to_string(file).unwrap()
+    );
     let call = replayed.iter().find(|u| u["sessionUpdate"] == "tool_call_update").expect("the call, replayed");
     assert_eq!((&call["status"], &call["rawOutput"]), (&json!("completed"), &json!("hi")));
     // The third prompt continues the same conversation, on the model chosen in the editor.
@@ -294,6 +309,38 @@ fn the_editors_mcp_server_and_file_system_are_used() {
         "on disk\n",
         "the editor saves its buffer; cairn wrote nothing to disk"
     );
+}
+
+#[test]
+fn with_editor_terminal_commands_run_in_the_editors_terminal() {
+    let project = Project::claude_user();
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Bash", json!({"command": "echo from the editor; exit 3"})),
+        Step::text("It failed."),
+        Step::tool("Bash", json!({"command": "echo $$ > slow.pid; sleep 30"})),
+        Step::text("never"),
+    ]));
+    let steps = json!([
+        {"do": "initialize", "terminal": true}, {"do": "new"}, {"do": "set_mode", "mode": "bypassPermissions"},
+        {"do": "prompt", "text": "run it"}, {"do": "prompt", "text": "run the slow one", "cancel_when_file": "slow.pid"},
+    ]);
+    let seen = editor(&project, &mock, steps, &[("AGENT_ARGS", r#"["--editor-terminal"]"#)]);
+    let created = of_kind(&seen, "terminal_create");
+    assert_eq!(created[0]["args"], json!(["-c", "echo from the editor; exit 3"]), "{seen:#?}");
+    assert_eq!(created[0]["cwd"], json!(project.path().canonicalize().unwrap()));
+    let result = tool_results(&mock.requests()[1].body);
+    assert!(
+        result[0].1.contains("Exit code 3") && result[0].1.contains("from the editor") && result[0].2,
+        "{result:?}"
+    );
+    let shown = updates(&seen)
+        .into_iter()
+        .filter(|u| u["toolCallId"] == "toolu_mock_0_0" && u["content"][0]["type"] == "terminal")
+        .count();
+    assert!(shown >= 1, "the terminal is shown in the tool call: {seen:#?}");
+    // Cancelled: the editor is told to kill it.
+    assert_eq!(of_kind(&seen, "prompted")[1]["stopReason"], "cancelled");
+    assert_eq!(of_kind(&seen, "terminal_kill").len(), 1, "{seen:#?}");
 }
 
 /// `cairn acp --listen 127.0.0.1:0` for `project`; the child and the URL it printed.

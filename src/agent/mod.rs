@@ -125,6 +125,8 @@ pub struct AgentConfig {
     /// Read, Write and Edit go through the front end's host (an editor's buffers, over
     /// ACP) instead of the disk.
     pub client_files: bool,
+    /// Bash runs its commands in the front end's host (an editor's terminal, over ACP).
+    pub client_terminal: bool,
     /// Nobody waits at a prompt (`-p`, an SDK, an editor): the first request waits a few
     /// seconds for the MCP servers still starting.
     pub headless: bool,
@@ -169,6 +171,7 @@ impl AgentConfig {
             output_schema: None,
             permission_prompt_tool: None,
             client_files: false,
+            client_terminal: false,
             headless: false,
         }
     }
@@ -213,6 +216,7 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
         reload_settings: config.reload_settings,
         permission_prompt_tool: config.permission_prompt_tool,
         client_files: config.client_files,
+        client_terminal: config.client_terminal,
         headless: config.headless,
     };
     let services = Arc::new(Services::new(parts, catalog, mcp, sink.clone(), host_calls));
@@ -308,6 +312,9 @@ impl Session {
         tools.set_policy(Arc::clone(&services.permissions));
         if services.client_files {
             tools.route_files(Arc::clone(&services.host_calls));
+        }
+        if services.client_terminal {
+            tools.route_commands(Arc::clone(&services.host_calls));
         }
         Session {
             services,

@@ -59,6 +59,8 @@ pub struct Services {
     /// Reads and writes of files go through the program driving the session (an editor's
     /// buffers, over ACP).
     pub client_files: bool,
+    /// Commands run in the program driving the session (an editor's terminal, over ACP).
+    pub client_terminal: bool,
     /// Nobody waits at a prompt (`-p`, an SDK, an editor): the first request waits a few
     /// seconds for the MCP servers still starting.
     pub headless: bool,
@@ -80,6 +82,7 @@ pub struct ServiceParts {
     pub reload_settings: Option<SettingsReloader>,
     pub permission_prompt_tool: Option<(String, String)>,
     pub client_files: bool,
+    pub client_terminal: bool,
     pub headless: bool,
 }
 
@@ -109,6 +112,7 @@ impl Services {
             reload_settings: parts.reload_settings,
             permission_prompt_tool: parts.permission_prompt_tool,
             client_files: parts.client_files,
+            client_terminal: parts.client_terminal,
             headless: parts.headless,
             events,
             host_calls,

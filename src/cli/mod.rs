@@ -252,6 +252,10 @@ pub enum Command {
         /// Allow --listen on an address other than loopback.
         #[arg(long, requires = "listen")]
         allow_remote: bool,
+        /// Run commands in the editor's terminal when it offers one, where the user watches
+        /// them live (each command starts in the session's folder).
+        #[arg(long)]
+        editor_terminal: bool,
     },
     /// MCP servers: list, show, add and remove them.
     Mcp {

@@ -195,6 +195,11 @@ impl crate::ui::acp::Sessions for AcpSessions {
         session::list::sessions(&store, cwd.is_none())
     }
 
+    fn editor_terminal(&self) -> bool {
+        use clap::Parser;
+        matches!(Cli::parse_from(std::env::args_os()).command, Some(super::Command::Acp { editor_terminal: true, .. }))
+    }
+
     fn missing_key(&self) -> Option<&'static str> {
         let cli = Self::cli();
         match config::resolve_provider(cli.provider, None, cli.base_url.as_deref(), &process_env) {

@@ -25,6 +25,11 @@ pub enum HostRequest {
     ReadTextFile { path: std::path::PathBuf },
     /// Write a file through the host; answer with anything but an error.
     WriteTextFile { path: std::path::PathBuf, content: String },
+    /// Run a command in the host's terminal (an editor's, over ACP) for call `call_id`;
+    /// answer with `{"output", "exitCode", "signal", "truncated"}` once it has exited.
+    RunCommand { call_id: String, command: String, cwd: std::path::PathBuf, env: Vec<(String, String)> },
+    /// Stop the command call `call_id` runs in the host's terminal (interrupted, timed out).
+    KillCommand { call_id: String },
 }
 
 /// The requests waiting for the host's answer.

@@ -47,6 +47,8 @@ pub struct SessionState {
     policy: std::sync::OnceLock<Arc<Mutex<crate::permissions::PermissionPolicy>>>,
     /// The host files are read and written through, when they are (an editor over ACP).
     files: std::sync::OnceLock<Arc<crate::protocol::HostCalls>>,
+    /// The host commands run in, when they do (an editor's terminal over ACP).
+    terminal: std::sync::OnceLock<Arc<crate::protocol::HostCalls>>,
 }
 
 /// Why a file may not be overwritten.
@@ -115,6 +117,7 @@ impl SessionState {
             web_cache: Mutex::new(HashMap::new()),
             policy: std::sync::OnceLock::new(),
             files: std::sync::OnceLock::new(),
+            terminal: std::sync::OnceLock::new(),
         }
     }
 
@@ -138,6 +141,20 @@ impl SessionState {
         let host = self.files.get()?;
         let request = crate::protocol::HostRequest::WriteTextFile { path: path.to_path_buf(), content: content.into() };
         Some(host.ask(&self.events, request).await.map(|_| ()))
+    }
+
+    /// Commands run in the host's terminal from now on (once).
+    pub fn route_commands(&self, host: Arc<crate::protocol::HostCalls>) {
+        let _ = self.terminal.set(host);
+    }
+
+    /// Asks the host's terminal (`None`: commands are not routed); the request is sent at
+    /// once, the answer comes when the future is awaited.
+    pub fn ask_terminal(
+        &self,
+        request: crate::protocol::HostRequest,
+    ) -> Option<impl std::future::Future<Output = Result<serde_json::Value, String>> + Send + 'static> {
+        Some(self.terminal.get()?.ask(&self.events, request))
     }
 
     /// Shares the session's permission rules with the tools (once).

@@ -36,7 +36,8 @@ function open() {
     return { stream: createWebSocketStream(process.env.URL, { WebSocket, headers }), close: async () => {} };
   }
   if (!child) {
-    child = spawn(process.env.CAIRN, ["acp"], { stdio: ["pipe", "pipe", "inherit"] });
+    const extra = JSON.parse(process.env.AGENT_ARGS ?? "[]");
+    child = spawn(process.env.CAIRN, ["acp", ...extra], { stdio: ["pipe", "pipe", "inherit"] });
   }
   const proc = child;
   const stream = acp.ndJsonStream(Writable.toWeb(proc.stdin), Readable.toWeb(proc.stdout));
@@ -48,6 +49,8 @@ function logged(stream) {
   const tap = (from) =>
     new TransformStream({
       transform(message, controller) {
+        if (from === "agent" && message.method === "session/update") onWire += 1;
+        if (from === "agent" && message.id !== undefined && !message.method) answeredAt.set(message.id, onWire);
         if (process.env.LOG) appendFileSync(process.env.LOG, JSON.stringify({ from, message }) + "\n");
         controller.enqueue(message);
       },
@@ -57,7 +60,13 @@ function logged(stream) {
   return { readable: stream.readable.pipeThrough(tap("agent")), writable: out.writable };
 }
 
+// Updates seen on the wire, updates handled, and how many had been seen when each answer
+// came: the library may hand an answer over before the updates sent ahead of it.
+let onWire = 0;
+let handled = 0;
+const answeredAt = new Map();
 let asked = false;
+const terminals = new Map();
 let context = null;
 
 const app = acp
@@ -86,8 +95,34 @@ const app = acp
     buffers[params.path] = params.content;
     return {};
   })
+  .onRequest(acp.methods.client.terminal.create, async ({ params }) => {
+    const id = `term-${terminals.size + 1}`;
+    say({ kind: "terminal_create", id, command: params.command, args: params.args, cwd: params.cwd });
+    const env = Object.fromEntries((params.env ?? []).map((v) => [v.name, v.value]));
+    const proc = spawn(params.command, params.args ?? [], { cwd: params.cwd, env: { ...process.env, ...env }, detached: true });
+    const term = { proc, output: "", exit: null };
+    proc.stdout.on("data", (d) => (term.output += d));
+    proc.stderr.on("data", (d) => (term.output += d));
+    term.exited = new Promise((resolve) => proc.on("exit", (exitCode, signal) => resolve((term.exit = { exitCode, signal }))));
+    terminals.set(id, term);
+    return { terminalId: id };
+  })
+  .onRequest(acp.methods.client.terminal.waitForExit, async ({ params }) => terminals.get(params.terminalId).exited)
+  .onRequest(acp.methods.client.terminal.output, async ({ params }) => {
+    const term = terminals.get(params.terminalId);
+    return { output: term.output, truncated: false, exitStatus: term.exit };
+  })
+  .onRequest(acp.methods.client.terminal.release, async () => ({}))
+  .onRequest(acp.methods.client.terminal.kill, async ({ params }) => {
+    say({ kind: "terminal_kill", id: params.terminalId });
+    try {
+      process.kill(-terminals.get(params.terminalId).proc.pid, "SIGKILL");
+    } catch {}
+    return {};
+  })
   .onNotification(acp.methods.client.session.update, async ({ params }) => {
     inbox.push(params.update);
+    handled += 1;
     wake();
   });
 
@@ -157,7 +192,7 @@ async function run(ctx, step) {
       const fs = step.fs ? { readTextFile: true, writeTextFile: true } : {};
       const init = await request(acp.methods.agent.initialize, {
         protocolVersion: acp.PROTOCOL_VERSION,
-        clientCapabilities: { fs },
+        clientCapabilities: { fs, terminal: !!step.terminal },
       });
       say({ kind: "initialized", agent: init.agentInfo?.name, capabilities: init.agentCapabilities,
             authMethods: init.authMethods, ms: performance.now() - started });
@@ -178,6 +213,9 @@ async function run(ctx, step) {
       const loaded = await request(acp.methods.agent.session.load, {
         sessionId: step.session ?? session, cwd: process.env.PROJECT, mcpServers: [],
       });
+      // Every update sent before the answer is part of the replay.
+      const before = Math.max(...answeredAt.values());
+      while (handled < before) await new Promise((resolve) => setImmediate(resolve));
       const replayed = inbox.splice(0);
       say({ kind: "loaded", conn, replayed, modes: loaded.modes, requests: sent,
             ms: performance.now() - (globalThis.connectedAt ?? 0) });

@@ -10,6 +10,7 @@
 
 pub mod capture;
 pub mod shells;
+mod terminal;
 
 use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt;
@@ -124,6 +125,9 @@ impl Tool for Bash {
 
         let timeout =
             input.timeout.map_or(DEFAULT_TIMEOUT, Duration::from_millis).clamp(Duration::from_millis(1), MAX_TIMEOUT);
+        if let Some(ran) = terminal::run(&ctx, &input.command, timeout).await {
+            return ran;
+        }
         let cwd_file = tempfile::Builder::new()
             .prefix("cairn-cwd-")
             .tempfile()

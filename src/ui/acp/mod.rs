@@ -22,6 +22,7 @@ mod params;
 mod rpc;
 mod session;
 mod stdio;
+mod terminal;
 pub mod updates;
 mod ws;
 
@@ -49,6 +50,8 @@ pub trait Sessions: Send {
     fn list(&self, cwd: Option<&Path>) -> Vec<SessionSummary>;
     /// The variable to set when no API key is configured.
     fn missing_key(&self) -> Option<&'static str>;
+    /// Commands run in the editor's terminal when it offers one (`--editor-terminal`).
+    fn editor_terminal(&self) -> bool;
 }
 
 /// Why a session could not be opened.
@@ -88,12 +91,18 @@ enum Asked {
         session: String,
         id: String,
     },
+    /// A command in the editor's terminal, at some stage.
+    Terminal(terminal::Run),
+    /// An answer nothing waits for (a terminal released or killed).
+    Nothing,
 }
 
 struct Conn {
     out: mpsc::UnboundedSender<String>,
     /// The client offers `fs/read_text_file` and `fs/write_text_file`.
     fs: bool,
+    /// The client offers `terminal/*`.
+    terminal: bool,
 }
 
 struct Bridge {
@@ -121,7 +130,7 @@ async fn serve(config: Box<dyn Sessions>, mut inputs: mpsc::UnboundedReceiver<In
     loop {
         tokio::select! {
             input = inputs.recv() => match input {
-                Some(Input::Opened { conn, out }) => { bridge.conns.insert(conn, Conn { out, fs: false }); }
+                Some(Input::Opened { conn, out }) => { bridge.conns.insert(conn, Conn { out, fs: false, terminal: false }); }
                 Some(Input::Message { conn, text }) => bridge.message(conn, &text),
                 Some(Input::Closed { conn }) => {
                     bridge.closed(conn);
@@ -134,10 +143,17 @@ async fn serve(config: Box<dyn Sessions>, mut inputs: mpsc::UnboundedReceiver<In
             Some((session, event)) = events.recv() => bridge.event(&session, event),
         }
     }
-    for session in bridge.sessions.values() {
-        session.send(Op::Shutdown);
+    // Each core ends its turn and finishes writing its transcript before the process ends.
+    let mut ending = Vec::new();
+    for (_, live) in bridge.sessions.drain() {
+        live.send(Op::Shutdown);
+        ending.push(live.task);
     }
+    let _ = tokio::time::timeout(SHUTDOWN_WAIT, futures::future::join_all(ending)).await;
 }
+
+/// How long the sessions get to end when the client has gone.
+const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Bridge {
     fn send(&self, conn: ConnId, message: &Value) {
@@ -233,6 +249,7 @@ impl Bridge {
         let fs = &params["clientCapabilities"]["fs"];
         if let Some(c) = self.conns.get_mut(&conn) {
             c.fs = fs["readTextFile"] == true && fs["writeTextFile"] == true;
+            c.terminal = params["clientCapabilities"]["terminal"] == true;
         }
         let auth_methods: Vec<Value> = self
             .config
@@ -261,16 +278,17 @@ impl Bridge {
         if !cwd.is_absolute() || !cwd.is_dir() {
             return Err(invalid(format!("cwd {} is not an absolute path to a folder", cwd.display())));
         }
-        let fs = self.conns.get(&conn).is_some_and(|c| c.fs);
+        let (fs, terminal) = self.conns.get(&conn).map_or((false, false), |c| (c.fs, c.terminal));
         let mut config = self.config.open(cwd.clone(), resume).map_err(|e| match e {
             OpenError::NoKey(message) => Failure::new(-32000, message),
             OpenError::Other(message) => Failure::new(-32603, message),
         })?;
         config.mcp_servers.extend(client_servers(&params["mcpServers"])?);
         config.client_files = fs;
+        config.client_terminal = terminal && self.config.editor_terminal();
         let (session_id, model, mode) =
             (config.session_id.clone(), config.model.id.clone(), config.permissions.mode.as_str().to_owned());
-        let AgentHandle { ops, mut events, task: _ } = agent::spawn(config);
+        let AgentHandle { ops, mut events, task } = agent::spawn(config);
         let tx = self.events.clone();
         let id = session_id.clone();
         tokio::spawn(async move {
@@ -280,7 +298,7 @@ impl Bridge {
                 }
             }
         });
-        self.sessions.insert(session_id.clone(), Live::new(ops, cwd, conn, model, mode));
+        self.sessions.insert(session_id.clone(), Live::new(ops, task, cwd, conn, model, mode));
         Ok(session_id)
     }
 
@@ -306,7 +324,9 @@ impl Bridge {
                 }
             }
             Ok(other) => {
-                self.sessions.remove(&other).inspect(|l| l.send(Op::Shutdown));
+                if let Some(live) = self.sessions.remove(&other) {
+                    live.send(Op::Shutdown);
+                }
                 self.respond(conn, &id, Err(Failure::new(-32603, format!("session {name} could not be continued"))));
             }
             Err(failure) => self.respond(conn, &id, Err(failure)),
@@ -434,15 +454,16 @@ impl Bridge {
                 live.send(Op::ApprovalAnswer { call_id, decision });
             }
             Asked::Host { session, id: host_id } => {
-                let Some(live) = self.sessions.get(&session) else { return };
                 let answer = match (message.get("result"), message.get("error")) {
                     (Some(result), _) => Ok(result.clone()),
                     (None, error) => {
                         Err(error.and_then(|e| e["message"].as_str()).unwrap_or("the editor did not answer").to_owned())
                     }
                 };
-                live.send(Op::HostAnswer { id: host_id, answer });
+                self.answer_host(&session, host_id, answer);
             }
+            Asked::Terminal(run) => self.terminal_step(run, message),
+            Asked::Nothing => {}
         }
     }
 
@@ -526,7 +547,12 @@ impl Bridge {
             Event::ToolCallFinished { call_id, name, output } => {
                 let input = live.calls.remove(&call_id).map(|(_, input)| input).unwrap_or(Value::Null);
                 let text = output.text_content();
-                vec![updates::tool_finished(&call_id, &name, &input, &text, output.is_error, &live.cwd)]
+                let mut done = updates::tool_finished(&call_id, &name, &input, &text, output.is_error, &live.cwd);
+                // A command the editor ran stays shown as its terminal.
+                if let Some(terminal) = live.terminals.remove(&call_id) {
+                    done["content"] = json!([{"type": "terminal", "terminalId": terminal}]);
+                }
+                vec![done]
             }
             Event::TodosChanged { todos } => vec![updates::plan(&todos)],
             Event::SessionStarted(info) => {
@@ -602,6 +628,14 @@ impl Bridge {
     /// A request of the core for its host: a file read or write goes to the client; the
     /// rest have no host behind ACP.
     fn host_request(&mut self, session: &str, id: String, request: crate::protocol::HostRequest) {
+        use crate::protocol::HostRequest;
+        match &request {
+            HostRequest::RunCommand { call_id, command, cwd, env } => {
+                return self.run_command(session, id, call_id.clone(), command, &cwd.display().to_string(), env);
+            }
+            HostRequest::KillCommand { call_id } => return self.kill_command(session, id, call_id),
+            _ => {}
+        }
         let Some(live) = self.sessions.get(session) else { return };
         match (client_fs::call(session, &request), live.conn) {
             (Some((method, params)), Some(conn)) => {

@@ -16,6 +16,8 @@ pub type ConnId = u64;
 
 pub struct Live {
     pub ops: mpsc::UnboundedSender<Op>,
+    /// The core's task: done once the session has ended and its transcript is written.
+    pub task: tokio::task::JoinHandle<()>,
     pub cwd: PathBuf,
     /// The connection this session's updates go to (`None`: the client went away).
     pub conn: Option<ConnId>,
@@ -31,14 +33,24 @@ pub struct Live {
     pub calls: HashMap<String, (String, Value)>,
     /// Permission questions the client has not answered: our request id → its params.
     pub asking: Vec<(u64, Value)>,
+    /// Commands running in the editor's terminal: call id → terminal id.
+    pub terminals: HashMap<String, String>,
     /// Every update shown, in order; consecutive message chunks are joined.
     log: Vec<Value>,
 }
 
 impl Live {
-    pub fn new(ops: mpsc::UnboundedSender<Op>, cwd: PathBuf, conn: ConnId, model: String, mode: String) -> Live {
+    pub fn new(
+        ops: mpsc::UnboundedSender<Op>,
+        task: tokio::task::JoinHandle<()>,
+        cwd: PathBuf,
+        conn: ConnId,
+        model: String,
+        mode: String,
+    ) -> Live {
         Live {
             ops,
+            task,
             cwd,
             conn: Some(conn),
             prompt: None,
@@ -48,6 +60,7 @@ impl Live {
             model,
             calls: HashMap::new(),
             asking: Vec::new(),
+            terminals: HashMap::new(),
             log: Vec::new(),
         }
     }
@@ -93,7 +106,9 @@ mod tests {
     #[test]
     fn chunks_are_joined_and_calls_kept_apart() {
         let (ops, _rx) = mpsc::unbounded_channel();
-        let mut live = Live::new(ops, PathBuf::from("/p"), 0, "m".into(), "default".into());
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let task = runtime.spawn(async {});
+        let mut live = Live::new(ops, task, PathBuf::from("/p"), 0, "m".into(), "default".into());
         let chunk = |t: &str| json!({"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": t}});
         live.record(&chunk("Hel"));
         live.record(&chunk("lo"));

@@ -430,8 +430,11 @@ impl Host {
                     HostRequest::McpMessage { server, message } => {
                         json!({"subtype": "mcp_message", "server_name": server, "message": message})
                     }
-                    // Files go through the host only for ACP front ends.
-                    HostRequest::ReadTextFile { .. } | HostRequest::WriteTextFile { .. } => {
+                    // Files and commands go through the host only for ACP front ends.
+                    HostRequest::ReadTextFile { .. }
+                    | HostRequest::WriteTextFile { .. }
+                    | HostRequest::RunCommand { .. }
+                    | HostRequest::KillCommand { .. } => {
                         let _ = self.ops.send(Op::HostAnswer { id, answer: Err("no file host".into()) });
                         return;
                     }
