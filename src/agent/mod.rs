@@ -238,6 +238,7 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
         output_schema: config.output_schema,
     };
     let mut session = Session::new(services, context, session_id, transcript);
+    session.keep_checkpoints_in(&session.context.session_dir.clone());
     if with_task {
         let launcher = Arc::new(subagent::Launcher::new(&session));
         session.context.tools.register(subagent::Task { launcher: Arc::clone(&launcher) });
@@ -316,6 +317,7 @@ impl Session {
         if services.client_terminal {
             tools.route_commands(Arc::clone(&services.host_calls));
         }
+
         Session {
             services,
             context,
@@ -498,6 +500,21 @@ impl Session {
         }
     }
 
+    /// The checkpoints of the session whose folder is `dir`.
+    fn keep_checkpoints_in(&self, dir: &std::path::Path) {
+        let checkpoints = crate::tools::checkpoint::Checkpoints::open(&self.context.cwd, dir);
+        self.tools.keep_checkpoints(Arc::new(checkpoints));
+    }
+
+    /// The user's prompt just recorded starts a turn of checkpoints, under its uuid in the
+    /// transcript.
+    fn begin_checkpoint_turn(&self, label: &str) {
+        let Some(checkpoints) = self.tools.checkpoints() else { return };
+        let turn =
+            self.transcript.as_ref().and_then(Transcript::leaf).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        checkpoints.begin_turn(&turn, &crate::session::list::one_line(label));
+    }
+
     /// Writes to the transcript, if this session has one.
     fn record(&self, record: Record) {
         if let Some(transcript) = &self.transcript {
@@ -547,6 +564,7 @@ impl Session {
             state::lock(&self.services.permissions).mode = mode;
         }
         self.tools.set_spill_dir(session::sidecar_dir(&loaded.path).join("tool-results"));
+        self.keep_checkpoints_in(&session::sidecar_dir(&loaded.path));
         self.history = loaded.history;
         // The session was told the skills when it began.
         self.listing_sent = self.listing();
@@ -576,6 +594,7 @@ impl Session {
             match store.create(&id) {
                 Ok(transcript) => {
                     self.tools.set_spill_dir(session::sidecar_dir(transcript.path()).join("tool-results"));
+                    self.keep_checkpoints_in(&session::sidecar_dir(transcript.path()));
                     self.transcript = Some(transcript);
                 }
                 Err(e) => events.emit(Event::Error { message: format!("The new session will not be saved: {e}") }),

@@ -49,6 +49,7 @@ struct Parent {
     memory: MemoryPaths,
     reasoning: Preferences,
     max_output: Option<u32>,
+    checkpoints: Option<Arc<crate::tools::checkpoint::Checkpoints>>,
 }
 
 impl Parent {
@@ -64,6 +65,7 @@ impl Parent {
             memory: context.memory.clone(),
             reasoning: context.reasoning,
             max_output: context.max_output,
+            checkpoints: session.tools.checkpoints(),
         }
     }
 }
@@ -265,8 +267,14 @@ impl Launcher {
             output_schema: None,
         };
         let session_id = parent.session_id.clone();
+        let checkpoints = parent.checkpoints.clone();
         drop(parent);
-        Session::new(Arc::clone(&self.services), context, session_id, transcript)
+        let session = Session::new(Arc::clone(&self.services), context, session_id, transcript);
+        // A sub-agent's changes are the parent's turn's: one way back for both.
+        if let Some(checkpoints) = checkpoints {
+            session.tools.keep_checkpoints(checkpoints);
+        }
+        session
     }
 }
 

@@ -230,7 +230,9 @@ async fn submit(
     content.extend(hook_context.iter().map(|c| ContentBlock::text(context_block(c))));
     let mode = state::lock(&session.services.permissions).mode;
     session.record(Record::User { content: content.clone(), permission_mode: Some(mode), meta: false });
-    session.history.push(Message { role: Role::User, content });
+    let prompt = Message { role: Role::User, content };
+    session.begin_checkpoint_turn(&prompt.typed_text());
+    session.history.push(prompt);
 }
 
 /// A request that did not get an answer: an interrupt, a prompt too long for the window

@@ -135,6 +135,11 @@ impl Transcript {
         &self.session_id
     }
 
+    /// The uuid of the last entry written (the next one's parent).
+    pub fn leaf(&self) -> Option<String> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner).parent.clone()
+    }
+
     /// Writes the record's entries now (a failure is kept for [`Transcript::sync`]).
     pub fn record(&self, record: Record) {
         self.writer.lock().unwrap_or_else(PoisonError::into_inner).append(record);

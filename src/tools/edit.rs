@@ -354,7 +354,7 @@ async fn edit_file(ctx: &ToolContext, file_path: &str, edits: &[EditSpec]) -> Re
         if let [only] = edits
             && only.old_string.is_empty()
         {
-            save(ctx, &target, only.new_string.as_bytes()).await?;
+            save(ctx, &target, None, only.new_string.as_bytes(), "Edit").await?;
             return Ok(ToolOutput::text(format!("Created {shown}.")));
         }
         let near = paths::near_names(&target);
@@ -391,7 +391,7 @@ async fn edit_file(ctx: &ToolContext, file_path: &str, edits: &[EditSpec]) -> Re
         });
         content = applied.content;
     }
-    save(ctx, &target, content.as_bytes()).await?;
+    save(ctx, &target, Some(original.as_bytes()), content.as_bytes(), "Edit").await?;
     let (first, last) = region.unwrap_or((1, 1));
     let mut message = format!("Edited {shown}.");
     for note in &notes {

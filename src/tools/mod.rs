@@ -12,6 +12,7 @@
 
 pub mod ask;
 pub mod bash;
+pub mod checkpoint;
 pub mod diff;
 pub mod edit;
 pub mod glob;

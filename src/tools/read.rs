@@ -92,6 +92,14 @@ impl Tool for Read {
             Scan::Text(text) => {
                 if !is_fifo && let Ok(real) = path.canonicalize() {
                     ctx.session.remember(&real, text.hash);
+                    // What the model saw is kept: a command that changes it can be undone.
+                    if let Some(checkpoints) = ctx.session.checkpoints()
+                        && !ctx.session.routes_files()
+                        && meta.len() <= 4 << 20
+                        && let Ok(bytes) = std::fs::read(&real)
+                    {
+                        checkpoints.saw(&real, &bytes);
+                    }
                 }
                 Ok(render(&shown, &text, window))
             }

@@ -49,6 +49,8 @@ pub struct SessionState {
     files: std::sync::OnceLock<Arc<crate::protocol::HostCalls>>,
     /// The host commands run in, when they do (an editor's terminal over ACP).
     terminal: std::sync::OnceLock<Arc<crate::protocol::HostCalls>>,
+    /// The way back from the tools' changes to files.
+    checkpoints: Mutex<Option<Arc<super::checkpoint::Checkpoints>>>,
 }
 
 /// Why a file may not be overwritten.
@@ -118,12 +120,18 @@ impl SessionState {
             policy: std::sync::OnceLock::new(),
             files: std::sync::OnceLock::new(),
             terminal: std::sync::OnceLock::new(),
+            checkpoints: Mutex::new(None),
         }
     }
 
     /// Reads and writes of text files go through the host from now on (once).
     pub fn route_files(&self, host: Arc<crate::protocol::HostCalls>) {
         let _ = self.files.set(host);
+    }
+
+    /// Reads and writes go through the host.
+    pub fn routes_files(&self) -> bool {
+        self.files.get().is_some()
     }
 
     /// The text of `path` as the host has it; `None` when files are not routed.
@@ -141,6 +149,16 @@ impl SessionState {
         let host = self.files.get()?;
         let request = crate::protocol::HostRequest::WriteTextFile { path: path.to_path_buf(), content: content.into() };
         Some(host.ask(&self.events, request).await.map(|_| ()))
+    }
+
+    /// Checkpoints are kept in `checkpoints` from now on (a session continued or started
+    /// over keeps its own).
+    pub fn keep_checkpoints(&self, checkpoints: Arc<super::checkpoint::Checkpoints>) {
+        *lock(&self.checkpoints) = Some(checkpoints);
+    }
+
+    pub fn checkpoints(&self) -> Option<Arc<super::checkpoint::Checkpoints>> {
+        lock(&self.checkpoints).clone()
     }
 
     /// Commands run in the host's terminal from now on (once).

@@ -45,7 +45,7 @@ impl Tool for Write {
     async fn call(&self, input: WriteInput, ctx: ToolContext) -> Result<ToolOutput, ToolError> {
         let target = writable_target(&ctx, &input.file_path)?;
         let old = load_fresh(&ctx, &target).await?;
-        save(&ctx, &target, input.content.as_bytes()).await?;
+        save(&ctx, &target, old.as_deref(), input.content.as_bytes(), Self::NAME).await?;
         let shown = ctx.show(&target);
         let lines = input.content.lines().count();
         Ok(match old {
@@ -99,16 +99,32 @@ async fn read_current(ctx: &ToolContext, real: &Path) -> std::io::Result<Vec<u8>
     std::fs::read(real)
 }
 
-/// Writes `bytes` to `real` — through the editor when files go through it, else atomically
-/// to disk — and remembers the new content as seen.
-pub(super) async fn save(ctx: &ToolContext, real: &Path, bytes: &[u8]) -> Result<(), ToolError> {
+/// Writes `bytes` over `old` (`None`: a new file) at `real` for `tool` — checkpointed first,
+/// so the change can be undone; through the editor when files go through it, else
+/// atomically to disk — and remembers the new content as seen. A checkpoint that cannot be
+/// written stops the change.
+pub(super) async fn save(
+    ctx: &ToolContext,
+    real: &Path,
+    old: Option<&[u8]>,
+    bytes: &[u8],
+    tool: &str,
+) -> Result<(), ToolError> {
+    let checkpoint = match ctx.session.checkpoints() {
+        Some(checkpoints) => Some(checkpoints.before_write(real, old, bytes, tool).map_err(ToolError::Failed)?),
+        None => None,
+    };
     let text = String::from_utf8_lossy(bytes);
-    if let Some(written) = ctx.session.write_through_host(real, &text).await {
-        written.map_err(|e| ToolError::Failed(format!("The editor could not write {}: {e}", real.display())))?;
-        ctx.session.remember(real, content_hash(bytes));
-        return Ok(());
+    let written = match ctx.session.write_through_host(real, &text).await {
+        Some(written) => written
+            .map(|()| ctx.session.remember(real, content_hash(bytes)))
+            .map_err(|e| ToolError::Failed(format!("The editor could not write {}: {e}", real.display()))),
+        None => save_to_disk(ctx, real, bytes),
+    };
+    if let (Some(id), Some(checkpoints)) = (checkpoint, ctx.session.checkpoints()) {
+        checkpoints.after_write(&id, real, written.is_ok());
     }
-    save_to_disk(ctx, real, bytes)
+    written
 }
 
 /// Writes `bytes` to `real` atomically, keeping an existing file's permissions, creating

@@ -125,72 +125,106 @@ impl Tool for Bash {
 
         let timeout =
             input.timeout.map_or(DEFAULT_TIMEOUT, Duration::from_millis).clamp(Duration::from_millis(1), MAX_TIMEOUT);
-        if let Some(ran) = terminal::run(&ctx, &input.command, timeout).await {
-            return ran;
-        }
-        let cwd_file = tempfile::Builder::new()
-            .prefix("cairn-cwd-")
-            .tempfile()
-            .map_err(|e| ToolError::Failed(format!("Could not create a temporary file: {e}")))?;
-        let (reader, writer) =
-            std::io::pipe().map_err(|e| ToolError::Failed(format!("Could not create a pipe: {e}")))?;
-        let writer_err = writer.try_clone().map_err(|e| ToolError::Failed(format!("Could not create a pipe: {e}")))?;
-        let mut command = shell_command(WRAPPER, &cwd, session);
-        command.arg("cairn-bash").arg(cwd_file.path()).arg(&input.command).stdout(writer).stderr(writer_err);
-        let mut child = command.spawn().map_err(|e| ToolError::Failed(format!("Could not start bash: {e}")))?;
-        // Our copies of the pipe's write end must close, or the reader never sees the end.
-        drop(command);
-        let group = ProcessGroup::new(child.id(), Arc::clone(&session.shells));
-        let spill = session.spill_path(&ctx.call_id, ".txt");
-        let capture = Arc::new(Mutex::new(Capture::new(spill, session.secrets.clone())));
-        let reading = read_pipe(reader.into(), Arc::clone(&capture));
+        let before = match session.checkpoints() {
+            Some(checkpoints) => tokio::task::spawn_blocking(move || checkpoints.scan()).await.ok().flatten(),
+            None => None,
+        };
+        let ran = match terminal::run(&ctx, &input.command, timeout).await {
+            Some(ran) => ran,
+            None => run_here(&input, &ctx, &cwd, timeout).await,
+        };
+        let (Some(before), Some(checkpoints)) = (before, session.checkpoints()) else { return ran };
+        let lost =
+            tokio::task::spawn_blocking(move || checkpoints.after_command(&before, "Bash")).await.unwrap_or_default();
+        ran.map(|output| with_lost_note(output, &lost, &cwd))
+    }
+}
 
-        let ending = tokio::select! {
-            status = child.wait() => match status {
-                Ok(status) => Ending::Exited(status),
-                Err(e) => return Err(ToolError::Failed(format!("Waiting for the command failed: {e}"))),
-            },
-            () = tokio::time::sleep(timeout) => Ending::TimedOut,
-            () = ctx.cancel.cancelled() => Ending::Interrupted,
-        };
-        let mut leftovers = false;
-        match ending {
-            // Done: what it left running in the background (`sleep 60 &`, `nohup … &`) is
-            // stopped too; background work belongs to run_in_background.
-            Ending::Exited(_) => leftovers = group.stop_leftovers(),
-            Ending::TimedOut | Ending::Interrupted => {
-                // TERM first so the command can clean up; KILL whatever is left once it has
-                // exited or the grace period is over.
-                group.signal(Signal::TERM);
-                let _ = tokio::time::timeout(KILL_GRACE, child.wait()).await;
-                group.signal(Signal::KILL);
-                let _ = child.wait().await;
-            }
+/// Runs the command in cairn's own shell.
+async fn run_here(
+    input: &BashInput,
+    ctx: &ToolContext,
+    cwd: &Path,
+    timeout: Duration,
+) -> Result<ToolOutput, ToolError> {
+    let session = &ctx.session;
+    let cwd_file = tempfile::Builder::new()
+        .prefix("cairn-cwd-")
+        .tempfile()
+        .map_err(|e| ToolError::Failed(format!("Could not create a temporary file: {e}")))?;
+    let (reader, writer) = std::io::pipe().map_err(|e| ToolError::Failed(format!("Could not create a pipe: {e}")))?;
+    let writer_err = writer.try_clone().map_err(|e| ToolError::Failed(format!("Could not create a pipe: {e}")))?;
+    let mut command = shell_command(WRAPPER, cwd, session);
+    command.arg("cairn-bash").arg(cwd_file.path()).arg(&input.command).stdout(writer).stderr(writer_err);
+    let mut child = command.spawn().map_err(|e| ToolError::Failed(format!("Could not start bash: {e}")))?;
+    // Our copies of the pipe's write end must close, or the reader never sees the end.
+    drop(command);
+    let group = ProcessGroup::new(child.id(), Arc::clone(&session.shells));
+    let spill = session.spill_path(&ctx.call_id, ".txt");
+    let capture = Arc::new(Mutex::new(Capture::new(spill, session.secrets.clone())));
+    let reading = read_pipe(reader.into(), Arc::clone(&capture));
+
+    let ending = tokio::select! {
+        status = child.wait() => match status {
+            Ok(status) => Ending::Exited(status),
+            Err(e) => return Err(ToolError::Failed(format!("Waiting for the command failed: {e}"))),
+        },
+        () = tokio::time::sleep(timeout) => Ending::TimedOut,
+        () = ctx.cancel.cancelled() => Ending::Interrupted,
+    };
+    let mut leftovers = false;
+    match ending {
+        // Done: what it left running in the background (`sleep 60 &`, `nohup … &`) is
+        // stopped too; background work belongs to run_in_background.
+        Ending::Exited(_) => leftovers = group.stop_leftovers(),
+        Ending::TimedOut | Ending::Interrupted => {
+            // TERM first so the command can clean up; KILL whatever is left once it has
+            // exited or the grace period is over.
+            group.signal(Signal::TERM);
+            let _ = tokio::time::timeout(KILL_GRACE, child.wait()).await;
+            group.signal(Signal::KILL);
+            let _ = child.wait().await;
         }
-        if let Some(task) = reading {
-            let abort = task.abort_handle();
-            if tokio::time::timeout(PIPE_GRACE, task).await.is_err() {
-                abort.abort();
-            }
+    }
+    if let Some(task) = reading {
+        let abort = task.abort_handle();
+        if tokio::time::timeout(PIPE_GRACE, task).await.is_err() {
+            abort.abort();
         }
-        let captured =
-            std::mem::replace(&mut *lock(&capture), Capture::new(PathBuf::new(), Secrets::default())).finish();
-        let cwd_note = match (&ending, std::fs::read_to_string(cwd_file.path())) {
-            (Ending::Exited(_), Ok(dir)) if !dir.trim().is_empty() && Path::new(dir.trim()) != cwd => {
-                session.set_cwd(dir.trim().into())
-            }
-            _ => None,
-        };
-        let mut output = report(&ending, captured, timeout, cwd_note, &session.cwd());
-        if leftovers
-            && let Some(crate::conversation::history::ToolResultContent::Text { text }) = output.content.first_mut()
-        {
-            text.push_str(
+    }
+    let captured = std::mem::replace(&mut *lock(&capture), Capture::new(PathBuf::new(), Secrets::default())).finish();
+    let cwd_note = match (&ending, std::fs::read_to_string(cwd_file.path())) {
+        (Ending::Exited(_), Ok(dir)) if !dir.trim().is_empty() && Path::new(dir.trim()) != cwd => {
+            session.set_cwd(dir.trim().into())
+        }
+        _ => None,
+    };
+    let mut output = report(&ending, captured, timeout, cwd_note, &session.cwd());
+    if leftovers
+        && let Some(crate::conversation::history::ToolResultContent::Text { text }) = output.content.first_mut()
+    {
+        text.push_str(
                 "\n(Processes the command left running were stopped when it ended. To keep a server or watcher running, use run_in_background.)",
             );
-        }
-        Ok(output)
     }
+    Ok(output)
+}
+
+/// Tells the model which of the files the command changed cairn cannot bring back.
+fn with_lost_note(mut output: ToolOutput, lost: &[PathBuf], cwd: &Path) -> ToolOutput {
+    if lost.is_empty() {
+        return output;
+    }
+    let shown: Vec<String> = lost.iter().take(10).map(|p| super::paths::display(p, cwd)).collect();
+    let more = if lost.len() > 10 { format!(" and {} more", lost.len() - 10) } else { String::new() };
+    if let Some(crate::conversation::history::ToolResultContent::Text { text }) = output.content.first_mut() {
+        text.push_str(&format!(
+            "\n(The command changed {}{more}, whose earlier content cairn never saw and git's index does not hold: \
+             /rewind cannot bring it back.)",
+            shown.join(", ")
+        ));
+    }
+    output
 }
 
 /// Reads the merged stdout/stderr pipe into the capture until it closes.
