@@ -46,6 +46,9 @@ fn run(cli: Cli) -> Result<i32> {
         runtime.shutdown_background();
         return Ok(code);
     }
+    if cli.rewind_files.is_some() {
+        return commands::rewind_files(&cli, cwd, &process_env);
+    }
     if let Some(command) = &cli.command {
         return commands::run(command, &cli, cwd, &process_env);
     }

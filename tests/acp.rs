@@ -511,6 +511,40 @@ fn bad_input_gets_protocol_errors_and_a_client_gone_mid_question_loses_nothing()
 }
 
 #[test]
+fn a_failed_turn_is_an_error_and_odd_requests_are_refused_without_harm() {
+    use crate::support::mock_llm::Fault;
+    let project = Project::claude_user();
+    let unauthorized = Fault::Http {
+        status: 401,
+        retry_after: None,
+        retry_after_ms: None,
+        should_retry: None,
+        error_type: Some("authentication_error".into()),
+        message: Some("invalid x-api-key".into()),
+    };
+    let mock = MockLlm::start(Scenario::new(vec![Step::fault(unauthorized)]));
+    let mut acp = ByHand::start(&project, &mock, true);
+    acp.call(1, "initialize", json!({"protocolVersion": 1}));
+    // A line that is not UTF-8 is a parse error; the agent goes on.
+    acp.stdin.write_all(b"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"x\xff\"}\n").unwrap();
+    assert_eq!(acp.until(|_| true)["error"]["code"], -32700);
+    let created = acp.call(3, "session/new", json!({"cwd": project.path(), "mcpServers": []}));
+    let session = created["result"]["sessionId"].as_str().unwrap().to_owned();
+    // Loading by a path (which would name the live session's file) is refused.
+    let transcript = find(project.home.path(), &format!("{session}.jsonl")).unwrap_or_default();
+    let by_path =
+        acp.call(4, "session/load", json!({"sessionId": transcript, "cwd": project.path(), "mcpServers": []}));
+    assert_eq!(by_path["error"]["code"], -32602, "{by_path}");
+    let prompt = json!({"sessionId": session, "prompt": [{"type": "text", "text": "hi"}]});
+    let failed = acp.call(5, "session/prompt", prompt.clone());
+    assert!(failed["error"]["message"].as_str().unwrap().contains("invalid x-api-key"), "{failed}");
+    // The session is still there, and closes.
+    assert_eq!(acp.call(6, "session/close", json!({"sessionId": session}))["result"], json!({}));
+    assert!(acp.call(7, "session/prompt", prompt)["error"].is_object());
+    let _ = acp.child.kill();
+}
+
+#[test]
 fn without_a_key_the_client_is_told_how_to_authenticate() {
     let project = Project::claude_user();
     let mock = MockLlm::start(Scenario::new(vec![]));

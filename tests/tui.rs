@@ -77,9 +77,18 @@ impl Tmux {
     }
 
     fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        self.wait_in(what, done, Self::screen)
+    }
+
+    /// As [`Tmux::wait_for`], over the scrollback too (what scrolled off still counts).
+    fn wait_in_history(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        self.wait_in(what, done, Self::history)
+    }
+
+    fn wait_in(&self, what: &str, done: impl Fn(&str) -> bool, read: fn(&Self) -> String) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let screen = self.screen();
+            let screen = read(self);
             if done(&screen) {
                 return screen;
             }
@@ -567,7 +576,7 @@ fn mcp_servers_start_in_the_background_and_mcp_shows_them() {
     tmux.type_text("/mcp reconnect everything");
     tmux.keys(&["Enter"]);
     tmux.wait_for_text("Reconnecting everything");
-    tmux.wait_for("the server to be ready again", |s| s.matches("MCP server everything is ready").count() >= 2);
+    tmux.wait_in_history("the server to be ready again", |s| s.matches("MCP server everything is ready").count() >= 2);
     quit_and_check_the_terminal(&tmux);
     // The server that never answered was stopped with cairn.
     let left = std::process::Command::new("pgrep").args(["-fx", "sleep 1000"]).output().unwrap();

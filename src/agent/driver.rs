@@ -31,6 +31,8 @@ enum Pending {
     Clear,
     Resume(String),
     Compact(Option<String>),
+    Rewind { to: String, scope: crate::protocol::RewindScope, overwrite: bool },
+    Fork(Option<String>),
 }
 
 impl Pending {
@@ -45,6 +47,8 @@ impl Pending {
             Op::Clear => Pending::Clear,
             Op::Resume(key) => Pending::Resume(key),
             Op::Compact(instructions) => Pending::Compact(instructions),
+            Op::Rewind { to, scope, overwrite } => Pending::Rewind { to, scope, overwrite },
+            Op::Fork { at } => Pending::Fork(at),
             other => return Err(other),
         })
     }
@@ -129,12 +133,23 @@ async fn between_turns(session: &mut Session, op: Op, events: &EventSink) {
         Op::Remember(note) => session.remember(&note, events),
         Op::Rename(title) => session.rename(title, events).await,
         Op::Query(query) => session.answer(query, events),
-        Op::SetPermissionMode(mode) => {
-            state::lock(&session.services.permissions).mode = mode;
+        Op::SetPermissionMode(mode) if set_mode(&session.services, mode, events) => {
             events.emit(Event::SessionChanged(session.info()));
         }
         _ => {}
     }
+}
+
+/// Changes the permission mode, unless a setting turned that mode off; whether it changed.
+fn set_mode(services: &super::Services, mode: crate::permissions::PermissionMode, events: &EventSink) -> bool {
+    let mut policy = state::lock(&services.permissions);
+    if mode == crate::permissions::PermissionMode::BypassPermissions && policy.bypass_disabled {
+        let message = "bypassPermissions mode is turned off by a setting (permissions.disableBypassPermissionsMode)";
+        events.emit(Event::Error { message: message.into() });
+        return false;
+    }
+    policy.mode = mode;
+    true
 }
 
 /// Work that waited for the turn (a user turn aside).
@@ -170,6 +185,8 @@ async fn apply(session: &mut Session, pending: Pending, events: &EventSink) {
                 events.emit(Event::Error { message: e.message() });
             }
         }
+        Pending::Rewind { to, scope, overwrite } => session.rewind(&to, scope, overwrite, events),
+        Pending::Fork(at) => session.fork(at.as_deref(), events),
     }
 }
 
@@ -207,10 +224,7 @@ async fn listen_while(
             Op::HostAnswer { id, answer } => services.host_calls.answer(&id, answer),
             Op::RegisterHooks(registered) => host::register(&services, &registered, events),
             Op::AddAgents(agents) => host::add_agents(&services, agents),
-            Op::SetPermissionMode(mode) => {
-                state::lock(&services.permissions).mode = mode;
-                meanwhile.changed = true;
-            }
+            Op::SetPermissionMode(mode) => meanwhile.changed |= set_mode(&services, mode, events),
             Op::Reload(changed) => meanwhile.reloads.extend(changed),
             Op::Remember(note) => meanwhile.notes.push(note),
             Op::Query(query) => queries::answer_query(&services, &cwd, query, events),
@@ -235,7 +249,9 @@ async fn listen_while(
             | Op::SetThinkingBudget(_)
             | Op::Clear
             | Op::Resume(_)
-            | Op::Compact(_) => {}
+            | Op::Compact(_)
+            | Op::Rewind { .. }
+            | Op::Fork { .. } => {}
         }
     }
 }

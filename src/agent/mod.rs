@@ -25,6 +25,7 @@ mod invoke;
 mod live;
 pub mod prompt;
 mod queries;
+mod rewind;
 mod services;
 mod structured;
 mod subagent;
@@ -288,6 +289,8 @@ struct Session {
     ops: Option<mpsc::WeakUnboundedSender<Op>>,
     /// The MCP tools on offer are those of this generation of the servers' state.
     mcp_generation: Option<u64>,
+    /// The prompts sent in this process, for `/rewind`.
+    prompt_marks: Vec<rewind::PromptMark>,
 }
 
 impl Session {
@@ -317,7 +320,6 @@ impl Session {
         if services.client_terminal {
             tools.route_commands(Arc::clone(&services.host_calls));
         }
-
         Session {
             services,
             context,
@@ -340,6 +342,7 @@ impl Session {
             _watcher: None,
             ops: None,
             mcp_generation: None,
+            prompt_marks: Vec::new(),
         }
     }
 
@@ -508,11 +511,14 @@ impl Session {
 
     /// The user's prompt just recorded starts a turn of checkpoints, under its uuid in the
     /// transcript.
-    fn begin_checkpoint_turn(&self, label: &str) {
-        let Some(checkpoints) = self.tools.checkpoints() else { return };
+    fn begin_checkpoint_turn(&mut self, text: &str) {
         let turn =
             self.transcript.as_ref().and_then(Transcript::leaf).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        checkpoints.begin_turn(&turn, &crate::session::list::one_line(label));
+        if let Some(checkpoints) = self.tools.checkpoints() {
+            checkpoints.begin_turn(&turn, &crate::session::list::one_line(text));
+        }
+        let mark = rewind::PromptMark { id: turn, history_len: self.history.len(), text: text.to_owned() };
+        self.prompt_marks.push(mark);
     }
 
     /// Writes to the transcript, if this session has one.

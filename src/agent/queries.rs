@@ -17,6 +17,7 @@ impl Session {
         match query {
             Query::Context => events.emit(Event::Answer(Answer::Context(self.context_usage()))),
             Query::Memory { open } => self.answer_memory(open.as_deref(), events),
+            Query::RewindPoints => events.emit(Event::Answer(Answer::RewindPoints(self.rewind_points()))),
             Query::OutputStyles => {
                 let (styles, _) = output_styles::list(&self.services.custom);
                 let styles = styles.into_iter().map(|s| (s.name, s.description)).collect();
@@ -106,7 +107,7 @@ pub(super) fn answer_query(services: &Services, project: &Path, query: Query, ev
             }
             _ => Answer::McpUnknown { name },
         },
-        Query::Context | Query::Memory { .. } | Query::OutputStyles => Answer::Busy,
+        Query::Context | Query::Memory { .. } | Query::OutputStyles | Query::RewindPoints => Answer::Busy,
     };
     events.emit(Event::Answer(answer));
 }

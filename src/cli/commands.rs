@@ -38,6 +38,29 @@ pub fn run(command: &Command, cli: &Cli, cwd: std::path::PathBuf, process_env: s
     }
 }
 
+/// `--resume ID --rewind-files UUID`: the files back to how they were when that prompt was
+/// sent; what was done on stdout. Exit code 1 when some file could not be brought back or
+/// was left because someone else changed it.
+pub fn rewind_files(cli: &Cli, cwd: std::path::PathBuf, process_env: super::resolve::Env) -> Result<i32> {
+    let Some(Some(key)) = &cli.resume else {
+        anyhow::bail!("--rewind-files needs the session: --resume <id> --rewind-files <message uuid>");
+    };
+    let to = cli.rewind_files.as_deref().unwrap_or_default();
+    let home = crate::config::cairn_home(&process_env);
+    let store = Store { home, cwd: cwd.clone(), git_branch: None, secrets: Secrets::default() };
+    let path = store.find(key)?;
+    let checkpoints = crate::tools::checkpoint::Checkpoints::open(&cwd, &session::sidecar_dir(&path));
+    let Some(plan) = checkpoints.plan_rewind(to) else {
+        anyhow::bail!("no prompt {to} with checkpoints in session {key} (prompts are listed by /rewind in the TUI)");
+    };
+    let report = checkpoints.apply(&plan, false, &format!("--rewind-files {to}"));
+    println!("{}", report.summary());
+    for path in &report.kept {
+        println!("left as it is (changed by someone else since): {}", path.display());
+    }
+    Ok(i32::from(!(report.failed.is_empty() && report.lost.is_empty() && report.kept.is_empty())))
+}
+
 /// `cairn mcp …`.
 fn mcp_command(action: &McpAction, sources: &Sources, env: &impl Fn(&str) -> Option<String>) -> Result<i32> {
     use crate::mcp::cli;

@@ -129,6 +129,16 @@ pub struct Cli {
     #[arg(long)]
     pub fork_session: bool,
 
+    /// With --resume: continue from this message (its uuid in the transcript) instead of
+    /// the last one; with --fork-session the original is left as it was.
+    #[arg(long, value_name = "UUID")]
+    pub resume_session_at: Option<String>,
+
+    /// With --resume: bring the files back to how they were when this prompt (its uuid) was
+    /// sent, print what was done, and exit. Files changed by someone else since are left.
+    #[arg(long, value_name = "UUID")]
+    pub rewind_files: Option<String>,
+
     /// Use this session id (a UUID) for a new session (or a fork).
     #[arg(long)]
     pub session_id: Option<uuid::Uuid>,

@@ -76,6 +76,7 @@ pub fn permission_policy(
     let anchors =
         Anchors { settings_dir: cwd.to_path_buf(), project_dir: cwd.to_path_buf(), home: env("HOME").map(Into::into) };
     let (mut policy, problems) = PermissionPolicy::new(mode, rules, anchors);
+    policy.bypass_disabled = settings.disable_bypass;
     for problem in problems {
         warn(format!("{}: permission rule {}: {}", problem.origin, problem.rule, problem.problem));
     }

@@ -181,6 +181,17 @@ impl crate::ui::acp::Sessions for AcpSessions {
         cli.sdk.permission_prompt_tool = Some("stdio".into());
         cli.resume = resume.map(|id| Some(id.to_owned()));
         cli.continue_session = false;
+        // An editor asks its questions its own way (as Zed's adapter does for Claude Code).
+        cli.disallowed_tools.push("AskUserQuestion".into());
+        if let Some(id) = resume {
+            let home = config::cairn_home(&process_env);
+            let store = Store { home, cwd: cwd.clone(), git_branch: None, secrets: Default::default() };
+            if store.find(id).is_ok_and(|path| path.parent() != Some(store.project_dir().as_path())) {
+                return Err(OpenError::Other(format!(
+                    "session {id} belongs to another folder: load it with the cwd it was started in (session/list shows it)"
+                )));
+            }
+        }
         let launch = resolve(cli, cwd, &process_env).map_err(|e| match e.downcast_ref::<config::ConfigError>() {
             Some(config::ConfigError::MissingKey { .. }) => OpenError::NoKey(format!("{e:#}")),
             _ => OpenError::Other(format!("{e:#}")),
@@ -435,6 +446,7 @@ fn open_session(cli: &Cli, store: &Store, provider: &mut ProviderSettings) -> Re
             session_id: cli.session_id.map(|id| id.to_string()),
             persist: !cli.no_session_persistence,
             interactive: !cli.print,
+            at: cli.resume_session_at.clone(),
         },
     )?;
     if let Some(loaded) = &mut opened.loaded {

@@ -124,6 +124,8 @@ pub struct PermissionPolicy {
     anchors: Option<Anchors>,
     /// Some rules could not be read: every call is asked (deny rules still refuse).
     closed: Option<String>,
+    /// `permissions.disableBypassPermissionsMode: "disable"`: the mode cannot be chosen.
+    pub bypass_disabled: bool,
 }
 
 impl PermissionPolicy {
@@ -154,6 +156,7 @@ impl PermissionPolicy {
             deny: compile(rules.deny, Purpose::Deny),
             anchors: Some(anchors.clone()),
             closed: None,
+            bypass_disabled: false,
         };
         (policy, problems)
     }

@@ -29,8 +29,25 @@ pub enum Answer {
     Memory { files: Vec<PathBuf>, notes_file: PathBuf },
     /// The output styles (name, description), and the one in use.
     OutputStyles { current: Option<String>, styles: Vec<(String, String)> },
+    /// The points the session can be rewound to, oldest first.
+    RewindPoints(Vec<RewindPoint>),
     /// The answer needs the session, which the running turn holds: ask when it has ended.
     Busy,
+}
+
+/// A prompt (or an earlier rewind) the session can go back to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RewindPoint {
+    pub id: String,
+    /// The prompt's first line, or what the rewind went back to.
+    pub label: String,
+    /// When it was sent.
+    pub at: String,
+    /// An earlier rewind: going back to it undoes it (files only).
+    pub undoes_rewind: bool,
+    /// The files changed since: (path, changed by someone else since cairn last left it,
+    /// its version then unknown).
+    pub files: Vec<(PathBuf, bool, bool)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,6 +12,10 @@ use tokio::sync::oneshot;
 
 use super::{Event, EventSink};
 
+/// The answer of a host that does not do this request now (an editor connected without
+/// the capability, or none connected): the core does it itself.
+pub const NOT_HANDLED: &str = "not handled by the host";
+
 /// What the core asks of the program driving it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HostRequest {

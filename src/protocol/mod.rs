@@ -22,8 +22,8 @@ use crate::cost::{ModelUsage, Usage};
 use crate::permissions::{PermissionMode, Purpose};
 use crate::provider::reasoning::Effort;
 use crate::provider::{StopReason, StreamEvent};
-pub use answer::{Answer, ContextUsage, HookEntry, McpServer, McpStatus, RuleEntry};
-pub use host::{HostCalls, HostRequest};
+pub use answer::{Answer, ContextUsage, HookEntry, McpServer, McpStatus, RewindPoint, RuleEntry};
+pub use host::{HostCalls, HostRequest, NOT_HANDLED};
 
 /// What a front end asks of the core.
 #[derive(Debug)]
@@ -71,8 +71,24 @@ pub enum Op {
     /// The thinking budget of models that think to one, from the next turn on (`None`: the
     /// default; `Some(0)`: no thinking).
     SetThinkingBudget(Option<u32>),
+    /// Bring files and/or the conversation back to how they were when the prompt `to`
+    /// (its id, from [`Query::RewindPoints`]) was sent, after the running turn. Files
+    /// changed by someone else since are overwritten only with `overwrite`.
+    Rewind { to: String, scope: RewindScope, overwrite: bool },
+    /// Continue as a new session (a new id and transcript) with the conversation so far —
+    /// up to and including the prompt `at`, if given — after the running turn; the
+    /// original stays as it was.
+    Fork { at: Option<String> },
     /// End the session once the running turn (if any) has been interrupted.
     Shutdown,
+}
+
+/// What a rewind brings back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RewindScope {
+    CodeAndConversation,
+    Conversation,
+    Code,
 }
 
 impl Op {
@@ -110,6 +126,8 @@ pub enum Query {
     McpToggle { name: String, enabled: bool },
     /// The output styles there are, and the one in use.
     OutputStyles,
+    /// The points the session can be rewound to.
+    RewindPoints,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -225,6 +243,15 @@ pub enum Event {
     },
     /// The answer to an [`Op::Query`].
     Answer(Answer),
+    /// A rewind was carried out: the prompt it went back to (for the input box, when the
+    /// conversation was rewound), and what it did to the files.
+    Rewound {
+        to: String,
+        prompt: Option<String>,
+        files: String,
+        /// Files left as they are because someone else changed them (no `overwrite`).
+        conflicts: Vec<PathBuf>,
+    },
     /// Something the user should know that is not a problem of the session: what a hook
     /// said (`systemMessage`, a hook that failed without blocking, why it stopped a turn).
     Notice {

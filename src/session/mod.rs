@@ -47,6 +47,8 @@ pub enum SessionError {
     /// Flags that do not go together.
     #[error("{0}")]
     Usage(&'static str),
+    #[error("no message {0} in this session (the ids are the `uuid`s of its transcript entries)")]
+    NoSuchMessage(String),
 }
 
 impl SessionError {
@@ -69,6 +71,8 @@ pub struct OpenRequest {
     pub persist: bool,
     /// The interactive UI, which can offer a picker.
     pub interactive: bool,
+    /// `--resume-session-at`: the entry the conversation continues from.
+    pub at: Option<String>,
 }
 
 /// The session a run starts with.
@@ -112,7 +116,7 @@ pub fn open(store: &Store, request: OpenRequest) -> Result<Opened, SessionError>
         let sidecar = sidecar_dir(&store.path_for(&session_id));
         return Ok(Opened { session_id, transcript, loaded: None, pick, sidecar });
     };
-    let mut loaded = reader::load(&path)?;
+    let mut loaded = reader::load_at(&path, request.at.as_deref())?;
     if request.fork {
         let session_id = request.session_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let transcript = if request.persist { Some(store.fork(&loaded, &session_id)?) } else { None };

@@ -103,13 +103,21 @@ struct RawMessage<'a> {
 /// the session envelope, a FIFO, a device — is refused, and left as it was: resuming it
 /// would append to it.
 pub fn load(path: &Path) -> Result<Loaded, SessionError> {
+    load_at(path, None)
+}
+
+/// As [`load`], with the conversation ending at the entry `leaf` (`None`: the last one).
+pub fn load_at(path: &Path, leaf: Option<&str>) -> Result<Loaded, SessionError> {
     let meta = std::fs::metadata(path).map_err(|e| SessionError::io(path, &e))?;
     if !meta.is_file() {
         return Err(SessionError::NotATranscript(path.to_path_buf()));
     }
     let bytes = std::fs::read(path).map_err(|e| SessionError::io(path, &e))?;
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let loaded = parse(&bytes, path.to_path_buf(), &stem);
+    let loaded = parse(&bytes, path.to_path_buf(), &stem, leaf);
+    if leaf.is_some_and(|leaf| loaded.leaf.as_deref() != Some(leaf)) {
+        return Err(SessionError::NoSuchMessage(leaf.unwrap_or_default().to_owned()));
+    }
     if !loaded.is_transcript {
         return Err(SessionError::NotATranscript(path.to_path_buf()));
     }
@@ -127,7 +135,16 @@ pub fn fork_entries(path: &Path) -> Result<Vec<Value>, SessionError> {
         .collect())
 }
 
-fn parse(bytes: &[u8], path: PathBuf, fallback_id: &str) -> Loaded {
+/// The `parentUuid` of entry `uuid` in the transcript at `path` (`None`: no such entry).
+pub fn parent_of(path: &Path, uuid: &str) -> Option<Option<String>> {
+    let bytes = std::fs::read(path).ok()?;
+    bytes
+        .split(|b| *b == b'\n')
+        .filter_map(|line| serde_json::from_slice::<RawEntry>(line).ok())
+        .find_map(|entry| (entry.uuid.as_deref() == Some(uuid)).then(|| entry.parent.map(|p| p.into_owned())))
+}
+
+fn parse(bytes: &[u8], path: PathBuf, fallback_id: &str, leaf: Option<&str>) -> Loaded {
     let mut entries: Vec<RawEntry> = Vec::new();
     let mut skipped_lines = 0;
     let mut uuids: HashSet<Cow<'_, str>> = HashSet::new();
@@ -149,7 +166,10 @@ fn parse(bytes: &[u8], path: PathBuf, fallback_id: &str) -> Loaded {
 
     let conversational = |e: &RawEntry| matches!(e.kind.as_ref(), "user" | "assistant" | "system") && e.uuid.is_some();
     let main_line = entries.iter().any(|e| conversational(e) && !e.sidechain);
-    let leaf_at = entries.iter().rposition(|e| conversational(e) && (!e.sidechain || !main_line));
+    let leaf_at = match leaf {
+        Some(leaf) => entries.iter().position(|e| e.uuid.as_deref() == Some(leaf)),
+        None => entries.iter().rposition(|e| conversational(e) && (!e.sidechain || !main_line)),
+    };
     let threaded = entries.iter().any(|e| e.parent.is_some());
     let chain = match leaf_at {
         Some(at) if threaded => chain_from(&entries, at),
@@ -424,7 +444,7 @@ mod tests {
     use serde_json::json;
 
     fn load_str(text: &str) -> Loaded {
-        parse(text.as_bytes(), PathBuf::from("/x/s.jsonl"), "s")
+        parse(text.as_bytes(), PathBuf::from("/x/s.jsonl"), "s", None)
     }
 
     fn line(value: Value) -> String {

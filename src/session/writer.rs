@@ -54,6 +54,9 @@ pub enum Record {
     CompactBoundary { trigger: &'static str, pre_tokens: u64, post_tokens: u64 },
     /// The message the history starts again from after compaction.
     CompactSummary { content: Vec<ContentBlock> },
+    /// The conversation continues from entry `parent` (`None`: from the start), leaving
+    /// what came after it on a branch (`/rewind`).
+    Branch { parent: Option<String> },
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -272,6 +275,15 @@ impl Writer {
                 let mut entry = self.conversation("user", json!({ "role": "user", "content": content }));
                 entry.insert("isCompactSummary".into(), json!(true));
                 entry.insert("isVisibleInTranscriptOnly".into(), json!(true));
+                vec![Value::Object(entry)]
+            }
+            Record::Branch { parent } => {
+                self.parent = parent;
+                let mut entry = self.envelope_fields("system");
+                entry.insert("subtype".into(), json!("rewind"));
+                entry.insert("content".into(), json!("Conversation rewound"));
+                entry.insert("level".into(), json!("info"));
+                entry.insert("isMeta".into(), json!(false));
                 vec![Value::Object(entry)]
             }
             Record::Title(title) => vec![json!({

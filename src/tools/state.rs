@@ -139,6 +139,9 @@ impl SessionState {
         let host = self.files.get()?;
         let request = crate::protocol::HostRequest::ReadTextFile { path: path.to_path_buf() };
         let answer = host.ask(&self.events, request).await;
+        if answer.as_ref().is_err_and(|e| e == crate::protocol::NOT_HANDLED) {
+            return None;
+        }
         Some(answer.and_then(|v| {
             v["content"].as_str().map(str::to_owned).ok_or_else(|| "the editor's answer had no content".to_owned())
         }))
@@ -148,7 +151,10 @@ impl SessionState {
     pub async fn write_through_host(&self, path: &Path, content: &str) -> Option<Result<(), String>> {
         let host = self.files.get()?;
         let request = crate::protocol::HostRequest::WriteTextFile { path: path.to_path_buf(), content: content.into() };
-        Some(host.ask(&self.events, request).await.map(|_| ()))
+        match host.ask(&self.events, request).await {
+            Err(e) if e == crate::protocol::NOT_HANDLED => None,
+            answer => Some(answer.map(|_| ())),
+        }
     }
 
     /// Checkpoints are kept in `checkpoints` from now on (a session continued or started

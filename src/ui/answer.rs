@@ -7,6 +7,11 @@ use crate::protocol::{Answer, ContextUsage, McpStatus};
 /// The lines that show `answer`.
 pub fn lines(answer: &Answer) -> Vec<String> {
     match answer {
+        Answer::RewindPoints(points) => points
+            .iter()
+            .enumerate()
+            .map(|(n, p)| format!("{:>2}. {} ({} files)", n + 1, p.label, p.files.len()))
+            .collect(),
         Answer::Permissions { mode, rules } => {
             let mut lines = vec![format!("Permission mode: {}", mode.as_str())];
             if rules.is_empty() {

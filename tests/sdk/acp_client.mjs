@@ -126,6 +126,12 @@ const app = acp
     wake();
   });
 
+/// Waits until every update sent before the last answer has been handled.
+async function drained() {
+  const before = Math.max(0, ...answeredAt.values());
+  while (handled < before) await new Promise((resolve) => setImmediate(resolve));
+}
+
 /// The next update, waited for (null after `ms`).
 async function nextUpdate(ms = 30000) {
   const deadline = Date.now() + ms;
@@ -154,6 +160,7 @@ async function prompt(ctx, step) {
       say({ kind: "dropping", conn });
       return "disconnect";
     }
+    if (stopped !== null) await drained();
     const update = inbox.shift();
     if (!update) {
       if (stopped !== null) break;
@@ -213,9 +220,7 @@ async function run(ctx, step) {
       const loaded = await request(acp.methods.agent.session.load, {
         sessionId: step.session ?? session, cwd: process.env.PROJECT, mcpServers: [],
       });
-      // Every update sent before the answer is part of the replay.
-      const before = Math.max(...answeredAt.values());
-      while (handled < before) await new Promise((resolve) => setImmediate(resolve));
+      await drained();
       const replayed = inbox.splice(0);
       say({ kind: "loaded", conn, replayed, modes: loaded.modes, requests: sent,
             ms: performance.now() - (globalThis.connectedAt ?? 0) });

@@ -38,14 +38,23 @@ pub(super) async fn run(ctx: &ToolContext, command: &str, timeout: Duration) -> 
         }
     };
     Some(match answer {
+        Err(e) if e == crate::protocol::NOT_HANDLED => return None,
         Ok(ran) => Ok(report(&ran)),
         Err(e) => Err(ToolError::Failed(format!("The editor's terminal could not run the command: {e}"))),
     })
 }
 
+/// The most output the model is given.
+const MAX_CHARS: usize = 30_000;
+
 /// What the model is told: the output, and how the command ended.
 fn report(ran: &Value) -> ToolOutput {
     let body = ran["output"].as_str().unwrap_or_default().trim_end_matches('\n');
+    // As much as cairn's own shell gives the model: the end, where the outcome is.
+    let body = match body.char_indices().rev().nth(MAX_CHARS) {
+        Some((cut, _)) => format!("[… the first part of the output was left out …]\n{}", &body[cut..]),
+        None => body.to_owned(),
+    };
     let mut text = match (ran["exitCode"].as_i64(), ran["signal"].as_str()) {
         (Some(0), _) if body.is_empty() => "(no output)".to_owned(),
         (Some(0), _) => body.to_owned(),

@@ -338,6 +338,21 @@ impl Checkpoints {
     }
 }
 
+/// Gives a fork the checkpoints of the session it came from: the journal copied, the
+/// store's entries linked (or copied).
+pub fn copy(from_session_dir: &Path, to_session_dir: &Path) -> std::io::Result<()> {
+    let journal = from_session_dir.join("file-history.jsonl");
+    if !journal.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(to_session_dir)?;
+    std::fs::copy(&journal, to_session_dir.join("file-history.jsonl"))?;
+    let names: Vec<String> = std::fs::read_dir(from_session_dir.join("file-history"))
+        .map(|dir| dir.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    Store::new(from_session_dir.join("file-history")).share_with(&to_session_dir.join("file-history"), &names)
+}
+
 fn as_change(entry: &Entry) -> Option<&Change> {
     match entry {
         Entry::Change(change) => Some(change),

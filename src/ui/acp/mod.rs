@@ -110,7 +110,8 @@ struct Bridge {
     conns: HashMap<ConnId, Conn>,
     /// Every session's events, tagged with its id.
     events: mpsc::UnboundedSender<(String, Event)>,
-    asked: HashMap<u64, Asked>,
+    /// Our requests waiting for an answer: id → (the connection asked, what for).
+    asked: HashMap<u64, (ConnId, Asked)>,
     next_id: u64,
     config: Box<dyn Sessions>,
 }
@@ -185,7 +186,7 @@ impl Bridge {
     fn ask(&mut self, conn: ConnId, method: &str, params: Value, asked: Asked) -> u64 {
         self.next_id += 1;
         let id = self.next_id;
-        self.asked.insert(id, asked);
+        self.asked.insert(id, (conn, asked));
         self.send(conn, &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
         id
     }
@@ -203,7 +204,10 @@ impl Bridge {
         let method = message["method"].as_str().unwrap_or_default().to_owned();
         let params = message.get("params").cloned().unwrap_or(Value::Null);
         match (id, method.as_str()) {
-            (Some(id), "") => self.answer(&id, &message),
+            (Some(id), "") if message.get("result").is_some() || message.get("error").is_some() => {
+                self.answer(conn, &id, &message);
+            }
+            (Some(id), "") => self.respond(conn, &id, Err(Failure::new(-32600, "a request needs a method (a string)"))),
             (Some(id), "initialize") => {
                 let reply = self.initialize(conn, &params);
                 self.respond(conn, &id, Ok(reply));
@@ -231,6 +235,17 @@ impl Bridge {
             }
             (Some(id), "session/set_model" | "session/set_config_option") => {
                 let reply = self.set_model(&params);
+                self.respond(conn, &id, reply);
+            }
+            (Some(id), "session/close") => {
+                let name = params["sessionId"].as_str().unwrap_or_default();
+                let reply = match self.sessions.remove(name) {
+                    Some(live) => {
+                        live.send(Op::Shutdown);
+                        Ok(json!({}))
+                    }
+                    None => Err(Failure::new(-32002, format!("no session {name:?}"))),
+                };
                 self.respond(conn, &id, reply);
             }
             (None, "session/cancel") => {
@@ -263,7 +278,7 @@ impl Bridge {
                 "loadSession": true,
                 "promptCapabilities": {"image": true, "audio": false, "embeddedContext": true},
                 "mcpCapabilities": {"http": true, "sse": false},
-                "sessionCapabilities": {"list": {}},
+                "sessionCapabilities": {"list": {}, "close": {}},
             },
             "agentInfo": {"name": "cairn", "title": "cairn", "version": env!("CARGO_PKG_VERSION")},
             "authMethods": auth_methods,
@@ -278,6 +293,7 @@ impl Bridge {
         if !cwd.is_absolute() || !cwd.is_dir() {
             return Err(invalid(format!("cwd {} is not an absolute path to a folder", cwd.display())));
         }
+        let cwd = cwd.canonicalize().unwrap_or(cwd);
         let (fs, terminal) = self.conns.get(&conn).map_or((false, false), |c| (c.fs, c.terminal));
         let mut config = self.config.open(cwd.clone(), resume).map_err(|e| match e {
             OpenError::NoKey(message) => Failure::new(-32000, message),
@@ -314,6 +330,13 @@ impl Bridge {
         let Some(name) = params["sessionId"].as_str().map(str::to_owned) else {
             return self.respond(conn, &id, Err(invalid("session/load needs a sessionId")));
         };
+        // A session id, not a path or a title: what `session/new` and `session/list` give.
+        if uuid::Uuid::parse_str(&name).is_err() {
+            return self.respond(conn, &id, Err(invalid(format!("{name:?} is not a session id (see session/list)"))));
+        }
+        if self.sessions.get(&name).is_some_and(|l| l.loading.is_some()) {
+            return self.respond(conn, &id, Err(Failure::new(-32600, "this session is being loaded already")));
+        }
         if self.sessions.contains_key(&name) {
             return self.show_again(conn, id, &name);
         }
@@ -348,7 +371,7 @@ impl Bridge {
         }
         self.respond(conn, &id, Ok(json!({"modes": modes(&mode), "configOptions": config_options(&model)})));
         for (old, params) in asking {
-            if let Some(asked) = self.asked.remove(&old) {
+            if let Some((_, asked)) = self.asked.remove(&old) {
                 let new = self.ask(conn, "session/request_permission", params.clone(), asked);
                 if let Some(live) = self.sessions.get_mut(name) {
                     live.asking.push((new, params));
@@ -412,9 +435,11 @@ impl Bridge {
         let Some(live) = self.sessions.get_mut(&name) else {
             return self.respond(conn, &id, Err(no_session(&name)));
         };
-        if live.prompt.is_some() {
-            let busy =
-                Failure::new(-32600, "a prompt is already running in this session: wait for its answer or cancel it");
+        if live.prompt.is_some() || live.loading.is_some() {
+            let busy = Failure::new(
+                -32600,
+                "a prompt is already running in this session (or it is being loaded): wait for its answer or cancel it",
+            );
             return self.respond(conn, &id, Err(busy));
         }
         let input = prompt_input(&params["prompt"]);
@@ -427,10 +452,11 @@ impl Bridge {
         if input.content.is_empty() && input.attachments.is_empty() {
             return self.respond(conn, &id, Err(invalid("the prompt is empty")));
         }
-        for block in &params["prompt"].as_array().cloned().unwrap_or_default() {
-            if block["type"] == "text" {
-                live.record(&updates::message_chunk("user_message_chunk", block.clone()));
-            }
+        // What the user sent, for a client that loads the session later (never joined to
+        // what came before).
+        for (i, block) in params["prompt"].as_array().into_iter().flatten().enumerate() {
+            let chunk = updates::message_chunk("user_message_chunk", block.clone());
+            if i == 0 { live.record_apart(&chunk) } else { live.record(&chunk) }
         }
         live.prompt = Some((conn, id));
         live.conn = Some(conn);
@@ -438,8 +464,12 @@ impl Bridge {
     }
 
     /// The client's answer to a question of ours.
-    fn answer(&mut self, id: &Value, message: &Value) {
-        let Some(asked) = id.as_u64().and_then(|n| self.asked.remove(&n)) else { return };
+    fn answer(&mut self, conn: ConnId, id: &Value, message: &Value) {
+        // Only the connection asked may answer.
+        let Some(n) = id.as_u64().filter(|n| self.asked.get(n).is_some_and(|(asked, _)| *asked == conn)) else {
+            return;
+        };
+        let Some((_, asked)) = self.asked.remove(&n) else { return };
         match asked {
             Asked::Permission { session, call_id } => {
                 let Some(live) = self.sessions.get_mut(&session) else { return };
@@ -470,6 +500,24 @@ impl Bridge {
     /// A connection closed: its sessions go on, shown nowhere until one is loaded again.
     fn closed(&mut self, conn: ConnId) {
         self.conns.remove(&conn);
+        // Reads, writes and commands the editor was asked for will not be answered now.
+        let orphans: Vec<u64> = self
+            .asked
+            .iter()
+            .filter(|(_, (asked_conn, asked))| *asked_conn == conn && !matches!(asked, Asked::Permission { .. }))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in orphans {
+            match self.asked.remove(&id) {
+                Some((_, Asked::Host { session, id })) => {
+                    self.answer_host(&session, id, Err("the editor went away".into()))
+                }
+                Some((_, Asked::Terminal(run))) => {
+                    self.answer_host(&run.session, run.host_id, Err("the editor went away".into()));
+                }
+                _ => {}
+            }
+        }
         for live in self.sessions.values_mut() {
             if live.conn == Some(conn) {
                 live.conn = None;
@@ -511,8 +559,17 @@ impl Bridge {
                 for (id, _) in std::mem::take(&mut live.asking) {
                     self.asked.remove(&id);
                 }
-                if let Some((conn, id)) = live.prompt.take() {
-                    self.respond(conn, &id, Ok(json!({"stopReason": rpc::stop_reason(&outcome)})));
+                let prompt = live.prompt.take();
+                let (said, failure) = rpc::ended(&outcome);
+                if let Some(said) = said {
+                    self.update(session, updates::message_chunk("agent_message_chunk", updates::text(&said)));
+                }
+                if let Some((conn, id)) = prompt {
+                    let reply = match failure {
+                        Some(failure) => Err(failure),
+                        None => Ok(json!({"stopReason": rpc::stop_reason(&outcome)})),
+                    };
+                    self.respond(conn, &id, reply);
                 }
             }
             other => {
@@ -616,7 +673,7 @@ impl Bridge {
             Some(conn) => self.ask(conn, "session/request_permission", params.clone(), asked),
             None => {
                 self.next_id += 1;
-                self.asked.insert(self.next_id, asked);
+                self.asked.insert(self.next_id, (ConnId::MAX, asked));
                 self.next_id
             }
         };
@@ -637,11 +694,13 @@ impl Bridge {
             _ => {}
         }
         let Some(live) = self.sessions.get(session) else { return };
-        match (client_fs::call(session, &request), live.conn) {
+        let with_fs = live.conn.filter(|c| self.conns.get(c).is_some_and(|c| c.fs));
+        match (client_fs::call(session, &request), with_fs) {
             (Some((method, params)), Some(conn)) => {
                 self.ask(conn, method, params, Asked::Host { session: session.to_owned(), id });
             }
-            (Some(_), None) => live.send(Op::HostAnswer { id, answer: Err("the editor is not connected".into()) }),
+            // The editor showing the session now has no file system to offer: the disk it is.
+            (Some(_), None) => live.send(Op::HostAnswer { id, answer: Err(crate::protocol::NOT_HANDLED.into()) }),
             (None, _) => live.send(Op::HostAnswer { id, answer: Err("no host program behind ACP".into()) }),
         }
     }

@@ -1,8 +1,6 @@
 //! What a client sends, as cairn's (a prompt's content blocks, its MCP servers), and the
 //! session's modes and options as ACP shows them.
 
-use std::path::{Path, PathBuf};
-
 use serde_json::{Value, json};
 
 use super::rpc::{Failure, invalid};
@@ -85,9 +83,9 @@ pub fn prompt_input(prompt: &Value) -> UserInput {
                     data: field("data").into(),
                 },
             }),
-            Some("resource_link") => match field("uri").strip_prefix("file://") {
-                Some(path) if Path::new(path).is_absolute() => input.attachments.push(PathBuf::from(path)),
-                _ => input.content.push(ContentBlock::text(format!("@{}", field("uri")))),
+            Some("resource_link") => match url::Url::parse(field("uri")).ok().and_then(|u| u.to_file_path().ok()) {
+                Some(path) => input.attachments.push(path),
+                None => input.content.push(ContentBlock::text(format!("@{}", field("uri")))),
             },
             Some("resource") => {
                 let resource = &block["resource"];

@@ -25,6 +25,22 @@ pub fn no_session(name: &str) -> Failure {
     invalid(format!("no session {name:?}: create one with session/new, or continue a saved one with session/load"))
 }
 
+/// How a turn that did not simply end is told: a line for the user, and for a failure the
+/// prompt's error.
+pub fn ended(outcome: &TurnOutcome) -> (Option<String>, Option<Failure>) {
+    match &outcome.status {
+        TurnStatus::Failed(error) => (None, Some(Failure::new(-32603, error.message.clone()))),
+        TurnStatus::HookStopped { reason } => (Some(format!("\n\n> Stopped by a hook: {reason}")), None),
+        TurnStatus::MaxBudget { limit } => {
+            (Some(format!("\n\n> Stopped: the session reached its budget of ${limit:.2}.")), None)
+        }
+        TurnStatus::StructuredOutputMissing => {
+            (Some("\n\n> The model did not give the structured answer asked for.".into()), None)
+        }
+        _ => (None, None),
+    }
+}
+
 pub fn stop_reason(outcome: &TurnOutcome) -> &'static str {
     match &outcome.status {
         TurnStatus::Interrupted => "cancelled",

@@ -35,6 +35,8 @@ pub struct Live {
     pub asking: Vec<(u64, Value)>,
     /// Commands running in the editor's terminal: call id → terminal id.
     pub terminals: HashMap<String, String>,
+    /// Commands stopped while their terminal was being created: killed once it is.
+    pub doomed: std::collections::HashSet<String>,
     /// Every update shown, in order; consecutive message chunks are joined.
     log: Vec<Value>,
 }
@@ -61,6 +63,7 @@ impl Live {
             calls: HashMap::new(),
             asking: Vec::new(),
             terminals: HashMap::new(),
+            doomed: std::collections::HashSet::new(),
             log: Vec::new(),
         }
     }
@@ -89,6 +92,12 @@ impl Live {
                 return;
             }
         }
+        self.log.push(update.clone());
+    }
+
+    /// Keeps `update` for a later load, never joined to the one before (the start of a
+    /// prompt).
+    pub fn record_apart(&mut self, update: &Value) {
         self.log.push(update.clone());
     }
 

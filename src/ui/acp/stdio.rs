@@ -23,8 +23,11 @@ pub async fn run_stdio(config: Box<dyn Sessions>) -> i32 {
         }
     });
     tokio::spawn(async move {
-        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-        while let Ok(Some(text)) = lines.next_line().await {
+        // Lines as bytes: one that is not UTF-8 is answered as a parse error, not taken for
+        // the end of input.
+        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).split(b'\n');
+        while let Ok(Some(bytes)) = lines.next_segment().await {
+            let text = String::from_utf8(bytes).unwrap_or_else(|_| "\u{0}not UTF-8".to_owned());
             if inputs.send(Input::Message { conn: 0, text }).is_err() {
                 return;
             }

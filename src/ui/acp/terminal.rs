@@ -34,8 +34,10 @@ impl Bridge {
         cwd: &str,
         env: &[(String, String)],
     ) {
-        let Some(conn) = self.sessions.get(session).and_then(|l| l.conn) else {
-            return self.answer_host(session, host_id, Err("the editor is not connected".into()));
+        let conn = self.sessions.get(session).and_then(|l| l.conn);
+        let Some(conn) = conn.filter(|c| self.conns.get(c).is_some_and(|c| c.terminal)) else {
+            // No editor with a terminal shows the session now: cairn runs it itself.
+            return self.answer_host(session, host_id, Err(crate::protocol::NOT_HANDLED.into()));
         };
         let env: Vec<Value> = env.iter().map(|(name, value)| json!({"name": name, "value": value})).collect();
         let params = json!({"sessionId": session, "command": "bash", "args": ["-c", command], "env": env,
@@ -46,8 +48,16 @@ impl Bridge {
 
     pub(super) fn kill_command(&mut self, session: &str, host_id: String, call_id: &str) {
         let found = self.sessions.get(session).and_then(|l| Some((l.conn?, l.terminals.get(call_id)?.clone())));
-        if let Some((conn, terminal)) = found {
-            self.ask(conn, "terminal/kill", json!({"sessionId": session, "terminalId": terminal}), Asked::Nothing);
+        match found {
+            Some((conn, terminal)) => {
+                self.ask(conn, "terminal/kill", json!({"sessionId": session, "terminalId": terminal}), Asked::Nothing);
+            }
+            // Still being created: killed as soon as it is.
+            None => {
+                if let Some(live) = self.sessions.get_mut(session) {
+                    live.doomed.insert(call_id.to_owned());
+                }
+            }
         }
         self.answer_host(session, host_id, Ok(json!({})));
     }
@@ -68,6 +78,13 @@ impl Bridge {
         match run.stage {
             Stage::Creating => {
                 let terminal = result["terminalId"].as_str().unwrap_or_default().to_owned();
+                let doomed = self.sessions.get_mut(&session).is_some_and(|l| l.doomed.remove(&run.call_id));
+                if doomed {
+                    let params = json!({"sessionId": session, "terminalId": terminal});
+                    self.ask(conn, "terminal/kill", params.clone(), Asked::Nothing);
+                    self.ask(conn, "terminal/release", params, Asked::Nothing);
+                    return self.answer_host(&session, run.host_id, Err("interrupted".into()));
+                }
                 if let Some(live) = self.sessions.get_mut(&session) {
                     live.terminals.insert(run.call_id.clone(), terminal.clone());
                 }

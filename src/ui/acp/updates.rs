@@ -36,6 +36,10 @@ pub fn tool_call(call_id: &str, tool: &str, input: &Value, cwd: &Path) -> Value 
     if !diffs.is_empty() {
         call["content"] = Value::Array(diffs);
     }
+    // A plan to approve is shown, not just named.
+    if let Some(plan) = input.get("plan").and_then(Value::as_str).filter(|_| tool == "ExitPlanMode") {
+        call["content"] = json!([{"type": "content", "content": text(plan)}]);
+    }
     call
 }
 

@@ -42,9 +42,16 @@ pub async fn run_listening(config: Box<dyn Sessions>, listen: Listen) -> Result<
     let token = listen.token;
     tokio::spawn(async move {
         static NEXT: AtomicU64 = AtomicU64::new(1);
-        while let Ok((stream, _)) = listener.accept().await {
-            let conn = NEXT.fetch_add(1, Ordering::Relaxed);
-            tokio::spawn(connection(stream, conn, token.clone(), inputs.clone()));
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    let conn = NEXT.fetch_add(1, Ordering::Relaxed);
+                    tokio::spawn(connection(stream, conn, token.clone(), inputs.clone()));
+                }
+                // Out of descriptors, a connection reset before it was taken: the server
+                // goes on (after a breath, so a full table does not spin).
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
         }
     });
     super::serve(config, rx, None).await;
@@ -64,7 +71,9 @@ async fn connection(stream: TcpStream, conn: u64, token: String, inputs: mpsc::U
         *refusal.status_mut() = StatusCode::UNAUTHORIZED;
         Err(refusal)
     };
-    let Ok(socket) = tokio_tungstenite::accept_hdr_async(stream, check).await else { return };
+    // A client that connects and says nothing is not kept waiting for.
+    let handshake = tokio::time::timeout(HANDSHAKE_TIME, tokio_tungstenite::accept_hdr_async(stream, check));
+    let Ok(Ok(socket)) = handshake.await else { return };
     let (mut sink, mut frames) = socket.split();
     let (out, mut outgoing) = mpsc::unbounded_channel::<String>();
     if inputs.send(Input::Opened { conn, out }).is_err() {
@@ -92,6 +101,9 @@ async fn connection(stream: TcpStream, conn: u64, token: String, inputs: mpsc::U
     let _ = inputs.send(Input::Closed { conn });
     writer.abort();
 }
+
+/// How long a client has to complete the WebSocket handshake.
+const HANDSHAKE_TIME: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The token a client gave: the bearer token, or the URL's `token` parameter.
 fn given_token(request: &Request) -> Option<String> {

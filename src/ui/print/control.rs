@@ -59,6 +59,8 @@ struct Host {
     session: Option<SessionInfo>,
     /// An `initialize` that came before the session was ready.
     initialize: Option<String>,
+    /// `rewind_files` requests waiting for the rewind.
+    rewinds: Vec<String>,
     outgoing: HashMap<String, Outgoing>,
     /// User turns sent to the core and not yet ended.
     turns: usize,
@@ -90,6 +92,7 @@ pub(super) async fn run(
         options,
         session: None,
         initialize: None,
+        rewinds: Vec::new(),
         outgoing: HashMap::new(),
         turns: 0,
         stdin_open: true,
@@ -279,6 +282,17 @@ impl Host {
                 Ok(json!({}))
             }
             "mcp_status" => Ok(self.mcp_status()),
+            // The files back to how they were when the message was sent (the SDKs'
+            // `rewindFiles`); answered when the rewind is done.
+            "rewind_files" => match request["user_message_id"].as_str().or(request["userMessageId"].as_str()) {
+                Some(to) => {
+                    let scope = crate::protocol::RewindScope::Code;
+                    let _ = self.ops.send(Op::Rewind { to: to.to_owned(), scope, overwrite: false });
+                    self.rewinds.push(id);
+                    return;
+                }
+                None => Err("rewind_files needs a user_message_id".into()),
+            },
             "mcp_reconnect" => match request["serverName"].as_str().or(request["server_name"].as_str()) {
                 Some(name) => {
                     let reconnect = Some(name.to_owned());
@@ -441,6 +455,15 @@ impl Host {
                 };
                 let deadline = Instant::now() + self.timeout;
                 self.send_request(request, Outgoing::Hook { id, deadline });
+            }
+            Event::Rewound { ref files, ref conflicts, .. } if !self.rewinds.is_empty() => {
+                let id = self.rewinds.remove(0);
+                let kept: Vec<String> = conflicts.iter().map(|p| p.display().to_string()).collect();
+                self.respond(&id, Ok(json!({"canRewind": true, "filesChanged": files, "conflicts": kept})));
+            }
+            Event::Error { ref message } if !self.rewinds.is_empty() && message.contains("rewind") => {
+                let id = self.rewinds.remove(0);
+                self.respond(&id, Err(message.clone()));
             }
             Event::SessionStarted(ref info) | Event::SessionChanged(ref info) => {
                 self.session = Some(info.clone());

@@ -28,6 +28,7 @@ pub use question::{Question, QuestionDialog};
 mod events;
 mod popups;
 mod question;
+mod rewind;
 mod slash;
 
 /// Cells of a resumed session written to the scrollback; the rest are in the pager.
@@ -64,6 +65,10 @@ pub struct App {
     pub api_time: Duration,
     pub started: Instant,
     ctrl_c_at: Option<Instant>,
+    /// When Esc was last pressed on an empty input (Esc Esc opens `/rewind`).
+    esc_at: Option<Instant>,
+    /// The points `/rewind` listed last, by number.
+    rewind_points: Vec<crate::protocol::RewindPoint>,
     pub hint: Option<(String, Instant)>,
     pub quit: bool,
     pub pager_requested: bool,
@@ -154,6 +159,8 @@ impl App {
             api_time: Duration::ZERO,
             started: Instant::now(),
             ctrl_c_at: None,
+            esc_at: None,
+            rewind_points: Vec::new(),
             hint: None,
             quit: false,
             pager_requested: false,
@@ -266,6 +273,12 @@ impl App {
                     self.ops.push(Op::Interrupt);
                 } else if !self.queued.is_empty() {
                     self.queued.clear();
+                } else if self.composer.is_empty() {
+                    if self.esc_at.take().is_some_and(|at| at.elapsed() < DOUBLE_PRESS) {
+                        self.rewind("");
+                    } else {
+                        self.esc_at = Some(Instant::now());
+                    }
                 }
             }
             KeyCode::Char('c') if ctrl => self.ctrl_c(),

@@ -21,6 +21,8 @@ pub enum Action {
     Context,
     Memory,
     Mcp,
+    Rewind,
+    Fork,
     /// A user's command or skill: sent to the core, which expands it.
     Custom,
 }
@@ -83,6 +85,13 @@ impl Commands {
                 ),
                 command("hooks", "List the hooks and where they come from", None, Action::Hooks),
                 command("mcp", "Show the MCP servers; reconnect one", Some("[reconnect <name>]"), Action::Mcp),
+                command(
+                    "rewind",
+                    "Go back to an earlier prompt: the code, the conversation, or both (Esc Esc)",
+                    Some("[number] [code|conversation] [--force]"),
+                    Action::Rewind,
+                ),
+                command("fork", "Continue as a new session from here; this one stays as it is", None, Action::Fork),
                 command("exit", "Quit cairn", None, Action::Exit),
             ],
         }

@@ -132,7 +132,9 @@ impl App {
                     thousands(post_tokens)
                 ));
             }
+            Event::Answer(crate::protocol::Answer::RewindPoints(points)) => self.show_rewind_points(points),
             Event::Answer(answer) => self.push_cell(Cell::Info { lines: crate::ui::answer::lines(&answer) }),
+            Event::Rewound { prompt, files, conflicts, .. } => self.rewound(prompt, &files, &conflicts),
         }
     }
 
