@@ -10,6 +10,7 @@ mod acp;
 mod architecture;
 mod asking;
 mod bad_input;
+mod checkpoints;
 mod compaction;
 mod custom;
 mod faults;

@@ -122,6 +122,20 @@ fn a_two_turn_client_shares_its_history() {
 }
 
 #[test]
+fn rewind_files_from_the_python_sdk_undoes_the_turns_changes() {
+    let project = Project::claude_user();
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Write", json!({"file_path": "made.txt", "content": "by the model\n"})),
+        Step::text("Written."),
+    ]));
+    let seen = drive("rewind", &project, &mock);
+    assert_eq!(of_kind(&seen, "written")[0]["exists"], true, "{seen:#?}");
+    let rewound = of_kind(&seen, "rewound")[0];
+    assert!(rewound["checkpoint"].is_string(), "the replayed message has its uuid: {seen:#?}");
+    assert_eq!(rewound["exists"], false, "rewind_files removed what the turn created: {seen:#?}");
+}
+
+#[test]
 fn an_interrupt_stops_the_running_command() {
     let project = Project::claude_user();
     let mock = MockLlm::start(Scenario::new(vec![

@@ -678,3 +678,40 @@ fn the_models_questions_are_answered_one_by_one() {
     );
     quit_and_check_the_terminal(&tmux);
 }
+
+#[test]
+fn esc_esc_lists_the_prompts_and_rewind_brings_back_files_and_conversation() {
+    let project = Project::new();
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::text("One."),
+        Step::tool("Write", json!({"file_path": "notes.txt", "content": "from the second turn\n"})),
+        Step::text("Two."),
+        Step::text("Again."),
+    ]));
+    let tmux = Tmux::start(&project, &mock, "--permission-mode acceptEdits", 100, 30);
+    tmux.wait_for_text("ctx 0%");
+    tmux.type_text("first");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("One.");
+    tmux.type_text("second");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Two.");
+    assert!(project.file("notes.txt").exists());
+    tmux.keys(&["Escape"]);
+    tmux.keys(&["Escape"]);
+    let listed = tmux.wait_for_text("Rewind to the moment a prompt was sent");
+    assert!(listed.contains("“first”") && listed.contains("“second” — 1 file to restore"), "{listed}");
+    tmux.type_text("/rewind 2");
+    tmux.keys(&["Enter"]);
+    let rewound = tmux.wait_for_text("Conversation rewound");
+    assert!(rewound.contains("1 restored") || rewound.contains("1 removed"), "{rewound}");
+    assert!(!project.file("notes.txt").exists(), "the file the second turn wrote is gone");
+    // The prompt is back in the input box: sent again, it continues from before it.
+    tmux.wait_for("the prompt back in the input", |s| s.lines().any(|l| l.trim_start().starts_with("> second")));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Again.");
+    let sent = mock.requests().last().unwrap().body["messages"].to_string();
+    assert!(sent.contains("first") && sent.contains("One.") && sent.contains("second"), "{sent}");
+    assert!(!sent.contains("Two."), "the rewound answer is gone from the conversation: {sent}");
+    quit_and_check_the_terminal(&tmux);
+}

@@ -181,7 +181,7 @@ mod tests {
 
     #[test]
     fn invocations_are_recognised() {
-        let input = |t: &str| UserInput { content: vec![ContentBlock::text(t)], attachments: Vec::new() };
+        let input = |t: &str| UserInput { content: vec![ContentBlock::text(t)], ..UserInput::default() };
         assert_eq!(
             parse_invocation(&input("/frontend:build prod eu")),
             Some(("frontend:build".into(), "prod eu".into()))

@@ -511,9 +511,13 @@ impl Session {
 
     /// The user's prompt just recorded starts a turn of checkpoints, under its uuid in the
     /// transcript.
-    fn begin_checkpoint_turn(&mut self, text: &str) {
-        let turn =
-            self.transcript.as_ref().and_then(Transcript::leaf).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    fn begin_checkpoint_turn(&mut self, text: &str, id: Option<&str>) {
+        let turn = self
+            .transcript
+            .as_ref()
+            .and_then(Transcript::leaf)
+            .or_else(|| id.map(str::to_owned))
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         if let Some(checkpoints) = self.tools.checkpoints() {
             checkpoints.begin_turn(&turn, &crate::session::list::one_line(text));
         }

@@ -72,6 +72,8 @@ pub struct PromptSpec {
     pub replace: Option<String>,
     pub append: Option<String>,
     pub style: Option<OutputStyle>,
+    /// The lines commit messages end with (`attribution.commit`); `None`: none.
+    pub attribution: Option<String>,
 }
 
 impl PromptSpec {
@@ -84,6 +86,11 @@ impl PromptSpec {
             }
             (None, Some(style)) => format!("{IDENTITY}\n\n{}\n\n{}", style.prompt, env_block(cwd)),
         };
+        if let Some(lines) = self.attribution.as_ref().filter(|_| self.replace.is_none()) {
+            prompt.push_str(&format!(
+                "\n\nWhen you commit, end the commit message with these lines, after a blank line:\n{lines}"
+            ));
+        }
         if let Some(extra) = &self.append {
             prompt.push_str("\n\n");
             prompt.push_str(extra);
@@ -123,7 +130,12 @@ mod tests {
         assert!(kept.starts_with(GUIDANCE) && kept.contains("Talk like a pirate.\n\n<env>"));
         let replaced = styled(false).build(cwd);
         assert!(!replaced.contains("# Git") && replaced.contains("Talk like a pirate."));
-        let flags = PromptSpec { replace: Some("Terse.".into()), append: Some("French.".into()), style: None };
+        let flags = PromptSpec {
+            replace: Some("Terse.".into()),
+            append: Some("French.".into()),
+            style: None,
+            attribution: None,
+        };
         assert_eq!(flags.build(cwd), "Terse.\n\nFrench.");
     }
 }

@@ -162,7 +162,7 @@ impl Launcher {
         let (sink, mut child_events) = EventSink::new();
         let prompt = UserInput {
             content: vec![crate::conversation::history::ContentBlock::text(prompt)],
-            attachments: Vec::new(),
+            ..UserInput::default()
         };
         let ended = {
             let turn = super::turn::run_turn(session, prompt, ctx.cancel.child_token(), &sink);

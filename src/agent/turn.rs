@@ -229,9 +229,12 @@ async fn submit(
     content.extend(attach_files(session, &input.attachments, cancel).await);
     content.extend(hook_context.iter().map(|c| ContentBlock::text(context_block(c))));
     let mode = state::lock(&session.services.permissions).mode;
+    if let (Some(id), Some(transcript)) = (&input.id, &session.transcript) {
+        transcript.name_next(id);
+    }
     session.record(Record::User { content: content.clone(), permission_mode: Some(mode), meta: false });
     let prompt = Message { role: Role::User, content };
-    session.begin_checkpoint_turn(&prompt.typed_text());
+    session.begin_checkpoint_turn(&prompt.typed_text(), input.id.as_deref());
     session.history.push(prompt);
 }
 

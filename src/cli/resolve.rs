@@ -70,6 +70,7 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
     let secrets = config::secrets(&provider, &env);
     let store = Store { home: home.clone(), cwd: cwd.clone(), git_branch: config::git_branch(&cwd), secrets };
     let opened = open_session(&cli, &store, &mut provider)?;
+    clean_up(&cli, &settings, &home, &opened.session_id);
     let mut model = models::lookup(&provider.model);
     if let Some(window) = compaction.window {
         model.context_window = window;
@@ -141,6 +142,17 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
         ..defaults
     };
     Ok(Launch { agent, front_end })
+}
+
+/// `cleanupPeriodDays`: old sessions removed, on a thread of their own (never the one
+/// being opened).
+fn clean_up(cli: &Cli, settings: &Settings, home: &Path, keep: &str) {
+    if cli.no_session_persistence {
+        return;
+    }
+    let (home, keep) = (home.to_path_buf(), keep.to_owned());
+    let days = settings.cleanup_period_days.unwrap_or(session::cleanup::DEFAULT_DAYS);
+    std::thread::spawn(move || session::cleanup::clean_up(&home, days, &keep));
 }
 
 /// Who answers the permission questions: the user in the TUI, the program on stdin with
@@ -307,7 +319,7 @@ fn prompt_spec(
         let instruction = crate::agent::STRUCTURED_OUTPUT_INSTRUCTION;
         append = Some(append.map_or_else(|| instruction.to_owned(), |a| format!("{a}\n\n{instruction}")));
     }
-    PromptSpec { replace: cli.system_prompt.clone(), append, style }
+    PromptSpec { replace: cli.system_prompt.clone(), append, style, attribution: settings.commit_attribution() }
 }
 
 /// `--json-schema`: a JSON Schema (text, or a file holding it) the final answer must match.

@@ -79,6 +79,19 @@ pub struct SettingsFile {
     pub output_style: Option<String>,
     /// The model to continue on when the main one stays overloaded.
     pub fallback_model: Option<String>,
+    /// Legacy: `false` leaves the Co-Authored-By byline out of commits (use `attribution`).
+    pub include_co_authored_by: Option<bool>,
+    /// What commits (and pull requests) made by the agent say of it; "" for nothing.
+    pub attribution: Option<AttributionSetting>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AttributionSetting {
+    /// The lines a commit message ends with (git trailers such as Co-Authored-By).
+    pub commit: Option<String>,
+    /// The line a pull request's description ends with.
+    pub pr: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
@@ -266,7 +279,25 @@ pub struct Settings {
     pub always_thinking_enabled: Option<bool>,
     pub output_style: Option<String>,
     pub fallback_model: Option<String>,
+    pub include_co_authored_by: Option<bool>,
+    pub attribution: Option<AttributionSetting>,
+    pub cleanup_period_days: Option<u32>,
 }
+
+impl Settings {
+    /// The lines a commit made by the agent ends with (`None`: nothing), as Claude Code
+    /// reads `attribution.commit` and the older `includeCoAuthoredBy`.
+    pub fn commit_attribution(&self) -> Option<String> {
+        match (self.attribution.as_ref().and_then(|a| a.commit.as_deref()), self.include_co_authored_by) {
+            (Some(text), _) => Some(text.to_owned()).filter(|t| !t.trim().is_empty()),
+            (None, Some(false)) => None,
+            (None, _) => Some(DEFAULT_ATTRIBUTION.to_owned()),
+        }
+    }
+}
+
+/// The byline commits get unless the settings say otherwise.
+pub const DEFAULT_ATTRIBUTION: &str = "Co-Authored-By: cairn <noreply@cairn.dev>";
 
 /// The largest settings file read: far beyond any real one (160,000 rules fit in 4 MiB).
 const MAX_SETTINGS_BYTES: u64 = 16 << 20;
@@ -489,7 +520,10 @@ impl Settings {
             effort_level,
             always_thinking_enabled,
             output_style,
-            fallback_model
+            fallback_model,
+            include_co_authored_by,
+            attribution,
+            cleanup_period_days
         );
         if let Some(off) = file.disable_all_hooks {
             self.disable_all_hooks = off;

@@ -93,7 +93,7 @@ pub enum RewindScope {
 
 impl Op {
     pub fn user_text(text: impl Into<String>) -> Op {
-        Op::UserTurn(UserInput { content: vec![ContentBlock::text(text)], attachments: Vec::new() })
+        Op::UserTurn(UserInput { content: vec![ContentBlock::text(text)], ..UserInput::default() })
     }
 }
 
@@ -103,6 +103,9 @@ impl Op {
 pub struct UserInput {
     pub content: Vec<ContentBlock>,
     pub attachments: Vec<PathBuf>,
+    /// The id the prompt is recorded under (the transcript entry's `uuid`; a checkpoint
+    /// turn): one the program driving the session knows it by. `None`: a new one.
+    pub id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -12,6 +12,7 @@
 //! gone with it even on `kill -9`), so a second cairn cannot interleave its entries with the
 //! first's: it is told to fork instead.
 
+pub mod cleanup;
 pub mod list;
 pub mod lock;
 pub mod reader;

@@ -123,6 +123,7 @@ impl Transcript {
             prelude,
             secrets,
             tool_entries: HashMap::new(),
+            next_uuid: None,
             error: None,
             reported: None,
             _held: held,
@@ -136,6 +137,12 @@ impl Transcript {
 
     pub fn session_id(&self) -> &str {
         &self.session_id
+    }
+
+    /// The next entry is written under `uuid` (a prompt the program driving the session
+    /// already knows by that id).
+    pub fn name_next(&self, uuid: &str) {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner).next_uuid = Some(uuid.to_owned());
     }
 
     /// The uuid of the last entry written (the next one's parent).
@@ -184,6 +191,8 @@ struct Writer {
     /// Entries to write first when the file is created (a fork's history).
     prelude: Vec<Value>,
     secrets: Secrets,
+    /// The uuid the next entry takes, when one was given.
+    next_uuid: Option<String>,
     /// Tool call id → the uuid of the assistant entry that made the call.
     tool_entries: HashMap<String, String>,
     /// The first write error since the last sync.
@@ -312,7 +321,7 @@ impl Writer {
     }
 
     fn envelope_fields(&mut self, kind: &str) -> Map<String, Value> {
-        let uuid = uuid::Uuid::new_v4().to_string();
+        let uuid = self.next_uuid.take().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let parent = self.parent.replace(uuid.clone());
         let mut entry = Map::new();
         entry.insert("parentUuid".into(), json!(parent));

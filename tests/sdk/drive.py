@@ -212,7 +212,25 @@ async def mcp_toggle():
             say(**summary(message))
 
 
+async def rewind():
+    # As the SDK documents it: checkpoints on, user messages replayed with their uuid.
+    opts = options(enable_file_checkpointing=True, permission_mode="acceptEdits",
+                   extra_args={"replay-user-messages": None})
+    async with ClaudeSDKClient(options=opts) as client:
+        checkpoint = None
+        await client.query("write the file")
+        async for message in client.receive_response():
+            if isinstance(message, UserMessage) and message.uuid and checkpoint is None:
+                checkpoint = message.uuid
+            say(**summary(message))
+        say(kind="written", exists=os.path.exists(os.path.join(os.environ["PROJECT"], "made.txt")))
+        await client.rewind_files(checkpoint)
+        say(kind="rewound", checkpoint=checkpoint,
+            exists=os.path.exists(os.path.join(os.environ["PROJECT"], "made.txt")))
+
+
 SCENARIOS = {
+    "rewind": rewind,
     "mcp_toggle": mcp_toggle,
     "agents": agents,
     "sdk_mcp": sdk_mcp,

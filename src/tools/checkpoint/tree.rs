@@ -95,7 +95,8 @@ pub fn diff(before: &Tree, after: &Tree) -> Diff {
 /// holds, when the index entry was made from exactly that file (same size and time).
 pub fn from_git_index(root: &Path, paths: &[(PathBuf, Stat)]) -> HashMap<PathBuf, Vec<u8>> {
     let mut out = HashMap::new();
-    if paths.is_empty() {
+    // No repository around the project: nothing to ask git.
+    if paths.is_empty() || !root.ancestors().any(|dir| dir.join(".git").exists()) {
         return out;
     }
     let Some(listing) = ls_files(root, paths.iter().map(|(p, _)| p.as_path())) else { return out };
@@ -120,13 +121,13 @@ fn ls_files<'a>(root: &Path, paths: impl Iterator<Item = &'a Path>) -> Option<Ha
     let output = Command::new("git")
         .arg("-C")
         .arg(root)
-        .args(["ls-files", "--stage", "--debug", "--full-name", "-z", "--"])
+        .args(["ls-files", "--stage", "--debug", "-z", "--"])
         .args(paths)
         .stderr(Stdio::null())
         .output()
         .ok()?;
-    let top = Command::new("git").arg("-C").arg(root).args(["rev-parse", "--show-toplevel"]).output().ok()?;
-    let top = PathBuf::from(String::from_utf8_lossy(&top.stdout).trim());
+    // Paths come relative to `root` (the folder git runs in).
+    let top = root.to_path_buf();
     let text = String::from_utf8_lossy(&output.stdout);
     let mut out = HashMap::new();
     // Each entry: "<mode> <blob> <stage>\t<path>\0", then its "  name: value" lines.

@@ -103,7 +103,7 @@ pub(super) async fn run(
         let _ = ops.send(Op::Rename(name));
     }
     if let Some(prompt) = first_prompt.filter(|p| !p.trim().is_empty()) {
-        host.user_turn(vec![ContentBlock::text(prompt)]);
+        host.user_turn(vec![ContentBlock::text(prompt)], super::uuid());
     }
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let mut signalled: Option<i32> = None;
@@ -167,10 +167,13 @@ impl Host {
         match value.get("type").and_then(Value::as_str) {
             Some("user") => match parse_user_message(&value) {
                 Ok(content) => {
+                    // The program knows the prompt by this uuid (its own, or the one the
+                    // replay tells it): the transcript entry and the checkpoints use it too.
+                    let id = value["uuid"].as_str().map_or_else(super::uuid, str::to_owned);
                     if self.options.replay_user_messages {
-                        self.replay(&value);
+                        self.replay(&value, &id);
                     }
-                    self.user_turn(content);
+                    self.user_turn(content, id);
                 }
                 Err(message) => crate::stderr_line!("cairn: ignoring a user message: {message}"),
             },
@@ -191,12 +194,12 @@ impl Host {
         }
     }
 
-    fn user_turn(&mut self, content: Vec<ContentBlock>) {
+    fn user_turn(&mut self, content: Vec<ContentBlock>, id: String) {
         if self.turns == 0 {
             self.state("running");
         }
         self.turns += 1;
-        let _ = self.ops.send(Op::UserTurn(UserInput { content, attachments: Vec::new() }));
+        let _ = self.ops.send(Op::UserTurn(UserInput { content, attachments: Vec::new(), id: Some(id) }));
     }
 
     /// `system/session_state_changed`: `running` while turns are queued or running, `idle`
@@ -215,12 +218,10 @@ impl Host {
     }
 
     /// `--replay-user-messages`: the message back, as taken.
-    fn replay(&mut self, message: &Value) {
+    fn replay(&mut self, message: &Value, id: &str) {
         let mut line = message.clone();
         line["session_id"] = json!(self.session.as_ref().map(|s| s.session_id.clone()).unwrap_or_default());
-        if line.get("uuid").is_none() {
-            line["uuid"] = json!(super::uuid());
-        }
+        line["uuid"] = json!(id);
         line["isReplay"] = json!(true);
         self.out.line(&line);
     }

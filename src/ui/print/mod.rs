@@ -100,7 +100,7 @@ pub async fn run(agent: AgentHandle, first_prompt: Option<String>, options: Prin
     let mut printer = printer(&options);
     let Some(prompt) = first_prompt else { return 1 };
     let content = vec![ContentBlock::text(prompt)];
-    if ops.send(Op::UserTurn(UserInput { content, attachments: Vec::new() })).is_err() {
+    if ops.send(Op::UserTurn(UserInput { content, ..UserInput::default() })).is_err() {
         return 1;
     }
     let mut exit_code = 0;

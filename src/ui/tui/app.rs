@@ -274,7 +274,9 @@ impl App {
                 } else if !self.queued.is_empty() {
                     self.queued.clear();
                 } else if self.composer.is_empty() {
-                    if self.esc_at.take().is_some_and(|at| at.elapsed() < DOUBLE_PRESS) {
+                    // Two Escs close together can arrive as one with Alt.
+                    let double = key.modifiers.contains(crossterm::event::KeyModifiers::ALT);
+                    if double || self.esc_at.take().is_some_and(|at| at.elapsed() < DOUBLE_PRESS) {
                         self.rewind("");
                     } else {
                         self.esc_at = Some(Instant::now());
@@ -361,7 +363,7 @@ impl App {
     fn send(&mut self, text: &str) {
         self.push_cell(Cell::User { text: text.to_owned() });
         let attachments = mentioned_files(text, &self.cwd);
-        self.ops.push(Op::UserTurn(UserInput { content: vec![ContentBlock::text(text)], attachments }));
+        self.ops.push(Op::UserTurn(UserInput { content: vec![ContentBlock::text(text)], attachments, id: None }));
         self.turn = Some(Turn { started: Some(Instant::now()), ..Turn::default() });
         self.scroll = 0;
     }
