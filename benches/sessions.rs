@@ -114,6 +114,7 @@ fn write_session(
                 permission_mode: Some(PermissionMode::Default),
                 last_prompt: format!("Prompt {i}"),
                 title: None,
+                changed_files: Vec::new(),
             }));
             count += 1;
         }

@@ -109,6 +109,15 @@ fn rewind_files_brings_back_what_write_edit_multiedit_and_bash_changed() {
     let turns = turns(&project, &session);
     assert_eq!(turns.len(), 1);
     assert_eq!(turns[0].1, "change things");
+    // The transcript says which files the turn changed, in Claude Code's shape too.
+    let transcript = std::fs::read_to_string(find(project.home.path(), &format!("{session}.jsonl")).unwrap()).unwrap();
+    let entries: Vec<Value> = transcript.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let snapshot = entries.iter().find(|e| e["type"] == "file-history-snapshot").expect("a file-history-snapshot");
+    assert_eq!(snapshot["messageId"], turns[0].0.as_str());
+    let notes = project.path().canonicalize().unwrap().join("notes.txt").display().to_string();
+    assert!(snapshot["snapshot"]["trackedFileBackups"][&notes]["backupFileName"].is_string(), "{snapshot}");
+    let summary = entries.iter().rev().find(|e| e["type"] == "cairn-turn").unwrap();
+    assert!(summary["changedFiles"].as_array().unwrap().len() >= 8, "{summary}");
     let back = rewind(&project, &mock, &session, &turns[0].0);
     assert_eq!(back.code(), 1, "one file could not be restored:\n{}\n{}", back.stdout, back.stderr);
     assert!(back.stdout.contains("untracked.txt not restored"), "{}", back.stdout);

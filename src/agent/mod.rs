@@ -291,6 +291,8 @@ struct Session {
     mcp_generation: Option<u64>,
     /// The prompts sent in this process, for `/rewind`.
     prompt_marks: Vec<rewind::PromptMark>,
+    /// A sub-agent's prompts are part of its parent's turn, not turns of their own.
+    subagent: bool,
 }
 
 impl Session {
@@ -343,6 +345,7 @@ impl Session {
             ops: None,
             mcp_generation: None,
             prompt_marks: Vec::new(),
+            subagent: false,
         }
     }
 
@@ -512,6 +515,9 @@ impl Session {
     /// The user's prompt just recorded starts a turn of checkpoints, under its uuid in the
     /// transcript.
     fn begin_checkpoint_turn(&mut self, text: &str, id: Option<&str>) {
+        if self.subagent {
+            return;
+        }
         let turn = self
             .transcript
             .as_ref()
@@ -549,6 +555,7 @@ impl Session {
         {
             self.record(Record::System { subtype: "api_error", content: error.message.clone(), level: "error" });
         }
+        let changed = self.record_turn_changes(events);
         self.record(Record::TurnSummary(TurnSummary {
             turns: self.turns,
             cost_usd: self.costs.total_cost_usd,
@@ -556,6 +563,7 @@ impl Session {
             permission_mode: Some(state::lock(&self.services.permissions).mode),
             last_prompt: self.last_prompt.clone(),
             title: self.title.clone(),
+            changed_files: changed,
         }));
         self.sync(events).await;
     }

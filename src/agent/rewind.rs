@@ -40,6 +40,27 @@ impl Session {
             .collect()
     }
 
+    /// The files the turn that is ending changed: written to the transcript (as Claude
+    /// Code's `file-history-snapshot`) and told to the front ends.
+    pub(super) fn record_turn_changes(&self, events: &EventSink) -> Vec<PathBuf> {
+        let (Some(checkpoints), Some(mark)) = (self.tools.checkpoints(), self.prompt_marks.last()) else {
+            return Vec::new();
+        };
+        let mut backups: Vec<(PathBuf, Option<String>)> = Vec::new();
+        for change in checkpoints.changes_since(&mark.id).unwrap_or_default() {
+            if !backups.iter().any(|(path, _)| *path == change.path) {
+                backups.push((change.path.clone(), change.before.map(|v| v.hash)));
+            }
+        }
+        if backups.is_empty() {
+            return Vec::new();
+        }
+        let files: Vec<PathBuf> = backups.iter().map(|(path, _)| path.clone()).collect();
+        self.record(Record::FileHistory { message_id: mark.id.clone(), backups });
+        events.emit(Event::FilesChanged { files: files.clone() });
+        files
+    }
+
     /// Goes back to prompt `to`.
     pub(super) fn rewind(&mut self, to: &str, scope: RewindScope, overwrite: bool, events: &EventSink) {
         let undoing = to.starts_with("rewind-");

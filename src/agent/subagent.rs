@@ -269,7 +269,8 @@ impl Launcher {
         let session_id = parent.session_id.clone();
         let checkpoints = parent.checkpoints.clone();
         drop(parent);
-        let session = Session::new(Arc::clone(&self.services), context, session_id, transcript);
+        let mut session = Session::new(Arc::clone(&self.services), context, session_id, transcript);
+        session.subagent = true;
         // A sub-agent's changes are the parent's turn's: one way back for both.
         if let Some(checkpoints) = checkpoints {
             session.tools.keep_checkpoints(checkpoints);

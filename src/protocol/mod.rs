@@ -246,6 +246,10 @@ pub enum Event {
     },
     /// The answer to an [`Op::Query`].
     Answer(Answer),
+    /// The turn that just ended changed these files (`/rewind` undoes it).
+    FilesChanged {
+        files: Vec<PathBuf>,
+    },
     /// A rewind was carried out: the prompt it went back to (for the input box, when the
     /// conversation was rewound), and what it did to the files.
     Rewound {

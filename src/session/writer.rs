@@ -57,6 +57,10 @@ pub enum Record {
     /// The conversation continues from entry `parent` (`None`: from the start), leaving
     /// what came after it on a branch (`/rewind`).
     Branch { parent: Option<String> },
+    /// The files the turn of prompt `message_id` changed, each with the version it had
+    /// before (by name in the session's content store; `None`: it did not exist), as
+    /// Claude Code's `file-history-snapshot` entry.
+    FileHistory { message_id: String, backups: Vec<(PathBuf, Option<String>)> },
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -68,6 +72,8 @@ pub struct TurnSummary {
     pub last_prompt: String,
     /// The name given with `/rename`, repeated so the list finds it in the file's tail.
     pub title: Option<String>,
+    /// The files the turn changed.
+    pub changed_files: Vec<PathBuf>,
 }
 
 /// The fields every conversation entry of this session carries.
@@ -286,15 +292,7 @@ impl Writer {
                 entry.insert("isVisibleInTranscriptOnly".into(), json!(true));
                 vec![Value::Object(entry)]
             }
-            Record::Branch { parent } => {
-                self.parent = parent;
-                let mut entry = self.envelope_fields("system");
-                entry.insert("subtype".into(), json!("rewind"));
-                entry.insert("content".into(), json!("Conversation rewound"));
-                entry.insert("level".into(), json!("info"));
-                entry.insert("isMeta".into(), json!(false));
-                vec![Value::Object(entry)]
-            }
+            Record::Branch { parent } => vec![self.branch(parent)],
             Record::Title(title) => vec![json!({
                 "type": "custom-title", "customTitle": title, "sessionId": self.envelope.session_id,
             })],
@@ -309,8 +307,21 @@ impl Writer {
                 "permissionMode": summary.permission_mode.map(PermissionMode::as_str),
                 "lastPrompt": summary.last_prompt,
                 "customTitle": summary.title,
+                "changedFiles": summary.changed_files,
             })],
+            Record::FileHistory { message_id, backups } => vec![file_history(message_id, backups)],
         }
+    }
+
+    /// The conversation continues from `parent`: a `system` entry chained after it.
+    fn branch(&mut self, parent: Option<String>) -> Value {
+        self.parent = parent;
+        let mut entry = self.envelope_fields("system");
+        entry.insert("subtype".into(), json!("rewind"));
+        entry.insert("content".into(), json!("Conversation rewound"));
+        entry.insert("level".into(), json!("info"));
+        entry.insert("isMeta".into(), json!(false));
+        Value::Object(entry)
     }
 
     /// A conversation entry: the envelope plus `message`, chained after the last entry.
@@ -407,6 +418,22 @@ fn user_content(content: Vec<ContentBlock>) -> Value {
         [ContentBlock::Text { text }] => json!(text),
         _ => json!(content),
     }
+}
+
+/// Claude Code's `file-history-snapshot` entry for the files prompt `message_id`'s turn
+/// changed.
+fn file_history(message_id: String, backups: Vec<(PathBuf, Option<String>)>) -> Value {
+    let at = now();
+    let tracked: Map<String, Value> = backups
+        .into_iter()
+        .map(|(path, hash)| {
+            (path.display().to_string(), json!({"backupFileName": hash, "version": 1, "backupTime": at}))
+        })
+        .collect();
+    json!({
+        "type": "file-history-snapshot", "messageId": message_id, "isSnapshotUpdate": false,
+        "snapshot": {"messageId": message_id, "trackedFileBackups": tracked, "timestamp": at},
+    })
 }
 
 fn now() -> String {

@@ -148,3 +148,33 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     temp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Checkpoints;
+
+    #[test]
+    fn a_symlink_put_where_a_file_was_is_replaced_never_followed() {
+        let project = tempfile::tempdir().unwrap();
+        let session = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let checkpoints = Checkpoints::open(project.path(), session.path());
+        checkpoints.begin_turn("t1", "write");
+        let path = project.path().join("a.txt");
+        std::fs::write(&path, "before\n").unwrap();
+        let id = checkpoints.before_write(&path, Some(b"before\n"), b"after\n", "Edit").unwrap();
+        std::fs::write(&path, "after\n").unwrap();
+        checkpoints.after_write(&id, &path, true);
+        // Someone puts a link to a file outside the project where the file was.
+        std::fs::write(outside.path().join("secret"), "outside\n").unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), &path).unwrap();
+        let plan = checkpoints.plan_rewind("t1").unwrap();
+        assert!(plan.steps[0].conflict, "a changed file is a conflict");
+        let report = checkpoints.apply(&plan, true, "rewind");
+        assert_eq!(report.restored.len(), 1, "{}", report.summary());
+        assert_eq!(std::fs::read_to_string(outside.path().join("secret")).unwrap(), "outside\n");
+        assert!(!std::fs::symlink_metadata(&path).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "before\n");
+    }
+}

@@ -135,6 +135,10 @@ impl App {
             Event::Answer(crate::protocol::Answer::RewindPoints(points)) => self.show_rewind_points(points),
             Event::Answer(answer) => self.push_cell(Cell::Info { lines: crate::ui::answer::lines(&answer) }),
             Event::Rewound { prompt, files, conflicts, .. } => self.rewound(prompt, &files, &conflicts),
+            Event::FilesChanged { files } => {
+                let n = files.len();
+                self.notice(format!("Changed {n} file{} · /rewind to undo", if n == 1 { "" } else { "s" }));
+            }
         }
     }
 
