@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::support::{MockLlm, Project, Scenario, Step, run, tool_results};
+use crate::support::{MockLlm, Project, Scenario, Step, find_file, run, tool_results};
 
 fn sdk_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
@@ -22,26 +22,13 @@ fn sdk_dir() -> PathBuf {
     dir
 }
 
-/// The environment `cairn acp` runs in: the mock as the API, a home of the project's own.
-fn agent_env(cmd: &mut Command, project: &Project, mock: &MockLlm) {
-    cmd.env("CAIRN", env!("CARGO_BIN_EXE_cairn"))
-        .env("PROJECT", project.path())
-        .env("ANTHROPIC_API_KEY", "test-key")
-        .env("ANTHROPIC_BASE_URL", mock.url())
-        .env("CAIRN_HOME", project.home.path())
-        .env("HOME", project.home.path())
-        .env("CAIRN_MANAGED_SETTINGS", project.home.path().join("managed.json"))
-        .env_remove("ANTHROPIC_MODEL")
-        .current_dir(project.path());
-}
-
 /// An editor session: runs `steps` with `env`; what it saw, one value per observation.
 /// Every message cairn sent is checked against the protocol's schema.
 fn editor(project: &Project, mock: &MockLlm, steps: Value, env: &[(&str, &str)]) -> Vec<Value> {
     let log = project.home.path().join(format!("acp-{}.log", uuid::Uuid::new_v4()));
     let mut cmd = Command::new("node");
     cmd.arg(sdk_dir().join("acp_client.mjs")).env("STEPS", steps.to_string()).env("LOG", &log);
-    agent_env(&mut cmd, project, mock);
+    crate::sdk::sdk_env(&mut cmd, project, mock);
     cmd.envs(env.iter().copied());
     let out = run(cmd);
     assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
@@ -192,7 +179,7 @@ fn two_prompts_share_a_history_that_a_restarted_agent_lists_and_replays() {
     let replayed: Vec<&Value> = of_kind(&seen, "loaded")[0]["replayed"].as_array().unwrap().iter().collect();
     let kinds: Vec<&str> = replayed.iter().filter_map(|u| u["sessionUpdate"].as_str()).collect();
     let texts: Vec<&str> = replayed.iter().filter_map(|u| u["content"]["text"].as_str()).collect();
-    let file = find(project.home.path(), &format!("{}.jsonl", session.as_str().unwrap())).unwrap();
+    let file = find_file(project.home.path(), &format!("{}.jsonl", session.as_str().unwrap())).unwrap();
     assert_eq!(
         texts,
         ["first", "One.", "second", "the second answer", "Two."],
@@ -347,7 +334,7 @@ fn with_editor_terminal_commands_run_in_the_editors_terminal() {
 fn listen(project: &Project, mock: &MockLlm) -> (Child, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
     cmd.args(["acp", "--listen", "127.0.0.1:0"]).env("CAIRN_ACP_TOKEN", "secret-token");
-    agent_env(&mut cmd, project, mock);
+    crate::sdk::sdk_env(&mut cmd, project, mock);
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
@@ -434,7 +421,7 @@ impl ByHand {
     fn start(project: &Project, mock: &MockLlm, key: bool) -> ByHand {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
         cmd.arg("acp");
-        agent_env(&mut cmd, project, mock);
+        crate::sdk::sdk_env(&mut cmd, project, mock);
         if !key {
             cmd.env_remove("ANTHROPIC_API_KEY");
         }
@@ -505,7 +492,7 @@ fn bad_input_gets_protocol_errors_and_a_client_gone_mid_question_loses_nothing()
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(!project.file("made.txt").exists());
-    let transcript = find(project.home.path(), &format!("{session}.jsonl")).expect("the session's transcript");
+    let transcript = find_file(project.home.path(), &format!("{session}.jsonl")).expect("the session's transcript");
     let transcript = std::fs::read_to_string(transcript).unwrap();
     assert!(transcript.contains("please make the file") && transcript.contains("touch made.txt"), "{transcript}");
 }
@@ -531,7 +518,7 @@ fn a_failed_turn_is_an_error_and_odd_requests_are_refused_without_harm() {
     let created = acp.call(3, "session/new", json!({"cwd": project.path(), "mcpServers": []}));
     let session = created["result"]["sessionId"].as_str().unwrap().to_owned();
     // Loading by a path (which would name the live session's file) is refused.
-    let transcript = find(project.home.path(), &format!("{session}.jsonl")).unwrap_or_default();
+    let transcript = find_file(project.home.path(), &format!("{session}.jsonl")).unwrap_or_default();
     let by_path =
         acp.call(4, "session/load", json!({"sessionId": transcript, "cwd": project.path(), "mcpServers": []}));
     assert_eq!(by_path["error"]["code"], -32602, "{by_path}");
@@ -557,19 +544,4 @@ fn without_a_key_the_client_is_told_how_to_authenticate() {
     let still = acp.call(3, "authenticate", json!({"methodId": "env:ANTHROPIC_API_KEY"}));
     assert!(still["error"]["message"].as_str().unwrap().contains("ANTHROPIC_API_KEY"), "{still}");
     let _ = acp.child.kill();
-}
-
-/// The file called `name` somewhere under `dir`.
-fn find(dir: &Path, name: &str) -> Option<PathBuf> {
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            if let Some(found) = find(&path, name) {
-                return Some(found);
-            }
-        } else if path.file_name().is_some_and(|n| n == name) {
-            return Some(path);
-        }
-    }
-    None
 }

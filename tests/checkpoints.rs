@@ -5,42 +5,14 @@
 //! forks from an earlier message; a session killed mid-turn still rewinds.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::support::{MockLlm, Project, Run, Scenario, Step, run, tool_results};
-
-fn git(project: &Project, args: &[&str]) {
-    let status = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(args)
-        .current_dir(project.path())
-        .output()
-        .unwrap()
-        .status;
-    assert!(status.success(), "git {args:?}");
-}
-
-/// The file called `name` somewhere under `dir`.
-fn find(dir: &Path, name: &str) -> Option<PathBuf> {
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            if let Some(found) = find(&path, name) {
-                return Some(found);
-            }
-        } else if path.file_name().is_some_and(|n| n == name) {
-            return Some(path);
-        }
-    }
-    None
-}
+use crate::support::{MockLlm, Project, Run, Scenario, Step, find_file, run, tool_results};
 
 /// The turns of the session's checkpoint journal: (id, label), oldest first.
 fn turns(project: &Project, session: &str) -> Vec<(String, String)> {
-    let dir = find(project.home.path(), &format!("{session}.jsonl")).expect("the transcript").with_extension("");
+    let dir = find_file(project.home.path(), &format!("{session}.jsonl")).expect("the transcript").with_extension("");
     let journal = std::fs::read_to_string(dir.join("file-history.jsonl")).expect("the checkpoint journal");
     journal
         .lines()
@@ -78,8 +50,8 @@ fn rewind_files_brings_back_what_write_edit_multiedit_and_bash_changed() {
     project.write("moved.txt", "where am I\n");
     let binary: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
     std::fs::write(project.file("data.bin"), &binary).unwrap();
-    git(&project, &["add", "-A"]);
-    git(&project, &["commit", "-qm", "files"]);
+    project.git(&["add", "-A"]);
+    project.git(&["commit", "-qm", "files"]);
     // Never committed, never read: a change to it cannot be undone, and that is said.
     project.write("untracked.txt", "mine\n");
     let script = "sed -i s/hi/bye/ script.sh && chmod 600 script.sh && rm doomed.txt && mv moved.txt renamed.txt \
@@ -110,7 +82,8 @@ fn rewind_files_brings_back_what_write_edit_multiedit_and_bash_changed() {
     assert_eq!(turns.len(), 1);
     assert_eq!(turns[0].1, "change things");
     // The transcript says which files the turn changed, in Claude Code's shape too.
-    let transcript = std::fs::read_to_string(find(project.home.path(), &format!("{session}.jsonl")).unwrap()).unwrap();
+    let transcript =
+        std::fs::read_to_string(find_file(project.home.path(), &format!("{session}.jsonl")).unwrap()).unwrap();
     let entries: Vec<Value> = transcript.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     let snapshot = entries.iter().find(|e| e["type"] == "file-history-snapshot").expect("a file-history-snapshot");
     assert_eq!(snapshot["messageId"], turns[0].0.as_str());
@@ -207,7 +180,7 @@ fn resume_session_at_forks_from_an_earlier_message() {
     let mut cmd = project.cairn(&mock);
     cmd.args(["-p", "second", "--resume", &session, "--output-format", "json"]);
     assert_eq!(run(cmd).code(), 0);
-    let path = find(project.home.path(), &format!("{session}.jsonl")).unwrap();
+    let path = find_file(project.home.path(), &format!("{session}.jsonl")).unwrap();
     let before = std::fs::read_to_string(&path).unwrap();
     // The first answer's entry: the conversation holds "first" and "One." there.
     let entries: Vec<Value> = before.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();

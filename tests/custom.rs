@@ -3,7 +3,6 @@
 //! model, what is refused, what a skill grants and for how long.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::{Value, json};
 
@@ -32,16 +31,6 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn git(project: &Project, args: &[&str]) {
-    let status = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(args)
-        .current_dir(project.path())
-        .output()
-        .unwrap();
-    assert!(status.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&status.stderr));
-}
-
 /// Every text block of the first message of a request.
 fn first_message_texts(body: &Value) -> Vec<String> {
     body["messages"][0]["content"]
@@ -56,9 +45,9 @@ fn first_message_texts(body: &Value) -> Vec<String> {
 fn a_command_expands_with_its_snippets_and_arguments_and_everything_is_listed() {
     let project = project_with_claude_files();
     project.write("a.txt", "one\n");
-    git(&project, &["init", "-q"]);
-    git(&project, &["add", "a.txt"]);
-    git(&project, &["commit", "-qm", "first"]);
+    project.git(&["init", "-q"]);
+    project.git(&["add", "a.txt"]);
+    project.git(&["commit", "-qm", "first"]);
     project.write("a.txt", "one\ntwo\n");
     let mock = MockLlm::start(Scenario::new(vec![Step::text("Committed.")]));
     let out = stream_json(&project, &mock, "/commit-all fix the typo", &[]);

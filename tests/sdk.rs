@@ -22,7 +22,7 @@ fn python() -> PathBuf {
 }
 
 /// What a driver script needs: the binary, the project, the mock as the API, a home of its own.
-fn sdk_env(cmd: &mut Command, project: &Project, mock: &MockLlm) {
+pub(crate) fn sdk_env(cmd: &mut Command, project: &Project, mock: &MockLlm) {
     cmd.env("CAIRN", env!("CARGO_BIN_EXE_cairn"))
         .env("PROJECT", project.path())
         .env("ANTHROPIC_API_KEY", "test-key")

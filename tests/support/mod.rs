@@ -88,6 +88,17 @@ impl Project {
         self.dir.path()
     }
 
+    /// Runs git in the project (as a test user); fails the test if git does.
+    pub fn git(&self, args: &[&str]) {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(self.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
     pub fn file(&self, relative: &str) -> PathBuf {
         self.dir.path().join(relative)
     }
@@ -300,4 +311,19 @@ pub fn results_per_request(mock: &MockLlm) -> Vec<Vec<(String, String, bool)>> {
             new
         })
         .collect()
+}
+
+/// The file called `name` somewhere under `dir`.
+pub fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(found) = find_file(&path, name) {
+                return Some(found);
+            }
+        } else if path.file_name().is_some_and(|n| n == name) {
+            return Some(path);
+        }
+    }
+    None
 }
