@@ -125,7 +125,7 @@ impl Tool for Bash {
 
         let timeout =
             input.timeout.map_or(DEFAULT_TIMEOUT, Duration::from_millis).clamp(Duration::from_millis(1), MAX_TIMEOUT);
-        let before = match session.checkpoints() {
+        let before = match session.checkpoints().filter(|_| !only_reads(&input.command)) {
             Some(checkpoints) => tokio::task::spawn_blocking(move || checkpoints.scan()).await.ok().flatten(),
             None => None,
         };
@@ -208,6 +208,19 @@ async fn run_here(
             );
     }
     Ok(output)
+}
+
+/// Whether `script` cannot change a file: every command one the permission rules treat as
+/// read-only, no redirect that writes (but to /dev/null), nothing the analysis cannot judge.
+/// Such a command needs no comparison of the tree around it.
+fn only_reads(script: &str) -> bool {
+    use crate::permissions::{commands, shell};
+    let analysis = shell::analyze(script);
+    analysis.uncertain.is_empty()
+        && analysis.runs_code.is_empty()
+        && analysis.redirects.iter().all(|r| !r.write || r.target.text == "/dev/null")
+        && !analysis.commands.is_empty()
+        && analysis.commands.iter().all(|c| commands::is_read_only(&c.words))
 }
 
 /// Tells the model which of the files the command changed cairn cannot bring back.

@@ -82,6 +82,8 @@ pub struct Checkpoints {
     store: Store,
     journal_path: PathBuf,
     state: Mutex<State>,
+    /// The last scan of the tree, which the next one starts from.
+    last_scan: Mutex<Option<tree::Snapshot>>,
 }
 
 struct State {
@@ -130,6 +132,7 @@ impl Checkpoints {
             store: Store::new(session_dir.join("file-history")),
             journal_path,
             state: Mutex::new(State { entries, journal: None, turn, known }),
+            last_scan: Mutex::new(None),
         }
     }
 
@@ -232,9 +235,17 @@ impl Checkpoints {
         }
     }
 
-    /// The project's files before a command (`None`: too many to watch).
-    pub fn scan(&self) -> Option<Tree> {
-        tree::scan(&self.root)
+    /// The project's files now (`None`: too many to watch): the last scan brought up to
+    /// date, or a walk of the whole tree the first time.
+    pub fn scan(&self) -> Option<std::sync::Arc<Tree>> {
+        let mut last = self.last_scan.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = match last.as_ref() {
+            Some(previous) => tree::rescan(&self.root, previous),
+            None => tree::scan(&self.root),
+        };
+        let files = now.as_ref().map(|s| std::sync::Arc::clone(&s.files));
+        *last = now;
+        files
     }
 
     /// After a command: what it changed, compared with `before`, journaled. The paths it

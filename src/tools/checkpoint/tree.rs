@@ -33,37 +33,115 @@ pub type Tree = HashMap<PathBuf, Stat>;
 /// Files above this many are not compared (a scan would cost more than the command).
 pub const MAX_FILES: usize = 200_000;
 
-/// The files under `root`, ignore-aware, on all cores; `None` for a tree too large to watch.
-pub fn scan(root: &Path) -> Option<Tree> {
-    let found = Mutex::new(Tree::new());
-    let too_many = std::sync::atomic::AtomicBool::new(false);
+/// A scan kept for the next one: the files, and each folder with its modification time
+/// (a folder's time changes when an entry is added, removed or renamed in it, not when a
+/// file's content changes).
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub files: std::sync::Arc<Tree>,
+    dirs: HashMap<PathBuf, i128>,
+}
+
+fn walker(root: &Path, depth: Option<usize>) -> ignore::WalkParallel {
     ignore::WalkBuilder::new(root)
         .hidden(false)
         .git_global(false)
         .require_git(false)
+        .max_depth(depth)
         .filter_entry(|e| e.file_name() != ".git")
         .threads(2)
         .build_parallel()
-        .run(|| {
-            Box::new(|entry| {
-                let Ok(entry) = entry else { return ignore::WalkState::Continue };
-                if entry.file_type().is_some_and(|t| t.is_file())
-                    && let Ok(meta) = entry.metadata()
-                {
-                    let mut found = found.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                    found.insert(entry.into_path(), Stat::of(&meta));
-                    if found.len() > MAX_FILES {
-                        too_many.store(true, std::sync::atomic::Ordering::Relaxed);
-                        return ignore::WalkState::Quit;
-                    }
-                }
-                ignore::WalkState::Continue
-            })
-        });
-    if too_many.into_inner() {
-        return None;
+}
+
+/// Walks `root` (to `depth`), adding what it finds to `into`; `false` when the tree is too
+/// large to watch.
+fn walk(root: &Path, depth: Option<usize>, into: &mut Snapshot) -> bool {
+    let found = Mutex::new(std::mem::take(into));
+    let too_many = std::sync::atomic::AtomicBool::new(false);
+    walker(root, depth).run(|| {
+        Box::new(|entry| {
+            let Ok(entry) = entry else { return ignore::WalkState::Continue };
+            let Some(kind) = entry.file_type() else { return ignore::WalkState::Continue };
+            if !(kind.is_file() || kind.is_dir()) {
+                return ignore::WalkState::Continue;
+            }
+            let Ok(meta) = entry.metadata() else { return ignore::WalkState::Continue };
+            let mut found = found.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if kind.is_dir() {
+                found.dirs.insert(entry.into_path(), Stat::of(&meta).mtime);
+            } else {
+                std::sync::Arc::make_mut(&mut found.files).insert(entry.into_path(), Stat::of(&meta));
+            }
+            if found.files.len() > MAX_FILES {
+                too_many.store(true, std::sync::atomic::Ordering::Relaxed);
+                return ignore::WalkState::Quit;
+            }
+            ignore::WalkState::Continue
+        })
+    });
+    *into = found.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    !too_many.into_inner()
+}
+
+/// The files under `root`, ignore-aware, on all cores; `None` for a tree too large to watch.
+pub fn scan(root: &Path) -> Option<Snapshot> {
+    let mut snapshot = Snapshot::default();
+    walk(root, None, &mut snapshot).then_some(snapshot)
+}
+
+/// The files under `root` now, from the last scan: a folder whose time is unchanged holds
+/// the same names, so only its files' stats are read again; a changed folder is read again
+/// (a new one walked whole).
+pub fn rescan(root: &Path, last: &Snapshot) -> Option<Snapshot> {
+    let mut by_dir: HashMap<&Path, Vec<&PathBuf>> = HashMap::new();
+    for path in last.files.keys() {
+        by_dir.entry(path.parent().unwrap_or(root)).or_default().push(path);
     }
-    Some(found.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner))
+    let (mut same, mut changed): (Vec<&PathBuf>, Vec<&PathBuf>) = (Vec::new(), Vec::new());
+    for (dir, mtime) in &last.dirs {
+        let now = std::fs::metadata(dir).ok().map(|m| Stat::of(&m).mtime);
+        match now {
+            Some(now) if now == *mtime => same.push(dir),
+            Some(_) => changed.push(dir),
+            None => {}
+        }
+    }
+    // The files of unchanged folders: one stat each, on both cores.
+    let files: Vec<&PathBuf> =
+        same.iter().flat_map(|d| by_dir.get(d.as_path()).into_iter().flatten().copied()).collect();
+    let half = files.len() / 2;
+    let stat_all = |part: &[&PathBuf]| -> Vec<(PathBuf, Stat)> {
+        part.iter().filter_map(|p| Some(((*p).clone(), Stat::of(&std::fs::symlink_metadata(p).ok()?)))).collect()
+    };
+    let (left, right) = std::thread::scope(|s| {
+        let right = s.spawn(|| stat_all(&files[half..]));
+        (stat_all(&files[..half]), right.join().unwrap_or_default())
+    });
+    let mut files: Tree = left.into_iter().chain(right).collect();
+    let mut dirs = HashMap::new();
+    for dir in &same {
+        dirs.insert((*dir).clone(), last.dirs[*dir]);
+    }
+    // Changed folders: their entries again; folders new to the scan, whole.
+    for dir in changed {
+        let mut shallow = Snapshot::default();
+        if !walk(dir, Some(1), &mut shallow) {
+            return None;
+        }
+        for (sub, mtime) in shallow.dirs {
+            if sub != *dir && !last.dirs.contains_key(&sub) {
+                let mut whole = Snapshot::default();
+                if !walk(&sub, None, &mut whole) {
+                    return None;
+                }
+                files.extend(whole.files.iter().map(|(p, s)| (p.clone(), *s)));
+                dirs.extend(whole.dirs);
+            }
+            dirs.insert(sub, mtime);
+        }
+        files.extend(shallow.files.iter().map(|(p, s)| (p.clone(), *s)));
+    }
+    (files.len() <= MAX_FILES).then(|| Snapshot { files: std::sync::Arc::new(files), dirs })
 }
 
 /// What changed between two scans.
@@ -153,4 +231,48 @@ fn ls_files<'a>(root: &Path, paths: impl Iterator<Item = &'a Path>) -> Option<Ha
         }
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rescan_sees_what_a_full_scan_sees() {
+        let root = tempfile::tempdir().unwrap();
+        let write = |p: &str, text: &str| {
+            let path = root.path().join(p);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("a.txt", "a");
+        write("stable/s.txt", "s");
+        write("keep/b.txt", "b");
+        write("gone/c.txt", "c");
+        write("moved/d.txt", "d");
+        write(".gitignore", "ignored/\n");
+        write("ignored/x.txt", "x");
+        let first = scan(root.path()).unwrap();
+        assert!(!first.files.keys().any(|p| p.ends_with("x.txt")), "ignored files are left out");
+        // Content changed in place (the folder's time stays), a file added, a folder
+        // removed, a file renamed, a new folder with files.
+        std::fs::write(root.path().join("keep/b.txt"), "bb").unwrap();
+        std::fs::write(root.path().join("stable/s.txt"), "ss").unwrap();
+        write("keep/new.txt", "n");
+        std::fs::remove_dir_all(root.path().join("gone")).unwrap();
+        std::fs::rename(root.path().join("moved/d.txt"), root.path().join("moved/e.txt")).unwrap();
+        write("fresh/deep/f.txt", "f");
+        write("ignored/y.txt", "y");
+        let again = rescan(root.path(), &first).unwrap();
+        let full = scan(root.path()).unwrap();
+        let mut seen: Vec<_> = again.files.iter().collect();
+        let mut expected: Vec<_> = full.files.iter().collect();
+        seen.sort_by_key(|(path, _)| (*path).clone());
+        expected.sort_by_key(|(path, _)| (*path).clone());
+        assert_eq!(seen, expected);
+        let changes = diff(&first.files, &again.files);
+        assert_eq!(changes.changed, vec![root.path().join("keep/b.txt"), root.path().join("stable/s.txt")]);
+        assert_eq!(changes.deleted, vec![root.path().join("gone/c.txt"), root.path().join("moved/d.txt")]);
+        assert_eq!(changes.created.len(), 3, "{:?}", changes.created);
+    }
 }
