@@ -696,16 +696,21 @@ fn esc_esc_lists_the_prompts_and_rewind_brings_back_files_and_conversation() {
     tmux.type_text("second");
     tmux.keys(&["Enter"]);
     tmux.wait_for_text("Two.");
-    assert!(project.file("notes.txt").exists());
+    tmux.wait_for_text("Changed 1 file");
+    // The user changes the file afterwards: the rewind asks before overwriting it.
+    project.write("notes.txt", "edited by me\n");
     tmux.keys(&["Escape"]);
     tmux.keys(&["Escape"]);
-    let listed = tmux.wait_for_text("Rewind to the moment a prompt was sent");
-    assert!(listed.contains("“first”") && listed.contains("“second” — 1 file to restore"), "{listed}");
-    tmux.type_text("/rewind 2");
-    tmux.keys(&["Enter"]);
+    let picker = tmux.wait_for_text("Rewind to the moment a prompt was sent");
+    assert!(picker.contains("second") && picker.contains("1 file to restore, 1 changed by someone else"), "{picker}");
+    tmux.keys(&["1"]);
+    tmux.wait_for_text("What should come back");
+    tmux.keys(&["1"]);
+    tmux.wait_for_text("Someone else changed notes.txt since");
+    tmux.keys(&["2"]);
     let rewound = tmux.wait_for_text("Conversation rewound");
-    assert!(rewound.contains("1 restored") || rewound.contains("1 removed"), "{rewound}");
-    assert!(!project.file("notes.txt").exists(), "the file the second turn wrote is gone");
+    assert!(rewound.contains("1 removed"), "{rewound}");
+    assert!(!project.file("notes.txt").exists(), "the file the second turn made is gone, as asked");
     // The prompt is back in the input box: sent again, it continues from before it.
     tmux.wait_for("the prompt back in the input", |s| s.lines().any(|l| l.trim_start().starts_with("> second")));
     tmux.keys(&["Enter"]);

@@ -69,6 +69,8 @@ pub struct App {
     esc_at: Option<Instant>,
     /// The points `/rewind` listed last, by number.
     rewind_points: Vec<crate::protocol::RewindPoint>,
+    /// The points asked for are for the picker.
+    rewind_picker: bool,
     pub hint: Option<(String, Instant)>,
     pub quit: bool,
     pub pager_requested: bool,
@@ -161,6 +163,7 @@ impl App {
             ctrl_c_at: None,
             esc_at: None,
             rewind_points: Vec::new(),
+            rewind_picker: false,
             hint: None,
             quit: false,
             pager_requested: false,

@@ -34,6 +34,8 @@ pub struct QuestionDialog {
     /// What the user typed on the last line.
     pub own_words: String,
     pub answers: BTreeMap<String, String>,
+    /// A step of `/rewind` rather than the model's questions.
+    pub rewind: Option<super::rewind::Step>,
 }
 
 impl QuestionDialog {
@@ -68,7 +70,36 @@ impl QuestionDialog {
             ticked,
             own_words: String::new(),
             answers: BTreeMap::new(),
+            rewind: None,
         })
+    }
+
+    /// A question of cairn's own (a `/rewind` step): one choice among `options`.
+    pub fn choice(
+        header: &str,
+        question: &str,
+        options: Vec<(String, String)>,
+        step: super::rewind::Step,
+    ) -> QuestionDialog {
+        let ticked = vec![false; options.len()];
+        let question =
+            Question { question: question.to_owned(), header: header.to_owned(), options, multi_select: false };
+        QuestionDialog {
+            call_id: String::new(),
+            input: Value::Null,
+            questions: vec![question],
+            current: 0,
+            selected: 0,
+            ticked,
+            own_words: String::new(),
+            answers: BTreeMap::new(),
+            rewind: Some(step),
+        }
+    }
+
+    /// The option chosen for the question shown (`None`: the user's own words).
+    pub fn chosen(&self) -> Option<usize> {
+        (self.selected < self.own_line()).then_some(self.selected)
     }
 
     pub fn question(&self) -> &Question {
@@ -151,6 +182,10 @@ impl App {
             _ => {}
         }
         let Some(answer) = answered else { return };
+        if dialog.rewind.is_some() {
+            let Some(dialog) = self.question.take() else { return };
+            return self.rewind_chosen(&dialog);
+        }
         if !dialog.advance(answer) {
             return;
         }
@@ -164,6 +199,9 @@ impl App {
 
     fn decline_questions(&mut self, interrupt: bool) {
         let Some(dialog) = self.question.take() else { return };
+        if dialog.rewind.is_some() {
+            return self.notice("Rewind cancelled");
+        }
         if interrupt {
             self.ops.push(Op::Interrupt);
         }

@@ -1,19 +1,45 @@
-//! `/rewind` in the TUI (and Esc Esc on an empty input): the prompts the session can go back
-//! to, numbered, with the files each would bring back (conflicts and lost versions marked);
-//! `/rewind N [code|conversation] [--force]` goes back — both by default — and puts the
-//! prompt back in the input box. Files someone else changed since are left as they are
-//! unless `--force`.
+//! `/rewind` in the TUI. Esc Esc on an empty input (or `/rewind` alone) opens a picker over
+//! the prompts, newest first, each with the files it would bring back; then what to bring
+//! back (code and conversation, the conversation, or the code); then, when someone else
+//! changed some of those files since, whether to overwrite them. `/rewind` followed by
+//! `list` shows them as text, and `/rewind N [code|conversation] [--force]` goes back
+//! without asking. The prompt returns to the input box when the conversation is rewound.
 
-use super::App;
+use super::{App, QuestionDialog};
 use crate::protocol::{Op, Query, RewindPoint, RewindScope};
 use crate::ui::tui::cells::Cell;
+
+/// Where the `/rewind` picker is.
+#[derive(Clone, Debug)]
+pub enum Step {
+    /// Choosing the prompt, among these points (newest first).
+    Point(Vec<RewindPoint>),
+    /// Choosing what comes back.
+    Scope(RewindPoint),
+    /// Whether to overwrite files someone else changed.
+    Conflicts(RewindPoint, RewindScope),
+}
+
+const SCOPES: [(RewindScope, &str, &str); 3] = [
+    (
+        RewindScope::CodeAndConversation,
+        "Code and conversation",
+        "the files, and the conversation from before the prompt",
+    ),
+    (RewindScope::Conversation, "Conversation only", "the files stay as they are"),
+    (RewindScope::Code, "Code only", "the conversation goes on from here"),
+];
 
 impl App {
     pub(super) fn rewind(&mut self, args: &str) {
         let mut words = args.split_whitespace();
         let Some(first) = words.next() else {
+            self.rewind_picker = true;
             return self.ops.push(Op::Query(Query::RewindPoints));
         };
+        if first == "list" {
+            return self.ops.push(Op::Query(Query::RewindPoints));
+        }
         let Some(point) =
             first.parse::<usize>().ok().and_then(|n| n.checked_sub(1)).and_then(|i| self.rewind_points.get(i))
         else {
@@ -40,11 +66,15 @@ impl App {
         self.notice(format!("Rewinding to “{}”…", point.label));
     }
 
-    /// The list `/rewind` shows.
+    /// The list `/rewind list` shows, or the picker.
     pub(super) fn show_rewind_points(&mut self, points: Vec<RewindPoint>) {
         if points.is_empty() {
             self.notice("Nothing to rewind to yet: no prompt has been sent in this session.");
             return;
+        }
+        if std::mem::take(&mut self.rewind_picker) {
+            self.rewind_points.clone_from(&points);
+            return self.ask_rewind(Step::Point(points.into_iter().rev().collect()));
         }
         let mut lines = vec!["Rewind to the moment a prompt was sent (newest last):".to_owned()];
         for (n, point) in points.iter().enumerate() {
@@ -88,4 +118,87 @@ impl App {
         }
         self.rewind_points.clear();
     }
+}
+
+impl App {
+    /// Puts the picker's next question in place of the composer.
+    fn ask_rewind(&mut self, step: Step) {
+        let (question, options): (String, Vec<(String, String)>) = match &step {
+            Step::Point(points) => (
+                "Rewind to the moment a prompt was sent:".into(),
+                points.iter().map(|p| (point_label(p), point_detail(p))).collect(),
+            ),
+            Step::Scope(point) => (
+                format!("What should come back to before “{}”?", point.label),
+                SCOPES.iter().map(|(_, name, detail)| ((*name).to_owned(), (*detail).to_owned())).collect(),
+            ),
+            Step::Conflicts(point, _) => {
+                let names: Vec<String> =
+                    point.files.iter().filter(|f| f.1).map(|f| crate::tools::paths::display(&f.0, &self.cwd)).collect();
+                (
+                    format!("Someone else changed {} since: overwrite them?", names.join(", ")),
+                    vec![
+                        ("Leave them as they are".into(), "restore the other files".into()),
+                        ("Overwrite them".into(), "their changes since are lost (the rewind can be undone)".into()),
+                    ],
+                )
+            }
+        };
+        self.question = Some(QuestionDialog::choice("Rewind", &question, options, step));
+    }
+
+    /// An answer of the picker's: the next question, or the rewind.
+    pub(super) fn rewind_chosen(&mut self, dialog: &QuestionDialog) {
+        let (Some(step), Some(chosen)) = (dialog.rewind.clone(), dialog.chosen()) else {
+            return self.notice("Rewind cancelled");
+        };
+        match step {
+            Step::Point(points) => {
+                let Some(point) = points.get(chosen).cloned() else { return };
+                if point.undoes_rewind {
+                    return self.conflicts_or_go(point, RewindScope::Code);
+                }
+                self.ask_rewind(Step::Scope(point));
+            }
+            Step::Scope(point) => {
+                let scope = SCOPES.get(chosen).map_or(RewindScope::CodeAndConversation, |s| s.0);
+                self.conflicts_or_go(point, scope);
+            }
+            Step::Conflicts(point, scope) => self.go_back(&point, scope, chosen == 1),
+        }
+    }
+
+    fn conflicts_or_go(&mut self, point: RewindPoint, scope: RewindScope) {
+        if scope != RewindScope::Conversation && point.files.iter().any(|f| f.1) {
+            return self.ask_rewind(Step::Conflicts(point, scope));
+        }
+        self.go_back(&point, scope, false);
+    }
+
+    fn go_back(&mut self, point: &RewindPoint, scope: RewindScope, overwrite: bool) {
+        self.ops.push(Op::Rewind { to: point.id.clone(), scope, overwrite });
+        self.notice(format!("Rewinding to “{}”…", point.label));
+    }
+}
+
+fn point_label(point: &RewindPoint) -> String {
+    let time = point.at.get(11..16).unwrap_or_default();
+    if point.undoes_rewind { format!("{time} undo {}", point.label) } else { format!("{time} {}", point.label) }
+}
+
+fn point_detail(point: &RewindPoint) -> String {
+    let conflicts = point.files.iter().filter(|f| f.1).count();
+    let lost = point.files.iter().filter(|f| f.2).count();
+    let mut detail = match point.files.len() {
+        0 => "no file changes since".to_owned(),
+        1 => "1 file to restore".to_owned(),
+        n => format!("{n} files to restore"),
+    };
+    if conflicts > 0 {
+        detail.push_str(&format!(", {conflicts} changed by someone else since"));
+    }
+    if lost > 0 {
+        detail.push_str(&format!(", {lost} cannot be restored"));
+    }
+    detail
 }
