@@ -201,3 +201,50 @@ fn resume_session_at_forks_from_an_earlier_message() {
     assert_ne!(bad.code(), 0);
     assert!(bad.stderr.contains("no message no-such-message"), "{}", bad.stderr);
 }
+
+#[test]
+fn a_checkpoint_that_cannot_be_written_stops_the_change_and_a_damaged_copy_is_reported() {
+    let project = Project::claude_user();
+    project.write("kept.txt", "original\n");
+    let session = "6f1c1f4e-93a4-4a47-9d3e-2b7a3a9d4c11";
+    // The session's store cannot be made: a file stands where its folder would be.
+    let folder: String =
+        project.path().to_string_lossy().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    let sidecar = project.home.path().join("projects").join(folder).join(session);
+    std::fs::create_dir_all(&sidecar).unwrap();
+    std::fs::write(sidecar.join("file-history"), "in the way").unwrap();
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Read", json!({"file_path": "kept.txt"})),
+        Step::tool("Write", json!({"file_path": "kept.txt", "content": "overwritten\n"})),
+        Step::text("Could not."),
+    ]));
+    let mut cmd = project.cairn(&mock);
+    cmd.args(["-p", "overwrite it", "--session-id", session, "--permission-mode", "acceptEdits"]);
+    assert_eq!(run(cmd).code(), 0);
+    let refused = tool_results(&mock.requests()[2].body);
+    let refused = refused.last().unwrap();
+    assert!(refused.2 && refused.1.contains("the file was not changed"), "{refused:?}");
+    assert_eq!(read(&project, "kept.txt"), "original\n", "no change without a way back");
+
+    // A copy damaged on disk is reported at rewind time; the rest is still restored.
+    std::fs::remove_file(sidecar.join("file-history")).unwrap();
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Read", json!({"file_path": "kept.txt"})),
+        Step::tools(&[
+            ("Edit", json!({"file_path": "kept.txt", "old_string": "original", "new_string": "edited"})),
+            ("Write", json!({"file_path": "other.txt", "content": "new\n"})),
+        ]),
+        Step::text("Done."),
+    ]));
+    let mut cmd = project.cairn(&mock);
+    cmd.args(["-p", "edit it", "--resume", session, "--permission-mode", "acceptEdits"]);
+    assert_eq!(run(cmd).code(), 0);
+    let original = crate::support::sha256_hex(b"original\n");
+    std::fs::write(sidecar.join("file-history").join(&original), "F\nsomething else\n").unwrap();
+    let last = turns(&project, session).last().unwrap().0.clone();
+    let back = rewind(&project, &mock, session, &last);
+    assert_eq!(back.code(), 1, "{}", back.stdout);
+    assert!(back.stdout.contains("damaged") && back.stdout.contains("kept.txt"), "{}", back.stdout);
+    assert!(!project.file("other.txt").exists(), "the rest is restored");
+    assert_eq!(read(&project, "kept.txt"), "edited\n", "a damaged copy is never written back");
+}
