@@ -720,3 +720,40 @@ fn esc_esc_lists_the_prompts_and_rewind_brings_back_files_and_conversation() {
     assert!(!sent.contains("Two."), "the rewound answer is gone from the conversation: {sent}");
     quit_and_check_the_terminal(&tmux);
 }
+
+#[test]
+fn fork_from_before_a_prompt_leaves_the_original_as_it_was() {
+    let project = Project::new();
+    let mock = MockLlm::start(Scenario::new(vec![Step::text("One."), Step::text("Two."), Step::text("Other.")]));
+    let tmux = Tmux::start(&project, &mock, "", 100, 30);
+    tmux.wait_for_text("ctx 0%");
+    tmux.type_text("first");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("One.");
+    tmux.type_text("second");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Two.");
+    tmux.type_text("/rewind list");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Rewind to the moment a prompt was sent (newest last)");
+    tmux.type_text("/fork 2");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Forked session");
+    tmux.type_text("instead");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Other.");
+    let sent = mock.requests().last().unwrap().body["messages"].to_string();
+    assert!(sent.contains("first") && sent.contains("One.") && sent.contains("instead"), "{sent}");
+    assert!(!sent.contains("Two."), "{sent}");
+    quit_and_check_the_terminal(&tmux);
+    // Two sessions now: the original with both prompts, the fork with its own.
+    let transcripts: Vec<String> = std::fs::read_dir(project.home.path().join("projects"))
+        .unwrap()
+        .flatten()
+        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert_eq!(transcripts.len(), 2);
+    assert!(transcripts.iter().any(|t| t.contains("Two.") && !t.contains("instead")), "the original is untouched");
+}

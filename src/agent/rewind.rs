@@ -112,18 +112,29 @@ impl Session {
         Ok(text)
     }
 
-    /// Continues as a new session with the conversation so far (up to entry `at`).
-    pub(super) fn fork(&mut self, at: Option<&str>, events: &EventSink) {
+    /// Continues as a new session with the conversation so far — or with the conversation
+    /// from before prompt `before` was sent.
+    pub(super) fn fork(&mut self, before: Option<&str>, events: &EventSink) {
         let Some(transcript) = self.transcript.clone() else {
             let message = "This session is not saved (--no-session-persistence): there is nothing to fork.";
             return events.emit(Event::Error { message: message.into() });
         };
         let Some(store) = self.services.store.clone() else { return };
-        let forked = session::reader::load_at(transcript.path(), at).map_err(|e| e.to_string()).and_then(|loaded| {
-            let id = uuid::Uuid::new_v4().to_string();
-            let new = store.fork(&loaded, &id).map_err(|e| e.to_string())?;
-            Ok((loaded, id, new))
-        });
+        let at = match before.map(|prompt| session::reader::parent_of(transcript.path(), prompt)) {
+            None => None,
+            Some(Some(Some(parent))) => Some(parent),
+            Some(Some(None)) => {
+                let message = "Nothing comes before the first prompt: /clear starts an empty session.";
+                return events.emit(Event::Error { message: message.into() });
+            }
+            Some(None) => return events.emit(Event::Error { message: "No such prompt in this session.".into() }),
+        };
+        let forked =
+            session::reader::load_at(transcript.path(), at.as_deref()).map_err(|e| e.to_string()).and_then(|loaded| {
+                let id = uuid::Uuid::new_v4().to_string();
+                let new = store.fork(&loaded, &id).map_err(|e| e.to_string())?;
+                Ok((loaded, id, new))
+            });
         let (mut loaded, id, new) = match forked {
             Ok(forked) => forked,
             Err(message) => return events.emit(Event::Error { message: format!("Could not fork: {message}") }),

@@ -76,8 +76,8 @@ pub enum Op {
     /// changed by someone else since are overwritten only with `overwrite`.
     Rewind { to: String, scope: RewindScope, overwrite: bool },
     /// Continue as a new session (a new id and transcript) with the conversation so far —
-    /// up to and including the prompt `at`, if given — after the running turn; the
-    /// original stays as it was.
+    /// or the conversation from before the prompt `at` (an id from
+    /// [`Query::RewindPoints`]) — after the running turn; the original stays as it was.
     Fork { at: Option<String> },
     /// End the session once the running turn (if any) has been interrupted.
     Shutdown,

@@ -91,7 +91,12 @@ impl Commands {
                     Some("[number] [code|conversation] [--force]"),
                     Action::Rewind,
                 ),
-                command("fork", "Continue as a new session from here; this one stays as it is", None, Action::Fork),
+                command(
+                    "fork",
+                    "Continue as a new session from here (or from before prompt N of /rewind list); this one stays",
+                    Some("[N]"),
+                    Action::Fork,
+                ),
                 command("exit", "Quit cairn", None, Action::Exit),
             ],
         }

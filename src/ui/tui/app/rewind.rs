@@ -66,6 +66,17 @@ impl App {
         self.notice(format!("Rewinding to “{}”…", point.label));
     }
 
+    /// `/fork`: a new session from here; `/fork N`: from before prompt N of `/rewind list`.
+    pub(super) fn fork(&mut self, args: &str) {
+        if args.is_empty() {
+            return self.ops.push(Op::Fork { at: None });
+        }
+        match args.parse::<usize>().ok().and_then(|n| n.checked_sub(1)).and_then(|i| self.rewind_points.get(i)) {
+            Some(point) if !point.undoes_rewind => self.ops.push(Op::Fork { at: Some(point.id.clone()) }),
+            _ => self.push_cell(Cell::Error { message: "Pick a prompt by its number from /rewind list.".into() }),
+        }
+    }
+
     /// The list `/rewind list` shows, or the picker.
     pub(super) fn show_rewind_points(&mut self, points: Vec<RewindPoint>) {
         if points.is_empty() {

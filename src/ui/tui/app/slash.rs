@@ -76,7 +76,7 @@ impl App {
             Action::Permissions => self.permissions(args),
             Action::Hooks => self.ops.push(Op::Query(Query::Hooks)),
             Action::Rewind => self.rewind(args),
-            Action::Fork => self.ops.push(Op::Fork { at: None }),
+            Action::Fork => self.fork(args),
             Action::Status => {
                 let lines = self.status_lines();
                 self.push_cell(Cell::Info { lines });
