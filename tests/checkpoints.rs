@@ -248,3 +248,29 @@ fn a_checkpoint_that_cannot_be_written_stops_the_change_and_a_damaged_copy_is_re
     assert!(!project.file("other.txt").exists(), "the rest is restored");
     assert_eq!(read(&project, "kept.txt"), "edited\n", "a damaged copy is never written back");
 }
+
+#[test]
+fn a_rewind_never_removes_a_file_that_was_there_before_under_another_name() {
+    // (The usual project denies reading .env.)
+    let project = Project::new();
+    project.git(&["init", "-q"]);
+    project.write(".gitignore", ".env\n");
+    project.git(&["add", ".gitignore"]);
+    project.git(&["commit", "-qm", "ignore"]);
+    project.write(".env", "SECRET=1\n");
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Bash", json!({"command": "mv .env .env.bak && echo new > made.txt"})),
+        Step::text("Moved."),
+    ]));
+    let mut cmd = project.cairn(&mock);
+    cmd.args(["-p", "move it", "--output-format", "json", "--permission-mode", "bypassPermissions"]);
+    let out = run(cmd);
+    let session = session_of(&out);
+    let first = turns(&project, &session)[0].0.clone();
+    let back = rewind(&project, &mock, &session, &first);
+    let journal = find_file(project.home.path(), "file-history.jsonl").map(std::fs::read_to_string);
+    assert_eq!(back.code(), 1, "{}\n{journal:?}\n{:?}", back.stdout, tool_results(&mock.requests()[1].body));
+    assert!(back.stdout.contains(".env.bak not restored"), "{}", back.stdout);
+    assert_eq!(read(&project, ".env.bak"), "SECRET=1\n", "a file that existed before is never deleted");
+    assert!(!project.file("made.txt").exists(), "what the command made is removed");
+}

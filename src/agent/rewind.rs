@@ -47,9 +47,10 @@ impl Session {
             return Vec::new();
         };
         let mut backups: Vec<(PathBuf, Option<String>)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for change in checkpoints.changes_since(&mark.id).unwrap_or_default() {
-            if !backups.iter().any(|(path, _)| *path == change.path) {
-                backups.push((change.path.clone(), change.before.map(|v| v.hash)));
+            if seen.insert(change.path.clone()) {
+                backups.push((change.path, change.before.map(|v| v.hash)));
             }
         }
         if backups.is_empty() {

@@ -202,9 +202,17 @@ pub fn is_read_only(words: &[Word]) -> bool {
     match first.text.as_str() {
         "git" => git_read_only(args),
         "find" => !has(&["-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0", "-fprintf", "-fls"]),
-        "sort" => !has(&["-o", "--output"]) && !args.iter().any(|w| w.text.starts_with("-o")),
+        // `-o FILE` alone or in a cluster (`-uo`), `--output` however abbreviated (`--out`),
+        // and a compressor it would run.
+        "sort" => !args.iter().any(|w| {
+            let t = w.text.as_str();
+            (t.starts_with('-') && !t.starts_with("--") && t.contains('o'))
+                || (t.len() > 3 && "--output".starts_with(t.split('=').next().unwrap_or(t)))
+                || t.starts_with("--compress")
+        }),
         "diff" => !has(&["--output"]),
-        "uniq" => args.iter().filter(|w| !w.text.starts_with('-')).count() <= 1,
+        // A second operand (`-` for stdin counts) is the file it writes.
+        "uniq" => args.iter().filter(|w| w.text == "-" || !w.text.starts_with('-')).count() <= 1,
         "xxd" => !has(&["-r", "-revert"]) && positional(args) <= 1,
         // BSD-style `e` shows every process's environment (cairn's API key among them).
         "ps" => !args.iter().any(|w| !w.text.starts_with('-') && w.text.contains('e')),

@@ -614,3 +614,16 @@ fn the_hostile_corpus() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn sort_and_uniq_that_write_a_file_are_not_read_only() {
+    use super::commands::is_read_only;
+    let words = |script: &str| super::shell::analyze(script).commands.remove(0).words;
+    for writes in ["sort -uo out in", "sort --out=out in", "sort --compress-program=sh in", "uniq - out", "uniq in out"]
+    {
+        assert!(!is_read_only(&words(writes)), "{writes}");
+    }
+    for reads in ["sort -u in", "sort -k 2 in", "uniq in", "uniq -c in"] {
+        assert!(is_read_only(&words(reads)), "{reads}");
+    }
+}

@@ -121,6 +121,8 @@ pub fn open(store: &Store, request: OpenRequest) -> Result<Opened, SessionError>
     if request.fork {
         let session_id = request.session_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let transcript = if request.persist { Some(store.fork(&loaded, &session_id)?) } else { None };
+        // The fork takes the checkpoints along: its files are the same.
+        let _ = crate::tools::checkpoint::copy(&sidecar_dir(&loaded.path), &sidecar_dir(&store.path_for(&session_id)));
         loaded.session_id.clone_from(&session_id);
         loaded.path = store.path_for(&session_id);
         loaded.title = None;

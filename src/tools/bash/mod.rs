@@ -216,11 +216,25 @@ async fn run_here(
 fn only_reads(script: &str) -> bool {
     use crate::permissions::{commands, shell};
     let analysis = shell::analyze(script);
+    // Variables can make a reader run code (`LESSOPEN`, `GIT_EXTERNAL_DIFF`): none at all.
     analysis.uncertain.is_empty()
         && analysis.runs_code.is_empty()
+        && analysis.env_changes.is_empty()
         && analysis.redirects.iter().all(|r| !r.write || r.target.text == "/dev/null")
         && !analysis.commands.is_empty()
-        && analysis.commands.iter().all(|c| commands::is_read_only(&c.words))
+        && analysis.commands.iter().all(|c| c.env.is_empty() && commands::is_read_only(&c.words) && !writes_anyway(c))
+}
+
+/// Readers with options that write or run something (checked beyond the permission rules,
+/// which ask about them anyway).
+fn writes_anyway(command: &crate::permissions::shell::Command) -> bool {
+    let args: Vec<&str> = command.args().iter().map(|w| w.text.as_str()).collect();
+    match command.name() {
+        "git" => args
+            .iter()
+            .any(|a| a.starts_with("-O") || a.starts_with("--open-files-in-pager") || a.starts_with("--output")),
+        _ => false,
+    }
 }
 
 /// Tells the model which of the files the command changed cairn cannot bring back.

@@ -91,6 +91,8 @@ struct State {
     journal: Option<std::fs::File>,
     turn: String,
     known: HashMap<PathBuf, Known>,
+    /// When the last scan began.
+    scanned_at: std::time::SystemTime,
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -99,6 +101,19 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 
 /// The largest file a Read keeps a copy of (a larger one is kept when it is changed).
 const KEEP_ON_READ: u64 = 4 << 20;
+/// The largest file a command's change is kept of (a larger one is read whole otherwise).
+const KEEP_AFTER_COMMAND: u64 = 64 << 20;
+
+fn ino_of(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).map_or(0, |m| m.ino())
+}
+
+/// Whether the file at `path` came into being after `instant` (`false` when the file
+/// system does not say: then it is not taken for new).
+fn born_after(path: &Path, instant: std::time::SystemTime) -> bool {
+    std::fs::symlink_metadata(path).and_then(|m| m.created()).is_ok_and(|born| born >= instant)
+}
 
 impl Checkpoints {
     /// The checkpoints of the session whose folder is `session_dir`, for the project at
@@ -108,17 +123,10 @@ impl Checkpoints {
         let entries: Vec<Entry> = std::fs::read_to_string(&journal_path)
             .map(|text| text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
             .unwrap_or_default();
-        let mut known = HashMap::new();
-        for change in entries.iter().filter_map(as_change) {
-            match (&change.after, std::fs::symlink_metadata(&change.path)) {
-                (Some(version), Ok(meta)) => {
-                    known.insert(change.path.clone(), Known { version: version.clone(), stat: Stat::of(&meta) });
-                }
-                _ => {
-                    known.remove(&change.path);
-                }
-            }
-        }
+        // What cairn knew of the files is not carried over: they may have changed while no
+        // cairn was running (a version taken for one that changed since would overwrite the
+        // user's work at rewind).
+        let known = HashMap::new();
         let turn = entries
             .iter()
             .rev()
@@ -131,13 +139,18 @@ impl Checkpoints {
             root: root.to_path_buf(),
             store: Store::new(session_dir.join("file-history")),
             journal_path,
-            state: Mutex::new(State { entries, journal: None, turn, known }),
+            state: Mutex::new(State { entries, journal: None, turn, known, scanned_at: std::time::UNIX_EPOCH }),
             last_scan: Mutex::new(None),
         }
     }
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The project folder, as the file system names it.
+    pub fn root_dir(&self) -> PathBuf {
+        self.root.canonicalize().unwrap_or_else(|_| self.root.clone())
     }
 
     /// A turn begins: the user's prompt `turn` (its id in the transcript), shown as `label`.
@@ -238,6 +251,7 @@ impl Checkpoints {
     /// The project's files now (`None`: too many to watch): the last scan brought up to
     /// date, or a walk of the whole tree the first time.
     pub fn scan(&self) -> Option<std::sync::Arc<Tree>> {
+        lock(&self.state).scanned_at = std::time::SystemTime::now();
         let mut last = self.last_scan.lock().unwrap_or_else(PoisonError::into_inner);
         let now = match last.as_ref() {
             Some(previous) => tree::rescan(&self.root, previous),
@@ -251,6 +265,7 @@ impl Checkpoints {
     /// After a command: what it changed, compared with `before`, journaled. The paths it
     /// changed whose earlier version is lost, for the model's result.
     pub fn after_command(&self, before: &Tree, tool: &str) -> Vec<PathBuf> {
+        let scanned_at = lock(&self.state).scanned_at;
         let Some(after) = self.scan() else { return Vec::new() };
         let diff = tree::diff(before, &after);
         if diff.changed.is_empty() && diff.created.is_empty() && diff.deleted.is_empty() {
@@ -271,12 +286,20 @@ impl Checkpoints {
             .collect();
         drop(state);
         let from_git = tree::from_git_index(&self.root, &unknown);
+        // Files the command moved: a new name holding an inode a gone name had.
+        let renamed: std::collections::HashSet<u64> =
+            diff.deleted.iter().filter_map(|p| before.get(p)).map(|s| s.ino).collect();
         let mut lost = Vec::new();
         let mut state = lock(&self.state);
         let mut changes = Vec::new();
         for path in diff.changed.iter().chain(&diff.deleted).chain(&diff.created) {
             let was = before.get(path);
             let (before_version, why) = match was {
+                // New to the scan, but older than the command: it was there under another
+                // name, or ignored, before. Removing it would lose it.
+                None if !renamed.contains(&ino_of(path)) && !born_after(path, scanned_at) => {
+                    (None, Some("it was there before the command (renamed, or not watched before)".to_owned()))
+                }
                 None => (None, None),
                 Some(stat) => match state.known.get(path).filter(|k| k.stat == *stat) {
                     Some(known) => (Some(known.version.clone()), None),
@@ -294,7 +317,8 @@ impl Checkpoints {
             if why.is_some() {
                 lost.push(path.clone());
             }
-            let after_version = std::fs::read(path).ok().and_then(|bytes| {
+            let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= KEEP_AFTER_COMMAND);
+            let after_version = small.then(|| std::fs::read(path).ok()).flatten().and_then(|bytes| {
                 let meta = std::fs::metadata(path).ok()?;
                 let hash = self.store.put(&bytes, before_version.as_ref().map(|v| v.hash.as_str())).ok()?;
                 let version = Version { hash, mode: meta.permissions().mode() & 0o7777 };
@@ -335,7 +359,12 @@ impl Checkpoints {
             if let Some(dir) = self.journal_path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            state.journal = Some(std::fs::OpenOptions::new().create(true).append(true).open(&self.journal_path)?);
+            let mut file = std::fs::OpenOptions::new().create(true).append(true).read(true).open(&self.journal_path)?;
+            // A line cut short (a crash, a full disk) must not swallow the next one.
+            if ends_unfinished(&mut file) {
+                file.write_all(b"\n")?;
+            }
+            state.journal = Some(file);
         }
         let mut line = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
         line.push(b'\n');
@@ -362,6 +391,12 @@ pub fn copy(from_session_dir: &Path, to_session_dir: &Path) -> std::io::Result<(
         .map(|dir| dir.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
         .unwrap_or_default();
     Store::new(from_session_dir.join("file-history")).share_with(&to_session_dir.join("file-history"), &names)
+}
+
+fn ends_unfinished(file: &mut std::fs::File) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::End(-1)).is_ok() && file.read_exact(&mut last).is_ok() && last[0] != b'\n'
 }
 
 fn as_change(entry: &Entry) -> Option<&Change> {

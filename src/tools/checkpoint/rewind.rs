@@ -69,15 +69,17 @@ impl Checkpoints {
     pub fn plan_rewind(&self, turn: &str) -> Option<Plan> {
         let changes = self.changes_since(turn)?;
         let mut plan = Plan::default();
-        let mut paths: Vec<&PathBuf> = Vec::new();
+        // Each path's first and last change, in the order paths first changed.
+        let mut order: Vec<&PathBuf> = Vec::new();
+        let mut ends: std::collections::HashMap<&PathBuf, (&Change, &Change)> = std::collections::HashMap::new();
         for change in &changes {
-            if !paths.contains(&&change.path) {
-                paths.push(&change.path);
-            }
+            ends.entry(&change.path).and_modify(|(_, last)| *last = change).or_insert_with(|| {
+                order.push(&change.path);
+                (change, change)
+            });
         }
-        for path in paths {
-            let of_path: Vec<&Change> = changes.iter().filter(|c| &c.path == path).collect();
-            let (first, last) = (of_path[0], of_path[of_path.len() - 1]);
+        for path in order {
+            let (first, last) = ends[path];
             if let Some(why) = &first.lost {
                 plan.lost.push((path.clone(), why.clone()));
                 continue;
@@ -113,9 +115,26 @@ impl Checkpoints {
         report
     }
 
+    /// Whether the nearest existing folder above `path` now resolves somewhere other than
+    /// where it was when the change was recorded (a link put in place of a folder).
+    fn redirected(&self, path: &Path) -> bool {
+        let Some(existing) = path.ancestors().skip(1).find(|dir| dir.exists()) else { return false };
+        let Ok(real) = existing.canonicalize() else { return true };
+        let expected = match existing.strip_prefix(&self.root) {
+            Ok(rel) => self.root_dir().join(rel),
+            Err(_) => existing.to_path_buf(),
+        };
+        real != expected && real != existing
+    }
+
     /// Puts one file back (checkpointing what is there now first).
     fn restore(&self, step: &Step) -> Result<(), String> {
         let path = &step.path;
+        // A folder on the way may have become a link since: never write or remove through
+        // it to somewhere else.
+        if self.redirected(path) {
+            return Err("a folder on its path is now a symbolic link to elsewhere; left alone".into());
+        }
         let old = std::fs::read(path).ok();
         match &step.target {
             Some(version) => {
@@ -176,5 +195,33 @@ mod tests {
         assert_eq!(std::fs::read_to_string(outside.path().join("secret")).unwrap(), "outside\n");
         assert!(!std::fs::symlink_metadata(&path).unwrap().file_type().is_symlink());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "before\n");
+    }
+
+    #[test]
+    fn a_folder_turned_into_a_link_is_never_written_through() {
+        let project = tempfile::tempdir().unwrap();
+        let session = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let checkpoints = Checkpoints::open(project.path(), session.path());
+        checkpoints.begin_turn("t1", "write");
+        let path = project.path().join("cfg/keys");
+        std::fs::create_dir_all(project.path().join("cfg")).unwrap();
+        let id = checkpoints.before_write(&path, None, b"key\n", "Write").unwrap();
+        std::fs::write(&path, "key\n").unwrap();
+        checkpoints.after_write(&id, &path, true);
+        checkpoints.begin_turn("t2", "swap");
+        std::fs::remove_dir_all(project.path().join("cfg")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), project.path().join("cfg")).unwrap();
+        // Rewinding to before the Write would remove cfg/keys — through the link.
+        let id = checkpoints.before_write(&outside.path().join("keys"), None, b"theirs\n", "Write").unwrap();
+        std::fs::write(outside.path().join("keys"), "theirs\n").unwrap();
+        checkpoints.after_write(&id, &outside.path().join("keys"), true);
+        let plan = checkpoints.plan_rewind("t1").unwrap();
+        let report = checkpoints.apply(&plan, true, "rewind");
+        assert!(
+            report.failed.iter().any(|(p, why)| p == &path && why.contains("symbolic link")),
+            "{}",
+            report.summary()
+        );
     }
 }

@@ -58,6 +58,10 @@ impl Store {
     fn keep(&self, bytes: &[u8], base: Option<&str>, sync: bool) -> std::io::Result<String> {
         let hash = hash_of(bytes);
         if self.has(&hash) {
+            // Kept in passing (unsynced) before: on disk now, before a change relies on it.
+            if sync {
+                std::fs::File::open(self.path(&hash))?.sync_data()?;
+            }
             return Ok(hash);
         }
         std::fs::create_dir_all(&self.dir)?;

@@ -14,6 +14,10 @@ pub struct Stat {
     pub size: u64,
     /// Modification time, in nanoseconds.
     pub mtime: i128,
+    /// Status change time, in nanoseconds: a rename or a copy that keeps the modification
+    /// time (`mv`, `cp -p`, `touch -r`) still moves it.
+    pub ctime: i128,
+    pub ino: u64,
     pub mode: u32,
 }
 
@@ -22,6 +26,8 @@ impl Stat {
         Stat {
             size: meta.len(),
             mtime: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            ctime: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+            ino: meta.ino(),
             mode: meta.mode() & 0o7777,
         }
     }
@@ -43,10 +49,13 @@ pub struct Snapshot {
 }
 
 fn walker(root: &Path, depth: Option<usize>) -> ignore::WalkParallel {
+    // Git's own rules only: `.gitignore` inside a repository and its exclude file — not
+    // ripgrep's `.ignore` files, nor a `.gitignore` above the repository.
     ignore::WalkBuilder::new(root)
         .hidden(false)
+        .ignore(false)
         .git_global(false)
-        .require_git(false)
+        .require_git(true)
         .max_depth(depth)
         .filter_entry(|e| e.file_name() != ".git")
         .threads(2)
@@ -177,20 +186,68 @@ pub fn from_git_index(root: &Path, paths: &[(PathBuf, Stat)]) -> HashMap<PathBuf
     if paths.is_empty() || !root.ancestors().any(|dir| dir.join(".git").exists()) {
         return out;
     }
-    let Some(listing) = ls_files(root, paths.iter().map(|(p, _)| p.as_path())) else { return out };
-    for (path, stat) in paths {
-        let Some((blob, size, mtime)) = listing.get(path) else { continue };
-        if *size != stat.size || *mtime != stat.mtime {
-            continue;
-        }
-        let shown =
-            Command::new("git").arg("-C").arg(root).args(["cat-file", "blob", blob]).stderr(Stdio::null()).output();
-        if let Ok(shown) = shown
-            && shown.status.success()
-        {
-            out.insert(path.clone(), shown.stdout);
+    // Few paths per call (the command line has a limit), one `cat-file` for all blobs.
+    let mut wanted: Vec<(PathBuf, String)> = Vec::new();
+    for chunk in paths.chunks(500) {
+        let Some(listing) = ls_files(root, chunk.iter().map(|(p, _)| p.as_path())) else { return out };
+        for (path, stat) in chunk {
+            if let Some((blob, size, mtime)) = listing.get(path)
+                && *size == stat.size
+                && *mtime == stat.mtime
+            {
+                wanted.push((path.clone(), blob.clone()));
+            }
         }
     }
+    for (path, bytes) in cat_blobs(root, &wanted) {
+        out.insert(path, bytes);
+    }
+    out
+}
+
+/// The blobs `wanted` names, through one `git cat-file --batch`.
+fn cat_blobs(root: &Path, wanted: &[(PathBuf, String)]) -> Vec<(PathBuf, Vec<u8>)> {
+    use std::io::{BufRead, Read, Write};
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let Ok(mut child) = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["cat-file", "--batch"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+    else {
+        return Vec::new();
+    };
+    let ids: String = wanted.iter().map(|(_, blob)| format!("{blob}\n")).collect();
+    let mut stdin = child.stdin.take();
+    let writer = std::thread::spawn(move || {
+        if let Some(stdin) = stdin.as_mut() {
+            let _ = stdin.write_all(ids.as_bytes());
+        }
+    });
+    let mut out = Vec::new();
+    let Some(stdout) = child.stdout.take() else { return out };
+    let mut reader = std::io::BufReader::new(stdout);
+    for (path, _) in wanted {
+        // "<sha> blob <size>\n<bytes>\n", or "<sha> missing\n".
+        let mut header = String::new();
+        if reader.read_line(&mut header).unwrap_or(0) == 0 {
+            break;
+        }
+        let Some(size) = header.split_whitespace().nth(2).and_then(|s| s.parse::<usize>().ok()) else { continue };
+        let mut bytes = vec![0; size + 1];
+        if reader.read_exact(&mut bytes).is_err() {
+            break;
+        }
+        bytes.truncate(size);
+        out.push((path.clone(), bytes));
+    }
+    let _ = writer.join();
+    let _ = child.wait();
     out
 }
 
@@ -240,6 +297,9 @@ mod tests {
     #[test]
     fn a_rescan_sees_what_a_full_scan_sees() {
         let root = tempfile::tempdir().unwrap();
+        // Git's rules apply inside a repository.
+        let init = Command::new("git").args(["init", "-q"]).current_dir(root.path()).status().unwrap();
+        assert!(init.success());
         let write = |p: &str, text: &str| {
             let path = root.path().join(p);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
