@@ -22,6 +22,8 @@ const WORTH_IT: usize = 4;
 
 pub struct Store {
     dir: PathBuf,
+    /// Entries written in passing, not yet synced: synced when a change comes to rely on one.
+    unsynced: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// The name of some bytes in the store.
@@ -32,7 +34,7 @@ pub fn hash_of(bytes: &[u8]) -> String {
 
 impl Store {
     pub fn new(dir: PathBuf) -> Store {
-        Store { dir }
+        Store { dir, unsynced: std::sync::Mutex::default() }
     }
 
     fn path(&self, hash: &str) -> PathBuf {
@@ -58,8 +60,9 @@ impl Store {
     fn keep(&self, bytes: &[u8], base: Option<&str>, sync: bool) -> std::io::Result<String> {
         let hash = hash_of(bytes);
         if self.has(&hash) {
-            // Kept in passing (unsynced) before: on disk now, before a change relies on it.
-            if sync {
+            // Kept in passing before: on disk now, before a change relies on it.
+            let pending = sync && self.unsynced.lock().is_ok_and(|mut u| u.remove(&hash));
+            if pending {
                 std::fs::File::open(self.path(&hash))?.sync_data()?;
             }
             return Ok(hash);
@@ -80,6 +83,8 @@ impl Store {
         temp.write_all(&entry)?;
         if sync {
             temp.as_file().sync_data()?;
+        } else if let Ok(mut unsynced) = self.unsynced.lock() {
+            unsynced.insert(hash.clone());
         }
         temp.persist(self.path(&hash)).map_err(|e| e.error)?;
         Ok(hash)
