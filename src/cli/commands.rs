@@ -49,6 +49,9 @@ pub fn rewind_files(cli: &Cli, cwd: std::path::PathBuf, process_env: super::reso
     let home = crate::config::cairn_home(&process_env);
     let store = Store { home, cwd: cwd.clone(), git_branch: None, secrets: Secrets::default() };
     let path = store.find(key)?;
+    // Not while another cairn has the session open (it would not see the files change).
+    let id = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let _held = session::lock::acquire(&store.home, &id)?;
     let checkpoints = crate::tools::checkpoint::Checkpoints::open(&cwd, &session::sidecar_dir(&path));
     let Some(plan) = checkpoints.plan_rewind(to) else {
         anyhow::bail!("no prompt {to} with checkpoints in session {key} (prompts are listed by /rewind in the TUI)");

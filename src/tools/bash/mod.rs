@@ -116,7 +116,8 @@ impl Tool for Bash {
             let shell = session.shells.start(&input.command, &cwd, &log_dir, session).map_err(ToolError::Failed)?;
             return Ok(ToolOutput::text(format!(
                 "Started background shell {id}: {cmd}\nRead its output with BashOutput (bash_id \"{id}\"); \
-                 stop it with KillShell (shell_id \"{id}\"). It is stopped when cairn exits.",
+                 stop it with KillShell (shell_id \"{id}\"). It is stopped when cairn exits. Files it changes are \
+                 not checkpointed: /rewind cannot undo them.",
                 id = shell.id,
                 cmd = input.command
             ))
