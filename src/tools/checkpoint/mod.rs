@@ -224,7 +224,9 @@ impl Checkpoints {
         let version =
             state.entries.iter().rev().filter_map(as_change).find(|c| c.id == id).and_then(|c| c.after.clone());
         match (version, std::fs::metadata(path)) {
-            (Some(version), Ok(meta)) => {
+            (Some(mut version), Ok(meta)) => {
+                // The mode the file really got (a new file's comes from the umask).
+                version.mode = meta.permissions().mode() & 0o7777;
                 state.known.insert(path.to_path_buf(), Known { version, stat: Stat::of(&meta) });
             }
             _ => {
