@@ -532,6 +532,29 @@ fn a_failed_turn_is_an_error_and_odd_requests_are_refused_without_harm() {
 }
 
 #[test]
+fn cancel_stops_a_compaction_and_the_conversation_stays() {
+    let project = Project::claude_user();
+    let stall = crate::support::Fault::Stall { after_events: 0, ms: None };
+    let mock =
+        MockLlm::start(Scenario::new(vec![Step::text("One."), Step::text("Still here.")]).with_summary_fault(stall));
+    let mut acp = ByHand::start(&project, &mock, true);
+    acp.call(1, "initialize", json!({"protocolVersion": 1}));
+    let created = acp.call(2, "session/new", json!({"cwd": project.path(), "mcpServers": []}));
+    let session = created["result"]["sessionId"].as_str().unwrap().to_owned();
+    let say = |text: &str| json!({"sessionId": session, "prompt": [{"type": "text", "text": text}]});
+    assert_eq!(acp.call(3, "session/prompt", say("first"))["result"]["stopReason"], "end_turn");
+    acp.send(&json!({"jsonrpc": "2.0", "id": 4, "method": "session/prompt", "params": say("/compact")}).to_string());
+    assert!(mock.wait_for_requests(2, std::time::Duration::from_secs(30)), "the summary was asked for");
+    acp.send(&json!({"jsonrpc": "2.0", "method": "session/cancel", "params": {"sessionId": session}}).to_string());
+    let stopped = acp.until(|m| m["id"] == 4);
+    assert_eq!(stopped["result"]["stopReason"], "cancelled", "{stopped}");
+    assert_eq!(acp.call(5, "session/prompt", say("again"))["result"]["stopReason"], "end_turn");
+    let history = mock.requests().last().unwrap().body["messages"].to_string();
+    assert!(history.contains("first") && history.contains("One."), "the conversation is as it was: {history}");
+    let _ = acp.child.kill();
+}
+
+#[test]
 fn without_a_key_the_client_is_told_how_to_authenticate() {
     let project = Project::claude_user();
     let mock = MockLlm::start(Scenario::new(vec![]));

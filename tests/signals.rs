@@ -29,10 +29,12 @@ fn sigint_mid_stream_exits_130_without_a_panic() {
     let mut cmd = project.cairn(&mock);
     cmd.args(["-p", "go", "--output-format", "stream-json", "--verbose", "--include-partial-messages"]);
     let mut child = spawn(cmd);
-    // Mid-stream: the text has begun (the stream then stalls for an hour).
+    // Mid-stream: the text and the tool call's input have begun (the stream then stalls
+    // for an hour). Waiting for the input too: signalled at the first text, cairn could be
+    // interrupted before it had read the rest of what was sent (it failed so once).
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut seen = String::new();
-    while !seen.contains("text_delta") {
+    while !seen.contains("input_json_delta") {
         let mut line = String::new();
         assert!(stdout.read_line(&mut line).unwrap() > 0, "cairn ended before streaming: {seen}");
         seen.push_str(&line);

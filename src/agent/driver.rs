@@ -87,6 +87,12 @@ pub(super) async fn run(
         };
         let input = match next {
             Pending::Turn(input) => input,
+            Pending::Compact(instructions) if !session.history.is_empty() => {
+                if compact_listening(&mut session, instructions, &mut ops, &mut queued, &events).await {
+                    break;
+                }
+                continue;
+            }
             other => {
                 apply(&mut session, other, &events).await;
                 continue;
@@ -188,6 +194,50 @@ async fn apply(session: &mut Session, pending: Pending, events: &EventSink) {
         Pending::Rewind { to, scope, overwrite } => session.rewind(&to, scope, overwrite, events),
         Pending::Fork(at) => session.fork(at.as_deref(), events),
     }
+}
+
+/// `/compact` while still listening: an interrupt cancels it (the history stays as it
+/// was); work that waits is queued, other ops are handled once it is done. Whether the
+/// front end asked to shut down.
+async fn compact_listening(
+    session: &mut Session,
+    instructions: Option<String>,
+    ops: &mut mpsc::UnboundedReceiver<Op>,
+    queued: &mut VecDeque<Pending>,
+    events: &EventSink,
+) -> bool {
+    let cancel = CancellationToken::new();
+    let mut later = Vec::new();
+    let mut shutdown = false;
+    let result = {
+        let compacting = session.compact(Trigger::Manual, instructions, &cancel, events);
+        tokio::pin!(compacting);
+        loop {
+            tokio::select! {
+                result = &mut compacting => break result,
+                op = ops.recv(), if !shutdown => match op.map(Pending::of) {
+                    Some(Ok(pending)) => queued.push_back(pending),
+                    Some(Err(Op::Interrupt)) => cancel.cancel(),
+                    Some(Err(Op::Shutdown)) | None => {
+                        shutdown = true;
+                        cancel.cancel();
+                    }
+                    Some(Err(op)) => later.push(op),
+                },
+            }
+        }
+    };
+    match result {
+        Ok(_) => {}
+        Err(super::compact::CompactError::Cancelled) => {
+            events.emit(Event::Notice { message: "Compaction interrupted; the conversation is as it was.".into() });
+        }
+        Err(e) => events.emit(Event::Error { message: e.message() }),
+    }
+    for op in later {
+        between_turns(session, op, events).await;
+    }
+    shutdown
 }
 
 /// Runs a user turn and keeps listening to the front end until it ends; how it ended.

@@ -545,13 +545,16 @@ impl Bridge {
             Event::Compacted { .. } | Event::Error { .. } | Event::Notice { .. }
                 if self.sessions.get(session).is_some_and(|l| l.compacting) =>
             {
+                let cancelled =
+                    matches!(&event, Event::Notice { message } if message.starts_with("Compaction interrupted"));
                 for update in self.updates_of(session, event) {
                     self.update(session, update);
                 }
                 let Some(live) = self.sessions.get_mut(session) else { return };
                 live.compacting = false;
                 if let Some((conn, id)) = live.prompt.take() {
-                    self.respond(conn, &id, Ok(json!({"stopReason": "end_turn"})));
+                    let stop = if cancelled { "cancelled" } else { "end_turn" };
+                    self.respond(conn, &id, Ok(json!({"stopReason": stop})));
                 }
             }
             Event::TurnComplete(outcome) | Event::TurnAborted(outcome) => {

@@ -269,7 +269,11 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<
         Dialect::Responses | Dialect::Gemini => other_wires::as_messages(&body),
         Dialect::Anthropic | Dialect::OpenAi => body.clone(),
     };
-    let summary = wire::is_summary_request(&seen).then(|| Step::text(&wire::summary_of(&seen)));
+    let summary = wire::is_summary_request(&seen).then(|| {
+        let mut step = Step::text(&wire::summary_of(&seen));
+        step.fault = shared.scenario.summary_fault.clone();
+        step
+    });
     let step_index = index - shared.off_script.load(std::sync::atomic::Ordering::SeqCst);
     if summary.is_some() {
         shared.off_script.fetch_add(1, std::sync::atomic::Ordering::SeqCst);

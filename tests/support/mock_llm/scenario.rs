@@ -53,6 +53,8 @@ pub struct Scenario {
     /// Answer 400 to a request with an `anthropic-beta` header or a field only a beta
     /// accepts, as a gateway that knows none does.
     pub refuse_betas: bool,
+    /// A fault for the compaction summaries the mock answers itself (a stall, to interrupt).
+    pub summary_fault: Option<Fault>,
 }
 
 /// A static page the mock serves.
@@ -86,7 +88,19 @@ impl Page {
 
 impl Scenario {
     pub fn new(steps: Vec<Step>) -> Scenario {
-        Scenario { steps, pages: BTreeMap::new(), context_limit: None, tcp_nodelay: true, refuse_betas: false }
+        Scenario {
+            steps,
+            pages: BTreeMap::new(),
+            context_limit: None,
+            tcp_nodelay: true,
+            refuse_betas: false,
+            summary_fault: None,
+        }
+    }
+
+    pub fn with_summary_fault(mut self, fault: Fault) -> Scenario {
+        self.summary_fault = Some(fault);
+        self
     }
 
     pub fn refusing_betas(mut self) -> Scenario {
@@ -120,9 +134,14 @@ impl Scenario {
         };
         Ok(match parsed {
             File::Steps(steps) => Scenario::new(steps),
-            File::Scenario { steps, pages, context_limit, tcp_nodelay, refuse_betas } => {
-                Scenario { steps, pages, context_limit, tcp_nodelay: tcp_nodelay.unwrap_or(true), refuse_betas }
-            }
+            File::Scenario { steps, pages, context_limit, tcp_nodelay, refuse_betas } => Scenario {
+                steps,
+                pages,
+                context_limit,
+                tcp_nodelay: tcp_nodelay.unwrap_or(true),
+                refuse_betas,
+                summary_fault: None,
+            },
         })
     }
 }
