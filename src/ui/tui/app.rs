@@ -71,6 +71,8 @@ pub struct App {
     rewind_points: Vec<crate::protocol::RewindPoint>,
     /// The points asked for are for the picker.
     rewind_picker: bool,
+    /// `/compact` is running: Esc interrupts it.
+    compacting: bool,
     pub hint: Option<(String, Instant)>,
     pub quit: bool,
     pub pager_requested: bool,
@@ -164,6 +166,7 @@ impl App {
             esc_at: None,
             rewind_points: Vec::new(),
             rewind_picker: false,
+            compacting: false,
             hint: None,
             quit: false,
             pager_requested: false,
@@ -272,7 +275,7 @@ impl App {
         }
         match key.code {
             KeyCode::Esc => {
-                if self.is_running() {
+                if self.is_running() || std::mem::take(&mut self.compacting) {
                     self.ops.push(Op::Interrupt);
                 } else if !self.queued.is_empty() {
                     self.queued.clear();

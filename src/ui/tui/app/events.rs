@@ -117,9 +117,10 @@ impl App {
             Event::HistoryRestored { messages, total_cost_usd } => self.restore(&messages, total_cost_usd),
             Event::TurnComplete(outcome) => self.end_turn(&outcome, false),
             Event::TurnAborted(outcome) => self.end_turn(&outcome, true),
-            Event::Error { message } => self.push_cell(Cell::Error { message }),
-            Event::Notice { message } => self.notice(message),
+            Event::Error { message } => self.problem(message),
+            Event::Notice { message } => self.told(message),
             Event::Compacted { trigger, pre_tokens, post_tokens } => {
+                self.compacting = false;
                 self.context_tokens = post_tokens;
                 let how = if trigger == CompactTrigger::Auto {
                     "The context was nearly full: compacted"
@@ -135,10 +136,7 @@ impl App {
             Event::Answer(crate::protocol::Answer::RewindPoints(points)) => self.show_rewind_points(points),
             Event::Answer(answer) => self.push_cell(Cell::Info { lines: crate::ui::answer::lines(&answer) }),
             Event::Rewound { prompt, files, conflicts, .. } => self.rewound(prompt, &files, &conflicts),
-            Event::FilesChanged { files } => {
-                let n = files.len();
-                self.notice(format!("Changed {n} file{} · /rewind to undo", if n == 1 { "" } else { "s" }));
-            }
+            Event::FilesChanged { files } => self.files_changed(files.len()),
         }
     }
 

@@ -112,6 +112,23 @@ impl App {
         self.push_cell(Cell::Info { lines });
     }
 
+    /// The turn changed `n` files.
+    pub(super) fn files_changed(&mut self, n: usize) {
+        self.notice(format!("Changed {n} file{} · /rewind to undo", if n == 1 { "" } else { "s" }));
+    }
+
+    /// A problem the core reports (a compaction, if one ran, is over).
+    pub(super) fn problem(&mut self, message: String) {
+        self.compacting = false;
+        self.push_cell(Cell::Error { message });
+    }
+
+    /// Something the core tells (a compaction, if one ran, is over).
+    pub(super) fn told(&mut self, message: String) {
+        self.compacting = false;
+        self.notice(message);
+    }
+
     /// A rewind was carried out.
     pub(super) fn rewound(&mut self, prompt: Option<String>, files: &str, conflicts: &[std::path::PathBuf]) {
         let conversation = if prompt.is_some() { "Conversation rewound; " } else { "" };

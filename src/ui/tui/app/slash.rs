@@ -53,7 +53,8 @@ impl App {
             Action::Compact => {
                 let instructions = Some(args.to_owned()).filter(|a| !a.is_empty());
                 self.ops.push(Op::Compact(instructions));
-                self.notice("Compacting the conversation…");
+                self.compacting = true;
+                self.notice("Compacting the conversation… (Esc to stop)");
             }
             Action::Context => self.ops.push(Op::Query(Query::Context)),
             Action::Mcp => {

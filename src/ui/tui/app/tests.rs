@@ -254,3 +254,18 @@ fn a_retry_shows_a_countdown_until_the_stream_resumes() {
     }));
     assert!(app.retry.is_none());
 }
+
+#[test]
+fn esc_stops_a_compaction_and_esc_esc_opens_the_rewind_picker() {
+    let mut app = app();
+    app.run_command("compact");
+    assert!(matches!(&app.take_ops()[..], [Op::Compact(None)]));
+    app.on_key(key(KeyCode::Esc));
+    assert!(matches!(&app.take_ops()[..], [Op::Interrupt]), "Esc interrupts the compaction");
+    app.on_key(key(KeyCode::Esc));
+    app.on_key(key(KeyCode::Esc));
+    assert!(
+        matches!(&app.take_ops()[..], [Op::Query(crate::protocol::Query::RewindPoints)]),
+        "then Esc Esc asks for the rewind points"
+    );
+}
