@@ -689,13 +689,7 @@ fn esc_esc_lists_the_prompts_and_rewind_brings_back_files_and_conversation() {
         Step::text("Again."),
     ]));
     let tmux = Tmux::start(&project, &mock, "--permission-mode acceptEdits", 100, 30);
-    tmux.wait_for_text("ctx 0%");
-    tmux.type_text("first");
-    tmux.keys(&["Enter"]);
-    tmux.wait_for_text("One.");
-    tmux.type_text("second");
-    tmux.keys(&["Enter"]);
-    tmux.wait_for_text("Two.");
+    two_prompts(&tmux);
     tmux.wait_for_text("Changed 1 file");
     // The user changes the file afterwards: the rewind asks before overwriting it.
     project.write("notes.txt", "edited by me\n");
@@ -726,13 +720,7 @@ fn fork_from_before_a_prompt_leaves_the_original_as_it_was() {
     let project = Project::new();
     let mock = MockLlm::start(Scenario::new(vec![Step::text("One."), Step::text("Two."), Step::text("Other.")]));
     let tmux = Tmux::start(&project, &mock, "", 100, 30);
-    tmux.wait_for_text("ctx 0%");
-    tmux.type_text("first");
-    tmux.keys(&["Enter"]);
-    tmux.wait_for_text("One.");
-    tmux.type_text("second");
-    tmux.keys(&["Enter"]);
-    tmux.wait_for_text("Two.");
+    two_prompts(&tmux);
     tmux.type_text("/rewind list");
     tmux.keys(&["Enter"]);
     tmux.wait_for_text("Rewind to the moment a prompt was sent (newest last)");
@@ -756,4 +744,14 @@ fn fork_from_before_a_prompt_leaves_the_original_as_it_was() {
         .collect();
     assert_eq!(transcripts.len(), 2);
     assert!(transcripts.iter().any(|t| t.contains("Two.") && !t.contains("instead")), "the original is untouched");
+}
+
+/// Sends "first" and "second", each answered ("One.", "Two.").
+fn two_prompts(tmux: &Tmux) {
+    tmux.wait_for_text("ctx 0%");
+    for (prompt, answer) in [("first", "One."), ("second", "Two.")] {
+        tmux.type_text(prompt);
+        tmux.keys(&["Enter"]);
+        tmux.wait_for_text(answer);
+    }
 }

@@ -109,7 +109,7 @@ fn ino_of(path: &Path) -> u64 {
     std::fs::symlink_metadata(path).map_or(0, |m| m.ino())
 }
 
-/// Whether the file at `path` came into being after `instant` (`false` when the file
+/// Whether the file at `path` came into being at or after `instant` (`false` when the file
 /// system does not say: then it is not taken for new).
 fn born_after(path: &Path, instant: std::time::SystemTime) -> bool {
     std::fs::symlink_metadata(path).and_then(|m| m.created()).is_ok_and(|born| born >= instant)
@@ -146,6 +146,19 @@ impl Checkpoints {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The time now as file systems stamp it (the kernel's coarse clock, which lags the
+    /// one `SystemTime::now` reads by up to a tick): a mark file's time, written now.
+    fn file_system_now(&self) -> std::time::SystemTime {
+        let mark = self.journal_path.with_file_name(".scan-mark");
+        let stamped = mark
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::File::create(&mark))
+            .and_then(|file| file.metadata())
+            .and_then(|meta| meta.modified());
+        stamped.unwrap_or_else(|_| std::time::SystemTime::now() - std::time::Duration::from_millis(50))
     }
 
     /// The project folder, as the file system names it.
@@ -253,7 +266,7 @@ impl Checkpoints {
     /// The project's files now (`None`: too many to watch): the last scan brought up to
     /// date, or a walk of the whole tree the first time.
     pub fn scan(&self) -> Option<std::sync::Arc<Tree>> {
-        lock(&self.state).scanned_at = std::time::SystemTime::now();
+        lock(&self.state).scanned_at = self.file_system_now();
         let mut last = self.last_scan.lock().unwrap_or_else(PoisonError::into_inner);
         let now = match last.as_ref() {
             Some(previous) => tree::rescan(&self.root, previous),

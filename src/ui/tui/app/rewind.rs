@@ -92,20 +92,7 @@ impl App {
             let time = point.at.get(11..16).unwrap_or_default();
             let what =
                 if point.undoes_rewind { format!("undo {}", point.label) } else { format!("“{}”", point.label) };
-            let conflicts = point.files.iter().filter(|f| f.1).count();
-            let lost = point.files.iter().filter(|f| f.2).count();
-            let mut files = match point.files.len() {
-                0 => "no file changes since".to_owned(),
-                1 => "1 file to restore".to_owned(),
-                n => format!("{n} files to restore"),
-            };
-            if conflicts > 0 {
-                files.push_str(&format!(", {conflicts} changed by someone else since"));
-            }
-            if lost > 0 {
-                files.push_str(&format!(", {lost} cannot be restored"));
-            }
-            lines.push(format!("  {:>2}. {time}  {what} — {files}", n + 1));
+            lines.push(format!("  {:>2}. {time}  {what} — {}", n + 1, point_detail(point)));
         }
         lines.push("/rewind N goes back (code and conversation); add `code` or `conversation` for one of them, `--force` to overwrite files changed by someone else.".into());
         self.rewind_points = points;
