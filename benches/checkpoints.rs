@@ -68,18 +68,25 @@ fn change_detection() {
     checkpoints.begin_turn("t1", "bench");
     let mut scans = Vec::new();
     let mut both = Vec::new();
-    for i in 0..7 {
+    for i in 0..8 {
         let started = Instant::now();
         let before = checkpoints.scan().unwrap();
         scans.push(started.elapsed());
         std::fs::write(project.path().join(format!("pkg{i}/f1.txt")), "changed\n").unwrap();
         let started_after = Instant::now();
-        checkpoints.after_command(&before, "Bash");
+        let _ = checkpoints.after_command(&before, "Bash");
         both.push(scans.last().copied().unwrap() + started_after.elapsed());
     }
+    // The first command walks the tree and sets the watches; the second looks at every
+    // file once more after them; from then on the kernel says what changed.
+    let first = both.remove(0);
+    let second = both.remove(0);
     println!(
-        "Bash change detection, 50,000 files: scan {:.1} ms, scan before + compare after {:.1} ms (medians; goal ≤ 50 ms)",
-        ms(median(scans)),
+        "Bash change detection, 50,000 files: first command {:.1} ms, second {:.1} ms; then scan {:.1} ms, \
+         scan before + compare after {:.1} ms (medians; goal ≤ 50 ms)",
+        ms(first),
+        ms(second),
+        ms(median(scans.split_off(2))),
         ms(median(both))
     );
 }

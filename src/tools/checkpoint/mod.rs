@@ -16,6 +16,7 @@
 pub mod rewind;
 pub mod store;
 pub mod tree;
+pub mod watch;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -82,8 +83,9 @@ pub struct Checkpoints {
     store: Store,
     journal_path: PathBuf,
     state: Mutex<State>,
-    /// The last scan of the tree, which the next one starts from.
-    last_scan: Mutex<Option<tree::Snapshot>>,
+    /// The last scan of the tree, which the next one starts from, and the kernel's watch
+    /// on its folders since.
+    last_scan: Mutex<Option<(tree::Snapshot, Option<watch::Watch>)>>,
 }
 
 struct State {
@@ -268,13 +270,26 @@ impl Checkpoints {
     pub fn scan(&self) -> Option<std::sync::Arc<Tree>> {
         lock(&self.state).scanned_at = self.file_system_now();
         let mut last = self.last_scan.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = match last.as_ref() {
-            Some(previous) => tree::rescan(&self.root, previous),
-            None => tree::scan(&self.root),
+        let Some((previous, mut watch)) = last.take() else {
+            let now = tree::scan(&self.root)?;
+            let watch = watch::Watch::new(now.dirs.keys());
+            let files = std::sync::Arc::clone(&now.files);
+            *last = Some((now, watch));
+            return Some(files);
         };
-        let files = now.as_ref().map(|s| std::sync::Arc::clone(&s.files));
-        *last = now;
-        files
+        let touched = watch.as_mut().and_then(watch::Watch::take);
+        let now = tree::rescan(&self.root, &previous, touched.as_ref())?;
+        if let Some(w) = watch.as_mut() {
+            if touched.is_none() {
+                w.primed();
+            }
+            if !w.extend(now.dirs.keys()) {
+                watch = None;
+            }
+        }
+        let files = std::sync::Arc::clone(&now.files);
+        *last = Some((now, watch));
+        Some(files)
     }
 
     /// After a command: what it changed, compared with `before`, journaled. The paths it

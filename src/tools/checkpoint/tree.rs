@@ -2,11 +2,13 @@
 //! `.git` left out) with their size, modification time and mode, before and after; and,
 //! for a file cairn never kept a copy of, whether git's index holds the version it had.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
+
+use super::watch::Touched;
 
 /// A file as the directory says it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +47,7 @@ pub const MAX_FILES: usize = 200_000;
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     pub files: std::sync::Arc<Tree>,
-    dirs: HashMap<PathBuf, i128>,
+    pub dirs: HashMap<PathBuf, i128>,
 }
 
 fn walker(root: &Path, depth: Option<usize>) -> ignore::WalkParallel {
@@ -99,28 +101,41 @@ pub fn scan(root: &Path) -> Option<Snapshot> {
 }
 
 /// The files under `root` now, from the last scan: a folder whose time is unchanged holds
-/// the same names, so only its files' stats are read again; a changed folder is read again
-/// (a new one walked whole).
-pub fn rescan(root: &Path, last: &Snapshot) -> Option<Snapshot> {
-    let mut by_dir: HashMap<&Path, Vec<&PathBuf>> = HashMap::new();
-    for path in last.files.keys() {
-        by_dir.entry(path.parent().unwrap_or(root)).or_default().push(path);
-    }
+/// the same names, so only its files' stats are read again — only those `touched` names,
+/// when a [`Watch`](super::watch::Watch) could say — and a changed folder is read again (a
+/// new one walked whole).
+pub fn rescan(root: &Path, last: &Snapshot, touched: Option<&Touched>) -> Option<Snapshot> {
     let (mut same, mut changed): (Vec<&PathBuf>, Vec<&PathBuf>) = (Vec::new(), Vec::new());
     for (dir, mtime) in &last.dirs {
         let now = std::fs::metadata(dir).ok().map(|m| Stat::of(&m).mtime);
         match now {
-            Some(now) if now == *mtime => same.push(dir),
+            Some(now) if now == *mtime && !touched.is_some_and(|t| t.dirs.contains(dir)) => same.push(dir),
             Some(_) => changed.push(dir),
             None => {}
         }
     }
-    // The files of unchanged folders: one stat each, on both cores.
+    if let Some(touched) = touched
+        && changed.is_empty()
+        && same.len() == last.dirs.len()
+    {
+        return Some(refreshed(last, &touched.files));
+    }
+    let mut by_dir: HashMap<&Path, Vec<&PathBuf>> = HashMap::new();
+    for path in last.files.keys() {
+        by_dir.entry(path.parent().unwrap_or(root)).or_default().push(path);
+    }
+    // The files of unchanged folders: one stat each (of those touched, when known), on
+    // both cores.
     let files: Vec<&PathBuf> =
         same.iter().flat_map(|d| by_dir.get(d.as_path()).into_iter().flatten().copied()).collect();
     let half = files.len() / 2;
     let stat_all = |part: &[&PathBuf]| -> Vec<(PathBuf, Stat)> {
-        part.iter().filter_map(|p| Some(((*p).clone(), Stat::of(&std::fs::symlink_metadata(p).ok()?)))).collect()
+        part.iter()
+            .filter_map(|p| match touched {
+                Some(t) if !t.files.contains(*p) => Some(((*p).clone(), last.files[*p])),
+                _ => Some(((*p).clone(), Stat::of(&std::fs::symlink_metadata(p).ok()?))),
+            })
+            .collect()
     };
     let (left, right) = std::thread::scope(|s| {
         let right = s.spawn(|| stat_all(&files[half..]));
@@ -151,6 +166,19 @@ pub fn rescan(root: &Path, last: &Snapshot) -> Option<Snapshot> {
         files.extend(shallow.files.iter().map(|(p, s)| (p.clone(), *s)));
     }
     (files.len() <= MAX_FILES).then(|| Snapshot { files: std::sync::Arc::new(files), dirs })
+}
+
+/// The last scan with the stats of `touched` files read again: no folder changed.
+fn refreshed(last: &Snapshot, touched: &HashSet<PathBuf>) -> Snapshot {
+    let mut now = last.clone();
+    for path in touched.iter().filter(|p| last.files.contains_key(*p)) {
+        let files = std::sync::Arc::make_mut(&mut now.files);
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.is_file() => files.insert(path.clone(), Stat::of(&meta)),
+            _ => files.remove(path),
+        };
+    }
+    now
 }
 
 /// What changed between two scans.
@@ -323,7 +351,7 @@ mod tests {
         std::fs::rename(root.path().join("moved/d.txt"), root.path().join("moved/e.txt")).unwrap();
         write("fresh/deep/f.txt", "f");
         write("ignored/y.txt", "y");
-        let again = rescan(root.path(), &first).unwrap();
+        let again = rescan(root.path(), &first, None).unwrap();
         let full = scan(root.path()).unwrap();
         let mut seen: Vec<_> = again.files.iter().collect();
         let mut expected: Vec<_> = full.files.iter().collect();
