@@ -283,7 +283,7 @@ fn main() {
         fuzz("shell", seconds, &shell_seeds(), &tokens, |input, _| {
             let script = String::from_utf8_lossy(input);
             let _ = cairn::permissions::shell::analyze(&script);
-            let ctx = Context { cwd: root.path(), working_dirs: &working, readable_dirs: &[] };
+            let ctx = Context { cwd: root.path(), working_dirs: &working, readable_dirs: &[], paths_held: false };
             let input = json!({ "command": script });
             let call = Call { tool: "Bash", kind: ToolKind::Mutating, approval: Approval::Needed, input: &input };
             let _ = policy.decide(&call, &ctx);

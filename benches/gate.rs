@@ -58,7 +58,7 @@ fn main() {
     );
     let working = [root.clone()];
     let readable: [PathBuf; 0] = [];
-    let ctx = Context { cwd: &root, working_dirs: &working, readable_dirs: &readable };
+    let ctx = Context { cwd: &root, working_dirs: &working, readable_dirs: &readable, paths_held: false };
     let decide = |tool: &str, input: serde_json::Value| {
         let call = Call { tool, kind: ToolKind::Mutating, approval: Approval::Needed, input: &input };
         let _ = policy.decide(&call, &ctx);

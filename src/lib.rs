@@ -22,13 +22,14 @@
 //! and holds every file under 800 lines and every function under 100).
 //!
 //! `limits` → `location` → `secrets` → `memory` → `conversation` → `provider` → `cost` →
-//! `permissions` → `hooks` → `custom` → `protocol` → `tools` → `session` → `mcp` → `config` →
-//! `agent` → `ui` → `cli`
+//! `permissions` → `sandbox` → `hooks` → `custom` → `protocol` → `tools` → `session` → `mcp` →
+//! `config` → `agent` → `ui` → `cli`
 //!
 //! The first four know nothing of the rest; `conversation` (messages, tool calls and their
 //! names, usage) is what everything above shares; `protocol` (the `Op`/`Event` interface,
 //! which names hook and command types in its answers) sits below `tools` and `mcp`, which
-//! report through it to the front ends; `config`
+//! report through it to the front ends; `sandbox` is the kernel's limits around commands;
+//! `config`
 //! reads settings files; `agent` ties everything into the loop; `ui` holds the front ends
 //! and `cli` the flags and their resolution.
 
@@ -65,6 +66,7 @@ pub mod memory;
 pub mod permissions;
 pub mod protocol;
 pub mod provider;
+pub mod sandbox;
 pub mod secrets;
 pub mod session;
 pub mod tools;

@@ -15,6 +15,11 @@ use cairn::cli::{Cli, commands};
 use cairn::ui::{print, tui};
 
 fn main() {
+    // `cairn __sandbox POLICY -- COMMAND…`: the sandbox's launcher, before anything else.
+    let mut args = std::env::args_os();
+    if args.nth(1).is_some_and(|a| a == cairn::sandbox::LAUNCHER_ARG) {
+        cairn::sandbox::launch(args.collect());
+    }
     // The user's other processes — a tool's command among them — cannot read cairn's
     // memory or environment (the API key) through /proc or a debugger.
     let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);

@@ -24,6 +24,7 @@ mod output_styles;
 mod permissions;
 mod providers;
 mod reasoning;
+mod sandbox;
 mod sdk;
 mod sessions;
 mod signals;

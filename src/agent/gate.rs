@@ -347,8 +347,27 @@ fn leave_plan_mode(session: &Session, events: &EventSink) {
 pub(super) fn decide(session: &Session, tool: &str, kind: ToolKind, approval: Approval, input: &Value) -> Decision {
     let cwd = session.tools.cwd();
     let readable = [session.tools.spill_dir()];
-    let ctx = Context { cwd: &cwd, working_dirs: session.tools.working_dirs(), readable_dirs: &readable };
-    state::lock(&session.services.permissions).decide(&Call { tool, kind, approval, input }, &ctx)
+    let command = input.get("command").and_then(Value::as_str).unwrap_or_default();
+    let unsandboxed = input.get("dangerouslyDisableSandbox").and_then(Value::as_bool) == Some(true);
+    let sandbox = session.tools.sandbox().filter(|_| tool == "Bash");
+    if let Some(notice) = sandbox.and_then(|s| s.fallback_notice()) {
+        session.services.events.emit(crate::protocol::Event::Notice { message: notice });
+    }
+    let ctx = Context {
+        cwd: &cwd,
+        working_dirs: session.tools.working_dirs(),
+        readable_dirs: &readable,
+        paths_held: sandbox.is_some_and(|s| s.holds_paths(command, unsandboxed)),
+    };
+    let decision = state::lock(&session.services.permissions).decide(&Call { tool, kind, approval, input }, &ctx);
+    // A command the sandbox will hold needs no question (`autoAllowBashIfSandboxed`); one
+    // an ask rule names, or a deny rule might cover, still does.
+    match (decision, sandbox) {
+        (Decision::Ask { firm: false, .. }, Some(sandbox)) if sandbox.auto_allows(command, unsandboxed) => {
+            Decision::Allow
+        }
+        (decision, _) => decision,
+    }
 }
 
 /// An approved write outside the working folders may go ahead: the tool is told so.

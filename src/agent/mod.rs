@@ -131,6 +131,8 @@ pub struct AgentConfig {
     /// Nobody waits at a prompt (`-p`, an SDK, an editor): the first request waits a few
     /// seconds for the MCP servers still starting.
     pub headless: bool,
+    /// The sandbox around the commands (`None`: commands run as the gate allows them).
+    pub sandbox: Option<Arc<crate::sandbox::Sandbox>>,
 }
 
 impl AgentConfig {
@@ -174,6 +176,7 @@ impl AgentConfig {
             client_files: false,
             client_terminal: false,
             headless: false,
+            sandbox: None,
         }
     }
 }
@@ -219,6 +222,7 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
         client_files: config.client_files,
         client_terminal: config.client_terminal,
         headless: config.headless,
+        sandbox: config.sandbox,
     };
     let services = Arc::new(Services::new(parts, catalog, mcp, sink.clone(), host_calls));
     let context = TurnContext {
@@ -316,6 +320,9 @@ impl Session {
             .with_env(services.env.clone()),
         );
         tools.set_policy(Arc::clone(&services.permissions));
+        if let Some(sandbox) = &services.sandbox {
+            tools.set_sandbox(Arc::clone(sandbox));
+        }
         if services.client_files {
             tools.route_files(Arc::clone(&services.host_calls));
         }

@@ -96,6 +96,7 @@ pub(super) fn answer_query(services: &Services, project: &Path, query: Query, ev
         ),
         // The MCP servers belong to the services: asked about or restarted during a turn too.
         Query::Mcp { reconnect } => mcp(services.mcp.as_ref(), reconnect.as_deref()),
+        Query::Sandbox { args } => Answer::Sandbox(sandbox(services, &args)),
         Query::McpToggle { name, enabled } => match services.mcp.as_ref() {
             Some(manager) if manager.listing().iter().any(|s| s.name == name) => {
                 if enabled {
@@ -144,4 +145,26 @@ fn mcp(manager: Option<&crate::mcp::McpManager>, reconnect: Option<&str>) -> Ans
     }
     manager.connect(name);
     Answer::McpReconnecting { name: name.to_owned() }
+}
+
+/// `/sandbox [on|off|allow DOMAIN]`.
+fn sandbox(services: &Services, args: &str) -> String {
+    let Some(sandbox) = &services.sandbox else { return "This session has no sandbox.".into() };
+    let mut words = args.split_whitespace();
+    match (words.next(), words.next()) {
+        (None, _) => sandbox.describe(),
+        (Some("on"), None) => {
+            sandbox.set_enabled(true);
+            format!("Sandbox turned on for this session.\n{}", sandbox.describe())
+        }
+        (Some("off"), None) => {
+            sandbox.set_enabled(false);
+            "Sandbox turned off for this session: commands are checked by the permission rules alone.".into()
+        }
+        (Some("allow"), Some(domain)) => {
+            sandbox.allow_domain(domain);
+            format!("Sandboxed commands may now reach {domain} through the proxy (this session).")
+        }
+        _ => "Use /sandbox, /sandbox on, /sandbox off or /sandbox allow DOMAIN".into(),
+    }
 }

@@ -64,6 +64,7 @@ pub struct Services {
     /// Nobody waits at a prompt (`-p`, an SDK, an editor): the first request waits a few
     /// seconds for the MCP servers still starting.
     pub headless: bool,
+    pub sandbox: Option<Arc<crate::sandbox::Sandbox>>,
 }
 
 /// The parts of [`Services`] a front end's configuration decides; the rest `spawn` builds.
@@ -84,6 +85,7 @@ pub struct ServiceParts {
     pub client_files: bool,
     pub client_terminal: bool,
     pub headless: bool,
+    pub sandbox: Option<Arc<crate::sandbox::Sandbox>>,
 }
 
 impl Services {
@@ -114,6 +116,7 @@ impl Services {
             client_files: parts.client_files,
             client_terminal: parts.client_terminal,
             headless: parts.headless,
+            sandbox: parts.sandbox,
             events,
             host_calls,
         }

@@ -113,7 +113,9 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
     let spec = prompt_spec(&cli, &settings, &custom, output_schema.is_some(), &mut warn);
     defaults.system_prompt = spec.build(&cwd);
     defaults.prompt_spec = Some(spec);
+    let sandbox = sandbox_of(&settings, &permissions, &cwd, &add_dirs, &opened.sidecar);
     let agent = AgentConfig {
+        sandbox: Some(sandbox),
         permissions,
         approvals: approval_mode(&cli, &front_end),
         retry: knobs.retry,
@@ -142,6 +144,28 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
         ..defaults
     };
     Ok(Launch { agent, front_end })
+}
+
+/// The sandbox the settings ask for around the session's commands: writable where the
+/// tools may write, with what the deny rules name taken out.
+fn sandbox_of(
+    settings: &Settings,
+    permissions: &crate::permissions::PermissionPolicy,
+    cwd: &Path,
+    add_dirs: &[PathBuf],
+    session_dir: &Path,
+) -> Arc<crate::sandbox::Sandbox> {
+    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut writable = vec![canonical(cwd)];
+    writable.extend(add_dirs.iter().map(|d| canonical(&cwd.join(d))));
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    Arc::new(crate::sandbox::Sandbox::new(
+        settings.sandbox.clone(),
+        &writable,
+        &session_dir.join("tool-results"),
+        permissions.path_denials(),
+        home.as_deref(),
+    ))
 }
 
 /// `cleanupPeriodDays`: old sessions removed, on a thread of their own (never the one

@@ -83,6 +83,8 @@ pub struct SettingsFile {
     pub include_co_authored_by: Option<bool>,
     /// What commits (and pull requests) made by the agent say of it; "" for nothing.
     pub attribution: Option<AttributionSetting>,
+    /// The sandbox around the model's commands (Claude Code's keys).
+    pub sandbox: Option<crate::sandbox::SandboxSettings>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -282,6 +284,7 @@ pub struct Settings {
     pub include_co_authored_by: Option<bool>,
     pub attribution: Option<AttributionSetting>,
     pub cleanup_period_days: Option<u32>,
+    pub sandbox: crate::sandbox::SandboxSettings,
 }
 
 impl Settings {
@@ -525,6 +528,9 @@ impl Settings {
             attribution,
             cleanup_period_days
         );
+        if let Some(sandbox) = &file.sandbox {
+            self.sandbox.merge(sandbox);
+        }
         if let Some(off) = file.disable_all_hooks {
             self.disable_all_hooks = off;
         }

@@ -31,8 +31,11 @@ impl PermissionPolicy {
                 return denied;
             }
         }
-        let deny_rules_about_files_or_commands =
-            self.deny.iter().any(|r| matches!(r.rule.family(), "Bash" | "Read" | "Edit"));
+        let deny_rules_about_files_or_commands = self.deny.iter().any(|r| match r.rule.family() {
+            "Bash" => true,
+            "Read" | "Edit" => !ctx.paths_held,
+            _ => false,
+        });
         found.verdict(&analysis.uncertain, deny_rules_about_files_or_commands)
     }
 
@@ -66,11 +69,14 @@ impl PermissionPolicy {
                 None => {}
             }
         }
-        if !files.known && self.has_path_denials() {
+        if !files.known && self.has_path_denials() && !ctx.paths_held {
             found.maybe_denied.push(format!("`{}` touches files only known when it runs", command.name()));
         }
         let dir = command_dir(ctx.cwd, command.dir.as_deref(), home);
-        if commands::reads_broadly(&command.words) && self.broad_read_denied(command, dir.as_deref(), home) {
+        if commands::reads_broadly(&command.words)
+            && !ctx.paths_held
+            && self.broad_read_denied(command, dir.as_deref(), home)
+        {
             found.maybe_denied.push(format!(
                 "`{}` may show files a Read deny rule protects (the Grep tool leaves them out)",
                 joined(&command.words[..command.words.len().min(3)])
@@ -134,7 +140,7 @@ impl PermissionPolicy {
     ) -> Result<(), Verdict> {
         let dir = command_dir(ctx.cwd, redirect.dir.as_deref(), home);
         let (Some(dir), false) = (dir, redirect.target.dynamic) else {
-            if self.has_path_denials() {
+            if self.has_path_denials() && !ctx.paths_held {
                 found.maybe_denied.push("a redirection goes to a file only known when it runs".into());
             }
             found.needs.push("a redirection goes to a file only known when it runs".into());

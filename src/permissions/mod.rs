@@ -28,7 +28,7 @@ use serde_json::Value;
 
 use crate::conversation::{Approval, ToolKind};
 use paths::{Anchors, Target};
-pub use read_denials::ReadDenials;
+pub use read_denials::{PathDenial, ReadDenials};
 pub use rule::{CompiledRule, Origin, PermissionRule, Purpose, RuleError, Subject, canonical_host, family};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +105,9 @@ pub struct Context<'a> {
     pub working_dirs: &'a [PathBuf],
     /// More folders that may be read without asking (the session's own spill folder).
     pub readable_dirs: &'a [PathBuf],
+    /// A command runs in a sandbox whose kernel limits hold every path deny rule: a file
+    /// known only when it runs needs no question for their sake.
+    pub paths_held: bool,
 }
 
 /// Why compiling the rules went wrong, for one rule.

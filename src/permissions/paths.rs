@@ -202,10 +202,12 @@ impl PathPattern {
         }
         let mut out = Vec::new();
         for segments in &self.simple {
-            let names = match segments.split_last() {
-                Some((Segment::AnyDepth, names)) => names,
-                _ => segments.as_slice(),
-            };
+            // Everything below a path (`x/**`, and `x/**/**` of the form kept for it) is the
+            // path with everything below it.
+            let mut names = segments.as_slice();
+            while let Some((Segment::AnyDepth, rest)) = names.split_last() {
+                names = rest;
+            }
             let mut path = PathBuf::from("/");
             for segment in names {
                 match segment {

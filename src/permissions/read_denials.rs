@@ -56,10 +56,55 @@ impl PermissionPolicy {
             .collect()
     }
 
+    /// The Read and Edit deny rules that name paths, for the sandbox to hold.
+    pub fn path_denials(&self) -> Vec<PathDenial> {
+        self.deny
+            .iter()
+            .filter(|r| matches!(r.rule.family(), "Read" | "Edit") && r.rule.specifier.is_some())
+            .map(|rule| {
+                let spec = rule.rule.specifier.as_deref().unwrap_or_default().trim();
+                PathDenial {
+                    write: rule.rule.family() == "Edit",
+                    words: format!("{} (from {})", rule.rule, rule.origin.label),
+                    literal: rule.literal_paths(),
+                    relative: !spec.starts_with('/') && !spec.starts_with("~/"),
+                    rule: rule.clone(),
+                }
+            })
+            .collect()
+    }
+
     /// The Read deny rules in force (with a path; a bare `Read` deny takes the tools away).
     pub fn read_denials(&self) -> ReadDenials {
         let rules =
             self.deny.iter().filter(|r| r.rule.family() == "Read" && r.rule.specifier.is_some()).cloned().collect();
         ReadDenials { rules, home: self.home() }
+    }
+}
+
+/// A Read or Edit deny rule on paths, as the sandbox sees it.
+#[derive(Clone, Debug)]
+pub struct PathDenial {
+    /// An Edit rule (writes), else a Read rule (reads and writes).
+    pub write: bool,
+    /// The rule and where it came from, in words.
+    pub words: String,
+    /// The paths it names, when it has no wildcard.
+    pub literal: Option<Vec<PathBuf>>,
+    /// Written from the project (`./x`, `x`, `**/x`): Claude Code reads it within the
+    /// project, so what it means is what it matches there.
+    pub relative: bool,
+    rule: CompiledRule,
+}
+
+impl PathDenial {
+    pub fn matches(&self, path: &Path) -> bool {
+        let target = Target { named: path.to_path_buf(), real: path.to_path_buf() };
+        self.rule.matches(&Subject::Read(&target)) || self.rule.matches(&Subject::Write(&target))
+    }
+
+    /// Whether something under `dir` could match.
+    pub fn may_match_under(&self, dir: &Path) -> bool {
+        self.rule.may_match_under(dir)
     }
 }

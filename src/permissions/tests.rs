@@ -94,7 +94,8 @@ impl World {
         };
         let working = [self.project.path().to_path_buf()];
         let readable = [self.spill.path().to_path_buf()];
-        let ctx = Context { cwd: self.project.path(), working_dirs: &working, readable_dirs: &readable };
+        let ctx =
+            Context { cwd: self.project.path(), working_dirs: &working, readable_dirs: &readable, paths_held: false };
         policy.decide(&Call { tool, kind, approval, input: &input }, &ctx)
     }
 }

@@ -31,6 +31,8 @@ pub enum Answer {
     OutputStyles { current: Option<String>, styles: Vec<(String, String)> },
     /// The points the session can be rewound to, oldest first.
     RewindPoints(Vec<RewindPoint>),
+    /// The sandbox, in words (or what `/sandbox …` did).
+    Sandbox(String),
     /// The answer needs the session, which the running turn holds: ask when it has ended.
     Busy,
 }

@@ -131,6 +131,9 @@ pub enum Query {
     OutputStyles,
     /// The points the session can be rewound to.
     RewindPoints,
+    /// The sandbox's state and policy; `on`/`off` turn it on or off for the session,
+    /// `allow DOMAIN` lets its proxy admit a domain.
+    Sandbox { args: String },
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -51,6 +51,8 @@ pub struct SessionState {
     terminal: std::sync::OnceLock<Arc<crate::protocol::HostCalls>>,
     /// The way back from the tools' changes to files.
     checkpoints: Mutex<Option<Arc<super::checkpoint::Checkpoints>>>,
+    /// The sandbox around the commands, when the session has one.
+    sandbox: std::sync::OnceLock<Arc<crate::sandbox::Sandbox>>,
 }
 
 /// Why a file may not be overwritten.
@@ -121,6 +123,7 @@ impl SessionState {
             files: std::sync::OnceLock::new(),
             terminal: std::sync::OnceLock::new(),
             checkpoints: Mutex::new(None),
+            sandbox: std::sync::OnceLock::new(),
         }
     }
 
@@ -182,6 +185,19 @@ impl SessionState {
     }
 
     /// Shares the session's permission rules with the tools (once).
+    pub fn set_sandbox(&self, sandbox: Arc<crate::sandbox::Sandbox>) {
+        let _ = self.sandbox.set(sandbox);
+    }
+
+    pub fn sandbox(&self) -> Option<&Arc<crate::sandbox::Sandbox>> {
+        self.sandbox.get()
+    }
+
+    /// Tells the front end something the user should know.
+    pub fn notice(&self, message: String) {
+        self.events.emit(crate::protocol::Event::Notice { message });
+    }
+
     pub fn set_policy(&self, policy: Arc<Mutex<crate::permissions::PermissionPolicy>>) {
         let _ = self.policy.set(policy);
     }

@@ -26,7 +26,6 @@ const KNOWN_ELSEWHERE: &[&str] = &[
     "agent",
     "enabledPlugins",
     "extraKnownMarketplaces",
-    "sandbox",
     "allowManagedHooksOnly",
     "allowManagedPermissionRulesOnly",
     "strictKnownMarketplaces",

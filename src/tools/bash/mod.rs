@@ -28,6 +28,7 @@ use tokio::process::Command;
 use super::SessionState;
 use super::state::lock;
 use super::{Tool, ToolContext, ToolError, ToolKind, ToolOutput};
+use crate::sandbox::Mode;
 use crate::secrets::Secrets;
 use capture::{Capture, Captured};
 use shells::ShellRegistry;
@@ -67,6 +68,9 @@ pub struct BashInput {
     /// Start the command as a background shell and return its id at once.
     #[serde(default)]
     pub run_in_background: Option<bool>,
+    /// Run outside the sandbox (then the user is asked): only after the sandbox blocked something the command needs.
+    #[serde(default, rename = "dangerouslyDisableSandbox")]
+    pub dangerously_disable_sandbox: Option<bool>,
 }
 
 enum Ending {
@@ -78,8 +82,27 @@ enum Ending {
 /// `bash -c` with the environment every command gets: the settings' `env`, no stdin, no
 /// pager, no editor, no prompt for credentials, none of cairn's own credentials, its own
 /// process group.
-pub(crate) fn shell_command(script: &str, cwd: &Path, session: &SessionState) -> Command {
-    let mut command = Command::new("bash");
+/// Sandboxed, it is the sandbox's launcher that starts bash, and the proxy is the way out.
+pub(crate) fn shell_command(script: &str, cwd: &Path, session: &SessionState, mode: &Mode) -> Command {
+    let mut command = match (mode, session.sandbox()) {
+        (Mode::Sandboxed(policy), Some(sandbox)) => {
+            let (launcher, args) = sandbox.launcher_command(policy);
+            let mut command = Command::new(launcher);
+            command.args(args).arg("bash");
+            if let Some(port) = policy.proxy_port {
+                let proxy = format!("http://127.0.0.1:{port}");
+                for name in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
+                    command.env(name, &proxy);
+                }
+                for name in ["NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"] {
+                    command.env_remove(name);
+                }
+            }
+            command.env("CAIRN_SANDBOXED", "1");
+            command
+        }
+        _ => Command::new("bash"),
+    };
     command.envs(session.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     for name in session.secrets.hidden_env() {
         command.env_remove(name);
@@ -111,9 +134,14 @@ impl Tool for Bash {
     async fn call(&self, input: BashInput, ctx: ToolContext) -> Result<ToolOutput, ToolError> {
         let session = &ctx.session;
         let cwd = session.cwd();
+        let mode = sandbox_mode(session, &input);
+        if let Mode::Refused(why) = mode {
+            return Err(ToolError::Failed(why));
+        }
         if input.run_in_background == Some(true) {
             let log_dir = session.spill_path("shells", "");
-            let shell = session.shells.start(&input.command, &cwd, &log_dir, session).map_err(ToolError::Failed)?;
+            let shell =
+                session.shells.start(&input.command, &cwd, &log_dir, session, &mode).map_err(ToolError::Failed)?;
             return Ok(ToolOutput::text(format!(
                 "Started background shell {id}: {cmd}\nRead its output with BashOutput (bash_id \"{id}\"); \
                  stop it with KillShell (shell_id \"{id}\"). It is stopped when cairn exits. Files it changes are \
@@ -130,15 +158,59 @@ impl Tool for Bash {
             Some(checkpoints) => tokio::task::spawn_blocking(move || checkpoints.scan()).await.ok().flatten(),
             None => None,
         };
-        let ran = match terminal::run(&ctx, &input.command, timeout).await {
-            Some(ran) => ran,
-            None => run_here(&input, &ctx, &cwd, timeout).await,
+        // A sandboxed command runs in cairn's own shell, not an editor's terminal (which
+        // would run it as it is).
+        let in_terminal = match &mode {
+            Mode::Sandboxed(_) => None,
+            _ => terminal::run(&ctx, &input.command, timeout).await,
         };
+        let ran = match in_terminal {
+            Some(ran) => ran,
+            None => run_here(&input, &ctx, &cwd, timeout, &mode).await,
+        };
+        let ran = ran.map(|output| with_sandbox_notes(output, session, &mode));
         let (Some(before), Some(checkpoints)) = (before, session.checkpoints()) else { return ran };
         let lost =
             tokio::task::spawn_blocking(move || checkpoints.after_command(&before, "Bash")).await.unwrap_or_default();
         ran.map(|output| with_lost_note(output, &lost, &cwd))
     }
+}
+
+/// How the call's command runs: in the sandbox unless it is off, cannot work here, the
+/// settings exclude the command, or the call asked to run outside it (and may).
+fn sandbox_mode(session: &SessionState, input: &BashInput) -> Mode {
+    let Some(sandbox) = session.sandbox() else { return Mode::Plain };
+    if let Some(notice) = sandbox.fallback_notice() {
+        session.notice(notice);
+    }
+    sandbox.mode(&input.command, input.dangerously_disable_sandbox == Some(true))
+}
+
+/// What the sandbox blocked, for the model to change course instead of retrying.
+fn with_sandbox_notes(mut output: ToolOutput, session: &SessionState, mode: &Mode) -> ToolOutput {
+    let (Mode::Sandboxed(policy), Some(sandbox)) = (mode, session.sandbox()) else { return output };
+    let blocked = sandbox.take_blocked();
+    let Some(crate::conversation::history::ToolResultContent::Text { text }) = output.content.first_mut() else {
+        return output;
+    };
+    for host in &blocked {
+        text.push_str(&format!(
+            "\n(cairn's sandbox blocked network access to {host}: the user can allow it with /sandbox allow {host}, \
+             or in sandbox.network.allowedDomains.)"
+        ));
+    }
+    let refused = ["Permission denied", "Operation not permitted", "Read-only file system"];
+    if output.is_error && blocked.is_empty() && refused.iter().any(|r| text.contains(r)) {
+        let list = |paths: &[PathBuf]| paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+        text.push_str(&format!(
+            "\n(This command ran in cairn's sandbox: it may write only in {}; it may not read {}; it may reach the \
+             network only through the proxy, to allowed domains. A \"Permission denied\" above may be the sandbox: \
+             work inside those folders, or ask the user.)",
+            list(&policy.write),
+            if policy.deny_read.is_empty() { "-".to_owned() } else { list(&policy.deny_read) }
+        ));
+    }
+    output
 }
 
 /// Runs the command in cairn's own shell.
@@ -147,6 +219,7 @@ async fn run_here(
     ctx: &ToolContext,
     cwd: &Path,
     timeout: Duration,
+    mode: &Mode,
 ) -> Result<ToolOutput, ToolError> {
     let session = &ctx.session;
     let cwd_file = tempfile::Builder::new()
@@ -155,7 +228,7 @@ async fn run_here(
         .map_err(|e| ToolError::Failed(format!("Could not create a temporary file: {e}")))?;
     let (reader, writer) = std::io::pipe().map_err(|e| ToolError::Failed(format!("Could not create a pipe: {e}")))?;
     let writer_err = writer.try_clone().map_err(|e| ToolError::Failed(format!("Could not create a pipe: {e}")))?;
-    let mut command = shell_command(WRAPPER, cwd, session);
+    let mut command = shell_command(WRAPPER, cwd, session, mode);
     command.arg("cairn-bash").arg(cwd_file.path()).arg(&input.command).stdout(writer).stderr(writer_err);
     let mut child = command.spawn().map_err(|e| ToolError::Failed(format!("Could not start bash: {e}")))?;
     // Our copies of the pipe's write end must close, or the reader never sees the end.

@@ -154,6 +154,7 @@ impl ShellRegistry {
         cwd: &Path,
         log_dir: &Path,
         session: &SessionState,
+        mode: &crate::sandbox::Mode,
     ) -> Result<Arc<BackgroundShell>, String> {
         let id = format!("bash_{}", self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
         let log = log_dir.join(format!("{id}.log"));
@@ -163,7 +164,7 @@ impl ShellRegistry {
         // The output passes through cairn on its way to the log, so credentials are redacted.
         let (reader, writer) = std::io::pipe().map_err(|e| format!("Could not create a pipe: {e}"))?;
         let writer_err = writer.try_clone().map_err(|e| format!("Could not create a pipe: {e}"))?;
-        let mut spawning = shell_command(command, cwd, session);
+        let mut spawning = shell_command(command, cwd, session, mode);
         spawning.stdout(Stdio::from(writer)).stderr(Stdio::from(writer_err));
         let spawned = spawning.spawn();
         drop(spawning);

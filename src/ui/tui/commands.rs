@@ -23,6 +23,7 @@ pub enum Action {
     Mcp,
     Rewind,
     Fork,
+    Sandbox,
     /// A user's command or skill: sent to the core, which expands it.
     Custom,
 }
@@ -96,6 +97,12 @@ impl Commands {
                     "Continue as a new session from here (or from before prompt N of /rewind list); this one stays",
                     Some("[N]"),
                     Action::Fork,
+                ),
+                command(
+                    "sandbox",
+                    "Show the sandbox around commands; turn it on or off; allow a domain",
+                    Some("[on|off|allow <domain>]"),
+                    Action::Sandbox,
                 ),
                 command("exit", "Quit cairn", None, Action::Exit),
             ],

@@ -76,6 +76,7 @@ impl App {
             }
             Action::Permissions => self.permissions(args),
             Action::Hooks => self.ops.push(Op::Query(Query::Hooks)),
+            Action::Sandbox => self.ops.push(Op::Query(Query::Sandbox { args: args.to_owned() })),
             Action::Rewind => self.rewind(args),
             Action::Fork => self.fork(args),
             Action::Status => {
