@@ -228,6 +228,7 @@ fn an_image_reaches_the_model_and_compact_is_a_command_of_the_editor() {
 #[test]
 fn always_reject_refuses_the_same_command_without_asking_again() {
     let project = Project::claude_user();
+    crate::support::ask_about_commands(&project);
     let mock = MockLlm::start(Scenario::new(vec![
         Step::tool("Bash", json!({"command": "touch made.txt"})),
         Step::tool("Bash", json!({"command": "touch made.txt"})),
@@ -249,6 +250,7 @@ fn always_reject_refuses_the_same_command_without_asking_again() {
 #[test]
 fn a_client_that_never_answers_a_permission_request_can_still_cancel() {
     let project = Project::claude_user();
+    crate::support::ask_about_commands(&project);
     let mock = MockLlm::start(Scenario::new(vec![
         Step::tool("Bash", json!({"command": "touch made.txt"})),
         Step::text("never"),
@@ -313,7 +315,11 @@ fn with_editor_terminal_commands_run_in_the_editors_terminal() {
     ]);
     let seen = editor(&project, &mock, steps, &[("AGENT_ARGS", r#"["--editor-terminal"]"#)]);
     let created = of_kind(&seen, "terminal_create");
-    assert_eq!(created[0]["args"], json!(["-c", "echo from the editor; exit 3"]), "{seen:#?}");
+    // The sandbox's launcher runs in the editor's terminal, and starts the shell there.
+    assert_eq!(created[0]["command"], json!(env!("CARGO_BIN_EXE_cairn")), "{seen:#?}");
+    let args = created[0]["args"].as_array().unwrap();
+    assert_eq!(args[0], "__sandbox", "{seen:#?}");
+    assert_eq!(args[args.len() - 3..], [json!("bash"), json!("-c"), json!("echo from the editor; exit 3")]);
     assert_eq!(created[0]["cwd"], json!(project.path().canonicalize().unwrap()));
     let result = tool_results(&mock.requests()[1].body);
     assert!(
@@ -392,6 +398,7 @@ fn over_websocket_a_dropped_socket_loses_nothing_and_shows_nothing_twice() {
 #[test]
 fn over_websocket_a_question_pending_when_the_socket_drops_is_asked_again() {
     let project = Project::claude_user();
+    crate::support::ask_about_commands(&project);
     let mock = MockLlm::start(Scenario::new(vec![
         Step::tool("Bash", json!({"command": "touch made.txt"})),
         Step::text("Made."),
@@ -461,6 +468,7 @@ impl ByHand {
 #[test]
 fn bad_input_gets_protocol_errors_and_a_client_gone_mid_question_loses_nothing() {
     let project = Project::claude_user();
+    crate::support::ask_about_commands(&project);
     let mock = MockLlm::start(Scenario::new(vec![Step::tool("Bash", json!({"command": "touch made.txt"}))]));
     let mut acp = ByHand::start(&project, &mock, true);
     acp.send("this is not json");

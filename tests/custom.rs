@@ -93,6 +93,7 @@ fn a_namespaced_command_takes_positional_arguments_and_attaches_mentioned_files(
 #[test]
 fn a_snippet_nobody_allowed_stops_the_command_before_any_request() {
     let project = Project::new();
+    crate::support::ask_about_commands(&project);
     project.write(".claude/commands/wipe.md", "Clean up: !`rm -rf build`\n");
     let mock = MockLlm::start(Scenario::new(vec![Step::text("never")]));
     let out = stream_json(&project, &mock, "/wipe", &[]);
@@ -105,6 +106,7 @@ fn a_snippet_nobody_allowed_stops_the_command_before_any_request() {
 #[test]
 fn a_skill_is_listed_loaded_on_call_and_grants_its_tools_for_that_turn_only() {
     let project = project_with_claude_files();
+    crate::support::ask_about_commands(&project);
     let mock = MockLlm::start(Scenario::new(vec![
         Step::tool("Skill", json!({"skill": "pdf-forms", "args": "the tax form"})),
         Step::tool("Bash", json!({"command": "touch made-by-skill"})),

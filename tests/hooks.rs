@@ -312,6 +312,7 @@ fn a_permission_request_hook_answers_for_the_user_in_print_mode() {
 #[test]
 fn settings_files_meet_the_flags_and_each_other() {
     let project = Project::new();
+    crate::support::ask_about_commands(&project);
     project.write(".claude/settings.json", r#"{"permissions": {"allow": ["Bash(touch:*)"]}}"#);
     let steps = || Scenario::new(vec![Step::tool("Bash", json!({"command": "touch a.txt"})), Step::text("ok")]);
     let mock = MockLlm::start(steps());

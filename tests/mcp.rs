@@ -159,6 +159,7 @@ fn a_streamable_http_server_works_with_headers_and_variables() {
 #[test]
 fn a_server_that_exits_mid_session_is_reported_and_the_session_goes_on() {
     let project = Project::new();
+    crate::support::ask_about_commands(&project);
     // The server's process writes its pid, so the model's Bash call can stop it.
     let config = json!({"mcpServers": {"everything": {
         "command": "sh",

@@ -143,6 +143,7 @@ fn editing_a_command_and_a_memory_file_mid_session_applies_at_the_next_message()
 #[test]
 fn a_settings_file_edited_mid_session_changes_the_rules_for_the_next_message() {
     let project = Project::new();
+    crate::support::ask_about_commands(&project);
     let mock = MockLlm::start(Scenario::new(vec![
         Step::tool("Bash", json!({"command": "touch first"})),
         Step::text("refused"),

@@ -135,6 +135,7 @@ fn read_deny_rules_bind_grep_glob_ls_and_attachments() {
 #[test]
 fn hostile_commands_are_refused_headless_and_leave_nothing_behind() {
     let project = project_with_a_secret();
+    crate::support::ask_about_commands(&project);
     let hostile = [
         // The allow rule `Bash(git status:*)` must not carry these.
         "git status > newfile",
@@ -155,7 +156,10 @@ fn hostile_commands_are_refused_headless_and_leave_nothing_behind() {
         assert!(*is_error, "{command} ran: {text}");
         assert!(!text.contains("SENTINEL-SECRET"), "{command}: {text}");
     }
-    assert_eq!(out.result()["permission_denials"].as_array().unwrap().len(), hostile.len());
+    // All refused by the gate but `grep -r`, which the sandbox lets run because it holds the
+    // deny rule itself: `.env` is covered there, and the search finds nothing.
+    assert_eq!(out.result()["permission_denials"].as_array().unwrap().len(), hostile.len() - 1);
+    assert!(results[6].1.starts_with("Exit code 1"), "{:?}", results[6]);
     let left: Vec<String> = std::fs::read_dir(project.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

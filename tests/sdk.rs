@@ -68,6 +68,7 @@ fn a_one_shot_query_with_a_tool_call() {
 /// `touch` allowed with its input changed.
 fn can_use_tool_case(driver: fn(&str, &Project, &MockLlm) -> Vec<Value>) {
     let project = Project::claude_user();
+    crate::support::ask_about_commands(&project);
     project.write("important/keep.txt", "x");
     let mock = MockLlm::start(Scenario::new(vec![
         Step::tool("Bash", json!({"command": "rm -rf important"})),
@@ -293,6 +294,7 @@ fn drive_acp(project: &Project, mock: &MockLlm, env: &[(&str, &str)]) -> Vec<Val
 /// What an editor sees of one prompt with a tool call it is asked about and allows.
 fn acp_checks(env: &[(&str, &str)]) {
     let project = Project::claude_user();
+    crate::support::ask_about_commands(&project);
     let mock = MockLlm::start(Scenario::new(vec![
         Step::tool("Bash", json!({"command": "touch made.txt", "description": "Make the file"})),
         Step::text("Made it."),
@@ -347,6 +349,7 @@ fn cairn_acp_modes_and_cancel() {
 #[test]
 fn cairn_acp_rejected_calls_do_not_run_and_todos_are_a_plan() {
     let project = Project::claude_user();
+    crate::support::ask_about_commands(&project);
     let todos = json!([{"content": "Make the file", "status": "in_progress", "activeForm": "Making the file"}]);
     let mock = MockLlm::start(Scenario::new(vec![
         Step::tool("TodoWrite", json!({"todos": todos})),
@@ -477,6 +480,7 @@ mod by_hand {
     #[test]
     fn an_mcp_tool_answers_the_permission_questions() {
         let project = Project::claude_user();
+        crate::support::ask_about_commands(&project);
         project.write("keep/file.txt", "x");
         let python = super::python();
         let gate = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/permission_gate.py");
@@ -505,6 +509,7 @@ mod by_hand {
     #[test]
     fn a_question_after_stdin_closed_is_refused_and_the_exit_code_says_so() {
         let project = Project::claude_user();
+        crate::support::ask_about_commands(&project);
         let mock = MockLlm::start(Scenario::new(vec![
             Step::tool("Bash", json!({"command": "touch made.txt"})),
             Step::text("ok"),
@@ -522,6 +527,7 @@ mod by_hand {
     #[test]
     fn a_question_nobody_answers_is_withdrawn_and_refused() {
         let project = Project::claude_user();
+        crate::support::ask_about_commands(&project);
         let mock = MockLlm::start(Scenario::new(vec![
             Step::tool("Bash", json!({"command": "touch made.txt"})),
             Step::text("ok"),

@@ -429,7 +429,9 @@ fn a_sentinel_key_reaches_no_file_after_tools_errors_and_retries() {
 fn the_key_in_use_never_reaches_the_model_the_screen_or_the_disk() {
     // Every way a command, a tool or a hook can print cairn's own environment.
     let project = Project::new();
-    let hook = json!({"hooks": {"UserPromptSubmit": [{"hooks": [{"type": "command",
+    // The sandbox refuses a command another process's environment outright (sandbox.rs
+    // tries it); without it, the redaction is what stands, and that is tested here.
+    let hook = json!({"sandbox": {"enabled": false}, "hooks": {"UserPromptSubmit": [{"hooks": [{"type": "command",
         "command": "tr '\\0' '\\n' < /proc/$PPID/environ | grep SENTINEL_HOLDER"}]}]}});
     project.write(".claude/settings.local.json", &hook.to_string());
     let environ = "tr '\\0' '\\n' < /proc/$PPID/environ";

@@ -112,6 +112,7 @@ fn invalid_input_and_unknown_tools_go_back_as_error_results() {
 #[test]
 fn headless_runs_mutating_tools_only_when_a_rule_or_mode_allows() {
     let project = Project::new();
+    crate::support::ask_about_commands(&project);
     let steps = || {
         Scenario::new(vec![
             Step::tools(&[

@@ -148,6 +148,7 @@ fn a_streamed_markdown_answer_renders_and_lands_in_the_scrollback() {
 #[test]
 fn a_permission_prompt_approved_and_one_refused_with_feedback() {
     let project = Project::new();
+    crate::support::ask_about_commands(&project);
     let mock = MockLlm::start(Scenario::new(vec![
         Step::tool("Bash", json!({"command": "echo first > first.txt"})),
         Step::tool("Bash", json!({"command": "rm -rf /tmp/nothing-here"})),
@@ -385,6 +386,7 @@ fn dont_ask_again_saves_the_rule_and_permissions_lists_and_edits_rules() {
     let notified = project.file("notified.json");
     let hooks = json!({"hooks": {"Notification": [{"hooks": [{"type": "command", "command": format!("cat > {}", notified.display())}]}]}});
     std::fs::write(project.home.path().join("settings.json"), hooks.to_string()).unwrap();
+    crate::support::ask_about_commands(&project);
     let tmux = Tmux::start(&project, &mock, "\"make a file\"", 100, 30);
     tmux.wait_for_text("Allow Bash(touch a.txt)?");
     tmux.wait_for("the Notification hook", |_| std::fs::read_to_string(&notified).is_ok_and(|t| t.ends_with('}')));

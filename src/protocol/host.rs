@@ -31,7 +31,15 @@ pub enum HostRequest {
     WriteTextFile { path: std::path::PathBuf, content: String },
     /// Run a command in the host's terminal (an editor's, over ACP) for call `call_id`;
     /// answer with `{"output", "exitCode", "signal", "truncated"}` once it has exited.
-    RunCommand { call_id: String, command: String, cwd: std::path::PathBuf, env: Vec<(String, String)> },
+    /// `launcher`: the program and arguments that start `bash -c command` (the sandbox's
+    /// launcher); empty: bash itself.
+    RunCommand {
+        call_id: String,
+        command: String,
+        cwd: std::path::PathBuf,
+        env: Vec<(String, String)>,
+        launcher: Vec<String>,
+    },
     /// Stop the command call `call_id` runs in the host's terminal (interrupted, timed out).
     KillCommand { call_id: String },
 }

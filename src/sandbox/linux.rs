@@ -129,7 +129,9 @@ fn restrict_files_and_ports(policy: &Policy) -> Result<(String, bool), String> {
     if !policy.allow_local_binding {
         net |= AccessNet::BindTcp;
     }
-    ruleset = ruleset.handle_access(net).map_err(failed)?.scope(Scope::Signal).map_err(failed)?;
+    // Signals are not scoped: a command must still be able to stop what an earlier one
+    // started (`kill` of a dev server in a background shell, each its own domain).
+    ruleset = ruleset.handle_access(net).map_err(failed)?;
     if !policy.allow_unix_sockets {
         ruleset = ruleset.scope(Scope::AbstractUnixSocket).map_err(failed)?;
     }

@@ -425,3 +425,38 @@ pub fn launch(args: Vec<std::ffi::OsString>) -> ! {
         _ => fail("no command given".into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sandbox(settings: serde_json::Value, project: &Path, home: &Path) -> Sandbox {
+        let settings: SandboxSettings = serde_json::from_value(settings).unwrap();
+        Sandbox::new(settings, &[project.to_path_buf()], &project.join("spill"), Vec::new(), Some(home))
+    }
+
+    #[test]
+    fn credentials_are_left_out_and_only_the_working_folders_are_writable() {
+        let (project, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let project_path = std::fs::canonicalize(project.path()).unwrap();
+        let sandbox =
+            sandbox(serde_json::json!({"filesystem": {"denyRead": ["//srv/secret"]}}), &project_path, home.path());
+        assert!(sandbox.base.write.contains(&project_path));
+        assert!(sandbox.base.write.contains(&std::fs::canonicalize(std::env::temp_dir()).unwrap()));
+        assert!(sandbox.base.deny_read.contains(&home.path().join(".ssh")));
+        assert!(sandbox.base.deny_read.contains(&PathBuf::from("/srv/secret")));
+        assert!(sandbox.enabled(), "on unless the settings say otherwise");
+    }
+
+    #[test]
+    fn excluded_commands_match_any_part_of_the_line_by_its_first_words() {
+        let (project, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let sandbox =
+            sandbox(serde_json::json!({"excludedCommands": ["docker", "npm run e2e:*"]}), project.path(), home.path());
+        assert!(sandbox.excluded("docker ps"));
+        assert!(sandbox.excluded("cd web && docker compose up"));
+        assert!(sandbox.excluded("npm run e2e --headed"));
+        assert!(!sandbox.excluded("dockerd-ish"));
+        assert!(!sandbox.excluded("npm run build"));
+    }
+}

@@ -135,3 +135,36 @@ impl SandboxSettings {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalars_take_the_later_file_and_lists_gather() {
+        let user: SandboxSettings = serde_json::from_value(serde_json::json!({
+            "enabled": true, "excludedCommands": ["docker"],
+            "network": {"allowedDomains": ["pypi.org"], "allowLocalBinding": true},
+            "filesystem": {"denyRead": ["~/.kube"]}
+        }))
+        .unwrap();
+        let project: SandboxSettings = serde_json::from_value(serde_json::json!({
+            "enabled": false, "excludedCommands": ["podman"],
+            "network": {"allowedDomains": ["*.npmjs.org"]},
+            "filesystem": {"allowWrite": ["//opt/cache"], "denyWrite": ["./dist"]}
+        }))
+        .unwrap();
+        let mut merged = SandboxSettings::default();
+        merged.merge(&user);
+        merged.merge(&project);
+        assert_eq!(merged.enabled, Some(false));
+        assert_eq!(merged.excluded_commands, Some(vec!["docker".into(), "podman".into()]));
+        let network = merged.network.clone().unwrap();
+        assert_eq!(network.allowed_domains, Some(vec!["pypi.org".into(), "*.npmjs.org".into()]));
+        assert_eq!(network.allow_local_binding, Some(true));
+        let home = Path::new("/home/u");
+        assert_eq!(merged.deny_read(Some(home)), vec![PathBuf::from("/home/u/.kube")]);
+        assert_eq!(merged.allow_write(Some(home)), vec![PathBuf::from("/opt/cache")]);
+        assert_eq!(merged.deny_write(Some(home)), vec![std::env::current_dir().unwrap().join("dist")]);
+    }
+}

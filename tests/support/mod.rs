@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use tempfile::TempDir;
 
 pub use mock_llm::{Fault, MockLlm, Page, Scenario, Step};
@@ -158,6 +158,19 @@ impl Project {
             .stdin(Stdio::null());
         cmd
     }
+}
+
+/// A user who wants to be asked about commands even in the sandbox: cairn runs sandboxed
+/// commands without asking by default (`autoAllowBashIfSandboxed`), so a test of the
+/// questions themselves sets this in the user's own cairn settings (read even where
+/// `claudeCompat: false` leaves `~/.claude` out).
+pub fn ask_about_commands(project: &Project) {
+    let path = project.home.path().join("settings.json");
+    let mut settings: Value =
+        std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_else(|| json!({}));
+    settings["sandbox"] = json!({"autoAllowBashIfSandboxed": false});
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, settings.to_string()).unwrap();
 }
 
 pub struct Run {

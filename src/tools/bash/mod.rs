@@ -89,16 +89,10 @@ pub(crate) fn shell_command(script: &str, cwd: &Path, session: &SessionState, mo
             let (launcher, args) = sandbox.launcher_command(policy);
             let mut command = Command::new(launcher);
             command.args(args).arg("bash");
-            if let Some(port) = policy.proxy_port {
-                let proxy = format!("http://127.0.0.1:{port}");
-                for name in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
-                    command.env(name, &proxy);
-                }
-                for name in ["NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"] {
-                    command.env_remove(name);
-                }
+            command.envs(proxy_env(policy));
+            for name in ["NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"] {
+                command.env_remove(name);
             }
-            command.env("CAIRN_SANDBOXED", "1");
             command
         }
         _ => Command::new("bash"),
@@ -123,6 +117,19 @@ pub(crate) fn shell_command(script: &str, cwd: &Path, session: &SessionState, mo
         .process_group(0)
         .kill_on_drop(true);
     command
+}
+
+/// The variables that send a sandboxed command's HTTP(S) through cairn's proxy.
+fn proxy_env(policy: &crate::sandbox::Policy) -> Vec<(String, String)> {
+    let mut env = vec![("CAIRN_SANDBOXED".to_owned(), "1".to_owned())];
+    if let Some(port) = policy.proxy_port {
+        let proxy = format!("http://127.0.0.1:{port}");
+        for name in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
+            env.push((name.to_owned(), proxy.clone()));
+        }
+        env.extend(["NO_PROXY", "no_proxy"].map(|n| (n.to_owned(), String::new())));
+    }
+    env
 }
 
 impl Tool for Bash {
@@ -158,13 +165,7 @@ impl Tool for Bash {
             Some(checkpoints) => tokio::task::spawn_blocking(move || checkpoints.scan()).await.ok().flatten(),
             None => None,
         };
-        // A sandboxed command runs in cairn's own shell, not an editor's terminal (which
-        // would run it as it is).
-        let in_terminal = match &mode {
-            Mode::Sandboxed(_) => None,
-            _ => terminal::run(&ctx, &input.command, timeout).await,
-        };
-        let ran = match in_terminal {
+        let ran = match terminal::run(&ctx, &input.command, timeout, &mode).await {
             Some(ran) => ran,
             None => run_here(&input, &ctx, &cwd, timeout, &mode).await,
         };
@@ -190,6 +191,9 @@ fn sandbox_mode(session: &SessionState, input: &BashInput) -> Mode {
 fn with_sandbox_notes(mut output: ToolOutput, session: &SessionState, mode: &Mode) -> ToolOutput {
     let (Mode::Sandboxed(policy), Some(sandbox)) = (mode, session.sandbox()) else { return output };
     let blocked = sandbox.take_blocked();
+    for host in &blocked {
+        session.notice(format!("The sandbox blocked network access to {host}: allow it with /sandbox allow {host}"));
+    }
     let Some(crate::conversation::history::ToolResultContent::Text { text }) = output.content.first_mut() else {
         return output;
     };

@@ -10,16 +10,33 @@ use serde_json::Value;
 
 use crate::conversation::ToolOutput;
 use crate::protocol::HostRequest;
+use crate::sandbox::Mode;
 use crate::tools::{ToolContext, ToolError};
 
 /// Runs `command` in the host's terminal; `None` when commands are not routed there.
-pub(super) async fn run(ctx: &ToolContext, command: &str, timeout: Duration) -> Option<Result<ToolOutput, ToolError>> {
+/// Sandboxed, the terminal runs the sandbox's launcher, which starts bash.
+pub(super) async fn run(
+    ctx: &ToolContext,
+    command: &str,
+    timeout: Duration,
+    mode: &Mode,
+) -> Option<Result<ToolOutput, ToolError>> {
     let session = &ctx.session;
+    let mut env = session.env.clone();
+    let launcher = match (mode, session.sandbox()) {
+        (Mode::Sandboxed(policy), Some(sandbox)) => {
+            env.extend(super::proxy_env(policy));
+            let (program, args) = sandbox.launcher_command(policy);
+            std::iter::once(program.display().to_string()).chain(args).collect()
+        }
+        _ => Vec::new(),
+    };
     let request = HostRequest::RunCommand {
         call_id: ctx.call_id.clone(),
         command: command.to_owned(),
         cwd: session.cwd(),
-        env: session.env.clone(),
+        env,
+        launcher,
     };
     let answer = session.ask_terminal(request)?;
     let kill = || session.ask_terminal(HostRequest::KillCommand { call_id: ctx.call_id.clone() });

@@ -690,8 +690,9 @@ impl Bridge {
     fn host_request(&mut self, session: &str, id: String, request: crate::protocol::HostRequest) {
         use crate::protocol::HostRequest;
         match &request {
-            HostRequest::RunCommand { call_id, command, cwd, env } => {
-                return self.run_command(session, id, call_id.clone(), command, &cwd.display().to_string(), env);
+            HostRequest::RunCommand { call_id, command, cwd, env, launcher } => {
+                let cwd = cwd.display().to_string();
+                return self.run_command(session, id, call_id.clone(), (launcher, command), &cwd, env);
             }
             HostRequest::KillCommand { call_id } => return self.kill_command(session, id, call_id),
             _ => {}

@@ -30,7 +30,7 @@ impl Bridge {
         session: &str,
         host_id: String,
         call_id: String,
-        command: &str,
+        (launcher, command): (&[String], &str),
         cwd: &str,
         env: &[(String, String)],
     ) {
@@ -40,7 +40,9 @@ impl Bridge {
             return self.answer_host(session, host_id, Err(crate::protocol::NOT_HANDLED.into()));
         };
         let env: Vec<Value> = env.iter().map(|(name, value)| json!({"name": name, "value": value})).collect();
-        let params = json!({"sessionId": session, "command": "bash", "args": ["-c", command], "env": env,
+        let mut argv: Vec<&str> = launcher.iter().map(String::as_str).collect();
+        argv.extend(["bash", "-c", command]);
+        let params = json!({"sessionId": session, "command": argv[0], "args": &argv[1..], "env": env,
                             "cwd": cwd, "outputByteLimit": 1_048_576});
         let run = Run { session: session.to_owned(), host_id, call_id, stage: Stage::Creating };
         self.ask(conn, "terminal/create", params, Asked::Terminal(run));
