@@ -40,8 +40,10 @@ fn time_runs(runs: usize, mut make: impl FnMut() -> Command) -> Duration {
 }
 
 fn command_start() {
-    let project = tempfile::tempdir().unwrap();
-    let home = tempfile::tempdir().unwrap();
+    // Under the build folder rather than the system's temporary folder, whose hundreds of
+    // entries a real home's parent does not have.
+    let project = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let home = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     for dir in [".git/hooks", "src"] {
         std::fs::create_dir_all(project.path().join(dir)).unwrap();
     }
@@ -55,9 +57,13 @@ fn command_start() {
         proxy_port: Some(9),
         ..Policy::default()
     };
+    // What a session with a mount namespace sends: everything denied covered there.
+    let mut hidden = plain.deny_read.clone();
+    hidden.push(project.path().join(".env"));
     let held = Policy {
-        read_only: vec![project.path().join(".git/hooks")],
-        hidden: vec![project.path().join(".env")],
+        deny_read: Vec::new(),
+        read_only: vec![project.path().join(".git/hooks"), project.path().join(".git/config")],
+        hidden,
         ..plain.clone()
     };
     let launcher = env!("CARGO_BIN_EXE_cairn");
@@ -79,8 +85,8 @@ fn command_start() {
     let landlock = time_runs(runs, sandboxed(&plain));
     let namespace = time_runs(runs, sandboxed(&held));
     println!(
-        "command start (bash -c true, median of {runs}): {:.2} ms; sandboxed {:.2} ms (+{:.2}); with the mount \
-         namespace {:.2} ms (+{:.2}) (goal: +5 ms at most)",
+        "command start (bash -c true, median of {runs}): {:.2} ms; sandboxed without a mount namespace (Landlock \
+         rules beside each denied path) {:.2} ms (+{:.2}); with it {:.2} ms (+{:.2}) (goal: +5 ms at most)",
         ms(bare),
         ms(landlock),
         ms(landlock.saturating_sub(bare)),

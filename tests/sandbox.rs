@@ -128,16 +128,29 @@ fn unchanged(path: &Path, text: &str) -> bool {
 
 #[test]
 fn no_attempt_of_the_escape_corpus_gets_out() {
-    escape_corpus(&[]);
+    escape_corpus(&[], &[]);
+}
+
+/// Without user namespaces (Ubuntu's default for unconfined programs), credentials are
+/// left out of Landlock's rules instead, and what deny rules protect inside the project is
+/// the gate's alone (so nothing runs without asking there). In bypass mode, with the gate
+/// aside, the kernel still holds everything outside the project.
+#[test]
+fn no_attempt_gets_out_without_user_namespaces() {
+    let env = [("CAIRN_SANDBOX_NO_NAMESPACES", "1")];
+    escape_corpus(&["--permission-mode", "bypassPermissions"], &env);
 }
 
 /// With the gate standing aside, every attempt meets the kernel alone.
 #[test]
 fn no_attempt_gets_out_in_bypass_mode_either() {
-    escape_corpus(&["--permission-mode", "bypassPermissions"]);
+    escape_corpus(&["--permission-mode", "bypassPermissions"], &[]);
 }
 
-fn escape_corpus(args: &[&str]) {
+fn escape_corpus(args: &[&str], env: &[(&str, &str)]) {
+    // Without a mount namespace and with the gate aside, nothing holds the deny rules
+    // inside the project: those cases are left out.
+    let inside_held = env.is_empty() || !args.contains(&"bypassPermissions");
     let setup = setup(json!({"network": {"allowedDomains": ["localhost"]}}));
     let (project, home) = (&setup.project, setup.project.home.path());
     let out = setup.outside.display().to_string();
@@ -225,9 +238,10 @@ fn escape_corpus(args: &[&str]) {
     ));
     calls.push(bash("for i in $(seq 300); do [ -e bg-done ] && break; sleep 0.1; done; ls bg-done"));
     assert!(calls.len() >= 40, "the corpus has {} cases", calls.len());
-    let (_, results) = attempt_with(&setup, &calls, &[], args);
+    let (_, results) = attempt_with(&setup, &calls, env, args);
 
-    for (command, target) in &writes {
+    let inside = |target: &Path| target.starts_with(project.path());
+    for (command, target) in writes.iter().filter(|(_, t)| inside_held || !inside(t)) {
         assert!(
             !target.exists()
                 || target.ends_with(".gitconfig") && !std::fs::read_to_string(target).unwrap().contains("pwned"),
@@ -236,16 +250,11 @@ fn escape_corpus(args: &[&str]) {
         );
     }
     assert!(unchanged(&setup.outside.join("existing.txt"), "existing\n"));
-    assert!(unchanged(&project.file("protected/keep.txt"), "keep\n"), "protected/keep.txt was changed");
-    let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(project.file("protected/keep.txt")).unwrap().permissions(),
-    );
-    assert_eq!(mode & 0o777, 0o644, "chmod reached protected/keep.txt");
-    assert!(project.file("victim.txt").exists(), "mv took the file it could not place");
-    let config = std::fs::read_to_string(project.file(".git/config")).unwrap();
-    assert!(!config.contains("evil-hooks"), "{config}");
+    assert!(unchanged(&home.join(".ssh/id_rsa"), "s3cr3t-ssh\n"));
+    let secrets: Vec<&str> =
+        SECRETS.iter().copied().filter(|s| inside_held || !matches!(*s, "s3cr3t-env" | "s3cr3t-token")).collect();
     for (result, command) in results.iter().zip(calls.iter().map(|(_, c)| c["command"].as_str().unwrap_or_default())) {
-        for secret in SECRETS {
+        for secret in &secrets {
             assert!(!result.contains(secret), "`{command}` read {secret}: {result}");
         }
     }
@@ -261,6 +270,17 @@ fn escape_corpus(args: &[&str]) {
     // A writer the gate cannot see into (python) meets the kernel, and the model hears why.
     let python = &results[5];
     assert!(python.contains("Permission denied") && python.contains("cairn's sandbox"), "{python}");
+    if !inside_held {
+        return;
+    }
+    assert!(unchanged(&project.file("protected/keep.txt"), "keep\n"), "protected/keep.txt was changed");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(project.file("protected/keep.txt")).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o644, "chmod reached protected/keep.txt");
+    assert!(project.file("victim.txt").exists(), "mv took the file it could not place");
+    let config = std::fs::read_to_string(project.file(".git/config")).unwrap();
+    assert!(!config.contains("evil-hooks"), "{config}");
 }
 
 #[test]

@@ -192,8 +192,10 @@ impl Sandbox {
     }
 
     /// Whether paths inside the writable folders can be protected here (a mount namespace).
+    /// `CAIRN_SANDBOX_NO_NAMESPACES` makes it a system without user namespaces.
     fn namespaces(&self) -> bool {
-        matches!(self.support(), Support::Yes(how) if how.contains("mount namespace") && !how.contains("no mount namespace"))
+        let made = matches!(self.support(), Support::Yes(how) if how.contains("mount namespace") && !how.contains("no mount namespace"));
+        made && std::env::var_os("CAIRN_SANDBOX_NO_NAMESPACES").is_none()
     }
 
     /// Whether the kernel can enforce a policy here (asked once, by starting the launcher
@@ -241,8 +243,10 @@ impl Sandbox {
 
     /// Whether a Bash call the rules would ask about may run without asking: it will run
     /// sandboxed and `autoAllowBashIfSandboxed` (default on) says so.
+    /// Not where the sandbox cannot hold the path deny rules (no mount namespace for those
+    /// inside the project): the gate is then all that holds them.
     pub fn auto_allows(&self, command: &str, unsandboxed: bool) -> bool {
-        self.settings.auto_allow_bash_if_sandboxed.unwrap_or(true) && self.mode_kind(command, unsandboxed) == Some(true)
+        self.settings.auto_allow_bash_if_sandboxed.unwrap_or(true) && self.holds_paths(command, unsandboxed)
     }
 
     /// Whether `command` will run sandboxed with every path deny rule held by the kernel
@@ -289,6 +293,9 @@ impl Sandbox {
             let inside = self.inside();
             policy.read_only = inside.write.iter().map(|(p, _)| p.clone()).collect();
             policy.hidden = inside.read.iter().map(|(p, _)| p.clone()).collect();
+            // Covered in the namespace too, the paths outside leave Landlock one read rule
+            // for `/` instead of one for each entry beside them (a home folder's hundreds).
+            policy.hidden.append(&mut policy.deny_read);
         }
         Mode::Sandboxed(Box::new(policy))
     }
