@@ -757,3 +757,30 @@ fn two_prompts(tmux: &Tmux) {
         tmux.wait_for_text(answer);
     }
 }
+
+#[test]
+fn the_sandbox_command_shows_the_policy_allows_a_domain_and_turns_it_off() {
+    let project = Project::new();
+    project.write(".env", "KEY=1\n");
+    let settings =
+        json!({"permissions": {"deny": ["Read(./.env)"]}, "sandbox": {"network": {"allowedDomains": ["pypi.org"]}}});
+    std::fs::write(project.home.path().join("settings.json"), settings.to_string()).unwrap();
+    let mock = MockLlm::start(Scenario::new(vec![]));
+    let tmux = Tmux::start(&project, &mock, "", 200, 50);
+    tmux.wait_for_text("ctx 0%");
+    tmux.type_text("/sandbox");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for_text("Sandbox: on (Landlock");
+    assert!(screen.contains("to pypi.org"), "{screen}");
+    assert!(screen.contains("by the kernel: Read(./.env) (from ~/settings.json)"), "{screen}");
+    tmux.type_text("/sandbox allow example.com");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("may now reach example.com");
+    tmux.type_text("/sandbox off");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Sandbox turned off for this session");
+    tmux.type_text("/sandbox");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Sandbox: off");
+    quit_and_check_the_terminal(&tmux);
+}

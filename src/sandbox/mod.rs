@@ -338,19 +338,30 @@ impl Sandbox {
             (false, _) => "off".to_owned(),
         };
         out.push_str(&format!("Sandbox: {state}\n"));
-        let list = |paths: &[PathBuf]| paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+        // What is there: the built-in list names many a folder this machine does not have.
+        let list = |paths: &[PathBuf]| {
+            paths.iter().filter(|p| p.exists()).map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        };
         out.push_str(&format!("Commands may write in: {}\n", list(&self.base.write)));
-        out.push_str(&format!("Commands may not read: {}\n", list(&self.base.deny_read)));
-        let words = |paths: &[(PathBuf, String)]| paths.iter().map(|(_, w)| w.clone()).collect::<Vec<_>>().join("; ");
+        let denied = list(&self.base.deny_read);
+        if !denied.is_empty() {
+            out.push_str(&format!("Commands may not read: {denied}\n"));
+        }
+        let words = |paths: &[(PathBuf, String)]| {
+            let there = paths.iter().filter(|(p, _)| p.exists()).map(|(_, w)| w.clone());
+            let mut words: Vec<String> = there.collect();
+            words.dedup();
+            words.join("; ")
+        };
         let inside = self.inside();
         let (read, write) = (words(&inside.read), words(&inside.write));
         let held =
             if self.namespaces() { "by the kernel" } else { "by the permission rules only (no mount namespace here)" };
         if !read.is_empty() {
-            out.push_str(&format!("Not readable inside the project, {held}: {read}\n"));
+            out.push_str(&format!("Not readable inside the writable folders, {held}: {read}\n"));
         }
         if !write.is_empty() {
-            out.push_str(&format!("Not writable inside the project, {held}: {write}\n"));
+            out.push_str(&format!("Not writable inside the writable folders, {held}: {write}\n"));
         }
         if !self.unheld.is_empty() {
             out.push_str(&format!("Held by the permission rules only (patterns): {}\n", self.unheld.join("; ")));
