@@ -274,3 +274,29 @@ fn a_rewind_never_removes_a_file_that_was_there_before_under_another_name() {
     assert_eq!(read(&project, ".env.bak"), "SECRET=1\n", "a file that existed before is never deleted");
     assert!(!project.file("made.txt").exists(), "what the command made is removed");
 }
+
+#[test]
+fn commands_changes_in_an_added_folder_are_checkpointed_too() {
+    let project = Project::claude_user();
+    let other = tempfile::tempdir().unwrap();
+    let lib = other.path().join("lib.txt");
+    std::fs::write(&lib, "shared\n").unwrap();
+    let dir = other.path().display().to_string();
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Read", json!({"file_path": lib.display().to_string()})),
+        Step::tool("Bash", json!({"command": format!("echo changed > {dir}/lib.txt && echo new > {dir}/new.txt")})),
+        Step::text("Changed the shared folder."),
+    ]));
+    let mut cmd = project.cairn(&mock);
+    cmd.args(["-p", "change the other folder", "--output-format", "json", "--permission-mode", "bypassPermissions"]);
+    cmd.args(["--add-dir", &dir]);
+    let out = run(cmd);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(&lib).unwrap(), "changed\n");
+    let session = session_of(&out);
+    let first = turns(&project, &session)[0].0.clone();
+    let back = rewind(&project, &mock, &session, &first);
+    assert_eq!(back.code(), 0, "{}\n{}", back.stdout, back.stderr);
+    assert_eq!(std::fs::read_to_string(&lib).unwrap(), "shared\n", "the file in the added folder is back");
+    assert!(!other.path().join("new.txt").exists(), "and what the command made there is gone");
+}

@@ -515,7 +515,14 @@ impl Session {
 
     /// The checkpoints of the session whose folder is `dir`.
     fn keep_checkpoints_in(&self, dir: &std::path::Path) {
-        let checkpoints = crate::tools::checkpoint::Checkpoints::open(&self.context.cwd, dir);
+        let cwd = &self.context.cwd;
+        let more: Vec<PathBuf> = self
+            .context
+            .add_dirs
+            .iter()
+            .map(|d| std::fs::canonicalize(cwd.join(d)).unwrap_or_else(|_| cwd.join(d)))
+            .collect();
+        let checkpoints = crate::tools::checkpoint::Checkpoints::open(cwd, dir).with_more_roots(&more);
         self.tools.keep_checkpoints(Arc::new(checkpoints));
     }
 

@@ -80,13 +80,17 @@ struct Known {
 
 pub struct Checkpoints {
     root: PathBuf,
+    /// More folders commands may change (`--add-dir`), scanned beside the project.
+    more_roots: Vec<PathBuf>,
     store: Store,
     journal_path: PathBuf,
     state: Mutex<State>,
-    /// The last scan of the tree, which the next one starts from, and the kernel's watch
-    /// on its folders since.
-    last_scan: Mutex<Option<(tree::Snapshot, Option<watch::Watch>)>>,
+    /// For each folder scanned (the project first): the last scan of its tree, which the
+    /// next one starts from, and the kernel's watch on its folders since.
+    last_scan: Mutex<Vec<Option<Scanned>>>,
 }
+
+type Scanned = (tree::Snapshot, Option<watch::Watch>);
 
 struct State {
     entries: Vec<Entry>,
@@ -117,6 +121,31 @@ fn born_after(path: &Path, instant: std::time::SystemTime) -> bool {
     std::fs::symlink_metadata(path).and_then(|m| m.created()).is_ok_and(|born| born >= instant)
 }
 
+/// One folder's files now: its last scan (`scanned`) brought up to date through its watch,
+/// or a walk of it the first time.
+fn scan_one(root: &Path, scanned: &mut Option<Scanned>) -> Option<std::sync::Arc<Tree>> {
+    let Some((previous, mut watch)) = scanned.take() else {
+        let now = tree::scan(root)?;
+        let watch = watch::Watch::new(now.dirs.keys());
+        let files = std::sync::Arc::clone(&now.files);
+        *scanned = Some((now, watch));
+        return Some(files);
+    };
+    let touched = watch.as_mut().and_then(watch::Watch::take);
+    let now = tree::rescan(root, &previous, touched.as_ref())?;
+    if let Some(w) = watch.as_mut() {
+        if touched.is_none() {
+            w.primed();
+        }
+        if !w.extend(now.dirs.keys()) {
+            watch = None;
+        }
+    }
+    let files = std::sync::Arc::clone(&now.files);
+    *scanned = Some((now, watch));
+    Some(files)
+}
+
 impl Checkpoints {
     /// The checkpoints of the session whose folder is `session_dir`, for the project at
     /// `root`; a journal already there (a resumed session) is read back.
@@ -142,7 +171,8 @@ impl Checkpoints {
             store: Store::new(session_dir.join("file-history")),
             journal_path,
             state: Mutex::new(State { entries, journal: None, turn, known, scanned_at: std::time::UNIX_EPOCH }),
-            last_scan: Mutex::new(None),
+            last_scan: Mutex::new(vec![None]),
+            more_roots: Vec::new(),
         }
     }
 
@@ -265,31 +295,27 @@ impl Checkpoints {
         }
     }
 
-    /// The project's files now (`None`: too many to watch): the last scan brought up to
-    /// date, or a walk of the whole tree the first time.
+    /// Commands' changes in `dirs` (the `--add-dir` folders) are checkpointed too.
+    pub fn with_more_roots(mut self, dirs: &[PathBuf]) -> Checkpoints {
+        self.more_roots = dirs.iter().filter(|d| !d.starts_with(&self.root)).cloned().collect();
+        self.last_scan = Mutex::new((0..=self.more_roots.len()).map(|_| None).collect());
+        self
+    }
+
+    /// The files now of the project and the other folders scanned (`None`: too many to
+    /// watch): each folder's last scan brought up to date, or a walk of it the first time.
     pub fn scan(&self) -> Option<std::sync::Arc<Tree>> {
         lock(&self.state).scanned_at = self.file_system_now();
         let mut last = self.last_scan.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some((previous, mut watch)) = last.take() else {
-            let now = tree::scan(&self.root)?;
-            let watch = watch::Watch::new(now.dirs.keys());
-            let files = std::sync::Arc::clone(&now.files);
-            *last = Some((now, watch));
-            return Some(files);
-        };
-        let touched = watch.as_mut().and_then(watch::Watch::take);
-        let now = tree::rescan(&self.root, &previous, touched.as_ref())?;
-        if let Some(w) = watch.as_mut() {
-            if touched.is_none() {
-                w.primed();
-            }
-            if !w.extend(now.dirs.keys()) {
-                watch = None;
-            }
+        let roots = std::iter::once(&self.root).chain(&self.more_roots);
+        let mut trees: Vec<std::sync::Arc<Tree>> = Vec::new();
+        for (root, scanned) in roots.zip(last.iter_mut()) {
+            trees.push(scan_one(root, scanned)?);
         }
-        let files = std::sync::Arc::clone(&now.files);
-        *last = Some((now, watch));
-        Some(files)
+        match trees.len() {
+            1 => trees.pop(),
+            _ => Some(std::sync::Arc::new(trees.iter().flat_map(|t| t.iter().map(|(p, s)| (p.clone(), *s))).collect())),
+        }
     }
 
     /// After a command: what it changed, compared with `before`, journaled. The paths it
@@ -315,7 +341,13 @@ impl Checkpoints {
             .filter_map(|p| Some((p.clone(), *before.get(p)?)))
             .collect();
         drop(state);
-        let from_git = tree::from_git_index(&self.root, &unknown);
+        let mut from_git = HashMap::new();
+        for root in std::iter::once(&self.root).chain(&self.more_roots) {
+            let under: Vec<(PathBuf, Stat)> = unknown.iter().filter(|(p, _)| p.starts_with(root)).cloned().collect();
+            if !under.is_empty() {
+                from_git.extend(tree::from_git_index(root, &under));
+            }
+        }
         // Files the command moved: a new name holding an inode a gone name had.
         let renamed: std::collections::HashSet<u64> =
             diff.deleted.iter().filter_map(|p| before.get(p)).map(|s| s.ino).collect();

@@ -190,7 +190,7 @@ mod tests {
         // Whether the next scan can go by the kernel's word alone.
         let trusted = || {
             let last = checkpoints.last_scan.lock().unwrap();
-            last.as_ref().and_then(|(_, watch)| watch.as_ref()).is_some_and(|w| w.whole)
+            last[0].as_ref().and_then(|(_, watch)| watch.as_ref()).is_some_and(|w| w.whole)
         };
         agrees("the first walk");
         assert!(!trusted(), "changes between the walk and the watches may be missed");
