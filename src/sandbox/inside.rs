@@ -32,16 +32,6 @@ pub fn find(roots: &[PathBuf], within: &[PathBuf], denials: &[PathDenial], extra
             add(&mut found, denial, path.clone());
         }
     }
-    // A hook, or a `core.hooksPath` set in the config, would run outside the sandbox the
-    // next time git runs.
-    for root in roots {
-        for name in [".git/hooks", ".git/config"] {
-            let path = root.join(name);
-            if path.exists() {
-                found.write.push((path, format!("{name}: git runs what it names outside the sandbox")));
-            }
-        }
-    }
     let wild: Vec<&PathDenial> = denials.iter().filter(|d| d.literal.is_none()).collect();
     found.complete = true;
     let mut seen = 0;
@@ -77,4 +67,59 @@ fn add(found: &mut Inside, denial: &PathDenial, path: PathBuf) {
     if !list.iter().any(|(p, _)| *p == path) {
         list.push((path, denial.words.clone()));
     }
+}
+
+/// Files in a repository's git folder that make git run or read code of their choosing
+/// when they appear; git only looks at them when they are there, so they are watched, not
+/// mounted over (nothing can be mounted where nothing is).
+const GIT_REDIRECTS: &[&str] = &["commondir", "config.worktree"];
+
+/// What keeps git from running the command's code outside the sandbox later: each
+/// repository's (and submodule's) hooks and config read-only, and the git folder itself
+/// pinned (a mount point cannot be renamed away and replaced).
+pub fn git_protections(roots: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let (mut read_only, mut pinned) = (Vec::new(), Vec::new());
+    for root in roots {
+        let git = root.join(".git");
+        if git.is_file() {
+            // A worktree's pointer to its git folder.
+            read_only.push(git);
+            continue;
+        }
+        if !git.is_dir() {
+            continue;
+        }
+        pinned.push(git.clone());
+        let mut repos = vec![git];
+        while let Some(repo) = repos.pop() {
+            read_only.extend(["hooks", "config"].iter().map(|n| repo.join(n)).filter(|p| p.exists()));
+            if let Ok(modules) = std::fs::read_dir(repo.join("modules")) {
+                repos.extend(modules.flatten().map(|m| m.path()).filter(|p| p.is_dir()).take(100));
+            }
+        }
+    }
+    (read_only, pinned)
+}
+
+/// The redirecting files present now in the roots' git folders.
+pub fn git_redirects(roots: &[PathBuf]) -> Vec<PathBuf> {
+    let files = roots.iter().flat_map(|r| GIT_REDIRECTS.iter().map(move |n| r.join(".git").join(n)));
+    files.filter(|p| p.is_file()).collect()
+}
+
+/// After a sandboxed command: a redirecting file it made is removed (git would have run what
+/// it points at outside the sandbox); what was done, in words.
+pub fn undo_git_redirects(roots: &[PathBuf], before: &[PathBuf]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for path in git_redirects(roots).into_iter().filter(|p| !before.contains(p)) {
+        let done = match std::fs::remove_file(&path) {
+            Ok(()) => "removed it".to_owned(),
+            Err(e) => format!("could not remove it ({e}): do not run git here until it is gone"),
+        };
+        notes.push(format!(
+            "The command made {}, which would make git run code outside the sandbox; cairn {done}.",
+            path.display()
+        ));
+    }
+    notes
 }

@@ -38,9 +38,17 @@ const DEVICES: &[&str] = &[
 /// paths inside writable folders could be protected too (a mount namespace) is tried and
 /// said.
 pub fn apply(policy: &Policy, probe: bool) -> Result<String, String> {
-    let namespace = if probe || !policy.read_only.is_empty() || !policy.hidden.is_empty() {
+    let namespace = if probe || !policy.read_only.is_empty() || !policy.hidden.is_empty() || !policy.pinned.is_empty() {
         match isolate(policy) {
-            Ok(()) => ", mount namespace",
+            Ok(()) => {
+                // The folder the command starts in, looked up again through the new mounts:
+                // a process already in a covered folder would otherwise stay below them.
+                if let Ok(cwd) = std::env::current_dir() {
+                    std::env::set_current_dir(&cwd)
+                        .map_err(|e| format!("could not enter {} again: {e}", cwd.display()))?;
+                }
+                ", mount namespace"
+            }
             Err(e) if probe => return probed(policy, &e),
             Err(e) => return Err(e),
         }
@@ -80,6 +88,9 @@ fn isolate(policy: &Policy) -> Result<(), String> {
     let failed = |what: &str, path: &Path, e: rustix::io::Errno| format!("could not {what} {}: {e}", path.display());
     mount_change("/", MountPropagationFlags::PRIVATE | MountPropagationFlags::REC)
         .map_err(|e| failed("make private the mounts of", Path::new("/"), e))?;
+    for path in policy.pinned.iter().filter(|p| p.is_dir()) {
+        mount_bind(path, path).map_err(|e| failed("pin", path, e))?;
+    }
     for path in policy.read_only.iter().filter(|p| p.exists()) {
         mount_bind(path, path).map_err(|e| failed("bind", path, e))?;
         read_only(path).map_err(|e| failed("make read-only", path, e))?;
@@ -135,10 +146,13 @@ fn restrict_files_and_ports(policy: &Policy) -> Result<(String, bool), String> {
     if !policy.allow_unix_sockets {
         ruleset = ruleset.scope(Scope::AbstractUnixSocket).map_err(failed)?;
     }
+    // Rules attach to what paths resolve to: a denied path is taken by its real name.
+    let denied: Vec<PathBuf> =
+        policy.deny_read.iter().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())).collect();
     let mut paths: Vec<(PathBuf, BitFlags<AccessFs>)> = Vec::new();
-    paths.extend(readable(Path::new("/"), &policy.deny_read).into_iter().map(|p| (p, read)));
-    paths.extend(ancestors_of(&policy.deny_read).into_iter().map(|p| (p, AccessFs::ReadDir.into())));
-    let writable = policy.write.iter().filter(|w| !policy.deny_read.iter().any(|d| w.starts_with(d)));
+    paths.extend(readable(Path::new("/"), &denied).into_iter().map(|p| (p, read)));
+    paths.extend(ancestors_of(&denied).into_iter().map(|p| (p, AccessFs::ReadDir.into())));
+    let writable = policy.write.iter().filter(|w| !denied.iter().any(|d| w.starts_with(d)));
     paths.extend(writable.map(|p| (p.clone(), all)));
     let device = read | AccessFs::WriteFile | AccessFs::IoctlDev | AccessFs::Truncate;
     paths.extend(DEVICES.iter().map(|d| (PathBuf::from(d), device)));
@@ -170,7 +184,9 @@ fn restrict_files_and_ports(policy: &Policy) -> Result<(String, bool), String> {
 /// What may be read: `root` whole when nothing under it is denied, nothing when it is
 /// denied itself, else each of its entries the same way.
 fn readable(root: &Path, denied: &[PathBuf]) -> Vec<PathBuf> {
-    if denied.iter().any(|d| root.starts_with(d)) {
+    // A link is not followed: a rule on it would be a rule on its target, denied or not
+    // (the target is covered, or not, under its own name).
+    if root.is_symlink() || denied.iter().any(|d| root.starts_with(d)) {
         return Vec::new();
     }
     if !denied.iter().any(|d| d.starts_with(root)) {
@@ -231,10 +247,81 @@ fn filter_calls(policy: &Policy, tcp: bool) -> Result<(), String> {
     }
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     rules.insert(libc::SYS_socket, socket);
-    for nr in [libc::SYS_ptrace, libc::SYS_process_vm_readv, libc::SYS_process_vm_writev, libc::SYS_io_uring_setup] {
+    // TCP Fast Open connects inside `sendto`/`sendmsg`, past Landlock's connect rule.
+    const MSG_FASTOPEN: u64 = 0x2000_0000;
+    let fast_open = |arg: u8| rule(vec![cond(arg, SeccompCmpOp::MaskedEq(MSG_FASTOPEN), MSG_FASTOPEN)?]);
+    rules.insert(libc::SYS_sendto, vec![fast_open(3)?]);
+    rules.insert(libc::SYS_sendmsg, vec![fast_open(2)?]);
+    rules.insert(libc::SYS_sendmmsg, vec![fast_open(3)?]);
+    const TCP_FASTOPEN_CONNECT: u64 = 30;
+    rules.insert(
+        libc::SYS_setsockopt,
+        vec![rule(vec![cond(1, SeccompCmpOp::Eq, IPPROTO_TCP)?, cond(2, SeccompCmpOp::Eq, TCP_FASTOPEN_CONNECT)?])?],
+    );
+    // Typing into the terminal cairn (or the user's shell) reads from.
+    const TIOCSTI: u64 = 0x5412;
+    const TIOCLINUX: u64 = 0x541c;
+    rules.insert(
+        libc::SYS_ioctl,
+        vec![rule(vec![cond(1, SeccompCmpOp::Eq, TIOCSTI)?])?, rule(vec![cond(1, SeccompCmpOp::Eq, TIOCLINUX)?])?],
+    );
+    if !policy.allow_local_binding {
+        // `listen` on a socket never bound takes a port of its own, past Landlock's rule.
+        rules.insert(libc::SYS_listen, Vec::new());
+    }
+    // Other processes' memory; io_uring (its requests pass beside this filter); mounts and
+    // namespaces (a clone of a mount without its covering mounts, a read-only flag lifted:
+    // Landlock does not see these); the keyrings outside.
+    for nr in [
+        libc::SYS_ptrace,
+        libc::SYS_process_vm_readv,
+        libc::SYS_process_vm_writev,
+        libc::SYS_io_uring_setup,
+        libc::SYS_mount,
+        libc::SYS_umount2,
+        libc::SYS_pivot_root,
+        libc::SYS_open_tree,
+        libc::SYS_move_mount,
+        libc::SYS_fsopen,
+        libc::SYS_fsconfig,
+        libc::SYS_fsmount,
+        libc::SYS_fspick,
+        libc::SYS_mount_setattr,
+        libc::SYS_setns,
+        libc::SYS_keyctl,
+        libc::SYS_add_key,
+        libc::SYS_request_key,
+    ] {
         rules.insert(nr, Vec::new());
     }
+    add_x32(&mut rules);
     let filter = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(1), arch).map_err(failed)?;
     let program: seccompiler::BpfProgram = filter.try_into().map_err(failed)?;
     seccompiler::apply_filter(&program).map_err(|e| format!("the seccomp filter could not be applied: {e}"))
 }
+
+/// The same refusals for the x32 numbers of x86-64 (`nr | 0x40000000`, and their own
+/// numbers for the calls whose arguments differ there), where a kernel still offers x32.
+#[cfg(target_arch = "x86_64")]
+fn add_x32(rules: &mut BTreeMap<i64, Vec<SeccompRule>>) {
+    const X32: i64 = 0x4000_0000;
+    let own = [
+        (libc::SYS_ioctl, 514),
+        (libc::SYS_sendmsg, 518),
+        (libc::SYS_ptrace, 521),
+        (libc::SYS_sendmmsg, 538),
+        (libc::SYS_process_vm_readv, 539),
+        (libc::SYS_process_vm_writev, 540),
+        (libc::SYS_setsockopt, 541),
+    ];
+    let native: Vec<(i64, Vec<SeccompRule>)> = rules.iter().map(|(nr, r)| (*nr, r.clone())).collect();
+    for (nr, refused) in native {
+        rules.insert(nr | X32, refused.clone());
+        if let Some((_, x32)) = own.iter().find(|(n, _)| *n == nr) {
+            rules.insert(x32 | X32, refused);
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn add_x32(_rules: &mut BTreeMap<i64, Vec<SeccompRule>>) {}

@@ -53,6 +53,10 @@ pub struct Policy {
     /// Paths inside the writable folders the command may not read (covered there).
     #[serde(default)]
     pub hidden: Vec<PathBuf>,
+    /// Folders the command may change but not rename or remove (made mount points there):
+    /// a repository's git folder.
+    #[serde(default)]
+    pub pinned: Vec<PathBuf>,
 }
 
 /// Credentials a command never needs to read, whatever the rules say (under the home
@@ -167,6 +171,7 @@ impl Sandbox {
             allow_unix_sockets: network.allow_all_unix_sockets.unwrap_or(false),
             read_only: Vec::new(),
             hidden: Vec::new(),
+            pinned: Vec::new(),
         };
         let enabled = settings.enabled.unwrap_or(true);
         Sandbox {
@@ -296,6 +301,9 @@ impl Sandbox {
             // Covered in the namespace too, the paths outside leave Landlock one read rule
             // for `/` instead of one for each entry beside them (a home folder's hundreds).
             policy.hidden.append(&mut policy.deny_read);
+            let (read_only, pinned) = inside::git_protections(&self.roots);
+            policy.read_only.extend(read_only);
+            policy.pinned = pinned;
         }
         Mode::Sandboxed(Box::new(policy))
     }
@@ -307,6 +315,17 @@ impl Sandbox {
             proxy::Proxy::start(domains, Arc::clone(&self.allowed))
         });
         started.as_ref().ok()
+    }
+
+    /// What a sandboxed command made that git would act on outside the sandbox, undone;
+    /// in words. `before`: what [`Sandbox::git_redirects`] found before it ran.
+    pub fn undo_git_redirects(&self, before: &[PathBuf]) -> Vec<String> {
+        inside::undo_git_redirects(&self.roots, before)
+    }
+
+    /// The files that redirect git there are now (before a command).
+    pub fn git_redirects(&self) -> Vec<PathBuf> {
+        inside::git_redirects(&self.roots)
     }
 
     /// The domains the proxy refused since the last call, for the command's result.

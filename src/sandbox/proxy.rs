@@ -8,7 +8,7 @@
 //! a sandboxed command calls out.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -114,7 +114,15 @@ fn serve(client: TcpStream, rules: &Rules, blocked: &Mutex<Vec<String>>) {
         );
         return refuse(client, 403, &why);
     }
-    let Ok(mut upstream) = TcpStream::connect((host.as_str(), port)) else {
+    // An allowed name that resolves to this machine (DNS rebinding) would reach cairn's
+    // own loopback services: only a loopback name or address allowed as such may.
+    let addrs: Vec<std::net::SocketAddr> =
+        (host.as_str(), port).to_socket_addrs().map(Iterator::collect).unwrap_or_default();
+    let loopback_named = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if !loopback_named && addrs.iter().any(|a| a.ip().is_loopback() || a.ip().is_unspecified()) {
+        return refuse(client, 403, &format!("cairn's sandbox refused {host}: it resolves to this machine"));
+    }
+    let Ok(mut upstream) = TcpStream::connect(&addrs[..]) else {
         return refuse(client, 502, &format!("{host}:{port} could not be reached"));
     };
     let mut client_writer = match client.try_clone() {

@@ -165,11 +165,15 @@ impl Tool for Bash {
             Some(checkpoints) => tokio::task::spawn_blocking(move || checkpoints.scan()).await.ok().flatten(),
             None => None,
         };
+        let redirects = match (&mode, session.sandbox()) {
+            (Mode::Sandboxed(_), Some(sandbox)) => sandbox.git_redirects(),
+            _ => Vec::new(),
+        };
         let ran = match terminal::run(&ctx, &input.command, timeout, &mode).await {
             Some(ran) => ran,
             None => run_here(&input, &ctx, &cwd, timeout, &mode).await,
         };
-        let ran = ran.map(|output| with_sandbox_notes(output, session, &mode));
+        let ran = ran.map(|output| with_sandbox_notes(output, session, &mode, &redirects));
         let (Some(before), Some(checkpoints)) = (before, session.checkpoints()) else { return ran };
         let lost =
             tokio::task::spawn_blocking(move || checkpoints.after_command(&before, "Bash")).await.unwrap_or_default();
@@ -188,15 +192,28 @@ fn sandbox_mode(session: &SessionState, input: &BashInput) -> Mode {
 }
 
 /// What the sandbox blocked, for the model to change course instead of retrying.
-fn with_sandbox_notes(mut output: ToolOutput, session: &SessionState, mode: &Mode) -> ToolOutput {
+/// `redirects`: the files that redirect git there were before the command.
+fn with_sandbox_notes(
+    mut output: ToolOutput,
+    session: &SessionState,
+    mode: &Mode,
+    redirects: &[PathBuf],
+) -> ToolOutput {
     let (Mode::Sandboxed(policy), Some(sandbox)) = (mode, session.sandbox()) else { return output };
     let blocked = sandbox.take_blocked();
     for host in &blocked {
         session.notice(format!("The sandbox blocked network access to {host}: allow it with /sandbox allow {host}"));
     }
+    let undone = sandbox.undo_git_redirects(redirects);
+    for note in &undone {
+        session.notice(note.clone());
+    }
     let Some(crate::conversation::history::ToolResultContent::Text { text }) = output.content.first_mut() else {
         return output;
     };
+    for note in &undone {
+        text.push_str(&format!("\n({note})"));
+    }
     for host in &blocked {
         text.push_str(&format!(
             "\n(cairn's sandbox blocked network access to {host}: the user can allow it with /sandbox allow {host}, \
