@@ -209,10 +209,9 @@ fn escape_corpus(args: &[&str], env: &[(&str, &str)]) {
     let link = setup.home_link.display().to_string();
     let reads = [
         format!("cat {link}/.ssh/id_rsa"),
-        format!(
-            "python3 -c \"import ctypes; l=ctypes.CDLL(None); fd=l.syscall(428, -100, b'.', 1); \
-             print(open(f'/proc/self/fd/{{fd}}/.env').read() if fd >= 0 else 'refused')\""
-        ),
+        "python3 -c \"import ctypes; l=ctypes.CDLL(None); fd=l.syscall(428, -100, b'.', 1); \
+         print(open(f'/proc/self/fd/{fd}/.env').read() if fd >= 0 else 'refused')\""
+            .to_owned(),
         "cat ~/.ssh/id_rsa".to_owned(),
         format!("python3 -c \"print(open('{h}/.ssh/id_rsa').read())\""),
         "ln -s ~/.ssh/id_rsa sshlink; cat sshlink".into(),
