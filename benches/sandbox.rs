@@ -123,7 +123,7 @@ fn get(connect_to: u16, target: &str) -> Duration {
 
 fn proxy_request() {
     let port = server();
-    let proxy = Proxy::start(vec!["localhost".into()], Arc::new(Mutex::new(Vec::new()))).unwrap();
+    let proxy = Proxy::start(vec!["localhost".into()], Arc::new(Mutex::new(Vec::new())), Arc::default()).unwrap();
     let runs = 501;
     let straight = median((0..runs).map(|_| get(port, "/")).collect());
     let proxied = median((0..runs).map(|_| get(proxy.port(), &format!("http://localhost:{port}/"))).collect());

@@ -784,3 +784,33 @@ fn the_sandbox_command_shows_the_policy_allows_a_domain_and_turns_it_off() {
     tmux.wait_for_text("Sandbox: off");
     quit_and_check_the_terminal(&tmux);
 }
+
+#[test]
+fn a_sandboxed_command_reaching_an_unlisted_domain_is_asked_about() {
+    let project = Project::new();
+    // A loopback server the command wants: "localhost" is in no allow-list.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 2048];
+            let _ = stream.read(&mut buf);
+            let body = "served-after-the-question";
+            let reply = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Bash", json!({"command": format!("curl -s --max-time 60 http://localhost:{port}/")})),
+        Step::text("Fetched."),
+    ]));
+    let tmux = Tmux::start(&project, &mock, "\"fetch it\"", 120, 30);
+    let screen = tmux.wait_for_text("A command in the sandbox wants to reach localhost");
+    assert!(screen.contains("WebFetch"), "{screen}");
+    tmux.keys(&["1"]);
+    tmux.wait_for_text("Fetched.");
+    let result = tool_results(&mock.requests()[1].body);
+    assert!(result[0].1.contains("served-after-the-question"), "{result:?}");
+    quit_and_check_the_terminal(&tmux);
+}

@@ -472,6 +472,32 @@ async fn ask_tool(session: &Session, server: &str, tool: &str, call: &ToolCall, 
     }
 }
 
+/// A sandboxed command wants to reach `host`, which no rule allows: the user is asked, as
+/// for a WebFetch of it, from the proxy's thread, which waits (a command's own timeout
+/// still holds). `true`: allowed for the session.
+pub(super) fn network_question(
+    services: &std::sync::Weak<super::Services>,
+    runtime: &tokio::runtime::Handle,
+    host: &str,
+) -> bool {
+    let Some(services) = services.upgrade() else { return false };
+    let id = format!("sandbox-network-{}", uuid::Uuid::new_v4().simple());
+    let answer = services.approvals.request(&id);
+    services.events.emit(Event::ApprovalRequest {
+        call_id: id.clone(),
+        tool: "WebFetch".into(),
+        input: serde_json::json!({"url": format!("https://{host}/"), "prompt": format!("A sandboxed command wants to reach {host}")}),
+        preview: Some(format!("A command in the sandbox wants to reach {host}.")),
+    });
+    let decision =
+        runtime.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(600), answer).await.ok()?.ok() });
+    services.approvals.forget(&id);
+    matches!(
+        decision,
+        Some(ApprovalDecision::Allow | ApprovalDecision::AllowWith { .. } | ApprovalDecision::AllowForSession)
+    )
+}
+
 /// Asks the front end and waits for the answer.
 async fn ask_user(
     call: &ToolCall,

@@ -225,6 +225,10 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
         sandbox: config.sandbox,
     };
     let services = Arc::new(Services::new(parts, catalog, mcp, sink.clone(), host_calls));
+    if let (Some(sandbox), ApprovalMode::Ask) = (&services.sandbox, services.approval_mode) {
+        let (weak, runtime) = (Arc::downgrade(&services), tokio::runtime::Handle::current());
+        sandbox.set_asker(Box::new(move |host| gate::network_question(&weak, &runtime, host)));
+    }
     let context = TurnContext {
         model: config.model,
         system_prompt: config.system_prompt,

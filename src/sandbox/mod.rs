@@ -29,6 +29,10 @@ use serde::{Deserialize, Serialize};
 
 pub use settings::SandboxSettings;
 
+/// Asks the user whether sandboxed commands may reach a domain (`true`: for the session);
+/// called from the proxy's threads, which wait for the answer.
+pub type Asker = Box<dyn Fn(&str) -> bool + Send + Sync>;
+
 /// The argument that starts the launcher.
 pub const LAUNCHER_ARG: &str = "__sandbox";
 
@@ -106,8 +110,10 @@ pub struct Sandbox {
     unheld: Vec<String>,
     proxy: OnceLock<Result<proxy::Proxy, String>>,
     launcher: PathBuf,
-    /// Domains the user allowed in this session (`/sandbox allow`).
+    /// Domains the user allowed in this session (`/sandbox allow`, or answering).
     allowed: Arc<Mutex<Vec<String>>>,
+    /// Who is asked about a domain no rule allows (`None`: nobody can answer, as in `-p`).
+    asker: Arc<OnceLock<Asker>>,
 }
 
 /// How a command is run.
@@ -188,7 +194,13 @@ impl Sandbox {
             proxy: OnceLock::new(),
             launcher: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cairn")),
             allowed: Arc::new(Mutex::new(Vec::new())),
+            asker: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// Lets the proxy ask the user about a domain no rule allows.
+    pub fn set_asker(&self, asker: Asker) {
+        let _ = self.asker.set(asker);
     }
 
     /// What the deny rules protect inside the writable folders.
@@ -312,7 +324,7 @@ impl Sandbox {
         let started = self.proxy.get_or_init(|| {
             let network = self.settings.network.clone().unwrap_or_default();
             let domains = network.allowed_domains.unwrap_or_default();
-            proxy::Proxy::start(domains, Arc::clone(&self.allowed))
+            proxy::Proxy::start(domains, Arc::clone(&self.allowed), Arc::clone(&self.asker))
         });
         started.as_ref().ok()
     }

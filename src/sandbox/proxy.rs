@@ -24,11 +24,21 @@ pub struct Proxy {
 
 impl Proxy {
     /// Listens on a free loopback port and serves in the background.
-    pub fn start(domains: Vec<String>, session: Arc<Mutex<Vec<String>>>) -> Result<Proxy, String> {
+    pub fn start(
+        domains: Vec<String>,
+        session: Arc<Mutex<Vec<String>>>,
+        asker: Arc<std::sync::OnceLock<super::Asker>>,
+    ) -> Result<Proxy, String> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(|e| format!("the proxy could not listen: {e}"))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let blocked = Arc::new(Mutex::new(Vec::new()));
-        let rules = Arc::new(Rules { domains: domains.iter().map(|d| normal(d)).collect(), session });
+        let rules = Arc::new(Rules {
+            domains: domains.iter().map(|d| normal(d)).collect(),
+            session,
+            asker,
+            refused: Mutex::default(),
+            asking: Mutex::new(()),
+        });
         let noted = Arc::clone(&blocked);
         std::thread::Builder::new()
             .name("sandbox-proxy".into())
@@ -57,11 +67,37 @@ impl Proxy {
 struct Rules {
     domains: Vec<String>,
     session: Arc<Mutex<Vec<String>>>,
+    asker: Arc<std::sync::OnceLock<super::Asker>>,
+    /// Domains the user refused: not asked about again.
+    refused: Mutex<Vec<String>>,
+    /// One question at a time.
+    asking: Mutex<()>,
 }
 
 impl Rules {
     /// `example.com` admits that host; `*.example.com` its subdomains.
     fn admits(&self, host: &str) -> bool {
+        self.allowed(host) || self.asked(host)
+    }
+
+    /// Whether the user, asked, lets commands reach `host` for the session.
+    fn asked(&self, host: &str) -> bool {
+        let Some(ask) = self.asker.get() else { return false };
+        let _one = self.asking.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.allowed(host) {
+            return true;
+        }
+        let host = normal(host);
+        if self.refused.lock().unwrap_or_else(PoisonError::into_inner).contains(&host) {
+            return false;
+        }
+        let yes = ask(&host);
+        let list = if yes { &*self.session } else { &self.refused };
+        list.lock().unwrap_or_else(PoisonError::into_inner).push(host);
+        yes
+    }
+
+    fn allowed(&self, host: &str) -> bool {
         let host = normal(host);
         let session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
         self.domains.iter().chain(session.iter()).any(|rule| match rule.strip_prefix("*.") {
@@ -205,7 +241,13 @@ mod tests {
 
     #[test]
     fn wildcards_admit_subdomains_only() {
-        let rules = Rules { domains: vec!["*.example.com".into(), "pypi.org".into()], session: Arc::default() };
+        let rules = Rules {
+            domains: vec!["*.example.com".into(), "pypi.org".into()],
+            session: Arc::default(),
+            asker: Arc::default(),
+            refused: Mutex::default(),
+            asking: Mutex::new(()),
+        };
         assert!(rules.admits("files.example.com"));
         assert!(!rules.admits("example.com"));
         assert!(!rules.admits("badexample.com"));
