@@ -123,7 +123,8 @@ fn get(connect_to: u16, target: &str) -> Duration {
 
 fn proxy_request() {
     let port = server();
-    let proxy = Proxy::start(vec!["localhost".into()], Arc::new(Mutex::new(Vec::new())), Arc::default()).unwrap();
+    let lists = cairn::sandbox::proxy::Lists { allowed: vec!["localhost".into()], denied: Vec::new() };
+    let proxy = Proxy::start(lists, Arc::new(Mutex::new(Vec::new())), Arc::default()).unwrap();
     let runs = 501;
     let straight = median((0..runs).map(|_| get(port, "/")).collect());
     let proxied = median((0..runs).map(|_| get(proxy.port(), &format!("http://localhost:{port}/"))).collect());

@@ -382,3 +382,26 @@ fn without_landlock_cairn_says_so_once_and_the_gate_decides() {
 fn setup_failing() -> Setup {
     setup(json!({"failIfUnavailable": true}))
 }
+
+#[test]
+fn webfetch_rules_bind_the_proxy_as_claude_codes_do() {
+    let (port, requests) = http_server("allowed by a WebFetch rule");
+    let setup = setup(json!({}));
+    let user = json!({"permissions": {"allow": ["WebFetch(domain:localhost)"]}});
+    std::fs::write(setup.project.home.path().join("settings.json"), user.to_string()).unwrap();
+    let fetch = format!("curl -s --max-time 10 http://localhost:{port}/");
+    let (_, results) = attempt(&setup, &[bash(&fetch)], &[]);
+    assert!(results[0].contains("allowed by a WebFetch rule"), "{}", results[0]);
+    // A WebFetch deny rule wins over the sandbox's own list.
+    let setup = setup_with(json!({"network": {"allowedDomains": ["localhost"]}}), &["WebFetch(domain:localhost)"]);
+    let (_, results) = attempt(&setup, &[bash(&fetch)], &[]);
+    assert!(results[0].contains("blocked network access to localhost"), "{}", results[0]);
+    assert_eq!(requests.lock().unwrap().len(), 1, "only the allowed request reached the server");
+}
+
+fn setup_with(sandbox: Value, deny: &[&str]) -> Setup {
+    let setup = setup(sandbox);
+    let user = json!({"permissions": {"deny": deny}});
+    std::fs::write(setup.project.home.path().join("settings.json"), user.to_string()).unwrap();
+    setup
+}

@@ -159,13 +159,15 @@ fn sandbox_of(
     let mut writable = vec![canonical(cwd)];
     writable.extend(add_dirs.iter().map(|d| canonical(&cwd.join(d))));
     let home = std::env::var_os("HOME").map(PathBuf::from);
-    Arc::new(crate::sandbox::Sandbox::new(
+    let denied = permissions.denied_domains().into_iter().map(|(domain, _)| domain).collect();
+    let sandbox = crate::sandbox::Sandbox::new(
         settings.sandbox.clone(),
         &writable,
         &session_dir.join("tool-results"),
         permissions.path_denials(),
         home.as_deref(),
-    ))
+    );
+    Arc::new(sandbox.with_web_rules(permissions.allowed_domains(), denied))
 }
 
 /// `cleanupPeriodDays`: old sessions removed, on a thread of their own (never the one

@@ -56,6 +56,12 @@ impl PermissionPolicy {
             .collect()
     }
 
+    /// The domains WebFetch allow rules name: Claude Code lets sandboxed commands reach
+    /// them too.
+    pub fn allowed_domains(&self) -> Vec<String> {
+        self.allow.iter().filter_map(|r| r.domain()).map(str::to_owned).collect()
+    }
+
     /// The Read and Edit deny rules that name paths, for the sandbox to hold.
     pub fn path_denials(&self) -> Vec<PathDenial> {
         self.deny

@@ -114,6 +114,9 @@ pub struct Sandbox {
     allowed: Arc<Mutex<Vec<String>>>,
     /// Who is asked about a domain no rule allows (`None`: nobody can answer, as in `-p`).
     asker: Arc<OnceLock<Asker>>,
+    /// Domains WebFetch rules allow, and deny (a denial wins over every list).
+    web_allowed: Vec<String>,
+    web_denied: Vec<String>,
 }
 
 /// How a command is run.
@@ -195,7 +198,16 @@ impl Sandbox {
             launcher: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cairn")),
             allowed: Arc::new(Mutex::new(Vec::new())),
             asker: Arc::new(OnceLock::new()),
+            web_allowed: Vec::new(),
+            web_denied: Vec::new(),
         }
+    }
+
+    /// The domains WebFetch rules allow and deny, which bind the proxy as Claude Code's do.
+    pub fn with_web_rules(mut self, allowed: Vec<String>, denied: Vec<String>) -> Sandbox {
+        self.web_allowed = allowed;
+        self.web_denied = denied;
+        self
     }
 
     /// Lets the proxy ask the user about a domain no rule allows.
@@ -323,8 +335,10 @@ impl Sandbox {
     fn proxy(&self) -> Option<&proxy::Proxy> {
         let started = self.proxy.get_or_init(|| {
             let network = self.settings.network.clone().unwrap_or_default();
-            let domains = network.allowed_domains.unwrap_or_default();
-            proxy::Proxy::start(domains, Arc::clone(&self.allowed), Arc::clone(&self.asker))
+            let mut domains = network.allowed_domains.unwrap_or_default();
+            domains.extend(self.web_allowed.iter().cloned());
+            let lists = proxy::Lists { allowed: domains, denied: self.web_denied.clone() };
+            proxy::Proxy::start(lists, Arc::clone(&self.allowed), Arc::clone(&self.asker))
         });
         started.as_ref().ok()
     }
@@ -402,6 +416,7 @@ impl Sandbox {
         }
         let network = self.settings.network.clone().unwrap_or_default();
         let mut domains = network.allowed_domains.unwrap_or_default();
+        domains.extend(self.web_allowed.iter().cloned());
         domains.extend(self.allowed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().cloned());
         out.push_str(&format!(
             "Network: through cairn's proxy, to {}\n",

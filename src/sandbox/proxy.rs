@@ -17,6 +17,13 @@ const MAX_HEAD: usize = 64 * 1024;
 /// How long a client has to send its request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The domains the settings and rules allow, and those rules deny (which win).
+#[derive(Clone, Debug, Default)]
+pub struct Lists {
+    pub allowed: Vec<String>,
+    pub denied: Vec<String>,
+}
+
 pub struct Proxy {
     port: u16,
     blocked: Arc<Mutex<Vec<String>>>,
@@ -25,7 +32,7 @@ pub struct Proxy {
 impl Proxy {
     /// Listens on a free loopback port and serves in the background.
     pub fn start(
-        domains: Vec<String>,
+        lists: Lists,
         session: Arc<Mutex<Vec<String>>>,
         asker: Arc<std::sync::OnceLock<super::Asker>>,
     ) -> Result<Proxy, String> {
@@ -33,7 +40,8 @@ impl Proxy {
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let blocked = Arc::new(Mutex::new(Vec::new()));
         let rules = Arc::new(Rules {
-            domains: domains.iter().map(|d| normal(d)).collect(),
+            domains: lists.allowed.iter().map(|d| normal(d)).collect(),
+            denied: lists.denied.iter().map(|d| normal(d)).collect(),
             session,
             asker,
             refused: Mutex::default(),
@@ -66,6 +74,7 @@ impl Proxy {
 
 struct Rules {
     domains: Vec<String>,
+    denied: Vec<String>,
     session: Arc<Mutex<Vec<String>>>,
     asker: Arc<std::sync::OnceLock<super::Asker>>,
     /// Domains the user refused: not asked about again.
@@ -77,7 +86,8 @@ struct Rules {
 impl Rules {
     /// `example.com` admits that host; `*.example.com` its subdomains.
     fn admits(&self, host: &str) -> bool {
-        self.allowed(host) || self.asked(host)
+        let host = normal(host);
+        !self.denied.iter().any(|rule| matches(rule, &host)) && (self.allowed(&host) || self.asked(&host))
     }
 
     /// Whether the user, asked, lets commands reach `host` for the session.
@@ -100,10 +110,15 @@ impl Rules {
     fn allowed(&self, host: &str) -> bool {
         let host = normal(host);
         let session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
-        self.domains.iter().chain(session.iter()).any(|rule| match rule.strip_prefix("*.") {
-            Some(parent) => host.ends_with(&format!(".{parent}")),
-            None => host == *rule,
-        })
+        self.domains.iter().chain(session.iter()).any(|rule| matches(rule, &host))
+    }
+}
+
+/// `example.com` is that host; `*.example.com` its subdomains.
+fn matches(rule: &str, host: &str) -> bool {
+    match rule.strip_prefix("*.") {
+        Some(parent) => host.ends_with(&format!(".{parent}")),
+        None => host == rule,
     }
 }
 
@@ -243,12 +258,14 @@ mod tests {
     fn wildcards_admit_subdomains_only() {
         let rules = Rules {
             domains: vec!["*.example.com".into(), "pypi.org".into()],
+            denied: vec!["evil.example.com".into()],
             session: Arc::default(),
             asker: Arc::default(),
             refused: Mutex::default(),
             asking: Mutex::new(()),
         };
         assert!(rules.admits("files.example.com"));
+        assert!(!rules.admits("evil.example.com"), "a WebFetch deny rule wins");
         assert!(!rules.admits("example.com"));
         assert!(!rules.admits("badexample.com"));
         assert!(rules.admits("PyPI.org."));
