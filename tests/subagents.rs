@@ -219,3 +219,69 @@ fn subagent_stop_hooks_run_with_the_agent_type() {
     assert_eq!(input["agent_type"], "Explore");
     assert!(input["agent_transcript_path"].as_str().unwrap().contains("subagents/agent-"));
 }
+
+#[test]
+fn a_background_agent_reports_to_the_main_conversation_when_it_ends() {
+    let project = Project::new();
+    let report = "Report: the survey is done.";
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool(
+            "Task",
+            json!({"description": "survey", "prompt": "Survey the code", "subagent_type": "general-purpose",
+                   "run_in_background": true}),
+        ),
+        // The main agent's next answer and the background agent's report, in either order.
+        Step::text(report),
+        Step::text(report),
+        Step::text("The background survey reported back."),
+    ]));
+    let out = stream_json(&project, &mock, "start a survey", &[]);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.result()["result"], "The background survey reported back.", "{}", out.stdout);
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 4, "{}", out.stdout);
+    // The call returned at once, before the agent's report existed.
+    let main = requests[1..3].iter().find(|r| r.body.to_string().contains("start a survey")).expect("the main agent");
+    let started = tool_results(&main.body);
+    assert!(started[0].1.contains("Started background agent agent_1"), "{started:?}");
+    // Its report woke the headless session as a notification of its own.
+    let woken = requests[3].body["messages"].as_array().unwrap().last().unwrap().to_string();
+    assert!(woken.contains("<task-notification>") && woken.contains("agent_1"), "{woken}");
+    assert!(woken.contains("<status>completed</status>") && woken.contains(report), "{woken}");
+    assert!(mock.history_problems().is_empty(), "{:?}", mock.history_problems());
+}
+
+#[test]
+fn task_output_reads_a_background_agent_and_task_stop_stops_it_and_its_command() {
+    let project = Project::new();
+    let (main, agent) = ("start the watcher", "AGENT: watch forever");
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Task", json!({"description": "watcher", "prompt": agent, "run_in_background": true})).when(main),
+        Step::tool("Bash", json!({"command": "echo $$ > watcher.pid; exec sleep 30", "timeout": 60000})).when(agent),
+        // The main agent waits for the watcher's command to be running.
+        Step::tool("Bash", json!({"command": "until [ -s watcher.pid ]; do sleep 0.05; done", "timeout": 30000}))
+            .when(main),
+        Step::tool("TaskOutput", json!({"task_id": "agent_1", "block": false})).when(main),
+        Step::tool("TaskStop", json!({"task_id": "agent_1"})).when(main),
+        Step::tool("TaskOutput", json!({"task_id": "agent_1", "timeout": 20000})).when(main),
+        Step::text("Stopped the watcher.").when(main),
+        Step::text("Noted that it was stopped.").when(main),
+    ]));
+    let started = Instant::now();
+    let out = stream_json(&project, &mock, main, &["--permission-mode", "bypassPermissions"]);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+    let all: Vec<String> = mock.requests().iter().map(|r| format!("{:?}", tool_results(&r.body))).collect();
+    assert!(started.elapsed() < Duration::from_secs(25), "the watcher's sleep was not stopped: {all:#?}");
+    assert_eq!(out.result()["result"], "Noted that it was stopped.", "{}", out.stdout);
+    let results: Vec<String> = mock
+        .requests()
+        .iter()
+        .filter(|r| r.body["messages"][0].to_string().contains(main))
+        .filter_map(|r| tool_results(&r.body).pop().map(|(_, text, _)| text))
+        .collect();
+    assert!(results.iter().any(|t| t.contains("Agent agent_1 (watcher) is still working")), "{results:?}");
+    assert!(results.iter().any(|t| t.contains("Stopped agent agent_1 (watcher)")), "{results:?}");
+    assert!(results.iter().any(|t| t.contains("Agent agent_1 (watcher) stopped")), "{results:?}");
+    let pid: i32 = std::fs::read_to_string(project.file("watcher.pid")).unwrap().trim().parse().unwrap();
+    assert!(!Path::new(&format!("/proc/{pid}")).exists(), "the watcher's command still runs");
+}

@@ -16,7 +16,8 @@
 //! at any point loses at most the step that was running. A session read back from disk
 //! (`--resume`, `/resume`) replaces the history, todo list and cost.
 
-pub mod compact;
+pub mod background;
+mod compact;
 pub mod context;
 mod driver;
 mod gate;
@@ -251,6 +252,7 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
     if with_task {
         let launcher = Arc::new(subagent::Launcher::new(&session));
         session.context.tools.register(subagent::Task { launcher: Arc::clone(&launcher) });
+        session.tools.set_agents(Arc::clone(&session.services.background) as Arc<dyn crate::tools::state::AgentTasks>);
         session.launcher = Some(launcher);
     }
     session.context.tools.prepare_validators();

@@ -65,6 +65,8 @@ pub struct Services {
     /// seconds for the MCP servers still starting.
     pub headless: bool,
     pub sandbox: Option<Arc<crate::sandbox::Sandbox>>,
+    /// Agents working in the background, and what those that ended reported.
+    pub background: Arc<super::background::Background>,
 }
 
 /// The parts of [`Services`] a front end's configuration decides; the rest `spawn` builds.
@@ -117,6 +119,7 @@ impl Services {
             client_terminal: parts.client_terminal,
             headless: parts.headless,
             sandbox: parts.sandbox,
+            background: Arc::default(),
             events,
             host_calls,
         }

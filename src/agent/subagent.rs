@@ -105,6 +105,10 @@ pub struct TaskInput {
     /// A model for this agent (`sonnet`, `opus`, `haiku` or an id).
     #[serde(default)]
     pub model: Option<String>,
+    /// Start the agent in the background and return its id at once; its report arrives
+    /// later as a notification.
+    #[serde(default)]
+    pub run_in_background: Option<bool>,
 }
 
 impl Tool for Task {
@@ -127,7 +131,34 @@ impl Tool for Task {
                 known.join(", ")
             )));
         };
+        if input.run_in_background == Some(true) {
+            return Ok(self.in_background(definition, input, &ctx));
+        }
         Ok(self.launcher.run(&definition, input, ctx).await)
+    }
+}
+
+impl Task {
+    /// Starts the agent on a task of its own, stopped only by TaskStop or cairn's exit; its
+    /// result becomes a notification for the main conversation.
+    fn in_background(&self, definition: AgentDef, input: TaskInput, ctx: &ToolContext) -> ToolOutput {
+        let background = &self.launcher.services.background;
+        let agent = background.start(&input.description);
+        let ctx =
+            ToolContext { call_id: agent.id.clone(), cancel: agent.cancel.clone(), session: Arc::clone(&ctx.session) };
+        let text = format!(
+            "Started background agent {id} ({description}). Its report will arrive as a <task-notification> when it \
+             ends; meanwhile go on with other work. Read it early with TaskOutput (task_id \"{id}\"), stop it with \
+             TaskStop.",
+            id = agent.id,
+            description = input.description
+        );
+        let launcher = Arc::clone(&self.launcher);
+        tokio::spawn(async move {
+            let output = launcher.run(&definition, input, ctx).await;
+            launcher.services.background.finish(&agent, &output);
+        });
+        ToolOutput::text(text)
     }
 }
 

@@ -175,6 +175,9 @@ async fn run_expanded(
         {
             return ended(session, &mut turn, TurnStatus::MaxBudget { limit });
         }
+        if calls.is_empty() && background_reported(session, &cancel).await {
+            continue;
+        }
         let flow = if calls.is_empty() {
             answered(session, &mut turn, &response, events).await
         } else {
@@ -184,6 +187,27 @@ async fn run_expanded(
             return *event;
         }
     }
+}
+
+/// A headless session whose model is done while background agents still work waits for
+/// them (nobody would send the next message): their notifications go to the model as a
+/// message of their own, and the turn goes on. `false`: nothing to wait for.
+async fn background_reported(session: &mut Session, cancel: &CancellationToken) -> bool {
+    let background = &session.services.background;
+    if !session.services.headless || session.subagent {
+        return false;
+    }
+    if background.running() > 0 {
+        background.changed(cancel).await;
+    }
+    let notifications = background.take_notifications();
+    if notifications.is_empty() || cancel.is_cancelled() {
+        return false;
+    }
+    let content: Vec<ContentBlock> = notifications.into_iter().map(ContentBlock::text).collect();
+    session.record(Record::User { content: content.clone(), permission_mode: None, meta: false });
+    session.history.push(Message { role: Role::User, content });
+    true
 }
 
 /// The user's message as the model gets it — with the session's context on the first
@@ -225,6 +249,7 @@ async fn submit(
         }
     }
     content.extend(session.pending_context.drain(..).map(|c| ContentBlock::text(context_block(&c))));
+    content.extend(session.services.background.take_notifications().into_iter().map(ContentBlock::text));
     content.extend(input.content);
     content.extend(attach_files(session, &input.attachments, cancel).await);
     content.extend(hook_context.iter().map(|c| ContentBlock::text(context_block(c))));

@@ -53,6 +53,24 @@ pub struct SessionState {
     checkpoints: Mutex<Option<Arc<super::checkpoint::Checkpoints>>>,
     /// The sandbox around the commands, when the session has one.
     sandbox: std::sync::OnceLock<Arc<crate::sandbox::Sandbox>>,
+    /// The agents working in the background, for TaskOutput and TaskStop.
+    agents: std::sync::OnceLock<Arc<dyn AgentTasks>>,
+}
+
+/// Agents working in the background, as TaskOutput (BashOutput) and TaskStop (KillShell)
+/// reach them by id (`agent_1`) beside the shells.
+pub trait AgentTasks: Send + Sync {
+    /// The agent's state and, once it ended, its report, waiting up to `wait` for the end;
+    /// `None`: no agent has that id.
+    fn output<'a>(
+        &'a self,
+        id: &'a str,
+        wait: Option<std::time::Duration>,
+        cancel: &'a tokio_util::sync::CancellationToken,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send + 'a>>;
+
+    /// Stops the agent; what was done, in words (`None`: no agent has that id).
+    fn stop(&self, id: &str) -> Option<String>;
 }
 
 /// Why a file may not be overwritten.
@@ -124,6 +142,7 @@ impl SessionState {
             terminal: std::sync::OnceLock::new(),
             checkpoints: Mutex::new(None),
             sandbox: std::sync::OnceLock::new(),
+            agents: std::sync::OnceLock::new(),
         }
     }
 
@@ -185,6 +204,14 @@ impl SessionState {
     }
 
     /// Shares the session's permission rules with the tools (once).
+    pub fn set_agents(&self, agents: Arc<dyn AgentTasks>) {
+        let _ = self.agents.set(agents);
+    }
+
+    pub fn agents(&self) -> Option<&Arc<dyn AgentTasks>> {
+        self.agents.get()
+    }
+
     pub fn set_sandbox(&self, sandbox: Arc<crate::sandbox::Sandbox>) {
         let _ = self.sandbox.set(sandbox);
     }

@@ -243,6 +243,14 @@ impl Tool for BashOutput {
     }
 
     async fn call(&self, input: BashOutputInput, ctx: ToolContext) -> Result<ToolOutput, ToolError> {
+        if let Some(agents) = ctx.session.agents().filter(|_| input.bash_id.starts_with("agent_")) {
+            let wait = (input.block != Some(false))
+                .then(|| Duration::from_millis(input.timeout.unwrap_or(30_000).min(600_000)));
+            return match agents.output(&input.bash_id, wait, &ctx.cancel).await {
+                Some(text) => Ok(ToolOutput::text(text)),
+                None => Err(ToolError::Failed(format!("No background agent {}.", input.bash_id))),
+            };
+        }
         let shells = &ctx.session.shells;
         let shell = shells
             .get(&input.bash_id)
@@ -334,6 +342,12 @@ impl Tool for KillShell {
     }
 
     async fn call(&self, input: KillShellInput, ctx: ToolContext) -> Result<ToolOutput, ToolError> {
+        if let Some(agents) = ctx.session.agents().filter(|_| input.shell_id.starts_with("agent_")) {
+            return agents
+                .stop(&input.shell_id)
+                .map(ToolOutput::text)
+                .ok_or_else(|| ToolError::Failed(format!("No background agent {}.", input.shell_id)));
+        }
         let shells = &ctx.session.shells;
         let shell = shells
             .get(&input.shell_id)

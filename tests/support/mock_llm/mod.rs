@@ -60,6 +60,9 @@ struct Shared {
     requests: Mutex<Vec<RecordedRequest>>,
     /// Requests answered without a step (summaries, refusals over the context limit).
     off_script: std::sync::atomic::AtomicUsize,
+    /// The steps already played: each request gets the first one left whose `when` (if
+    /// any) its first message holds — in order, for a scenario without `when`.
+    played: Mutex<Vec<bool>>,
 }
 
 pub struct MockLlm {
@@ -97,6 +100,7 @@ impl MockLlm {
             started: Instant::now(),
             requests: Mutex::new(Vec::new()),
             off_script: std::sync::atomic::AtomicUsize::new(0),
+            played: Mutex::new(Vec::new()),
         });
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let serving = Arc::clone(&shared);
@@ -278,7 +282,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<
     if summary.is_some() {
         shared.off_script.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
-    let Some(step) = summary.or_else(|| shared.scenario.steps.get(step_index).cloned()) else {
+    let Some(step) = summary.or_else(|| next_step(&shared, &seen)) else {
         let message = format!(
             "mock: the scenario has no step for request #{index} (step {step_index}; it has {})",
             shared.scenario.steps.len()
@@ -440,4 +444,16 @@ pub fn to_json(request: &RecordedRequest) -> Value {
         "closed_at_ms": request.closed_at.map(|d| d.as_secs_f64() * 1000.0),
         "history_problems": request.history_problems,
     })
+}
+
+/// The first step not yet played whose `when` the request's first message holds.
+fn next_step(shared: &Shared, request: &serde_json::Value) -> Option<Step> {
+    let first = request["messages"].get(0).map(ToString::to_string).unwrap_or_default();
+    let mut played = shared.played.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let steps = &shared.scenario.steps;
+    played.resize(steps.len(), false);
+    let index = (0..steps.len())
+        .find(|i| !played[*i] && steps[*i].when.as_deref().is_none_or(|marker| first.contains(marker)))?;
+    played[index] = true;
+    Some(steps[index].clone())
 }

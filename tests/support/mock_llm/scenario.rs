@@ -166,6 +166,10 @@ enum File {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
+    /// Played only for a request whose first message holds this text (a sub-agent's
+    /// prompt, say), so concurrent conversations each get their own steps.
+    #[serde(default)]
+    pub when: Option<String>,
     #[serde(default)]
     pub thinking: Option<String>,
     #[serde(default)]
@@ -210,6 +214,11 @@ impl Step {
 
     pub fn fault(fault: Fault) -> Step {
         Step { fault: Some(fault), ..Step::default() }
+    }
+
+    pub fn when(mut self, marker: &str) -> Step {
+        self.when = Some(marker.into());
+        self
     }
 
     pub fn with_text(mut self, text: &str) -> Step {
