@@ -105,8 +105,7 @@ pub struct TaskInput {
     /// A model for this agent (`sonnet`, `opus`, `haiku` or an id).
     #[serde(default)]
     pub model: Option<String>,
-    /// Start the agent in the background and return its id at once; its report arrives
-    /// later as a notification.
+    /// Start the agent in the background and return its id at once; its report comes later.
     #[serde(default)]
     pub run_in_background: Option<bool>,
 }
