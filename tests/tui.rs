@@ -814,3 +814,32 @@ fn a_sandboxed_command_reaching_an_unlisted_domain_is_asked_about() {
     assert!(result[0].1.contains("served-after-the-question"), "{result:?}");
     quit_and_check_the_terminal(&tmux);
 }
+
+#[test]
+fn tasks_lists_background_shells_and_agents_and_a_report_joins_the_next_message() {
+    let project = Project::new();
+    let (main, agent) = ("start things", "AGENT: survey the code");
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tools(&[
+            ("Bash", json!({"command": "sleep 30", "run_in_background": true})),
+            ("Task", json!({"description": "survey", "prompt": agent, "run_in_background": true})),
+        ])
+        .when(main),
+        Step::text("The survey found nothing odd.").when(agent),
+        Step::text("Both started.").when(main),
+        Step::text("Noted the survey's report.").when(main),
+    ]));
+    let tmux =
+        Tmux::start_with_env(&project, &mock, "", &format!("\"{main}\" --permission-mode bypassPermissions"), 120, 30);
+    tmux.wait_for_text("Both started.");
+    tmux.type_text("/tasks");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for_text("agent_1 (completed): survey");
+    assert!(screen.contains("bash_1 (running"), "{screen}");
+    tmux.type_text("and the survey?");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Noted the survey's report.");
+    let last = mock.requests().last().unwrap().body["messages"].as_array().unwrap().last().unwrap().to_string();
+    assert!(last.contains("<task-notification>") && last.contains("The survey found nothing odd."), "{last}");
+    quit_and_check_the_terminal(&tmux);
+}

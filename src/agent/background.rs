@@ -90,6 +90,22 @@ impl Background {
         }
     }
 
+    /// The background agents and their state, in words (`/tasks`).
+    pub fn list(&self) -> String {
+        let agents = state::lock(&self.agents);
+        if agents.is_empty() {
+            return "There are no background agents.".into();
+        }
+        let lines: Vec<String> = agents
+            .iter()
+            .map(|a| {
+                let status = state::lock(&a.ended).as_ref().map_or("working", |e| e.status);
+                format!("- {} ({status}): {}", a.id, a.description)
+            })
+            .collect();
+        format!("Background agents:\n{}", lines.join("\n"))
+    }
+
     fn find(&self, id: &str) -> Option<Arc<Agent>> {
         state::lock(&self.agents).iter().find(|a| a.id == id).cloned()
     }

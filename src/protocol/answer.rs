@@ -33,6 +33,8 @@ pub enum Answer {
     RewindPoints(Vec<RewindPoint>),
     /// The sandbox, in words (or what `/sandbox …` did).
     Sandbox(String),
+    /// The background shells and agents, in words.
+    Tasks(String),
     /// The answer needs the session, which the running turn holds: ask when it has ended.
     Busy,
 }

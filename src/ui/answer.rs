@@ -7,7 +7,7 @@ use crate::protocol::{Answer, ContextUsage, McpStatus};
 /// The lines that show `answer`.
 pub fn lines(answer: &Answer) -> Vec<String> {
     match answer {
-        Answer::Sandbox(text) => text.lines().map(str::to_owned).collect(),
+        Answer::Sandbox(text) | Answer::Tasks(text) => text.lines().map(str::to_owned).collect(),
         Answer::RewindPoints(points) => points
             .iter()
             .enumerate()

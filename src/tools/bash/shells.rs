@@ -138,7 +138,8 @@ impl ShellRegistry {
         lock(&self.background).get(id).cloned()
     }
 
-    fn list(&self) -> String {
+    /// The background shells and their state, in words (`/tasks`).
+    pub fn list(&self) -> String {
         let shells = lock(&self.background);
         if shells.is_empty() {
             return "There are no background shells.".into();

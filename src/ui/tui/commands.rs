@@ -24,6 +24,7 @@ pub enum Action {
     Rewind,
     Fork,
     Sandbox,
+    Tasks,
     /// A user's command or skill: sent to the core, which expands it.
     Custom,
 }
@@ -98,6 +99,7 @@ impl Commands {
                     Some("[N]"),
                     Action::Fork,
                 ),
+                command("tasks", "List the background shells and agents", None, Action::Tasks),
                 command(
                     "sandbox",
                     "Show the sandbox around commands; turn it on or off; allow a domain",
