@@ -12,18 +12,12 @@
 // A harness: when its own setup fails, stopping with the reason is all it can do.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use cairn::tools::checkpoint::Checkpoints;
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
+mod common;
+use common::{median, ms};
 
 fn edit_overhead() {
     let project = tempfile::tempdir().unwrap();

@@ -20,10 +20,8 @@ use cairn::permissions::{Call, Context, Origin, PermissionMode, PermissionPolicy
 use cairn::tools::{Approval, ToolKind};
 use serde_json::json;
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
+mod common;
+use common::median;
 
 fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6

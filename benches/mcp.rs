@@ -21,12 +21,10 @@ use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use serde_json::json;
 
-const CALLS: usize = 300;
+mod common;
+use common::median;
 
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
+const CALLS: usize = 300;
 
 fn main() {
     let server = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

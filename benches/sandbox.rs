@@ -18,14 +18,8 @@ use std::time::{Duration, Instant};
 use cairn::sandbox::Policy;
 use cairn::sandbox::proxy::Proxy;
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
+mod common;
+use common::{median, ms};
 
 fn time_runs(runs: usize, mut make: impl FnMut() -> Command) -> Duration {
     let mut samples = Vec::new();

@@ -28,16 +28,10 @@ use cairn::session::{Record, Store, TurnSummary, list, reader};
 use mock_llm::{MockLlm, Scenario, Step};
 use serde_json::json;
 
+mod common;
+use common::{median, ms};
+
 const RUNS: usize = 5;
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
 
 fn store(home: &Path, cwd: &Path) -> Store {
     Store {

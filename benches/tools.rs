@@ -25,16 +25,10 @@ use cairn::tools::{SessionState, ToolContext, ToolRegistry};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+mod common;
+use common::{median, ms};
+
 const RUNS: usize = 7;
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
 
 struct Bench {
     runtime: tokio::runtime::Runtime,

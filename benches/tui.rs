@@ -20,10 +20,8 @@ use cairn::ui::tui::theme::Theme;
 use cairn::ui::tui::view;
 use serde_json::json;
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
+mod common;
+use common::median;
 
 fn session(lines: usize) -> App {
     let mut app = App::new(Theme::new(true), Path::new("/work/project"), models::lookup("claude-sonnet-5"), None);
