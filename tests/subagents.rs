@@ -257,7 +257,8 @@ fn task_output_reads_a_background_agent_and_task_stop_stops_it_and_its_command()
     let (main, agent) = ("start the watcher", "AGENT: watch forever");
     let mock = MockLlm::start(Scenario::new(vec![
         Step::tool("Task", json!({"description": "watcher", "prompt": agent, "run_in_background": true})).when(main),
-        Step::tool("Bash", json!({"command": "echo $$ > watcher.pid; exec sleep 30", "timeout": 60000})).when(agent),
+        // Longer than the harness lets cairn run: only a stop ends it in time.
+        Step::tool("Bash", json!({"command": "echo $$ > watcher.pid; exec sleep 300", "timeout": 600000})).when(agent),
         // The main agent waits for the watcher's command to be running.
         Step::tool("Bash", json!({"command": "until [ -s watcher.pid ]; do sleep 0.05; done", "timeout": 30000}))
             .when(main),
@@ -267,11 +268,8 @@ fn task_output_reads_a_background_agent_and_task_stop_stops_it_and_its_command()
         Step::text("Stopped the watcher.").when(main),
         Step::text("Noted that it was stopped.").when(main),
     ]));
-    let started = Instant::now();
     let out = stream_json(&project, &mock, main, &["--permission-mode", "bypassPermissions"]);
     assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
-    let all: Vec<String> = mock.requests().iter().map(|r| format!("{:?}", tool_results(&r.body))).collect();
-    assert!(started.elapsed() < Duration::from_secs(25), "the watcher's sleep was not stopped: {all:#?}");
     assert_eq!(out.result()["result"], "Noted that it was stopped.", "{}", out.stdout);
     let results: Vec<String> = mock
         .requests()

@@ -152,17 +152,14 @@ impl Sandbox {
         if let Some(home) = home {
             reads.extend(named(SECRETS.iter().map(|s| home.join(s)).collect()));
         }
-        for denial in denials.iter().filter(|d| !d.write) {
-            reads.extend(denial.literal.iter().flatten().map(|p| (p.clone(), denial.words.clone())));
-        }
         // Outside the writable folders, a path is left out of Landlock's read rules; inside
-        // them it is taken out in the command's own mount namespace.
-        let (inside_read, outside_read): (Vec<_>, Vec<_>) = reads.into_iter().partition(|(p, _)| inside(p));
+        // them it is taken out in the command's own mount namespace (the deny rules' own
+        // paths there are found with the rest, by `inside::find`).
+        let (inside_read, mut outside_read): (Vec<_>, Vec<_>) = reads.into_iter().partition(|(p, _)| inside(p));
+        let literal_reads = denials.iter().filter(|d| !d.write).flat_map(|d| d.literal.iter().flatten());
+        outside_read.extend(literal_reads.filter(|p| !inside(p)).map(|p| (p.clone(), String::new())));
         let extra = inside::Inside {
-            read: inside_read
-                .into_iter()
-                .filter(|(p, _)| !denials.iter().any(|d| d.literal.iter().flatten().any(|l| l == p)))
-                .collect(),
+            read: inside_read,
             write: named(settings.deny_write(home)).filter(|(p, _)| inside(p)).collect(),
             complete: true,
         };

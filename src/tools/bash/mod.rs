@@ -89,15 +89,15 @@ pub(crate) fn shell_command(script: &str, cwd: &Path, session: &SessionState, mo
             let (launcher, args) = sandbox.launcher_command(policy);
             let mut command = Command::new(launcher);
             command.args(args).arg("bash");
-            command.envs(proxy_env(policy));
-            for name in ["NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"] {
-                command.env_remove(name);
-            }
             command
         }
         _ => Command::new("bash"),
     };
     command.envs(session.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    // After the settings' `env`: a proxy named there could not be reached from inside.
+    if let Mode::Sandboxed(policy) = mode {
+        command.envs(proxy_env(policy));
+    }
     for name in session.secrets.hidden_env() {
         command.env_remove(name);
     }
@@ -127,7 +127,8 @@ fn proxy_env(policy: &crate::sandbox::Policy) -> Vec<(String, String)> {
         for name in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
             env.push((name.to_owned(), proxy.clone()));
         }
-        env.extend(["NO_PROXY", "no_proxy"].map(|n| (n.to_owned(), String::new())));
+        // Nothing goes around it (it is the only way out).
+        env.extend(["NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"].map(|n| (n.to_owned(), String::new())));
     }
     env
 }
@@ -183,11 +184,9 @@ impl Tool for Bash {
 
 /// How the call's command runs: in the sandbox unless it is off, cannot work here, the
 /// settings exclude the command, or the call asked to run outside it (and may).
+/// (Where it cannot work, the gate has already said so.)
 fn sandbox_mode(session: &SessionState, input: &BashInput) -> Mode {
     let Some(sandbox) = session.sandbox() else { return Mode::Plain };
-    if let Some(notice) = sandbox.fallback_notice() {
-        session.notice(notice);
-    }
     sandbox.mode(&input.command, input.dangerously_disable_sandbox == Some(true))
 }
 
@@ -222,13 +221,16 @@ fn with_sandbox_notes(
     }
     let refused = ["Permission denied", "Operation not permitted", "Read-only file system"];
     if output.is_error && blocked.is_empty() && refused.iter().any(|r| text.contains(r)) {
-        let list = |paths: &[PathBuf]| paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+        let list = |paths: &mut dyn Iterator<Item = &PathBuf>| {
+            paths.filter(|p| p.exists()).map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        };
+        let unreadable = list(&mut policy.deny_read.iter().chain(&policy.hidden));
+        let unreadable = if unreadable.is_empty() { String::new() } else { format!("; it may not read {unreadable}") };
         text.push_str(&format!(
-            "\n(This command ran in cairn's sandbox: it may write only in {}; it may not read {}; it may reach the \
-             network only through the proxy, to allowed domains. A \"Permission denied\" above may be the sandbox: \
-             work inside those folders, or ask the user.)",
-            list(&policy.write),
-            if policy.deny_read.is_empty() { "-".to_owned() } else { list(&policy.deny_read) }
+            "\n(This command ran in cairn's sandbox: it may write only in {}{unreadable}; it may reach the network only \
+             through the proxy, to allowed domains. A \"Permission denied\" above may be the sandbox: work inside \
+             those folders, or ask the user.)",
+            list(&mut policy.write.iter()),
         ));
     }
     output

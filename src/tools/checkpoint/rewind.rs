@@ -170,20 +170,33 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::super::Checkpoints;
+
+    /// A project, its session's folder, a folder outside both, and the checkpoints, with
+    /// turn `t1` begun.
+    fn setup() -> (tempfile::TempDir, tempfile::TempDir, tempfile::TempDir, Checkpoints) {
+        let (project, session, outside) =
+            (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let checkpoints = Checkpoints::open(project.path(), session.path());
+        checkpoints.begin_turn("t1", "write");
+        (project, session, outside, checkpoints)
+    }
+
+    /// `tool` writes `new` over `old` (`None`: a new file) at `path`, checkpointed.
+    fn write(checkpoints: &Checkpoints, path: &Path, old: Option<&[u8]>, new: &[u8], tool: &str) {
+        let id = checkpoints.before_write(path, old, new, tool).unwrap();
+        std::fs::write(path, new).unwrap();
+        checkpoints.after_write(&id, path, true);
+    }
 
     #[test]
     fn a_symlink_put_where_a_file_was_is_replaced_never_followed() {
-        let project = tempfile::tempdir().unwrap();
-        let session = tempfile::tempdir().unwrap();
-        let outside = tempfile::tempdir().unwrap();
-        let checkpoints = Checkpoints::open(project.path(), session.path());
-        checkpoints.begin_turn("t1", "write");
+        let (project, _session, outside, checkpoints) = setup();
         let path = project.path().join("a.txt");
         std::fs::write(&path, "before\n").unwrap();
-        let id = checkpoints.before_write(&path, Some(b"before\n"), b"after\n", "Edit").unwrap();
-        std::fs::write(&path, "after\n").unwrap();
-        checkpoints.after_write(&id, &path, true);
+        write(&checkpoints, &path, Some(b"before\n"), b"after\n", "Edit");
         // Someone puts a link to a file outside the project where the file was.
         std::fs::write(outside.path().join("secret"), "outside\n").unwrap();
         std::fs::remove_file(&path).unwrap();
@@ -199,23 +212,15 @@ mod tests {
 
     #[test]
     fn a_folder_turned_into_a_link_is_never_written_through() {
-        let project = tempfile::tempdir().unwrap();
-        let session = tempfile::tempdir().unwrap();
-        let outside = tempfile::tempdir().unwrap();
-        let checkpoints = Checkpoints::open(project.path(), session.path());
-        checkpoints.begin_turn("t1", "write");
+        let (project, _session, outside, checkpoints) = setup();
         let path = project.path().join("cfg/keys");
         std::fs::create_dir_all(project.path().join("cfg")).unwrap();
-        let id = checkpoints.before_write(&path, None, b"key\n", "Write").unwrap();
-        std::fs::write(&path, "key\n").unwrap();
-        checkpoints.after_write(&id, &path, true);
+        write(&checkpoints, &path, None, b"key\n", "Write");
         checkpoints.begin_turn("t2", "swap");
         std::fs::remove_dir_all(project.path().join("cfg")).unwrap();
         std::os::unix::fs::symlink(outside.path(), project.path().join("cfg")).unwrap();
         // Rewinding to before the Write would remove cfg/keys — through the link.
-        let id = checkpoints.before_write(&outside.path().join("keys"), None, b"theirs\n", "Write").unwrap();
-        std::fs::write(outside.path().join("keys"), "theirs\n").unwrap();
-        checkpoints.after_write(&id, &outside.path().join("keys"), true);
+        write(&checkpoints, &outside.path().join("keys"), None, b"theirs\n", "Write");
         let plan = checkpoints.plan_rewind("t1").unwrap();
         let report = checkpoints.apply(&plan, true, "rewind");
         assert!(
