@@ -29,6 +29,7 @@ mod sdk;
 mod sessions;
 mod signals;
 mod subagents;
+mod team;
 mod tool_loop;
 mod tools_bash;
 mod tools_files;

@@ -133,7 +133,7 @@ fn background_shells_start_read_filter_and_stop() {
     assert!(!filtered.contains("request 1\n"), "lines already read are not read again: {filtered}");
     assert!(results[3][0].1.starts_with("Stopped background shell bash_1"), "{:?}", results[3]);
     assert!(results[4][0].1.contains("stopped by KillShell"), "{:?}", results[4]);
-    assert!(results[4][1].2 && results[4][1].1.contains("No background shell bash_9"), "{:?}", results[4]);
+    assert!(results[4][1].2 && results[4][1].1.contains("No background shell or agent bash_9"), "{:?}", results[4]);
     assert!(process_gone(&read_pid(&project, "server.pid")));
 }
 

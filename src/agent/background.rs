@@ -3,22 +3,62 @@
 //! for the main conversation — added to the next message, or, in a headless session that
 //! would otherwise end, waited for and sent as a message of its own. `TaskOutput` and
 //! `TaskStop` (BashOutput and KillShell by their newer names) reach agents by id as they
-//! reach shells; cairn's exit stops them all.
+//! reach shells; cairn's exit stops them all. At most `limit` agents work at once (a
+//! coordinator's workers); the others wait for a slot. `SendMessage` puts a message in a
+//! working agent's inbox (read before its next request) or starts a finished one again
+//! from where it stopped (its session is parked when it ends).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::tools::state::AgentTasks;
 use crate::tools::{ToolOutput, state};
 
+/// Messages for an agent, read before its next request.
+pub type Inbox = Arc<Mutex<Vec<String>>>;
+
+/// How many agents work at once unless the settings say otherwise.
+pub const DEFAULT_LIMIT: usize = 4;
+
 /// One agent working in the background.
 pub struct Agent {
     pub id: String,
+    /// The name the coordinator gave it (SendMessage finds it by this or by id).
+    pub name: Option<String>,
     pub description: String,
-    pub cancel: CancellationToken,
+    cancel: Mutex<CancellationToken>,
     ended: Mutex<Option<Ended>>,
+    pub inbox: Inbox,
+    /// Its session once a run ended, to start again with a message.
+    pub(super) parked: Mutex<Option<super::subagent::Parked>>,
+}
+
+impl Agent {
+    /// Who it is, for labels: its name, or its id.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id)
+    }
+
+    /// The cancellation of its current run.
+    pub fn cancel(&self) -> CancellationToken {
+        state::lock(&self.cancel).clone()
+    }
+
+    /// Whether it is still working (or waiting for a slot).
+    pub fn working(&self) -> bool {
+        state::lock(&self.ended).is_none()
+    }
+
+    /// It starts again (a message for a finished agent): a fresh cancellation, working.
+    pub(super) fn reopen(&self) -> CancellationToken {
+        let token = CancellationToken::new();
+        *state::lock(&self.cancel) = token.clone();
+        *state::lock(&self.ended) = None;
+        token
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -28,30 +68,62 @@ struct Ended {
 }
 
 /// The session's background agents and the notifications of those that ended.
-#[derive(Default)]
 pub struct Background {
     agents: Mutex<Vec<Arc<Agent>>>,
     notifications: Mutex<Vec<String>>,
     changed: tokio::sync::Notify,
+    /// A slot for each agent that may work at once.
+    pub slots: Arc<Semaphore>,
+}
+
+impl Default for Background {
+    fn default() -> Background {
+        Background::new(DEFAULT_LIMIT)
+    }
 }
 
 impl Background {
-    /// Registers an agent about to start.
-    pub fn start(&self, description: &str) -> Arc<Agent> {
+    /// At most `limit` agents work at once.
+    pub fn new(limit: usize) -> Background {
+        Background {
+            agents: Mutex::default(),
+            notifications: Mutex::default(),
+            changed: tokio::sync::Notify::new(),
+            slots: Arc::new(Semaphore::new(limit.max(1))),
+        }
+    }
+
+    /// Registers an agent about to start; an error if `name` is taken.
+    pub fn start(&self, description: &str, name: Option<&str>) -> Result<Arc<Agent>, String> {
         let mut agents = state::lock(&self.agents);
+        let name = name.map(str::trim).filter(|n| !n.is_empty());
+        if let Some(name) = name
+            && agents.iter().any(|a| a.name.as_deref() == Some(name) || a.id == name)
+        {
+            return Err(format!("There is already an agent named \"{name}\"; choose another name."));
+        }
         let agent = Arc::new(Agent {
             id: format!("agent_{}", agents.len() + 1),
+            name: name.map(str::to_owned),
             description: description.to_owned(),
-            cancel: CancellationToken::new(),
+            cancel: Mutex::new(CancellationToken::new()),
             ended: Mutex::new(None),
+            inbox: Inbox::default(),
+            parked: Mutex::new(None),
         });
         agents.push(Arc::clone(&agent));
-        agent
+        Ok(agent)
+    }
+
+    /// Adds a notification for the main conversation (a worker changed a task).
+    pub fn notify(&self, text: String) {
+        state::lock(&self.notifications).push(text);
+        self.changed.notify_waiters();
     }
 
     /// The agent's run is over: its result becomes a notification.
     pub fn finish(&self, agent: &Agent, output: &ToolOutput) {
-        let status = match (agent.cancel.is_cancelled(), output.is_error) {
+        let status = match (agent.cancel().is_cancelled(), output.is_error) {
             (true, _) => "stopped",
             (false, true) => "failed",
             (false, false) => "completed",
@@ -61,7 +133,8 @@ impl Background {
         state::lock(&self.notifications).push(format!(
             "<task-notification>\n<task-id>{}</task-id>\n<status>{status}</status>\n<summary>Agent \"{}\" {status}</summary>\n\
              <result>{text}</result>\n</task-notification>",
-            agent.id, agent.description
+            agent.id,
+            agent.name.as_deref().unwrap_or(&agent.description)
         ));
         self.changed.notify_waiters();
     }
@@ -73,7 +146,7 @@ impl Background {
 
     /// How many agents are still working.
     pub fn running(&self) -> usize {
-        state::lock(&self.agents).iter().filter(|a| state::lock(&a.ended).is_none()).count()
+        state::lock(&self.agents).iter().filter(|a| a.working()).count()
     }
 
     /// Waits until an agent ends (or `cancel`).
@@ -100,20 +173,22 @@ impl Background {
             .iter()
             .map(|a| {
                 let status = state::lock(&a.ended).as_ref().map_or("working", |e| e.status);
-                format!("- {} ({status}): {}", a.id, a.description)
+                let name = a.name.as_deref().map(|n| format!(" \"{n}\"")).unwrap_or_default();
+                format!("- {}{name} ({status}): {}", a.id, a.description)
             })
             .collect();
         format!("Background agents:\n{}", lines.join("\n"))
     }
 
-    fn find(&self, id: &str) -> Option<Arc<Agent>> {
-        state::lock(&self.agents).iter().find(|a| a.id == id).cloned()
+    /// The agent with this id or name.
+    pub fn find(&self, id: &str) -> Option<Arc<Agent>> {
+        state::lock(&self.agents).iter().find(|a| a.id == id || a.name.as_deref() == Some(id)).cloned()
     }
 
     /// Stops every agent still working (cairn is on its way out, or `/clear`).
     pub fn stop_all(&self) {
         for agent in state::lock(&self.agents).iter() {
-            agent.cancel.cancel();
+            agent.cancel().cancel();
         }
     }
 }
@@ -152,7 +227,7 @@ impl AgentTasks for Background {
         if state::lock(&agent.ended).is_some() {
             return Some(format!("Agent {} had already ended.", agent.id));
         }
-        agent.cancel.cancel();
+        agent.cancel().cancel();
         Some(format!("Stopped agent {} ({}).", agent.id, agent.description))
     }
 }

@@ -274,7 +274,7 @@ impl Session {
             // The summary's own stream is not shown.
             match sample(services.provider.as_ref(), &request, &services.retry, cancel, &Unobserved).await {
                 Ok(response) => {
-                    self.costs.record(&self.context.model, &response.usage);
+                    self.record_cost(&response.usage);
                     events.emit(Event::Usage {
                         usage: response.usage,
                         total: self.costs.total,

@@ -488,6 +488,7 @@ pub(super) fn network_question(
         tool: "WebFetch".into(),
         input: serde_json::json!({"url": format!("https://{host}/"), "prompt": format!("A sandboxed command wants to reach {host}")}),
         preview: Some(format!("A command in the sandbox wants to reach {host}.")),
+        from: None,
     });
     let decision =
         runtime.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(600), answer).await.ok()?.ok() });
@@ -512,6 +513,7 @@ async fn ask_user(
         tool: call.name.clone(),
         input: call.input.clone(),
         preview,
+        from: None,
     });
     let decision = tokio::select! {
         decision = answer => decision.ok(),

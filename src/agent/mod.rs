@@ -30,8 +30,10 @@ mod rewind;
 mod services;
 mod structured;
 mod subagent;
+mod team;
 mod turn;
 mod turn_context;
+pub mod worktree;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -134,6 +136,10 @@ pub struct AgentConfig {
     pub headless: bool,
     /// The sandbox around the commands (`None`: commands run as the gate allows them).
     pub sandbox: Option<Arc<crate::sandbox::Sandbox>>,
+    /// Coordinator mode: the main agent only starts, messages and stops workers.
+    pub coordinator: bool,
+    /// How many background agents (workers) work at once.
+    pub max_workers: usize,
 }
 
 impl AgentConfig {
@@ -178,6 +184,8 @@ impl AgentConfig {
             client_terminal: false,
             headless: false,
             sandbox: None,
+            coordinator: false,
+            max_workers: background::DEFAULT_LIMIT,
         }
     }
 }
@@ -224,6 +232,7 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
         client_terminal: config.client_terminal,
         headless: config.headless,
         sandbox: config.sandbox,
+        max_workers: config.max_workers,
     };
     let services = Arc::new(Services::new(parts, catalog, mcp, sink.clone(), host_calls));
     if let (Some(sandbox), ApprovalMode::Ask) = (&services.sandbox, services.approval_mode) {
@@ -249,9 +258,14 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
     };
     let mut session = Session::new(services, context, session_id, transcript);
     session.keep_checkpoints_in(&session.context.session_dir.clone());
-    if with_task {
-        let launcher = Arc::new(subagent::Launcher::new(&session));
+    if with_task || config.coordinator {
+        let launcher = Arc::new(subagent::Launcher::new(&session, config.coordinator));
         session.context.tools.register(subagent::Task { launcher: Arc::clone(&launcher) });
+        team::add_messages(&mut session.context.tools, &launcher);
+        if config.coordinator {
+            team::make_coordinator(&mut session.context.tools, &launcher);
+            session.context.mcp_tools = false;
+        }
         session.tools.set_agents(Arc::clone(&session.services.background) as Arc<dyn crate::tools::state::AgentTasks>);
         session.launcher = Some(launcher);
     }
@@ -303,6 +317,10 @@ struct Session {
     prompt_marks: Vec<rewind::PromptMark>,
     /// A sub-agent's prompts are part of its parent's turn, not turns of their own.
     subagent: bool,
+    /// A worker's name, for its questions.
+    label: Option<String>,
+    /// Messages for a worker, read before each request.
+    inbox: Option<background::Inbox>,
 }
 
 impl Session {
@@ -359,6 +377,8 @@ impl Session {
             mcp_generation: None,
             prompt_marks: Vec::new(),
             subagent: false,
+            label: None,
+            inbox: None,
         }
     }
 
@@ -421,6 +441,17 @@ impl Session {
             };
             self.context.tools.register_dynamic(spec, handler);
         }
+    }
+
+    /// Counts a request's cost, in the session's costs and the team's.
+    fn record_cost(&mut self, usage: &crate::cost::Usage) {
+        let usd = self.costs.record(&self.context.model, usage);
+        self.services.spend(usd);
+    }
+
+    /// Whether the session, or the team it belongs to, has spent `limit` dollars.
+    fn over_budget(&self, limit: f64) -> bool {
+        self.services.spent() >= limit || (!self.subagent && self.costs.total_cost_usd >= limit)
     }
 
     /// Adds what sub-agents spent to the session's costs.

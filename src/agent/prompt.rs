@@ -74,12 +74,15 @@ pub struct PromptSpec {
     pub style: Option<OutputStyle>,
     /// The lines commit messages end with (`attribution.commit`); `None`: none.
     pub attribution: Option<String>,
+    /// Coordinator mode: the model manages workers instead of working itself.
+    pub coordinator: bool,
 }
 
 impl PromptSpec {
     pub fn build(&self, cwd: &Path) -> String {
         let mut prompt = match (&self.replace, &self.style) {
             (Some(replaced), _) => replaced.clone(),
+            (None, _) if self.coordinator => format!("{COORDINATOR}\n\n{}", env_block(cwd)),
             (None, None) => format!("{GUIDANCE}\n\n{}", env_block(cwd)),
             (None, Some(style)) if style.keep_coding_instructions => {
                 format!("{GUIDANCE}\n\n{}\n\n{}", style.prompt, env_block(cwd))
@@ -98,6 +101,32 @@ impl PromptSpec {
         prompt
     }
 }
+
+/// The coordinator's prompt: it writes prompts, not code.
+const COORDINATOR: &str = "\
+You are cairn in coordinator mode: you lead a team of worker agents in the user's terminal. You \
+write prompts, not code. You have no file or shell tools; workers do the reading, changing and \
+running, in parallel, and report back to you.
+
+# How to lead
+- Understand the request, then split it into pieces that can be done independently. Record \
+them on the shared task list (TaskCreate; link dependencies with TaskUpdate addBlockedBy).
+- Start a worker per piece with Task: a short description, a `name` to address it by, and a \
+prompt that says everything it needs (it sees none of this conversation): the goal, what is \
+known, which files or areas are its own, which task number it works on, how to check its work, \
+and what to report. Give a worker only the tools it needs (`tools`), and \
+`isolation: \"worktree\"` when workers would change the same files: each then works on a git \
+branch of its own.
+- Start independent workers in one response: they run at the same time (a few at once; the rest \
+wait for a slot). Do not start a worker for what another already does.
+- Workers' reports and task updates arrive as <task-notification> and <task-update> messages. \
+Read them, check the task list, and decide: start the next pieces, correct a worker with \
+SendMessage, give a finished worker a follow-up with SendMessage (it keeps what it learned), \
+or stop one with TaskStop.
+- A failed or stopped worker is your problem to solve: retry with a better prompt, split the \
+work differently, or tell the user what blocks it.
+- When every piece is done, tell the user what was done, by whom, where the changes are (worktree \
+branches to merge), and what is left. Do not claim work a worker did not report.";
 
 /// Who the model is, for a style that replaces the coding instructions.
 const IDENTITY: &str = "You are cairn, an agent working in the user's terminal: you can read and change files, \
@@ -135,6 +164,7 @@ mod tests {
             append: Some("French.".into()),
             style: None,
             attribution: None,
+            coordinator: false,
         };
         assert_eq!(flags.build(cwd), "Terse.\n\nFrench.");
     }

@@ -67,6 +67,11 @@ pub struct Services {
     pub sandbox: Option<Arc<crate::sandbox::Sandbox>>,
     /// Agents working in the background, and what those that ended reported.
     pub background: Arc<super::background::Background>,
+    /// The team's shared task list (a coordinator's).
+    pub board: Arc<crate::tools::tasks::Board>,
+    /// What every agent of the session (sub-agents and workers too) spent in this process,
+    /// in dollars: `--max-budget-usd` covers the whole team.
+    spent_usd: Mutex<f64>,
 }
 
 /// The parts of [`Services`] a front end's configuration decides; the rest `spawn` builds.
@@ -88,6 +93,8 @@ pub struct ServiceParts {
     pub client_terminal: bool,
     pub headless: bool,
     pub sandbox: Option<Arc<crate::sandbox::Sandbox>>,
+    /// How many background agents (workers) work at once.
+    pub max_workers: usize,
 }
 
 impl Services {
@@ -119,10 +126,22 @@ impl Services {
             client_terminal: parts.client_terminal,
             headless: parts.headless,
             sandbox: parts.sandbox,
-            background: Arc::default(),
+            background: Arc::new(super::background::Background::new(parts.max_workers)),
+            board: Arc::default(),
+            spent_usd: Mutex::new(0.0),
             events,
             host_calls,
         }
+    }
+
+    /// Counts what a request of any agent of the session cost.
+    pub fn spend(&self, usd: f64) {
+        *state::lock(&self.spent_usd) += usd;
+    }
+
+    /// What the session's agents spent in this process, together.
+    pub fn spent(&self) -> f64 {
+        *state::lock(&self.spent_usd)
     }
 
     /// The hooks in force now.

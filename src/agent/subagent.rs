@@ -1,13 +1,16 @@
 //! Sub-agents: the Task tool (alias Agent) runs the same loop with a fresh history.
 //!
-//! A sub-agent gets the agent type's system prompt, the tools the type allows (the parent's,
-//! less Task: sub-agents do not start sub-agents), the parent's permission rules, mode,
-//! hooks and approvals (a question it asks reaches the user like the parent's), a child of
-//! the parent turn's cancellation token, and a transcript of its own beside the parent's
+//! A sub-agent gets the agent type's system prompt, the tools the type (and the call's
+//! `tools`) allow (the parent's, less Task: sub-agents do not start sub-agents), the
+//! parent's permission rules, mode, hooks, approvals and budget (a question it asks reaches
+//! the user like the parent's, labelled with its name), a child of the parent turn's
+//! cancellation token, and a transcript of its own beside the parent's
 //! (`<session>/subagents/agent-<id>.jsonl`, a sidechain). Its final answer is the tool
 //! result; its cost joins the session's. Several Task calls in one response run at once (the
-//! tool is scheduled like a read-only one). Front ends see [`Event::Task`] updates: started,
-//! each tool it runs, tokens, and how it ended. `SubagentStop` hooks run when it ends.
+//! tool is scheduled like a read-only one). With `isolation: worktree` it works in a git
+//! worktree of its own ([`super::worktree`]). Front ends see [`Event::Task`] updates:
+//! started, each tool it runs, tokens, and how it ended. `SubagentStop` hooks run when it
+//! ends. Background agents and a coordinator's workers are started by [`super::team`].
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -17,6 +20,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::worktree::Worktree;
 use super::{Services, Session, TurnContext};
 use crate::conversation::tool_names;
 use crate::custom::AgentDef;
@@ -31,17 +35,21 @@ use crate::tools::{Approval, Tool, ToolContext, ToolError, ToolKind, ToolOutput,
 /// Task), and the parent as it is now (its model, limits and transcript follow `/model`,
 /// `/clear` and `/resume`).
 pub(super) struct Launcher {
-    services: Arc<Services>,
+    pub(super) services: Arc<Services>,
     tools: ToolRegistry,
     parent: Mutex<Parent>,
     /// What sub-agents spent, for the session's total (taken after each batch of tools).
     pub spent: Mutex<Vec<(ModelInfo, crate::cost::Usage)>>,
+    /// The coordinator's launcher: every agent is a worker in the background, with the
+    /// team's task list.
+    pub(super) coordinator: bool,
 }
 
 /// The parent session's part in a sub-agent's [`TurnContext`] and transcript.
 struct Parent {
     model: ModelInfo,
     max_turns: Option<u32>,
+    max_budget_usd: Option<f64>,
     add_dirs: Vec<PathBuf>,
     session_id: String,
     session_dir: PathBuf,
@@ -58,6 +66,7 @@ impl Parent {
         Parent {
             model: context.model.clone(),
             max_turns: context.max_turns,
+            max_budget_usd: context.max_budget_usd,
             add_dirs: context.add_dirs.clone(),
             session_id: session.session_id.clone(),
             session_dir: context.session_dir.clone(),
@@ -72,12 +81,13 @@ impl Parent {
 
 impl Launcher {
     /// Before the Task tool is registered: sub-agents do not start sub-agents.
-    pub(super) fn new(session: &Session) -> Launcher {
+    pub(super) fn new(session: &Session, coordinator: bool) -> Launcher {
         Launcher {
             services: Arc::clone(&session.services),
             tools: session.context.tools.subset(|name| name != "Task"),
             parent: Mutex::new(Parent::of(session)),
             spent: Mutex::new(Vec::new()),
+            coordinator,
         }
     }
 
@@ -85,6 +95,14 @@ impl Launcher {
     pub(super) fn follow(&self, session: &Session) {
         *state::lock(&self.parent) = Parent::of(session);
     }
+}
+
+/// A sub-agent's session, with who it is and where it works.
+pub(super) struct Parked {
+    pub session: Session,
+    pub definition: AgentDef,
+    pub agent_id: String,
+    pub worktree: Option<Worktree>,
 }
 
 /// The Task tool.
@@ -108,6 +126,15 @@ pub struct TaskInput {
     /// Start the agent in the background and return its id at once; its report comes later.
     #[serde(default)]
     pub run_in_background: Option<bool>,
+    /// A name for the agent, to send it messages by (background agents).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `worktree`: the agent works in a git worktree of its own, on its own branch.
+    #[serde(default)]
+    pub isolation: Option<String>,
+    /// Only these tools (by name), of those its type has.
+    #[serde(default)]
+    pub tools: Option<Vec<String>>,
 }
 
 impl Tool for Task {
@@ -130,54 +157,77 @@ impl Tool for Task {
                 known.join(", ")
             )));
         };
-        if input.run_in_background == Some(true) {
-            return Ok(self.in_background(definition, input, &ctx));
+        if let Some(isolation) = input.isolation.as_deref().filter(|i| *i != "worktree") {
+            return Err(ToolError::Failed(format!("Unknown isolation '{isolation}': the one there is is 'worktree'.")));
+        }
+        if input.run_in_background == Some(true) || self.launcher.coordinator {
+            return super::team::start(&self.launcher, definition, input, &ctx).map_err(ToolError::Failed);
         }
         Ok(self.launcher.run(&definition, input, ctx).await)
     }
 }
 
-impl Task {
-    /// Starts the agent on a task of its own, stopped only by TaskStop or cairn's exit; its
-    /// result becomes a notification for the main conversation.
-    fn in_background(&self, definition: AgentDef, input: TaskInput, ctx: &ToolContext) -> ToolOutput {
-        let background = &self.launcher.services.background;
-        let agent = background.start(&input.description);
-        let ctx =
-            ToolContext { call_id: agent.id.clone(), cancel: agent.cancel.clone(), session: Arc::clone(&ctx.session) };
-        let text = format!(
-            "Started background agent {id} ({description}). Its report will arrive as a <task-notification> when it \
-             ends; meanwhile go on with other work. Read it early with TaskOutput (task_id \"{id}\"), stop it with \
-             TaskStop.",
-            id = agent.id,
-            description = input.description
-        );
-        let launcher = Arc::clone(&self.launcher);
-        tokio::spawn(async move {
-            let output = launcher.run(&definition, input, ctx).await;
-            launcher.services.background.finish(&agent, &output);
-        });
-        ToolOutput::text(text)
-    }
+/// Whether the agent works in a worktree of its own (the call or its type says so).
+pub(super) fn isolated(definition: &AgentDef, input: &TaskInput) -> bool {
+    input.isolation.as_deref() == Some("worktree") || definition.isolation.as_deref() == Some("worktree")
 }
 
 impl Launcher {
+    /// Runs an agent in the foreground: the Task call's result is its report.
     async fn run(&self, definition: &AgentDef, input: TaskInput, ctx: ToolContext) -> ToolOutput {
+        match self.prepare(definition, &input, &ctx, None) {
+            Ok(mut parked) => {
+                let output = self.run_in(&mut parked, &input.description, &input.prompt, &ctx).await;
+                match parked.worktree.take() {
+                    Some(worktree) => with_note(output, worktree.finish().1),
+                    None => output,
+                }
+            }
+            Err(message) => ToolOutput::error(message),
+        }
+    }
+
+    /// A new agent's session, in a worktree of its own when it is isolated.
+    pub(super) fn prepare(
+        &self,
+        definition: &AgentDef,
+        input: &TaskInput,
+        ctx: &ToolContext,
+        worker: Option<&super::background::Agent>,
+    ) -> Result<Parked, String> {
+        let agent_id = uuid::Uuid::new_v4().simple().to_string()[..17].to_owned();
+        let worktree =
+            if isolated(definition, input) { Some(Worktree::create(&ctx.session.cwd(), &agent_id)?) } else { None };
+        let spec = Spec { model: input.model.as_deref(), tools: input.tools.as_deref(), worktree: worktree.as_ref() };
+        let session = self.session_for(definition, &spec, &agent_id, ctx, worker);
+        Ok(Parked { session, definition: definition.clone(), agent_id, worktree })
+    }
+
+    /// Runs one turn of an agent's session with `prompt`; its report.
+    pub(super) async fn run_in(
+        &self,
+        parked: &mut Parked,
+        description: &str,
+        prompt: &str,
+        ctx: &ToolContext,
+    ) -> ToolOutput {
+        let definition = &parked.definition;
         let mut progress = Progress {
             started: Instant::now(),
             call_id: ctx.call_id.clone(),
-            agent_id: uuid::Uuid::new_v4().simple().to_string()[..17].to_owned(),
+            agent_id: parked.agent_id.clone(),
             agent_type: definition.name.clone(),
-            description: input.description.clone(),
+            description: description.to_owned(),
+            label: parked.session.label.clone(),
             uses: 0,
             tokens: 0,
             current: None,
         };
         self.services.events.emit(progress.update(TaskState::Started, None));
-        let mut session = self.session_for(definition, input.model.as_deref(), &progress.agent_id, &ctx);
-        let ended = self.drive(&mut session, &input.prompt, &ctx, &mut progress).await;
-        self.wrap_up(&session, definition, &progress.agent_id).await;
-        let (state, output) = result(ended, definition, &input.prompt, &progress);
+        let session = &mut parked.session;
+        let ended = self.drive(session, prompt, ctx, &mut progress).await;
+        self.wrap_up(session, definition, &progress.agent_id).await;
+        let (state, output) = result(ended, definition, prompt, &progress);
         let summary = Some(match state {
             TaskState::Completed => format!("Done ({} tool uses · {} tokens)", progress.uses, progress.tokens),
             _ => output.text_content(),
@@ -217,7 +267,10 @@ impl Launcher {
     /// front ends.
     fn on_child_event(&self, event: Event, progress: &mut Progress) {
         match event {
-            Event::ApprovalRequest { .. } => self.services.events.emit(event),
+            Event::ApprovalRequest { call_id, tool, input, preview, .. } => {
+                let from = progress.label.clone().or_else(|| Some(progress.agent_type.clone()));
+                self.services.events.emit(Event::ApprovalRequest { call_id, tool, input, preview, from });
+            }
             Event::ToolCallStarted { name, .. } => {
                 progress.uses += 1;
                 progress.current = Some(name);
@@ -256,18 +309,20 @@ impl Launcher {
         session.run_hooks(HookEvent::SubagentStop, &definition.name, fields, None, &self.services.events).await;
     }
 
-    /// A fresh session for one agent of this type.
-    fn session_for(&self, definition: &AgentDef, model: Option<&str>, agent_id: &str, ctx: &ToolContext) -> Session {
-        let allowed: Option<Vec<&'static str>> =
-            definition.tools.as_ref().map(|names| names.iter().filter_map(|n| tool_names::builtin(n.trim())).collect());
-        // Sub-agents work unattended: they neither ask the user nor present plans.
-        let tools = self.tools.subset(|name| {
-            !matches!(name, "AskUserQuestion" | "ExitPlanMode" | "StructuredOutput")
-                && allowed.as_ref().is_none_or(|list| list.contains(&name))
-        });
+    /// A fresh session for one agent of this type; a worker's is labelled with its name
+    /// and reads its inbox.
+    fn session_for(
+        &self,
+        definition: &AgentDef,
+        spec: &Spec,
+        agent_id: &str,
+        ctx: &ToolContext,
+        worker: Option<&super::background::Agent>,
+    ) -> Session {
+        let tools = self.tools_for(definition, spec.tools, worker);
         let parent = state::lock(&self.parent);
-        let model = model.or(definition.model.as_deref()).map_or_else(|| parent.model.clone(), models::lookup);
-        let cwd = ctx.session.cwd();
+        let model = spec.model.or(definition.model.as_deref()).map_or_else(|| parent.model.clone(), models::lookup);
+        let cwd = spec.worktree.map_or_else(|| ctx.session.cwd(), Worktree::cwd);
         let system_prompt = format!(
             "{}\n\n<env>\nWorking directory: {}\nPlatform: {}\n</env>",
             definition.prompt,
@@ -283,12 +338,12 @@ impl Launcher {
             system_prompt,
             tools,
             max_turns: parent.max_turns,
-            max_budget_usd: None,
+            max_budget_usd: parent.max_budget_usd,
             cwd: cwd.clone(),
             add_dirs: parent.add_dirs.clone(),
             session_dir: parent.session_dir.join("subagents").join(format!("agent-{agent_id}")),
             memory: if definition.skip_memory { MemoryPaths::default() } else { parent.memory.clone() },
-            mcp_tools: definition.tools.is_none(),
+            mcp_tools: definition.tools.is_none() && spec.tools.is_none(),
             // Nobody watches a sub-agent think: its thinking text is left out.
             reasoning: Preferences { show_thinking: false, ..parent.reasoning },
             max_output: parent.max_output,
@@ -301,12 +356,59 @@ impl Launcher {
         drop(parent);
         let mut session = Session::new(Arc::clone(&self.services), context, session_id, transcript);
         session.subagent = true;
-        // A sub-agent's changes are the parent's turn's: one way back for both.
-        if let Some(checkpoints) = checkpoints {
-            session.tools.keep_checkpoints(checkpoints);
+        session.label = worker.map(|w| w.label().to_owned());
+        session.inbox = worker.map(|w| Arc::clone(&w.inbox));
+        match spec.worktree {
+            // Its writes stay in its worktree (and the git folder its commits write to).
+            Some(worktree) => session.tools.confine_sandbox(vec![worktree.path.clone(), worktree.git_dir.clone()]),
+            // A sub-agent's changes are the parent's turn's: one way back for both.
+            None => {
+                if let Some(checkpoints) = checkpoints {
+                    session.tools.keep_checkpoints(checkpoints);
+                }
+            }
         }
         session
     }
+
+    /// The tools an agent of this type gets: its type's, narrowed to the call's list; a
+    /// worker also gets the team's task list.
+    fn tools_for(
+        &self,
+        definition: &AgentDef,
+        only: Option<&[String]>,
+        worker: Option<&super::background::Agent>,
+    ) -> ToolRegistry {
+        let names = |list: &[String]| -> Vec<&'static str> {
+            list.iter().filter_map(|n| tool_names::builtin(n.trim())).collect()
+        };
+        let by_type = definition.tools.as_deref().map(names);
+        let by_call = only.map(names);
+        // Sub-agents work unattended: they neither ask the user nor present plans.
+        let mut tools = self.tools.subset(|name| {
+            !matches!(name, "AskUserQuestion" | "ExitPlanMode" | "StructuredOutput")
+                && by_type.as_ref().is_none_or(|list| list.contains(&name))
+                && by_call.as_ref().is_none_or(|list| list.contains(&name))
+        });
+        if let (true, Some(worker)) = (self.coordinator, worker) {
+            super::team::add_worker_tools(&mut tools, &self.services, worker.label());
+        }
+        tools
+    }
+}
+
+/// What a call asks of its agent beyond the type.
+struct Spec<'a> {
+    model: Option<&'a str>,
+    tools: Option<&'a [String]>,
+    worktree: Option<&'a Worktree>,
+}
+
+/// A report with a note after it (what became of the agent's worktree).
+pub(super) fn with_note(mut output: ToolOutput, note: String) -> ToolOutput {
+    use crate::conversation::history::ToolResultContent;
+    output.content.insert(1.min(output.content.len()), ToolResultContent::Text { text: note });
+    output
 }
 
 /// A running agent as the front ends see it.
@@ -316,6 +418,8 @@ struct Progress {
     agent_id: String,
     agent_type: String,
     description: String,
+    /// A worker's name (its questions are labelled with it).
+    label: Option<String>,
     uses: u32,
     tokens: u64,
     /// The tool it is running now.

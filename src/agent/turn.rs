@@ -152,6 +152,7 @@ async fn run_expanded(
             full_budget = session.context.model.max_output_tokens;
             max_tokens = session.context.output_budget();
         }
+        deliver_messages(session);
         match session.keep_within_window(&cancel, events).await {
             Ok(()) => {}
             Err(CompactError::Cancelled) => return interrupted(session, &mut turn, INTERRUPTED_REQUEST),
@@ -170,8 +171,9 @@ async fn run_expanded(
             continue;
         }
         let calls = record_response(session, &response, events);
+        session.collect_subagent_costs();
         if let Some(limit) = session.context.max_budget_usd
-            && session.costs.total_cost_usd >= limit
+            && session.over_budget(limit)
         {
             return ended(session, &mut turn, TurnStatus::MaxBudget { limit });
         }
@@ -186,6 +188,24 @@ async fn run_expanded(
         if let Flow::End(event) = flow {
             return *event;
         }
+    }
+}
+
+/// A worker's messages (SendMessage) join the last message before its next request.
+fn deliver_messages(session: &mut Session) {
+    let Some(inbox) = &session.inbox else { return };
+    let messages = std::mem::take(&mut *state::lock(inbox));
+    if messages.is_empty() {
+        return;
+    }
+    let content: Vec<ContentBlock> = messages
+        .iter()
+        .map(|m| ContentBlock::text(format!("<message from=\"coordinator\">\n{m}\n</message>")))
+        .collect();
+    session.record(Record::User { content: content.clone(), permission_mode: None, meta: false });
+    match session.history.last_mut() {
+        Some(last) if last.role == Role::User => last.content.extend(content),
+        _ => session.history.push(Message { role: Role::User, content }),
     }
 }
 
@@ -465,7 +485,7 @@ async fn request_response(
     turn.api_duration += started.elapsed();
     let response = response?;
     turn.requests += 1;
-    session.costs.record(&session.context.model, &response.usage);
+    session.record_cost(&response.usage);
     events.emit(Event::Usage {
         usage: response.usage,
         total: session.costs.total,

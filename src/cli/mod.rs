@@ -143,6 +143,11 @@ pub struct Cli {
     #[arg(long)]
     pub session_id: Option<uuid::Uuid>,
 
+    /// Coordinator mode: the main agent splits the task across parallel workers and does no
+    /// work itself (also `CAIRN_COORDINATOR_MODE=1` or the `coordinatorMode` setting).
+    #[arg(long)]
+    pub coordinator: bool,
+
     /// Do not save this session to disk (it cannot be resumed).
     #[arg(long)]
     pub no_session_persistence: bool,

@@ -93,12 +93,10 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
     }
     let front_end = front_end(&cli, &settings, &provider, &model, &store, &opened, &home)?;
     // Plan and bypass modes are never carried over from a resumed session.
-    let resumed_mode = opened
-        .loaded
-        .as_ref()
-        .and_then(|l| l.permission_mode)
-        .filter(|m| matches!(m, PermissionMode::Default | PermissionMode::AcceptEdits));
+    let resumed_mode = opened.loaded.as_ref().and_then(|l| l.permission_mode).filter(PermissionMode::carried_over);
     let mut warn = |message: String| crate::stderr_line!("cairn: warning: {message}");
+    // Agents' worktrees left by a cairn that was killed (a stat unless there are some).
+    crate::agent::worktree::prune(&cwd).into_iter().for_each(&mut warn);
     let permissions = policy::permission_policy(&cli, &settings, &cwd, &process_env, resumed_mode, &mut warn)?;
     let hooks = policy::hooks_of(&settings, &cwd, &mut warn);
     let add_dirs = add_dirs(&cli, &settings, &cwd)?;
@@ -109,6 +107,7 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
     if let Some(only) = &cli.sdk.only_tools {
         defaults.tools.retain(|name| only.iter().any(|o| o == name));
     }
+    let max_workers = team(&mut cli, &settings, &env)?;
     let output_schema = output_schema(cli.sdk.json_schema.as_deref())?;
     let spec = prompt_spec(&cli, &settings, &custom, output_schema.is_some(), &mut warn);
     defaults.system_prompt = spec.build(&cwd);
@@ -138,12 +137,29 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
         output_schema,
         permission_prompt_tool: cli.sdk.permission_prompt_tool.as_deref().and_then(prompt_tool),
         headless: matches!(front_end, FrontEnd::Print { .. }),
+        coordinator: cli.coordinator,
+        max_workers,
         custom,
         mcp_servers: servers,
         reload_settings: Some(policy::settings_reloader(Arc::new(cli), locations, cwd, trusted)),
         ..defaults
     };
     Ok(Launch { agent, front_end })
+}
+
+/// Coordinator mode (`--coordinator`, `CAIRN_COORDINATOR_MODE`, `coordinatorMode`) into
+/// `cli`; how many workers work at once (`CAIRN_MAX_WORKERS`, `maxWorkers`).
+fn team(cli: &mut Cli, settings: &Settings, env: &impl Fn(&str) -> Option<String>) -> Result<usize> {
+    cli.coordinator |= env("CAIRN_COORDINATOR_MODE").is_some_and(|v| v != "0" && v != "false")
+        || settings.coordinator_mode == Some(true);
+    Ok(match env("CAIRN_MAX_WORKERS") {
+        Some(n) => {
+            n.trim().parse::<usize>().ok().filter(|n| (1..=64).contains(n)).ok_or_else(|| {
+                anyhow::anyhow!("CAIRN_MAX_WORKERS must be a number of workers from 1 to 64, not {n:?}")
+            })?
+        }
+        None => settings.max_workers.map_or(crate::agent::background::DEFAULT_LIMIT, |n| n as usize),
+    })
 }
 
 /// The sandbox the settings ask for around the session's commands: writable where the
@@ -345,7 +361,13 @@ fn prompt_spec(
         let instruction = crate::agent::STRUCTURED_OUTPUT_INSTRUCTION;
         append = Some(append.map_or_else(|| instruction.to_owned(), |a| format!("{a}\n\n{instruction}")));
     }
-    PromptSpec { replace: cli.system_prompt.clone(), append, style, attribution: settings.commit_attribution() }
+    PromptSpec {
+        replace: cli.system_prompt.clone(),
+        append,
+        style,
+        attribution: settings.commit_attribution(),
+        coordinator: cli.coordinator,
+    }
 }
 
 /// `--json-schema`: a JSON Schema (text, or a file holding it) the final answer must match.

@@ -85,6 +85,11 @@ pub struct SettingsFile {
     pub attribution: Option<AttributionSetting>,
     /// The sandbox around the model's commands (Claude Code's keys).
     pub sandbox: Option<crate::sandbox::SandboxSettings>,
+    /// cairn: the main agent leads a team of workers and does no work itself.
+    pub coordinator_mode: Option<bool>,
+    /// cairn: how many background agents (workers) work at once (default 4).
+    #[schemars(range(min = 1, max = 64))]
+    pub max_workers: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -285,6 +290,8 @@ pub struct Settings {
     pub attribution: Option<AttributionSetting>,
     pub cleanup_period_days: Option<u32>,
     pub sandbox: crate::sandbox::SandboxSettings,
+    pub coordinator_mode: Option<bool>,
+    pub max_workers: Option<u32>,
 }
 
 impl Settings {
@@ -526,7 +533,9 @@ impl Settings {
             fallback_model,
             include_co_authored_by,
             attribution,
-            cleanup_period_days
+            cleanup_period_days,
+            coordinator_mode,
+            max_workers
         );
         if let Some(sandbox) = &file.sandbox {
             self.sandbox.merge(sandbox);

@@ -107,6 +107,7 @@ pub fn program_agents(value: &serde_json::Value) -> Result<Vec<AgentDef>, String
             prompt,
             path: None,
             skip_memory: false,
+            isolation: text("isolation"),
         });
     }
     Ok(out)
@@ -125,6 +126,8 @@ pub struct AgentDef {
     pub path: Option<PathBuf>,
     /// Memory files are not sent (Explore).
     pub skip_memory: bool,
+    /// `worktree`: it works in a git worktree of its own.
+    pub isolation: Option<String>,
 }
 
 /// Everything found, and what was wrong with the files that were not.
@@ -356,6 +359,7 @@ fn load_agents(dir: &Path, out: &mut Vec<AgentDef>, warnings: &mut Vec<String>) 
             prompt: doc.body.trim().to_owned(),
             path: Some(path),
             skip_memory: false,
+            isolation: string(&doc.fields, "isolation"),
         });
     }
 }
@@ -416,6 +420,7 @@ fn builtin_agents() -> Vec<AgentDef> {
                 .into(),
             path: None,
             skip_memory: false,
+            isolation: None,
         },
         AgentDef {
             name: "Explore".into(),
@@ -430,6 +435,7 @@ fn builtin_agents() -> Vec<AgentDef> {
                 .into(),
             path: None,
             skip_memory: true,
+            isolation: None,
         },
     ]
 }

@@ -44,6 +44,12 @@ pub enum PermissionMode {
 }
 
 impl PermissionMode {
+    /// Whether a resumed session keeps this mode (plan and bypass modes are never carried
+    /// over).
+    pub fn carried_over(&self) -> bool {
+        matches!(self, PermissionMode::Default | PermissionMode::AcceptEdits)
+    }
+
     pub fn parse(text: &str) -> Option<PermissionMode> {
         match text {
             "default" | "manual" => Some(PermissionMode::Default),

@@ -218,6 +218,8 @@ pub enum Event {
         tool: String,
         input: Value,
         preview: Option<String>,
+        /// The worker (sub-agent) that asks; `None`: the main agent.
+        from: Option<String>,
     },
     /// A request failed and will be tried again after `delay`.
     Retrying {

@@ -207,6 +207,11 @@ impl Sandbox {
         self
     }
 
+    /// The project folder as the policies name it (canonical).
+    pub fn project_root(&self) -> Option<PathBuf> {
+        self.roots.first().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
+    }
+
     /// Lets the proxy ask the user about a domain no rule allows.
     pub fn set_asker(&self, asker: Asker) {
         let _ = self.asker.set(asker);

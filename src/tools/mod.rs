@@ -23,6 +23,7 @@ pub mod read;
 pub mod scheduler;
 pub mod skill;
 pub mod state;
+pub mod tasks;
 pub mod todo;
 pub mod walk;
 pub mod web_fetch;

@@ -55,6 +55,9 @@ pub struct SessionState {
     sandbox: std::sync::OnceLock<Arc<crate::sandbox::Sandbox>>,
     /// The agents working in the background, for TaskOutput and TaskStop.
     agents: std::sync::OnceLock<Arc<dyn AgentTasks>>,
+    /// The folders sandboxed commands may write in instead of the project (an agent's
+    /// worktree and the repository's git folder).
+    sandbox_roots: std::sync::OnceLock<Vec<PathBuf>>,
 }
 
 /// Agents working in the background, as TaskOutput (BashOutput) and TaskStop (KillShell)
@@ -142,6 +145,7 @@ impl SessionState {
             terminal: std::sync::OnceLock::new(),
             checkpoints: Mutex::new(None),
             sandbox: std::sync::OnceLock::new(),
+            sandbox_roots: std::sync::OnceLock::new(),
             agents: std::sync::OnceLock::new(),
         }
     }
@@ -218,6 +222,16 @@ impl SessionState {
 
     pub fn sandbox(&self) -> Option<&Arc<crate::sandbox::Sandbox>> {
         self.sandbox.get()
+    }
+
+    /// Sandboxed commands write in `roots` instead of the project (once).
+    pub fn confine_sandbox(&self, roots: Vec<PathBuf>) {
+        let _ = self.sandbox_roots.set(roots);
+    }
+
+    /// Where sandboxed commands write instead of the project, when that is narrowed.
+    pub fn sandbox_roots(&self) -> Option<&[PathBuf]> {
+        self.sandbox_roots.get().map(Vec::as_slice)
     }
 
     /// Tells the front end something the user should know.

@@ -15,7 +15,7 @@ use tempfile::TempDir;
 pub use mock_llm::{Fault, MockLlm, Page, Scenario, Step};
 
 /// The tools cairn offers the model, in order.
-pub const BUILTIN_TOOLS: [&str; 16] = [
+pub const BUILTIN_TOOLS: [&str; 17] = [
     "Bash",
     "BashOutput",
     "KillShell",
@@ -32,6 +32,7 @@ pub const BUILTIN_TOOLS: [&str; 16] = [
     "ExitPlanMode",
     "Skill",
     "Task",
+    "SendMessage",
 ];
 
 /// No test run may take longer than this; a hang is a failure, not a stuck CI job.

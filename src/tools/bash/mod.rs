@@ -187,7 +187,14 @@ impl Tool for Bash {
 /// (Where it cannot work, the gate has already said so.)
 fn sandbox_mode(session: &SessionState, input: &BashInput) -> Mode {
     let Some(sandbox) = session.sandbox() else { return Mode::Plain };
-    sandbox.mode(&input.command, input.dangerously_disable_sandbox == Some(true))
+    let mut mode = sandbox.mode(&input.command, input.dangerously_disable_sandbox == Some(true));
+    if let (Mode::Sandboxed(policy), Some(roots)) = (&mut mode, session.sandbox_roots()) {
+        // An agent in a worktree: the main project is not among the folders to write in.
+        let project = sandbox.project_root();
+        policy.write.retain(|w| Some(w) != project.as_ref());
+        policy.write.extend(roots.iter().cloned());
+    }
+    mode
 }
 
 /// What the sandbox blocked, for the model to change course instead of retrying.

@@ -244,12 +244,13 @@ impl Tool for BashOutput {
     }
 
     async fn call(&self, input: BashOutputInput, ctx: ToolContext) -> Result<ToolOutput, ToolError> {
-        if let Some(agents) = ctx.session.agents().filter(|_| input.bash_id.starts_with("agent_")) {
+        // Not a shell's id: an agent's id or name.
+        if let Some(agents) = ctx.session.agents().filter(|_| ctx.session.shells.get(&input.bash_id).is_none()) {
             let wait = (input.block != Some(false))
                 .then(|| Duration::from_millis(input.timeout.unwrap_or(30_000).min(600_000)));
             return match agents.output(&input.bash_id, wait, &ctx.cancel).await {
                 Some(text) => Ok(ToolOutput::text(text)),
-                None => Err(ToolError::Failed(format!("No background agent {}.", input.bash_id))),
+                None => Err(unknown_task(&input.bash_id, &ctx)),
             };
         }
         let shells = &ctx.session.shells;
@@ -343,11 +344,11 @@ impl Tool for KillShell {
     }
 
     async fn call(&self, input: KillShellInput, ctx: ToolContext) -> Result<ToolOutput, ToolError> {
-        if let Some(agents) = ctx.session.agents().filter(|_| input.shell_id.starts_with("agent_")) {
+        if let Some(agents) = ctx.session.agents().filter(|_| ctx.session.shells.get(&input.shell_id).is_none()) {
             return agents
                 .stop(&input.shell_id)
                 .map(ToolOutput::text)
-                .ok_or_else(|| ToolError::Failed(format!("No background agent {}.", input.shell_id)));
+                .ok_or_else(|| unknown_task(&input.shell_id, &ctx));
         }
         let shells = &ctx.session.shells;
         let shell = shells
@@ -366,4 +367,9 @@ impl Tool for KillShell {
         Ok(ToolOutput::text(format!("Stopped background shell {} ({}).", shell.id, shell.command))
             .with_structured(json!({"shellId": shell.id, "command": shell.command, "status": "killed"})))
     }
+}
+
+/// Neither a background shell nor an agent has this id.
+fn unknown_task(id: &str, ctx: &ToolContext) -> ToolError {
+    ToolError::Failed(format!("No background shell or agent {id}. {}", ctx.session.shells.list()))
 }

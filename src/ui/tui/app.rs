@@ -56,6 +56,8 @@ pub struct App {
     pub turn: Option<Turn>,
     pub queued: VecDeque<String>,
     pub approval: Option<ApprovalDialog>,
+    /// Questions waiting behind the one shown (workers ask while others wait).
+    pub approvals_waiting: VecDeque<ApprovalDialog>,
     /// The model's questions waiting for answers (AskUserQuestion).
     pub question: Option<QuestionDialog>,
     pub popup: Option<Popup>,
@@ -115,6 +117,8 @@ pub struct ApprovalDialog {
     pub tool: String,
     pub input: Value,
     pub preview: Option<String>,
+    /// The worker that asks (`None`: the main agent).
+    pub from: Option<String>,
     /// 0 Yes, 1 Yes and don't ask again, 2 No (the default: Enter never approves by accident).
     pub selected: usize,
     pub feedback: String,
@@ -155,6 +159,7 @@ impl App {
             turn: None,
             queued: VecDeque::new(),
             approval: None,
+            approvals_waiting: VecDeque::new(),
             question: None,
             popup: None,
             retry: None,

@@ -212,6 +212,11 @@ fn dialog_lines(app: &App, dialog: &ApprovalDialog, width: usize) -> (Vec<Line<'
     let theme = app.theme;
     let mut lines = vec![Line::styled("─".repeat(width), theme.warning())];
     let plan = dialog.tool == "ExitPlanMode";
+    if let Some(from) = &dialog.from {
+        let waiting = app.approvals_waiting.len();
+        let more = if waiting > 0 { format!(" ({waiting} more waiting)") } else { String::new() };
+        lines.push(Line::styled(format!("{from} asks{more}:"), theme.dim()));
+    }
     if plan {
         lines.push(Line::styled("Ready to code? The plan is above.", theme.bold()));
     } else {
@@ -449,6 +454,7 @@ mod tests {
             tool: "Bash".into(),
             input: json!({"command": "rm -rf build", "description": "Remove the build folder"}),
             preview: None,
+            from: None,
         });
         insta::assert_snapshot!(screen(&app), @r"
 
@@ -474,6 +480,7 @@ mod tests {
             tool: "Edit".into(),
             input: json!({"file_path": "/work/project/src/a_very_long_file_name.rs"}),
             preview: Some(crate::tools::diff::unified("a.rs", "old line\n", "new line that is long\n")),
+            from: None,
         });
         let (buffer, cursor) = live(&app, 24, 12);
         assert!(buffer.area.height <= 12);

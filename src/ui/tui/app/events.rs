@@ -97,8 +97,8 @@ impl App {
                     tool.progress = Some(Box::new(task));
                 }
             }
-            Event::ApprovalRequest { call_id, tool, input, preview } => {
-                self.on_approval_request(call_id, tool, input, preview);
+            Event::ApprovalRequest { call_id, tool, input, preview, from } => {
+                self.on_approval_request(call_id, tool, input, preview, from);
             }
             Event::HookRan { .. } | Event::Subagent { .. } => {}
             Event::HostRequest { id, .. } => {
@@ -242,7 +242,14 @@ impl App {
     }
 
     /// A question for the user: the model's questions, a plan to approve, or a call to allow.
-    fn on_approval_request(&mut self, call_id: String, tool: String, input: Value, preview: Option<String>) {
+    fn on_approval_request(
+        &mut self,
+        call_id: String,
+        tool: String,
+        input: Value,
+        preview: Option<String>,
+        from: Option<String>,
+    ) {
         if tool == "AskUserQuestion" {
             self.question = QuestionDialog::new(call_id.clone(), input);
             if self.question.is_none() {
@@ -256,12 +263,25 @@ impl App {
             let plan = input["plan"].as_str().unwrap_or_default();
             self.push_cell(Cell::Assistant { markdown: format!("**The plan**\n\n{plan}") });
         }
-        self.approval = Some(ApprovalDialog { call_id, tool, input, preview, selected: 2, feedback: String::new() });
+        let dialog = ApprovalDialog { call_id, tool, input, preview, from, selected: 2, feedback: String::new() };
+        if self.approval.is_some() {
+            self.approvals_waiting.push_back(dialog);
+        } else {
+            self.approval = Some(dialog);
+        }
     }
 
     pub(super) fn end_turn(&mut self, outcome: &TurnOutcome, aborted: bool) {
         self.retry = None;
-        self.approval = None;
+        // A worker in the background may still be asking; the turn's own questions are over.
+        if aborted {
+            self.approvals_waiting.clear();
+        }
+        self.approvals_waiting.retain(|d| d.from.is_some());
+        self.approval = self.approval.take().filter(|d| d.from.is_some() && !aborted);
+        if self.approval.is_none() {
+            self.approval = self.approvals_waiting.pop_front();
+        }
         self.question = None;
         if let Some(mut turn) = self.turn.take() {
             if let Some((_, mut stream)) = turn.text.take() {

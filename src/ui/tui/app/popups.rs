@@ -155,8 +155,10 @@ impl App {
                 ApprovalDecision::DenyForSession => "refused for this session".to_owned(),
             };
             let header = crate::ui::tui::cells::tool_header(&dialog.tool, &dialog.input, &self.cwd);
-            self.notice(format!("{header} {choice}"));
+            let from = dialog.from.as_deref().map(|f| format!(" (for {f})")).unwrap_or_default();
+            self.notice(format!("{header}{from} {choice}"));
             self.ops.push(Op::ApprovalAnswer { call_id: dialog.call_id, decision });
+            self.approval = self.approvals_waiting.pop_front();
         }
     }
 }

@@ -185,6 +185,7 @@ fn the_approval_dialog_defaults_to_no_and_takes_feedback() {
         tool: "Bash".into(),
         input: json!({"command": "rm -rf build"}),
         preview: None,
+        from: None,
     };
     let mut app = app();
     app.submit("go");

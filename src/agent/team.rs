@@ -1,0 +1,193 @@
+//! Agents in the background, and the team a coordinator runs.
+//!
+//! [`start`] runs a Task call's agent on a task of its own, once a worker slot is free,
+//! and returns its id at once; when the agent ends, its report becomes a notification for
+//! the main conversation, and its session is parked. `SendMessage` reaches a working agent
+//! through its inbox and starts a parked one again with the message. In coordinator mode
+//! (`--coordinator`, `CAIRN_COORDINATOR_MODE=1`, `"coordinatorMode": true`) the main agent
+//! gets only [`ORCHESTRATION`] tools and a system prompt that teaches delegation; every
+//! Task call starts a worker, and workers share the team's task list
+//! (`TaskList`/`TaskGet`/`TaskUpdate`), whose changes reach the coordinator as
+//! notifications.
+
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::Services;
+use super::background::Agent;
+use super::subagent::{Launcher, Parked, TaskInput, with_note};
+use crate::custom::AgentDef;
+use crate::tools::tasks::{TaskCreate, TaskGet, TaskList, TaskUpdate};
+use crate::tools::{Approval, Tool, ToolContext, ToolError, ToolKind, ToolOutput, ToolRegistry, state};
+
+/// The coordinator's tools: start, message, read and stop workers, and the task list.
+pub const ORCHESTRATION: &[&str] =
+    &["Task", "SendMessage", "BashOutput", "KillShell", "TaskCreate", "TaskUpdate", "TaskList", "TaskGet"];
+
+/// Starts the call's agent in the background; what the model is told at once.
+pub(super) fn start(
+    launcher: &Arc<Launcher>,
+    definition: AgentDef,
+    input: TaskInput,
+    ctx: &ToolContext,
+) -> Result<ToolOutput, String> {
+    let background = &launcher.services.background;
+    let agent = background.start(&input.description, input.name.as_deref())?;
+    let ctx = ToolContext { call_id: agent.id.clone(), cancel: agent.cancel(), session: Arc::clone(&ctx.session) };
+    let waits = background.slots.available_permits() == 0;
+    let text = format!(
+        "Started background agent {id} ({description}){waiting}. Its report will arrive as a <task-notification> \
+         when it ends; meanwhile go on with other work. Send it more with SendMessage (to \"{label}\"), read it \
+         early with TaskOutput (task_id \"{id}\"), stop it with TaskStop.",
+        id = agent.id,
+        description = input.description,
+        label = agent.label(),
+        waiting = if waits { "; it waits for a free worker slot" } else { "" },
+    );
+    let launcher = Arc::clone(launcher);
+    tokio::spawn(async move {
+        let Some(_slot) = slot(&launcher.services, &agent).await else {
+            return launcher.services.background.finish(&agent, &ToolOutput::error("Stopped before it started."));
+        };
+        let mut parked = match launcher.prepare(&definition, &input, &ctx, Some(&agent)) {
+            Ok(parked) => parked,
+            Err(message) => return launcher.services.background.finish(&agent, &ToolOutput::error(message)),
+        };
+        let output = launcher.run_in(&mut parked, &input.description, &input.prompt, &ctx).await;
+        end_run(&launcher, &agent, parked, output);
+    });
+    Ok(ToolOutput::text(text))
+}
+
+/// A worker slot, waited for (`None`: the agent was stopped first).
+async fn slot(services: &Services, agent: &Agent) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    let cancel = agent.cancel();
+    tokio::select! {
+        permit = Arc::clone(&services.background.slots).acquire_owned() => permit.ok(),
+        () = cancel.cancelled() => None,
+    }
+}
+
+/// A run is over: its report becomes a notification, and its session is parked for a
+/// message to start it again — unless it worked in a worktree it left unchanged (removed).
+fn end_run(launcher: &Launcher, agent: &Agent, mut parked: Parked, output: ToolOutput) {
+    let output = match parked.worktree.take() {
+        Some(worktree) => {
+            let (kept, note) = worktree.finish();
+            let output = with_note(output, note);
+            if kept {
+                parked.worktree = None;
+                *state::lock(&agent.parked) = Some(parked);
+            }
+            output
+        }
+        None => {
+            *state::lock(&agent.parked) = Some(parked);
+            output
+        }
+    };
+    launcher.services.background.finish(agent, &output);
+}
+
+/// Starts a parked agent again with `message`.
+fn resume(launcher: &Arc<Launcher>, agent: Arc<Agent>, mut parked: Parked, message: String) {
+    let cancel = agent.reopen();
+    let session = Arc::clone(&parked.session.tools);
+    let ctx = ToolContext { call_id: agent.id.clone(), cancel, session };
+    let launcher = Arc::clone(launcher);
+    tokio::spawn(async move {
+        let Some(_slot) = slot(&launcher.services, &agent).await else {
+            return launcher.services.background.finish(&agent, &ToolOutput::error("Stopped before it started."));
+        };
+        let output = launcher.run_in(&mut parked, &agent.description, &message, &ctx).await;
+        end_run(&launcher, &agent, parked, output);
+    });
+}
+
+/// A worker's part of the team's tools: the task list, its changes told to the coordinator.
+pub(super) fn add_worker_tools(tools: &mut ToolRegistry, services: &Services, name: &str) {
+    let board = &services.board;
+    tools.register(TaskList { board: Arc::clone(board) });
+    tools.register(TaskGet { board: Arc::clone(board) });
+    tools.register(TaskUpdate { board: Arc::clone(board), by: Some(name.to_owned()) });
+}
+
+/// Messages for background agents, beside Task.
+pub(super) fn add_messages(tools: &mut ToolRegistry, launcher: &Arc<Launcher>) {
+    tools.register(SendMessage { launcher: Arc::clone(launcher) });
+}
+
+/// The coordinator's tools: only [`ORCHESTRATION`] ones (Task and SendMessage are
+/// registered already).
+pub(super) fn make_coordinator(tools: &mut ToolRegistry, launcher: &Arc<Launcher>) {
+    let board = &launcher.services.board;
+    tools.register(TaskCreate { board: Arc::clone(board), by: None });
+    tools.register(TaskUpdate { board: Arc::clone(board), by: None });
+    tools.register(TaskList { board: Arc::clone(board) });
+    tools.register(TaskGet { board: Arc::clone(board) });
+    tools.retain(|name| ORCHESTRATION.contains(&name));
+    let background = Arc::downgrade(&launcher.services.background);
+    board.listen(Box::new(move |text| {
+        if let Some(background) = background.upgrade() {
+            background.notify(text);
+        }
+    }));
+}
+
+/// `SendMessage`.
+pub struct SendMessage {
+    launcher: Arc<Launcher>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessageInput {
+    /// The agent's id (`agent_1`) or name.
+    pub to: String,
+    /// What to tell it.
+    pub message: String,
+}
+
+impl Tool for SendMessage {
+    type Input = SendMessageInput;
+    const NAME: &'static str = "SendMessage";
+    const DESCRIPTION: &'static str = include_str!("../../tools/SendMessage.md");
+    const KIND: ToolKind = ToolKind::ReadOnly;
+    const APPROVAL: Approval = Approval::NotNeeded;
+
+    async fn call(&self, input: SendMessageInput, _ctx: ToolContext) -> Result<ToolOutput, ToolError> {
+        let background = &self.launcher.services.background;
+        let Some(agent) = background.find(input.to.trim()) else {
+            return Err(ToolError::Failed(format!("No agent is called '{}'. {}", input.to, background.list())));
+        };
+        if input.message.trim().is_empty() {
+            return Err(ToolError::Failed("The message is empty.".into()));
+        }
+        if agent.working() {
+            state::lock(&agent.inbox).push(input.message);
+            return Ok(ToolOutput::text(format!(
+                "Message sent to {} ({}): it reads it before its next step.",
+                agent.id,
+                agent.label()
+            )));
+        }
+        let Some(parked) = state::lock(&agent.parked).take() else {
+            return Err(ToolError::Failed(format!(
+                "{} ({}) has ended and cannot go on (it worked in a worktree it left unchanged, or failed to \
+                 start); start a new agent instead.",
+                agent.id,
+                agent.label()
+            )));
+        };
+        let text = format!(
+            "{} ({}) had finished; it starts again with your message, and its report will arrive as a \
+             <task-notification>.",
+            agent.id,
+            agent.label()
+        );
+        resume(&self.launcher, agent, parked, input.message);
+        Ok(ToolOutput::text(text))
+    }
+}
