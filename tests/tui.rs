@@ -843,3 +843,31 @@ fn tasks_lists_background_shells_and_agents_and_a_report_joins_the_next_message(
     assert!(last.contains("<task-notification>") && last.contains("The survey found nothing odd."), "{last}");
     quit_and_check_the_terminal(&tmux);
 }
+
+#[test]
+fn a_coordinators_worker_asks_through_the_ui_and_its_report_wakes_the_coordinator() {
+    let project = Project::new();
+    crate::support::ask_about_commands(&project);
+    let (lead, worker) = ("LEAD: build it", "WORKER-builder: build it");
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Task", json!({"description": "the build", "prompt": worker, "name": "builder"})).when(lead),
+        Step::text("Started the builder.").when(lead),
+        Step::text("The builder built it.").when(lead),
+        Step::tool("Bash", json!({"command": "echo built > built.txt"})).when(worker),
+        Step::text("Built it.").when(worker),
+    ]));
+    let tmux = Tmux::start(&project, &mock, &format!("\"{lead}\" --coordinator"), 120, 30);
+    // The worker's question is labelled with its name, under the panel of workers.
+    let screen = tmux.wait_for_text("builder asks:");
+    assert!(screen.contains("Allow Bash(echo built > built.txt)?"), "{screen}");
+    assert!(screen.contains("⚙ builder starting"), "{screen}");
+    tmux.keys(&["1"]);
+    // Its report wakes the idle coordinator, which answers without being asked.
+    tmux.wait_for_text("The builder built it.");
+    assert!(project.file("built.txt").exists());
+    let history = tmux.history();
+    assert!(history.contains("⚙ builder (the build) finished"), "{history}");
+    let last = mock.requests().last().unwrap().body["messages"].as_array().unwrap().last().unwrap().to_string();
+    assert!(last.contains("<task-notification>") && last.contains("Built it."), "{last}");
+    quit_and_check_the_terminal(&tmux);
+}

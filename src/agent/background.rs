@@ -144,6 +144,19 @@ impl Background {
         std::mem::take(&mut *state::lock(&self.notifications))
     }
 
+    /// Waits until there are notifications for the main conversation.
+    pub async fn reported(&self) {
+        let never = CancellationToken::new();
+        while state::lock(&self.notifications).is_empty() {
+            self.changed(&never).await;
+        }
+    }
+
+    /// How many notifications wait for the main conversation.
+    pub fn waiting(&self) -> usize {
+        state::lock(&self.notifications).len()
+    }
+
     /// How many agents are still working.
     pub fn running(&self) -> usize {
         state::lock(&self.agents).iter().filter(|a| a.working()).count()

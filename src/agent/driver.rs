@@ -31,8 +31,14 @@ enum Pending {
     Clear,
     Resume(String),
     Compact(Option<String>),
-    Rewind { to: String, scope: crate::protocol::RewindScope, overwrite: bool },
+    Rewind {
+        to: String,
+        scope: crate::protocol::RewindScope,
+        overwrite: bool,
+    },
     Fork(Option<String>),
+    /// Background agents reported while the session was idle (the interactive UI).
+    Woken,
 }
 
 impl Pending {
@@ -76,7 +82,7 @@ pub(super) async fn run(
     loop {
         let next = match queued.pop_front() {
             Some(next) => next,
-            None => match ops.recv().await.map(Pending::of) {
+            None => match next_op(&session, &mut ops).await {
                 Some(Ok(pending)) => pending,
                 Some(Err(Op::Shutdown)) | None => break,
                 Some(Err(op)) => {
@@ -87,6 +93,12 @@ pub(super) async fn run(
         };
         let input = match next {
             Pending::Turn(input) => input,
+            // The reports go to the model as a message of their own (added by the turn).
+            Pending::Woken if session.services.background.waiting() > 0 => {
+                events.emit(Event::BackgroundReported { count: session.services.background.waiting() });
+                UserInput::default()
+            }
+            Pending::Woken => continue,
             Pending::Compact(instructions) if !session.history.is_empty() => {
                 if compact_listening(&mut session, instructions, &mut ops, &mut queued, &events).await {
                     break;
@@ -106,6 +118,21 @@ pub(super) async fn run(
         }
     }
     session.close(&events).await;
+}
+
+/// The next op from the front end; for a coordinator in the interactive UI, also a wake-up
+/// when its workers report while it is idle (headless sessions wait for them in the turn;
+/// other background agents' reports join the next message).
+async fn next_op(session: &Session, ops: &mut mpsc::UnboundedReceiver<Op>) -> Option<Result<Pending, Op>> {
+    let services = &session.services;
+    let coordinator = session.launcher.as_ref().is_some_and(|l| l.coordinator);
+    if services.headless || !coordinator {
+        return ops.recv().await.map(Pending::of);
+    }
+    tokio::select! {
+        op = ops.recv() => op.map(Pending::of),
+        () = services.background.reported() => Some(Ok(Pending::Woken)),
+    }
 }
 
 /// The session begins (or continues one read from disk): front ends are told, then the
@@ -129,6 +156,8 @@ async fn open(session: &mut Session, resumed: Option<Loaded>, events: &EventSink
 /// An op that does not wait for a turn, with no turn running.
 async fn between_turns(session: &mut Session, op: Op, events: &EventSink) {
     match op {
+        // A background agent's question, answered while the session is idle.
+        Op::ApprovalAnswer { call_id, decision } => session.services.approvals.answer(&call_id, decision),
         Op::HostAnswer { id, answer } => session.services.host_calls.answer(&id, answer),
         Op::RegisterHooks(registered) => host::register(&session.services, &registered, events),
         Op::AddAgents(agents) => {
@@ -161,7 +190,7 @@ fn set_mode(services: &super::Services, mode: crate::permissions::PermissionMode
 /// Work that waited for the turn (a user turn aside).
 async fn apply(session: &mut Session, pending: Pending, events: &EventSink) {
     match pending {
-        Pending::Turn(_) => {}
+        Pending::Turn(_) | Pending::Woken => {}
         Pending::SetModel(model) => {
             session.context.model = models::lookup(&model);
             events.emit(Event::SessionChanged(session.info()));

@@ -433,6 +433,7 @@ impl Progress {
             agent_id: self.agent_id.clone(),
             agent_type: self.agent_type.clone(),
             description: self.description.clone(),
+            name: self.label.clone(),
             state,
             current_tool: if state == TaskState::Running { self.current.clone() } else { None },
             tool_uses: self.uses,

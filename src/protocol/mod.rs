@@ -177,6 +177,11 @@ pub enum Event {
         event: Box<Event>,
     },
     SessionStarted(SessionInfo),
+    /// Background agents reported while nobody was typing: the session starts a turn of its
+    /// own to hand the model their notifications (`count` of them).
+    BackgroundReported {
+        count: usize,
+    },
     /// The model, the permission mode, the title or the conversation changed (`/model`,
     /// Shift+Tab, `/rename`, `/clear`, `/resume`).
     SessionChanged(SessionInfo),
@@ -319,6 +324,9 @@ pub struct TaskUpdate {
     pub agent_id: String,
     pub agent_type: String,
     pub description: String,
+    /// A background agent's name (or id), for a panel of workers; `None` for a Task call
+    /// that runs in the foreground.
+    pub name: Option<String>,
     pub state: TaskState,
     /// The tool it is running now.
     pub current_tool: Option<String>,

@@ -56,6 +56,8 @@ pub struct App {
     pub turn: Option<Turn>,
     pub queued: VecDeque<String>,
     pub approval: Option<ApprovalDialog>,
+    /// Background agents at work, as their last progress said (the panel of workers).
+    pub workers: Vec<crate::protocol::TaskUpdate>,
     /// Questions waiting behind the one shown (workers ask while others wait).
     pub approvals_waiting: VecDeque<ApprovalDialog>,
     /// The model's questions waiting for answers (AskUserQuestion).
@@ -160,6 +162,7 @@ impl App {
             queued: VecDeque::new(),
             approval: None,
             approvals_waiting: VecDeque::new(),
+            workers: Vec::new(),
             question: None,
             popup: None,
             retry: None,

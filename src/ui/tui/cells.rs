@@ -347,6 +347,7 @@ mod tests {
             agent_id: "a".into(),
             agent_type: "Explore".into(),
             description: "find the parser".into(),
+            name: None,
             state: crate::protocol::TaskState::Running,
             current_tool: Some("Grep".into()),
             tool_uses: 3,

@@ -27,7 +27,7 @@ fn spinner(since: Instant) -> &'static str {
 pub fn live(app: &App, cols: u16, max_height: u16) -> (Buffer, Option<(u16, u16)>) {
     let width = usize::from(cols.max(20));
     let mut above = activity(app, width);
-    let mut middle = Vec::new();
+    let mut middle = worker_lines(app, width);
     for queued in &app.queued {
         let first = queued.lines().next().unwrap_or("");
         middle.push(Line::from(vec![
@@ -100,6 +100,32 @@ fn to_buffer(lines: &[Line<'static>], cols: u16) -> Buffer {
         buffer.set_line(0, y as u16, line, cols);
     }
     buffer
+}
+
+/// The panel of background agents at work: name, what it does now, tools, tokens, time.
+fn worker_lines(app: &App, width: usize) -> Vec<Line<'static>> {
+    let theme = app.theme;
+    app.workers
+        .iter()
+        .map(|w| {
+            let name = w.name.clone().unwrap_or_default();
+            let doing = match &w.current_tool {
+                Some(tool) => format!("running {tool}"),
+                None if w.tool_uses == 0 => "starting".to_owned(),
+                None => "thinking".to_owned(),
+            };
+            let tokens = crate::agent::context::thousands(w.tokens);
+            let line = Line::from(vec![
+                Span::styled(format!("⚙ {name} "), theme.accent()),
+                Span::styled(
+                    format!("{doing} · {} tools · {tokens} tokens · {}s", w.tool_uses, w.elapsed.as_secs()),
+                    theme.dim(),
+                ),
+                Span::styled(format!(" · {}", w.description), theme.dim()),
+            ]);
+            truncate(line, width)
+        })
+        .collect()
 }
 
 /// What the running turn is doing.

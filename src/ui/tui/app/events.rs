@@ -90,13 +90,8 @@ impl App {
                 self.commit_finished_tools();
             }
             Event::EditFile { path } => self.edit_requested = Some(path),
-            Event::Task(task) => {
-                if let Some(turn) = &mut self.turn
-                    && let Some(tool) = turn.tools.iter_mut().find(|t| t.call_id == task.call_id)
-                {
-                    tool.progress = Some(Box::new(task));
-                }
-            }
+            Event::Task(task) => self.on_task(task),
+            Event::BackgroundReported { count } => self.woken(count),
             Event::ApprovalRequest { call_id, tool, input, preview, from } => {
                 self.on_approval_request(call_id, tool, input, preview, from);
             }
@@ -268,6 +263,46 @@ impl App {
             self.approvals_waiting.push_back(dialog);
         } else {
             self.approval = Some(dialog);
+        }
+    }
+
+    /// A sub-agent's progress: under its Task call, or in the panel of background workers.
+    fn on_task(&mut self, task: crate::protocol::TaskUpdate) {
+        if let Some(turn) = &mut self.turn
+            && let Some(tool) = turn.tools.iter_mut().find(|t| t.call_id == task.call_id)
+        {
+            tool.progress = Some(Box::new(task));
+        } else if task.name.is_some() {
+            self.on_worker(task);
+        }
+    }
+
+    /// Workers reported to an idle coordinator: it takes a turn of its own.
+    fn woken(&mut self, count: usize) {
+        let reports = if count == 1 { "A background agent reported" } else { "Background agents reported" };
+        self.notice(format!("⚑ {reports}; cairn goes on with the news."));
+        if self.turn.is_none() {
+            self.turn = Some(super::Turn { started: Some(Instant::now()), ..super::Turn::default() });
+        }
+    }
+
+    /// A background agent's progress: the panel of workers shows it while it works; how it
+    /// ended goes to the transcript.
+    fn on_worker(&mut self, task: crate::protocol::TaskUpdate) {
+        use crate::protocol::TaskState;
+        self.workers.retain(|w| w.call_id != task.call_id);
+        match task.state {
+            TaskState::Started | TaskState::Running => self.workers.push(task),
+            state => {
+                let name = task.name.clone().unwrap_or_default();
+                let how = match state {
+                    TaskState::Completed => "finished",
+                    TaskState::Failed => "failed",
+                    _ => "was stopped",
+                };
+                let summary = task.summary.as_deref().and_then(|s| s.lines().next()).unwrap_or_default();
+                self.notice(format!("⚙ {name} ({}) {how}: {summary}", task.description));
+            }
         }
     }
 
