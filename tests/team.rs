@@ -231,8 +231,14 @@ fn a_worktree_agent_changes_only_its_branch_and_one_that_changed_nothing_is_clea
     let project = repository();
     let main = project.path().canonicalize().unwrap();
     let escape = main.join("escape.txt");
-    let change =
-        format!("echo more >> README.md && echo new > feature.txt && (echo out > {} || true)", escape.display());
+    let main_branch = git_out(&main, &["symbolic-ref", "--short", "HEAD"]).trim().to_owned();
+    let main_head = git_out(&main, &["rev-parse", "HEAD"]);
+    let change = format!(
+        "echo more >> README.md && echo new > feature.txt && (echo out > {} || true) && \
+         git -c user.name=a -c user.email=a@example.com commit -qam wip && \
+         (git update-ref refs/heads/{main_branch} HEAD || echo ref-refused)",
+        escape.display()
+    );
     let mock = MockLlm::start(Scenario::new(vec![
         Step::tools(&[
             ("Task", json!({"description": "builder", "prompt": "WORKER-builder", "isolation": "worktree"})),
@@ -254,6 +260,11 @@ fn a_worktree_agent_changes_only_its_branch_and_one_that_changed_nothing_is_clea
     let results = tool_results(&requests_of(&mock, "LEAD")[1]);
     let built = results.iter().find(|r| r.1.contains("Built the feature.")).expect("the builder's report");
     assert!(built.1.contains("on branch cairn/agent-") && built.1.contains("feature.txt"), "{built:?}");
+    assert!(built.1.contains("1 commit(s) on the branch"), "{built:?}");
+    // It committed on its branch, but could not move the main one.
+    let changed = tool_results(&builder[2]).pop().unwrap().1;
+    assert!(changed.contains("ref-refused"), "{changed}");
+    assert_eq!(git_out(&main, &["rev-parse", "HEAD"]), main_head);
     let idled = results.iter().find(|r| r.1.contains("Nothing to do.")).expect("the idler's report");
     assert!(idled.1.contains("its worktree was removed"), "{idled:?}");
     // The main tree is untouched: same README, no new file, nothing for git to see.
@@ -318,4 +329,70 @@ fn after_a_sigkill_the_next_start_prunes_the_team_worktrees() {
     assert_eq!(git_out(&main, &["branch", "--list", "cairn/*"]).lines().count(), 1);
     let kept = listed.lines().filter_map(|l| l.strip_prefix("worktree ")).find(|p| p.contains("agent-")).unwrap();
     assert_eq!(std::fs::read_to_string(Path::new(kept).join("wip.txt")).unwrap(), "wip\n");
+}
+
+#[test]
+fn one_worker_slot_makes_workers_take_turns_and_reports_stay_with_the_coordinator() {
+    let project = Project::new();
+    let lead = "LEAD: two parts";
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tools(&[worker("one", json!({})), worker("two", json!({}))]).when(lead),
+        Step::tools(&[
+            ("TaskOutput", json!({"task_id": "one", "timeout": 60000})),
+            ("TaskOutput", json!({"task_id": "two", "timeout": 60000})),
+        ])
+        .when(lead),
+        Step::text("Both reported.").when(lead),
+        Step::text("Summed up.").when(lead),
+        Step::tool("Bash", json!({"command": "sleep 0.3"})).when("WORKER-one"),
+        Step::text("REPORT-ONE").when("WORKER-one"),
+        Step::tool("Bash", json!({"command": "sleep 0.3"})).when("WORKER-two"),
+        Step::text("REPORT-TWO").when("WORKER-two"),
+    ]));
+    let mut cmd = project.cairn(&mock);
+    cmd.env("CAIRN_MAX_WORKERS", "1");
+    cmd.args(["-p", lead, "--output-format", "stream-json", "--verbose", "--coordinator"]);
+    cmd.args(["--permission-mode", "bypassPermissions"]);
+    let out = crate::support::run(cmd);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.result()["result"], "Summed up.", "{}", out.stdout);
+    // One at a time: the second worker's first request comes after the first one's last.
+    let requests = mock.requests();
+    let of = |marker: &str| -> Vec<_> {
+        requests.iter().filter(|r| r.body["messages"][0].to_string().contains(marker)).collect()
+    };
+    let (one, two) = (of("WORKER-one"), of("WORKER-two"));
+    let (first, second) = if one[0].received_at < two[0].received_at { (&one, &two) } else { (&two, &one) };
+    assert!(second[0].received_at >= first.last().unwrap().finished_at.unwrap(), "the workers overlapped");
+    // A worker starting later is not handed the other's report: both reach the coordinator.
+    assert!(!second[0].body.to_string().contains("<task-notification>"));
+    let told = last_message(&requests_of(&mock, lead)[3]);
+    assert!(told.contains("REPORT-ONE") && told.contains("REPORT-TWO"), "{told}");
+}
+
+#[test]
+fn a_message_sent_as_a_worker_finishes_is_still_read() {
+    let project = Project::new();
+    let lead = "LEAD: late message";
+    let mut slow_answer = Step::text("W final answer").when("WORKER-late");
+    slow_answer.fault = Some(crate::support::Fault::Stall { after_events: 1, ms: Some(3000) });
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tools(&[worker("late", json!({"run_in_background": true}))]).when(lead),
+        Step::tool("Bash", json!({"command": "until [ -f started ]; do sleep 0.05; done", "timeout": 30000}))
+            .when(lead),
+        Step::tool("SendMessage", json!({"to": "late", "message": "LATE-MSG: also check X"})).when(lead),
+        Step::tool("TaskOutput", json!({"task_id": "late", "timeout": 60000})).when(lead),
+        Step::text("Waited.").when(lead),
+        Step::text("Done.").when(lead),
+        Step::tool("Bash", json!({"command": "touch started"})).when("WORKER-late"),
+        slow_answer,
+        Step::text("W handled the message").when("WORKER-late"),
+    ]));
+    let out = stream_json(&project, &mock, lead, &["--permission-mode", "bypassPermissions"]);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+    let late = requests_of(&mock, "WORKER-late");
+    assert!(late.iter().any(|r| r.to_string().contains("LATE-MSG")), "the message never reached the worker");
+    let lead_requests = requests_of(&mock, lead);
+    let told = last_message(lead_requests.last().unwrap());
+    assert!(told.contains("W handled the message"), "{told}");
 }

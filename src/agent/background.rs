@@ -97,6 +97,9 @@ impl Background {
     pub fn start(&self, description: &str, name: Option<&str>) -> Result<Arc<Agent>, String> {
         let mut agents = state::lock(&self.agents);
         let name = name.map(str::trim).filter(|n| !n.is_empty());
+        if let Some(name) = name.filter(|n| n.strip_prefix("agent_").is_some_and(|n| n.parse::<u32>().is_ok())) {
+            return Err(format!("\"{name}\" is the form of agents' ids; choose another name."));
+        }
         if let Some(name) = name
             && agents.iter().any(|a| a.name.as_deref() == Some(name) || a.id == name)
         {
@@ -128,7 +131,15 @@ impl Background {
             (false, true) => "failed",
             (false, false) => "completed",
         };
-        let text = output.text_content();
+        let text = output
+            .content
+            .iter()
+            .filter_map(|c| match c {
+                crate::conversation::history::ToolResultContent::Text { text } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join("\n\n");
         *state::lock(&agent.ended) = Some(Ended { status, text: text.clone() });
         state::lock(&self.notifications).push(format!(
             "<task-notification>\n<task-id>{}</task-id>\n<status>{status}</status>\n<summary>Agent \"{}\" {status}</summary>\n\
@@ -195,7 +206,8 @@ impl Background {
 
     /// The agent with this id or name.
     pub fn find(&self, id: &str) -> Option<Arc<Agent>> {
-        state::lock(&self.agents).iter().find(|a| a.id == id || a.name.as_deref() == Some(id)).cloned()
+        let agents = state::lock(&self.agents);
+        agents.iter().find(|a| a.id == id).or_else(|| agents.iter().find(|a| a.name.as_deref() == Some(id))).cloned()
     }
 
     /// Stops every agent still working (cairn is on its way out, or `/clear`).
@@ -242,5 +254,24 @@ impl AgentTasks for Background {
         }
         agent.cancel().cancel();
         Some(format!("Stopped agent {} ({}).", agent.id, agent.description))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_never_look_like_an_id() {
+        let background = Background::new(2);
+        let first = background.start("one", Some("scout")).unwrap();
+        assert_eq!(first.id, "agent_1");
+        assert!(background.start("two", Some("scout")).is_err());
+        assert!(background.start("two", Some("agent_1")).is_err());
+        assert!(background.start("two", Some("agent_7")).is_err(), "a later agent's id");
+        let second = background.start("two", Some("  ")).unwrap();
+        assert_eq!(second.label(), "agent_2");
+        assert_eq!(background.find("agent_2").unwrap().id, "agent_2");
+        assert_eq!(background.find("scout").unwrap().id, "agent_1");
     }
 }

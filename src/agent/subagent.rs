@@ -157,6 +157,13 @@ impl Tool for Task {
                 known.join(", ")
             )));
         };
+        if let Some(unknown) = input.tools.iter().flatten().find(|t| tool_names::builtin(t.trim()).is_none()) {
+            let known: Vec<&str> = tool_names::builtin_names().collect();
+            return Err(ToolError::Failed(format!(
+                "Unknown tool '{unknown}' in tools; the tools are {}.",
+                known.join(", ")
+            )));
+        }
         if let Some(isolation) = input.isolation.as_deref().filter(|i| *i != "worktree") {
             return Err(ToolError::Failed(format!("Unknown isolation '{isolation}': the one there is is 'worktree'.")));
         }
@@ -178,7 +185,7 @@ impl Launcher {
         match self.prepare(definition, &input, &ctx, None) {
             Ok(mut parked) => {
                 let output = self.run_in(&mut parked, &input.description, &input.prompt, &ctx).await;
-                match parked.worktree.take() {
+                match &parked.worktree {
                     Some(worktree) => with_note(output, worktree.finish().1),
                     None => output,
                 }
@@ -360,7 +367,7 @@ impl Launcher {
         session.inbox = worker.map(|w| Arc::clone(&w.inbox));
         match spec.worktree {
             // Its writes stay in its worktree (and the git folder its commits write to).
-            Some(worktree) => session.tools.confine_sandbox(vec![worktree.path.clone(), worktree.git_dir.clone()]),
+            Some(worktree) => session.tools.confine_sandbox(worktree.writable()),
             // A sub-agent's changes are the parent's turn's: one way back for both.
             None => {
                 if let Some(checkpoints) = checkpoints {

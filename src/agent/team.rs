@@ -51,12 +51,10 @@ pub(super) fn start(
         let Some(_slot) = slot(&launcher.services, &agent).await else {
             return launcher.services.background.finish(&agent, &ToolOutput::error("Stopped before it started."));
         };
-        let mut parked = match launcher.prepare(&definition, &input, &ctx, Some(&agent)) {
-            Ok(parked) => parked,
-            Err(message) => return launcher.services.background.finish(&agent, &ToolOutput::error(message)),
-        };
-        let output = launcher.run_in(&mut parked, &input.description, &input.prompt, &ctx).await;
-        end_run(&launcher, &agent, parked, output);
+        match launcher.prepare(&definition, &input, &ctx, Some(&agent)) {
+            Ok(parked) => work(&launcher, &agent, parked, &input.description, input.prompt, &ctx).await,
+            Err(message) => launcher.services.background.finish(&agent, &ToolOutput::error(message)),
+        }
     });
     Ok(ToolOutput::text(text))
 }
@@ -70,29 +68,46 @@ async fn slot(services: &Services, agent: &Agent) -> Option<tokio::sync::OwnedSe
     }
 }
 
-/// A run is over: its report becomes a notification, and its session is parked for a
-/// message to start it again — unless it worked in a worktree it left unchanged (removed).
-fn end_run(launcher: &Launcher, agent: &Agent, mut parked: Parked, output: ToolOutput) {
-    let output = match parked.worktree.take() {
-        Some(worktree) => {
-            let (kept, note) = worktree.finish();
-            let output = with_note(output, note);
-            if kept {
-                parked.worktree = None;
-                *state::lock(&agent.parked) = Some(parked);
+/// Runs the agent with `prompt`, and again with each message that arrived as it was
+/// finishing (none is left unread); then its report becomes a notification, and its session
+/// is parked for a message to start it again — unless it worked in a worktree it left
+/// unchanged (removed).
+async fn work(
+    launcher: &Launcher,
+    agent: &Agent,
+    mut parked: Parked,
+    description: &str,
+    prompt: String,
+    ctx: &ToolContext,
+) {
+    let mut prompt = prompt;
+    loop {
+        let mut output = launcher.run_in(&mut parked, description, &prompt, ctx).await;
+        // Messages are put in the inbox only while the agent works: held, nothing new comes.
+        let mut inbox = state::lock(&agent.inbox);
+        if !inbox.is_empty() && !ctx.cancel.is_cancelled() {
+            prompt = std::mem::take(&mut *inbox).join("\n\n");
+            continue;
+        }
+        let kept = match &parked.worktree {
+            Some(worktree) => {
+                let (kept, note) = worktree.finish();
+                output = with_note(output, note);
+                kept
             }
-            output
-        }
-        None => {
+            None => true,
+        };
+        if kept {
             *state::lock(&agent.parked) = Some(parked);
-            output
         }
-    };
-    launcher.services.background.finish(agent, &output);
+        launcher.services.background.finish(agent, &output);
+        drop(inbox);
+        return;
+    }
 }
 
 /// Starts a parked agent again with `message`.
-fn resume(launcher: &Arc<Launcher>, agent: Arc<Agent>, mut parked: Parked, message: String) {
+fn resume(launcher: &Arc<Launcher>, agent: Arc<Agent>, parked: Parked, message: String) {
     let cancel = agent.reopen();
     let session = Arc::clone(&parked.session.tools);
     let ctx = ToolContext { call_id: agent.id.clone(), cancel, session };
@@ -101,8 +116,10 @@ fn resume(launcher: &Arc<Launcher>, agent: Arc<Agent>, mut parked: Parked, messa
         let Some(_slot) = slot(&launcher.services, &agent).await else {
             return launcher.services.background.finish(&agent, &ToolOutput::error("Stopped before it started."));
         };
-        let output = launcher.run_in(&mut parked, &agent.description, &message, &ctx).await;
-        end_run(&launcher, &agent, parked, output);
+        if let Some(Err(e)) = parked.worktree.as_ref().map(super::worktree::Worktree::lock) {
+            return launcher.services.background.finish(&agent, &ToolOutput::error(e));
+        }
+        work(&launcher, &agent, parked, &agent.description.clone(), message, &ctx).await;
     });
 }
 
@@ -165,18 +182,20 @@ impl Tool for SendMessage {
         if input.message.trim().is_empty() {
             return Err(ToolError::Failed("The message is empty.".into()));
         }
+        let mut inbox = state::lock(&agent.inbox);
         if agent.working() {
-            state::lock(&agent.inbox).push(input.message);
+            inbox.push(input.message);
             return Ok(ToolOutput::text(format!(
                 "Message sent to {} ({}): it reads it before its next step.",
                 agent.id,
                 agent.label()
             )));
         }
+        drop(inbox);
         let Some(parked) = state::lock(&agent.parked).take() else {
             return Err(ToolError::Failed(format!(
-                "{} ({}) has ended and cannot go on (it worked in a worktree it left unchanged, or failed to \
-                 start); start a new agent instead.",
+                "{} ({}) has ended and has no session to go on with (it never started, or its worktree was \
+                 removed as unchanged); start a new agent instead.",
                 agent.id,
                 agent.label()
             )));

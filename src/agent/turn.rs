@@ -180,6 +180,10 @@ async fn run_expanded(
         if calls.is_empty() && background_reported(session, &cancel).await {
             continue;
         }
+        if calls.is_empty() && cancel.is_cancelled() {
+            // Stopped while waiting for background agents: not an answer.
+            return interrupted(session, &mut turn, INTERRUPTED_REQUEST);
+        }
         let flow = if calls.is_empty() {
             answered(session, &mut turn, &response, events).await
         } else {
@@ -269,7 +273,10 @@ async fn submit(
         }
     }
     content.extend(session.pending_context.drain(..).map(|c| ContentBlock::text(context_block(&c))));
-    content.extend(session.services.background.take_notifications().into_iter().map(ContentBlock::text));
+    // Background agents report to the main conversation, never to one of themselves.
+    if !session.subagent {
+        content.extend(session.services.background.take_notifications().into_iter().map(ContentBlock::text));
+    }
     content.extend(input.content);
     content.extend(attach_files(session, &input.attachments, cancel).await);
     content.extend(hook_context.iter().map(|c| ContentBlock::text(context_block(c))));

@@ -2,10 +2,12 @@
 //! of the project's repository, on a branch of its own, in `.claude/worktrees/agent-<id>`
 //! (where Claude Code keeps its own, ignored by git through a `.gitignore` of `*` there).
 //! Its file tools and its sandbox are confined to the worktree (and the repository's git
-//! folder, which a worktree's commits write to). When it ends, a worktree it left unchanged
-//! is removed with its branch; one with changes is kept, and the agent's report says where
-//! and what changed. A worktree is locked with the owning process's id while it is in use,
-//! so one left by a cairn that was killed is found, and pruned, at the next start.
+//! folder's parts a commit on its own branch writes to: the objects, the worktree's own
+//! folder, and the refs and logs of `cairn/` branches — not the main branches). When it
+//! ends, a worktree it left unchanged is removed with its branch; one with changes is kept,
+//! and the agent's report says where and what changed. A worktree is locked with the owning
+//! process's id and start time while it is in use, so one left by a cairn that was killed is
+//! found, and pruned, at the next start.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -68,10 +70,39 @@ impl Worktree {
         let branch = format!("cairn/{name}");
         let path_text = path.to_string_lossy();
         git(&top, &["worktree", "add", "--quiet", "-b", &branch, &path_text, &base])?;
-        let reason = format!("cairn pid {} base {base}", std::process::id());
-        git(&top, &["worktree", "lock", "--reason", &reason, &path_text])?;
         let subdir = canonical(project).strip_prefix(&top).map(Path::to_path_buf).unwrap_or_default();
-        Ok(Worktree { path, branch, base, top, git_dir, subdir })
+        let worktree = Worktree { path, branch, base, top, git_dir, subdir };
+        worktree.lock()?;
+        // The project's folder may not be in the commit (new, or ignored): the agent starts there.
+        std::fs::create_dir_all(worktree.cwd())
+            .map_err(|e| format!("could not create {}: {e}", worktree.cwd().display()))?;
+        Ok(worktree)
+    }
+
+    /// Marks the worktree in use by this process (again, when a kept one is resumed).
+    pub fn lock(&self) -> Result<(), String> {
+        let reason =
+            format!("cairn pid {} start {} base {}", std::process::id(), start_time(std::process::id()), self.base);
+        git(&self.top, &["worktree", "lock", "--reason", &reason, &self.path.to_string_lossy()]).map(drop)
+    }
+
+    /// Where a sandboxed command of the agent may write: the worktree, and what a commit on
+    /// its branch changes in the repository's git folder (never another branch's ref).
+    pub fn writable(&self) -> Vec<PathBuf> {
+        let name = self.path.file_name().unwrap_or_default();
+        let mut roots = vec![self.path.clone()];
+        for part in [
+            Path::new("objects"),
+            &Path::new("worktrees").join(name),
+            Path::new("refs/heads/cairn"),
+            Path::new("logs/refs/heads/cairn"),
+        ] {
+            let path = self.git_dir.join(part);
+            if path.exists() {
+                roots.push(path);
+            }
+        }
+        roots
     }
 
     /// Where the agent starts: the project's folder, in the worktree.
@@ -82,7 +113,7 @@ impl Worktree {
     /// The agent is done: an unchanged worktree is removed with its branch, a changed one
     /// kept (and unlocked). Whether it was kept, and what became of it in words, for the
     /// agent's report.
-    pub fn finish(self) -> (bool, String) {
+    pub fn finish(&self) -> (bool, String) {
         match changes(&self.path, &self.base) {
             Ok(None) => {
                 remove(&self.top, &self.path, &self.branch);
@@ -128,13 +159,24 @@ fn remove(top: &Path, path: &Path, branch: &str) {
     let _ = git(top, &["branch", "-D", "--quiet", branch]);
 }
 
-/// Whether the cairn that locked a worktree still runs.
-fn owner_alive(reason: &str) -> bool {
-    let Some(pid) = reason.strip_prefix("cairn pid ").and_then(|r| r.split_whitespace().next()) else {
-        return true;
-    };
-    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-    pid.parse::<u32>().ok() == Some(std::process::id()) || comm.trim() == "cairn"
+/// When process `pid` started (clock ticks after boot; `0`: unknown), which tells a process
+/// from a later one given the same id.
+fn start_time(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // After the command's name in parentheses: state is field 3, start time field 22.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    rest.split_whitespace().nth(19).and_then(|t| t.parse().ok()).unwrap_or(0)
+}
+
+/// A lock reason of cairn's: (pid, start time, base commit).
+fn parse_reason(reason: &str) -> Option<(u32, u64, String)> {
+    let words: Vec<&str> = reason.split_whitespace().collect();
+    match words.as_slice() {
+        ["cairn", "pid", pid, "start", start, "base", base] => {
+            Some((pid.parse().ok()?, start.parse().ok()?, (*base).to_owned()))
+        }
+        _ => None,
+    }
 }
 
 /// Worktrees left by a cairn that is no longer running (killed): unchanged ones removed
@@ -149,11 +191,20 @@ pub fn prune(project: &Path) -> Vec<String> {
         let field = |name: &str| entry.lines().find_map(|l| l.strip_prefix(name)).map(str::to_owned);
         let (Some(path), Some(reason)) = (field("worktree "), field("locked ")) else { continue };
         let path = PathBuf::from(path);
-        if !path.starts_with(&folder) || owner_alive(&reason) {
+        // Someone else's lock, or a cairn still running, is left alone.
+        let Some((pid, start, base)) = parse_reason(&reason) else { continue };
+        if !path.starts_with(&folder) || start_time(pid) == start {
             continue;
         }
-        let base = reason.split(" base ").nth(1).unwrap_or_default().trim().to_owned();
         let branch = field("branch refs/heads/").unwrap_or_default();
+        if !path.exists() {
+            // The folder is gone: git forgets it below; an untouched branch goes too.
+            let _ = git(top, &["worktree", "unlock", &path.to_string_lossy()]);
+            if git(top, &["rev-parse", &branch]).is_ok_and(|head| head == base) {
+                let _ = git(top, &["branch", "-D", "--quiet", &branch]);
+            }
+            continue;
+        }
         match changes(&path, &base) {
             Ok(None) => remove(top, &path, &branch),
             _ => {
@@ -167,4 +218,17 @@ pub fn prune(project: &Path) -> Vec<String> {
     }
     let _ = git(top, &["worktree", "prune"]);
     notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_reason_names_its_process_and_base() {
+        let reason = format!("cairn pid 42 start 9876 base {}", "a".repeat(40));
+        assert_eq!(parse_reason(&reason), Some((42, 9876, "a".repeat(40))));
+        assert_eq!(parse_reason("cairn pid 42 base abc"), None, "an older or foreign reason");
+        assert_ne!(start_time(std::process::id()), 0);
+    }
 }

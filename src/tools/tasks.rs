@@ -186,12 +186,18 @@ impl Tool for TaskUpdate {
     async fn call(&self, input: UpdateInput, _ctx: ToolContext) -> Result<ToolOutput, ToolError> {
         let id = input.task_id.trim_start_matches('#').to_owned();
         let mut items = state::lock(&self.board.items);
-        let known = |other: &String| items.iter().any(|t| &t.id == other);
+        let known = |other: &String| items.iter().any(|t| &t.id == other && t.status != Status::Deleted);
         let links = input.add_blocks.iter().chain(&input.add_blocked_by).flatten();
-        if let Some(unknown) = links.map(|l| l.trim_start_matches('#').to_owned()).find(|l| !known(l)) {
-            return Err(missing(&unknown));
+        let links: Vec<String> = links.map(|l| l.trim_start_matches('#').to_owned()).collect();
+        if let Some(unknown) = links.iter().find(|l| !known(l)) {
+            return Err(missing(unknown));
         }
-        let Some(index) = items.iter().position(|t| t.id == id) else { return Err(missing(&id)) };
+        if links.contains(&id) {
+            return Err(ToolError::Failed(format!("Task #{id} cannot block or wait for itself.")));
+        }
+        let Some(index) = items.iter().position(|t| t.id == id && t.status != Status::Deleted) else {
+            return Err(missing(&id));
+        };
         let mut changed = Vec::new();
         let task = &mut items[index];
         if let Some(status) = input.status {
@@ -216,14 +222,26 @@ impl Tool for TaskUpdate {
         let trim = |ids: Vec<String>| ids.into_iter().map(|l| l.trim_start_matches('#').to_owned()).collect::<Vec<_>>();
         let blocks = trim(input.add_blocks.unwrap_or_default());
         let blocked_by = trim(input.add_blocked_by.unwrap_or_default());
-        task.blocks.extend(blocks.iter().cloned());
-        task.blocked_by.extend(blocked_by.iter().cloned());
+        if !blocks.is_empty() || !blocked_by.is_empty() {
+            changed.push("links".to_owned());
+        }
+        let link = |list: &mut Vec<String>, other: &String| {
+            if !list.contains(other) {
+                list.push(other.clone());
+            }
+        };
+        for other in &blocks {
+            link(&mut task.blocks, other);
+        }
+        for other in &blocked_by {
+            link(&mut task.blocked_by, other);
+        }
         for other in items.iter_mut() {
             if blocks.contains(&other.id) {
-                other.blocked_by.push(id.clone());
+                link(&mut other.blocked_by, &id);
             }
             if blocked_by.contains(&other.id) {
-                other.blocks.push(id.clone());
+                link(&mut other.blocks, &id);
             }
         }
         let subject = items[index].subject.clone();
@@ -280,7 +298,8 @@ impl Tool for TaskGet {
     async fn call(&self, input: GetInput, _ctx: ToolContext) -> Result<ToolOutput, ToolError> {
         let id = input.task_id.trim_start_matches('#');
         let items = state::lock(&self.board.items);
-        let task = items.iter().find(|t| t.id == id).cloned().ok_or_else(|| missing(id))?;
+        let task =
+            items.iter().find(|t| t.id == id && t.status != Status::Deleted).cloned().ok_or_else(|| missing(id))?;
         drop(items);
         let mut text = format!("{}\n\n{}", line(&task), task.description);
         if !task.blocks.is_empty() {
