@@ -390,9 +390,13 @@ fn a_message_sent_as_a_worker_finishes_is_still_read() {
     ]));
     let out = stream_json(&project, &mock, lead, &["--permission-mode", "bypassPermissions"]);
     assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+    // Usually the message lands while the worker's last answer streams, and it runs once
+    // more to read it; on a busy machine it may land just before that answer's request.
     let late = requests_of(&mock, "WORKER-late");
-    assert!(late.iter().any(|r| r.to_string().contains("LATE-MSG")), "the message never reached the worker");
+    let read_in =
+        late.iter().position(|r| r.to_string().contains("LATE-MSG")).expect("the message never reached the worker");
+    let answer = if read_in == 2 { "W handled the message" } else { "W final answer" };
     let lead_requests = requests_of(&mock, lead);
     let told = last_message(lead_requests.last().unwrap());
-    assert!(told.contains("W handled the message"), "{told}");
+    assert!(told.contains("<task-notification>") && told.contains(answer), "{told}");
 }

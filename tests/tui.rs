@@ -836,6 +836,11 @@ fn tasks_lists_background_shells_and_agents_and_a_report_joins_the_next_message(
     tmux.keys(&["Enter"]);
     let screen = tmux.wait_for_text("agent_1 (completed): survey");
     assert!(screen.contains("bash_1 (running"), "{screen}");
+    // One agent's transcript, opened by its id.
+    tmux.type_text("/tasks agent_1");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for_text("agent_1 (survey): its transcript");
+    assert!(screen.contains("The survey found nothing odd."), "{screen}");
     tmux.type_text("and the survey?");
     tmux.keys(&["Enter"]);
     tmux.wait_for_text("Noted the survey's report.");

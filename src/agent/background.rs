@@ -34,6 +34,8 @@ pub struct Agent {
     pub inbox: Inbox,
     /// Its session once a run ended, to start again with a message.
     pub(super) parked: Mutex<Option<super::subagent::Parked>>,
+    /// Where its transcript (a sidechain) is written, once it started.
+    pub(super) transcript: Mutex<Option<std::path::PathBuf>>,
 }
 
 impl Agent {
@@ -113,6 +115,7 @@ impl Background {
             ended: Mutex::new(None),
             inbox: Inbox::default(),
             parked: Mutex::new(None),
+            transcript: Mutex::new(None),
         });
         agents.push(Arc::clone(&agent));
         Ok(agent)
@@ -208,6 +211,29 @@ impl Background {
     pub fn find(&self, id: &str) -> Option<Arc<Agent>> {
         let agents = state::lock(&self.agents);
         agents.iter().find(|a| a.id == id).or_else(|| agents.iter().find(|a| a.name.as_deref() == Some(id))).cloned()
+    }
+
+    /// An agent's transcript so far, read from its sidechain (`/tasks agent_1`).
+    pub fn transcript(&self, id: &str) -> crate::protocol::Answer {
+        use crate::protocol::Answer;
+        let Some(agent) = self.find(id) else {
+            return Answer::Tasks(format!("No background agent is called {id}. {}", self.list()));
+        };
+        let path = state::lock(&agent.transcript).clone();
+        let loaded = path.as_deref().map(crate::session::reader::load);
+        match loaded {
+            Some(Ok(loaded)) => Answer::AgentTranscript {
+                title: format!(
+                    "── {} ({}): its transcript, {} ──",
+                    agent.label(),
+                    agent.description,
+                    loaded.path.display()
+                ),
+                messages: loaded.history,
+            },
+            Some(Err(e)) => Answer::Tasks(format!("The transcript of {} could not be read: {e}", agent.label())),
+            None => Answer::Tasks(format!("{} has no transcript yet (or the session is not saved).", agent.label())),
+        }
     }
 
     /// Stops every agent still working (cairn is on its way out, or `/clear`).

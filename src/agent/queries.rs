@@ -97,7 +97,10 @@ pub(super) fn answer_query(services: &Services, project: &Path, query: Query, ev
         // The MCP servers belong to the services: asked about or restarted during a turn too.
         Query::Mcp { reconnect } => mcp(services.mcp.as_ref(), reconnect.as_deref()),
         Query::Sandbox { args } => Answer::Sandbox(sandbox(services, &args)),
-        Query::Tasks => Answer::Tasks(format!("{}\n{}", services.shells.list(), services.background.list())),
+        Query::Tasks { open: None } => {
+            Answer::Tasks(format!("{}\n{}", services.shells.list(), services.background.list()))
+        }
+        Query::Tasks { open: Some(id) } => services.background.transcript(&id),
         Query::McpToggle { name, enabled } => match services.mcp.as_ref() {
             Some(manager) if manager.listing().iter().any(|s| s.name == name) => {
                 if enabled {

@@ -207,6 +207,9 @@ impl Launcher {
             if isolated(definition, input) { Some(Worktree::create(&ctx.session.cwd(), &agent_id)?) } else { None };
         let spec = Spec { model: input.model.as_deref(), tools: input.tools.as_deref(), worktree: worktree.as_ref() };
         let session = self.session_for(definition, &spec, &agent_id, ctx, worker);
+        if let (Some(worker), Some(transcript)) = (worker, &session.transcript) {
+            *state::lock(&worker.transcript) = Some(transcript.path().to_path_buf());
+        }
         Ok(Parked { session, definition: definition.clone(), agent_id, worktree })
     }
 

@@ -175,6 +175,7 @@ async fn run_expanded(
         if let Some(limit) = session.context.max_budget_usd
             && session.over_budget(limit)
         {
+            stop_team(session).await;
             return ended(session, &mut turn, TurnStatus::MaxBudget { limit });
         }
         if calls.is_empty() && background_reported(session, &cancel).await {
@@ -193,6 +194,21 @@ async fn run_expanded(
             return *event;
         }
     }
+}
+
+/// The budget is spent: the main agent's background agents stop too, and what they spent
+/// joins the session's cost (waited for a few seconds at most).
+async fn stop_team(session: &mut Session) {
+    if session.subagent {
+        return;
+    }
+    let background = Arc::clone(&session.services.background);
+    background.stop_all();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while background.running() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    session.collect_subagent_costs();
 }
 
 /// A worker's messages (SendMessage) join the last message before its next request.

@@ -131,8 +131,9 @@ pub enum Query {
     OutputStyles,
     /// The points the session can be rewound to.
     RewindPoints,
-    /// The background shells and agents, with their state.
-    Tasks,
+    /// The background shells and agents, with their state; with `open`, that agent's
+    /// transcript (by id or name).
+    Tasks { open: Option<String> },
     /// The sandbox's state and policy; `on`/`off` turn it on or off for the session,
     /// `allow DOMAIN` lets its proxy admit a domain.
     Sandbox { args: String },

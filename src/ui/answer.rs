@@ -8,6 +8,11 @@ use crate::protocol::{Answer, ContextUsage, McpStatus};
 pub fn lines(answer: &Answer) -> Vec<String> {
     match answer {
         Answer::Sandbox(text) | Answer::Tasks(text) => text.lines().map(str::to_owned).collect(),
+        Answer::AgentTranscript { title, messages } => {
+            let mut lines = vec![title.clone()];
+            lines.extend(messages.iter().map(|m| format!("{:?}: {}", m.role, m.typed_text())));
+            lines
+        }
         Answer::RewindPoints(points) => points
             .iter()
             .enumerate()

@@ -99,7 +99,12 @@ impl Commands {
                     Some("[N]"),
                     Action::Fork,
                 ),
-                command("tasks", "List the background shells and agents", None, Action::Tasks),
+                command(
+                    "tasks",
+                    "List the background shells and agents; /tasks <agent> shows one's transcript",
+                    Some("[agent]"),
+                    Action::Tasks,
+                ),
                 command(
                     "sandbox",
                     "Show the sandbox around commands; turn it on or off; allow a domain",

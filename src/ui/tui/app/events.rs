@@ -129,6 +129,12 @@ impl App {
                 ));
             }
             Event::Answer(crate::protocol::Answer::RewindPoints(points)) => self.show_rewind_points(points),
+            Event::Answer(crate::protocol::Answer::AgentTranscript { title, messages }) => {
+                self.notice(title);
+                for cell in crate::ui::tui::replay::cells(&messages) {
+                    self.push_cell(cell);
+                }
+            }
             Event::Answer(answer) => self.push_cell(Cell::Info { lines: crate::ui::answer::lines(&answer) }),
             Event::Rewound { prompt, files, conflicts, .. } => self.rewound(prompt, &files, &conflicts),
             Event::FilesChanged { files } => self.files_changed(files.len()),

@@ -77,7 +77,10 @@ impl App {
             Action::Permissions => self.permissions(args),
             Action::Hooks => self.ops.push(Op::Query(Query::Hooks)),
             Action::Sandbox => self.ops.push(Op::Query(Query::Sandbox { args: args.to_owned() })),
-            Action::Tasks => self.ops.push(Op::Query(Query::Tasks)),
+            Action::Tasks => {
+                let open = Some(args.to_owned()).filter(|a| !a.is_empty());
+                self.ops.push(Op::Query(Query::Tasks { open }));
+            }
             Action::Rewind => self.rewind(args),
             Action::Fork => self.fork(args),
             Action::Status => {
