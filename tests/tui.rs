@@ -876,3 +876,43 @@ fn a_coordinators_worker_asks_through_the_ui_and_its_report_wakes_the_coordinato
     assert!(last.contains("<task-notification>") && last.contains("Built it."), "{last}");
     quit_and_check_the_terminal(&tmux);
 }
+
+#[test]
+fn ctrl_b_moves_a_running_agent_to_the_background_and_the_turn_goes_on() {
+    let project = Project::new();
+    let (main, agent) = ("MAIN: survey", "AGENT: wait for the release");
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Task", json!({"description": "waiter", "prompt": agent})).when(main),
+        Step::text("Went on while it works.").when(main),
+        Step::text("Got its report.").when(main),
+        Step::tool("Bash", json!({"command": "until [ -f release ]; do sleep 0.05; done", "timeout": 60000}))
+            .when(agent),
+        Step::text("Released at last.").when(agent),
+    ]));
+    let tmux = Tmux::start(&project, &mock, &format!("\"{main}\" --permission-mode bypassPermissions"), 120, 30);
+    tmux.wait_for_text("running Bash");
+    tmux.keys(&["C-b"]);
+    // The Task call returned: the main agent answers while the agent still waits.
+    tmux.wait_for_text("Went on while it works.");
+    let moved = tool_results(&mock.requests().iter().rev().find(|r| r.body.to_string().contains(main)).unwrap().body);
+    assert!(moved[0].1.contains("moved this agent to the background: it is agent agent_1"), "{moved:?}");
+    std::fs::write(project.file("release"), "").unwrap();
+    let listed = || {
+        tmux.type_text("/tasks");
+        tmux.keys(&["Enter"]);
+        tmux.wait_for_text("agent_1 (")
+    };
+    let mut screen = listed();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !screen.contains("agent_1 (completed)") {
+        assert!(std::time::Instant::now() < deadline, "{screen}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        screen = listed();
+    }
+    tmux.type_text("and the waiter?");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Got its report.");
+    let last = mock.requests().last().unwrap().body["messages"].as_array().unwrap().last().unwrap().to_string();
+    assert!(last.contains("<task-notification>") && last.contains("Released at last."), "{last}");
+    quit_and_check_the_terminal(&tmux);
+}

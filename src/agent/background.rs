@@ -76,6 +76,8 @@ pub struct Background {
     changed: tokio::sync::Notify,
     /// A slot for each agent that may work at once.
     pub slots: Arc<Semaphore>,
+    /// Ctrl-B: the agents running in the foreground move here.
+    pub detach: tokio::sync::Notify,
 }
 
 impl Default for Background {
@@ -92,6 +94,7 @@ impl Background {
             notifications: Mutex::default(),
             changed: tokio::sync::Notify::new(),
             slots: Arc::new(Semaphore::new(limit.max(1))),
+            detach: tokio::sync::Notify::new(),
         }
     }
 
@@ -119,6 +122,23 @@ impl Background {
         });
         agents.push(Arc::clone(&agent));
         Ok(agent)
+    }
+
+    /// Registers an agent already running in the foreground, stopped by `cancel` (Ctrl-B).
+    pub fn adopt(&self, description: &str, cancel: CancellationToken) -> Arc<Agent> {
+        let mut agents = state::lock(&self.agents);
+        let agent = Arc::new(Agent {
+            id: format!("agent_{}", agents.len() + 1),
+            name: None,
+            description: description.to_owned(),
+            cancel: Mutex::new(cancel),
+            ended: Mutex::new(None),
+            inbox: Inbox::default(),
+            parked: Mutex::new(None),
+            transcript: Mutex::new(None),
+        });
+        agents.push(Arc::clone(&agent));
+        agent
     }
 
     /// Adds a notification for the main conversation (a worker changed a task).

@@ -170,7 +170,7 @@ impl Tool for Task {
         if input.run_in_background == Some(true) || self.launcher.coordinator {
             return super::team::start(&self.launcher, definition, input, &ctx).map_err(ToolError::Failed);
         }
-        Ok(self.launcher.run(&definition, input, ctx).await)
+        Ok(super::team::foreground(&self.launcher, definition, input, ctx).await)
     }
 }
 
@@ -181,7 +181,7 @@ pub(super) fn isolated(definition: &AgentDef, input: &TaskInput) -> bool {
 
 impl Launcher {
     /// Runs an agent in the foreground: the Task call's result is its report.
-    async fn run(&self, definition: &AgentDef, input: TaskInput, ctx: ToolContext) -> ToolOutput {
+    pub(super) async fn run(&self, definition: &AgentDef, input: TaskInput, ctx: ToolContext) -> ToolOutput {
         match self.prepare(definition, &input, &ctx, None) {
             Ok(mut parked) => {
                 let output = self.run_in(&mut parked, &input.description, &input.prompt, &ctx).await;

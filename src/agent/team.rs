@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
 
 use super::Services;
 use super::background::Agent;
@@ -57,6 +58,50 @@ pub(super) fn start(
         }
     });
     Ok(ToolOutput::text(text))
+}
+
+/// Runs the call's agent in the foreground, its report the call's result — unless the user
+/// moves it to the background (Ctrl-B): then the call returns at once and the report comes
+/// as a notification. The agent has a cancellation of its own, cancelled with the turn's
+/// only while it is in the foreground.
+pub(super) async fn foreground(
+    launcher: &Arc<Launcher>,
+    definition: AgentDef,
+    input: TaskInput,
+    ctx: ToolContext,
+) -> ToolOutput {
+    let own = CancellationToken::new();
+    let description = input.description.clone();
+    let agent_ctx =
+        ToolContext { call_id: ctx.call_id.clone(), cancel: own.clone(), session: Arc::clone(&ctx.session) };
+    let runner = Arc::clone(launcher);
+    let mut run = tokio::spawn(async move { runner.run(&definition, input, agent_ctx).await });
+    let background = &launcher.services.background;
+    let detached = background.detach.notified();
+    tokio::pin!(detached);
+    let joined = tokio::select! {
+        joined = &mut run => joined,
+        () = ctx.cancel.cancelled() => {
+            own.cancel();
+            run.await
+        }
+        () = &mut detached => {
+            let agent = background.adopt(&description, own);
+            let text = format!(
+                "The user moved this agent to the background: it is agent {id} ({description}) and goes on \
+                 working. Its report will arrive as a <task-notification>; read it early with TaskOutput (task_id \
+                 \"{id}\"), stop it with TaskStop.",
+                id = agent.id
+            );
+            let background = Arc::clone(&launcher.services.background);
+            tokio::spawn(async move {
+                let output = run.await.unwrap_or_else(|e| ToolOutput::error(format!("The agent stopped: {e}")));
+                background.finish(&agent, &output);
+            });
+            return ToolOutput::text(text);
+        }
+    };
+    joined.unwrap_or_else(|e| ToolOutput::error(format!("The agent stopped: {e}")))
 }
 
 /// A worker slot, waited for (`None`: the agent was stopped first).

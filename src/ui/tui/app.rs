@@ -304,6 +304,10 @@ impl App {
                 }
             }
             KeyCode::Char('t') if ctrl => self.pager_requested = true,
+            KeyCode::Char('b') if ctrl && self.running_agent() => {
+                self.ops.push(Op::Background);
+                self.notice("Moved the running agents to the background (/tasks lists them).");
+            }
             KeyCode::BackTab => self.cycle_mode(),
             KeyCode::PageUp => self.scroll = self.scroll.saturating_add(10),
             KeyCode::PageDown => self.scroll = self.scroll.saturating_sub(10),
@@ -313,6 +317,11 @@ impl App {
                 Edit::Ignored => {}
             },
         }
+    }
+
+    /// Whether a sub-agent runs in the foreground (a Task call not finished).
+    fn running_agent(&self) -> bool {
+        self.turn.as_ref().is_some_and(|t| t.tools.iter().any(|tool| tool.name == "Task" && tool.output.is_none()))
     }
 
     fn ctrl_c(&mut self) {
