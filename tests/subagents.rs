@@ -10,20 +10,6 @@ use serde_json::{Value, json};
 
 use crate::support::{Fault, MockLlm, Project, Scenario, Step, stream_json, tool_results};
 
-/// A script each of two sub-agents runs: it leaves its mark, then waits (up to 10 s) for
-/// the other's. Run one after the other, the first would wait alone.
-const RENDEZVOUS: &str = r#"
-import os, sys, time
-os.makedirs("marks", exist_ok=True)
-open(f"marks/{os.getpid()}", "w").close()
-deadline = time.time() + 10
-while time.time() < deadline:
-    if len(os.listdir("marks")) >= 2:
-        print("met"); sys.exit(0)
-    time.sleep(0.02)
-print("alone")
-"#;
-
 fn task(description: &str, kind: &str) -> (&'static str, Value) {
     ("Task", json!({"description": description, "prompt": format!("Do this: {description}"), "subagent_type": kind}))
 }
@@ -31,7 +17,7 @@ fn task(description: &str, kind: &str) -> (&'static str, Value) {
 #[test]
 fn parallel_task_calls_run_at_the_same_time_and_report_back() {
     let project = Project::new();
-    project.write("rendezvous.py", RENDEZVOUS);
+    project.write("rendezvous.py", &crate::support::rendezvous(2));
     let bash = || Step::tool("Bash", json!({"command": "python3 rendezvous.py", "timeout": 20000}));
     let mock = MockLlm::start(Scenario::new(vec![
         Step::tools(&[task("first half", "general-purpose"), task("second half", "general-purpose")]),

@@ -13,19 +13,6 @@ use serde_json::{Value, json};
 
 use crate::support::{MockLlm, Project, Scenario, Step, spawn, stream_json, tool_results};
 
-/// Each of three workers leaves its mark, then waits (up to 20 s) for the others'.
-const RENDEZVOUS: &str = r#"
-import os, sys, time
-os.makedirs("marks", exist_ok=True)
-open(f"marks/{os.getpid()}", "w").close()
-deadline = time.time() + 20
-while time.time() < deadline:
-    if len(os.listdir("marks")) >= 3:
-        print("met"); sys.exit(0)
-    time.sleep(0.02)
-print("alone")
-"#;
-
 fn worker(name: &str, extra: Value) -> (&'static str, Value) {
     let mut input = json!({"description": format!("{name}'s part"), "prompt": format!("WORKER-{name}: do your part"),
                            "name": name});
@@ -51,7 +38,7 @@ fn last_message(body: &Value) -> String {
 #[test]
 fn a_coordinator_runs_three_workers_at_once_with_only_orchestration_tools() {
     let project = Project::new();
-    project.write("rendezvous.py", RENDEZVOUS);
+    project.write("rendezvous.py", &crate::support::rendezvous(3));
     let lead = "LEAD: count the files";
     let mut steps = vec![
         Step::tool("TaskCreate", json!({"subject": "Count the files", "description": "Each worker counts a part."}))

@@ -347,3 +347,22 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A script each of `n` concurrent agents runs: it leaves its mark in `marks/`, then waits
+/// (up to 20 s) for the others' and prints `met` — or `alone`, as one run after the other
+/// would.
+pub fn rendezvous(n: usize) -> String {
+    format!(
+        r#"
+import os, sys, time
+os.makedirs("marks", exist_ok=True)
+open(f"marks/{{os.getpid()}}", "w").close()
+deadline = time.time() + 20
+while time.time() < deadline:
+    if len(os.listdir("marks")) >= {n}:
+        print("met"); sys.exit(0)
+    time.sleep(0.02)
+print("alone")
+"#
+    )
+}
