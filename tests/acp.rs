@@ -576,3 +576,29 @@ fn without_a_key_the_client_is_told_how_to_authenticate() {
     assert!(still["error"]["message"].as_str().unwrap().contains("ANTHROPIC_API_KEY"), "{still}");
     let _ = acp.child.kill();
 }
+
+#[test]
+fn a_sub_agents_progress_shows_under_its_task_call() {
+    let project = Project::new();
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Task", json!({"description": "look around", "prompt": "AGENT: list the files"})).when("look"),
+        Step::tool("Bash", json!({"command": "ls"})).when("AGENT:"),
+        Step::text("Nothing much here.").when("AGENT:"),
+        Step::text("The agent looked.").when("look"),
+    ]));
+    let steps = json!([
+        {"do": "initialize"}, {"do": "new"}, {"do": "set_mode", "mode": "bypassPermissions"},
+        {"do": "prompt", "text": "look around"},
+    ]);
+    let seen = editor(&project, &mock, steps, &[]);
+    let updates = updates(&seen);
+    let task = updates.iter().find(|u| u["sessionUpdate"] == "tool_call" && u["rawInput"]["prompt"].is_string());
+    let id = &task.expect("the Task call is announced")["toolCallId"];
+    let progress: Vec<&&Value> =
+        updates.iter().filter(|u| &u["toolCallId"] == id && u["_meta"]["cairn"]["agentId"].is_string()).collect();
+    let states: Vec<&str> = progress.iter().filter_map(|u| u["_meta"]["cairn"]["state"].as_str()).collect();
+    assert_eq!(states.first(), Some(&"started"), "{progress:#?}");
+    assert_eq!(states.last(), Some(&"completed"), "{progress:#?}");
+    assert!(progress.iter().any(|u| u["_meta"]["cairn"]["currentTool"] == "Bash"), "{progress:#?}");
+    assert_eq!(said(&updates), "The agent looked.");
+}

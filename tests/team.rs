@@ -242,6 +242,7 @@ fn a_worktree_agent_changes_only_its_branch_and_one_that_changed_nothing_is_clea
     assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
     // The builder worked in its worktree, on its own branch.
     let builder = requests_of(&mock, "WORKER-builder");
+    assert_eq!(builder.len(), 3, "{}", out.stdout);
     let pwd = tool_results(&builder[1]).pop().unwrap().1;
     assert!(pwd.trim().starts_with(&main.join(".claude/worktrees/agent-").display().to_string()), "{pwd}");
     let results = tool_results(&requests_of(&mock, "LEAD")[1]);

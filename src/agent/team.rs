@@ -36,7 +36,8 @@ pub(super) fn start(
 ) -> Result<ToolOutput, String> {
     let background = &launcher.services.background;
     let agent = background.start(&input.description, input.name.as_deref())?;
-    let ctx = ToolContext { call_id: agent.id.clone(), cancel: agent.cancel(), session: Arc::clone(&ctx.session) };
+    // Its progress is reported under the Task call that started it.
+    let ctx = ToolContext { call_id: ctx.call_id.clone(), cancel: agent.cancel(), session: Arc::clone(&ctx.session) };
     let waits = background.slots.available_permits() == 0;
     let text = format!(
         "Started background agent {id} ({description}){waiting}. Its report will arrive as a <task-notification> \

@@ -30,18 +30,36 @@ pub struct Worktree {
     pub subdir: PathBuf,
 }
 
+/// The repository changes of this process's agents, one at a time (two agents starting
+/// at once would otherwise race for git's lock files).
+static CHANGING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn changing() -> std::sync::MutexGuard<'static, ()> {
+    CHANGING.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Runs git in `dir`; its output, trimmed. A lock file held by another git (another cairn,
+/// the user's own git) is waited for a little.
 fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .map_err(|e| format!("could not run git: {e}"))?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).trim_end().to_owned())
-    } else {
-        Err(format!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr).trim()))
+    let mut attempt = 0;
+    loop {
+        let output = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .output()
+            .map_err(|e| format!("could not run git: {e}"))?;
+        if output.status.success() {
+            return Ok(String::from_utf8_lossy(&output.stdout).trim_end().to_owned());
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        attempt += 1;
+        if attempt < 5 && stderr.contains(".lock") {
+            std::thread::sleep(std::time::Duration::from_millis(50 * attempt));
+            continue;
+        }
+        return Err(format!("git {} failed: {}", args.join(" "), stderr.trim()));
     }
 }
 
@@ -52,6 +70,7 @@ fn canonical(path: &Path) -> PathBuf {
 impl Worktree {
     /// A fresh worktree for agent `id` of the repository `project` is in.
     pub fn create(project: &Path, id: &str) -> Result<Worktree, String> {
+        let _one_at_a_time = changing();
         let top = git(project, &["rev-parse", "--show-toplevel"]).map_err(|_| {
             format!("isolation: worktree needs a git repository, and {} is not in one.", project.display())
         })?;
@@ -114,6 +133,7 @@ impl Worktree {
     /// kept (and unlocked). Whether it was kept, and what became of it in words, for the
     /// agent's report.
     pub fn finish(&self) -> (bool, String) {
+        let _one_at_a_time = changing();
         match changes(&self.path, &self.base) {
             Ok(None) => {
                 remove(&self.top, &self.path, &self.branch);
@@ -184,6 +204,7 @@ fn parse_reason(reason: &str) -> Option<(u32, u64, String)> {
 /// Costs a stat or two unless `.claude/worktrees` exists.
 pub fn prune(project: &Path) -> Vec<String> {
     let Some(top) = project.ancestors().find(|a| a.join(FOLDER).is_dir()) else { return Vec::new() };
+    let _one_at_a_time = changing();
     let Ok(list) = git(top, &["worktree", "list", "--porcelain"]) else { return Vec::new() };
     let folder = canonical(&top.join(FOLDER));
     let mut notes = Vec::new();

@@ -615,6 +615,7 @@ impl Bridge {
                 vec![done]
             }
             Event::TodosChanged { todos } => vec![updates::plan(&todos)],
+            Event::Task(task) => vec![updates::agent_progress(&task)],
             Event::SessionStarted(info) => {
                 live.model.clone_from(&info.model);
                 live.mode = info.permission_mode.as_str().to_owned();

@@ -48,6 +48,37 @@ pub fn tool_running(call_id: &str) -> Value {
     json!({"sessionUpdate": "tool_call_update", "toolCallId": call_id, "status": "in_progress"})
 }
 
+/// A sub-agent's progress, under the Task call that started it: a line of text, and the
+/// figures in `_meta.cairn` (a background agent's call is done already; its card still
+/// shows how the agent fares).
+pub fn agent_progress(task: &crate::protocol::TaskUpdate) -> Value {
+    use crate::protocol::TaskState;
+    let who = task.name.clone().unwrap_or_else(|| task.agent_type.clone());
+    let state = match task.state {
+        TaskState::Started => "started",
+        TaskState::Running => "running",
+        TaskState::Completed => "completed",
+        TaskState::Failed => "failed",
+        TaskState::Stopped => "stopped",
+    };
+    let line = match (task.state, &task.current_tool) {
+        (TaskState::Started, _) => format!("{who} started"),
+        (TaskState::Running, Some(tool)) => format!("{who}: running {tool} ({} tool uses)", task.tool_uses),
+        (TaskState::Running, None) => format!("{who}: thinking ({} tool uses)", task.tool_uses),
+        _ => format!("{who} {state}: {}", task.summary.as_deref().unwrap_or_default()),
+    };
+    json!({
+        "sessionUpdate": "tool_call_update",
+        "toolCallId": task.call_id,
+        "content": [{"type": "content", "content": text(&line)}],
+        "_meta": {"cairn": {
+            "agentId": task.agent_id, "agentType": task.agent_type, "name": task.name,
+            "state": state, "currentTool": task.current_tool,
+            "toolUses": task.tool_uses, "tokens": task.tokens,
+        }},
+    })
+}
+
 /// The call ended: its final status and what it produced. An edit that succeeded shows as
 /// its diff; a command as its output in a code block; anything else as its text.
 pub fn tool_finished(call_id: &str, tool: &str, input: &Value, result: &str, is_error: bool, cwd: &Path) -> Value {

@@ -274,12 +274,12 @@ impl App {
 
     /// A sub-agent's progress: under its Task call, or in the panel of background workers.
     fn on_task(&mut self, task: crate::protocol::TaskUpdate) {
-        if let Some(turn) = &mut self.turn
+        if task.name.is_some() {
+            self.on_worker(task);
+        } else if let Some(turn) = &mut self.turn
             && let Some(tool) = turn.tools.iter_mut().find(|t| t.call_id == task.call_id)
         {
             tool.progress = Some(Box::new(task));
-        } else if task.name.is_some() {
-            self.on_worker(task);
         }
     }
 
@@ -296,7 +296,7 @@ impl App {
     /// ended goes to the transcript.
     fn on_worker(&mut self, task: crate::protocol::TaskUpdate) {
         use crate::protocol::TaskState;
-        self.workers.retain(|w| w.call_id != task.call_id);
+        self.workers.retain(|w| w.agent_id != task.agent_id);
         match task.state {
             TaskState::Started | TaskState::Running => self.workers.push(task),
             state => {
