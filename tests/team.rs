@@ -131,6 +131,9 @@ fn send_message_reaches_a_working_worker_and_starts_a_finished_one_again() {
     let lead = "LEAD: scout and release";
     let mock = MockLlm::start(Scenario::new(vec![
         Step::tools(&[worker("scout", json!({"run_in_background": true}))]).when(lead),
+        // The message goes once the scout is at work (its command running).
+        Step::tool("Bash", json!({"command": "until [ -f scouting ]; do sleep 0.05; done", "timeout": 30000}))
+            .when(lead),
         Step::tool("SendMessage", json!({"to": "scout", "message": "PING-42: also look at the README"})).when(lead),
         // The releaser ends the scout's wait, after the message was sent.
         Step::tools(&[worker("releaser", json!({"run_in_background": true}))]).when(lead),
@@ -143,8 +146,11 @@ fn send_message_reaches_a_working_worker_and_starts_a_finished_one_again() {
         Step::tool("TaskOutput", json!({"task_id": "releaser", "timeout": 60000})).when(lead),
         Step::text("Both are done.").when(lead),
         Step::text("Reported.").when(lead),
-        Step::tool("Bash", json!({"command": "until [ -f go ]; do sleep 0.05; done", "timeout": 30000}))
-            .when("WORKER-scout"),
+        Step::tool(
+            "Bash",
+            json!({"command": "touch scouting; until [ -f go ]; do sleep 0.05; done", "timeout": 30000}),
+        )
+        .when("WORKER-scout"),
         Step::text("Scout: read the README too.").when("WORKER-scout"),
         Step::tool("Bash", json!({"command": "touch go"})).when("WORKER-releaser"),
         Step::text("Released.").when("WORKER-releaser"),

@@ -914,5 +914,41 @@ fn ctrl_b_moves_a_running_agent_to_the_background_and_the_turn_goes_on() {
     tmux.wait_for_text("Got its report.");
     let last = mock.requests().last().unwrap().body["messages"].as_array().unwrap().last().unwrap().to_string();
     assert!(last.contains("<task-notification>") && last.contains("Released at last."), "{last}");
+    // The agent moved whole: its own command ran on to its end, in the agent.
+    let requests = mock.requests();
+    let agent_last = requests.iter().rfind(|r| r.body["messages"][0].to_string().contains(agent)).unwrap();
+    let waited = tool_results(&agent_last.body);
+    assert!(!waited[0].2 && !waited[0].1.contains("background shell"), "{waited:?}");
+    quit_and_check_the_terminal(&tmux);
+}
+
+#[test]
+fn ctrl_b_moves_a_running_command_to_a_background_shell() {
+    let project = Project::new();
+    let waiting = "touch running; echo first; until [ -f release ]; do sleep 0.05; done; echo second";
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Bash", json!({"command": waiting, "timeout": 60000})),
+        Step::text("Went on while it runs."),
+        Step::tool("BashOutput", json!({"bash_id": "bash_1", "block": true, "timeout": 30000})),
+        Step::text("It said second."),
+    ]));
+    let tmux = Tmux::start(&project, &mock, "\"run it\" --permission-mode bypassPermissions", 120, 30);
+    tmux.wait_for_text("Bash(touch running;");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !project.file("running").exists() {
+        assert!(std::time::Instant::now() < deadline, "the command never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    tmux.keys(&["C-b"]);
+    tmux.wait_for_text("Went on while it runs.");
+    let moved = tool_results(&mock.requests()[1].body);
+    assert!(moved[0].1.contains("moved this command to the background: it is background shell bash_1"), "{moved:?}");
+    std::fs::write(project.file("release"), "").unwrap();
+    tmux.type_text("and now?");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("It said second.");
+    let read = tool_results(&mock.requests()[3].body);
+    let last = &read.last().unwrap().1;
+    assert!(last.contains("second") && last.contains("exited with code 0"), "{last}");
     quit_and_check_the_terminal(&tmux);
 }

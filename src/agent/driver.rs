@@ -299,7 +299,10 @@ async fn listen_while(
         };
         match op {
             Op::Interrupt => cancel.cancel(),
-            Op::Background => services.background.detach.notify_waiters(),
+            Op::Background => {
+                services.background.detach.notify_waiters();
+                services.shells.detach.notify_waiters();
+            }
             Op::ApprovalAnswer { call_id, decision } => services.approvals.answer(&call_id, decision),
             Op::HostAnswer { id, answer } => services.host_calls.answer(&id, answer),
             Op::RegisterHooks(registered) => host::register(&services, &registered, events),

@@ -366,6 +366,7 @@ impl Launcher {
         drop(parent);
         let mut session = Session::new(Arc::clone(&self.services), context, session_id, transcript);
         session.subagent = true;
+        session.tools.mark_subagent();
         session.label = worker.map(|w| w.label().to_owned());
         session.inbox = worker.map(|w| Arc::clone(&w.inbox));
         match spec.worktree {

@@ -32,8 +32,9 @@ pub enum Op {
     UserTurn(UserInput),
     /// Stop the running turn: the stream, the running tools, the pending approvals.
     Interrupt,
-    /// Move the sub-agents running in the foreground to the background (Ctrl-B): their Task
-    /// calls return at once, and their reports come as notifications.
+    /// Move the sub-agents and commands running in the foreground to the background
+    /// (Ctrl-B): their calls return at once; agents report as notifications, commands
+    /// become background shells.
     Background,
     /// The user's answer to an [`Event::ApprovalRequest`].
     ApprovalAnswer { call_id: String, decision: ApprovalDecision },

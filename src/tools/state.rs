@@ -58,6 +58,8 @@ pub struct SessionState {
     /// The folders sandboxed commands may write in instead of the project (an agent's
     /// worktree and the repository's git folder).
     sandbox_roots: std::sync::OnceLock<Vec<PathBuf>>,
+    /// A sub-agent's: Ctrl-B moves the agent, not its commands one by one.
+    in_subagent: std::sync::atomic::AtomicBool,
 }
 
 /// Agents working in the background, as TaskOutput (BashOutput) and TaskStop (KillShell)
@@ -146,6 +148,7 @@ impl SessionState {
             checkpoints: Mutex::new(None),
             sandbox: std::sync::OnceLock::new(),
             sandbox_roots: std::sync::OnceLock::new(),
+            in_subagent: std::sync::atomic::AtomicBool::new(false),
             agents: std::sync::OnceLock::new(),
         }
     }
@@ -222,6 +225,16 @@ impl SessionState {
 
     pub fn sandbox(&self) -> Option<&Arc<crate::sandbox::Sandbox>> {
         self.sandbox.get()
+    }
+
+    /// These are a sub-agent's tools.
+    pub fn mark_subagent(&self) {
+        self.in_subagent.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether Ctrl-B moves this session's foreground commands (the main agent's).
+    pub fn commands_detach(&self) -> bool {
+        !self.in_subagent.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Sandboxed commands write in `roots` instead of the project (once).

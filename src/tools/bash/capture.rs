@@ -4,6 +4,8 @@
 //! much was cut and where the whole of it is. A spill file holds at most
 //! [`MAX_SPILL_BYTES`] (then the tail, and how much was dropped between): `cat /dev/zero`
 //! cannot fill the disk. Credentials are redacted on the way to it, even split over reads.
+//! A command moved to the background (Ctrl-B) has the rest of its output diverted to its
+//! shell's log, redacted the same way, up to the log's own limit.
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -49,6 +51,8 @@ pub struct Capture {
     spill_error: Option<String>,
     total_bytes: u64,
     total_lines: u64,
+    /// The command went to the background: its output goes to this log instead.
+    diverted: Option<std::fs::File>,
 }
 
 /// What a command printed, ready for the model.
@@ -73,10 +77,30 @@ impl Capture {
             spill_error: None,
             total_bytes: 0,
             total_lines: 0,
+            diverted: None,
+        }
+    }
+
+    /// A capture that writes what comes to `log` (a background shell's), redacted.
+    pub fn diverted(log: std::fs::File, secrets: Secrets) -> Capture {
+        Capture { diverted: Some(log), ..Capture::new(PathBuf::new(), secrets) }
+    }
+
+    /// The output has ended: what the redactor still holds reaches a diverted log.
+    pub fn end(&mut self) {
+        if let Some(log) = self.diverted.as_mut() {
+            let _ = log.write_all(&self.redactor.finish());
         }
     }
 
     pub fn push(&mut self, chunk: &[u8]) {
+        if let Some(log) = self.diverted.as_mut() {
+            if self.total_bytes < super::shells::MAX_LOG_BYTES {
+                self.total_bytes += chunk.len() as u64;
+                let _ = log.write_all(&self.redactor.push(chunk));
+            }
+            return;
+        }
         self.total_bytes += chunk.len() as u64;
         self.total_lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
         if self.spill.is_none() && self.spill_error.is_none() {

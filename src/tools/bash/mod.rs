@@ -77,6 +77,8 @@ enum Ending {
     Exited(std::process::ExitStatus),
     TimedOut,
     Interrupted,
+    /// The user moved it to the background (Ctrl-B).
+    Detached,
 }
 
 /// `bash -c` with the environment every command gets: the settings' `env`, no stdin, no
@@ -275,9 +277,11 @@ async fn run_here(
         },
         () = tokio::time::sleep(timeout) => Ending::TimedOut,
         () = ctx.cancel.cancelled() => Ending::Interrupted,
+        () = session.shells.detach.notified(), if session.commands_detach() => Ending::Detached,
     };
     let mut leftovers = false;
     match ending {
+        Ending::Detached => return to_background(input, session, child, group, &capture, cwd_file),
         // Done: what it left running in the background (`sleep 60 &`, `nohup … &`) is
         // stopped too; background work belongs to run_in_background.
         Ending::Exited(_) => leftovers = group.stop_leftovers(),
@@ -312,6 +316,44 @@ async fn run_here(
             );
     }
     Ok(output)
+}
+
+/// The running command becomes a background shell (Ctrl-B): the output so far is the
+/// call's result and starts the shell's log, where the rest goes; its cwd file is kept until
+/// it ends.
+fn to_background(
+    input: &BashInput,
+    session: &SessionState,
+    child: tokio::process::Child,
+    group: ProcessGroup,
+    capture: &Arc<Mutex<Capture>>,
+    cwd_file: tempfile::NamedTempFile,
+) -> Result<ToolOutput, ToolError> {
+    let id = session.shells.next_id();
+    let log_dir = session.spill_path("shells", "");
+    let log = log_dir.join(format!("{id}.log"));
+    let mut file = std::fs::create_dir_all(&log_dir)
+        .and_then(|()| std::fs::File::create(&log))
+        .map_err(|e| ToolError::Failed(format!("Could not create the shell's log {}: {e}", log.display())))?;
+    let so_far = {
+        let mut capture = lock(capture);
+        let before = std::mem::replace(&mut *capture, Capture::new(PathBuf::new(), Secrets::default())).finish();
+        let _ = std::io::Write::write_all(&mut file, before.text.as_bytes());
+        *capture = Capture::diverted(file, session.secrets.clone());
+        before.text
+    };
+    // Its group is the shell's now: KillShell or cairn's exit stops it.
+    group.release();
+    let shell = session.shells.adopt(id.clone(), &input.command, child, log);
+    tokio::spawn(async move {
+        shell.ended().await;
+        drop(cwd_file);
+    });
+    let shown = if so_far.trim().is_empty() { "(no output yet)".to_owned() } else { so_far };
+    Ok(ToolOutput::text(format!(
+        "The user moved this command to the background: it is background shell {id}, still running. Output so \
+         far:\n{shown}\nRead what comes next with BashOutput (bash_id \"{id}\"); stop it with KillShell."
+    )))
 }
 
 /// Whether `script` cannot change a file: every command one the permission rules treat as
@@ -369,6 +411,7 @@ fn read_pipe(reader: OwnedFd, capture: Arc<Mutex<Capture>>) -> Option<tokio::tas
             }
             lock(&capture).push(&chunk[..n]);
         }
+        lock(&capture).end();
     }))
 }
 
@@ -402,7 +445,9 @@ fn report(ending: &Ending, captured: Captured, timeout: Duration, cwd_note: Opti
             None,
             None,
         ),
-        Ending::Interrupted => (format!("Interrupted by the user. Output so far:\n{body}"), true, true, None, None),
+        Ending::Interrupted | Ending::Detached => {
+            (format!("Interrupted by the user. Output so far:\n{body}"), true, true, None, None)
+        }
     };
     if let Some(note) = cwd_note {
         text.push_str("\n\n");
@@ -486,6 +531,13 @@ impl ProcessGroup {
             registry.untrack(pgid);
         });
         true
+    }
+
+    /// The group is handed over (to a background shell): neither killed nor tracked here.
+    fn release(mut self) {
+        if let Some(pgid) = self.pgid.take() {
+            self.registry.untrack(pgid);
+        }
     }
 
     fn signal(&self, signal: Signal) {

@@ -70,6 +70,8 @@ pub struct ShellRegistry {
     background: Mutex<BTreeMap<String, Arc<BackgroundShell>>>,
     /// Groups of foreground commands still running.
     foreground: Mutex<HashSet<i32>>,
+    /// Ctrl-B: the commands running in the foreground move to the background.
+    pub detach: tokio::sync::Notify,
 }
 
 /// How a background shell ended.
@@ -94,6 +96,12 @@ pub struct BackgroundShell {
 impl BackgroundShell {
     pub fn status(&self) -> ShellStatus {
         self.status.borrow().clone()
+    }
+
+    /// Waits until it has ended.
+    pub async fn ended(&self) {
+        let mut status = self.status.subscribe();
+        let _ = status.wait_for(|s| *s != ShellStatus::Running).await;
     }
 
     fn describe(&self) -> String {
@@ -157,7 +165,7 @@ impl ShellRegistry {
         session: &SessionState,
         mode: &crate::sandbox::Mode,
     ) -> Result<Arc<BackgroundShell>, String> {
-        let id = format!("bash_{}", self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
+        let id = self.next_id();
         let log = log_dir.join(format!("{id}.log"));
         let file = std::fs::create_dir_all(log_dir)
             .and_then(|()| std::fs::File::create(&log))
@@ -169,8 +177,21 @@ impl ShellRegistry {
         spawning.stdout(Stdio::from(writer)).stderr(Stdio::from(writer_err));
         let spawned = spawning.spawn();
         drop(spawning);
-        let mut child = spawned.map_err(|e| format!("Could not start bash: {e}"))?;
+        let child = spawned.map_err(|e| format!("Could not start bash: {e}"))?;
         pump_to_log(reader, file, session.secrets.stream());
+        Ok(self.adopt(id, command, child, log))
+    }
+
+    /// A background shell for `child`, already running, whose output goes to `log`: its
+    /// exit is watched and recorded (a foreground command moved here by Ctrl-B, or one
+    /// started here).
+    pub(super) fn adopt(
+        &self,
+        id: String,
+        command: &str,
+        mut child: tokio::process::Child,
+        log: PathBuf,
+    ) -> Arc<BackgroundShell> {
         let pgid = child.id().and_then(|p| i32::try_from(p).ok()).and_then(Pid::from_raw);
         let (status, _) = watch::channel(ShellStatus::Running);
         let shell = Arc::new(BackgroundShell {
@@ -203,7 +224,12 @@ impl ShellRegistry {
                 }
             });
         });
-        Ok(shell)
+        shell
+    }
+
+    /// A fresh shell id (`bash_3`).
+    pub(super) fn next_id(&self) -> String {
+        format!("bash_{}", self.next_id.fetch_add(1, Ordering::Relaxed) + 1)
     }
 }
 

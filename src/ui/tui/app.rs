@@ -306,7 +306,7 @@ impl App {
             KeyCode::Char('t') if ctrl => self.pager_requested = true,
             KeyCode::Char('b') if ctrl && self.running_agent() => {
                 self.ops.push(Op::Background);
-                self.notice("Moved the running agents to the background (/tasks lists them).");
+                self.notice("Moved what was running to the background (/tasks lists it).");
             }
             KeyCode::BackTab => self.cycle_mode(),
             KeyCode::PageUp => self.scroll = self.scroll.saturating_add(10),
@@ -319,9 +319,13 @@ impl App {
         }
     }
 
-    /// Whether a sub-agent runs in the foreground (a Task call not finished).
+    /// Whether a sub-agent or a command runs in the foreground (a Task or Bash call not
+    /// finished), which Ctrl-B can move to the background.
     fn running_agent(&self) -> bool {
-        self.turn.as_ref().is_some_and(|t| t.tools.iter().any(|tool| tool.name == "Task" && tool.output.is_none()))
+        let movable = |tool: &crate::ui::tui::cells::ToolCell| {
+            matches!(tool.name.as_str(), "Task" | "Agent" | "Bash") && tool.output.is_none()
+        };
+        self.turn.as_ref().is_some_and(|t| t.tools.iter().any(movable))
     }
 
     fn ctrl_c(&mut self) {

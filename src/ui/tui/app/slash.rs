@@ -101,7 +101,7 @@ impl App {
                 "Keys:",
                 "  Enter send · Shift+Enter, Alt+Enter or \\ Enter new line · Up/Down history",
                 "  Esc interrupt · Ctrl-C clear, twice quit · Ctrl-D quit · Shift+Tab permission mode",
-                "  Ctrl-T transcript · Ctrl-B running agents to the background · @ attach a file · / commands",
+                "  Ctrl-T transcript · Ctrl-B running agents and commands to the background · @ attach a file · / commands",
             ]
             .map(str::to_owned),
         );
