@@ -394,3 +394,49 @@ fn a_message_sent_as_a_worker_finishes_is_still_read() {
     let told = last_message(lead_requests.last().unwrap());
     assert!(told.contains("<task-notification>") && told.contains(answer), "{told}");
 }
+
+#[test]
+fn sigterm_stops_every_worker_and_their_commands_and_is_not_an_answer() {
+    let project = Project::new();
+    let pids = tempfile::tempdir().unwrap();
+    let lead = "LEAD: wait";
+    let sleeper = |name: &str| {
+        let pid = pids.path().join(name);
+        Step::tool(
+            "Bash",
+            json!({"command": format!("echo $$ > {}; exec sleep 300", pid.display()), "timeout": 600000}),
+        )
+        .when(&format!("WORKER-{name}"))
+    };
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tools(&[worker("one", json!({})), worker("two", json!({}))]).when(lead),
+        Step::text("Waiting for the workers.").when(lead),
+        sleeper("one"),
+        sleeper("two"),
+    ]));
+    let mut cmd = project.cairn(&mock);
+    cmd.args(["-p", lead, "--output-format", "stream-json", "--verbose", "--coordinator"]);
+    cmd.args(["--permission-mode", "bypassPermissions"]);
+    let child = spawn(cmd);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !(pids.path().join("one").exists() && pids.path().join("two").exists()) {
+        assert!(std::time::Instant::now() < deadline, "the workers' commands never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let out = crate::support::finish(child);
+    assert_eq!(out.code(), 143, "{}", out.stderr);
+    assert_ne!(out.result()["subtype"], "success", "{}", out.stdout);
+    for name in ["one", "two"] {
+        let pid = std::fs::read_to_string(pids.path().join(name)).unwrap();
+        let gone = (0..100).any(|_| {
+            let alive = Path::new(&format!("/proc/{}", pid.trim())).exists();
+            if alive {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            !alive
+        });
+        assert!(gone, "worker {name}'s command still runs");
+    }
+}
