@@ -209,9 +209,11 @@ fn git_out(dir: &Path, args: &[&str]) -> String {
 }
 
 /// A git repository with one commit, outside the temporary folder (which sandboxed
-/// commands may write in).
+/// commands may write in): in /var/tmp, or the build's own folder when that is not in /tmp.
 fn repository() -> Project {
-    let project = Project { dir: tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap(), ..Project::new() };
+    let build = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let outside = if build.starts_with(std::env::temp_dir()) { Path::new("/var/tmp") } else { build };
+    let project = Project { dir: tempfile::tempdir_in(outside).unwrap(), ..Project::new() };
     project.write("README.md", "hello\n");
     project.git(&["init", "-q"]);
     project.git(&["add", "-A"]);

@@ -77,6 +77,8 @@ pub(super) async fn foreground(
         ToolContext { call_id: ctx.call_id.clone(), cancel: own.clone(), session: Arc::clone(&ctx.session) };
     let runner = Arc::clone(launcher);
     let mut run = tokio::spawn(async move { runner.run(&definition, input, agent_ctx).await });
+    // Dropped with the call (its turn gone): the agent stops, unless it moved away.
+    let guard = own.clone().drop_guard();
     let background = &launcher.services.background;
     let detached = background.detach.notified();
     tokio::pin!(detached);
@@ -87,6 +89,7 @@ pub(super) async fn foreground(
             run.await
         }
         () = &mut detached => {
+            guard.disarm();
             let agent = background.adopt(&description, own);
             let text = format!(
                 "The user moved this agent to the background: it is agent {id} ({description}) and goes on \
