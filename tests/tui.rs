@@ -866,6 +866,7 @@ fn a_coordinators_worker_asks_through_the_ui_and_its_report_wakes_the_coordinato
     let screen = tmux.wait_for_text("builder asks:");
     assert!(screen.contains("Allow Bash(echo built > built.txt)?"), "{screen}");
     assert!(screen.contains("⚙ builder starting"), "{screen}");
+    assert!(screen.contains(" tokens · $0.0"), "the worker's cost so far: {screen}");
     tmux.keys(&["1"]);
     // Its report wakes the idle coordinator, which answers without being asked.
     tmux.wait_for_text("The builder built it.");

@@ -231,6 +231,7 @@ impl Launcher {
             label: parked.session.label.clone(),
             uses: 0,
             tokens: 0,
+            cost_usd: 0.0,
             current: None,
         };
         self.services.events.emit(progress.update(TaskState::Started, None));
@@ -291,8 +292,9 @@ impl Launcher {
                 self.forward(progress, event);
             }
             Event::AssistantMessage(_) => self.forward(progress, event),
-            Event::Usage { usage, .. } => {
+            Event::Usage { usage, total_cost_usd, .. } => {
                 progress.tokens += usage.context_tokens() + usage.output_tokens;
+                progress.cost_usd = total_cost_usd;
                 self.services.events.emit(progress.update(TaskState::Running, None));
             }
             _ => {}
@@ -433,6 +435,7 @@ struct Progress {
     label: Option<String>,
     uses: u32,
     tokens: u64,
+    cost_usd: f64,
     /// The tool it is running now.
     current: Option<String>,
 }
@@ -449,6 +452,7 @@ impl Progress {
             current_tool: if state == TaskState::Running { self.current.clone() } else { None },
             tool_uses: self.uses,
             tokens: self.tokens,
+            cost_usd: self.cost_usd,
             elapsed: self.started.elapsed(),
             summary,
         })

@@ -338,6 +338,8 @@ pub struct TaskUpdate {
     pub tool_uses: u32,
     /// Input and output tokens so far.
     pub tokens: u64,
+    /// What the agent has cost so far, in dollars.
+    pub cost_usd: f64,
     pub elapsed: Duration,
     /// How it ended, in a line (for `Completed`/`Failed`/`Stopped`).
     pub summary: Option<String>,

@@ -74,7 +74,7 @@ pub fn agent_progress(task: &crate::protocol::TaskUpdate) -> Value {
         "_meta": {"cairn": {
             "agentId": task.agent_id, "agentType": task.agent_type, "name": task.name,
             "state": state, "currentTool": task.current_tool,
-            "toolUses": task.tool_uses, "tokens": task.tokens,
+            "toolUses": task.tool_uses, "tokens": task.tokens, "costUsd": task.cost_usd,
         }},
     })
 }

@@ -352,6 +352,7 @@ mod tests {
             current_tool: Some("Grep".into()),
             tool_uses: 3,
             tokens: 12_345,
+            cost_usd: 0.0,
             elapsed: std::time::Duration::from_secs(1),
             summary: None,
         }));

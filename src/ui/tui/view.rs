@@ -118,7 +118,12 @@ fn worker_lines(app: &App, width: usize) -> Vec<Line<'static>> {
             let line = Line::from(vec![
                 Span::styled(format!("⚙ {name} "), theme.accent()),
                 Span::styled(
-                    format!("{doing} · {} tools · {tokens} tokens · {}s", w.tool_uses, w.elapsed.as_secs()),
+                    format!(
+                        "{doing} · {} tools · {tokens} tokens · ${:.4} · {}s",
+                        w.tool_uses,
+                        w.cost_usd,
+                        w.elapsed.as_secs()
+                    ),
                     theme.dim(),
                 ),
                 Span::styled(format!(" · {}", w.description), theme.dim()),
