@@ -266,6 +266,8 @@ fn task_output_reads_a_background_agent_and_task_stop_stops_it_and_its_command()
     assert!(results.iter().any(|t| t.contains("Agent agent_1 (watcher) is still working")), "{results:?}");
     assert!(results.iter().any(|t| t.contains("Stopped agent agent_1 (watcher)")), "{results:?}");
     assert!(results.iter().any(|t| t.contains("Agent agent_1 (watcher) stopped")), "{results:?}");
+    // A stop the model asked for is not told as the user's interrupt.
+    assert!(results.iter().any(|t| t.contains("It was stopped before it finished (TaskStop")), "{results:?}");
     let pid: i32 = std::fs::read_to_string(project.file("watcher.pid")).unwrap().trim().parse().unwrap();
     assert!(!Path::new(&format!("/proc/{pid}")).exists(), "the watcher's command still runs");
 }

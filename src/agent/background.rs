@@ -44,6 +44,14 @@ impl Agent {
         self.name.as_deref().unwrap_or(&self.id)
     }
 
+    /// Its id, with its name when it has one (`agent_1 (scout)`).
+    pub fn who(&self) -> String {
+        match &self.name {
+            Some(name) => format!("{} ({name})", self.id),
+            None => self.id.clone(),
+        }
+    }
+
     /// The cancellation of its current run.
     pub fn cancel(&self) -> CancellationToken {
         state::lock(&self.cancel).clone()
@@ -154,8 +162,12 @@ impl Background {
             (false, true) => "failed",
             (false, false) => "completed",
         };
-        let text = output
-            .content
+        // Stopped: not by the user, as the interrupted call inside it would say.
+        let stopped = [crate::conversation::history::ToolResultContent::Text {
+            text: "It was stopped before it finished (TaskStop, or cairn was stopped).".into(),
+        }];
+        let content = if status == "stopped" { &stopped[..] } else { &output.content[..] };
+        let text = content
             .iter()
             .filter_map(|c| match c {
                 crate::conversation::history::ToolResultContent::Text { text } => Some(text.as_str()),

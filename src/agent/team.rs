@@ -234,26 +234,20 @@ impl Tool for SendMessage {
         let mut inbox = state::lock(&agent.inbox);
         if agent.working() {
             inbox.push(input.message);
-            return Ok(ToolOutput::text(format!(
-                "Message sent to {} ({}): it reads it before its next step.",
-                agent.id,
-                agent.label()
-            )));
+            return Ok(ToolOutput::text(format!("Message sent to {}: it reads it before its next step.", agent.who())));
         }
         drop(inbox);
         let Some(parked) = state::lock(&agent.parked).take() else {
             return Err(ToolError::Failed(format!(
-                "{} ({}) has ended and has no session to go on with (it never started, or its worktree was \
+                "{} has ended and has no session to go on with (it never started, or its worktree was \
                  removed as unchanged); start a new agent instead.",
-                agent.id,
-                agent.label()
+                agent.who()
             )));
         };
         let text = format!(
-            "{} ({}) had finished; it starts again with your message, and its report will arrive as a \
+            "{} had finished; it starts again with your message, and its report will arrive as a \
              <task-notification>.",
-            agent.id,
-            agent.label()
+            agent.who()
         );
         resume(&self.launcher, agent, parked, input.message);
         Ok(ToolOutput::text(text))

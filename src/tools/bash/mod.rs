@@ -262,6 +262,7 @@ async fn run_here(
     let writer_err = writer.try_clone().map_err(|e| ToolError::Failed(format!("Could not create a pipe: {e}")))?;
     let mut command = shell_command(WRAPPER, cwd, session, mode);
     command.arg("cairn-bash").arg(cwd_file.path()).arg(&input.command).stdout(writer).stderr(writer_err);
+    let started = std::time::Instant::now();
     let mut child = command.spawn().map_err(|e| ToolError::Failed(format!("Could not start bash: {e}")))?;
     // Our copies of the pipe's write end must close, or the reader never sees the end.
     drop(command);
@@ -281,7 +282,7 @@ async fn run_here(
     };
     let mut leftovers = false;
     match ending {
-        Ending::Detached => return to_background(input, session, child, group, &capture, cwd_file),
+        Ending::Detached => return to_background(input, session, (child, started), group, &capture, cwd_file),
         // Done: what it left running in the background (`sleep 60 &`, `nohup … &`) is
         // stopped too; background work belongs to run_in_background.
         Ending::Exited(_) => leftovers = group.stop_leftovers(),
@@ -324,7 +325,7 @@ async fn run_here(
 fn to_background(
     input: &BashInput,
     session: &SessionState,
-    child: tokio::process::Child,
+    (child, started): (tokio::process::Child, std::time::Instant),
     group: ProcessGroup,
     capture: &Arc<Mutex<Capture>>,
     cwd_file: tempfile::NamedTempFile,
@@ -344,7 +345,7 @@ fn to_background(
     };
     // Its group is the shell's now: KillShell or cairn's exit stops it.
     group.release();
-    let shell = session.shells.adopt(id.clone(), &input.command, child, log);
+    let shell = session.shells.adopt(id.clone(), &input.command, child, log, started);
     tokio::spawn(async move {
         shell.ended().await;
         drop(cwd_file);

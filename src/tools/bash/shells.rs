@@ -179,7 +179,7 @@ impl ShellRegistry {
         drop(spawning);
         let child = spawned.map_err(|e| format!("Could not start bash: {e}"))?;
         pump_to_log(reader, file, session.secrets.stream());
-        Ok(self.adopt(id, command, child, log))
+        Ok(self.adopt(id, command, child, log, Instant::now()))
     }
 
     /// A background shell for `child`, already running, whose output goes to `log`: its
@@ -191,6 +191,7 @@ impl ShellRegistry {
         command: &str,
         mut child: tokio::process::Child,
         log: PathBuf,
+        started: Instant,
     ) -> Arc<BackgroundShell> {
         let pgid = child.id().and_then(|p| i32::try_from(p).ok()).and_then(Pid::from_raw);
         let (status, _) = watch::channel(ShellStatus::Running);
@@ -199,7 +200,7 @@ impl ShellRegistry {
             command: command.to_owned(),
             pgid,
             log,
-            started: Instant::now(),
+            started,
             read_offset: Mutex::new(0),
             status,
         });
