@@ -106,38 +106,28 @@ impl Background {
         }
     }
 
-    /// Registers an agent about to start; an error if `name` is taken.
+    /// Registers an agent about to start; an error if `name` is taken or looks like an id.
     pub fn start(&self, description: &str, name: Option<&str>) -> Result<Arc<Agent>, String> {
-        let mut agents = state::lock(&self.agents);
         let name = name.map(str::trim).filter(|n| !n.is_empty());
         if let Some(name) = name.filter(|n| n.strip_prefix("agent_").is_some_and(|n| n.parse::<u32>().is_ok())) {
             return Err(format!("\"{name}\" is the form of agents' ids; choose another name."));
         }
-        if let Some(name) = name
-            && agents.iter().any(|a| a.name.as_deref() == Some(name) || a.id == name)
-        {
+        if let Some(name) = name.filter(|n| self.find(n).is_some()) {
             return Err(format!("There is already an agent named \"{name}\"; choose another name."));
         }
-        let agent = Arc::new(Agent {
-            id: format!("agent_{}", agents.len() + 1),
-            name: name.map(str::to_owned),
-            description: description.to_owned(),
-            cancel: Mutex::new(CancellationToken::new()),
-            ended: Mutex::new(None),
-            inbox: Inbox::default(),
-            parked: Mutex::new(None),
-            transcript: Mutex::new(None),
-        });
-        agents.push(Arc::clone(&agent));
-        Ok(agent)
+        Ok(self.register(description, name, CancellationToken::new()))
     }
 
     /// Registers an agent already running in the foreground, stopped by `cancel` (Ctrl-B).
     pub fn adopt(&self, description: &str, cancel: CancellationToken) -> Arc<Agent> {
+        self.register(description, None, cancel)
+    }
+
+    fn register(&self, description: &str, name: Option<&str>, cancel: CancellationToken) -> Arc<Agent> {
         let mut agents = state::lock(&self.agents);
         let agent = Arc::new(Agent {
             id: format!("agent_{}", agents.len() + 1),
-            name: None,
+            name: name.map(str::to_owned),
             description: description.to_owned(),
             cancel: Mutex::new(cancel),
             ended: Mutex::new(None),

@@ -175,7 +175,7 @@ impl Tool for Task {
 }
 
 /// Whether the agent works in a worktree of its own (the call or its type says so).
-pub(super) fn isolated(definition: &AgentDef, input: &TaskInput) -> bool {
+fn isolated(definition: &AgentDef, input: &TaskInput) -> bool {
     input.isolation.as_deref() == Some("worktree") || definition.isolation.as_deref() == Some("worktree")
 }
 

@@ -126,10 +126,9 @@ async fn work(
     agent: &Agent,
     mut parked: Parked,
     description: &str,
-    prompt: String,
+    mut prompt: String,
     ctx: &ToolContext,
 ) {
-    let mut prompt = prompt;
     loop {
         let mut output = launcher.run_in(&mut parked, description, &prompt, ctx).await;
         // Messages are put in the inbox only while the agent works: held, nothing new comes.
@@ -168,7 +167,7 @@ fn resume(launcher: &Arc<Launcher>, agent: Arc<Agent>, parked: Parked, message: 
         if let Some(Err(e)) = parked.worktree.as_ref().map(super::worktree::Worktree::lock) {
             return launcher.services.background.finish(&agent, &ToolOutput::error(e));
         }
-        work(&launcher, &agent, parked, &agent.description.clone(), message, &ctx).await;
+        work(&launcher, &agent, parked, &agent.description, message, &ctx).await;
     });
 }
 

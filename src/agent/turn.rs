@@ -220,7 +220,7 @@ fn deliver_messages(session: &mut Session) {
     }
     let content: Vec<ContentBlock> = messages
         .iter()
-        .map(|m| ContentBlock::text(format!("<message from=\"coordinator\">\n{m}\n</message>")))
+        .map(|m| ContentBlock::text(format!("<message from=\"main agent\">\n{m}\n</message>")))
         .collect();
     session.record(Record::User { content: content.clone(), permission_mode: None, meta: false });
     match session.history.last_mut() {
