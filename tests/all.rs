@@ -28,6 +28,7 @@ mod sandbox;
 mod sdk;
 mod sessions;
 mod signals;
+mod speculation;
 mod subagents;
 mod team;
 mod tool_loop;

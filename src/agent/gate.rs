@@ -40,19 +40,29 @@ pub(super) async fn plan_calls(
     gated: &mut Gated,
 ) -> Vec<Planned> {
     let mut plan = Vec::with_capacity(calls.len());
-    for mut call in calls {
-        let planned = match admit(session, &mut call, cancel, events, gated).await {
-            Ok(tool) => Planned::Run { call_id: call.id, name: call.name, input: call.input, tool },
-            Err(refused) => {
-                if refused.denial {
-                    gated.denials.push(denial(&call));
-                }
-                Planned::Answered { call_id: call.id, name: call.name, input: call.input, output: refused.output }
-            }
-        };
-        plan.push(planned);
+    for call in calls {
+        plan.push(plan_one(session, call, cancel, events, gated).await);
     }
     plan
+}
+
+/// One call through the gate: ready to run, or answered.
+pub(super) async fn plan_one(
+    session: &Session,
+    mut call: ToolCall,
+    cancel: &CancellationToken,
+    events: &EventSink,
+    gated: &mut Gated,
+) -> Planned {
+    match admit(session, &mut call, cancel, events, gated).await {
+        Ok(tool) => Planned::Run { call_id: call.id, name: call.name, input: call.input, tool },
+        Err(refused) => {
+            if refused.denial {
+                gated.denials.push(denial(&call));
+            }
+            Planned::Answered { call_id: call.id, name: call.name, input: call.input, output: refused.output }
+        }
+    }
 }
 
 /// Why a call does not run: the result the model gets, and whether it counts as a

@@ -20,6 +20,7 @@ pub mod background;
 mod compact;
 pub mod context;
 mod driver;
+mod early;
 mod gate;
 mod host;
 mod invoke;

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::Session;
 use super::compact::{CompactError, Trigger};
 use super::gate::{self, Gated};
-use super::{invoke, structured};
+use super::{early, invoke, structured};
 use crate::conversation::ToolCall;
 use crate::conversation::history::{
     self, CONTINUE_PROMPT, ContentBlock, INTERRUPTED_REQUEST, INTERRUPTED_TOOLS, Message, Role, ToolResultContent,
@@ -159,8 +159,8 @@ async fn run_expanded(
             Err(CompactError::Blocked(message)) => events.emit(Event::Notice { message }),
             Err(error) => return ended(session, &mut turn, compaction_failed(&error)),
         }
-        let response = match request_response(session, &mut turn, max_tokens, &cancel, events).await {
-            Ok(response) => response,
+        let (response, early) = match request_response(session, &mut turn, max_tokens, &cancel, events).await {
+            Ok(answer) => answer,
             Err(error) => match failed_request(session, &mut turn, error, &cancel, events).await {
                 Flow::Again => continue,
                 Flow::End(event) => return *event,
@@ -188,7 +188,7 @@ async fn run_expanded(
         let flow = if calls.is_empty() {
             answered(session, &mut turn, &response, events).await
         } else {
-            ran_tools(session, &mut turn, calls, &cancel, events).await
+            ran_tools(session, &mut turn, calls, early, &cancel, events).await
         };
         if let Flow::End(event) = flow {
             return *event;
@@ -363,10 +363,11 @@ async fn ran_tools(
     session: &mut Session,
     turn: &mut TurnState,
     calls: Vec<ToolCall>,
+    early: early::Early,
     cancel: &CancellationToken,
     events: &EventSink,
 ) -> Flow {
-    run_tools(session, turn, calls, cancel, events).await;
+    run_tools(session, turn, calls, early, cancel, events).await;
     if cancel.is_cancelled() {
         return Flow::end(interrupted(session, turn, INTERRUPTED_TOOLS));
     }
@@ -475,14 +476,15 @@ async fn attach_files(session: &Session, paths: &[PathBuf], cancel: &Cancellatio
     blocks
 }
 
-/// Builds the request from the (repaired) history and streams it, with retries.
+/// Builds the request from the (repaired) history and streams it, with retries; the
+/// read-only calls at its head start while it streams ([`early`]).
 async fn request_response(
     session: &mut Session,
     turn: &mut TurnState,
     max_tokens: u32,
     cancel: &CancellationToken,
     events: &EventSink,
-) -> Result<Response, SampleError> {
+) -> Result<(Response, early::Early), SampleError> {
     history::repair(&mut session.history);
     // Headless, nobody is waiting at a prompt: the first request gets the servers that
     // start within a few seconds.
@@ -504,7 +506,12 @@ async fn request_response(
         reasoning: context.reasoning(turn.ultrathink, max_tokens),
     };
     let started = Instant::now();
-    let response = sample(services.provider.as_ref(), &request, &services.retry, cancel, events).await;
+    let (watcher, seen) = early::watch(events);
+    let sampling = async {
+        let watcher = watcher;
+        sample(services.provider.as_ref(), &request, &services.retry, cancel, &watcher).await
+    };
+    let (response, early) = tokio::join!(sampling, early::run(session, seen, cancel, events));
     turn.api_duration += started.elapsed();
     let response = response?;
     turn.requests += 1;
@@ -514,7 +521,7 @@ async fn request_response(
         total: session.costs.total,
         total_cost_usd: session.costs.total_cost_usd,
     });
-    Ok(response)
+    Ok((response, early))
 }
 
 /// Appends the answer to the history, tells the front ends, and returns its tool calls.
@@ -577,11 +584,13 @@ fn compaction_failed(error: &CompactError) -> TurnStatus {
     TurnStatus::Failed(TurnError { kind: TurnErrorKind::ContextTooLong, status: None, message: error.message() })
 }
 
-/// Gates the calls, runs them, and appends their results in call order.
+/// Gates the calls (but those that started early), runs them, and appends their results
+/// in call order.
 async fn run_tools(
     session: &mut Session,
     turn: &mut TurnState,
     calls: Vec<ToolCall>,
+    early: early::Early,
     cancel: &CancellationToken,
     events: &EventSink,
 ) {
@@ -589,13 +598,16 @@ async fn run_tools(
         launcher.follow(session);
     }
     let mut gated = Gated::default();
-    let plan = gate::plan_calls(session, calls, cancel, events, &mut gated).await;
+    let (mut plan, rest) = early.plan(calls, &mut gated);
+    plan.extend(gate::plan_calls(session, rest, cancel, events, &mut gated).await);
     turn.denials.append(&mut gated.denials);
     // The calls that run, for their PostToolUse hooks.
     let ran: HashMap<String, (String, Value)> = plan
         .iter()
         .filter_map(|p| match p {
-            Planned::Run { call_id, name, input, .. } => Some((call_id.clone(), (name.clone(), input.clone()))),
+            Planned::Run { call_id, name, input, .. } | Planned::Started { call_id, name, input, .. } => {
+                Some((call_id.clone(), (name.clone(), input.clone())))
+            }
             Planned::Answered { .. } => None,
         })
         .collect();

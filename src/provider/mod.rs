@@ -261,8 +261,9 @@ impl ResponseBuilder {
     }
 }
 
-/// The first `input_json_delta` may be empty; a call with no input at all means `{}`.
-fn parse_tool_input(json: &str) -> Option<Value> {
+/// A tool call's input as streamed, `None` when it does not parse. The first
+/// `input_json_delta` may be empty; a call with no input at all means `{}`.
+pub fn parse_tool_input(json: &str) -> Option<Value> {
     if json.trim().is_empty() {
         return Some(Value::Object(serde_json::Map::new()));
     }

@@ -18,6 +18,7 @@ pub mod edit;
 pub mod glob;
 pub mod grep;
 pub mod ls;
+pub mod overlay;
 pub mod paths;
 pub mod read;
 pub mod scheduler;

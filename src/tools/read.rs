@@ -51,6 +51,20 @@ impl Tool for Read {
     async fn call(&self, input: ReadInput, ctx: ToolContext) -> Result<ToolOutput, ToolError> {
         let path = ctx.resolve(&input.file_path);
         let shown = path.display().to_string();
+        let window = Window {
+            start: input.offset.map_or(1, |o| o.max(1) as usize),
+            limit: input.limit.map_or(DEFAULT_LIMIT, |l| l.max(1) as usize),
+        };
+        // A speculation's own version of the file, before the disk's.
+        let real = super::paths::real_location(&path);
+        if let Some(text) = ctx.session.overlaid(&real) {
+            let scan = scan_text(text.as_bytes(), window, &ctx.cancel);
+            let scan = scan.map_err(|e| ToolError::Failed(format!("Cannot read {shown}: {e}")))?;
+            if let Scan::Text(text) = scan {
+                ctx.session.remember(&real, text.hash);
+                return Ok(render(&shown, &text, window));
+            }
+        }
         let meta = tokio::fs::metadata(&path).await.map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => ToolError::Failed(missing(&path, &ctx)),
             _ => ToolError::Failed(format!("Cannot read {shown}: {e}")),
@@ -67,10 +81,6 @@ impl Tool for Read {
                 "{shown} is not a regular file (a device or socket); Read shows files."
             )));
         }
-        let window = Window {
-            start: input.offset.map_or(1, |o| o.max(1) as usize),
-            limit: input.limit.map_or(DEFAULT_LIMIT, |l| l.max(1) as usize),
-        };
         let scan = match read_from_host(&ctx, &path, is_fifo).await {
             Some(Ok(text)) => scan_text(text.as_bytes(), window, &ctx.cancel),
             Some(Err(e)) => return Err(ToolError::Failed(format!("Cannot read {shown} through the editor: {e}"))),

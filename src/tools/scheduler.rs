@@ -22,10 +22,32 @@ use crate::protocol::{Event, EventSink};
 /// Read-only calls in flight at once: enough for a model's fan-out, not a fork bomb.
 pub const MAX_CONCURRENT: usize = 10;
 
-/// One call after the gate: ready to run, or already answered (invalid, unknown, denied).
+/// One call after the gate: ready to run, already running (a read-only call started while
+/// the answer still streamed), or already answered (invalid, unknown, denied).
 pub enum Planned {
     Run { call_id: String, name: String, input: Value, tool: Arc<RegisteredTool> },
+    Started { call_id: String, name: String, input: Value, running: Running },
     Answered { call_id: String, name: String, input: Value, output: ToolOutput },
+}
+
+/// A read-only call already running on its own task; stopped if it is dropped unread.
+pub struct Running(std::sync::Mutex<Option<tokio_util::task::AbortOnDropHandle<ToolOutput>>>);
+
+impl Running {
+    /// Starts the call now.
+    pub fn start(tool: Arc<RegisteredTool>, input: Value, ctx: ToolContext) -> Running {
+        let task = tokio::spawn(async move { tool.call(input, ctx).await });
+        Running(std::sync::Mutex::new(Some(tokio_util::task::AbortOnDropHandle::new(task))))
+    }
+
+    /// Its output, once it is done (an error if it was stopped or panicked).
+    async fn output(&self) -> ToolOutput {
+        let task = super::state::lock(&self.0).take();
+        match task {
+            Some(task) => task.await.unwrap_or_else(|e| ToolOutput::error(format!("The tool failed: {e}"))),
+            None => ToolOutput::error(INTERRUPTED_TOOL_RESULT),
+        }
+    }
 }
 
 impl Planned {
@@ -35,9 +57,9 @@ impl Planned {
 
     fn ids(&self) -> (&str, &str, &Value) {
         match self {
-            Planned::Run { call_id, name, input, .. } | Planned::Answered { call_id, name, input, .. } => {
-                (call_id, name, input)
-            }
+            Planned::Run { call_id, name, input, .. }
+            | Planned::Started { call_id, name, input, .. }
+            | Planned::Answered { call_id, name, input, .. } => (call_id, name, input),
         }
     }
 }
@@ -107,6 +129,7 @@ async fn run_group(
             async move {
                 match planned {
                     Planned::Run { tool, input, .. } => tool.call(input.clone(), ctx).await,
+                    Planned::Started { running, .. } => running.output().await,
                     Planned::Answered { output, .. } => output.clone(),
                 }
             }
@@ -149,7 +172,7 @@ fn interrupted(planned: &Planned, events: &EventSink, keep: Keep<'_>) -> Finishe
     let (call_id, name, _) = planned.ids();
     let output = match planned {
         Planned::Answered { output, .. } => output.clone(),
-        Planned::Run { .. } => ToolOutput::error(INTERRUPTED_TOOL_RESULT),
+        Planned::Run { .. } | Planned::Started { .. } => ToolOutput::error(INTERRUPTED_TOOL_RESULT),
     };
     finish(call_id, name, output, events, keep)
 }

@@ -60,6 +60,8 @@ pub struct SessionState {
     sandbox_roots: std::sync::OnceLock<Vec<PathBuf>>,
     /// A sub-agent's: Ctrl-B moves the agent, not its commands one by one.
     in_subagent: std::sync::atomic::AtomicBool,
+    /// A speculation's: file writes land here, and reads see it first.
+    overlay: std::sync::OnceLock<Arc<super::overlay::Overlay>>,
 }
 
 /// Agents working in the background, as TaskOutput (BashOutput) and TaskStop (KillShell)
@@ -150,7 +152,33 @@ impl SessionState {
             sandbox_roots: std::sync::OnceLock::new(),
             in_subagent: std::sync::atomic::AtomicBool::new(false),
             agents: std::sync::OnceLock::new(),
+            overlay: std::sync::OnceLock::new(),
         }
+    }
+
+    /// File writes land in `overlay` from now on, and reads see it first (once).
+    pub fn set_overlay(&self, overlay: Arc<super::overlay::Overlay>) {
+        let _ = self.overlay.set(overlay);
+    }
+
+    pub fn overlay(&self) -> Option<&Arc<super::overlay::Overlay>> {
+        self.overlay.get()
+    }
+
+    /// The file's text in the overlay, when there is one and it holds the file.
+    pub fn overlaid(&self, real_path: &Path) -> Option<String> {
+        self.overlay.get()?.read(real_path)
+    }
+
+    /// A copy of what `other` has seen of the files (a speculation starts knowing what
+    /// its session read), or the other way round when a speculation is adopted.
+    pub fn take_seen_from(&self, other: &SessionState) {
+        let seen = lock(&other.seen).clone();
+        lock(&self.seen).extend(seen);
+        let touched = lock(&other.touched).clone();
+        let mut mine = lock(&self.touched);
+        mine.retain(|p| !touched.contains(p));
+        mine.extend(touched);
     }
 
     /// Reads and writes of text files go through the host from now on (once).
@@ -165,6 +193,9 @@ impl SessionState {
 
     /// The text of `path` as the host has it; `None` when files are not routed.
     pub async fn read_through_host(&self, path: &Path) -> Option<Result<String, String>> {
+        if let Some(text) = self.overlaid(path) {
+            return Some(Ok(text));
+        }
         let host = self.files.get()?;
         let request = crate::protocol::HostRequest::ReadTextFile { path: path.to_path_buf() };
         let answer = host.ask(&self.events, request).await;
@@ -178,6 +209,9 @@ impl SessionState {
 
     /// Writes `path` through the host; `None` when files are not routed.
     pub async fn write_through_host(&self, path: &Path, content: &str) -> Option<Result<(), String>> {
+        if let Some(overlay) = self.overlay.get() {
+            return Some(overlay.write(path, content));
+        }
         let host = self.files.get()?;
         let request = crate::protocol::HostRequest::WriteTextFile { path: path.to_path_buf(), content: content.into() };
         match host.ask(&self.events, request).await {

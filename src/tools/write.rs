@@ -91,6 +91,9 @@ pub(super) async fn load_fresh(ctx: &ToolContext, real: &Path) -> Result<Option<
 /// The file's bytes as they are now: the editor's buffer when files go through the editor
 /// (for a file that exists), the disk's otherwise.
 async fn read_current(ctx: &ToolContext, real: &Path) -> std::io::Result<Vec<u8>> {
+    if let Some(text) = ctx.session.overlaid(real) {
+        return Ok(text.into_bytes());
+    }
     if real.is_file()
         && let Some(answer) = ctx.session.read_through_host(real).await
     {
@@ -116,9 +119,12 @@ pub(super) async fn save(
     };
     let text = String::from_utf8_lossy(bytes);
     let written = match ctx.session.write_through_host(real, &text).await {
-        Some(written) => written
-            .map(|()| ctx.session.remember(real, content_hash(bytes)))
-            .map_err(|e| ToolError::Failed(format!("The editor could not write {}: {e}", real.display()))),
+        Some(written) => {
+            written.map(|()| ctx.session.remember(real, content_hash(bytes))).map_err(|e| match ctx.session.overlay() {
+                Some(_) => ToolError::Failed(e),
+                None => ToolError::Failed(format!("The editor could not write {}: {e}", real.display())),
+            })
+        }
         None => save_to_disk(ctx, real, bytes),
     };
     if let (Some(id), Some(checkpoints)) = (checkpoint, ctx.session.checkpoints()) {

@@ -63,6 +63,10 @@ struct Shared {
     /// The steps already played: each request gets the first one left whose `when` (if
     /// any) its first message holds — in order, for a scenario without `when`.
     played: Mutex<Vec<bool>>,
+    /// Each page fetched: its path and when (since the mock started).
+    page_hits: Mutex<Vec<(String, Duration)>>,
+    /// The wall-clock time the mock started, to compare its times with files' times.
+    started_wall: std::time::SystemTime,
 }
 
 pub struct MockLlm {
@@ -101,6 +105,8 @@ impl MockLlm {
             requests: Mutex::new(Vec::new()),
             off_script: std::sync::atomic::AtomicUsize::new(0),
             played: Mutex::new(Vec::new()),
+            page_hits: Mutex::new(Vec::new()),
+            started_wall: std::time::SystemTime::now(),
         });
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let serving = Arc::clone(&shared);
@@ -123,6 +129,16 @@ impl MockLlm {
     /// The requests from number `first` on.
     pub fn requests_since(&self, first: usize) -> Vec<RecordedRequest> {
         self.shared.requests.lock().map(|r| r.get(first..).unwrap_or_default().to_vec()).unwrap_or_default()
+    }
+
+    /// The pages fetched so far: path and when, since the mock started.
+    pub fn page_hits(&self) -> Vec<(String, Duration)> {
+        self.shared.page_hits.lock().map(|h| h.clone()).unwrap_or_default()
+    }
+
+    /// A time the mock recorded, on the wall clock (to compare with a file's mtime).
+    pub fn wall(&self, at: Duration) -> std::time::SystemTime {
+        self.shared.started_wall + at
     }
 
     /// Waits until at least `n` requests have arrived.
@@ -186,6 +202,9 @@ fn full(status: StatusCode, content_type: &str, body: String) -> Response<Body> 
 
 /// A page of the scenario's `pages`, for `GET` requests.
 fn page(shared: &Shared, path: &str) -> Response<Body> {
+    if let Ok(mut hits) = shared.page_hits.lock() {
+        hits.push((path.to_owned(), shared.started.elapsed()));
+    }
     let Some(page) = shared.scenario.pages.get(path) else {
         return full(StatusCode::NOT_FOUND, "text/plain", format!("mock: no page at {path}"));
     };

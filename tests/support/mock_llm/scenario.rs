@@ -176,6 +176,10 @@ pub struct Step {
     pub text: Option<String>,
     #[serde(default)]
     pub tool_calls: Vec<ToolCallSpec>,
+    /// Text after the tool calls (Anthropic only): a long tail that streams while the
+    /// calls before it could already run.
+    #[serde(default)]
+    pub text_after: Option<String>,
     /// Default: `tool_use` when there are tool calls, else `end_turn`. With `max_tokens` and
     /// tool calls, the last call's input JSON is cut in half, as a real cut-off would be.
     #[serde(default)]
@@ -243,6 +247,16 @@ impl Step {
 
     pub fn with_linger_ms(mut self, ms: u64) -> Step {
         self.linger_ms = Some(ms);
+        self
+    }
+
+    pub fn with_text_after(mut self, text: &str) -> Step {
+        self.text_after = Some(text.into());
+        self
+    }
+
+    pub fn with_chunk_chars(mut self, chars: usize) -> Step {
+        self.chunk_chars = Some(chars);
         self
     }
 

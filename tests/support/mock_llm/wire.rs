@@ -124,6 +124,14 @@ pub fn anthropic_frames(step: &Step, model: &str, index: usize, input_tokens: u6
         }
         frames.push(stop(i));
     }
+    if let Some(text) = &step.text_after {
+        let i = open(&mut frames, json!({"type": "text", "text": ""}));
+        for piece in chunks(text, size) {
+            frames.push(delta(i, json!({"type": "text_delta", "text": piece})));
+        }
+        frames.push(stop(i));
+        output_chars += text.len();
+    }
     let output_tokens = usage.output_tokens.unwrap_or((output_chars as u64 / 4).max(1));
     frames.push(sse(
         "message_delta",
