@@ -5,9 +5,10 @@
 //! [`Watcher`] sits between the stream and the front ends: it forwards every event and
 //! hands each finished call to [`run`], which takes the calls through the gate in order —
 //! PreToolUse hooks and the permission check exactly as after the stream — and starts
-//! those that pass. Only a prefix starts early: the first call that is not a read-only
-//! tool (an edit, a command, a sub-agent, a question) closes it, and it and every call
-//! after it wait for the whole response, so a later read sees what an earlier edit wrote.
+//! those that pass. Only a prefix starts early, of at most as many calls as the scheduler
+//! runs at once: the first call that is not a read-only tool (an edit, a command, a
+//! sub-agent, a question) closes it, and it and every call after it wait for the whole
+//! response, so a later read sees what an earlier edit wrote.
 //! Results still go back in call order, with their events, once the response is recorded.
 //! A stream that fails and is retried leaves its started calls aside: the retried response
 //! reuses one when it asks for the identical call, and the others are stopped.
@@ -180,8 +181,10 @@ pub(super) async fn run(
             }
             other => other,
         };
-        open = gated.stop.is_none();
         early.calls.push(EarlyCall { call, planned, gated });
+        // As many as the scheduler runs at once start early; the rest wait for it.
+        open = early.calls.last().is_some_and(|c| c.gated.stop.is_none())
+            && early.calls.len() < crate::tools::scheduler::MAX_CONCURRENT;
     }
     early
 }
