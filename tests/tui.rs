@@ -953,3 +953,128 @@ fn ctrl_b_moves_a_running_command_to_a_background_shell() {
     assert!(last.contains("second") && last.contains("exited with code 0"), "{last}");
     quit_and_check_the_terminal(&tmux);
 }
+
+/// A project whose notes were read in a first turn, and the mock that suggested the next
+/// prompt; the speculation's steps follow `first`.
+fn suggested(project: &Project, speculation: Vec<Step>) -> (MockLlm, Tmux) {
+    project.write("notes.md", "v1\n");
+    let mut steps = vec![Step::tool("Read", json!({"file_path": "notes.md"})), Step::text("Looked.")];
+    steps.extend(speculation);
+    let mock = MockLlm::start(Scenario::new(steps).with_suggestions(&["update the notes"]));
+    let tmux = Tmux::start(project, &mock, "\"look at the notes\" --permission-mode acceptEdits", 100, 30);
+    tmux.wait_for_text("update the notes  (Tab)");
+    (mock, tmux)
+}
+
+fn wait_for_requests(mock: &MockLlm, n: usize) {
+    assert!(mock.wait_for_requests(n, Duration::from_secs(30)), "{} requests", mock.requests().len());
+}
+
+#[test]
+fn an_accepted_speculation_answers_at_once_and_applies_its_overlay() {
+    let project = Project::new();
+    let edit = json!({"file_path": "notes.md", "old_string": "v1", "new_string": "v2"});
+    let (mock, tmux) = suggested(
+        &project,
+        vec![
+            Step::tool("Read", json!({"file_path": "notes.md"})),
+            Step::tool("Edit", edit),
+            Step::text("Updated the notes.").with_delay_ms(5),
+        ],
+    );
+    // The speculation has worked it all out, in its overlay: the project is untouched.
+    wait_for_requests(&mock, 5);
+    assert_eq!(std::fs::read_to_string(project.file("notes.md")).unwrap(), "v1\n");
+    assert!(!tmux.history().contains("Updated the notes."), "nothing is shown before it is sent");
+    tmux.keys(&["Tab", "Enter"]);
+    tmux.wait_for_text("Updated the notes.");
+    assert_eq!(mock.requests().len(), 5, "answered without a new request");
+    assert_eq!(std::fs::read_to_string(project.file("notes.md")).unwrap(), "v2\n");
+    // It is in the transcript like any turn, and the next request carries it.
+    tmux.type_text("/cost");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for_text("Speculation:");
+    assert!(screen.contains("(1 adopted)") && screen.contains("Prompt suggestions:"), "{screen}");
+    let transcript: String = std::fs::read_dir(project.home.path().join("projects"))
+        .unwrap()
+        .flatten()
+        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert!(transcript.contains("Updated the notes.") && transcript.contains("update the notes"), "{transcript}");
+    assert!(mock.history_problems().is_empty(), "{:?}", mock.history_problems());
+    quit_and_check_the_terminal(&tmux);
+}
+
+#[test]
+fn a_file_changed_behind_a_speculation_is_edited_live() {
+    let project = Project::new();
+    let edit = json!({"file_path": "notes.md", "old_string": "v1", "new_string": "v2"});
+    let (mock, tmux) = suggested(
+        &project,
+        vec![
+            Step::tool("Read", json!({"file_path": "notes.md"})),
+            Step::tool("Edit", edit),
+            Step::text("Updated the notes."),
+            Step::text("The notes changed; I left them."),
+        ],
+    );
+    wait_for_requests(&mock, 5);
+    std::fs::write(project.file("notes.md"), "v1 by the user\n").unwrap();
+    tmux.keys(&["Tab", "Enter"]);
+    tmux.wait_for_text("The notes changed; I left them.");
+    let history = tmux.history();
+    assert!(history.contains("A file changed while cairn worked ahead"), "{history}");
+    assert_eq!(std::fs::read_to_string(project.file("notes.md")).unwrap(), "v1 by the user\n");
+    // The Edit ran live and found the file changed since it was read.
+    let results = tool_results(&mock.requests()[5].body);
+    let last = results.last().unwrap();
+    assert!(last.2 && last.1.contains("has changed since it was last read"), "{results:?}");
+    quit_and_check_the_terminal(&tmux);
+}
+
+#[test]
+fn typing_drops_a_speculation_and_one_that_needs_permission_stops_there() {
+    let project = Project::new();
+    let outside = project.home.path().join("outside.txt");
+    let (mock, tmux) = suggested(
+        &project,
+        vec![
+            Step::tool("Write", json!({"file_path": "notes.md", "content": "SPECULATED\n"})),
+            Step::text("never sent").with_fault(crate::support::Fault::Stall { after_events: 1, ms: None }),
+            Step::text("Did something else."),
+        ],
+    );
+    // Working ahead: the Write went to the overlay, and the next request is on its way.
+    wait_for_requests(&mock, 4);
+    tmux.type_text("x");
+    tmux.wait_for("the suggestion to go", |s| !s.contains("(Tab)"));
+    tmux.keys(&["BSpace"]);
+    tmux.type_text("something else");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Did something else.");
+    assert_eq!(std::fs::read_to_string(project.file("notes.md")).unwrap(), "v1\n", "the disk is untouched");
+    tmux.type_text("/cost");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for_text("Speculation:");
+    assert!(screen.contains("wasted (1 discarded"), "{screen}");
+    quit_and_check_the_terminal(&tmux);
+    drop(tmux);
+
+    // A speculation meets `rm` and a write outside the project: it runs neither. Once
+    // sent, the turn takes them through the gate live, which asks about the write outside
+    // the project before either runs.
+    let project = Project::new();
+    let calls = [
+        ("Bash", json!({"command": "rm -f notes.md"})),
+        ("Write", json!({"file_path": outside.display().to_string(), "content": "x"})),
+    ];
+    let (mock, tmux) = suggested(&project, vec![Step::tools(&calls), Step::text("Removed.")]);
+    wait_for_requests(&mock, 3);
+    assert!(project.file("notes.md").exists() && !outside.exists());
+    tmux.keys(&["Tab", "Enter"]);
+    tmux.wait_for_text("outside.txt?");
+    assert_eq!(mock.requests().len(), 3, "the turn went on from where the speculation stopped");
+    assert!(project.file("notes.md").exists() && !outside.exists());
+}

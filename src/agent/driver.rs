@@ -13,6 +13,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::compact::Trigger;
+use super::speculate::{self, Speculation};
+use super::suggest::{self, Suggesting};
 use super::{Session, host, queries, turn};
 use crate::custom::watch::Changed;
 use crate::protocol::{Event, EventSink, Op, UserInput};
@@ -39,6 +41,8 @@ enum Pending {
     Fork(Option<String>),
     /// Background agents reported while the session was idle (the interactive UI).
     Woken,
+    /// The suggested next prompt came (the interactive UI).
+    Suggested(suggest::Suggested),
 }
 
 impl Pending {
@@ -57,6 +61,39 @@ impl Pending {
             Op::Fork { at } => Pending::Fork(at),
             other => return Err(other),
         })
+    }
+}
+
+/// What the idle session works ahead on: the suggestion asked for, and the speculation on
+/// it.
+#[derive(Default)]
+struct Ahead {
+    suggesting: Option<Suggesting>,
+    speculation: Option<Speculation>,
+}
+
+impl Ahead {
+    /// Stops working ahead (the user did something else).
+    fn drop_all(&mut self, session: &mut Session, events: &EventSink) {
+        self.suggesting = None;
+        if let Some(speculation) = self.speculation.take() {
+            speculation.discard(session, events);
+        }
+    }
+
+    /// The speculation, if `input` is exactly its prompt and nothing since would make the
+    /// live turn differ; any other is discarded.
+    fn matching(&mut self, session: &mut Session, input: &UserInput, events: &EventSink) -> Option<Speculation> {
+        self.suggesting = None;
+        let speculation = self.speculation.take()?;
+        let same = crate::conversation::history::text_of(&input.content) == speculation.prompt
+            && input.attachments.is_empty()
+            && speculate::allowed(session);
+        if same {
+            return Some(speculation);
+        }
+        speculation.discard(session, events);
+        None
     }
 }
 
@@ -79,20 +116,33 @@ pub(super) async fn run(
 ) {
     open(&mut session, resumed, &events).await;
     let mut queued = VecDeque::new();
+    let mut ahead = Ahead::default();
     loop {
         let next = match queued.pop_front() {
             Some(next) => next,
-            None => match next_op(&session, &mut ops).await {
+            None => match next_op(&session, &mut ops, &mut ahead).await {
                 Some(Ok(pending)) => pending,
                 Some(Err(Op::Shutdown)) | None => break,
+                Some(Err(Op::DropSuggestion)) => {
+                    ahead.drop_all(&mut session, &events);
+                    continue;
+                }
                 Some(Err(op)) => {
                     between_turns(&mut session, op, &events).await;
                     continue;
                 }
             },
         };
+        let mut speculation = None;
         let input = match next {
-            Pending::Turn(input) => input,
+            Pending::Suggested(suggested) => {
+                ahead.speculation = suggested_prompt(&mut session, suggested, &events);
+                continue;
+            }
+            Pending::Turn(input) => {
+                speculation = ahead.matching(&mut session, &input, &events);
+                input
+            }
             // The reports go to the model as a message of their own (added by the turn).
             Pending::Woken if session.services.background.waiting() > 0 => {
                 events.emit(Event::BackgroundReported { count: session.services.background.waiting() });
@@ -106,32 +156,67 @@ pub(super) async fn run(
                 continue;
             }
             other => {
+                ahead.drop_all(&mut session, &events);
                 apply(&mut session, other, &events).await;
                 continue;
             }
         };
+        ahead.drop_all(&mut session, &events);
         let mut meanwhile = Meanwhile::default();
-        let ended = listen_while(&mut session, input, &mut ops, &mut queued, &mut meanwhile, &events).await;
+        let turn = (input, speculation);
+        let ended = listen_while(&mut session, turn, &mut ops, &mut queued, &mut meanwhile, &events).await;
+        let answered = matches!(&ended, Event::TurnComplete(o) if o.status == crate::protocol::TurnStatus::Success);
         after_turn(&mut session, ended, &mut meanwhile, &events).await;
         if meanwhile.shutdown {
             break;
         }
+        if answered && session.ahead.suggest && queued.is_empty() {
+            ahead.suggesting = suggest::start(&session);
+        }
     }
+    ahead.drop_all(&mut session, &events);
     session.close(&events).await;
+}
+
+/// A suggestion came: it is counted and shown, and worked on when speculation may start.
+fn suggested_prompt(session: &mut Session, suggested: suggest::Suggested, events: &EventSink) -> Option<Speculation> {
+    let cost_usd = session.costs.record(&suggested.model, &suggested.usage);
+    session.services.spend(cost_usd);
+    let text = suggested.text;
+    events.emit(Event::PromptSuggestion { text: text.clone(), cost_usd });
+    let plain = !text.starts_with(['/', '#', '!', '@']);
+    (plain && speculate::allowed(session)).then(|| speculate::start(session, text))
 }
 
 /// The next op from the front end; for a coordinator in the interactive UI, also a wake-up
 /// when its workers report while it is idle (headless sessions wait for them in the turn;
 /// other background agents' reports join the next message).
-async fn next_op(session: &Session, ops: &mut mpsc::UnboundedReceiver<Op>) -> Option<Result<Pending, Op>> {
+async fn next_op(
+    session: &Session,
+    ops: &mut mpsc::UnboundedReceiver<Op>,
+    ahead: &mut Ahead,
+) -> Option<Result<Pending, Op>> {
     let services = &session.services;
     let coordinator = session.launcher.as_ref().is_some_and(|l| l.coordinator);
-    if services.headless || !coordinator {
-        return ops.recv().await.map(Pending::of);
-    }
-    tokio::select! {
-        op = ops.recv() => op.map(Pending::of),
-        () = services.background.reported() => Some(Ok(Pending::Woken)),
+    loop {
+        let suggested = async {
+            match ahead.suggesting.as_mut() {
+                Some(Suggesting(task)) => task.await.ok().flatten(),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            op = ops.recv() => return op.map(Pending::of),
+            () = services.background.reported(), if coordinator && !services.headless => {
+                return Some(Ok(Pending::Woken));
+            }
+            suggestion = suggested => {
+                ahead.suggesting = None;
+                if let Some(suggestion) = suggestion {
+                    return Some(Ok(Pending::Suggested(suggestion)));
+                }
+            }
+        }
     }
 }
 
@@ -190,7 +275,7 @@ fn set_mode(services: &super::Services, mode: crate::permissions::PermissionMode
 /// Work that waited for the turn (a user turn aside).
 async fn apply(session: &mut Session, pending: Pending, events: &EventSink) {
     match pending {
-        Pending::Turn(_) | Pending::Woken => {}
+        Pending::Turn(_) | Pending::Woken | Pending::Suggested(_) => {}
         Pending::SetModel(model) => {
             session.context.model = models::lookup(&model);
             events.emit(Event::SessionChanged(session.info()));
@@ -272,7 +357,7 @@ async fn compact_listening(
 /// Runs a user turn and keeps listening to the front end until it ends; how it ended.
 async fn listen_while(
     session: &mut Session,
-    input: UserInput,
+    (input, speculation): (UserInput, Option<Speculation>),
     ops: &mut mpsc::UnboundedReceiver<Op>,
     queued: &mut VecDeque<Pending>,
     meanwhile: &mut Meanwhile,
@@ -282,7 +367,7 @@ async fn listen_while(
     let services = Arc::clone(&session.services);
     let transcript = session.transcript.clone();
     let cwd = session.context.cwd.clone();
-    let turn = turn::run_turn(session, input, cancel.clone(), events);
+    let turn = turn::run_turn(session, input, speculation, cancel.clone(), events);
     tokio::pin!(turn);
     loop {
         let op = tokio::select! {
@@ -334,7 +419,8 @@ async fn listen_while(
             | Op::Resume(_)
             | Op::Compact(_)
             | Op::Rewind { .. }
-            | Op::Fork { .. } => {}
+            | Op::Fork { .. }
+            | Op::DropSuggestion => {}
         }
     }
 }

@@ -145,6 +145,11 @@ pub(super) async fn run(
     events: &EventSink,
 ) -> Early {
     let mut early = Early::default();
+    if session.held.is_some() {
+        // A speculation runs nothing before it has judged the whole response.
+        while seen.recv().await.is_some() {}
+        return early;
+    }
     // Calls a failed attempt started, for the retried response to reuse.
     let mut aside: Vec<EarlyCall> = Vec::new();
     let mut open = true;

@@ -14,7 +14,7 @@ use crate::protocol::{Event, EventSink};
 use crate::tools::state;
 
 /// What the session knows of memory files beyond the first message.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(super) struct MemoryState {
     /// The memory text the model was last given (`None`: not since this process started).
     pub sent: Option<String>,

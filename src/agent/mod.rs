@@ -29,8 +29,10 @@ pub mod prompt;
 mod queries;
 mod rewind;
 mod services;
+pub mod speculate;
 mod structured;
 mod subagent;
+mod suggest;
 mod team;
 mod turn;
 mod turn_context;
@@ -141,6 +143,8 @@ pub struct AgentConfig {
     pub coordinator: bool,
     /// How many background agents (workers) work at once.
     pub max_workers: usize,
+    /// Prompt suggestions and speculation (the interactive UI; off by default).
+    pub ahead: speculate::Ahead,
 }
 
 impl AgentConfig {
@@ -187,6 +191,7 @@ impl AgentConfig {
             sandbox: None,
             coordinator: false,
             max_workers: background::DEFAULT_LIMIT,
+            ahead: speculate::Ahead::default(),
         }
     }
 }
@@ -258,6 +263,7 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
         output_schema: config.output_schema,
     };
     let mut session = Session::new(services, context, session_id, transcript);
+    session.ahead = config.ahead;
     session.keep_checkpoints_in(&session.context.session_dir.clone());
     if with_task || config.coordinator {
         let launcher = Arc::new(subagent::Launcher::new(&session, config.coordinator));
@@ -322,6 +328,10 @@ struct Session {
     label: Option<String>,
     /// Messages for a worker, read before each request.
     inbox: Option<background::Inbox>,
+    /// What the interactive UI works ahead with (suggestions, speculation).
+    ahead: speculate::Ahead,
+    /// A speculation's records, held until it is adopted (`Some`: this is one).
+    held: Option<std::sync::Mutex<Vec<Record>>>,
 }
 
 impl Session {
@@ -333,13 +343,25 @@ impl Session {
         session_id: String,
         transcript: Option<Transcript>,
     ) -> Session {
+        let events = services.events.clone();
+        Session::with_events(services, context, session_id, transcript, events)
+    }
+
+    /// A session whose tools announce what they do to `events` (a speculation's, held).
+    fn with_events(
+        services: Arc<Services>,
+        context: TurnContext,
+        session_id: String,
+        transcript: Option<Transcript>,
+        events: EventSink,
+    ) -> Session {
         let tools = Arc::new(
             SessionState::new(
                 &context.cwd,
                 &context.add_dirs,
                 context.session_dir.join("tool-results"),
                 Arc::clone(&services.shells),
-                services.events.clone(),
+                events,
                 services.secrets.clone(),
             )
             .with_env(services.env.clone()),
@@ -380,6 +402,8 @@ impl Session {
             subagent: false,
             label: None,
             inbox: None,
+            ahead: speculate::Ahead::default(),
+            held: None,
         }
     }
 
@@ -583,10 +607,12 @@ impl Session {
         self.prompt_marks.push(mark);
     }
 
-    /// Writes to the transcript, if this session has one.
+    /// Writes to the transcript, if this session has one (a speculation holds it).
     fn record(&self, record: Record) {
         if let Some(transcript) = &self.transcript {
             transcript.record(record);
+        } else if let Some(held) = &self.held {
+            state::lock(held).push(record);
         }
     }
 

@@ -256,7 +256,7 @@ impl Launcher {
             ..UserInput::default()
         };
         let ended = {
-            let turn = super::turn::run_turn(session, prompt, ctx.cancel.child_token(), &sink);
+            let turn = super::turn::run_turn(session, prompt, None, ctx.cancel.child_token(), &sink);
             tokio::pin!(turn);
             loop {
                 tokio::select! {

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::Session;
 use super::compact::{CompactError, Trigger};
 use super::gate::{self, Gated};
+use super::speculate::{self, Speculation};
 use super::{early, invoke, structured};
 use crate::conversation::ToolCall;
 use crate::conversation::history::{
@@ -43,7 +44,7 @@ const HEADLESS_MCP_WAIT: Duration = Duration::from_secs(5);
 const MAX_CONTINUATIONS: u32 = 3;
 
 /// What the turn has counted so far.
-struct TurnState {
+pub(super) struct TurnState {
     started: Instant,
     api_duration: Duration,
     requests: u32,
@@ -70,6 +71,7 @@ const MAX_STOP_BLOCKS: u32 = 8;
 pub(super) async fn run_turn(
     session: &mut Session,
     input: UserInput,
+    speculation: Option<Speculation>,
     cancel: CancellationToken,
     events: &EventSink,
 ) -> Event {
@@ -88,12 +90,12 @@ pub(super) async fn run_turn(
         },
         None => input,
     };
-    let end = run_expanded(session, input, typed, cancel, events).await;
+    let end = run_expanded(session, input, typed, speculation, cancel, events).await;
     session.revoke();
     end
 }
 
-fn new_turn() -> TurnState {
+pub(super) fn new_turn() -> TurnState {
     TurnState {
         started: Instant::now(),
         api_duration: Duration::ZERO,
@@ -126,6 +128,7 @@ async fn run_expanded(
     session: &mut Session,
     input: UserInput,
     prompt: String,
+    speculation: Option<Speculation>,
     cancel: CancellationToken,
     events: &EventSink,
 ) -> Event {
@@ -138,10 +141,23 @@ async fn run_expanded(
         events.emit(Event::Notice { message: format!("A UserPromptSubmit hook blocked the prompt{shown}") });
         return ended(session, &mut turn, TurnStatus::HookStopped { reason });
     }
-    submit(session, input, prompt, hooked.context, &cancel, events).await;
+    let adopted = match speculation {
+        Some(speculation) => speculate::adopt(session, speculation, &cancel, events).await,
+        None => None,
+    };
+    let mut flow = match adopted {
+        Some(stop) => adopted_flow(session, &mut turn, stop, &cancel, events).await,
+        None => {
+            submit(session, input, prompt, hooked.context, &cancel, events).await;
+            Flow::Again
+        }
+    };
     let mut full_budget = session.context.model.max_output_tokens;
     let mut max_tokens = session.context.output_budget();
     loop {
+        if let Flow::End(event) = std::mem::replace(&mut flow, Flow::Again) {
+            return *event;
+        }
         if let Some(limit) = session.context.max_turns
             && turn.requests >= limit
         {
@@ -185,14 +201,32 @@ async fn run_expanded(
             // Stopped while waiting for background agents: not an answer.
             return interrupted(session, &mut turn, INTERRUPTED_REQUEST);
         }
-        let flow = if calls.is_empty() {
+        flow = if calls.is_empty() {
             answered(session, &mut turn, &response, events).await
         } else {
             ran_tools(session, &mut turn, calls, early, &cancel, events).await
         };
-        if let Flow::End(event) = flow {
-            return *event;
+    }
+}
+
+/// The turn goes on from where the adopted speculation stopped.
+async fn adopted_flow(
+    session: &mut Session,
+    turn: &mut TurnState,
+    stop: speculate::Stop,
+    cancel: &CancellationToken,
+    events: &EventSink,
+) -> Flow {
+    match stop {
+        speculate::Stop::Answered(response) => {
+            turn.requests += 1;
+            answered(session, turn, &response, events).await
         }
+        speculate::Stop::Calls(calls) => {
+            turn.requests += 1;
+            ran_tools(session, turn, calls, early::Early::default(), cancel, events).await
+        }
+        speculate::Stop::Request => Flow::Again,
     }
 }
 
@@ -254,7 +288,7 @@ async fn background_reported(session: &mut Session, cancel: &CancellationToken) 
 /// turn (the date, the repository's state, the memory files, so the system prompt and the
 /// prompt cache never change), the skills when they changed, what hooks added, and the
 /// attached files — counted, recorded and put in the history.
-async fn submit(
+pub(super) async fn submit(
     session: &mut Session,
     input: UserInput,
     prompt: String,
@@ -289,8 +323,9 @@ async fn submit(
         }
     }
     content.extend(session.pending_context.drain(..).map(|c| ContentBlock::text(context_block(&c))));
-    // Background agents report to the main conversation, never to one of themselves.
-    if !session.subagent {
+    // Background agents report to the main conversation, never to one of themselves (nor
+    // to a speculation, which may never be sent).
+    if !session.subagent && session.held.is_none() {
         content.extend(session.services.background.take_notifications().into_iter().map(ContentBlock::text));
     }
     content.extend(input.content);
@@ -478,7 +513,7 @@ async fn attach_files(session: &Session, paths: &[PathBuf], cancel: &Cancellatio
 
 /// Builds the request from the (repaired) history and streams it, with retries; the
 /// read-only calls at its head start while it streams ([`early`]).
-async fn request_response(
+pub(super) async fn request_response(
     session: &mut Session,
     turn: &mut TurnState,
     max_tokens: u32,
@@ -525,7 +560,7 @@ async fn request_response(
 }
 
 /// Appends the answer to the history, tells the front ends, and returns its tool calls.
-fn record_response(session: &mut Session, response: &Response, events: &EventSink) -> Vec<ToolCall> {
+pub(super) fn record_response(session: &mut Session, response: &Response, events: &EventSink) -> Vec<ToolCall> {
     // A call id the model used before is renamed here, before anything acts on the call.
     session.history.push(Message { role: Role::Assistant, content: response.content.clone() });
     history::unique_tool_use_ids(&mut session.history);
@@ -586,7 +621,7 @@ fn compaction_failed(error: &CompactError) -> TurnStatus {
 
 /// Gates the calls (but those that started early), runs them, and appends their results
 /// in call order.
-async fn run_tools(
+pub(super) async fn run_tools(
     session: &mut Session,
     turn: &mut TurnState,
     calls: Vec<ToolCall>,
@@ -615,12 +650,17 @@ async fn run_tools(
     // once its text is added, below.
     let expands = |name: &str, output: &ToolOutput| name == "Skill" && !output.is_error;
     let transcript = session.transcript.clone();
+    let held = session.held.as_ref();
     let keep = |call_id: &str, name: &str, output: &ToolOutput| {
-        if let Some(transcript) = transcript.as_ref().filter(|_| !expands(name, output)) {
-            transcript.record(Record::ToolResult {
-                block: result_block(call_id, output),
-                structured: output.structured.clone(),
-            });
+        if expands(name, output) {
+            return;
+        }
+        let record =
+            || Record::ToolResult { block: result_block(call_id, output), structured: output.structured.clone() };
+        if let Some(transcript) = &transcript {
+            transcript.record(record());
+        } else if let Some(held) = held {
+            state::lock(held).push(record());
         }
     };
     let finished = scheduler::run(plan, &session.tools, cancel, events, &keep).await;

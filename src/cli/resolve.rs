@@ -139,6 +139,7 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
         headless: matches!(front_end, FrontEnd::Print { .. }),
         coordinator: cli.coordinator,
         max_workers,
+        ahead: ahead(&settings, &front_end, &env),
         custom,
         mcp_servers: servers,
         reload_settings: Some(policy::settings_reloader(Arc::new(cli), locations, cwd, trusted)),
@@ -368,6 +369,15 @@ fn prompt_spec(
         attribution: settings.commit_attribution(),
         coordinator: cli.coordinator,
     }
+}
+
+/// Prompt suggestions and speculation: the interactive UI's, on unless a setting
+/// (`promptSuggestionEnabled`, `speculationEnabled`) or `CAIRN_PROMPT_SUGGESTIONS=0` turns
+/// them off; speculation works on suggestions, so it needs them.
+fn ahead(settings: &Settings, front_end: &FrontEnd, env: Env) -> crate::agent::speculate::Ahead {
+    let off = env("CAIRN_PROMPT_SUGGESTIONS").is_some_and(|v| v == "0" || v == "false");
+    let suggest = matches!(front_end, FrontEnd::Tui(_)) && !off && settings.prompt_suggestion_enabled != Some(false);
+    crate::agent::speculate::Ahead { suggest, speculate: suggest && settings.speculation_enabled != Some(false) }
 }
 
 /// `--json-schema`: a JSON Schema (text, or a file holding it) the final answer must match.

@@ -90,6 +90,10 @@ pub struct SettingsFile {
     /// cairn: how many background agents (workers) work at once (default 4).
     #[schemars(range(min = 1, max = 64))]
     pub max_workers: Option<u32>,
+    /// Suggest the next prompt as ghost text after a turn (interactive UI; default on).
+    pub prompt_suggestion_enabled: Option<bool>,
+    /// cairn: work ahead on a suggested prompt (read-only, edits in an overlay; default on).
+    pub speculation_enabled: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -292,6 +296,8 @@ pub struct Settings {
     pub sandbox: crate::sandbox::SandboxSettings,
     pub coordinator_mode: Option<bool>,
     pub max_workers: Option<u32>,
+    pub prompt_suggestion_enabled: Option<bool>,
+    pub speculation_enabled: Option<bool>,
 }
 
 impl Settings {
@@ -535,7 +541,9 @@ impl Settings {
             attribution,
             cleanup_period_days,
             coordinator_mode,
-            max_workers
+            max_workers,
+            prompt_suggestion_enabled,
+            speculation_enabled
         );
         if let Some(sandbox) = &file.sandbox {
             self.sandbox.merge(sandbox);

@@ -189,6 +189,25 @@ fn base(name: &str) -> &str {
     name.rsplit('/').next().unwrap_or(name)
 }
 
+/// Whether every command of `script` only reads, as the gate judges one alone: nothing
+/// written (but to `/dev/null`), no variables changed, no code the gate cannot read, and
+/// nothing uncertain. What a speculation may run.
+pub fn script_is_read_only(script: &str) -> bool {
+    let analysis = super::shell::analyze(script);
+    analysis.uncertain.is_empty()
+        && analysis.runs_code.is_empty()
+        && analysis.env_changes.is_empty()
+        && analysis.redirects.iter().all(|r| !r.write || r.target.text == "/dev/null")
+        && !analysis.commands.is_empty()
+        && analysis.commands.iter().all(|c| {
+            c.wrapped.is_none()
+                && !c.extra_args
+                && c.env.iter().all(|n| super::code::is_safe_env(n))
+                && is_read_only(&c.words)
+                && super::code::runs_code(&c.words).is_none()
+        })
+}
+
 /// Whether the command changes nothing and starts nothing else.
 pub fn is_read_only(words: &[Word]) -> bool {
     let Some(first) = words.first() else { return false };
@@ -368,6 +387,14 @@ mod tests {
 
     fn words(text: &str) -> Vec<Word> {
         text.split(' ').map(|t| Word { text: t.into(), dynamic: false }).collect()
+    }
+
+    #[test]
+    fn whole_scripts_are_read_only_only_when_every_part_is() {
+        assert!(script_is_read_only("ls -la && git status 2>/dev/null | head"));
+        for script in ["rm -rf x", "ls > out.txt", "FOO=1; ls", "ls; touch x", "eval ls", "sudo ls", "find . -delete"] {
+            assert!(!script_is_read_only(script), "{script}");
+        }
     }
 
     #[test]

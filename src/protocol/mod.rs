@@ -83,6 +83,8 @@ pub enum Op {
     /// or the conversation from before the prompt `at` (an id from
     /// [`Query::RewindPoints`]) — after the running turn; the original stays as it was.
     Fork { at: Option<String> },
+    /// The user typed over the suggested prompt: the work ahead on it stops.
+    DropSuggestion,
     /// End the session once the running turn (if any) has been interrupted.
     Shutdown,
 }
@@ -186,6 +188,20 @@ pub enum Event {
     /// own to hand the model their notifications (`count` of them).
     BackgroundReported {
         count: usize,
+    },
+    /// The prompt the user is likely to send next, for the composer's ghost text
+    /// (interactive UI, after a turn); `cost_usd`: what asking for it cost.
+    PromptSuggestion {
+        text: String,
+        cost_usd: f64,
+    },
+    /// Work done ahead on a suggested prompt ended: `adopted` when the user sent it (its
+    /// events came first), else discarded; what it cost and the tokens it used.
+    SpeculationEnded {
+        prompt: String,
+        adopted: bool,
+        cost_usd: f64,
+        tokens: u64,
     },
     /// The model, the permission mode, the title or the conversation changed (`/model`,
     /// Shift+Tab, `/rename`, `/clear`, `/resume`).

@@ -238,7 +238,7 @@ impl RegisteredTool {
     }
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct ToolRegistry {
     tools: Vec<Arc<RegisteredTool>>,
     specs: Vec<ToolSpec>,

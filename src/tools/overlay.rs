@@ -19,7 +19,8 @@ pub struct Layered {
     /// not exist).
     pub base: Option<u64>,
     pub text: String,
-    /// The speculative step that last wrote it (0-based).
+    /// The speculative steps that first and last wrote it (0-based).
+    pub first_step: usize,
     pub step: usize,
 }
 
@@ -58,11 +59,12 @@ impl Overlay {
         }
         let step = self.step.load(std::sync::atomic::Ordering::Relaxed);
         let mut files = lock(&self.files);
-        let base = match files.get(path) {
-            Some(layered) => layered.base,
-            None => std::fs::read(path).ok().map(|bytes| content_hash(&bytes)),
+        let (base, first_step) = match files.get(path) {
+            Some(layered) => (layered.base, layered.first_step),
+            None => (std::fs::read(path).ok().map(|bytes| content_hash(&bytes)), step),
         };
-        files.insert(path.to_path_buf(), Layered { path: path.to_path_buf(), base, text: text.to_owned(), step });
+        let layered = Layered { path: path.to_path_buf(), base, text: text.to_owned(), first_step, step };
+        files.insert(path.to_path_buf(), layered);
         Ok(())
     }
 

@@ -97,6 +97,10 @@ pub struct App {
     status_due: bool,
     /// Usage and cost by model, as of the last turn.
     model_usage: Vec<(String, crate::cost::ModelUsage)>,
+    /// The suggested next prompt: ghost text in an empty composer, taken with Tab.
+    pub suggestion: Option<String>,
+    /// What suggestions and work done ahead cost, for `/cost`.
+    ahead_costs: AheadCosts,
 }
 
 /// A turn in progress, as the TUI follows it.
@@ -112,6 +116,18 @@ pub struct Turn {
     /// The answer's text so far, for the pager.
     markdown: String,
     wrote_text: bool,
+}
+
+/// What suggestions and speculation cost, for `/cost`.
+#[derive(Debug, Default)]
+struct AheadCosts {
+    suggestions: u32,
+    suggestions_usd: f64,
+    adopted: u32,
+    adopted_usd: f64,
+    wasted: u32,
+    wasted_usd: f64,
+    wasted_tokens: u64,
 }
 
 pub struct ApprovalDialog {
@@ -189,6 +205,8 @@ impl App {
             status_running: false,
             status_due: true,
             model_usage: Vec::new(),
+            suggestion: None,
+            ahead_costs: AheadCosts::default(),
         }
     }
 
@@ -309,13 +327,55 @@ impl App {
                 self.notice("Moved what was running to the background (/tasks lists it).");
             }
             KeyCode::BackTab => self.cycle_mode(),
+            KeyCode::Tab if self.composer.is_empty() && self.suggestion.is_some() => {
+                if let Some(text) = &self.suggestion {
+                    self.composer.set_text(text);
+                }
+            }
             KeyCode::PageUp => self.scroll = self.scroll.saturating_add(10),
             KeyCode::PageDown => self.scroll = self.scroll.saturating_sub(10),
             _ => match self.composer.handle_key(key) {
-                Edit::Submit(text) => self.submit(&text),
-                Edit::Changed => self.update_popup(),
+                Edit::Submit(text) => {
+                    self.suggestion = None;
+                    self.submit(&text);
+                }
+                Edit::Changed => {
+                    self.typed_over_suggestion();
+                    self.update_popup();
+                }
                 Edit::Ignored => {}
             },
+        }
+    }
+
+    /// The user typed something other than the suggestion: it goes, and the work ahead
+    /// on it stops.
+    fn typed_over_suggestion(&mut self) {
+        if self.suggestion.as_ref().is_some_and(|s| !s.starts_with(self.composer.text())) {
+            self.suggestion = None;
+            self.ops.push(Op::DropSuggestion);
+        }
+    }
+
+    /// A suggested next prompt came (shown while the composer is empty).
+    fn suggested(&mut self, text: String, cost_usd: f64) {
+        self.ahead_costs.suggestions += 1;
+        self.ahead_costs.suggestions_usd += cost_usd;
+        if self.composer.is_empty() && !self.is_running() {
+            self.suggestion = Some(text);
+        }
+    }
+
+    /// Work done ahead ended: adopted or wasted, for `/cost`.
+    fn speculation_ended(&mut self, adopted: bool, cost_usd: f64, tokens: u64) {
+        let costs = &mut self.ahead_costs;
+        if adopted {
+            costs.adopted += 1;
+            costs.adopted_usd += cost_usd;
+        } else if cost_usd > 0.0 || tokens > 0 {
+            costs.wasted += 1;
+            costs.wasted_usd += cost_usd;
+            costs.wasted_tokens += tokens;
         }
     }
 

@@ -192,7 +192,10 @@ fn composer_lines(app: &App, width: usize) -> (Vec<Line<'static>>, Option<(u16, 
         lines = lines[first..first + MAX_VISIBLE_LINES].to_vec();
         y -= first;
     }
-    if app.composer.is_empty() && app.approval.is_none() && app.question.is_none() {
+    if let Some(suggestion) = app.suggestion.as_ref().filter(|_| app.composer.is_empty() && !app.is_running()) {
+        let ghost = format!("{suggestion}  (Tab)");
+        lines = vec![Line::from(vec![Span::styled("> ", theme.user()), Span::styled(ghost, theme.dim())])];
+    } else if app.composer.is_empty() && app.approval.is_none() && app.question.is_none() {
         let placeholder = if app.is_running() {
             "Type to queue a message"
         } else {

@@ -63,6 +63,8 @@ struct Shared {
     /// The steps already played: each request gets the first one left whose `when` (if
     /// any) its first message holds — in order, for a scenario without `when`.
     played: Mutex<Vec<bool>>,
+    /// Prompt-suggestion requests answered (off the record).
+    suggestions_asked: std::sync::atomic::AtomicUsize,
     /// Each page fetched: its path and when (since the mock started).
     page_hits: Mutex<Vec<(String, Duration)>>,
     /// The wall-clock time the mock started, to compare its times with files' times.
@@ -106,6 +108,7 @@ impl MockLlm {
             off_script: std::sync::atomic::AtomicUsize::new(0),
             played: Mutex::new(Vec::new()),
             page_hits: Mutex::new(Vec::new()),
+            suggestions_asked: std::sync::atomic::AtomicUsize::new(0),
             started_wall: std::time::SystemTime::now(),
         });
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
@@ -129,6 +132,11 @@ impl MockLlm {
     /// The requests from number `first` on.
     pub fn requests_since(&self, first: usize) -> Vec<RecordedRequest> {
         self.shared.requests.lock().map(|r| r.get(first..).unwrap_or_default().to_vec()).unwrap_or_default()
+    }
+
+    /// How many prompt suggestions were asked for.
+    pub fn suggestion_requests(&self) -> usize {
+        self.shared.suggestions_asked.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The pages fetched so far: path and when, since the mock started.
@@ -249,6 +257,13 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<
     } else {
         return Ok(full(StatusCode::NOT_FOUND, "text/plain", format!("mock: no route for {method} {path}")));
     };
+    if dialect == Dialect::Anthropic && body["system"].to_string().contains("will type next") {
+        let n = shared.suggestions_asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let text = shared.scenario.suggestions.get(n).map_or("NONE", String::as_str);
+        let model = body["model"].as_str().unwrap_or("mock").to_owned();
+        let frames = wire::anthropic_frames(&Step::text(text), &model, 10_000 + n, 200, false);
+        return Ok(full(StatusCode::OK, "text/event-stream", frames.concat()));
+    }
     let history_problems = wire::check_history(dialect, &body);
     let index = {
         let Ok(mut requests) = shared.requests.lock() else {

@@ -55,6 +55,9 @@ pub struct Scenario {
     pub refuse_betas: bool,
     /// A fault for the compaction summaries the mock answers itself (a stall, to interrupt).
     pub summary_fault: Option<Fault>,
+    /// The answers to prompt-suggestion requests, in order (then NONE); those requests
+    /// use no step and are counted apart ([`super::MockLlm::suggestion_requests`]).
+    pub suggestions: Vec<String>,
 }
 
 /// A static page the mock serves.
@@ -95,6 +98,7 @@ impl Scenario {
             tcp_nodelay: true,
             refuse_betas: false,
             summary_fault: None,
+            suggestions: Vec::new(),
         }
     }
 
@@ -115,6 +119,11 @@ impl Scenario {
 
     pub fn without_nodelay(mut self) -> Scenario {
         self.tcp_nodelay = false;
+        self
+    }
+
+    pub fn with_suggestions(mut self, suggestions: &[&str]) -> Scenario {
+        self.suggestions = suggestions.iter().map(|s| (*s).to_owned()).collect();
         self
     }
 
@@ -141,6 +150,7 @@ impl Scenario {
                 tcp_nodelay: tcp_nodelay.unwrap_or(true),
                 refuse_betas,
                 summary_fault: None,
+                suggestions: Vec::new(),
             },
         })
     }

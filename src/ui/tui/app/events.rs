@@ -92,6 +92,10 @@ impl App {
             Event::EditFile { path } => self.edit_requested = Some(path),
             Event::Task(task) => self.on_task(task),
             Event::BackgroundReported { count } => self.woken(count),
+            Event::PromptSuggestion { text, cost_usd } => self.suggested(text, cost_usd),
+            Event::SpeculationEnded { adopted, cost_usd, tokens, .. } => {
+                self.speculation_ended(adopted, cost_usd, tokens);
+            }
             Event::ApprovalRequest { call_id, tool, input, preview, from } => {
                 self.on_approval_request(call_id, tool, input, preview, from);
             }

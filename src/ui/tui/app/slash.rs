@@ -128,6 +128,20 @@ impl App {
                 usage.cost_usd
             ));
         }
+        let ahead = &self.ahead_costs;
+        if ahead.suggestions > 0 {
+            lines.push(format!("Prompt suggestions:    ${:.4} ({} asked)", ahead.suggestions_usd, ahead.suggestions));
+        }
+        if ahead.adopted + ahead.wasted > 0 {
+            lines.push(format!(
+                "Speculation:           ${:.4} used ({} adopted) · ${:.4} wasted ({} discarded, {} tokens)",
+                ahead.adopted_usd,
+                ahead.adopted,
+                ahead.wasted_usd,
+                ahead.wasted,
+                thousands(ahead.wasted_tokens)
+            ));
+        }
         lines
     }
 
