@@ -112,9 +112,8 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
     let spec = prompt_spec(&cli, &settings, &custom, output_schema.is_some(), &mut warn);
     defaults.system_prompt = spec.build(&cwd);
     defaults.prompt_spec = Some(spec);
-    let sandbox = sandbox_of(&settings, &permissions, &cwd, &add_dirs, &opened.sidecar);
     let agent = AgentConfig {
-        sandbox: Some(sandbox),
+        sandbox: Some(sandbox_of(&settings, &permissions, &cwd, &add_dirs, &opened.sidecar)),
         permissions,
         approvals: approval_mode(&cli, &front_end),
         retry: knobs.retry,

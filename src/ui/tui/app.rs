@@ -20,7 +20,7 @@ use super::picker::{Picked, SessionPicker};
 use super::theme::Theme;
 use crate::conversation::history::ContentBlock;
 use crate::permissions::PermissionMode;
-use crate::protocol::{Op, SessionInfo, UserInput};
+use crate::protocol::{Event, Op, SessionInfo, UserInput};
 use crate::provider::models::ModelInfo;
 use crate::session::Store;
 pub use question::{Question, QuestionDialog};
@@ -357,25 +357,28 @@ impl App {
         }
     }
 
-    /// A suggested next prompt came (shown while the composer is empty).
-    fn suggested(&mut self, text: String, cost_usd: f64) {
-        self.ahead_costs.suggestions += 1;
-        self.ahead_costs.suggestions_usd += cost_usd;
-        if self.composer.is_empty() && !self.is_running() {
-            self.suggestion = Some(text);
-        }
-    }
-
-    /// Work done ahead ended: adopted or wasted, for `/cost`.
-    fn speculation_ended(&mut self, adopted: bool, cost_usd: f64, tokens: u64) {
+    /// A suggested next prompt came (shown while the composer is empty), or the work done
+    /// ahead on one ended: adopted or wasted, for `/cost`.
+    fn ahead(&mut self, event: Event) {
         let costs = &mut self.ahead_costs;
-        if adopted {
-            costs.adopted += 1;
-            costs.adopted_usd += cost_usd;
-        } else if cost_usd > 0.0 || tokens > 0 {
-            costs.wasted += 1;
-            costs.wasted_usd += cost_usd;
-            costs.wasted_tokens += tokens;
+        match event {
+            Event::PromptSuggestion { text, cost_usd } => {
+                costs.suggestions += 1;
+                costs.suggestions_usd += cost_usd;
+                if self.composer.is_empty() && !self.is_running() {
+                    self.suggestion = Some(text);
+                }
+            }
+            Event::SpeculationEnded { adopted: true, cost_usd, .. } => {
+                costs.adopted += 1;
+                costs.adopted_usd += cost_usd;
+            }
+            Event::SpeculationEnded { cost_usd, tokens, .. } if cost_usd > 0.0 || tokens > 0 => {
+                costs.wasted += 1;
+                costs.wasted_usd += cost_usd;
+                costs.wasted_tokens += tokens;
+            }
+            _ => {}
         }
     }
 

@@ -92,17 +92,13 @@ impl App {
             Event::EditFile { path } => self.edit_requested = Some(path),
             Event::Task(task) => self.on_task(task),
             Event::BackgroundReported { count } => self.woken(count),
-            Event::PromptSuggestion { text, cost_usd } => self.suggested(text, cost_usd),
-            Event::SpeculationEnded { adopted, cost_usd, tokens, .. } => {
-                self.speculation_ended(adopted, cost_usd, tokens);
-            }
+            event @ (Event::PromptSuggestion { .. } | Event::SpeculationEnded { .. }) => self.ahead(event),
             Event::ApprovalRequest { call_id, tool, input, preview, from } => {
                 self.on_approval_request(call_id, tool, input, preview, from);
             }
             Event::HookRan { .. } | Event::Subagent { .. } => {}
             Event::HostRequest { id, .. } => {
-                let answer = Err("the terminal UI has no host program to ask".to_owned());
-                self.ops.push(Op::HostAnswer { id, answer });
+                self.ops.push(Op::HostAnswer { id, answer: Err("the terminal UI has no host program to ask".into()) });
             }
             Event::Retrying { attempt, max_attempts, delay, error, .. } => {
                 self.abandon_partial_answer();
