@@ -131,6 +131,12 @@ fn renamed(planned: Planned, id: String) -> Planned {
     }
 }
 
+/// `CAIRN_STREAMING_TOOLS=0` turns early starts off (to compare, or to rule them out).
+fn enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("CAIRN_STREAMING_TOOLS").ok().is_none_or(|v| v != "0" && v != "false"))
+}
+
 /// Whether a call to `tool` may start before the response is complete.
 fn starts_early(tool: &RegisteredTool) -> bool {
     tool.kind == ToolKind::ReadOnly && (EARLY_TOOLS.contains(&tool.name) || tool.name.starts_with("mcp__"))
@@ -145,7 +151,7 @@ pub(super) async fn run(
     events: &EventSink,
 ) -> Early {
     let mut early = Early::default();
-    if session.held.is_some() {
+    if session.held.is_some() || !enabled() {
         // A speculation runs nothing before it has judged the whole response.
         while seen.recv().await.is_some() {}
         return early;

@@ -143,14 +143,14 @@ impl Scenario {
         };
         Ok(match parsed {
             File::Steps(steps) => Scenario::new(steps),
-            File::Scenario { steps, pages, context_limit, tcp_nodelay, refuse_betas } => Scenario {
+            File::Scenario { steps, pages, context_limit, tcp_nodelay, refuse_betas, suggestions } => Scenario {
                 steps,
                 pages,
                 context_limit,
                 tcp_nodelay: tcp_nodelay.unwrap_or(true),
                 refuse_betas,
                 summary_fault: None,
-                suggestions: Vec::new(),
+                suggestions,
             },
         })
     }
@@ -168,6 +168,8 @@ enum File {
         context_limit: Option<u64>,
         #[serde(default)]
         tcp_nodelay: Option<bool>,
+        #[serde(default)]
+        suggestions: Vec<String>,
         #[serde(default)]
         refuse_betas: bool,
     },
