@@ -21,11 +21,12 @@
 //! after it (`tests/architecture.rs` reads every `crate::` path in `src/` and holds to it,
 //! and holds every file under 800 lines and every function under 100).
 //!
-//! `limits` → `location` → `secrets` → `memory` → `conversation` → `provider` → `cost` →
+//! `limits` → `location` → `secrets` → `frontmatter` → `memory` → `conversation` → `provider` → `cost` →
 //! `permissions` → `sandbox` → `hooks` → `custom` → `protocol` → `tools` → `session` → `mcp` →
 //! `config` → `agent` → `ui` → `cli`
 //!
-//! The first four know nothing of the rest; `conversation` (messages, tool calls and their
+//! The first five know nothing of the rest (`frontmatter` reads the YAML block atop users'
+//! markdown files); `conversation` (messages, tool calls and their
 //! names, usage) is what everything above shares; `protocol` (the `Op`/`Event` interface,
 //! which names hook and command types in its answers) sits below `tools` and `mcp`, which
 //! report through it to the front ends; `sandbox` is the kernel's limits around commands;
@@ -58,6 +59,7 @@ pub mod config;
 pub mod conversation;
 pub mod cost;
 pub mod custom;
+pub mod frontmatter;
 pub mod hooks;
 pub mod limits;
 pub mod location;

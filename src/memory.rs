@@ -11,6 +11,11 @@
 //! absolute; outside code), up to five imports deep; a cycle is reported and skipped. The
 //! memory files of a folder below the project are read when a tool first touches a file in
 //! it ([`nested`]).
+//!
+//! Rules are memory files too: every `*.md` under `.claude/rules/` (and `.cairn/rules/`, and
+//! the user's `~/.claude/rules/`), sent with the others — or, when its frontmatter names
+//! `paths:` (globs relative to the project), only once a tool first touches a file they
+//! match ([`matching_rules`]).
 
 use std::path::{Path, PathBuf};
 
@@ -67,17 +72,61 @@ impl MemoryPaths {
             candidates.push((self.cairn_home.join("AGENTS.md"), Scope::User));
             candidates.push((self.cairn_home.join("CLAUDE.md"), Scope::User));
         }
-        let mut folders: Vec<&Path> =
-            self.project.ancestors().filter(|d| d.parent().is_some() && !d.as_os_str().is_empty()).collect();
-        folders.reverse();
-        for folder in folders {
-            candidates.extend(folder_files(folder));
-        }
         let mut loader = Loader::default();
         for (path, scope) in candidates {
             loader.add(&path, scope, None, &mut Vec::new());
         }
+        let (rules, problems) = self.rules();
+        loader.problems.extend(problems);
+        let always = |scope: Scope| rules.iter().filter(move |r| r.paths.is_empty() && r.file.scope == scope);
+        loader.files.extend(always(Scope::User).map(|r| r.file.clone()));
+        let mut folders: Vec<&Path> =
+            self.project.ancestors().filter(|d| d.parent().is_some() && !d.as_os_str().is_empty()).collect();
+        folders.reverse();
+        for folder in folders {
+            for (path, scope) in folder_files(folder) {
+                loader.add(&path, scope, None, &mut Vec::new());
+            }
+        }
+        loader.files.extend(always(Scope::Project).map(|r| r.file.clone()));
         (loader.files, loader.problems)
+    }
+
+    /// The rules folders, the user's first.
+    fn rule_dirs(&self) -> Vec<(PathBuf, Scope)> {
+        let mut dirs = Vec::new();
+        if let Some(claude) = &self.claude_dir {
+            dirs.push((claude.join("rules"), Scope::User));
+        }
+        if !self.cairn_home.as_os_str().is_empty() {
+            dirs.push((self.cairn_home.join("rules"), Scope::User));
+        }
+        dirs.push((self.project.join(".claude/rules"), Scope::Project));
+        dirs.push((self.project.join(".cairn/rules"), Scope::Project));
+        dirs
+    }
+
+    /// Every rule file, and what was wrong with those that could not be read.
+    pub fn rules(&self) -> (Vec<Rule>, Vec<String>) {
+        let (mut rules, mut problems) = (Vec::new(), Vec::new());
+        let mut seen = Vec::new();
+        for (dir, scope) in self.rule_dirs() {
+            let mut files = Vec::new();
+            markdown_under(&dir, &mut files);
+            for path in files {
+                let real = path.canonicalize().unwrap_or_else(|_| path.clone());
+                if seen.contains(&real) {
+                    continue;
+                }
+                seen.push(real);
+                match read_rule(&path, scope) {
+                    Ok(Some(rule)) => rules.push(rule),
+                    Ok(None) => {}
+                    Err(problem) => problems.push(problem),
+                }
+            }
+        }
+        (rules, problems)
     }
 
     /// The memory files the user writes notes into: the project's `AGENTS.md`, else its
@@ -89,6 +138,71 @@ impl MemoryPaths {
             .find(|p| p.is_file())
             .unwrap_or_else(|| self.project.join("AGENTS.md"))
     }
+}
+
+/// A rule file: sent with the memory files, or, with `paths`, once a file they match is
+/// touched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    pub file: MemoryFile,
+    /// Globs relative to the project (`src/api/**/*.ts`); a glob without `/` matches a file
+    /// name anywhere.
+    pub paths: Vec<String>,
+}
+
+fn read_rule(path: &Path, scope: Scope) -> Result<Option<Rule>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: could not be read: {e}", path.display()))?;
+    if meta.len() > MAX_FILE {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: could not be read: {e}", path.display()))?;
+    let doc = crate::frontmatter::parse(&text).map_err(|(line, problem)| {
+        format!("{}:{line}: the frontmatter is not valid YAML ({problem}); the rule is skipped", path.display())
+    })?;
+    let text = strip_comments(&doc.body);
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let paths = crate::frontmatter::list(&doc.fields, "paths");
+    Ok(Some(Rule { file: MemoryFile { path: path.to_path_buf(), scope, text, imported_by: None }, paths }))
+}
+
+fn markdown_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+    paths.sort();
+    for path in paths {
+        if path.is_dir() {
+            markdown_under(&path, out);
+        } else if path.extension().is_some_and(|e| e == "md") {
+            out.push(path);
+        }
+    }
+}
+
+/// The path-scoped rules whose globs match `file` (relative to `project`) and that are not
+/// in `loaded` yet (those returned are added to it).
+pub fn matching_rules(rules: &[Rule], project: &Path, file: &Path, loaded: &mut Vec<PathBuf>) -> Vec<MemoryFile> {
+    let relative = file.strip_prefix(project).unwrap_or(file);
+    let name = relative.file_name().map(Path::new).unwrap_or(relative);
+    let mut out = Vec::new();
+    for rule in rules.iter().filter(|r| !r.paths.is_empty()) {
+        if loaded.contains(&rule.file.path) {
+            continue;
+        }
+        let matches = rule.paths.iter().any(|pattern| {
+            let glob = globset::GlobBuilder::new(pattern.trim_start_matches("./")).literal_separator(true).build();
+            glob.is_ok_and(|g| {
+                let g = g.compile_matcher();
+                g.is_match(relative) || (!pattern.contains('/') && g.is_match(name))
+            })
+        });
+        if matches {
+            loaded.push(rule.file.path.clone());
+            out.push(rule.file.clone());
+        }
+    }
+    out
 }
 
 /// A folder's memory files, in reading order.
@@ -382,6 +496,42 @@ mod tests {
         assert!(again.is_empty());
         let (outside, _) = nested(&project, Path::new("/etc/hosts"), &mut known);
         assert!(outside.is_empty());
+    }
+
+    #[test]
+    fn rules_load_always_or_when_their_paths_are_touched() {
+        let root = tempfile::tempdir().unwrap();
+        let project = root.path().join("p");
+        let home = root.path().join("home");
+        std::fs::create_dir_all(project.join(".claude/rules/frontend")).unwrap();
+        std::fs::create_dir_all(home.join(".claude/rules")).unwrap();
+        std::fs::write(home.join(".claude/rules/me.md"), "USER-RULE").unwrap();
+        std::fs::write(project.join(".claude/rules/style.md"), "ALWAYS-RULE").unwrap();
+        std::fs::write(
+            project.join(".claude/rules/frontend/api.md"),
+            "---\npaths:\n  - \"src/api/**/*.ts\"\n---\nAPI-RULE",
+        )
+        .unwrap();
+        std::fs::write(project.join(".claude/rules/docs.md"), "---\npaths: \"*.md\"\n---\nDOCS-RULE").unwrap();
+        std::fs::write(project.join(".claude/rules/broken.md"), "---\npaths: [\n---\nx").unwrap();
+        std::fs::write(project.join("AGENTS.md"), "PROJECT").unwrap();
+        let paths = MemoryPaths {
+            project: project.clone(),
+            cairn_home: PathBuf::new(),
+            claude_dir: Some(home.join(".claude")),
+        };
+        let (files, problems) = paths.load_reporting();
+        let texts: Vec<&str> = files.iter().map(|f| f.text.trim()).collect();
+        assert_eq!(texts, ["USER-RULE", "PROJECT", "ALWAYS-RULE"]);
+        assert!(problems.iter().any(|p| p.contains("broken.md:")), "{problems:?}");
+        let (rules, _) = paths.rules();
+        let mut loaded = Vec::new();
+        assert!(matching_rules(&rules, &project, &project.join("src/main.ts"), &mut loaded).is_empty());
+        let api = matching_rules(&rules, &project, &project.join("src/api/v1/users.ts"), &mut loaded);
+        assert_eq!(api.iter().map(|f| f.text.trim()).collect::<Vec<_>>(), ["API-RULE"]);
+        assert!(matching_rules(&rules, &project, &project.join("src/api/x.ts"), &mut loaded).is_empty(), "once");
+        let docs = matching_rules(&rules, &project, &project.join("docs/guide/intro.md"), &mut loaded);
+        assert_eq!(docs.len(), 1);
     }
 
     #[test]

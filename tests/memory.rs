@@ -56,6 +56,34 @@ fn a_sub_folders_memory_arrives_when_a_tool_first_touches_it() {
     assert!(mock.history_problems().is_empty());
 }
 
+#[test]
+fn rules_load_with_the_memory_files_or_when_their_paths_are_first_touched() {
+    let project = Project::claude_user();
+    project.write(".claude/rules/style.md", "STYLE-RULE: tabs, not spaces.");
+    project.write(
+        ".claude/rules/api.md",
+        "---\npaths:\n  - \"src/api/**\"\n---\nAPI-RULE: every handler validates its input.",
+    );
+    project.write("src/lib.rs", "pub mod api;\n");
+    project.write("src/api/users.rs", "pub fn list() {}\n");
+    std::fs::create_dir_all(project.home.path().join(".claude/rules")).unwrap();
+    std::fs::write(project.home.path().join(".claude/rules/me.md"), "USER-RULE: answer briefly.").unwrap();
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Read", json!({"file_path": "src/lib.rs"})),
+        Step::tool("Read", json!({"file_path": "src/api/users.rs"})),
+        Step::text("Read both."),
+    ]));
+    let out = stream_json(&project, &mock, "read the api", &[]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let requests = mock.requests();
+    let first = first_text(&requests[0].body);
+    assert!(first.contains("STYLE-RULE") && first.contains("USER-RULE"), "{first}");
+    assert!(!requests[1].body.to_string().contains("API-RULE"), "not before a matching file is touched");
+    let third = requests[2].body.to_string();
+    assert!(third.contains("API-RULE") && third.contains(".claude/rules/api.md"), "{third}");
+    assert_eq!(third.matches("API-RULE").count(), 1);
+}
+
 /// A stream-json session whose prompts are written one at a time, each after the previous
 /// answer, with `between` run before the second — which is sent once cairn has said, on
 /// stderr, each of `reloaded` (the watcher saw the change). Returns stdout and stderr.

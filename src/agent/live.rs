@@ -22,6 +22,8 @@ pub(super) struct MemoryState {
     pub dirty: bool,
     /// Sub-folders whose memory files were looked at.
     pub folders: Vec<PathBuf>,
+    /// Path-scoped rules already sent.
+    pub rules: Vec<PathBuf>,
 }
 
 impl Session {
@@ -136,16 +138,22 @@ impl Session {
     pub(super) fn nested_memory(&mut self, inputs: &[&Value], events: &EventSink) -> Vec<String> {
         let project = self.context.cwd.clone();
         let mut notes = Vec::new();
+        let rules: Vec<memory::Rule> = if inputs.is_empty() {
+            Vec::new()
+        } else {
+            self.context.memory.rules().0.into_iter().filter(|r| !r.paths.is_empty()).collect()
+        };
         for input in inputs {
             for key in ["file_path", "path", "notebook_path"] {
                 let Some(raw) = input.get(key).and_then(Value::as_str) else { continue };
                 let path = self.tools.resolve(raw);
                 // A folder (Glob, Grep, LS) counts as touching a file in it.
                 let path = if path.is_dir() { path.join(".") } else { path };
-                let (files, problems) = memory::nested(&project, &path, &mut self.memory.folders);
+                let (mut files, problems) = memory::nested(&project, &path, &mut self.memory.folders);
                 for message in problems {
                     events.emit(Event::Notice { message });
                 }
+                files.extend(memory::matching_rules(&rules, &project, &path, &mut self.memory.rules));
                 if !files.is_empty() {
                     notes.push(memory::render(&files));
                 }
@@ -157,6 +165,7 @@ impl Session {
     /// `/memory`: the files loaded, numbered; `/memory N|project|path` opens one.
     pub(super) fn answer_memory(&self, open: Option<&str>, events: &EventSink) {
         let mut files: Vec<PathBuf> = self.context.memory.load().into_iter().map(|f| f.path).collect();
+        files.extend(self.memory.rules.iter().filter(|p| !files.contains(p)).cloned().collect::<Vec<_>>());
         for folder in &self.memory.folders {
             for (path, _) in memory::folder_files(folder) {
                 if path.is_file() && !files.contains(&path) {
@@ -184,6 +193,7 @@ impl Session {
     /// Sub-folders' memory files are read again after a compaction or `/clear`.
     pub(super) fn forget_nested_memory(&mut self) {
         self.memory.folders.clear();
+        self.memory.rules.clear();
     }
 }
 

@@ -14,7 +14,7 @@
 //! project's; the project's command over the user's; any of them over a bundled skill.
 
 pub mod expand;
-pub mod frontmatter;
+pub use crate::frontmatter;
 pub mod output_styles;
 pub mod watch;
 

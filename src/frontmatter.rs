@@ -1,4 +1,4 @@
-//! YAML frontmatter: the `---` block at the top of a command, skill or agent file.
+//! YAML frontmatter: the `---` block at the top of a command, skill, agent or rule file.
 //!
 //! Parsed as YAML (block scalars, quoted strings, lists), read leniently: unknown keys are
 //! ignored, booleans may be written `yes`/`on`/`1`, lists may be YAML lists or one string
