@@ -34,7 +34,15 @@ pub enum Scope {
     User,
     Project,
     Local,
+    /// The model's own memory of the project (auto memory).
+    Auto,
 }
+
+/// Lines of the auto memory index sent, at most.
+pub const AUTO_INDEX_LINES: usize = 200;
+
+/// The auto memory's index file, in its folder.
+pub const AUTO_INDEX: &str = "MEMORY.md";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemoryFile {
@@ -52,9 +60,44 @@ pub struct MemoryPaths {
     pub cairn_home: PathBuf,
     /// `~/.claude` (absent when `claudeCompat` is off).
     pub claude_dir: Option<PathBuf>,
+    /// The auto memory folder, when the model keeps one (`None`: off).
+    pub auto: Option<PathBuf>,
 }
 
 impl MemoryPaths {
+    /// The auto memory folder of `project`: `memory/` beside its transcripts under cairn's
+    /// home — or under `~/.claude`, where Claude Code keeps it, when only that one exists.
+    pub fn auto_dir(cairn_home: &Path, claude_dir: Option<&Path>, project_folder: &str) -> PathBuf {
+        let ours = cairn_home.join("projects").join(project_folder).join("memory");
+        match claude_dir.map(|c| c.join("projects").join(project_folder).join("memory")) {
+            Some(theirs) if !ours.exists() && theirs.join(AUTO_INDEX).is_file() => theirs,
+            _ => ours,
+        }
+    }
+
+    /// The auto memory index as the model gets it: its first [`AUTO_INDEX_LINES`] lines.
+    fn auto_index(&self) -> Option<MemoryFile> {
+        let path = self.auto.as_ref()?.join(AUTO_INDEX);
+        let text = std::fs::read_to_string(&path).ok()?;
+        let lines: Vec<&str> = text.lines().collect();
+        let mut shown = lines.iter().take(AUTO_INDEX_LINES).copied().collect::<Vec<_>>().join("\n");
+        if lines.len() > AUTO_INDEX_LINES {
+            shown.push_str(&format!(
+                "\n({} more lines: keep this index short, and read the file for the rest)",
+                lines.len() - AUTO_INDEX_LINES
+            ));
+        }
+        (!shown.trim().is_empty()).then(|| MemoryFile { path, scope: Scope::Auto, text: shown, imported_by: None })
+    }
+
+    /// The auto memory's files (the index first), for `/memory`.
+    pub fn auto_files(&self) -> Vec<PathBuf> {
+        let Some(dir) = &self.auto else { return Vec::new() };
+        let mut files = Vec::new();
+        markdown_under(dir, &mut files);
+        files.sort_by_key(|f| f.file_name().is_none_or(|n| n != AUTO_INDEX));
+        files
+    }
     /// Every memory file, broadest first: the user's, then from the top folder down to the
     /// project (`AGENTS.md`, `CLAUDE.md`, `.claude/CLAUDE.md`, then `CLAUDE.local.md`), each
     /// followed by what it imports.
@@ -89,6 +132,7 @@ impl MemoryPaths {
             }
         }
         loader.files.extend(always(Scope::Project).map(|r| r.file.clone()));
+        loader.files.extend(self.auto_index());
         (loader.files, loader.problems)
     }
 
@@ -360,6 +404,7 @@ fn label(scope: Scope) -> &'static str {
         Scope::User => "the user's own instructions, for every project",
         Scope::Project => "project instructions, checked into the codebase",
         Scope::Local => "the user's private instructions for this project",
+        Scope::Auto => "your auto memory of this project: the index of what you saved in earlier sessions",
     }
 }
 
@@ -431,6 +476,7 @@ mod tests {
             project: project.clone(),
             cairn_home: home.join(".cairn"),
             claude_dir: Some(home.join(".claude")),
+            auto: None,
         };
         let files = paths.load();
         let texts: Vec<&str> = files.iter().map(|f| f.text.trim()).collect();
@@ -466,7 +512,7 @@ mod tests {
         for i in 1..=7 {
             std::fs::write(project.join(format!("docs/deep{i}.md")), format!("level {i} @deep{}.md", i + 1)).unwrap();
         }
-        let paths = MemoryPaths { project: project.clone(), cairn_home: PathBuf::new(), claude_dir: None };
+        let paths = MemoryPaths { project: project.clone(), ..MemoryPaths::default() };
         let (files, problems) = paths.load_reporting();
         let names: Vec<String> =
             files.iter().map(|f| f.path.strip_prefix(&project).unwrap().display().to_string()).collect();
@@ -515,11 +561,8 @@ mod tests {
         std::fs::write(project.join(".claude/rules/docs.md"), "---\npaths: \"*.md\"\n---\nDOCS-RULE").unwrap();
         std::fs::write(project.join(".claude/rules/broken.md"), "---\npaths: [\n---\nx").unwrap();
         std::fs::write(project.join("AGENTS.md"), "PROJECT").unwrap();
-        let paths = MemoryPaths {
-            project: project.clone(),
-            cairn_home: PathBuf::new(),
-            claude_dir: Some(home.join(".claude")),
-        };
+        let paths =
+            MemoryPaths { project: project.clone(), claude_dir: Some(home.join(".claude")), ..MemoryPaths::default() };
         let (files, problems) = paths.load_reporting();
         let texts: Vec<&str> = files.iter().map(|f| f.text.trim()).collect();
         assert_eq!(texts, ["USER-RULE", "PROJECT", "ALWAYS-RULE"]);

@@ -54,6 +54,25 @@ impl Secrets {
         out
     }
 
+    /// [`Secrets::redact`], and credentials recognisable by their shape (API keys, tokens,
+    /// private keys): for what the model writes into its own memory.
+    pub fn redact_credentials<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        static SHAPES: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+        let shapes = SHAPES.get_or_init(|| {
+            regex::Regex::new(concat!(
+                r"sk-ant-[A-Za-z0-9_-]{16,}|sk-[A-Za-z0-9_-]{20,}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}",
+                r"|AKIA[0-9A-Z]{16}|xox[abpors]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{30,}",
+                r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
+            ))
+            .ok()
+        });
+        let known = self.redact(text);
+        match shapes {
+            Some(shapes) if shapes.is_match(&known) => Cow::Owned(shapes.replace_all(&known, REDACTED).into_owned()),
+            _ => known,
+        }
+    }
+
     /// The same for raw bytes (command output on its way to a spill file).
     pub fn redact_bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
         let mut out = Cow::Borrowed(bytes);
@@ -141,6 +160,9 @@ mod tests {
     #[test]
     fn secrets_are_replaced_in_text_and_bytes() {
         let secrets = Secrets::new(["sk-ant-secret-1234".to_owned(), "short".to_owned()], []);
+        let shaped =
+            secrets.redact_credentials("key AKIAABCDEFGHIJKLMNOP and ghp_abcdefghijklmnopqrstuvwxyz0123456789 ok");
+        assert_eq!(shaped, "key [REDACTED] and [REDACTED] ok");
         assert_eq!(
             secrets.redact("key=sk-ant-secret-1234; again sk-ant-secret-1234"),
             "key=[REDACTED]; again [REDACTED]"

@@ -276,7 +276,9 @@ fn the_first_request_is_what_the_model_sees() {
     assert_eq!(run(cmd).code(), 0);
     let mut body = mock.requests()[0].body.clone();
     let cwd = project.path().display().to_string();
-    let system = body["system"][0]["text"].as_str().unwrap().replace(&cwd, "[cwd]");
+    let folder = cairn::session::project_folder_name(project.path());
+    let system = body["system"][0]["text"].as_str().unwrap().replace(&cwd, "[cwd]").replace(&folder, "[project]");
+    let system = system.replace(&project.home.path().display().to_string(), "[home]");
     body["system"][0]["text"] = json!(system);
     // The first message's context: the date changes daily, and whether the temp dir sits
     // inside a git checkout depends on TMPDIR.

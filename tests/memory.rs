@@ -218,3 +218,46 @@ fn a_claude_folder_reloads_only_when_a_files_content_changes() {
     assert_eq!(stderr.matches("Reloaded commands").count(), 1, "{stderr}");
     assert_eq!(stderr.matches("Reloaded the settings").count(), 0, "{stderr}");
 }
+
+#[test]
+fn the_model_keeps_its_own_memory_across_sessions_without_credentials() {
+    let project = Project::claude_user();
+    let dir =
+        project.home.path().join("projects").join(cairn::session::project_folder_name(project.path())).join("memory");
+    let token = "ghp_0123456789abcdefghijklmnopqrstuvwxyz";
+    let memory = format!(
+        "---\nname: build\ndescription: how to build\ntype: project\n---\nRun `make check`; the CI token is {token}.\n"
+    );
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tools(&[
+            ("Write", json!({"file_path": dir.join("build.md").display().to_string(), "content": memory})),
+            (
+                "Write",
+                json!({"file_path": dir.join("MEMORY.md").display().to_string(),
+                             "content": "- [Build](build.md): run `make check` before committing\n"}),
+            ),
+        ]),
+        Step::text("Noted."),
+        Step::text("You build with make check."),
+        Step::text("I don't know."),
+    ]));
+    // Session one: the model saves a memory, in the default mode, without being asked about it.
+    let out = stream_json(&project, &mock, "remember: we build with make check", &[]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let results = crate::support::tool_results(&mock.requests()[1].body);
+    assert!(results.iter().all(|r| !r.2), "{results:?}");
+    let saved = std::fs::read_to_string(dir.join("build.md")).unwrap();
+    assert!(saved.contains("Run `make check`") && !saved.contains(token) && saved.contains("[REDACTED]"), "{saved}");
+    // Session two starts knowing it: the index is in its first message.
+    let out = stream_json(&project, &mock, "how do we build?", &[]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let first = first_text(&mock.requests()[2].body);
+    assert!(first.contains("run `make check` before committing") && first.contains("your auto memory"), "{first}");
+    assert!(mock.requests()[2].body["system"].to_string().contains("# Auto memory"));
+    // Turned off, as in Claude Code: neither the section nor the index.
+    project.write(".claude/settings.json", r#"{"autoMemoryEnabled": false}"#);
+    let out = stream_json(&project, &mock, "how do we build?", &[]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let off = &mock.requests()[3].body;
+    assert!(!off["system"].to_string().contains("# Auto memory") && !first_text(off).contains("make check"));
+}

@@ -165,6 +165,7 @@ impl Session {
     /// `/memory`: the files loaded, numbered; `/memory N|project|path` opens one.
     pub(super) fn answer_memory(&self, open: Option<&str>, events: &EventSink) {
         let mut files: Vec<PathBuf> = self.context.memory.load().into_iter().map(|f| f.path).collect();
+        files.extend(self.context.memory.auto_files().into_iter().filter(|p| !files.contains(p)).collect::<Vec<_>>());
         files.extend(self.memory.rules.iter().filter(|p| !files.contains(p)).cloned().collect::<Vec<_>>());
         for folder in &self.memory.folders {
             for (path, _) in memory::folder_files(folder) {

@@ -367,6 +367,9 @@ impl Session {
             .with_env(services.env.clone()),
         );
         tools.set_policy(Arc::clone(&services.permissions));
+        if let Some(dir) = &context.memory.auto {
+            tools.set_memory_dir(dir.clone());
+        }
         if let Some(sandbox) = &services.sandbox {
             tools.set_sandbox(Arc::clone(sandbox));
         }

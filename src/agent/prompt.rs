@@ -76,6 +76,8 @@ pub struct PromptSpec {
     pub attribution: Option<String>,
     /// Coordinator mode: the model manages workers instead of working itself.
     pub coordinator: bool,
+    /// The auto memory folder, when the model keeps one: the prompt says how.
+    pub auto_memory: Option<std::path::PathBuf>,
 }
 
 impl PromptSpec {
@@ -94,6 +96,10 @@ impl PromptSpec {
                 "\n\nWhen you commit, end the commit message with these lines, after a blank line:\n{lines}"
             ));
         }
+        if let Some(dir) = self.auto_memory.as_ref().filter(|_| self.replace.is_none() && !self.coordinator) {
+            prompt.push_str("\n\n");
+            prompt.push_str(&AUTO_MEMORY.replace("{dir}", &dir.display().to_string()));
+        }
         if let Some(extra) = &self.append {
             prompt.push_str("\n\n");
             prompt.push_str(extra);
@@ -101,6 +107,22 @@ impl PromptSpec {
         prompt
     }
 }
+
+/// How the model keeps its own memory of the project.
+const AUTO_MEMORY: &str = "\
+# Auto memory
+You keep your own memory of this project in {dir} (writing there needs no permission). \
+Save a memory when the user says to remember something, corrects you, or states a preference, \
+and when you learn something the hard way (the command that builds or tests, a trap in the code). \
+Do not save what the code or git already says, nor anything secret. One file per memory, \
+named for its subject, starting with frontmatter:
+---
+name: <short name>
+description: <one line: when it matters>
+type: user | feedback | project | reference
+---
+then the memory itself. Add a one-line link to it in {dir}/MEMORY.md (the index you were given \
+at the start; keep it short), and update or remove memories that turn out wrong.";
 
 /// The coordinator's prompt: it writes prompts, not code.
 const COORDINATOR: &str = "\
@@ -165,7 +187,10 @@ mod tests {
             style: None,
             attribution: None,
             coordinator: false,
+            auto_memory: Some("/home/u/.cairn/projects/-p/memory".into()),
         };
-        assert_eq!(flags.build(cwd), "Terse.\n\nFrench.");
+        assert_eq!(flags.build(cwd), "Terse.\n\nFrench.", "a replaced prompt gets no auto memory section");
+        let remembering = PromptSpec { replace: None, append: None, ..flags };
+        assert!(remembering.build(cwd).contains("own memory of this project in /home/u/.cairn/projects/-p/memory"));
     }
 }

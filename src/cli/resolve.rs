@@ -75,11 +75,7 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
     if let Some(window) = compaction.window {
         model.context_window = window;
     }
-    let memory = MemoryPaths {
-        project: cwd.clone(),
-        cairn_home: home.clone(),
-        claude_dir: settings.claude_compat.then(|| locations.claude_dir.clone()).flatten(),
-    };
+    let memory = memory_paths(&cwd, &home, &settings, locations.claude_dir.as_deref(), &env);
     let custom = crate::custom::Locations {
         project: cwd.clone(),
         cairn_home: home.clone(),
@@ -97,7 +93,8 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
     let mut warn = |message: String| crate::stderr_line!("cairn: warning: {message}");
     // Agents' worktrees left by a cairn that was killed (a stat unless there are some).
     crate::agent::worktree::prune(&cwd).into_iter().for_each(&mut warn);
-    let permissions = policy::permission_policy(&cli, &settings, &cwd, &process_env, resumed_mode, &mut warn)?;
+    let mut permissions = policy::permission_policy(&cli, &settings, &cwd, &process_env, resumed_mode, &mut warn)?;
+    permissions.memory_dir = memory.auto.clone();
     let hooks = policy::hooks_of(&settings, &cwd, &mut warn);
     let add_dirs = add_dirs(&cli, &settings, &cwd)?;
     let connected = provider.connect(knobs.idle_timeout).context("setting up the HTTP client")?;
@@ -109,7 +106,8 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
     }
     let max_workers = team(&mut cli, &settings, &env)?;
     let output_schema = output_schema(cli.sdk.json_schema.as_deref())?;
-    let spec = prompt_spec(&cli, &settings, &custom, output_schema.is_some(), &mut warn);
+    let mut spec = prompt_spec(&cli, &settings, &custom, output_schema.is_some(), &mut warn);
+    spec.auto_memory = memory.auto.clone();
     defaults.system_prompt = spec.build(&cwd);
     defaults.prompt_spec = Some(spec);
     let agent = AgentConfig {
@@ -367,7 +365,19 @@ fn prompt_spec(
         style,
         attribution: settings.commit_attribution(),
         coordinator: cli.coordinator,
+        auto_memory: None,
     }
+}
+
+/// Where the memory files are, and the auto memory folder unless `autoMemoryEnabled: false`
+/// or `CLAUDE_CODE_DISABLE_AUTO_MEMORY=1` turns it off.
+fn memory_paths(cwd: &Path, home: &Path, settings: &Settings, claude: Option<&Path>, env: Env) -> MemoryPaths {
+    let claude_dir = settings.claude_compat.then(|| claude.map(Path::to_path_buf)).flatten();
+    let off = env("CLAUDE_CODE_DISABLE_AUTO_MEMORY").is_some_and(|v| v == "1" || v == "true");
+    let folder = crate::session::project_folder_name(cwd);
+    let auto = (!off && settings.auto_memory_enabled != Some(false))
+        .then(|| MemoryPaths::auto_dir(home, claude_dir.as_deref(), &folder));
+    MemoryPaths { project: cwd.to_path_buf(), cairn_home: home.to_path_buf(), claude_dir, auto }
 }
 
 /// Prompt suggestions and speculation: the interactive UI's, on unless a setting

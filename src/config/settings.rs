@@ -94,6 +94,9 @@ pub struct SettingsFile {
     pub prompt_suggestion_enabled: Option<bool>,
     /// cairn: work ahead on a suggested prompt (read-only, edits in an overlay; default on).
     pub speculation_enabled: Option<bool>,
+    /// The model keeps its own memory of the project (`memory/` beside the transcripts;
+    /// default on).
+    pub auto_memory_enabled: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -298,6 +301,7 @@ pub struct Settings {
     pub max_workers: Option<u32>,
     pub prompt_suggestion_enabled: Option<bool>,
     pub speculation_enabled: Option<bool>,
+    pub auto_memory_enabled: Option<bool>,
 }
 
 impl Settings {
@@ -543,7 +547,8 @@ impl Settings {
             coordinator_mode,
             max_workers,
             prompt_suggestion_enabled,
-            speculation_enabled
+            speculation_enabled,
+            auto_memory_enabled
         );
         if let Some(sandbox) = &file.sandbox {
             self.sandbox.merge(sandbox);

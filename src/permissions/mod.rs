@@ -135,6 +135,9 @@ pub struct PermissionPolicy {
     closed: Option<String>,
     /// `permissions.disableBypassPermissionsMode: "disable"`: the mode cannot be chosen.
     pub bypass_disabled: bool,
+    /// The auto memory folder: cairn's own, read and written without asking (deny rules
+    /// still hold).
+    pub memory_dir: Option<std::path::PathBuf>,
 }
 
 impl PermissionPolicy {
@@ -166,6 +169,7 @@ impl PermissionPolicy {
             anchors: Some(anchors.clone()),
             closed: None,
             bypass_disabled: false,
+            memory_dir: None,
         };
         (policy, problems)
     }
@@ -288,6 +292,9 @@ impl PermissionPolicy {
             return verdict;
         }
         let allowed_by_rule = self.allow.iter().any(|r| r.allows_path(&target, write));
+        if self.memory_dir.as_ref().is_some_and(|dir| target.named.starts_with(dir) && target.real.starts_with(dir)) {
+            return Verdict::Allowed { changes: write };
+        }
         if write {
             if target.protected() {
                 return Verdict::Unsure {

@@ -62,6 +62,8 @@ pub struct SessionState {
     in_subagent: std::sync::atomic::AtomicBool,
     /// A speculation's: file writes land here, and reads see it first.
     overlay: std::sync::OnceLock<Arc<super::overlay::Overlay>>,
+    /// The auto memory folder: writable, and what is written there has no credentials.
+    memory_dir: std::sync::OnceLock<PathBuf>,
 }
 
 /// Agents working in the background, as TaskOutput (BashOutput) and TaskStop (KillShell)
@@ -153,7 +155,18 @@ impl SessionState {
             in_subagent: std::sync::atomic::AtomicBool::new(false),
             agents: std::sync::OnceLock::new(),
             overlay: std::sync::OnceLock::new(),
+            memory_dir: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The auto memory folder (once): files may be written there.
+    pub fn set_memory_dir(&self, dir: PathBuf) {
+        let _ = self.memory_dir.set(paths::real_location(&dir));
+    }
+
+    /// Whether `real_path` is in the auto memory folder.
+    pub fn in_memory_dir(&self, real_path: &Path) -> bool {
+        self.memory_dir.get().is_some_and(|dir| real_path.starts_with(dir))
     }
 
     /// File writes land in `overlay` from now on, and reads see it first (once).
@@ -357,7 +370,9 @@ impl SessionState {
     /// Where a write to `path` would really land, if that is inside a writable folder.
     pub fn writable(&self, path: &Path) -> Result<PathBuf, String> {
         let real = paths::real_location(path);
-        if self.writable_roots.iter().any(|root| real.starts_with(root)) || lock(&self.approved_writes).contains(&real)
+        if self.writable_roots.iter().any(|root| real.starts_with(root))
+            || lock(&self.approved_writes).contains(&real)
+            || self.in_memory_dir(&real)
         {
             return Ok(real);
         }

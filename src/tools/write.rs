@@ -113,6 +113,14 @@ pub(super) async fn save(
     bytes: &[u8],
     tool: &str,
 ) -> Result<(), ToolError> {
+    // The model's memory keeps no credentials, whatever it was told.
+    let redacted;
+    let bytes = if ctx.session.in_memory_dir(real) {
+        redacted = ctx.session.secrets.redact_credentials(&String::from_utf8_lossy(bytes)).into_owned();
+        redacted.as_bytes()
+    } else {
+        bytes
+    };
     let checkpoint = match ctx.session.checkpoints() {
         Some(checkpoints) => Some(checkpoints.before_write(real, old, bytes, tool).map_err(ToolError::Failed)?),
         None => None,
