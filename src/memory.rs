@@ -87,7 +87,7 @@ impl MemoryPaths {
                 lines.len() - AUTO_INDEX_LINES
             ));
         }
-        (!shown.trim().is_empty()).then(|| MemoryFile { path, scope: Scope::Auto, text: shown, imported_by: None })
+        (!shown.trim().is_empty()).then_some(MemoryFile { path, scope: Scope::Auto, text: shown, imported_by: None })
     }
 
     /// The auto memory's files (the index first), for `/memory`.
