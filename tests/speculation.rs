@@ -100,3 +100,38 @@ fn a_retried_stream_does_not_run_a_call_twice() {
     assert_eq!(ran.lines().count(), 1, "the call went through the gate once: {ran:?}");
     assert!(mock.history_problems().is_empty(), "{:?}", mock.history_problems());
 }
+
+#[test]
+fn an_answer_cut_off_and_asked_again_does_not_run_its_early_calls_twice() {
+    let project = Project::claude_user();
+    project.write("notes.md", "the notes\n");
+    project.write("other.md", "other notes\n");
+    let log = project.file("pre-tool-use.log");
+    let command = format!(
+        "python3 -c 'import sys, json; print(json.load(sys.stdin)[\"tool_input\"][\"file_path\"])' >> {}",
+        log.display()
+    );
+    let hook = json!({"matcher": "Read", "hooks": [{"type": "command", "command": command}]});
+    project.write(".claude/settings.local.json", &json!({"hooks": {"PreToolUse": [hook]}}).to_string());
+    let calls = [("Read", json!({"file_path": "notes.md"})), ("Read", json!({"file_path": "other.md"}))];
+    let mock = MockLlm::start(Scenario::new(vec![
+        // The second call is cut off at the output limit: cairn asks again with more room.
+        Step::tools(&calls).with_stop_reason("max_tokens"),
+        Step::tools(&calls),
+        Step::text("Both read."),
+    ]));
+    // A small output budget, so a call cut off is asked again with the model's full one.
+    let mut cmd = project.cairn(&mock);
+    cmd.env("CLAUDE_CODE_MAX_OUTPUT_TOKENS", "4096").args(["-p", "read both", "--output-format", "json"]);
+    let out = crate::support::run(cmd);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let budgets: Vec<_> = mock.requests().iter().map(|r| r.body["max_tokens"].as_u64().unwrap_or(0)).collect();
+    assert!(budgets[0] < budgets[1], "asked again with more room: {budgets:?}");
+    let ran = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(ran.lines().collect::<Vec<_>>(), ["notes.md", "other.md"], "each call ran once");
+    let results = tool_results(&mock.requests()[2].body);
+    assert_eq!(
+        results.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(),
+        ["     1\tthe notes\n", "     1\tother notes\n"]
+    );
+}

@@ -1078,3 +1078,28 @@ fn typing_drops_a_speculation_and_one_that_needs_permission_stops_there() {
     assert_eq!(mock.requests().len(), 3, "the turn went on from where the speculation stopped");
     assert!(project.file("notes.md").exists() && !outside.exists());
 }
+
+#[test]
+fn a_permission_mode_change_drops_the_work_done_ahead() {
+    let project = Project::new();
+    let (mock, tmux) = suggested(
+        &project,
+        vec![
+            Step::tool("Write", json!({"file_path": "notes.md", "content": "SPECULATED\n"})),
+            Step::text("Wrote the notes."),
+            Step::tool("Write", json!({"file_path": "notes.md", "content": "LIVE\n"})),
+            Step::text("Planned instead."),
+        ],
+    );
+    wait_for_requests(&mock, 4);
+    // Plan mode now: what was written ahead under acceptEdits may not land.
+    tmux.keys(&["BTab"]);
+    tmux.wait_for_text("plan mode");
+    tmux.keys(&["Tab", "Enter"]);
+    tmux.wait_for_text("Planned instead.");
+    assert_eq!(std::fs::read_to_string(project.file("notes.md")).unwrap(), "v1\n");
+    let refused = tool_results(&mock.requests()[5].body);
+    let last = refused.last().unwrap();
+    assert!(last.2 && last.1.contains("plan mode"), "{refused:?}");
+    quit_and_check_the_terminal(&tmux);
+}

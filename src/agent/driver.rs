@@ -128,6 +128,11 @@ pub(super) async fn run(
                     continue;
                 }
                 Some(Err(op)) => {
+                    // Work done ahead holds only while nothing it depends on changes: the
+                    // mode, the rules, the hooks, the files cairn reads, the agents.
+                    if !matches!(op, Op::Query(_) | Op::ApprovalAnswer { .. } | Op::HostAnswer { .. }) {
+                        ahead.drop_all(&mut session, &events);
+                    }
                     between_turns(&mut session, op, &events).await;
                     continue;
                 }

@@ -147,6 +147,7 @@ fn starts_early(tool: &RegisteredTool) -> bool {
 pub(super) async fn run(
     session: &Session,
     Receiver(mut seen): Receiver,
+    carried: Vec<EarlyCall>,
     cancel: &CancellationToken,
     events: &EventSink,
 ) -> Early {
@@ -156,8 +157,9 @@ pub(super) async fn run(
         while seen.recv().await.is_some() {}
         return early;
     }
-    // Calls a failed attempt started, for the retried response to reuse.
-    let mut aside: Vec<EarlyCall> = Vec::new();
+    // Calls a failed attempt (or an answer cut off and asked again) started, for the new
+    // response to reuse.
+    let mut aside: Vec<EarlyCall> = carried;
     let mut open = true;
     while let Some(next) = seen.recv().await {
         let call = match next {

@@ -343,17 +343,19 @@ impl Session {
         session_id: String,
         transcript: Option<Transcript>,
     ) -> Session {
-        let events = services.events.clone();
-        Session::with_events(services, context, session_id, transcript, events)
+        let (events, env) = (services.events.clone(), services.env.clone());
+        Session::with_events(services, context, session_id, transcript, events, env)
     }
 
-    /// A session whose tools announce what they do to `events` (a speculation's, held).
+    /// A session whose tools announce what they do to `events` (a speculation's, held) and
+    /// give their commands `env`.
     fn with_events(
         services: Arc<Services>,
         context: TurnContext,
         session_id: String,
         transcript: Option<Transcript>,
         events: EventSink,
+        env: Vec<(String, String)>,
     ) -> Session {
         let tools = Arc::new(
             SessionState::new(
@@ -364,7 +366,7 @@ impl Session {
                 events,
                 services.secrets.clone(),
             )
-            .with_env(services.env.clone()),
+            .with_env(env),
         );
         tools.set_policy(Arc::clone(&services.permissions));
         if let Some(dir) = &context.memory.auto {

@@ -123,7 +123,10 @@ pub(super) fn start(session: &Session, prompt: String) -> Speculation {
         output_schema: None,
     };
     let services = Arc::clone(&session.services);
-    let mut spec = Session::with_events(services, context, session.session_id.clone(), None, sink.clone());
+    // Git refreshes its index on `git status` unless told not to: nothing is written.
+    let mut env = services.env.clone();
+    env.push(("GIT_OPTIONAL_LOCKS".into(), "0".into()));
+    let mut spec = Session::with_events(services, context, session.session_id.clone(), None, sink.clone(), env);
     spec.held = Some(Mutex::new(Vec::new()));
     spec.history = session.history.clone();
     spec.costs = session.costs.clone();
@@ -172,7 +175,9 @@ async fn work(
     let mut stop = Stop::Request;
     let base_cost = spec.costs.total_cost_usd;
     while !halt.is_cancelled() && !cancel.is_cancelled() && state_requests(&spent) < MAX_REQUESTS {
-        let Ok((response, _)) = turn::request_response(&mut spec, &mut state, max_tokens, &cancel, &sink).await else {
+        let Ok((response, _)) =
+            turn::request_response(&mut spec, &mut state, max_tokens, Vec::new(), &cancel, &sink).await
+        else {
             break;
         };
         state::lock(&spent).push(response.usage);
@@ -249,7 +254,8 @@ impl Speculation {
     }
 }
 
-/// What a discarded speculation spent joins the session's costs, reported as speculative.
+/// What a discarded speculation spent joins the session's costs (the team's budget heard
+/// of it as it was spent), reported as speculative.
 fn wasted(
     session: &mut Session,
     model: &crate::provider::models::ModelInfo,
@@ -264,7 +270,6 @@ fn wasted(
         cost += session.costs.record(model, usage);
         tokens += usage.input_tokens + usage.output_tokens;
     }
-    session.services.spend(cost);
     events.emit(Event::SpeculationEnded { prompt, adopted: false, cost_usd: cost, tokens });
 }
 
@@ -274,10 +279,11 @@ fn wasted(
 pub(super) async fn adopt(
     session: &mut Session,
     speculation: Speculation,
+    input_id: Option<&str>,
     cancel: &CancellationToken,
     events: &EventSink,
 ) -> Option<Stop> {
-    let Speculation { prompt, task, halt, cancel: stop_now, events: mut held, spent, model } = speculation;
+    let Speculation { prompt, task, halt, cancel: stop_now, events: mut held, spent, model: _ } = speculation;
     while let Ok(event) = held.try_recv() {
         events.emit(event);
     }
@@ -286,11 +292,9 @@ pub(super) async fn adopt(
     let finished = loop {
         tokio::select! {
             biased;
-            () = cancel.cancelled() => {
-                stop_now.cancel();
-                wasted(session, &model, &spent, prompt, events);
-                return None;
-            }
+            // Interrupted: the speculation stops now, and what it finished is kept (the turn
+            // then ends as interrupted), as a live turn keeps its finished steps.
+            () = cancel.cancelled(), if !stop_now.is_cancelled() => stop_now.cancel(),
             Some(event) = held.recv() => events.emit(event),
             done = &mut task => break done.ok()?,
         }
@@ -323,13 +327,21 @@ pub(super) async fn adopt(
             message: "A file changed while cairn worked ahead; that part of the work is being done again.".into(),
         });
     }
-    session.begin_checkpoint_turn(&prompt, None);
+    let mut records = spec.held.take().map(|h| h.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner));
+    let mut records = records.take().unwrap_or_default().into_iter();
+    // The prompt is recorded first, under the id the front end gave it, and the turn's
+    // checkpoint and rewind mark begin there, as for a prompt sent live.
+    if let (Some(id), Some(transcript)) = (input_id, &session.transcript) {
+        transcript.name_next(id);
+    }
+    if let Some(first) = records.next() {
+        session.record(first);
+    }
+    session.begin_checkpoint_turn(&prompt, input_id);
     for file in files.iter().filter(|f| f.step < keep) {
         apply(session, file, events);
     }
-    for record in
-        spec.held.take().map(|h| h.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)).unwrap_or_default()
-    {
+    for record in records {
         session.record(record);
     }
     session.history = std::mem::take(&mut spec.history);
@@ -339,14 +351,18 @@ pub(super) async fn adopt(
     session.first_prompt = spec.first_prompt.take();
     session.listing_sent = spec.listing_sent.take();
     session.pending_context.clear();
+    let dirty = session.memory.dirty;
     session.memory = std::mem::take(&mut spec.memory);
+    session.memory.dirty |= dirty;
+    let _ = session.tools.set_cwd(spec.tools.cwd());
     session.meter = spec.meter.clone();
     session.tools.take_seen_from(&spec.tools);
     events.emit(Event::SpeculationEnded { prompt, adopted: true, cost_usd: cost, tokens });
     Some(stop)
 }
 
-/// Writes one of the overlay's files to disk (checkpointed, so `/rewind` undoes it).
+/// Writes one of the overlay's files to disk (checkpointed, so `/rewind` undoes it): next
+/// to it and renamed over it, so a symlink put there meanwhile is replaced, not followed.
 fn apply(session: &Session, file: &overlay::Layered, events: &EventSink) {
     let old = std::fs::read(&file.path).ok();
     if let Some(checkpoints) = session.tools.checkpoints()
@@ -361,10 +377,14 @@ fn apply(session: &Session, file: &overlay::Layered, events: &EventSink) {
 }
 
 fn write(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+    let dir = path.parent().ok_or_else(|| std::io::Error::other("no folder"))?;
+    std::fs::create_dir_all(dir)?;
+    let mut temp = tempfile::Builder::new().prefix(".cairn-").suffix(".tmp").tempfile_in(dir)?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let _ = temp.as_file().set_permissions(meta.permissions());
     }
-    std::fs::write(path, text)
+    std::io::Write::write_all(&mut temp, text.as_bytes())?;
+    temp.persist(path).map(|_| ()).map_err(|e| e.error)
 }
 
 fn report(written: std::io::Result<()>, file: &overlay::Layered, events: &EventSink) {

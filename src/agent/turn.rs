@@ -142,7 +142,7 @@ async fn run_expanded(
         return ended(session, &mut turn, TurnStatus::HookStopped { reason });
     }
     let adopted = match speculation {
-        Some(speculation) => speculate::adopt(session, speculation, &cancel, events).await,
+        Some(speculation) => speculate::adopt(session, speculation, input.id.as_deref(), &cancel, events).await,
         None => None,
     };
     let mut flow = match adopted {
@@ -154,6 +154,8 @@ async fn run_expanded(
     };
     let mut full_budget = session.context.model.max_output_tokens;
     let mut max_tokens = session.context.output_budget();
+    // Calls started early for an answer that was then asked again.
+    let mut carried = Vec::new();
     loop {
         if let Flow::End(event) = std::mem::replace(&mut flow, Flow::Again) {
             return *event;
@@ -175,7 +177,8 @@ async fn run_expanded(
             Err(CompactError::Blocked(message)) => events.emit(Event::Notice { message }),
             Err(error) => return ended(session, &mut turn, compaction_failed(&error)),
         }
-        let (response, early) = match request_response(session, &mut turn, max_tokens, &cancel, events).await {
+        let asked = request_response(session, &mut turn, max_tokens, std::mem::take(&mut carried), &cancel, events);
+        let (response, early) = match asked.await {
             Ok(answer) => answer,
             Err(error) => match failed_request(session, &mut turn, error, &cancel, events).await {
                 Flow::Again => continue,
@@ -184,6 +187,7 @@ async fn run_expanded(
         };
         if response.truncated_tool_call && max_tokens < full_budget {
             max_tokens = full_budget;
+            carried = early.calls;
             continue;
         }
         let calls = record_response(session, &response, events);
@@ -517,6 +521,7 @@ pub(super) async fn request_response(
     session: &mut Session,
     turn: &mut TurnState,
     max_tokens: u32,
+    carried: Vec<early::EarlyCall>,
     cancel: &CancellationToken,
     events: &EventSink,
 ) -> Result<(Response, early::Early), SampleError> {
@@ -546,7 +551,7 @@ pub(super) async fn request_response(
         let watcher = watcher;
         sample(services.provider.as_ref(), &request, &services.retry, cancel, &watcher).await
     };
-    let (response, early) = tokio::join!(sampling, early::run(session, seen, cancel, events));
+    let (response, early) = tokio::join!(sampling, early::run(session, seen, carried, cancel, events));
     turn.api_duration += started.elapsed();
     let response = response?;
     turn.requests += 1;

@@ -82,6 +82,7 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
         claude_dir: memory.claude_dir.clone(),
         watch: !cli.print || cli.input_format == InputFormat::StreamJson,
         program_agents: Arc::default(),
+        plugins: Arc::default(),
     };
     let agent_type = agents(&mut cli, &custom)?;
     if let Some(chosen) = agent_type.as_ref().and_then(|a| a.model.as_deref()) {

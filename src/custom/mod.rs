@@ -12,6 +12,8 @@
 //!
 //! Which wins when two share a name: a skill over a command; the user's skill over the
 //! project's; the project's command over the user's; any of them over a bundled skill.
+//! An enabled plugin's commands, skills and agents are named `plugin:name` and never
+//! clash; `/name` alone reaches a plugin's command when no other has that name.
 
 pub mod expand;
 pub use crate::frontmatter;
@@ -37,6 +39,7 @@ pub enum Source {
     Project,
     User,
     Bundled,
+    Plugin,
 }
 
 impl Source {
@@ -45,6 +48,7 @@ impl Source {
             Source::Project => "project",
             Source::User => "user",
             Source::Bundled => "cairn",
+            Source::Plugin => "plugin",
         }
     }
 }
@@ -153,6 +157,27 @@ pub struct Locations {
     /// Agent types the program driving cairn defined (`--agents`, an SDK's `initialize`):
     /// they win over the files' and outlive reloads.
     pub program_agents: Arc<std::sync::Mutex<Vec<AgentDef>>>,
+    /// The enabled plugins' parts (shared, so a reload of the settings can change them).
+    pub plugins: Arc<RwLock<Vec<PluginParts>>>,
+}
+
+/// Where an enabled plugin keeps its commands, skills, agents and output styles.
+#[derive(Clone, Debug, Default)]
+pub struct PluginParts {
+    /// Its namespace: `/name:command`, `name:agent`.
+    pub name: String,
+    pub root: PathBuf,
+    pub commands: Vec<PathBuf>,
+    pub skills: Vec<PathBuf>,
+    pub agents: Vec<PathBuf>,
+    pub output_styles: Vec<PathBuf>,
+}
+
+impl Locations {
+    /// The enabled plugins' parts, now.
+    pub fn plugin_parts(&self) -> Vec<PluginParts> {
+        self.plugins.read().map(|p| p.clone()).unwrap_or_default()
+    }
 }
 
 impl Locations {
@@ -183,6 +208,9 @@ impl Locations {
                 out.push(base.join(sub));
             }
         }
+        for plugin in self.plugin_parts() {
+            out.extend(plugin.commands.into_iter().chain(plugin.skills).chain(plugin.agents));
+        }
         out
     }
 
@@ -203,6 +231,19 @@ impl Locations {
             load_commands(&base.join("commands"), Source::User, &mut found, &mut catalog.warnings);
         }
         found.extend(bundled_skills());
+        for plugin in self.plugin_parts() {
+            let mut theirs = Vec::new();
+            for dir in &plugin.skills {
+                load_skills(dir, Source::Plugin, &mut theirs, &mut catalog.warnings);
+            }
+            for dir in &plugin.commands {
+                load_commands(dir, Source::Plugin, &mut theirs, &mut catalog.warnings);
+            }
+            found.extend(theirs.into_iter().map(|mut p| {
+                p.name = format!("{}:{}", plugin.name, p.name);
+                p
+            }));
+        }
         for prompt in found {
             if !catalog.prompts.iter().any(|p| p.name == prompt.name) {
                 catalog.prompts.push(prompt);
@@ -211,6 +252,16 @@ impl Locations {
         let mut agents: Vec<AgentDef> = self.program_agents.lock().map(|a| a.clone()).unwrap_or_default();
         for base in self.project_dirs().into_iter().chain(self.user_dirs()) {
             load_agents(&base.join("agents"), &mut agents, &mut catalog.warnings);
+        }
+        for plugin in self.plugin_parts() {
+            let mut theirs = Vec::new();
+            for dir in &plugin.agents {
+                load_agents(dir, &mut theirs, &mut catalog.warnings);
+            }
+            agents.extend(theirs.into_iter().map(|mut a| {
+                a.name = format!("{}:{}", plugin.name, a.name);
+                a
+            }));
         }
         agents.extend(builtin_agents());
         for agent in agents {
@@ -223,9 +274,19 @@ impl Locations {
 }
 
 impl Catalog {
-    /// A prompt the user can invoke by name (`frontend:build`).
+    /// A prompt the user can invoke by name (`frontend:build`), or a plugin's by its own
+    /// name alone when no other has it.
     pub fn command(&self, name: &str) -> Option<&Prompt> {
-        self.prompts.iter().find(|p| p.name == name && p.user_invocable)
+        if let Some(found) = self.prompts.iter().find(|p| p.name == name && p.user_invocable) {
+            return Some(found);
+        }
+        let suffix = format!(":{name}");
+        let mut theirs =
+            self.prompts.iter().filter(|p| p.source == Source::Plugin && p.user_invocable && p.name.ends_with(&suffix));
+        match (theirs.next(), theirs.next()) {
+            (Some(only), None) => Some(only),
+            _ => None,
+        }
     }
 
     /// A skill the model can invoke.

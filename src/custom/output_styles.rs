@@ -69,6 +69,15 @@ pub fn list(at: &Locations) -> (Vec<OutputStyle>, Vec<String>) {
             styles.push(style);
         }
     }
+    // A plugin's styles are named `plugin:style`, beside the others.
+    for plugin in at.plugin_parts() {
+        for dir in &plugin.output_styles {
+            for mut style in read_dir(dir, &mut problems) {
+                style.name = format!("{}:{}", plugin.name, style.name);
+                styles.push(style);
+            }
+        }
+    }
     (styles, problems)
 }
 

@@ -174,7 +174,6 @@ const GIT_READ_ONLY: &[&str] = &[
     "ls-files",
     "ls-tree",
     "shortlog",
-    "reflog",
     "grep",
     "cat-file",
     "merge-base",
@@ -221,13 +220,13 @@ pub fn is_read_only(words: &[Word]) -> bool {
     match first.text.as_str() {
         "git" => git_read_only(args),
         "find" => !has(&["-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0", "-fprintf", "-fls"]),
-        // `-o FILE` alone or in a cluster (`-uo`), `--output` however abbreviated (`--out`),
-        // and a compressor it would run.
+        // `-o FILE` alone or in a cluster (`-uo`); `--output` and `--compress-program` (a
+        // program it runs) however abbreviated (`--out`, `--co`), as getopt accepts them.
         "sort" => !args.iter().any(|w| {
             let t = w.text.as_str();
+            let long = t.split('=').next().unwrap_or(t);
             (t.starts_with('-') && !t.starts_with("--") && t.contains('o'))
-                || (t.len() > 3 && "--output".starts_with(t.split('=').next().unwrap_or(t)))
-                || t.starts_with("--compress")
+                || (long.len() > 3 && ("--output".starts_with(long) || "--compress-program".starts_with(long)))
         }),
         "diff" => !has(&["--output"]),
         // A second operand (`-` for stdin counts) is the file it writes.
@@ -260,6 +259,8 @@ fn git_read_only(args: &[Word]) -> bool {
         }
         "tag" => rest.iter().all(|w| matches!(w.text.as_str(), "-l" | "--list" | "-n")),
         "stash" => rest.first().is_some_and(|w| matches!(w.text.as_str(), "list" | "show")),
+        // `reflog expire` and `reflog delete` rewrite history; showing it is reading.
+        "reflog" => rest.first().is_none_or(|w| w.text == "show" || !w.text.chars().all(|c| c.is_ascii_lowercase())),
         "config" => rest.first().is_some_and(|w| matches!(w.text.as_str(), "--get" | "--list" | "-l" | "--get-all")),
         sub if GIT_READ_ONLY.contains(&sub) => !has("--output") && !has("--ext-diff") && !has("-o"),
         _ => false,
@@ -399,9 +400,17 @@ mod tests {
 
     #[test]
     fn read_only_commands_and_their_exceptions() {
-        for ro in
-            ["ls -la", "cat a b", "git status", "git log --oneline", "git diff HEAD", "find . -name x", "git branch -a"]
-        {
+        for ro in [
+            "ls -la",
+            "cat a b",
+            "git status",
+            "git log --oneline",
+            "git diff HEAD",
+            "find . -name x",
+            "git branch -a",
+            "git reflog",
+            "git reflog show --all",
+        ] {
             assert!(is_read_only(&words(ro)), "{ro}");
         }
         for rw in [
@@ -412,6 +421,9 @@ mod tests {
             "git -c core.pager=sh status",
             "git branch -D main",
             "sort -o out in",
+            "sort -S 1 --co=bash big.txt",
+            "git reflog expire --expire=now --all",
+            "git reflog delete HEAD@{0}",
             "git diff --output=x",
             "/bin/ls",
             "git config user.name x",

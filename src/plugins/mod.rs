@@ -1,0 +1,214 @@
+//! Plugins, in Claude Code's layout: a folder with `.claude-plugin/plugin.json` (optional:
+//! the folder's name serves) and any of `commands/`, `agents/`, `skills/`,
+//! `output-styles/`, `hooks/hooks.json` and `.mcp.json` — or other paths the manifest
+//! names. Its parts are namespaced by its name (`/tools:hello`, the agent `tools:reviewer`,
+//! the MCP server `plugin_tools_fs`), and `${CLAUDE_PLUGIN_ROOT}` in its hook commands and
+//! MCP configurations is its folder.
+//!
+//! Plugins come from marketplaces ([`store`]): a folder or git repository with
+//! `.claude-plugin/marketplace.json`. Installing one copies it into the plugin cache;
+//! the settings' `enabledPlugins` (`{"name@marketplace": true}`) say which installed ones
+//! a session loads. cairn keeps its own `plugins/` under `$CAIRN_HOME`, and also finds the
+//! plugins Claude Code installed under `~/.claude/plugins`. A broken manifest or part is
+//! reported with its file and what to fix, and the rest still loads.
+
+pub mod store;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::custom::PluginParts;
+use crate::hooks::HookMatcher;
+use crate::mcp::config::ServerConfig;
+
+/// An enabled plugin, read from its folder.
+#[derive(Clone, Debug, Default)]
+pub struct Plugin {
+    /// `name@marketplace`, as `enabledPlugins` names it.
+    pub id: String,
+    pub parts: PluginParts,
+    pub description: String,
+    pub version: Option<String>,
+    /// Its hooks, `${CLAUDE_PLUGIN_ROOT}` filled in: (event, group).
+    pub hooks: Vec<(String, HookMatcher)>,
+    /// Its MCP servers, as `{"name": config}` (the names not yet prefixed).
+    pub mcp_servers: BTreeMap<String, Value>,
+}
+
+/// The enabled plugins, and what was wrong.
+#[derive(Clone, Debug, Default)]
+pub struct Loaded {
+    pub plugins: Vec<Plugin>,
+    pub warnings: Vec<String>,
+}
+
+impl Loaded {
+    /// The plugins' hooks as the settings hold hooks: (event, group, source).
+    pub fn hooks(&self) -> Vec<(String, HookMatcher, String)> {
+        let mut out = Vec::new();
+        for plugin in &self.plugins {
+            let source = format!("plugin {}", plugin.id);
+            out.extend(plugin.hooks.iter().map(|(event, group)| (event.clone(), group.clone(), source.clone())));
+        }
+        out
+    }
+
+    /// The plugins' MCP servers, named `plugin_<plugin>_<server>`.
+    pub fn mcp_servers(&self, env: &impl Fn(&str) -> Option<String>) -> (Vec<ServerConfig>, Vec<String>) {
+        let mut servers = Vec::new();
+        let mut warnings = Vec::new();
+        for plugin in &self.plugins {
+            let root = plugin.parts.root.display().to_string();
+            let env = |name: &str| if name == "CLAUDE_PLUGIN_ROOT" { Some(root.clone()) } else { env(name) };
+            let loaded = crate::mcp::config::plugin_servers(&plugin.parts.name, &plugin.mcp_servers, &env);
+            servers.extend(loaded.servers);
+            warnings.extend(loaded.warnings.into_iter().map(|w| format!("plugin {}: {w}", plugin.id)));
+        }
+        (servers, warnings)
+    }
+
+    pub fn parts(&self) -> Vec<PluginParts> {
+        self.plugins.iter().map(|p| p.parts.clone()).collect()
+    }
+}
+
+/// Loads the plugins `enabled` turns on (`true`), from where they were installed.
+pub fn load(enabled: &BTreeMap<String, bool>, homes: &store::Homes) -> Loaded {
+    let mut loaded = Loaded::default();
+    let installed = homes.installed();
+    for (id, _) in enabled.iter().filter(|(_, on)| **on) {
+        let Some(root) = installed.get(id) else {
+            loaded.warnings.push(format!(
+                "the plugin {id} is enabled but not installed: install it with `cairn plugin install {id}`"
+            ));
+            continue;
+        };
+        if !root.is_dir() {
+            loaded.warnings.push(format!(
+                "the plugin {id} is installed at {}, which is gone: install it again with `cairn plugin install {id}`",
+                root.display()
+            ));
+            continue;
+        }
+        loaded.plugins.push(read(id, root, &mut loaded.warnings));
+    }
+    loaded
+}
+
+/// Reads a plugin's folder; what is wrong goes to `warnings`, and the rest still counts.
+pub fn read(id: &str, root: &Path, warnings: &mut Vec<String>) -> Plugin {
+    let manifest_path = root.join(".claude-plugin/plugin.json");
+    let manifest = match std::fs::read_to_string(&manifest_path) {
+        Ok(text) => serde_json::from_str::<Value>(&text).unwrap_or_else(|e| {
+            warnings.push(format!(
+                "{}: not valid JSON ({e}); fix it — the plugin loads meanwhile under its folder's name, with its \
+                 usual folders",
+                manifest_path.display()
+            ));
+            Value::Null
+        }),
+        Err(_) => Value::Null,
+    };
+    let folder_name = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let id_name = id.split('@').next().unwrap_or(id);
+    let name = manifest["name"].as_str().map(str::to_owned).unwrap_or_else(|| {
+        if id_name.is_empty() { folder_name } else { id_name.to_owned() }
+    });
+    let paths = |key: &str, default: &str| -> Vec<PathBuf> {
+        let mut out = vec![root.join(default)];
+        match &manifest[key] {
+            Value::String(one) => out.push(root.join(one)),
+            Value::Array(many) => out.extend(many.iter().filter_map(Value::as_str).map(|p| root.join(p))),
+            _ => {}
+        }
+        out.dedup();
+        out
+    };
+    let parts = PluginParts {
+        name: name.clone(),
+        root: root.to_path_buf(),
+        commands: paths("commands", "commands"),
+        skills: paths("skills", "skills"),
+        agents: paths("agents", "agents"),
+        output_styles: paths("outputStyles", "output-styles"),
+    };
+    let hooks = plugin_hooks(root, &manifest, warnings);
+    let mcp_servers = plugin_mcp(root, &manifest, warnings);
+    Plugin {
+        id: id.to_owned(),
+        parts,
+        description: manifest["description"].as_str().unwrap_or_default().to_owned(),
+        version: manifest["version"].as_str().map(str::to_owned),
+        hooks,
+        mcp_servers,
+    }
+}
+
+/// `hooks/hooks.json` (`{"hooks": {event: [groups]}}`), or what the manifest's `hooks`
+/// names or holds.
+fn plugin_hooks(root: &Path, manifest: &Value, warnings: &mut Vec<String>) -> Vec<(String, HookMatcher)> {
+    let mut sources: Vec<(String, Value)> = Vec::new();
+    let mut from_file = |path: PathBuf, warnings: &mut Vec<String>| {
+        let Ok(text) = std::fs::read_to_string(&path) else { return };
+        match serde_json::from_str::<Value>(&text) {
+            Ok(value) => sources.push((path.display().to_string(), value)),
+            Err(e) => warnings.push(format!("{}: not valid JSON ({e}); its hooks are left out until it is fixed", path.display())),
+        }
+    };
+    from_file(root.join("hooks/hooks.json"), warnings);
+    match &manifest["hooks"] {
+        Value::String(path) if root.join(path) != root.join("hooks/hooks.json") => from_file(root.join(path), warnings),
+        Value::Object(_) => sources.push((root.join(".claude-plugin/plugin.json").display().to_string(), manifest.clone())),
+        _ => {}
+    }
+    let root_text = root.display().to_string();
+    let mut out = Vec::new();
+    for (label, value) in sources {
+        let Some(events) = value["hooks"].as_object() else {
+            warnings.push(format!("{label}: expected {{\"hooks\": {{\"EventName\": [...]}}}}; its hooks are left out"));
+            continue;
+        };
+        for (event, groups) in events {
+            match serde_json::from_value::<Vec<HookMatcher>>(groups.clone()) {
+                Ok(groups) => out.extend(groups.into_iter().map(|mut group| {
+                    for handler in &mut group.hooks {
+                        handler.command = handler.command.as_ref().map(|c| c.replace("${CLAUDE_PLUGIN_ROOT}", &root_text));
+                        if let Some(args) = &mut handler.args {
+                            for arg in args {
+                                *arg = arg.replace("${CLAUDE_PLUGIN_ROOT}", &root_text);
+                            }
+                        }
+                    }
+                    (event.clone(), group)
+                })),
+                Err(e) => warnings.push(format!("{label}: hooks.{event}: {e}; those hooks are left out")),
+            }
+        }
+    }
+    out
+}
+
+/// `.mcp.json` at the plugin's root (`{"mcpServers": {...}}`), or what the manifest's
+/// `mcpServers` names or holds.
+fn plugin_mcp(root: &Path, manifest: &Value, warnings: &mut Vec<String>) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    let mut from_file = |path: PathBuf, out: &mut BTreeMap<String, Value>, warnings: &mut Vec<String>| {
+        let Ok(text) = std::fs::read_to_string(&path) else { return };
+        match serde_json::from_str::<Value>(&text) {
+            Ok(value) => {
+                let servers = value.get("mcpServers").unwrap_or(&value);
+                out.extend(servers.as_object().into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            Err(e) => warnings.push(format!("{}: not valid JSON ({e}); its MCP servers are left out", path.display())),
+        }
+    };
+    from_file(root.join(".mcp.json"), &mut out, warnings);
+    match &manifest["mcpServers"] {
+        Value::String(path) => from_file(root.join(path), &mut out, warnings),
+        Value::Object(servers) => out.extend(servers.iter().map(|(k, v)| (k.clone(), v.clone()))),
+        _ => {}
+    }
+    out
+}

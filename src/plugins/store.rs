@@ -1,0 +1,347 @@
+//! Where plugins and marketplaces live, in Claude Code's files: `known_marketplaces.json`
+//! (each marketplace's source and folder), `marketplaces/<name>/` (clones of git ones),
+//! `cache/<marketplace>/<plugin>/<version>/` (installed copies) and
+//! `installed_plugins.json`, all under a `plugins/` folder — cairn's own under
+//! `$CAIRN_HOME`, and Claude Code's under `~/.claude`, read too. Installing and
+//! enabling write cairn's; `enabledPlugins` goes into a settings file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+/// The `plugins/` folders: cairn's (written) and Claude Code's (read).
+#[derive(Clone, Debug, Default)]
+pub struct Homes {
+    pub cairn: PathBuf,
+    pub claude: Option<PathBuf>,
+}
+
+/// A marketplace as `known_marketplaces.json` records it.
+#[derive(Clone, Debug)]
+pub struct Marketplace {
+    pub name: String,
+    /// `{"source": "directory", "path"}` or `{"source": "git", "url"}`.
+    pub source: Value,
+    /// The folder holding `.claude-plugin/marketplace.json`.
+    pub location: PathBuf,
+}
+
+fn read_json(path: &Path) -> Value {
+    std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null)
+}
+
+fn write_json(path: &Path, value: &Value) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("could not create {}: {e}", dir.display()))?;
+    }
+    let text = serde_json::to_string_pretty(value).unwrap_or_default() + "\n";
+    std::fs::write(path, text).map_err(|e| format!("could not write {}: {e}", path.display()))
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl Homes {
+    fn dirs(&self) -> impl Iterator<Item = &PathBuf> {
+        std::iter::once(&self.cairn).chain(self.claude.iter())
+    }
+
+    /// Every installed plugin's folder by id, cairn's over Claude Code's.
+    pub fn installed(&self) -> BTreeMap<String, PathBuf> {
+        let mut out = BTreeMap::new();
+        for dir in self.dirs() {
+            let file = read_json(&dir.join("installed_plugins.json"));
+            for (id, entries) in file["plugins"].as_object().into_iter().flatten() {
+                let path = entries.as_array().and_then(|e| e.first()).and_then(|e| e["installPath"].as_str());
+                if let Some(path) = path {
+                    out.entry(id.clone()).or_insert_with(|| PathBuf::from(path));
+                }
+            }
+        }
+        out
+    }
+
+    /// Every known marketplace, cairn's over Claude Code's.
+    pub fn marketplaces(&self) -> Vec<Marketplace> {
+        let mut out: Vec<Marketplace> = Vec::new();
+        for dir in self.dirs() {
+            let file = read_json(&dir.join("known_marketplaces.json"));
+            for (name, entry) in file.as_object().into_iter().flatten() {
+                let Some(location) = entry["installLocation"].as_str() else { continue };
+                if out.iter().all(|m| &m.name != name) {
+                    out.push(Marketplace {
+                        name: name.clone(),
+                        source: entry["source"].clone(),
+                        location: PathBuf::from(location),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    fn marketplace(&self, name: &str) -> Result<Marketplace, String> {
+        self.marketplaces().into_iter().find(|m| m.name == name).ok_or_else(|| {
+            format!("no marketplace named {name}: add it with `cairn plugin marketplace add <folder or git URL>`")
+        })
+    }
+
+    /// Adds a marketplace from a folder (read where it is) or a git URL (cloned); its name.
+    pub fn add_marketplace(&self, source: &str) -> Result<String, String> {
+        let folder = Path::new(source);
+        let (location, source_value) = if folder.is_dir() {
+            let location = folder.canonicalize().map_err(|e| format!("{source}: {e}"))?;
+            (location.clone(), json!({"source": "directory", "path": location}))
+        } else {
+            let url = if source.contains("://") || source.ends_with(".git") || source.starts_with("git@") {
+                source.to_owned()
+            } else if source.split('/').count() == 2 {
+                format!("https://github.com/{source}.git")
+            } else {
+                return Err(format!("{source} is neither a folder nor a git URL (or GitHub owner/repo)"));
+            };
+            let staging = self.cairn.join("marketplaces").join(format!(".adding-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&staging);
+            git_clone(&url, &staging)?;
+            (staging, json!({"source": "git", "url": url}))
+        };
+        let catalog = read_catalog(&location)?;
+        let name = catalog["name"].as_str().filter(|n| valid_name(n)).map(str::to_owned).ok_or_else(|| {
+            format!("{}: needs a \"name\" (letters, digits, - and _)", location.join(MARKETPLACE_FILE).display())
+        })?;
+        let location = if source_value["source"] == "git" {
+            let target = self.cairn.join("marketplaces").join(&name);
+            let _ = std::fs::remove_dir_all(&target);
+            std::fs::rename(&location, &target).map_err(|e| format!("could not keep the clone: {e}"))?;
+            target
+        } else {
+            location
+        };
+        let path = self.cairn.join("known_marketplaces.json");
+        let mut known = read_json(&path);
+        if !known.is_object() {
+            known = json!({});
+        }
+        known[&name] = json!({"source": source_value, "installLocation": location, "lastUpdated": now()});
+        write_json(&path, &known)?;
+        Ok(name)
+    }
+
+    /// Pulls a git marketplace again (a folder is read where it is, always current).
+    pub fn update_marketplace(&self, name: &str) -> Result<String, String> {
+        let market = self.marketplace(name)?;
+        if market.source["source"] != "git" {
+            return Ok(format!("{name} is a folder, read as it is: nothing to update"));
+        }
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&market.location)
+            .args(["pull", "--ff-only", "--quiet"])
+            .output()
+            .map_err(|e| format!("could not run git: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("git pull in {}: {}", market.location.display(), String::from_utf8_lossy(&out.stderr).trim()));
+        }
+        Ok(format!("Updated the marketplace {name}."))
+    }
+
+    /// Forgets a marketplace (and deletes cairn's clone of it); its installed plugins stay.
+    pub fn remove_marketplace(&self, name: &str) -> Result<String, String> {
+        let path = self.cairn.join("known_marketplaces.json");
+        let mut known = read_json(&path);
+        let removed = known.as_object_mut().and_then(|k| k.remove(name));
+        let Some(entry) = removed else {
+            return Err(format!("cairn has no marketplace named {name} (`cairn plugin marketplace list`)"));
+        };
+        write_json(&path, &known)?;
+        let clone = self.cairn.join("marketplaces").join(name);
+        if entry["installLocation"].as_str().map(Path::new) == Some(clone.as_path()) {
+            let _ = std::fs::remove_dir_all(&clone);
+        }
+        Ok(format!("Removed the marketplace {name}; plugins installed from it stay until uninstalled."))
+    }
+
+    /// The plugins a marketplace offers: (name, description).
+    pub fn offered(&self, name: &str) -> Result<Vec<(String, String)>, String> {
+        let catalog = read_catalog(&self.marketplace(name)?.location)?;
+        Ok(catalog["plugins"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| Some((p["name"].as_str()?.to_owned(), p["description"].as_str().unwrap_or("").to_owned())))
+            .collect())
+    }
+
+    /// Copies `name@marketplace` into the cache and records it; its id and folder.
+    pub fn install(&self, id: &str) -> Result<(String, PathBuf), String> {
+        let (name, market) = self.resolve(id)?;
+        let catalog = read_catalog(&market.location)?;
+        let entry = catalog["plugins"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["name"] == name.as_str())
+            .cloned()
+            .ok_or_else(|| format!("the marketplace {} offers no plugin named {name}", market.name))?;
+        let staging = self.cairn.join("cache").join(format!(".installing-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&staging);
+        let source = plugin_source(&entry, &catalog, &market.location, &staging)?;
+        let version = entry["version"]
+            .as_str()
+            .or_else(|| read_json(&source.join(".claude-plugin/plugin.json"))["version"].as_str().map(|_| ""))
+            .map(str::to_owned)
+            .filter(|v| !v.is_empty())
+            .or_else(|| read_json(&source.join(".claude-plugin/plugin.json"))["version"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| "unknown".into());
+        let target = self.cairn.join("cache").join(&market.name).join(&name).join(&version);
+        let _ = std::fs::remove_dir_all(&target);
+        copy_dir(&source, &target).map_err(|e| format!("could not copy the plugin to {}: {e}", target.display()))?;
+        let _ = std::fs::remove_dir_all(&staging);
+        let id = format!("{name}@{}", market.name);
+        let path = self.cairn.join("installed_plugins.json");
+        let mut installed = read_json(&path);
+        if !installed.is_object() {
+            installed = json!({"version": 2, "plugins": {}});
+        }
+        installed["plugins"][&id] = json!([{
+            "scope": "user", "installPath": target, "version": version, "installedAt": now(), "lastUpdated": now()
+        }]);
+        write_json(&path, &installed)?;
+        Ok((id, target))
+    }
+
+    /// Removes an installed plugin (cairn's record and copy).
+    pub fn uninstall(&self, id: &str) -> Result<(), String> {
+        let path = self.cairn.join("installed_plugins.json");
+        let mut installed = read_json(&path);
+        let removed = installed["plugins"].as_object_mut().and_then(|p| p.remove(id));
+        let Some(entry) = removed else {
+            return Err(format!("cairn has not installed {id} (`cairn plugin list`)"));
+        };
+        write_json(&path, &installed)?;
+        if let Some(dir) = entry[0]["installPath"].as_str().map(PathBuf::from).filter(|d| d.starts_with(&self.cairn)) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        Ok(())
+    }
+
+    /// `name@marketplace`, or a name one known marketplace alone offers.
+    fn resolve(&self, id: &str) -> Result<(String, Marketplace), String> {
+        if let Some((name, market)) = id.split_once('@') {
+            return Ok((name.to_owned(), self.marketplace(market)?));
+        }
+        let offering: Vec<Marketplace> = self
+            .marketplaces()
+            .into_iter()
+            .filter(|m| self.offered(&m.name).is_ok_and(|o| o.iter().any(|(n, _)| n == id)))
+            .collect();
+        match offering.as_slice() {
+            [one] => Ok((id.to_owned(), one.clone())),
+            [] => Err(format!("no known marketplace offers a plugin named {id}")),
+            many => {
+                let names: Vec<String> = many.iter().map(|m| format!("{id}@{}", m.name)).collect();
+                Err(format!("several marketplaces offer {id}: say which ({})", names.join(", ")))
+            }
+        }
+    }
+}
+
+/// Sets `enabledPlugins[id]` in a settings file (`None`: removes it).
+pub fn set_enabled(settings_file: &Path, id: &str, on: Option<bool>) -> Result<(), String> {
+    let mut settings = read_json(settings_file);
+    if !settings.is_object() {
+        if settings_file.exists() {
+            return Err(format!("{} is not a JSON object; fix it first", settings_file.display()));
+        }
+        settings = json!({});
+    }
+    match on {
+        Some(on) => settings["enabledPlugins"][id] = json!(on),
+        None => {
+            if let Some(plugins) = settings["enabledPlugins"].as_object_mut() {
+                plugins.remove(id);
+            }
+        }
+    }
+    write_json(settings_file, &settings)
+}
+
+const MARKETPLACE_FILE: &str = ".claude-plugin/marketplace.json";
+
+fn read_catalog(location: &Path) -> Result<Value, String> {
+    let path = location.join(MARKETPLACE_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: not valid JSON: {e}", path.display()))
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+}
+
+/// Where a marketplace entry's plugin is: a folder in the marketplace (`"./plugins/x"`,
+/// under `metadata.pluginRoot`), or a git repository cloned into `staging`.
+fn plugin_source(entry: &Value, catalog: &Value, market: &Path, staging: &Path) -> Result<PathBuf, String> {
+    let in_market = |relative: &str| {
+        let root = catalog["metadata"]["pluginRoot"].as_str().unwrap_or(".");
+        let path = market.join(root).join(relative);
+        match path.canonicalize() {
+            Ok(real) if real.starts_with(market.canonicalize().unwrap_or_default()) && real.is_dir() => Ok(real),
+            _ => Err(format!("the plugin's folder {} is not in the marketplace", path.display())),
+        }
+    };
+    match &entry["source"] {
+        Value::String(relative) => in_market(relative),
+        Value::Object(source) => {
+            let url = match source.get("source").and_then(Value::as_str) {
+                Some("github") => source.get("repo").and_then(Value::as_str).map(|r| format!("https://github.com/{r}.git")),
+                Some("git" | "url") => source.get("url").and_then(Value::as_str).map(str::to_owned),
+                _ => None,
+            };
+            let url = url.ok_or("the plugin's \"source\" is not a folder, a git URL or a GitHub repo")?;
+            git_clone(&url, staging)?;
+            Ok(staging.to_path_buf())
+        }
+        _ => in_market(entry["name"].as_str().unwrap_or_default()),
+    }
+}
+
+fn git_clone(url: &str, into: &Path) -> Result<(), String> {
+    if let Some(dir) = into.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("could not create {}: {e}", dir.display()))?;
+    }
+    let out = Command::new("git")
+        .args(["clone", "--quiet", "--depth", "1", url])
+        .arg(into)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .map_err(|e| format!("could not run git: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("git clone {url}: {}", String::from_utf8_lossy(&out.stderr).trim()))
+    }
+}
+
+/// Copies a folder (without `.git`).
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == ".git" {
+            continue;
+        }
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &to.join(&name))?;
+        } else if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, to.join(&name))?;
+        } else {
+            std::fs::copy(entry.path(), to.join(&name))?;
+        }
+    }
+    Ok(())
+}
