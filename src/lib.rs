@@ -23,7 +23,7 @@
 //!
 //! `limits` → `location` → `secrets` → `frontmatter` → `memory` → `conversation` → `provider` → `cost` →
 //! `permissions` → `sandbox` → `hooks` → `custom` → `protocol` → `tools` → `session` → `mcp` →
-//! `config` → `agent` → `ui` → `cli`
+//! `plugins` → `config` → `agent` → `ui` → `cli`
 //!
 //! The first five know nothing of the rest (`frontmatter` reads the YAML block atop users'
 //! markdown files); `conversation` (messages, tool calls and their
@@ -66,6 +66,7 @@ pub mod location;
 pub mod mcp;
 pub mod memory;
 pub mod permissions;
+pub mod plugins;
 pub mod protocol;
 pub mod provider;
 pub mod sandbox;

@@ -22,6 +22,7 @@ mod memory;
 mod openai;
 mod output_styles;
 mod permissions;
+mod plugins;
 mod providers;
 mod reasoning;
 mod sandbox;

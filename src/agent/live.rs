@@ -90,6 +90,12 @@ impl Session {
                 *state::lock(&self.services.permissions) = permissions;
                 self.services.set_hooks(reloaded.hooks);
                 events.emit(Event::Notice { message: "Reloaded the settings: permission rules and hooks".into() });
+                if reloaded.plugins_changed {
+                    self.reload(&[Changed::Catalog], events);
+                    if let Some(ops) = self.ops.as_ref().and_then(tokio::sync::mpsc::WeakUnboundedSender::upgrade) {
+                        self._watcher = watch(self, &ops, events);
+                    }
+                }
             }
             Err(problem) => events.emit(Event::Error {
                 message: format!(

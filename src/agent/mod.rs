@@ -577,6 +577,7 @@ impl Session {
                 .map(|m| m.listing().into_iter().map(|s| (s.name, s.status.short())).collect())
                 .unwrap_or_default(),
             agents: state::read(&self.services.catalog).agents.iter().map(|a| a.name.clone()).collect(),
+            plugins: self.services.custom.plugin_parts().into_iter().map(|p| (p.name, p.root)).collect(),
         }
     }
 

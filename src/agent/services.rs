@@ -184,6 +184,8 @@ pub struct ReloadedSettings {
     pub permissions: PermissionPolicy,
     pub hooks: Hooks,
     pub warnings: Vec<String>,
+    /// Plugins were turned on or off: the catalog and the watcher follow.
+    pub plugins_changed: bool,
 }
 
 pub type SettingsReloader = Arc<dyn Fn() -> Result<ReloadedSettings, String> + Send + Sync>;

@@ -1,5 +1,5 @@
-//! The subcommands that do not start a session: `cairn sessions`, `cairn config check` and
-//! `cairn mcp …`.
+//! The subcommands that do not start a session: `cairn sessions`, `cairn config check`,
+//! `cairn mcp …` and `cairn plugin …`.
 
 use anyhow::Result;
 
@@ -34,6 +34,11 @@ pub fn run(command: &Command, cli: &Cli, cwd: std::path::PathBuf, process_env: s
                 only_flags: false,
             };
             mcp_command(action, &sources, &process_env)
+        }
+        Command::Plugin { action } => {
+            let locations = Locations::from_env(&cwd, &home, cli.settings.clone(), &process_env);
+            let settings = Settings::load(&locations)?;
+            super::plugin::run(action, &settings, &locations)
         }
     }
 }

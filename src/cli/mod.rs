@@ -4,6 +4,7 @@
 //! its permission rules and hooks, and [`commands`] runs the subcommands.
 
 pub mod commands;
+mod plugin;
 pub mod policy;
 pub mod resolve;
 
@@ -277,6 +278,56 @@ pub enum Command {
         #[command(subcommand)]
         action: McpAction,
     },
+    /// Plugins and their marketplaces, in Claude Code's formats.
+    Plugin {
+        #[command(subcommand)]
+        action: PluginAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginAction {
+    /// Marketplaces (folders or git repositories with .claude-plugin/marketplace.json).
+    Marketplace {
+        #[command(subcommand)]
+        action: MarketplaceAction,
+    },
+    /// Installs `name@marketplace` (or a name one marketplace alone offers) and enables it.
+    Install {
+        plugin: String,
+        /// Where it is enabled: `user` ($CAIRN_HOME/settings.json), `project`
+        /// (.claude/settings.json) or `local` (.claude/settings.local.json).
+        #[arg(long, short = 's', default_value = "user")]
+        scope: String,
+    },
+    /// Removes an installed plugin.
+    Uninstall { plugin: String },
+    /// Turns an installed plugin on.
+    Enable {
+        plugin: String,
+        #[arg(long, short = 's', default_value = "user")]
+        scope: String,
+    },
+    /// Turns a plugin off (it stays installed).
+    Disable {
+        plugin: String,
+        #[arg(long, short = 's', default_value = "user")]
+        scope: String,
+    },
+    /// Installed plugins, whether each is on, its parts and what is wrong with it.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MarketplaceAction {
+    /// Adds a marketplace: a folder, a git URL, or a GitHub owner/repo.
+    Add { source: String },
+    /// Known marketplaces and the plugins each offers.
+    List,
+    /// Pulls a git marketplace (or every one) again.
+    Update { name: Option<String> },
+    /// Forgets a marketplace.
+    Remove { name: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -27,9 +27,25 @@ pub fn hooks_of(settings: &Settings, cwd: &Path, warn: &mut dyn FnMut(String)) -
     hooks
 }
 
+/// Where plugins are installed: cairn's `plugins/`, and Claude Code's when `claudeCompat`.
+pub fn plugin_homes(settings: &Settings, locations: &Locations) -> crate::plugins::store::Homes {
+    crate::plugins::store::Homes {
+        cairn: locations.cairn_home.join("plugins"),
+        claude: locations.claude_dir.as_ref().filter(|_| settings.claude_compat).map(|c| c.join("plugins")),
+    }
+}
+
 /// Reads the settings files again while the session runs (the watcher saw one change):
-/// the permission rules (the flags' included) and the hooks, with what is wrong in them.
-pub fn settings_reloader(cli: Arc<Cli>, locations: Locations, cwd: PathBuf, trusted: bool) -> SettingsReloader {
+/// the permission rules (the flags' included), the hooks and the plugins enabled, with
+/// what is wrong in them. The plugins' parts are put in `plugins` for the catalog.
+pub fn settings_reloader(
+    cli: Arc<Cli>,
+    locations: Locations,
+    cwd: PathBuf,
+    trusted: bool,
+    plugins: &Arc<std::sync::RwLock<Vec<crate::custom::PluginParts>>>,
+) -> SettingsReloader {
+    let plugins = Arc::clone(plugins);
     Arc::new(move || {
         let process_env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let mut settings = Settings::load(&locations).map_err(|e| e.to_string())?;
@@ -40,8 +56,17 @@ pub fn settings_reloader(cli: Arc<Cli>, locations: Locations, cwd: PathBuf, trus
         let mut warn = |message: String| warnings.push(message);
         let policy =
             permission_policy(&cli, &settings, &cwd, &process_env, None, &mut warn).map_err(|e| format!("{e:#}"))?;
+        let loaded = crate::plugins::load(&settings.enabled_plugins, &plugin_homes(&settings, &locations));
+        settings.hooks.extend(loaded.hooks());
+        warnings.extend(loaded.warnings.iter().cloned());
+        let parts = loaded.parts();
+        let mut current = plugins.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let plugins_changed = current.iter().map(|p| (&p.name, &p.root)).ne(parts.iter().map(|p| (&p.name, &p.root)));
+        *current = parts;
+        drop(current);
+        let mut warn = |message: String| warnings.push(message);
         let hooks = hooks_of(&settings, &cwd, &mut warn);
-        Ok(ReloadedSettings { permissions: policy, hooks, warnings })
+        Ok(ReloadedSettings { permissions: policy, hooks, warnings, plugins_changed })
     })
 }
 

@@ -57,6 +57,7 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
     }
     let mut servers = mcp_servers(&cli, &settings, &cwd, &home, process_env);
     let trusted = settle_trust(&cli, &cwd, &home, &mut settings, &mut servers)?;
+    let plugins = with_plugins(&mut settings, &mut servers, &locations, &process_env);
     let env_map = environment(&cli, &settings, process_env)?;
     let env = |name: &str| env_map.get(name).cloned().filter(|v| !v.trim().is_empty()).or_else(|| process_env(name));
     let model_choice =
@@ -82,7 +83,7 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
         claude_dir: memory.claude_dir.clone(),
         watch: !cli.print || cli.input_format == InputFormat::StreamJson,
         program_agents: Arc::default(),
-        plugins: Arc::default(),
+        plugins: Arc::new(std::sync::RwLock::new(plugins.parts())),
     };
     let agent_type = agents(&mut cli, &custom)?;
     if let Some(chosen) = agent_type.as_ref().and_then(|a| a.model.as_deref()) {
@@ -138,9 +139,9 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
         coordinator: cli.coordinator,
         max_workers,
         ahead: ahead(&settings, &front_end, &env),
-        custom,
         mcp_servers: servers,
-        reload_settings: Some(policy::settings_reloader(Arc::new(cli), locations, cwd, trusted)),
+        reload_settings: Some(policy::settings_reloader(Arc::new(cli), locations, cwd, trusted, &custom.plugins)),
+        custom,
         ..defaults
     };
     Ok(Launch { agent, front_end })
@@ -368,6 +369,24 @@ fn prompt_spec(
         coordinator: cli.coordinator,
         auto_memory: None,
     }
+}
+
+/// The enabled plugins: their hooks join the settings', their MCP servers the others'
+/// (what is wrong with them is told on stderr).
+fn with_plugins(
+    settings: &mut Settings,
+    servers: &mut Vec<ServerConfig>,
+    locations: &Locations,
+    env: Env,
+) -> crate::plugins::Loaded {
+    let loaded = crate::plugins::load(&settings.enabled_plugins, &policy::plugin_homes(settings, locations));
+    settings.hooks.extend(loaded.hooks());
+    let (theirs, warnings) = loaded.mcp_servers(&env);
+    servers.extend(theirs);
+    for warning in loaded.warnings.iter().chain(&warnings) {
+        crate::stderr_line!("cairn: warning: {warning}");
+    }
+    loaded
 }
 
 /// Where the memory files are, and the auto memory folder unless `autoMemoryEnabled: false`

@@ -68,6 +68,8 @@ pub struct SettingsFile {
     pub enable_all_project_mcp_servers: Option<bool>,
     /// `.mcp.json` servers approved by name.
     pub enabled_mcpjson_servers: Option<Vec<String>>,
+    /// Plugins on or off, by `name@marketplace`.
+    pub enabled_plugins: Option<BTreeMap<String, bool>>,
     /// `.mcp.json` servers refused by name.
     pub disabled_mcpjson_servers: Option<Vec<String>>,
     /// How hard the model thinks: low, medium, high, xhigh or max (as the model offers).
@@ -288,6 +290,8 @@ pub struct Settings {
     pub claude_compat: bool,
     pub enable_all_project_mcp_servers: Option<bool>,
     pub enabled_mcpjson_servers: Vec<String>,
+    /// Plugins on or off, by `name@marketplace` (a later file's word wins).
+    pub enabled_plugins: BTreeMap<String, bool>,
     pub disabled_mcpjson_servers: Vec<String>,
     pub effort_level: Option<Effort>,
     pub always_thinking_enabled: Option<bool>,
@@ -557,6 +561,7 @@ impl Settings {
             self.disable_all_hooks = off;
         }
         self.enabled_mcpjson_servers.extend(file.enabled_mcpjson_servers.iter().flatten().cloned());
+        self.enabled_plugins.extend(file.enabled_plugins.iter().flatten().map(|(k, v)| (k.clone(), *v)));
         self.disabled_mcpjson_servers.extend(file.disabled_mcpjson_servers.iter().flatten().cloned());
     }
 
@@ -602,6 +607,7 @@ impl Settings {
             let file = &mut source.settings;
             file.hooks = None;
             file.env = None;
+            file.enabled_plugins = None;
             file.api_key_helper = None;
             file.status_line = None;
             if let Some(p) = &mut file.permissions {

@@ -46,6 +46,8 @@ pub enum Scope {
     Local,
     /// `$CAIRN_HOME/mcp.json` or `~/.claude.json`.
     User,
+    /// An enabled plugin's `.mcp.json`.
+    Plugin,
 }
 
 impl Scope {
@@ -55,6 +57,7 @@ impl Scope {
             Scope::Project => "project (.mcp.json)",
             Scope::Local => "local (~/.claude.json)",
             Scope::User => "user",
+            Scope::Plugin => "plugin",
         }
     }
 }
@@ -163,6 +166,25 @@ impl Sources {
         }
         loaded
     }
+}
+
+/// A plugin's servers (`{"name": config}`), each named `plugin_<plugin>_<name>` as in
+/// Claude Code; `env` also answers `${CLAUDE_PLUGIN_ROOT}`.
+pub fn plugin_servers(
+    plugin: &str,
+    servers: &BTreeMap<String, Value>,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Loaded {
+    let mut loaded = Loaded::default();
+    let prefix: String = plugin.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    for (name, value) in servers {
+        let full = format!("plugin_{prefix}_{name}");
+        match server(&full, value, Scope::Plugin, env, &mut loaded.warnings) {
+            Ok(server) => loaded.servers.push(server),
+            Err(problem) => loaded.warnings.push(format!("MCP server \"{name}\": {problem}")),
+        }
+    }
+    loaded
 }
 
 fn read(path: &Path, warnings: &mut Vec<String>) -> Option<File> {

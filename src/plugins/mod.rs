@@ -113,9 +113,10 @@ pub fn read(id: &str, root: &Path, warnings: &mut Vec<String>) -> Plugin {
     };
     let folder_name = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let id_name = id.split('@').next().unwrap_or(id);
-    let name = manifest["name"].as_str().map(str::to_owned).unwrap_or_else(|| {
-        if id_name.is_empty() { folder_name } else { id_name.to_owned() }
-    });
+    let name = manifest["name"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| if id_name.is_empty() { folder_name } else { id_name.to_owned() });
     let paths = |key: &str, default: &str| -> Vec<PathBuf> {
         let mut out = vec![root.join(default)];
         match &manifest[key] {
@@ -154,13 +155,16 @@ fn plugin_hooks(root: &Path, manifest: &Value, warnings: &mut Vec<String>) -> Ve
         let Ok(text) = std::fs::read_to_string(&path) else { return };
         match serde_json::from_str::<Value>(&text) {
             Ok(value) => sources.push((path.display().to_string(), value)),
-            Err(e) => warnings.push(format!("{}: not valid JSON ({e}); its hooks are left out until it is fixed", path.display())),
+            Err(e) => warnings
+                .push(format!("{}: not valid JSON ({e}); its hooks are left out until it is fixed", path.display())),
         }
     };
     from_file(root.join("hooks/hooks.json"), warnings);
     match &manifest["hooks"] {
         Value::String(path) if root.join(path) != root.join("hooks/hooks.json") => from_file(root.join(path), warnings),
-        Value::Object(_) => sources.push((root.join(".claude-plugin/plugin.json").display().to_string(), manifest.clone())),
+        Value::Object(_) => {
+            sources.push((root.join(".claude-plugin/plugin.json").display().to_string(), manifest.clone()))
+        }
         _ => {}
     }
     let root_text = root.display().to_string();
@@ -174,7 +178,8 @@ fn plugin_hooks(root: &Path, manifest: &Value, warnings: &mut Vec<String>) -> Ve
             match serde_json::from_value::<Vec<HookMatcher>>(groups.clone()) {
                 Ok(groups) => out.extend(groups.into_iter().map(|mut group| {
                     for handler in &mut group.hooks {
-                        handler.command = handler.command.as_ref().map(|c| c.replace("${CLAUDE_PLUGIN_ROOT}", &root_text));
+                        handler.command =
+                            handler.command.as_ref().map(|c| c.replace("${CLAUDE_PLUGIN_ROOT}", &root_text));
                         if let Some(args) = &mut handler.args {
                             for arg in args {
                                 *arg = arg.replace("${CLAUDE_PLUGIN_ROOT}", &root_text);
@@ -194,7 +199,7 @@ fn plugin_hooks(root: &Path, manifest: &Value, warnings: &mut Vec<String>) -> Ve
 /// `mcpServers` names or holds.
 fn plugin_mcp(root: &Path, manifest: &Value, warnings: &mut Vec<String>) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
-    let mut from_file = |path: PathBuf, out: &mut BTreeMap<String, Value>, warnings: &mut Vec<String>| {
+    let from_file = |path: PathBuf, out: &mut BTreeMap<String, Value>, warnings: &mut Vec<String>| {
         let Ok(text) = std::fs::read_to_string(&path) else { return };
         match serde_json::from_str::<Value>(&text) {
             Ok(value) => {

@@ -143,7 +143,11 @@ impl Homes {
             .output()
             .map_err(|e| format!("could not run git: {e}"))?;
         if !out.status.success() {
-            return Err(format!("git pull in {}: {}", market.location.display(), String::from_utf8_lossy(&out.stderr).trim()));
+            return Err(format!(
+                "git pull in {}: {}",
+                market.location.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
         }
         Ok(format!("Updated the marketplace {name}."))
     }
@@ -296,7 +300,9 @@ fn plugin_source(entry: &Value, catalog: &Value, market: &Path, staging: &Path) 
         Value::String(relative) => in_market(relative),
         Value::Object(source) => {
             let url = match source.get("source").and_then(Value::as_str) {
-                Some("github") => source.get("repo").and_then(Value::as_str).map(|r| format!("https://github.com/{r}.git")),
+                Some("github") => {
+                    source.get("repo").and_then(Value::as_str).map(|r| format!("https://github.com/{r}.git"))
+                }
                 Some("git" | "url") => source.get("url").and_then(Value::as_str).map(str::to_owned),
                 _ => None,
             };

@@ -335,6 +335,8 @@ pub struct SessionInfo {
     pub agents: Vec<String>,
     /// MCP servers and their state (`pending`, `connected`, `failed`).
     pub mcp_servers: Vec<(String, &'static str)>,
+    /// The enabled plugins: name and folder.
+    pub plugins: Vec<(String, PathBuf)>,
 }
 
 /// Where a sub-agent is: a front end shows it beside the Task call that started it.

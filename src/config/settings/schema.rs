@@ -24,7 +24,6 @@ const KNOWN_ELSEWHERE: &[&str] = &[
     "respectGitignore",
     "plansDirectory",
     "agent",
-    "enabledPlugins",
     "extraKnownMarketplaces",
     "allowManagedHooksOnly",
     "allowManagedPermissionRulesOnly",

@@ -123,7 +123,7 @@ impl StreamJson {
             "claude_code_version": CLAUDE_CODE_PROTOCOL,
             "output_style": info.output_style.clone().unwrap_or_else(|| "default".into()), "agents": info.agents,
             "skills": info.commands.iter().filter(|c| c.skill).map(|c| c.name.as_str()).collect::<Vec<_>>(),
-            "plugins": [], "uuid": super::uuid(),
+            "plugins": info.plugins.iter().map(|(name, path)| json!({"name": name, "path": path})).collect::<Vec<_>>(), "uuid": super::uuid(),
         })
     }
 

@@ -549,6 +549,7 @@ mod tests {
             }],
             agents: vec![],
             mcp_servers: vec![],
+            plugins: vec![],
         }));
         assert!(screen(&app).contains("⏵⏵ plan mode"));
         app.on_key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE));
