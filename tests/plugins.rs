@@ -28,7 +28,7 @@ fn git(dir: &Path, args: &[&str]) {
 
 /// A marketplace with two plugins — `tools` (every kind of part) and `broken` (a manifest
 /// that is not JSON, and a command) — as a bare git repository; its path.
-fn marketplace(root: &Path) -> PathBuf {
+pub fn marketplace(root: &Path) -> PathBuf {
     let market = root.join("market");
     let tools = market.join("plugins/tools");
     write(
@@ -75,7 +75,7 @@ fn marketplace(root: &Path) -> PathBuf {
     bare
 }
 
-fn plugin(project: &Project, args: &[&str]) -> String {
+pub fn plugin(project: &Project, args: &[&str]) -> String {
     let mut cmd = project.bare_cairn();
     cmd.arg("plugin").args(args);
     let out = run(cmd);
@@ -151,4 +151,27 @@ fn a_marketplace_plugin_installs_works_in_every_part_and_goes_away() {
     plugin(&project, &["uninstall", "tools@team-tools"]);
     assert!(!root.exists());
     assert!(!plugin(&project, &["list"]).contains("tools@team-tools"));
+}
+
+#[test]
+fn a_plugin_claude_code_installed_works_unchanged() {
+    let project = Project::claude_user();
+    let claude = project.home.path().join(".claude");
+    let root = claude.join("plugins/cache/their-market/notes/2.0.0");
+    write(&root.join(".claude-plugin/plugin.json"), r#"{"name": "notes", "version": "2.0.0"}"#);
+    write(&root.join("commands/jot.md"), "Jot down $ARGUMENTS for NOTES-PLUGIN.");
+    let installed = json!({"version": 2, "plugins": {"notes@their-market": [
+        {"scope": "user", "installPath": root, "version": "2.0.0", "installedAt": "2026-01-01T00:00:00.000Z"}]}});
+    write(&claude.join("plugins/installed_plugins.json"), &installed.to_string());
+    let settings = json!({"permissions": {"allow": ["Bash(ls:*)"]}, "enabledPlugins": {"notes@their-market": true}});
+    write(&claude.join("settings.json"), &settings.to_string());
+    let mock = MockLlm::start(Scenario::new(vec![Step::text("Jotted.")]));
+    let mut cmd = project.cairn(&mock);
+    // A plugin's command answers to its own name too, when nothing else has it.
+    cmd.args(["-p", "/jot the idea"]);
+    let out = run(cmd);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(mock.requests()[0].body.to_string().contains("Jot down the idea for NOTES-PLUGIN."));
+    let listed = plugin(&project, &["list"]);
+    assert!(listed.contains("notes@their-market  enabled  2.0.0"), "{listed}");
 }

@@ -1103,3 +1103,54 @@ fn a_permission_mode_change_drops_the_work_done_ahead() {
     assert!(last.2 && last.1.contains("plan mode"), "{refused:?}");
     quit_and_check_the_terminal(&tmux);
 }
+
+#[test]
+fn plugin_installs_and_disables_a_plugin_live() {
+    let project = Project::new();
+    let bare = crate::plugins::marketplace(project.home.path());
+    crate::plugins::plugin(&project, &["marketplace", "add", &format!("file://{}", bare.display())]);
+    let mock = MockLlm::start(Scenario::new(vec![Step::text("Said hello.")]));
+    let tmux = Tmux::start(&project, &mock, "", 120, 40);
+    tmux.wait_for_text("Ask cairn to do something");
+    tmux.type_text("/plugin install tools@team-tools");
+    tmux.keys(&["Enter"]);
+    tmux.wait_in_history("the install", |s| s.contains("Installed tools@team-tools"));
+    // The settings changed: the plugin's command is there without a restart.
+    tmux.wait_in_history("the reload", |s| s.contains("Reloaded commands, skills and agents"));
+    tmux.type_text("/tools:hello world");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Said hello.");
+    assert!(mock.requests()[0].body.to_string().contains("Say hello to world from TOOLS-COMMAND."));
+    tmux.type_text("/plugin disable tools@team-tools");
+    tmux.keys(&["Enter"]);
+    tmux.wait_in_history("the disable", |s| s.contains("Disabled tools@team-tools"));
+    tmux.wait_in_history("the second reload", |s| s.matches("Reloaded commands, skills and agents").count() == 2);
+    tmux.type_text("/plugin");
+    tmux.keys(&["Enter"]);
+    tmux.wait_in_history("the listing", |s| s.contains("tools@team-tools  disabled"));
+    quit_and_check_the_terminal(&tmux);
+}
+
+#[test]
+fn a_projects_marketplace_and_plugin_are_installed_once_the_folder_is_trusted() {
+    let project = Project::new();
+    let bare = crate::plugins::marketplace(project.home.path());
+    let settings = json!({
+        "extraKnownMarketplaces": {"team-tools": {"source": {"source": "git", "url": format!("file://{}", bare.display())}}},
+        "enabledPlugins": {"tools@team-tools": true},
+    });
+    project.write(".claude/settings.json", &settings.to_string());
+    let mock = MockLlm::start(Scenario::new(vec![Step::text("Said hello.")]));
+    let tmux = Tmux::start(&project, &mock, "", 120, 30);
+    let screen = tmux.wait_for_text("Do you trust");
+    assert!(screen.contains("plugins (tools@team-tools)"), "{screen}");
+    tmux.type_text("y");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Ask cairn to do something");
+    tmux.type_text("/tools:hello world");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Said hello.");
+    assert!(mock.requests()[0].body.to_string().contains("Say hello to world from TOOLS-COMMAND."));
+    assert!(project.home.path().join("plugins/cache/team-tools/tools/1.0.0").is_dir());
+    quit_and_check_the_terminal(&tmux);
+}

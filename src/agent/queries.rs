@@ -71,6 +71,23 @@ impl Session {
 
 /// Answers a query; works while a turn runs too (it needs only the services). What needs
 /// the session itself is answered [`Answer::Busy`].
+/// `/plugin [install|uninstall|enable|disable <id> | marketplace …]`: the store changed
+/// (the user's settings, which the watcher reloads), or the plugins listed.
+fn plugins(services: &Services, args: &str) -> String {
+    let custom = &services.custom;
+    let homes = crate::plugins::store::Homes {
+        cairn: custom.cairn_home.join("plugins"),
+        claude: custom.claude_dir.as_ref().map(|c| c.join("plugins")),
+    };
+    let words: Vec<&str> = args.split_whitespace().collect();
+    if words.is_empty() || words == ["list"] {
+        let on = custom.plugin_parts();
+        return crate::plugins::listing(&homes, |id| on.iter().any(|p| p.id == id));
+    }
+    crate::plugins::act(&homes, &words, &custom.cairn_home.join("settings.json"))
+        .unwrap_or_else(|e| format!("Error: {e}"))
+}
+
 pub(super) fn answer_query(services: &Services, project: &Path, query: Query, events: &EventSink) {
     let answer = match query {
         Query::Permissions => {
@@ -97,6 +114,7 @@ pub(super) fn answer_query(services: &Services, project: &Path, query: Query, ev
         // The MCP servers belong to the services: asked about or restarted during a turn too.
         Query::Mcp { reconnect } => mcp(services.mcp.as_ref(), reconnect.as_deref()),
         Query::Sandbox { args } => Answer::Sandbox(sandbox(services, &args)),
+        Query::Plugins { args } => Answer::Plugins(plugins(services, &args)),
         Query::Tasks { open: None } => {
             Answer::Tasks(format!("{}\n{}", services.shells.list(), services.background.list()))
         }

@@ -57,7 +57,7 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
     }
     let mut servers = mcp_servers(&cli, &settings, &cwd, &home, process_env);
     let trusted = settle_trust(&cli, &cwd, &home, &mut settings, &mut servers)?;
-    let plugins = with_plugins(&mut settings, &mut servers, &locations, &process_env);
+    let plugins = with_plugins(&mut settings, &mut servers, &locations, &process_env, !cli.print);
     let env_map = environment(&cli, &settings, process_env)?;
     let env = |name: &str| env_map.get(name).cloned().filter(|v| !v.trim().is_empty()).or_else(|| process_env(name));
     let model_choice =
@@ -373,13 +373,22 @@ fn prompt_spec(
 
 /// The enabled plugins: their hooks join the settings', their MCP servers the others'
 /// (what is wrong with them is told on stderr).
+/// Interactive, the marketplaces and plugins the (trusted) settings declare are provided
+/// first: the trust question was the one asked.
 fn with_plugins(
     settings: &mut Settings,
     servers: &mut Vec<ServerConfig>,
     locations: &Locations,
     env: Env,
+    interactive: bool,
 ) -> crate::plugins::Loaded {
-    let loaded = crate::plugins::load(&settings.enabled_plugins, &policy::plugin_homes(settings, locations));
+    let homes = policy::plugin_homes(settings, locations);
+    if interactive {
+        for line in homes.provide(&settings.extra_known_marketplaces, &settings.enabled_plugins) {
+            crate::stderr_line!("cairn: {line}");
+        }
+    }
+    let loaded = crate::plugins::load(&settings.enabled_plugins, &homes);
     settings.hooks.extend(loaded.hooks());
     let (theirs, warnings) = loaded.mcp_servers(&env);
     servers.extend(theirs);

@@ -70,6 +70,8 @@ pub struct SettingsFile {
     pub enabled_mcpjson_servers: Option<Vec<String>>,
     /// Plugins on or off, by `name@marketplace`.
     pub enabled_plugins: Option<BTreeMap<String, bool>>,
+    /// Marketplaces this file makes known: `{"name": {"source": {"source": "git", "url": …}}}`.
+    pub extra_known_marketplaces: Option<BTreeMap<String, serde_json::Value>>,
     /// `.mcp.json` servers refused by name.
     pub disabled_mcpjson_servers: Option<Vec<String>>,
     /// How hard the model thinks: low, medium, high, xhigh or max (as the model offers).
@@ -292,6 +294,8 @@ pub struct Settings {
     pub enabled_mcpjson_servers: Vec<String>,
     /// Plugins on or off, by `name@marketplace` (a later file's word wins).
     pub enabled_plugins: BTreeMap<String, bool>,
+    /// Marketplaces the settings files make known, by name.
+    pub extra_known_marketplaces: BTreeMap<String, serde_json::Value>,
     pub disabled_mcpjson_servers: Vec<String>,
     pub effort_level: Option<Effort>,
     pub always_thinking_enabled: Option<bool>,
@@ -562,6 +566,8 @@ impl Settings {
         }
         self.enabled_mcpjson_servers.extend(file.enabled_mcpjson_servers.iter().flatten().cloned());
         self.enabled_plugins.extend(file.enabled_plugins.iter().flatten().map(|(k, v)| (k.clone(), *v)));
+        self.extra_known_marketplaces
+            .extend(file.extra_known_marketplaces.iter().flatten().map(|(k, v)| (k.clone(), v.clone())));
         self.disabled_mcpjson_servers.extend(file.disabled_mcpjson_servers.iter().flatten().cloned());
     }
 
@@ -593,6 +599,11 @@ impl Settings {
             if file.status_line.is_some() {
                 parts.push("a statusLine command".into());
             }
+            let plugins: Vec<&str> =
+                file.enabled_plugins.iter().flatten().filter(|(_, on)| **on).map(|(id, _)| id.as_str()).collect();
+            if !plugins.is_empty() {
+                parts.push(format!("plugins ({}), installed from their marketplaces", plugins.join(", ")));
+            }
             if !parts.is_empty() {
                 out.push(format!("{}: {}", source.label, parts.join("; ")));
             }
@@ -608,6 +619,7 @@ impl Settings {
             file.hooks = None;
             file.env = None;
             file.enabled_plugins = None;
+            file.extra_known_marketplaces = None;
             file.api_key_helper = None;
             file.status_line = None;
             if let Some(p) = &mut file.permissions {

@@ -164,6 +164,8 @@ pub struct Locations {
 /// Where an enabled plugin keeps its commands, skills, agents and output styles.
 #[derive(Clone, Debug, Default)]
 pub struct PluginParts {
+    /// `name@marketplace`, as `enabledPlugins` names it.
+    pub id: String,
     /// Its namespace: `/name:command`, `name:agent`.
     pub name: String,
     pub root: PathBuf,

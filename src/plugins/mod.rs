@@ -74,6 +74,87 @@ impl Loaded {
     }
 }
 
+/// The installed plugins in words: on or off (`on` says), their parts, what is wrong.
+pub fn listing(homes: &store::Homes, on: impl Fn(&str) -> bool) -> String {
+    let installed = homes.installed();
+    if installed.is_empty() {
+        return "No plugins installed: add a marketplace (`cairn plugin marketplace add <folder or git URL>`), \
+                then install one (`cairn plugin install <name>@<marketplace>`)."
+            .into();
+    }
+    let count =
+        |dirs: &[PathBuf]| dirs.iter().filter_map(|d| std::fs::read_dir(d).ok()).map(Iterator::count).sum::<usize>();
+    let mut out = String::new();
+    for (id, root) in &installed {
+        let mut warnings = Vec::new();
+        let plugin = read(id, root, &mut warnings);
+        let parts = &plugin.parts;
+        out.push_str(&format!(
+            "{id}  {}  {}\n  {} commands, {} skills, {} agents, {} hook groups, {} MCP servers · {}\n",
+            if on(id) { "enabled" } else { "disabled" },
+            plugin.version.as_deref().unwrap_or(""),
+            count(&parts.commands),
+            count(&parts.skills),
+            count(&parts.agents),
+            plugin.hooks.len(),
+            plugin.mcp_servers.len(),
+            root.display()
+        ));
+        for warning in warnings {
+            out.push_str(&format!("  problem: {warning}\n"));
+        }
+    }
+    out
+}
+
+/// What `/plugin …` and `cairn plugin …` do to the store: install, uninstall, enable,
+/// disable, and the marketplaces; what was done, in words. `settings_file` is where
+/// `enabledPlugins` is written.
+pub fn act(homes: &store::Homes, words: &[&str], settings_file: &Path) -> Result<String, String> {
+    match words {
+        ["install", id] => homes.install(id).and_then(|(id, path)| {
+            store::set_enabled(settings_file, &id, Some(true))?;
+            Ok(format!("Installed {id} in {} and enabled it in {}.", path.display(), settings_file.display()))
+        }),
+        ["uninstall", id] => homes.uninstall(id).and_then(|()| {
+            store::set_enabled(settings_file, id, None)?;
+            Ok(format!("Uninstalled {id}."))
+        }),
+        [verb @ ("enable" | "disable"), id] => {
+            let on = *verb == "enable";
+            if on && !homes.installed().contains_key(*id) {
+                return Err(format!("{id} is not installed: install it with `cairn plugin install {id}`"));
+            }
+            store::set_enabled(settings_file, id, Some(on))
+                .map(|()| format!("{} {id} in {}.", if on { "Enabled" } else { "Disabled" }, settings_file.display()))
+        }
+        ["marketplace", "add", source] => homes.add_marketplace(source).map(|name| {
+            let offered = homes.offered(&name).unwrap_or_default();
+            format!("Added the marketplace {name} ({} plugins): install one with <plugin>@{name}", offered.len())
+        }),
+        ["marketplace", "update", name] => homes.update_marketplace(name),
+        ["marketplace", "remove", name] => homes.remove_marketplace(name),
+        ["marketplace"] | ["marketplace", "list"] => {
+            let mut out = String::new();
+            for market in homes.marketplaces() {
+                out.push_str(&format!("{}  {}\n", market.name, market.location.display()));
+                for (name, description) in homes.offered(&market.name).unwrap_or_default() {
+                    out.push_str(&format!("  {name}@{}  {description}\n", market.name));
+                }
+            }
+            Ok(if out.is_empty() {
+                "No marketplaces: add one with `marketplace add <folder or git URL>`.".into()
+            } else {
+                out
+            })
+        }
+        _ => {
+            Err("plugin: install|uninstall|enable|disable <name@marketplace>, or marketplace add|list|update|remove"
+                .into())
+        }
+    }
+}
+
 /// Loads the plugins `enabled` turns on (`true`), from where they were installed.
 pub fn load(enabled: &BTreeMap<String, bool>, homes: &store::Homes) -> Loaded {
     let mut loaded = Loaded::default();
@@ -128,6 +209,7 @@ pub fn read(id: &str, root: &Path, warnings: &mut Vec<String>) -> Plugin {
         out
     };
     let parts = PluginParts {
+        id: id.to_owned(),
         name: name.clone(),
         root: root.to_path_buf(),
         commands: paths("commands", "commands"),

@@ -130,6 +130,43 @@ impl Homes {
         Ok(name)
     }
 
+    /// Marketplaces the settings declare (`extraKnownMarketplaces`) and plugins they enable
+    /// that are not here yet are added and installed; what was done, or went wrong.
+    pub fn provide(&self, declared: &BTreeMap<String, Value>, enabled: &BTreeMap<String, bool>) -> Vec<String> {
+        let mut said = Vec::new();
+        for (name, entry) in declared {
+            if self.marketplaces().iter().any(|m| &m.name == name) {
+                continue;
+            }
+            let source = &entry["source"];
+            let from = match source["source"].as_str() {
+                Some("directory") => source["path"].as_str().map(str::to_owned),
+                Some("git" | "url") => source["url"].as_str().map(str::to_owned),
+                Some("github") => source["repo"].as_str().map(str::to_owned),
+                _ => None,
+            };
+            match from.map(|from| self.add_marketplace(&from)) {
+                Some(Ok(added)) => said.push(format!("added the marketplace {added} the settings declare")),
+                Some(Err(e)) => {
+                    said.push(format!("the marketplace {name} the settings declare could not be added: {e}"))
+                }
+                None => said.push(format!("the marketplace {name} the settings declare has no source cairn can read")),
+            }
+        }
+        let installed = self.installed();
+        for id in enabled.iter().filter(|(id, on)| **on && !installed.contains_key(*id)).map(|(id, _)| id) {
+            let declared_here = id.split_once('@').is_some_and(|(_, market)| declared.contains_key(market));
+            if !declared_here {
+                continue;
+            }
+            match self.install(id) {
+                Ok((id, _)) => said.push(format!("installed the plugin {id} the settings enable")),
+                Err(e) => said.push(format!("the plugin {id} the settings enable could not be installed: {e}")),
+            }
+        }
+        said
+    }
+
     /// Pulls a git marketplace again (a folder is read where it is, always current).
     pub fn update_marketplace(&self, name: &str) -> Result<String, String> {
         let market = self.marketplace(name)?;

@@ -35,6 +35,8 @@ pub enum Answer {
     Sandbox(String),
     /// The background shells and agents, in words.
     Tasks(String),
+    /// The plugins, or what `/plugin …` did, in words.
+    Plugins(String),
     /// A background agent's transcript so far (`/tasks agent_1`).
     AgentTranscript { title: String, messages: Vec<crate::conversation::history::Message> },
     /// The answer needs the session, which the running turn holds: ask when it has ended.

@@ -143,6 +143,9 @@ pub enum Query {
     /// The sandbox's state and policy; `on`/`off` turn it on or off for the session,
     /// `allow DOMAIN` lets its proxy admit a domain.
     Sandbox { args: String },
+    /// The installed plugins; `install|uninstall|enable|disable <id>` and `marketplace …`
+    /// change them (in the user's settings, so they reload live).
+    Plugins { args: String },
 }
 
 #[derive(Clone, Debug, PartialEq)]

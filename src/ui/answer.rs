@@ -7,7 +7,9 @@ use crate::protocol::{Answer, ContextUsage, McpStatus};
 /// The lines that show `answer`.
 pub fn lines(answer: &Answer) -> Vec<String> {
     match answer {
-        Answer::Sandbox(text) | Answer::Tasks(text) => text.lines().map(str::to_owned).collect(),
+        Answer::Sandbox(text) | Answer::Tasks(text) | Answer::Plugins(text) => {
+            text.lines().map(str::to_owned).collect()
+        }
         Answer::AgentTranscript { title, messages } => {
             let mut lines = vec![title.clone()];
             lines.extend(messages.iter().map(|m| format!("{:?}: {}", m.role, m.typed_text())));

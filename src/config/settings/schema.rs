@@ -24,7 +24,6 @@ const KNOWN_ELSEWHERE: &[&str] = &[
     "respectGitignore",
     "plansDirectory",
     "agent",
-    "extraKnownMarketplaces",
     "allowManagedHooksOnly",
     "allowManagedPermissionRulesOnly",
     "strictKnownMarketplaces",

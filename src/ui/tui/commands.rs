@@ -25,6 +25,7 @@ pub enum Action {
     Fork,
     Sandbox,
     Tasks,
+    Plugin,
     /// A user's command or skill: sent to the core, which expands it.
     Custom,
 }
@@ -87,6 +88,12 @@ impl Commands {
                 ),
                 command("hooks", "List the hooks and where they come from", None, Action::Hooks),
                 command("mcp", "Show the MCP servers; reconnect one", Some("[reconnect <name>]"), Action::Mcp),
+                command(
+                    "plugin",
+                    "List the plugins; install, enable, disable or uninstall one; manage marketplaces",
+                    Some("[install|uninstall|enable|disable <name@marketplace> | marketplace add <source>]"),
+                    Action::Plugin,
+                ),
                 command(
                     "rewind",
                     "Go back to an earlier prompt: the code, the conversation, or both (Esc Esc)",

@@ -57,6 +57,7 @@ impl App {
                 self.notice("Compacting the conversation… (Esc to stop)");
             }
             Action::Context => self.ops.push(Op::Query(Query::Context)),
+            Action::Plugin => self.ops.push(Op::Query(Query::Plugins { args: args.to_owned() })),
             Action::Mcp => {
                 let reconnect = args.strip_prefix("reconnect").map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
                 self.ops.push(Op::Query(Query::Mcp { reconnect }));
