@@ -211,7 +211,8 @@ fn read_rule(path: &Path, scope: Scope) -> Result<Option<Rule>, String> {
     Ok(Some(Rule { file: MemoryFile { path: path.to_path_buf(), scope, text, imported_by: None }, paths }))
 }
 
-fn markdown_under(dir: &Path, out: &mut Vec<PathBuf>) {
+/// Every `*.md` file under `dir`, in sorted order, sub-folders included.
+pub fn markdown_under(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     let mut paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
     paths.sort();

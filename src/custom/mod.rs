@@ -375,7 +375,7 @@ fn prompt_from(doc: &Document, name: String, kind: Kind, source: Source, path: P
 /// `commands/**/*.md`; a sub-folder is a namespace.
 fn load_commands(dir: &Path, source: Source, out: &mut Vec<Prompt>, warnings: &mut Vec<String>) {
     let mut files = Vec::new();
-    collect_markdown(dir, &mut files);
+    crate::memory::markdown_under(dir, &mut files);
     for path in files {
         let Ok(relative) = path.strip_prefix(dir) else { continue };
         let name = relative.with_extension("").to_string_lossy().replace(std::path::MAIN_SEPARATOR, ":");
@@ -406,7 +406,7 @@ fn load_skills(dir: &Path, source: Source, out: &mut Vec<Prompt>, warnings: &mut
 fn load_agents(dir: &Path, out: &mut Vec<AgentDef>, warnings: &mut Vec<String>) {
     use frontmatter::{list, string};
     let mut files = Vec::new();
-    collect_markdown(dir, &mut files);
+    crate::memory::markdown_under(dir, &mut files);
     for path in files {
         let Some(doc) = read(&path, warnings) else { continue };
         let (Some(name), Some(description)) = (string(&doc.fields, "name"), string(&doc.fields, "description")) else {
@@ -424,19 +424,6 @@ fn load_agents(dir: &Path, out: &mut Vec<AgentDef>, warnings: &mut Vec<String>) 
             skip_memory: false,
             isolation: string(&doc.fields, "isolation"),
         });
-    }
-}
-
-fn collect_markdown(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let mut paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-    paths.sort();
-    for path in paths {
-        if path.is_dir() {
-            collect_markdown(&path, out);
-        } else if path.extension().is_some_and(|e| e == "md") {
-            out.push(path);
-        }
     }
 }
 
