@@ -210,9 +210,6 @@ impl Locations {
                 out.push(base.join(sub));
             }
         }
-        for plugin in self.plugin_parts() {
-            out.extend(plugin.commands.into_iter().chain(plugin.skills).chain(plugin.agents));
-        }
         out
     }
 

@@ -59,7 +59,9 @@ pub fn classify(path: &Path) -> Option<Changed> {
     if under("commands") || under("skills") || under("agents") {
         return Some(Changed::Catalog);
     }
-    if matches!(name.as_ref(), "AGENTS.md" | "CLAUDE.md" | "CLAUDE.local.md") {
+    if matches!(name.as_ref(), "AGENTS.md" | "CLAUDE.md" | "CLAUDE.local.md")
+        || (under("rules") && name.ends_with(".md"))
+    {
         return Some(Changed::Memory);
     }
     if name.starts_with("settings") && name.ends_with(".json") {
@@ -128,8 +130,13 @@ fn roots(locations: &Locations) -> Vec<(PathBuf, RecursiveMode)> {
     }
     for base in locations.user_dirs() {
         roots.push((base.clone(), RecursiveMode::NonRecursive));
-        for sub in ["commands", "skills", "agents"] {
+        for sub in ["commands", "skills", "agents", "rules"] {
             roots.push((base.join(sub), RecursiveMode::Recursive));
+        }
+    }
+    for plugin in locations.plugin_parts() {
+        for dir in plugin.commands.into_iter().chain(plugin.skills).chain(plugin.agents) {
+            roots.push((dir, RecursiveMode::Recursive));
         }
     }
     roots
