@@ -94,8 +94,8 @@ fn split_list(text: &str) -> Vec<String> {
     let mut current = String::new();
     for c in text.chars() {
         match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
+            '(' | '{' | '[' => depth += 1,
+            ')' | '}' | ']' => depth -= 1,
             ',' if depth <= 0 => {
                 items.push(std::mem::take(&mut current));
                 continue;

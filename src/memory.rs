@@ -41,6 +41,9 @@ pub enum Scope {
 /// Lines of the auto memory index sent, at most.
 pub const AUTO_INDEX_LINES: usize = 200;
 
+/// Bytes of the auto memory index sent, at most.
+pub const AUTO_INDEX_BYTES: usize = 25_000;
+
 /// The auto memory's index file, in its folder.
 pub const AUTO_INDEX: &str = "MEMORY.md";
 
@@ -75,17 +78,25 @@ impl MemoryPaths {
         }
     }
 
-    /// The auto memory index as the model gets it: its first [`AUTO_INDEX_LINES`] lines.
+    /// The auto memory index as the model gets it: its first [`AUTO_INDEX_LINES`] lines,
+    /// [`AUTO_INDEX_BYTES`] at most.
     fn auto_index(&self) -> Option<MemoryFile> {
         let path = self.auto.as_ref()?.join(AUTO_INDEX);
-        let text = std::fs::read_to_string(&path).ok()?;
+        let mut head = Vec::new();
+        let file = std::fs::File::open(&path).ok()?;
+        std::io::Read::read_to_end(&mut std::io::Read::take(file, AUTO_INDEX_BYTES as u64 + 1), &mut head).ok()?;
+        let text = String::from_utf8_lossy(&head);
         let lines: Vec<&str> = text.lines().collect();
-        let mut shown = lines.iter().take(AUTO_INDEX_LINES).copied().collect::<Vec<_>>().join("\n");
-        if lines.len() > AUTO_INDEX_LINES {
-            shown.push_str(&format!(
-                "\n({} more lines: keep this index short, and read the file for the rest)",
-                lines.len() - AUTO_INDEX_LINES
-            ));
+        let mut shown = String::new();
+        for line in lines.iter().take(AUTO_INDEX_LINES) {
+            if shown.len() + line.len() + 1 > AUTO_INDEX_BYTES {
+                break;
+            }
+            shown.push_str(line);
+            shown.push('\n');
+        }
+        if shown.len() < text.len() {
+            shown.push_str("(the index goes on: keep it short, and read the file for the rest)");
         }
         (!shown.trim().is_empty()).then_some(MemoryFile { path, scope: Scope::Auto, text: shown, imported_by: None })
     }
@@ -213,12 +224,20 @@ fn read_rule(path: &Path, scope: Scope) -> Result<Option<Rule>, String> {
 
 /// Every `*.md` file under `dir`, in sorted order, sub-folders included.
 pub fn markdown_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    markdown_within(dir, out, 0);
+}
+
+/// [`markdown_under`], at most 16 folders deep (a symlinked folder may loop).
+fn markdown_within(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
+    if depth > 16 {
+        return;
+    }
     let mut paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
     paths.sort();
     for path in paths {
         if path.is_dir() {
-            markdown_under(&path, out);
+            markdown_within(&path, out, depth + 1);
         } else if path.extension().is_some_and(|e| e == "md") {
             out.push(path);
         }
@@ -228,7 +247,8 @@ pub fn markdown_under(dir: &Path, out: &mut Vec<PathBuf>) {
 /// The path-scoped rules whose globs match `file` (relative to `project`) and that are not
 /// in `loaded` yet (those returned are added to it).
 pub fn matching_rules(rules: &[Rule], project: &Path, file: &Path, loaded: &mut Vec<PathBuf>) -> Vec<MemoryFile> {
-    let relative = file.strip_prefix(project).unwrap_or(file);
+    // Paths are the project's: a file outside it matches none.
+    let Ok(relative) = file.strip_prefix(project) else { return Vec::new() };
     let name = relative.file_name().map(Path::new).unwrap_or(relative);
     let mut out = Vec::new();
     for rule in rules.iter().filter(|r| !r.paths.is_empty()) {

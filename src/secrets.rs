@@ -57,20 +57,40 @@ impl Secrets {
     /// [`Secrets::redact`], and credentials recognisable by their shape (API keys, tokens,
     /// private keys): for what the model writes into its own memory.
     pub fn redact_credentials<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        static SHAPES: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+        static SHAPES: std::sync::OnceLock<Option<(regex::Regex, regex::Regex)>> = std::sync::OnceLock::new();
         let shapes = SHAPES.get_or_init(|| {
-            regex::Regex::new(concat!(
-                r"sk-ant-[A-Za-z0-9_-]{16,}|sk-[A-Za-z0-9_-]{20,}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}",
-                r"|AKIA[0-9A-Z]{16}|xox[abpors]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{30,}",
-                r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
+            // Whole tokens, by their prefixes and shapes.
+            let tokens = regex::Regex::new(concat!(
+                r"sk-ant-[A-Za-z0-9_-]{16,}|sk-[A-Za-z0-9_-]{20,}|[sr]k_(?:live|test)_[A-Za-z0-9]{16,}",
+                r"|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}|glpat-[A-Za-z0-9_-]{20,}",
+                r"|npm_[A-Za-z0-9]{30,}|hf_[A-Za-z0-9]{30,}|(?:AKIA|ASIA)[0-9A-Z]{16}",
+                r"|xox[abpors]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{30,}|ya29\.[0-9A-Za-z_-]{20,}",
+                r"|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}|SK[0-9a-f]{32}",
+                r"|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}",
+                r"|https://hooks\.slack\.com/services/\S+",
+                r"|-----BEGIN [A-Z ]*PRIVATE KEY[A-Z ]*-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY[A-Z ]*-----|\z)",
             ))
-            .ok()
+            .ok()?;
+            // Values after a name that says what they are: the name stays.
+            let assigned = regex::Regex::new(concat!(
+                r"(?i)((?:password|passwd|secret|token|api[_-]?key|access[_-]?key|aws_secret_access_key)",
+                r#"["']?\s*[:=]\s*["']?)[^\s"']{6,}|(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{12,}"#,
+                r"|([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+(@)",
+            ))
+            .ok()?;
+            Some((tokens, assigned))
         });
         let known = self.redact(text);
-        match shapes {
-            Some(shapes) if shapes.is_match(&known) => Cow::Owned(shapes.replace_all(&known, REDACTED).into_owned()),
-            _ => known,
+        let Some((tokens, assigned)) = shapes else { return known };
+        if !tokens.is_match(&known) && !assigned.is_match(&known) {
+            return known;
         }
+        let out = tokens.replace_all(&known, REDACTED);
+        let out = assigned.replace_all(&out, |c: &regex::Captures<'_>| {
+            let kept = c.get(1).or(c.get(2)).or(c.get(3)).map_or("", |m| m.as_str());
+            format!("{kept}{REDACTED}{}", c.get(4).map_or("", |m| m.as_str()))
+        });
+        Cow::Owned(out.into_owned())
     }
 
     /// The same for raw bytes (command output on its way to a spill file).
@@ -163,6 +183,17 @@ mod tests {
         let shaped =
             secrets.redact_credentials("key AKIAABCDEFGHIJKLMNOP and ghp_abcdefghijklmnopqrstuvwxyz0123456789 ok");
         assert_eq!(shaped, "key [REDACTED] and [REDACTED] ok");
+        for (text, kept) in [
+            ("password: hunter2hunter2", "password: [REDACTED]"),
+            ("db postgres://app:s3cretpw@db.internal/x", "db postgres://app:[REDACTED]@db.internal/x"),
+            ("Authorization: Bearer abcdefghijklmnop123", "Authorization: Bearer [REDACTED]"),
+            ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "aws_secret_access_key = [REDACTED]"),
+            ("stripe sk_live_abcdefghijklmnop1234", "stripe [REDACTED]"),
+            ("-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\nno end", "[REDACTED]"),
+            ("run `make check` before committing", "run `make check` before committing"),
+        ] {
+            assert_eq!(secrets.redact_credentials(text), kept, "{text}");
+        }
         assert_eq!(
             secrets.redact("key=sk-ant-secret-1234; again sk-ant-secret-1234"),
             "key=[REDACTED]; again [REDACTED]"

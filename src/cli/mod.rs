@@ -300,8 +300,12 @@ pub enum PluginAction {
         #[arg(long, short = 's', default_value = "user")]
         scope: String,
     },
-    /// Removes an installed plugin.
-    Uninstall { plugin: String },
+    /// Removes an installed plugin (and its entry in the scope's settings file).
+    Uninstall {
+        plugin: String,
+        #[arg(long, short = 's', default_value = "user")]
+        scope: String,
+    },
     /// Turns an installed plugin on.
     Enable {
         plugin: String,

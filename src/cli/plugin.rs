@@ -38,17 +38,8 @@ pub fn run(action: &PluginAction, settings: &Settings, locations: &Locations) ->
         PluginAction::Disable { plugin, scope } => {
             crate::plugins::act(&homes, &["disable", plugin], &settings_file(scope, locations)?)
         }
-        PluginAction::Uninstall { plugin } => {
-            crate::plugins::act(&homes, &["uninstall", plugin], &user).and_then(|done| {
-                // Whichever settings file enabled it forgets it.
-                for scope in ["project", "local"] {
-                    let file = settings_file(scope, locations).map_err(|e| e.to_string())?;
-                    if file.is_file() {
-                        crate::plugins::store::set_enabled(&file, plugin, None)?;
-                    }
-                }
-                Ok(done)
-            })
+        PluginAction::Uninstall { plugin, scope } => {
+            crate::plugins::act(&homes, &["uninstall", plugin], &settings_file(scope, locations)?)
         }
         PluginAction::List => Ok(crate::plugins::listing(&homes, |id| settings.enabled_plugins.get(id) == Some(&true))),
     };

@@ -96,7 +96,7 @@ pub fn resolve(cli: Cli, cwd: PathBuf, process_env: Env) -> Result<Launch> {
     // Agents' worktrees left by a cairn that was killed (a stat unless there are some).
     crate::agent::worktree::prune(&cwd).into_iter().for_each(&mut warn);
     let mut permissions = policy::permission_policy(&cli, &settings, &cwd, &process_env, resumed_mode, &mut warn)?;
-    permissions.memory_dir = memory.auto.clone();
+    permissions.memory_dir = memory.auto.as_deref().map(crate::location::real_location);
     let hooks = policy::hooks_of(&settings, &cwd, &mut warn);
     let add_dirs = add_dirs(&cli, &settings, &cwd)?;
     let connected = provider.connect(knobs.idle_timeout).context("setting up the HTTP client")?;

@@ -63,7 +63,13 @@ impl Loaded {
             let root = plugin.parts.root.display().to_string();
             let env = |name: &str| if name == "CLAUDE_PLUGIN_ROOT" { Some(root.clone()) } else { env(name) };
             let loaded = crate::mcp::config::plugin_servers(&plugin.parts.name, &plugin.mcp_servers, &env);
-            servers.extend(loaded.servers);
+            servers.extend(loaded.servers.into_iter().map(|mut server| {
+                // Its process knows where the plugin is, as Claude Code's do.
+                if let crate::mcp::config::Transport::Stdio { env, .. } = &mut server.transport {
+                    env.entry("CLAUDE_PLUGIN_ROOT".into()).or_insert_with(|| root.clone());
+                }
+                server
+            }));
             warnings.extend(loaded.warnings.into_iter().map(|w| format!("plugin {}: {w}", plugin.id)));
         }
         (servers, warnings)
@@ -173,7 +179,15 @@ pub fn load(enabled: &BTreeMap<String, bool>, homes: &store::Homes) -> Loaded {
             ));
             continue;
         }
-        loaded.plugins.push(read(id, root, &mut loaded.warnings));
+        let plugin = read(id, root, &mut loaded.warnings);
+        if let Some(first) = loaded.plugins.iter().find(|p| p.parts.name == plugin.parts.name) {
+            loaded.warnings.push(format!(
+                "the plugins {} and {id} are both called {}: only {} loads; disable one of them",
+                first.id, plugin.parts.name, first.id
+            ));
+            continue;
+        }
+        loaded.plugins.push(plugin);
     }
     loaded
 }
@@ -250,6 +264,8 @@ fn plugin_hooks(root: &Path, manifest: &Value, warnings: &mut Vec<String>) -> Ve
         _ => {}
     }
     let root_text = root.display().to_string();
+    // A hook's command also gets the variable itself, for the scripts it runs.
+    let exported = format!("export CLAUDE_PLUGIN_ROOT='{}'; ", root_text.replace('\'', "'\\''"));
     let mut out = Vec::new();
     for (label, value) in sources {
         let Some(events) = value["hooks"].as_object() else {
@@ -260,8 +276,10 @@ fn plugin_hooks(root: &Path, manifest: &Value, warnings: &mut Vec<String>) -> Ve
             match serde_json::from_value::<Vec<HookMatcher>>(groups.clone()) {
                 Ok(groups) => out.extend(groups.into_iter().map(|mut group| {
                     for handler in &mut group.hooks {
-                        handler.command =
-                            handler.command.as_ref().map(|c| c.replace("${CLAUDE_PLUGIN_ROOT}", &root_text));
+                        handler.command = handler
+                            .command
+                            .as_ref()
+                            .map(|c| format!("{exported}{}", c.replace("${CLAUDE_PLUGIN_ROOT}", &root_text)));
                         if let Some(args) = &mut handler.args {
                             for arg in args {
                                 *arg = arg.replace("${CLAUDE_PLUGIN_ROOT}", &root_text);

@@ -55,7 +55,9 @@ impl Homes {
         for dir in self.dirs() {
             let file = read_json(&dir.join("installed_plugins.json"));
             for (id, entries) in file["plugins"].as_object().into_iter().flatten() {
-                let path = entries.as_array().and_then(|e| e.first()).and_then(|e| e["installPath"].as_str());
+                // Version 2 keeps a list per plugin; version 1 one entry.
+                let entry = entries.as_array().and_then(|e| e.first()).unwrap_or(entries);
+                let path = entry["installPath"].as_str();
                 if let Some(path) = path {
                     out.entry(id.clone()).or_insert_with(|| PathBuf::from(path));
                 }
@@ -112,6 +114,22 @@ impl Homes {
         let name = catalog["name"].as_str().filter(|n| valid_name(n)).map(str::to_owned).ok_or_else(|| {
             format!("{}: needs a \"name\" (letters, digits, - and _)", location.join(MARKETPLACE_FILE).display())
         })?;
+        if let Some(known) = self.marketplaces().into_iter().find(|m| m.name == name)
+            && known.source != source_value
+        {
+            if source_value["source"] == "git" {
+                let _ = std::fs::remove_dir_all(&location);
+            }
+            return Err(format!(
+                "a marketplace named {name} is already known (from {}): remove it first with `cairn plugin marketplace \
+                 remove {name}`",
+                known
+                    .source
+                    .get("url")
+                    .or(known.source.get("path"))
+                    .map_or_else(|| known.source.to_string(), ToString::to_string)
+            ));
+        }
         let location = if source_value["source"] == "git" {
             let target = self.cairn.join("marketplaces").join(&name);
             let _ = std::fs::remove_dir_all(&target);
@@ -219,6 +237,7 @@ impl Homes {
     /// Copies `name@marketplace` into the cache and records it; its id and folder.
     pub fn install(&self, id: &str) -> Result<(String, PathBuf), String> {
         let (name, market) = self.resolve(id)?;
+        checked("the plugin name", &name)?;
         let catalog = read_catalog(&market.location)?;
         let entry = catalog["plugins"]
             .as_array()
@@ -230,14 +249,16 @@ impl Homes {
         let staging = self.cairn.join("cache").join(format!(".installing-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&staging);
         let source = plugin_source(&entry, &catalog, &market.location, &staging)?;
+        let manifest_version = read_json(&source.join(".claude-plugin/plugin.json"))["version"].clone();
         let version = entry["version"]
             .as_str()
-            .or_else(|| read_json(&source.join(".claude-plugin/plugin.json"))["version"].as_str().map(|_| ""))
-            .map(str::to_owned)
+            .or(manifest_version.as_str())
             .filter(|v| !v.is_empty())
-            .or_else(|| read_json(&source.join(".claude-plugin/plugin.json"))["version"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| "unknown".into());
-        let target = self.cairn.join("cache").join(&market.name).join(&name).join(&version);
+            .unwrap_or("unknown")
+            .to_owned();
+        checked("the version", &version)?;
+        let target =
+            self.cairn.join("cache").join(checked("the marketplace name", &market.name)?).join(&name).join(&version);
         let _ = std::fs::remove_dir_all(&target);
         copy_dir(&source, &target).map_err(|e| format!("could not copy the plugin to {}: {e}", target.display()))?;
         let _ = std::fs::remove_dir_all(&staging);
@@ -263,7 +284,13 @@ impl Homes {
             return Err(format!("cairn has not installed {id} (`cairn plugin list`)"));
         };
         write_json(&path, &installed)?;
-        if let Some(dir) = entry[0]["installPath"].as_str().map(PathBuf::from).filter(|d| d.starts_with(&self.cairn)) {
+        // Only a copy in cairn's own cache is deleted (a path with `..` is not one).
+        let cache = self.cairn.join("cache");
+        let dir = entry[0]["installPath"].as_str().or(entry["installPath"].as_str()).map(PathBuf::from);
+        if let Some(dir) = dir.filter(|d| {
+            d.starts_with(&cache)
+                && d.components().all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::RootDir))
+        }) {
             let _ = std::fs::remove_dir_all(dir);
         }
         Ok(())
@@ -299,6 +326,9 @@ pub fn set_enabled(settings_file: &Path, id: &str, on: Option<bool>) -> Result<(
         }
         settings = json!({});
     }
+    if settings.get("enabledPlugins").is_some_and(|p| !p.is_object()) {
+        return Err(format!("{}: \"enabledPlugins\" is not an object; fix it first", settings_file.display()));
+    }
     match on {
         Some(on) => settings["enabledPlugins"][id] = json!(on),
         None => {
@@ -318,8 +348,23 @@ fn read_catalog(location: &Path) -> Result<Value, String> {
     serde_json::from_str(&text).map_err(|e| format!("{}: not valid JSON: {e}", path.display()))
 }
 
+/// A name that can be one folder of a path: letters, digits, `-`, `_`, `.`, `+`, and not
+/// `.` or `..` (a marketplace's or plugin's name, a version).
 fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name.len() <= 100
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+'))
+}
+
+/// `what` may name a folder, or why not.
+fn checked<'a>(what: &str, name: &'a str) -> Result<&'a str, String> {
+    if valid_name(name) {
+        Ok(name)
+    } else {
+        Err(format!("{what} {name:?} cannot name a folder: use letters, digits, -, _, . and +"))
+    }
 }
 
 /// Where a marketplace entry's plugin is: a folder in the marketplace (`"./plugins/x"`,
@@ -330,7 +375,8 @@ fn plugin_source(entry: &Value, catalog: &Value, market: &Path, staging: &Path) 
         let path = market.join(root).join(relative);
         match path.canonicalize() {
             Ok(real) if real.starts_with(market.canonicalize().unwrap_or_default()) && real.is_dir() => Ok(real),
-            _ => Err(format!("the plugin's folder {} is not in the marketplace", path.display())),
+            Ok(_) => Err(format!("the plugin's folder {} is not in the marketplace", path.display())),
+            Err(_) => Err(format!("the plugin's folder {} does not exist", path.display())),
         }
     };
     match &entry["source"] {
@@ -368,8 +414,18 @@ fn git_clone(url: &str, into: &Path) -> Result<(), String> {
     }
 }
 
-/// Copies a folder (without `.git`).
+/// Copies a plugin's folder (without `.git`). A symlink to something inside it is copied
+/// as what it points to; one that leads outside is left out, so an installed plugin holds
+/// only its own files.
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    let root = from.canonicalize()?;
+    copy_within(&root, &root, to, 0)
+}
+
+fn copy_within(root: &Path, from: &Path, to: &Path, depth: usize) -> std::io::Result<()> {
+    if depth > 32 {
+        return Ok(());
+    }
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
@@ -377,14 +433,50 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
         if name == ".git" {
             continue;
         }
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            copy_dir(&entry.path(), &to.join(&name))?;
-        } else if kind.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, to.join(&name))?;
+        let Ok(real) = entry.path().canonicalize() else { continue };
+        if !real.starts_with(root) {
+            continue;
+        }
+        if real.is_dir() {
+            copy_within(root, &real, &to.join(&name), depth + 1)?;
         } else {
-            std::fs::copy(entry.path(), to.join(&name))?;
+            std::fs::copy(&real, to.join(&name))?;
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_versions_never_leave_their_folder() {
+        for good in ["tools", "team-tools", "1.0.0", "2.1.0-beta+3", "my_plugin"] {
+            assert!(valid_name(good), "{good}");
+        }
+        for bad in ["", ".", "..", "../x", "/tmp/victim", "a/b", "a\\b", "x y"] {
+            assert!(checked("the version", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_marketplace_cannot_plant_a_version_that_escapes_the_cache() {
+        let root = tempfile::tempdir().unwrap();
+        let market = root.path().join("market");
+        std::fs::create_dir_all(market.join(".claude-plugin")).unwrap();
+        std::fs::create_dir_all(market.join("plugins/good/commands")).unwrap();
+        std::fs::write(market.join("plugins/good/commands/hi.md"), "hi").unwrap();
+        let victim = root.path().join("victim");
+        std::fs::create_dir_all(&victim).unwrap();
+        std::fs::write(victim.join("keep.txt"), "precious").unwrap();
+        let catalog =
+            json!({"name": "evil", "plugins": [{"name": "good", "source": "./plugins/good", "version": victim}]});
+        std::fs::write(market.join(MARKETPLACE_FILE), catalog.to_string()).unwrap();
+        let homes = Homes { cairn: root.path().join("home/plugins"), claude: None };
+        homes.add_marketplace(market.to_str().unwrap()).unwrap();
+        let refused = homes.install("good@evil").unwrap_err();
+        assert!(refused.contains("cannot name a folder"), "{refused}");
+        assert_eq!(std::fs::read_to_string(victim.join("keep.txt")).unwrap(), "precious");
+    }
 }
