@@ -1154,3 +1154,26 @@ fn a_projects_marketplace_and_plugin_are_installed_once_the_folder_is_trusted() 
     assert!(project.home.path().join("plugins/cache/team-tools/tools/1.0.0").is_dir());
     quit_and_check_the_terminal(&tmux);
 }
+
+#[test]
+fn with_speculate_drafts_a_paused_draft_is_worked_on_before_it_is_sent() {
+    let project = Project::new();
+    project.write("notes.md", "v1\n");
+    project.write(".cairn/settings.json", r#"{"speculateDrafts": true}"#);
+    let mock = MockLlm::start(Scenario::new(vec![
+        Step::tool("Read", json!({"file_path": "notes.md"})),
+        Step::tool("Write", json!({"file_path": "notes.md", "content": "DRAFTED\n"})),
+        Step::text("Drafted the notes."),
+    ]));
+    let tmux = Tmux::start(&project, &mock, "--permission-mode acceptEdits", 100, 30);
+    tmux.wait_for_text("Ask cairn to do something");
+    tmux.type_text("rewrite the notes");
+    // Paused: the draft is worked on, into the overlay.
+    wait_for_requests(&mock, 3);
+    assert_eq!(std::fs::read_to_string(project.file("notes.md")).unwrap(), "v1\n");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Drafted the notes.");
+    assert_eq!(mock.requests().len(), 3, "answered from the work done ahead");
+    assert_eq!(std::fs::read_to_string(project.file("notes.md")).unwrap(), "DRAFTED\n");
+    quit_and_check_the_terminal(&tmux);
+}

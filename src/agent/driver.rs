@@ -127,6 +127,13 @@ pub(super) async fn run(
                     ahead.drop_all(&mut session, &events);
                     continue;
                 }
+                Some(Err(Op::SpeculateDraft(draft))) => {
+                    if session.ahead.drafts && speculate::allowed(&session) {
+                        ahead.drop_all(&mut session, &events);
+                        ahead.speculation = Some(speculate::start(&session, draft));
+                    }
+                    continue;
+                }
                 Some(Err(op)) => {
                     // Work done ahead holds only while nothing it depends on changes: the
                     // mode, the rules, the hooks, the files cairn reads, the agents.
@@ -425,7 +432,8 @@ async fn listen_while(
             | Op::Compact(_)
             | Op::Rewind { .. }
             | Op::Fork { .. }
-            | Op::DropSuggestion => {}
+            | Op::DropSuggestion
+            | Op::SpeculateDraft(_) => {}
         }
     }
 }

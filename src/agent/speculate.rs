@@ -51,6 +51,8 @@ pub struct Ahead {
     pub suggest: bool,
     /// Work on the suggestion before it is sent (`speculationEnabled`).
     pub speculate: bool,
+    /// Work on a draft the user paused on too (`speculateDrafts`).
+    pub drafts: bool,
 }
 
 /// A speculation at work.

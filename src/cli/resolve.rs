@@ -415,7 +415,8 @@ fn memory_paths(cwd: &Path, home: &Path, settings: &Settings, claude: Option<&Pa
 fn ahead(settings: &Settings, front_end: &FrontEnd, env: Env) -> crate::agent::speculate::Ahead {
     let off = env("CAIRN_PROMPT_SUGGESTIONS").is_some_and(|v| v == "0" || v == "false");
     let suggest = matches!(front_end, FrontEnd::Tui(_)) && !off && settings.prompt_suggestion_enabled != Some(false);
-    crate::agent::speculate::Ahead { suggest, speculate: suggest && settings.speculation_enabled != Some(false) }
+    let speculate = suggest && settings.speculation_enabled != Some(false);
+    crate::agent::speculate::Ahead { suggest, speculate, drafts: speculate && settings.speculate_drafts == Some(true) }
 }
 
 /// `--json-schema`: a JSON Schema (text, or a file holding it) the final answer must match.

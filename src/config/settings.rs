@@ -98,6 +98,8 @@ pub struct SettingsFile {
     pub prompt_suggestion_enabled: Option<bool>,
     /// cairn: work ahead on a suggested prompt (read-only, edits in an overlay; default on).
     pub speculation_enabled: Option<bool>,
+    /// cairn: work ahead on a draft the user paused on, too (default off).
+    pub speculate_drafts: Option<bool>,
     /// The model keeps its own memory of the project (`memory/` beside the transcripts;
     /// default on).
     pub auto_memory_enabled: Option<bool>,
@@ -309,6 +311,7 @@ pub struct Settings {
     pub max_workers: Option<u32>,
     pub prompt_suggestion_enabled: Option<bool>,
     pub speculation_enabled: Option<bool>,
+    pub speculate_drafts: Option<bool>,
     pub auto_memory_enabled: Option<bool>,
 }
 
@@ -556,6 +559,7 @@ impl Settings {
             max_workers,
             prompt_suggestion_enabled,
             speculation_enabled,
+            speculate_drafts,
             auto_memory_enabled
         );
         if let Some(sandbox) = &file.sandbox {

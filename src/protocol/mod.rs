@@ -83,8 +83,11 @@ pub enum Op {
     /// or the conversation from before the prompt `at` (an id from
     /// [`Query::RewindPoints`]) — after the running turn; the original stays as it was.
     Fork { at: Option<String> },
-    /// The user typed over the suggested prompt: the work ahead on it stops.
+    /// The user typed over the suggested prompt (or the draft being worked on): the work
+    /// ahead on it stops.
     DropSuggestion,
+    /// The user paused on a draft: work ahead on it, when `speculateDrafts` allows.
+    SpeculateDraft(String),
     /// End the session once the running turn (if any) has been interrupted.
     Shutdown,
 }

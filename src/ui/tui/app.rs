@@ -35,6 +35,8 @@ mod slash;
 const RESTORED_SHOWN: usize = 40;
 /// Two Ctrl-C within this quit.
 const DOUBLE_PRESS: Duration = Duration::from_secs(2);
+/// A draft unchanged this long is one the user paused on (`speculateDrafts`).
+const DRAFT_PAUSE: Duration = Duration::from_millis(1500);
 
 pub struct App {
     pub theme: Theme,
@@ -99,6 +101,10 @@ pub struct App {
     model_usage: Vec<(String, crate::cost::ModelUsage)>,
     /// The suggested next prompt: ghost text in an empty composer, taken with Tab.
     pub suggestion: Option<String>,
+    /// When the draft last changed (for a pause the core may work ahead on), and the draft
+    /// it was told of.
+    draft_changed: Option<Instant>,
+    draft_sent: Option<String>,
     /// What suggestions and work done ahead cost, for `/cost`.
     ahead_costs: AheadCosts,
 }
@@ -206,6 +212,8 @@ impl App {
             status_due: true,
             model_usage: Vec::new(),
             suggestion: None,
+            draft_changed: None,
+            draft_sent: None,
             ahead_costs: AheadCosts::default(),
         }
     }
@@ -337,6 +345,8 @@ impl App {
             _ => match self.composer.handle_key(key) {
                 Edit::Submit(text) => {
                     self.suggestion = None;
+                    self.draft_changed = None;
+                    self.draft_sent = None;
                     self.submit(&text);
                 }
                 Edit::Changed => {
@@ -354,6 +364,29 @@ impl App {
         if self.suggestion.as_ref().is_some_and(|s| !s.starts_with(self.composer.text())) {
             self.suggestion = None;
             self.ops.push(Op::DropSuggestion);
+        }
+        if self.draft_sent.take().is_some() {
+            self.ops.push(Op::DropSuggestion);
+        }
+        self.draft_changed = Some(Instant::now());
+    }
+
+    /// When a paused draft is due to be told to the core (`None`: none is waiting).
+    pub fn draft_due(&self) -> Option<Instant> {
+        self.draft_changed.map(|at| at + DRAFT_PAUSE)
+    }
+
+    /// A draft the user paused on goes to the core, which may work ahead on it.
+    fn paused_on_draft(&mut self) {
+        if self.draft_changed.is_none_or(|at| at.elapsed() < DRAFT_PAUSE) {
+            return;
+        }
+        self.draft_changed = None;
+        let text = self.composer.text().trim().to_owned();
+        let plain = !text.is_empty() && !text.starts_with(['/', '#', '!']) && !text.contains('@');
+        if plain && !self.is_running() && self.suggestion.is_none() {
+            self.ops.push(Op::SpeculateDraft(text.clone()));
+            self.draft_sent = Some(text);
         }
     }
 
@@ -512,6 +545,7 @@ impl App {
 
     /// Drops transient hints whose time is up.
     pub fn tick(&mut self) {
+        self.paused_on_draft();
         if self.hint.as_ref().is_some_and(|(_, at)| at.elapsed() > DOUBLE_PRESS) {
             self.hint = None;
         }

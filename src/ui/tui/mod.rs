@@ -184,6 +184,11 @@ async fn event_loop(agent: AgentHandle, app: &mut App, screen: &mut Screen<Stdou
             (false, true) => last_draw.map(|at| at + ANIMATION),
             (false, false) => None,
         };
+        // A draft the user may pause on wakes the loop when the pause is long enough.
+        let wake = match (wake, app.draft_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         tokio::select! {
             event = terminal.next() => {
                 if !on_terminal(event, app, screen, &mut pager)? {
