@@ -246,6 +246,7 @@ fn the_model_keeps_its_own_memory_across_sessions_without_credentials() {
     assert_eq!(out.code(), 0, "{}", out.stderr);
     let results = crate::support::tool_results(&mock.requests()[1].body);
     assert!(results.iter().all(|r| !r.2), "{results:?}");
+    assert!(results[0].1.contains("saved as [REDACTED]") && !results[1].1.contains("REDACTED"), "{results:?}");
     let saved = std::fs::read_to_string(dir.join("build.md")).unwrap();
     assert!(saved.contains("Run `make check`") && !saved.contains(token) && saved.contains("[REDACTED]"), "{saved}");
     // Session two starts knowing it: the index is in its first message.

@@ -354,8 +354,8 @@ async fn edit_file(ctx: &ToolContext, file_path: &str, edits: &[EditSpec]) -> Re
         if let [only] = edits
             && only.old_string.is_empty()
         {
-            save(ctx, &target, None, only.new_string.as_bytes(), "Edit").await?;
-            return Ok(ToolOutput::text(format!("Created {shown}.")));
+            let note = save(ctx, &target, None, only.new_string.as_bytes(), "Edit").await?.unwrap_or("");
+            return Ok(ToolOutput::text(format!("Created {shown}.{note}")));
         }
         let near = paths::near_names(&target);
         let hint = match near.first() {
@@ -391,9 +391,9 @@ async fn edit_file(ctx: &ToolContext, file_path: &str, edits: &[EditSpec]) -> Re
         });
         content = applied.content;
     }
-    save(ctx, &target, Some(original.as_bytes()), content.as_bytes(), "Edit").await?;
+    let note = save(ctx, &target, Some(original.as_bytes()), content.as_bytes(), "Edit").await?.unwrap_or("");
     let (first, last) = region.unwrap_or((1, 1));
-    let mut message = format!("Edited {shown}.");
+    let mut message = format!("Edited {shown}.{note}");
     for note in &notes {
         message.push_str(&format!(" Note: {note}."));
     }

@@ -45,21 +45,20 @@ impl Tool for Write {
     async fn call(&self, input: WriteInput, ctx: ToolContext) -> Result<ToolOutput, ToolError> {
         let target = writable_target(&ctx, &input.file_path)?;
         let old = load_fresh(&ctx, &target).await?;
-        save(&ctx, &target, old.as_deref(), input.content.as_bytes(), Self::NAME).await?;
+        let note = save(&ctx, &target, old.as_deref(), input.content.as_bytes(), Self::NAME).await?.unwrap_or("");
         let shown = ctx.show(&target);
         let lines = input.content.lines().count();
         Ok(match old {
-            None => ToolOutput::text(format!("Created {shown} ({lines} lines)."))
+            None => ToolOutput::text(format!("Created {shown} ({lines} lines).{note}"))
                 .with_structured(json!({"type": "create", "filePath": target, "content": input.content})),
             Some(old) => {
                 let old = String::from_utf8_lossy(&old);
                 let (added, removed) = diff::line_counts(&old, &input.content);
-                ToolOutput::text(format!("Updated {shown} ({lines} lines; +{added} −{removed}).")).with_structured(
-                    json!({
+                ToolOutput::text(format!("Updated {shown} ({lines} lines; +{added} −{removed}).{note}"))
+                    .with_structured(json!({
                         "type": "update", "filePath": target, "content": input.content,
                         "diff": diff::unified(&shown, &old, &input.content),
-                    }),
-                )
+                    }))
             }
         })
     }
@@ -105,15 +104,17 @@ async fn read_current(ctx: &ToolContext, real: &Path) -> std::io::Result<Vec<u8>
 /// Writes `bytes` over `old` (`None`: a new file) at `real` for `tool` — checkpointed first,
 /// so the change can be undone; through the editor when files go through it, else
 /// atomically to disk — and remembers the new content as seen. A checkpoint that cannot be
-/// written stops the change.
+/// written stops the change. `Some(note)`: what the model should know of how what was
+/// saved differs from what it sent (credentials left out of its memory).
 pub(super) async fn save(
     ctx: &ToolContext,
     real: &Path,
     old: Option<&[u8]>,
     bytes: &[u8],
     tool: &str,
-) -> Result<(), ToolError> {
+) -> Result<Option<&'static str>, ToolError> {
     // The model's memory keeps no credentials, whatever it was told.
+    let original = bytes;
     let redacted;
     let bytes = if ctx.session.in_memory_dir(real) {
         redacted = ctx.session.secrets.redact_credentials(&String::from_utf8_lossy(bytes)).into_owned();
@@ -121,6 +122,7 @@ pub(super) async fn save(
     } else {
         bytes
     };
+    let note = (bytes != original).then_some(REDACTED_NOTE);
     let checkpoint = match ctx.session.checkpoints() {
         Some(checkpoints) => Some(checkpoints.before_write(real, old, bytes, tool).map_err(ToolError::Failed)?),
         None => None,
@@ -138,8 +140,12 @@ pub(super) async fn save(
     if let (Some(id), Some(checkpoints)) = (checkpoint, ctx.session.checkpoints()) {
         checkpoints.after_write(&id, real, written.is_ok());
     }
-    written
+    written.map(|()| note)
 }
+
+/// Told to the model when its memory write lost credentials.
+const REDACTED_NOTE: &str = " Credentials in it were saved as [REDACTED]: memory keeps no secrets. Read the file \
+                              before you edit it again.";
 
 /// Writes `bytes` to `real` atomically, keeping an existing file's permissions, creating
 /// missing folders, and remembering the new content as seen.
