@@ -461,6 +461,20 @@ mod tests {
     }
 
     #[test]
+    fn enabling_keeps_the_settings_file_as_it_was_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("settings.json");
+        std::fs::write(&file, r#"{"permissions": {"allow": ["Bash(ls)"]}, "env": {"B": "1", "A": "2"}}"#).unwrap();
+        set_enabled(&file, "tools@mk", Some(true)).unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        let (b, a, permissions) =
+            (text.find("\"B\"").unwrap(), text.find("\"A\"").unwrap(), text.find("permissions").unwrap());
+        assert!(permissions < b && b < a && text.contains("\"tools@mk\": true"), "{text}");
+        std::fs::write(&file, r#"{"enabledPlugins": []}"#).unwrap();
+        assert!(set_enabled(&file, "tools@mk", Some(false)).unwrap_err().contains("not an object"));
+    }
+
+    #[test]
     fn a_marketplace_cannot_plant_a_version_that_escapes_the_cache() {
         let root = tempfile::tempdir().unwrap();
         let market = root.path().join("market");
