@@ -33,14 +33,14 @@ fn session(lines: usize) -> App {
         app.push_cell(Cell::User { text: format!("question {n}") });
         app.push_cell(Cell::Assistant { markdown: answer.clone() });
         let output = ToolOutput::text((0..30).map(|i| format!("output line {i}")).collect::<Vec<_>>().join("\n"));
-        app.push_cell(Cell::Tool(ToolCell {
+        app.push_cell(Cell::Tool(Box::new(ToolCell {
             call_id: format!("c{n}"),
             name: "Bash".into(),
             input: json!({"command": "cargo test"}),
             started: Instant::now(),
             output: Some(output),
             progress: None,
-        }));
+        })));
         n += 1;
     }
     app.take_commit();

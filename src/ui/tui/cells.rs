@@ -36,7 +36,7 @@ pub enum Cell {
     Thinking {
         text: String,
     },
-    Tool(ToolCell),
+    Tool(Box<ToolCell>),
     Todos(Vec<Todo>),
     Error {
         message: String,
@@ -307,14 +307,14 @@ mod tests {
     }
 
     fn done(name: &str, input: Value, output: ToolOutput) -> Cell {
-        Cell::Tool(ToolCell {
+        Cell::Tool(Box::new(ToolCell {
             call_id: "c".into(),
             name: name.into(),
             input,
             started: Instant::now(),
             output: Some(output),
             progress: None,
-        })
+        }))
     }
 
     const CWD: &str = "/work/p";
@@ -356,7 +356,7 @@ mod tests {
             elapsed: std::time::Duration::from_secs(1),
             summary: None,
         }));
-        let shown = render(&Cell::Tool(cell), 80, Detail::Folded);
+        let shown = render(&Cell::Tool(Box::new(cell)), 80, Detail::Folded);
         assert!(shown.contains("Explore(find the parser)"), "{shown}");
         assert!(shown.contains("⎿ running Grep · 3 tool uses · 12,345 tokens"), "{shown}");
     }

@@ -37,14 +37,16 @@ pub fn cells(messages: &[Message]) -> Vec<Cell> {
                 (Role::Assistant, ContentBlock::Thinking { thinking, .. }) if !thinking.trim().is_empty() => {
                     out.push(Cell::Thinking { text: thinking.clone() })
                 }
-                (Role::Assistant, ContentBlock::ToolUse { id, name, input }) => out.push(Cell::Tool(ToolCell {
-                    call_id: id.clone(),
-                    name: name.clone(),
-                    input: input.clone(),
-                    started: Instant::now(),
-                    output: None,
-                    progress: None,
-                })),
+                (Role::Assistant, ContentBlock::ToolUse { id, name, input }) => {
+                    out.push(Cell::Tool(Box::new(ToolCell {
+                        call_id: id.clone(),
+                        name: name.clone(),
+                        input: input.clone(),
+                        started: Instant::now(),
+                        output: None,
+                        progress: None,
+                    })))
+                }
                 _ => {}
             }
         }

@@ -221,7 +221,7 @@ impl App {
                 Some(turn) if turn.tools.first().is_some_and(|t| t.output.is_some()) => turn.tools.remove(0),
                 _ => break,
             };
-            self.push_cell(Cell::Tool(done));
+            self.push_cell(Cell::Tool(Box::new(done)));
             if let Some(turn) = &mut self.turn {
                 turn.wrote_text = false;
             }
@@ -333,7 +333,7 @@ impl App {
                 self.cells.push(Cell::Assistant { markdown: std::mem::take(&mut turn.markdown) });
             }
             for tool in turn.tools.drain(..) {
-                self.push_cell(Cell::Tool(tool));
+                self.push_cell(Cell::Tool(Box::new(tool)));
             }
         }
         self.api_time += outcome.api_duration;
