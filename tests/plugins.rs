@@ -160,10 +160,18 @@ fn a_plugin_claude_code_installed_works_unchanged() {
     let root = claude.join("plugins/cache/their-market/notes/2.0.0");
     write(&root.join(".claude-plugin/plugin.json"), r#"{"name": "notes", "version": "2.0.0"}"#);
     write(&root.join("commands/jot.md"), "Jot down $ARGUMENTS for NOTES-PLUGIN.");
-    let installed = json!({"version": 2, "plugins": {"notes@their-market": [
-        {"scope": "user", "installPath": root, "version": "2.0.0", "installedAt": "2026-01-01T00:00:00.000Z"}]}});
+    // Another project's install of a plugin does not count here.
+    let elsewhere = claude.join("plugins/cache/their-market/other/1.0.0");
+    write(&elsewhere.join("commands/other.md"), "OTHER-PLUGIN");
+    let installed = json!({"version": 2, "plugins": {
+        "notes@their-market": [
+            {"scope": "user", "installPath": root, "version": "2.0.0", "installedAt": "2026-01-01T00:00:00.000Z"}],
+        "other@their-market": [
+            {"scope": "project", "projectPath": "/somewhere/else", "installPath": elsewhere, "version": "1.0.0"}],
+    }});
     write(&claude.join("plugins/installed_plugins.json"), &installed.to_string());
-    let settings = json!({"permissions": {"allow": ["Bash(ls:*)"]}, "enabledPlugins": {"notes@their-market": true}});
+    let settings = json!({"permissions": {"allow": ["Bash(ls:*)"]},
+                          "enabledPlugins": {"notes@their-market": true, "other@their-market": true}});
     write(&claude.join("settings.json"), &settings.to_string());
     let mock = MockLlm::start(Scenario::new(vec![Step::text("Jotted.")]));
     let mut cmd = project.cairn(&mock);
@@ -172,6 +180,7 @@ fn a_plugin_claude_code_installed_works_unchanged() {
     let out = run(cmd);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(mock.requests()[0].body.to_string().contains("Jot down the idea for NOTES-PLUGIN."));
+    assert!(out.stderr.contains("the plugin other@their-market is enabled but not installed"), "{}", out.stderr);
     let listed = plugin(&project, &["list"]);
     assert!(listed.contains("notes@their-market  enabled  2.0.0"), "{listed}");
 }

@@ -78,6 +78,7 @@ fn plugins(services: &Services, args: &str) -> String {
     let homes = crate::plugins::store::Homes {
         cairn: custom.cairn_home.join("plugins"),
         claude: custom.claude_dir.as_ref().map(|c| c.join("plugins")),
+        project: Some(custom.project.clone()),
     };
     let words: Vec<&str> = args.split_whitespace().collect();
     if words.is_empty() || words == ["list"] {

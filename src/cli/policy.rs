@@ -32,6 +32,7 @@ pub fn plugin_homes(settings: &Settings, locations: &Locations) -> crate::plugin
     crate::plugins::store::Homes {
         cairn: locations.cairn_home.join("plugins"),
         claude: locations.claude_dir.as_ref().filter(|_| settings.claude_compat).map(|c| c.join("plugins")),
+        project: Some(locations.cwd.clone()),
     }
 }
 

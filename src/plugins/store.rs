@@ -16,6 +16,9 @@ use serde_json::{Value, json};
 pub struct Homes {
     pub cairn: PathBuf,
     pub claude: Option<PathBuf>,
+    /// The project: an install Claude Code made for another project (`scope: "project"`
+    /// with its `projectPath`) does not count here.
+    pub project: Option<PathBuf>,
 }
 
 /// A marketplace as `known_marketplaces.json` records it.
@@ -55,9 +58,17 @@ impl Homes {
         for dir in self.dirs() {
             let file = read_json(&dir.join("installed_plugins.json"));
             for (id, entries) in file["plugins"].as_object().into_iter().flatten() {
-                // Version 2 keeps a list per plugin; version 1 one entry.
-                let entry = entries.as_array().and_then(|e| e.first()).unwrap_or(entries);
-                let path = entry["installPath"].as_str();
+                // Version 2 keeps a list per plugin (one per scope); version 1 one entry.
+                let here = |e: &&Value| {
+                    e["projectPath"]
+                        .as_str()
+                        .is_none_or(|p| self.project.as_deref().is_none_or(|mine| Path::new(p) == mine))
+                };
+                let entry = match entries.as_array() {
+                    Some(list) => list.iter().find(here),
+                    None => Some(entries),
+                };
+                let path = entry.and_then(|e| e["installPath"].as_str());
                 if let Some(path) = path {
                     out.entry(id.clone()).or_insert_with(|| PathBuf::from(path));
                 }
@@ -487,7 +498,7 @@ mod tests {
         let catalog =
             json!({"name": "evil", "plugins": [{"name": "good", "source": "./plugins/good", "version": victim}]});
         std::fs::write(market.join(MARKETPLACE_FILE), catalog.to_string()).unwrap();
-        let homes = Homes { cairn: root.path().join("home/plugins"), claude: None };
+        let homes = Homes { cairn: root.path().join("home/plugins"), claude: None, project: None };
         homes.add_marketplace(market.to_str().unwrap()).unwrap();
         let refused = homes.install("good@evil").unwrap_err();
         assert!(refused.contains("cannot name a folder"), "{refused}");
