@@ -57,39 +57,48 @@ impl Secrets {
     /// [`Secrets::redact`], and credentials recognisable by their shape (API keys, tokens,
     /// private keys): for what the model writes into its own memory.
     pub fn redact_credentials<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        static SHAPES: std::sync::OnceLock<Option<(regex::Regex, regex::Regex)>> = std::sync::OnceLock::new();
+        static SHAPES: std::sync::OnceLock<Option<[regex::Regex; 4]>> = std::sync::OnceLock::new();
         let shapes = SHAPES.get_or_init(|| {
-            // Whole tokens, by their prefixes and shapes.
-            let tokens = regex::Regex::new(concat!(
-                r"sk-ant-[A-Za-z0-9_-]{16,}|sk-[A-Za-z0-9_-]{20,}|[sr]k_(?:live|test)_[A-Za-z0-9]{16,}",
-                r"|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}|glpat-[A-Za-z0-9_-]{20,}",
-                r"|npm_[A-Za-z0-9]{30,}|hf_[A-Za-z0-9]{30,}|(?:AKIA|ASIA)[0-9A-Z]{16}",
-                r"|xox[abpors]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{30,}|ya29\.[0-9A-Za-z_-]{20,}",
-                r"|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}|SK[0-9a-f]{32}",
-                r"|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}",
-                r"|https://hooks\.slack\.com/services/\S+",
-                r"|-----BEGIN [A-Z ]*PRIVATE KEY[A-Z ]*-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY[A-Z ]*-----|\z)",
-            ))
-            .ok()?;
-            // Values after a name that says what they are: the name stays.
-            let assigned = regex::Regex::new(concat!(
-                r"(?i)((?:password|passwd|secret|token|api[_-]?key|access[_-]?key|aws_secret_access_key)",
-                r#"["']?\s*[:=]\s*["']?)[^\s"']{6,}|(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{12,}"#,
-                r"|([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+(@)",
-            ))
-            .ok()?;
-            Some((tokens, assigned))
+            Some([
+                // Whole tokens, by their prefixes and shapes (each starting a word).
+                regex::Regex::new(concat!(
+                    r"\bsk-ant-[A-Za-z0-9_-]{16,}|\bsk-[A-Za-z0-9_-]{20,}|\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}",
+                    r"|\bgh[pousr]_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{30,}|\bglpat-[A-Za-z0-9_-]{20,}",
+                    r"|\bnpm_[A-Za-z0-9]{30,}|\bhf_[A-Za-z0-9]{30,}|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
+                    r"|\bxox[abpors]-[A-Za-z0-9-]{10,}|\bAIza[0-9A-Za-z_-]{30,}|\bya29\.[0-9A-Za-z_-]{20,}",
+                    r"|\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}|\bSK[0-9a-f]{32}\b|\bGOCSPX-[A-Za-z0-9_-]{20,}",
+                    r"|\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}",
+                    r"|https://hooks\.slack\.com/services/\S+",
+                    // A private key: its header, the lines of its body, and its footer if any.
+                    r"|-----BEGIN [A-Z ]*PRIVATE KEY[A-Z ]*-----(?:\s*[A-Za-z0-9+/=:-]{16,})*(?:\s*-----END [A-Z ]*PRIVATE KEY[A-Z ]*-----)?",
+                ))
+                .ok()?,
+                // A value after a name that says it is secret (`SECRET_KEY=`, `password:`).
+                regex::Regex::new(concat!(
+                    r"(?i)(\b[a-z0-9_]*(?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key",
+                    r#"|_key|_pass)[a-z0-9_]*["']?\s*[:=]\s*["']?)([^\s"',;()\[\]{}<>]+)"#,
+                ))
+                .ok()?,
+                // An HTTP authorization's credentials.
+                regex::Regex::new(r"(?i)(\b(?:bearer|basic)\s+)([A-Za-z0-9._~+/=-]+)").ok()?,
+                // A password in a URL.
+                regex::Regex::new(r"([a-z][a-z0-9+.-]*://[^/\s:@]+:)([^@\s/]+)(@)").ok()?,
+            ])
         });
         let known = self.redact(text);
-        let Some((tokens, assigned)) = shapes else { return known };
-        if !tokens.is_match(&known) && !assigned.is_match(&known) {
+        let Some([tokens, named, auth, url]) = shapes else { return known };
+        if ![tokens, named, auth, url].iter().any(|r| r.is_match(&known)) {
             return known;
         }
         let out = tokens.replace_all(&known, REDACTED);
-        let out = assigned.replace_all(&out, |c: &regex::Captures<'_>| {
-            let kept = c.get(1).or(c.get(2)).or(c.get(3)).map_or("", |m| m.as_str());
-            format!("{kept}{REDACTED}{}", c.get(4).map_or("", |m| m.as_str()))
-        });
+        // A name's value only when it looks like a credential, not a word or a call.
+        let guarded = |c: &regex::Captures<'_>| {
+            let (name, value) = (&c[1], &c[2]);
+            if looks_secret(value) { format!("{name}{REDACTED}") } else { c[0].to_owned() }
+        };
+        let out = named.replace_all(&out, guarded);
+        let out = auth.replace_all(&out, guarded);
+        let out = url.replace_all(&out, |c: &regex::Captures<'_>| format!("{}{REDACTED}{}", &c[1], &c[3]));
         Cow::Owned(out.into_owned())
     }
 
@@ -173,6 +182,16 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// Whether a value looks like a credential rather than a word, a number or code: eight
+/// characters or more, letters and digits mixed (or a long one in mixed case).
+fn looks_secret(value: &str) -> bool {
+    let has = |f: fn(&char) -> bool| value.chars().any(|c| f(&c));
+    value.len() >= 8
+        && !value.contains("://")
+        && ((has(char::is_ascii_digit) && has(char::is_ascii_alphabetic))
+            || (value.len() >= 12 && has(char::is_ascii_uppercase) && has(char::is_ascii_lowercase)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,8 +208,26 @@ mod tests {
             ("Authorization: Bearer abcdefghijklmnop123", "Authorization: Bearer [REDACTED]"),
             ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "aws_secret_access_key = [REDACTED]"),
             ("stripe sk_live_abcdefghijklmnop1234", "stripe [REDACTED]"),
-            ("-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\nno end", "[REDACTED]"),
+            ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU\nno end", "[REDACTED]\nno end"),
             ("run `make check` before committing", "run `make check` before committing"),
+            ("SECRET_KEY=django-insecure-4f9x2kq", "SECRET_KEY=[REDACTED]"),
+            ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "Authorization: Basic [REDACTED]"),
+            (
+                "keys are PEM (`-----BEGIN RSA PRIVATE KEY-----`); convert\nmore notes",
+                "keys are PEM (`[REDACTED]`); convert\nmore notes",
+            ),
+            ("docs/task-management-system-overview.md", "docs/task-management-system-overview.md"),
+            ("run_task_test_helperfunctionname", "run_task_test_helperfunctionname"),
+            ("api_key = os.environ[\"KEY\"]", "api_key = os.environ[\"KEY\"]"),
+            (
+                "struct Config { api_key: String, token: Option<String> }",
+                "struct Config { api_key: String, token: Option<String> }",
+            ),
+            (
+                "we use Bearer authentication everywhere; max_token: 128000",
+                "we use Bearer authentication everywhere; max_token: 128000",
+            ),
+            ("## Secret: Management", "## Secret: Management"),
         ] {
             assert_eq!(secrets.redact_credentials(text), kept, "{text}");
         }

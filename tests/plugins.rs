@@ -55,10 +55,13 @@ pub fn marketplace(root: &Path) -> PathBuf {
         &tools.join("skills/greet/SKILL.md"),
         "---\nname: greet\ndescription: Greets people\n---\nGREET-SKILL: wave first.",
     );
-    let hook = json!({"hooks": {"PreToolUse": [{"matcher": "Read",
-        "hooks": [{"type": "command", "command": "${CLAUDE_PLUGIN_ROOT}/hooks/log.sh"}]}]}});
+    // The same script as a shell command and as a program with arguments.
+    let hook = json!({"hooks": {"PreToolUse": [{"matcher": "Read", "hooks": [
+        {"type": "command", "command": "${CLAUDE_PLUGIN_ROOT}/hooks/log.sh"},
+        {"type": "command", "command": "/bin/sh", "args": ["${CLAUDE_PLUGIN_ROOT}/hooks/log.sh"]},
+    ]}]}});
     write(&tools.join("hooks/hooks.json"), &hook.to_string());
-    write(&tools.join("hooks/log.sh"), "#!/bin/sh\necho \"$0\" >> hook-ran.txt\n");
+    write(&tools.join("hooks/log.sh"), "#!/bin/sh\necho \"$0 ${CLAUDE_PLUGIN_ROOT:-unset}\" >> hook-ran.txt\n");
     let script = tools.join("hooks/log.sh");
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let server = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -67,6 +70,8 @@ pub fn marketplace(root: &Path) -> PathBuf {
     write(&tools.join(".mcp.json"), &mcp.to_string());
     write(&market.join("plugins/broken/.claude-plugin/plugin.json"), "{ this is not json");
     write(&market.join("plugins/broken/commands/ok.md"), "BROKEN-OK still loads.");
+    // A link back into the plugin: copied once, not forever.
+    std::os::unix::fs::symlink(".", tools.join("self")).unwrap();
     git(&market, &["init", "-q"]);
     git(&market, &["add", "-A"]);
     git(&market, &["commit", "-q", "-m", "marketplace"]);
@@ -128,7 +133,12 @@ fn a_marketplace_plugin_installs_works_in_every_part_and_goes_away() {
     assert!(offered.contains("mcp__plugin_tools_fs__list_directory"), "{offered}");
     assert!(requests[0].body.to_string().contains("Say hello to world from TOOLS-COMMAND."));
     let ran = std::fs::read_to_string(project.file("hook-ran.txt")).unwrap();
-    assert_eq!(ran.trim(), root.join("hooks/log.sh").display().to_string(), "the hook ran from the plugin's folder");
+    let script = root.join("hooks/log.sh").display().to_string();
+    let shell = format!("{script} {}", root.display());
+    let mut lines: Vec<&str> = ran.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(lines, [shell.as_str(), shell.as_str()], "both forms ran from the plugin's folder, knowing it");
+    assert!(!root.join("self").exists(), "the link back into the plugin is not copied");
     let first = tool_results(&requests[1].body);
     assert!(first[1].1.contains("GREET-SKILL: wave first."), "{first:?}");
     let reviewer = requests.iter().find(|r| r.body.to_string().contains("REVIEW-ME")).unwrap();

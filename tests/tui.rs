@@ -1167,11 +1167,12 @@ fn with_speculate_drafts_a_paused_draft_is_worked_on_before_it_is_sent() {
     ]));
     let tmux = Tmux::start(&project, &mock, "--permission-mode acceptEdits", 100, 30);
     tmux.wait_for_text("Ask cairn to do something");
-    tmux.type_text("rewrite the notes");
+    tmux.type_text("rewrite the notes ");
     // Paused: the draft is worked on, into the overlay.
     wait_for_requests(&mock, 3);
     assert_eq!(std::fs::read_to_string(project.file("notes.md")).unwrap(), "v1\n");
-    tmux.keys(&["Enter"]);
+    // Moving the cursor changes nothing; the trailing space does not matter.
+    tmux.keys(&["Left", "Right", "Enter"]);
     tmux.wait_for_text("Drafted the notes.");
     assert_eq!(mock.requests().len(), 3, "answered from the work done ahead");
     assert_eq!(std::fs::read_to_string(project.file("notes.md")).unwrap(), "DRAFTED\n");

@@ -86,7 +86,7 @@ impl Ahead {
     fn matching(&mut self, session: &mut Session, input: &UserInput, events: &EventSink) -> Option<Speculation> {
         self.suggesting = None;
         let speculation = self.speculation.take()?;
-        let same = crate::conversation::history::text_of(&input.content) == speculation.prompt
+        let same = crate::conversation::history::text_of(&input.content).trim() == speculation.prompt.trim()
             && input.attachments.is_empty()
             && speculate::allowed(session);
         if same {
@@ -128,9 +128,11 @@ pub(super) async fn run(
                     continue;
                 }
                 Some(Err(Op::SpeculateDraft(draft))) => {
-                    if session.ahead.drafts && speculate::allowed(&session) {
+                    if session.ahead.drafts {
                         ahead.drop_all(&mut session, &events);
-                        ahead.speculation = Some(speculate::start(&session, draft));
+                        if !draft.trim().is_empty() && speculate::allowed(&session) {
+                            ahead.speculation = Some(speculate::start(&session, draft));
+                        }
                     }
                     continue;
                 }

@@ -146,7 +146,8 @@ pub fn remove(sources: &Sources, name: &str, scope: Option<&str>) -> Result<Stri
     for scope in scopes {
         let path = file_for(scope, sources)?;
         let mut file = read(&path)?;
-        let removed = file.get_mut("mcpServers").and_then(Value::as_object_mut).and_then(|s| s.remove(name)).is_some();
+        let removed =
+            file.get_mut("mcpServers").and_then(Value::as_object_mut).and_then(|s| s.shift_remove(name)).is_some();
         if removed {
             write(&path, &file)?;
             return Ok(format!("Removed MCP server {name} from {}", path.display()));

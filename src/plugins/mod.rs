@@ -264,8 +264,6 @@ fn plugin_hooks(root: &Path, manifest: &Value, warnings: &mut Vec<String>) -> Ve
         _ => {}
     }
     let root_text = root.display().to_string();
-    // A hook's command also gets the variable itself, for the scripts it runs.
-    let exported = format!("export CLAUDE_PLUGIN_ROOT='{}'; ", root_text.replace('\'', "'\\''"));
     let mut out = Vec::new();
     for (label, value) in sources {
         let Some(events) = value["hooks"].as_object() else {
@@ -276,15 +274,7 @@ fn plugin_hooks(root: &Path, manifest: &Value, warnings: &mut Vec<String>) -> Ve
             match serde_json::from_value::<Vec<HookMatcher>>(groups.clone()) {
                 Ok(groups) => out.extend(groups.into_iter().map(|mut group| {
                     for handler in &mut group.hooks {
-                        handler.command = handler
-                            .command
-                            .as_ref()
-                            .map(|c| format!("{exported}{}", c.replace("${CLAUDE_PLUGIN_ROOT}", &root_text)));
-                        if let Some(args) = &mut handler.args {
-                            for arg in args {
-                                *arg = arg.replace("${CLAUDE_PLUGIN_ROOT}", &root_text);
-                            }
-                        }
+                        with_plugin_root(handler, &root_text);
                     }
                     (event.clone(), group)
                 })),
@@ -293,6 +283,27 @@ fn plugin_hooks(root: &Path, manifest: &Value, warnings: &mut Vec<String>) -> Ve
         }
     }
     out
+}
+
+/// `${CLAUDE_PLUGIN_ROOT}` in a hook is the plugin's folder, and its process gets the
+/// variable too: a shell command by `export`, a program run with `args` (no shell) through
+/// `env`.
+fn with_plugin_root(handler: &mut crate::hooks::HookHandler, root: &str) {
+    let fill = |text: &str| text.replace("${CLAUDE_PLUGIN_ROOT}", root);
+    match handler.args.take() {
+        None => {
+            let quoted = root.replace('\'', "'\\''");
+            handler.command =
+                handler.command.as_deref().map(|c| format!("export CLAUDE_PLUGIN_ROOT='{quoted}'; {}", fill(c)));
+        }
+        Some(args) => {
+            let mut program = vec![format!("CLAUDE_PLUGIN_ROOT={root}")];
+            program.extend(handler.command.as_deref().map(fill));
+            program.extend(args.iter().map(|a| fill(a)));
+            handler.command = Some("env".into());
+            handler.args = Some(program);
+        }
+    }
 }
 
 /// `.mcp.json` at the plugin's root (`{"mcpServers": {...}}`), or what the manifest's

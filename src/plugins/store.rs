@@ -59,10 +59,11 @@ impl Homes {
             let file = read_json(&dir.join("installed_plugins.json"));
             for (id, entries) in file["plugins"].as_object().into_iter().flatten() {
                 // Version 2 keeps a list per plugin (one per scope); version 1 one entry.
+                // A project install counts in its folder and the folders below it.
                 let here = |e: &&Value| {
                     e["projectPath"]
                         .as_str()
-                        .is_none_or(|p| self.project.as_deref().is_none_or(|mine| Path::new(p) == mine))
+                        .is_none_or(|p| self.project.as_deref().is_none_or(|mine| mine.starts_with(p)))
                 };
                 let entry = match entries.as_array() {
                     Some(list) => list.iter().find(here),
@@ -131,14 +132,16 @@ impl Homes {
             if source_value["source"] == "git" {
                 let _ = std::fs::remove_dir_all(&location);
             }
+            let from = ["url", "path", "repo"].iter().find_map(|k| known.source.get(*k).and_then(Value::as_str));
+            let ours = read_json(&self.cairn.join("known_marketplaces.json")).get(&name).is_some();
+            let remedy = if ours {
+                format!("remove it first with `cairn plugin marketplace remove {name}`")
+            } else {
+                "Claude Code knows it; remove it there, or rename this one".to_owned()
+            };
             return Err(format!(
-                "a marketplace named {name} is already known (from {}): remove it first with `cairn plugin marketplace \
-                 remove {name}`",
-                known
-                    .source
-                    .get("url")
-                    .or(known.source.get("path"))
-                    .map_or_else(|| known.source.to_string(), ToString::to_string)
+                "a marketplace named {name} is already known (from {}): {remedy}",
+                from.unwrap_or("elsewhere")
             ));
         }
         let location = if source_value["source"] == "git" {
@@ -222,7 +225,7 @@ impl Homes {
     pub fn remove_marketplace(&self, name: &str) -> Result<String, String> {
         let path = self.cairn.join("known_marketplaces.json");
         let mut known = read_json(&path);
-        let removed = known.as_object_mut().and_then(|k| k.remove(name));
+        let removed = known.as_object_mut().and_then(|k| k.shift_remove(name));
         let Some(entry) = removed else {
             return Err(format!("cairn has no marketplace named {name} (`cairn plugin marketplace list`)"));
         };
@@ -290,7 +293,7 @@ impl Homes {
     pub fn uninstall(&self, id: &str) -> Result<(), String> {
         let path = self.cairn.join("installed_plugins.json");
         let mut installed = read_json(&path);
-        let removed = installed["plugins"].as_object_mut().and_then(|p| p.remove(id));
+        let removed = installed.get_mut("plugins").and_then(Value::as_object_mut).and_then(|p| p.shift_remove(id));
         let Some(entry) = removed else {
             return Err(format!("cairn has not installed {id} (`cairn plugin list`)"));
         };
@@ -298,10 +301,12 @@ impl Homes {
         // Only a copy in cairn's own cache is deleted (a path with `..` is not one).
         let cache = self.cairn.join("cache");
         let dir = entry[0]["installPath"].as_str().or(entry["installPath"].as_str()).map(PathBuf::from);
-        if let Some(dir) = dir.filter(|d| {
-            d.starts_with(&cache)
-                && d.components().all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::RootDir))
-        }) {
+        // `cache/<marketplace>/<plugin>/<version>`, never more of the cache.
+        let one_plugin = |d: &PathBuf| {
+            d.components().all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::RootDir))
+                && d.strip_prefix(&cache).is_ok_and(|rest| rest.components().count() == 3)
+        };
+        if let Some(dir) = dir.filter(one_plugin) {
             let _ = std::fs::remove_dir_all(dir);
         }
         Ok(())
@@ -343,8 +348,8 @@ pub fn set_enabled(settings_file: &Path, id: &str, on: Option<bool>) -> Result<(
     match on {
         Some(on) => settings["enabledPlugins"][id] = json!(on),
         None => {
-            if let Some(plugins) = settings["enabledPlugins"].as_object_mut() {
-                plugins.remove(id);
+            if let Some(plugins) = settings.get_mut("enabledPlugins").and_then(Value::as_object_mut) {
+                plugins.shift_remove(id);
             }
         }
     }
@@ -430,13 +435,11 @@ fn git_clone(url: &str, into: &Path) -> Result<(), String> {
 /// only its own files.
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     let root = from.canonicalize()?;
-    copy_within(&root, &root, to, 0)
+    copy_within(&root, &root, to, &mut vec![root.clone()])
 }
 
-fn copy_within(root: &Path, from: &Path, to: &Path, depth: usize) -> std::io::Result<()> {
-    if depth > 32 {
-        return Ok(());
-    }
+/// Each real folder is copied once (a link back into the plugin does not loop).
+fn copy_within(root: &Path, from: &Path, to: &Path, visited: &mut Vec<PathBuf>) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
@@ -449,7 +452,11 @@ fn copy_within(root: &Path, from: &Path, to: &Path, depth: usize) -> std::io::Re
             continue;
         }
         if real.is_dir() {
-            copy_within(root, &real, &to.join(&name), depth + 1)?;
+            if visited.contains(&real) {
+                continue;
+            }
+            visited.push(real.clone());
+            copy_within(root, &real, &to.join(&name), visited)?;
         } else {
             std::fs::copy(&real, to.join(&name))?;
         }
@@ -481,6 +488,11 @@ mod tests {
         let (b, a, permissions) =
             (text.find("\"B\"").unwrap(), text.find("\"A\"").unwrap(), text.find("permissions").unwrap());
         assert!(permissions < b && b < a && text.contains("\"tools@mk\": true"), "{text}");
+        set_enabled(&file, "other@mk", None).unwrap();
+        assert!(!std::fs::read_to_string(&file).unwrap().contains("null"), "nothing is added by a removal");
+        std::fs::write(&file, r#"{"zeta": 1}"#).unwrap();
+        set_enabled(&file, "tools@mk", None).unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), "{\n  \"zeta\": 1\n}");
         std::fs::write(&file, r#"{"enabledPlugins": []}"#).unwrap();
         assert!(set_enabled(&file, "tools@mk", Some(false)).unwrap_err().contains("not an object"));
     }

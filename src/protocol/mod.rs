@@ -86,7 +86,8 @@ pub enum Op {
     /// The user typed over the suggested prompt (or the draft being worked on): the work
     /// ahead on it stops.
     DropSuggestion,
-    /// The user paused on a draft: work ahead on it, when `speculateDrafts` allows.
+    /// The user paused on a draft: work ahead on it, when `speculateDrafts` allows; an
+    /// empty draft stops the work on the last one.
     SpeculateDraft(String),
     /// End the session once the running turn (if any) has been interrupted.
     Shutdown,

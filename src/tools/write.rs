@@ -116,11 +116,13 @@ pub(super) async fn save(
     // The model's memory keeps no credentials, whatever it was told.
     let original = bytes;
     let redacted;
-    let bytes = if ctx.session.in_memory_dir(real) {
-        redacted = ctx.session.secrets.redact_credentials(&String::from_utf8_lossy(bytes)).into_owned();
-        redacted.as_bytes()
-    } else {
-        bytes
+    let text = std::str::from_utf8(bytes).ok().filter(|_| ctx.session.in_memory_dir(real));
+    let bytes = match text {
+        Some(text) => {
+            redacted = ctx.session.secrets.redact_credentials(text).into_owned();
+            redacted.as_bytes()
+        }
+        None => bytes,
     };
     let note = (bytes != original).then_some(REDACTED_NOTE);
     let checkpoint = match ctx.session.checkpoints() {

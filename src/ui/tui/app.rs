@@ -365,10 +365,20 @@ impl App {
             self.suggestion = None;
             self.ops.push(Op::DropSuggestion);
         }
-        if self.draft_sent.take().is_some() {
-            self.ops.push(Op::DropSuggestion);
+        // A cursor move is not a change of the draft.
+        if self.draft_sent.as_deref().is_some_and(|sent| sent == self.composer.text().trim()) {
+            return;
         }
+        self.drop_draft();
         self.draft_changed = Some(Instant::now());
+    }
+
+    /// The draft the core was told of changed or went: the work ahead on it stops (an
+    /// empty draft says so, and means nothing when drafts are not worked on).
+    fn drop_draft(&mut self) {
+        if self.draft_sent.take().is_some() {
+            self.ops.push(Op::SpeculateDraft(String::new()));
+        }
     }
 
     /// When a paused draft is due to be told to the core (`None`: none is waiting).
@@ -433,6 +443,8 @@ impl App {
         if !self.composer.is_empty() {
             self.composer.clear();
             self.popup = None;
+            self.drop_draft();
+            self.draft_changed = None;
             return;
         }
         if self.is_running() {
