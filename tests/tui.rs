@@ -1117,10 +1117,13 @@ fn plugin_installs_and_disables_a_plugin_live() {
     tmux.wait_in_history("the install", |s| s.contains("Installed tools@team-tools"));
     // The settings changed: the plugin's command is there without a restart.
     tmux.wait_in_history("the reload", |s| s.contains("Reloaded commands, skills and agents"));
+    // Its MCP server starts too.
+    tmux.wait_in_history("the plugin's server", |s| s.contains("MCP server plugin_tools_fs is ready"));
     tmux.type_text("/tools:hello world");
     tmux.keys(&["Enter"]);
     tmux.wait_for_text("Said hello.");
     assert!(mock.requests()[0].body.to_string().contains("Say hello to world from TOOLS-COMMAND."));
+    assert!(mock.requests()[0].body["tools"].to_string().contains("mcp__plugin_tools_fs__list_directory"));
     tmux.type_text("/plugin disable tools@team-tools");
     tmux.keys(&["Enter"]);
     tmux.wait_in_history("the disable", |s| s.contains("Disabled tools@team-tools"));
@@ -1128,6 +1131,9 @@ fn plugin_installs_and_disables_a_plugin_live() {
     tmux.type_text("/plugin");
     tmux.keys(&["Enter"]);
     tmux.wait_in_history("the listing", |s| s.contains("tools@team-tools  disabled"));
+    tmux.type_text("/mcp");
+    tmux.keys(&["Enter"]);
+    tmux.wait_in_history("the servers", |s| s.contains("No MCP servers are configured"));
     quit_and_check_the_terminal(&tmux);
 }
 

@@ -91,6 +91,9 @@ impl Session {
                 self.services.set_hooks(reloaded.hooks);
                 events.emit(Event::Notice { message: "Reloaded the settings: permission rules and hooks".into() });
                 if reloaded.plugins_changed {
+                    if let Some(manager) = &self.services.mcp {
+                        manager.sync_plugin_servers(reloaded.plugin_servers);
+                    }
                     self.reload(&[Changed::Catalog], events);
                     if let Some(ops) = self.ops.as_ref().and_then(tokio::sync::mpsc::WeakUnboundedSender::upgrade) {
                         self._watcher = watch(self, &ops, events);

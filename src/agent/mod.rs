@@ -215,7 +215,9 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
         structured::register(&mut tools, schema);
     }
     let host_calls = Arc::new(crate::protocol::HostCalls::default());
-    let mcp = (!mcp_servers.is_empty()).then(|| {
+    // A session that reloads its settings keeps a manager for the servers of plugins
+    // enabled later.
+    let mcp = (!mcp_servers.is_empty() || config.custom.watch).then(|| {
         let (log_dir, shells) = (config.session_dir.clone(), Arc::clone(&config.shells));
         crate::mcp::McpManager::start(mcp_servers, log_dir, sink.clone(), shells, Arc::clone(&host_calls))
     });

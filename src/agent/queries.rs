@@ -161,7 +161,7 @@ fn remove_rule(services: &Services, project: &Path, rule: String) -> Answer {
 
 /// `/mcp`: each server's state; `/mcp reconnect <name>` starts one again.
 fn mcp(manager: Option<&crate::mcp::McpManager>, reconnect: Option<&str>) -> Answer {
-    let Some(manager) = manager else { return Answer::McpServers(None) };
+    let Some(manager) = manager.filter(|m| !m.listing().is_empty()) else { return Answer::McpServers(None) };
     let Some(name) = reconnect else { return Answer::McpServers(Some(manager.listing())) };
     if !manager.listing().iter().any(|s| s.name == name) {
         return Answer::McpUnknown { name: name.to_owned() };

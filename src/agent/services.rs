@@ -184,8 +184,10 @@ pub struct ReloadedSettings {
     pub permissions: PermissionPolicy,
     pub hooks: Hooks,
     pub warnings: Vec<String>,
-    /// Plugins were turned on or off: the catalog and the watcher follow.
+    /// Plugins were turned on or off: the catalog, the watcher and the MCP servers follow.
     pub plugins_changed: bool,
+    /// The enabled plugins' MCP servers.
+    pub plugin_servers: Vec<crate::mcp::config::ServerConfig>,
 }
 
 pub type SettingsReloader = Arc<dyn Fn() -> Result<ReloadedSettings, String> + Send + Sync>;

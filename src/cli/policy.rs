@@ -65,9 +65,11 @@ pub fn settings_reloader(
         let plugins_changed = current.iter().map(|p| (&p.name, &p.root)).ne(parts.iter().map(|p| (&p.name, &p.root)));
         *current = parts;
         drop(current);
+        let (plugin_servers, problems) = loaded.mcp_servers(&process_env);
+        warnings.extend(problems);
         let mut warn = |message: String| warnings.push(message);
         let hooks = hooks_of(&settings, &cwd, &mut warn);
-        Ok(ReloadedSettings { permissions: policy, hooks, warnings, plugins_changed })
+        Ok(ReloadedSettings { permissions: policy, hooks, warnings, plugins_changed, plugin_servers })
     })
 }
 

@@ -134,6 +134,36 @@ impl McpManager {
         manager
     }
 
+    /// The enabled plugins' servers are now `configs`: those of plugins turned off stop and
+    /// leave, new ones start (the others keep their connections).
+    pub fn sync_plugin_servers(&self, configs: Vec<ServerConfig>) {
+        let fresh: Vec<String> = {
+            let mut servers = state::lock(&self.servers);
+            servers.retain(|s| {
+                let gone = s.config.scope == config::Scope::Plugin && !configs.iter().any(|c| c.name == s.config.name);
+                if gone {
+                    s.stop.cancel();
+                }
+                !gone
+            });
+            let fresh: Vec<ServerConfig> =
+                configs.into_iter().filter(|c| !servers.iter().any(|s| s.config.name == c.name)).collect();
+            let names = fresh.iter().map(|c| c.name.clone()).collect();
+            servers.extend(fresh.into_iter().map(|config| Server {
+                config,
+                status: Status::Starting,
+                tools: Vec::new(),
+                peer: None,
+                stop: CancellationToken::new(),
+            }));
+            names
+        };
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        for name in fresh {
+            self.connect(&name);
+        }
+    }
+
     /// Turns one server off: its connection is closed and its tools leave the offer.
     pub fn disable(&self, name: &str) {
         let found = self.with_server(name, |s| {
