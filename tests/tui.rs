@@ -966,6 +966,14 @@ fn suggested(project: &Project, speculation: Vec<Step>) -> (MockLlm, Tmux) {
     (mock, tmux)
 }
 
+/// The last tool result request `n` carried, which must be an error: its text.
+fn last_error(mock: &MockLlm, n: usize) -> String {
+    let results = tool_results(&mock.requests()[n].body);
+    let last = results.last().unwrap();
+    assert!(last.2, "{results:?}");
+    last.1.clone()
+}
+
 fn wait_for_requests(mock: &MockLlm, n: usize) {
     assert!(mock.wait_for_requests(n, Duration::from_secs(30)), "{} requests", mock.requests().len());
 }
@@ -1028,9 +1036,8 @@ fn a_file_changed_behind_a_speculation_is_edited_live() {
     assert!(history.contains("A file changed while cairn worked ahead"), "{history}");
     assert_eq!(std::fs::read_to_string(project.file("notes.md")).unwrap(), "v1 by the user\n");
     // The Edit ran live and found the file changed since it was read.
-    let results = tool_results(&mock.requests()[5].body);
-    let last = results.last().unwrap();
-    assert!(last.2 && last.1.contains("has changed since it was last read"), "{results:?}");
+    let refused = last_error(&mock, 5);
+    assert!(refused.contains("has changed since it was last read"), "{refused}");
     quit_and_check_the_terminal(&tmux);
 }
 
@@ -1098,9 +1105,8 @@ fn a_permission_mode_change_drops_the_work_done_ahead() {
     tmux.keys(&["Tab", "Enter"]);
     tmux.wait_for_text("Planned instead.");
     assert_eq!(std::fs::read_to_string(project.file("notes.md")).unwrap(), "v1\n");
-    let refused = tool_results(&mock.requests()[5].body);
-    let last = refused.last().unwrap();
-    assert!(last.2 && last.1.contains("plan mode"), "{refused:?}");
+    let refused = last_error(&mock, 5);
+    assert!(refused.contains("plan mode"), "{refused}");
     quit_and_check_the_terminal(&tmux);
 }
 
