@@ -164,6 +164,31 @@ fn a_marketplace_plugin_installs_works_in_every_part_and_goes_away() {
 }
 
 #[test]
+fn validate_names_what_is_wrong_before_a_plugin_is_shared() {
+    let project = Project::new();
+    marketplace(project.home.path());
+    let market = project.home.path().join("market");
+    let tools = market.join("plugins/tools");
+    let mut cmd = project.bare_cairn();
+    cmd.args(["plugin", "validate"]).arg(&tools);
+    let out = run(cmd);
+    assert_eq!(out.code(), 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("is valid."), "{}", out.stdout);
+    write(&tools.join("agents/nameless.md"), "---\ndescription: no name\n---\nx");
+    write(
+        &tools.join("hooks/hooks.json"),
+        r#"{"hooks": {"PreToolUze": [{"hooks": [{"type": "command", "command": "true"}]}]}}"#,
+    );
+    let mut cmd = project.bare_cairn();
+    cmd.args(["plugin", "validate"]).arg(&market);
+    let out = run(cmd);
+    assert_eq!(out.code(), 1, "{}", out.stdout);
+    for problem in ["nameless.md: an agent needs a `name`", "PreToolUze", "plugin.json: not valid JSON"] {
+        assert!(out.stdout.contains(problem), "{problem} not in {}", out.stdout);
+    }
+}
+
+#[test]
 fn a_plugin_claude_code_installed_works_unchanged() {
     let project = Project::claude_user();
     let claude = project.home.path().join(".claude");

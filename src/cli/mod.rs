@@ -320,6 +320,9 @@ pub enum PluginAction {
     },
     /// Installed plugins, whether each is on, its parts and what is wrong with it.
     List,
+    /// Checks a plugin or marketplace folder before it is shared: manifests, hooks, MCP
+    /// configuration, and the frontmatter of its commands, skills and agents.
+    Validate { path: std::path::PathBuf },
 }
 
 #[derive(Debug, Subcommand)]

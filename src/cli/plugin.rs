@@ -42,6 +42,17 @@ pub fn run(action: &PluginAction, settings: &Settings, locations: &Locations) ->
             crate::plugins::act(&homes, &["uninstall", plugin], &settings_file(scope, locations)?)
         }
         PluginAction::List => Ok(crate::plugins::listing(&homes, |id| settings.enabled_plugins.get(id) == Some(&true))),
+        PluginAction::Validate { path } => {
+            let problems = crate::plugins::validate(path);
+            for problem in &problems {
+                crate::stdout_line!("problem: {problem}");
+            }
+            if problems.is_empty() {
+                crate::stdout_line!("{} is valid.", path.display());
+                return Ok(0);
+            }
+            bail!("{} problem(s) in {}", problems.len(), path.display());
+        }
     };
     finish(done)
 }

@@ -161,6 +161,69 @@ pub fn act(homes: &store::Homes, words: &[&str], settings_file: &Path) -> Result
     }
 }
 
+/// What is wrong with a plugin folder, or with a marketplace folder and each plugin in it
+/// (`cairn plugin validate`): nothing when it would load cleanly.
+pub fn validate(path: &Path) -> Vec<String> {
+    let catalog = path.join(".claude-plugin/marketplace.json");
+    if !catalog.is_file() {
+        return validate_plugin(path);
+    }
+    let value = match std::fs::read_to_string(&catalog).map(|t| serde_json::from_str::<Value>(&t)) {
+        Ok(Ok(value)) => value,
+        Ok(Err(e)) => return vec![format!("{}: not valid JSON: {e}", catalog.display())],
+        Err(e) => return vec![format!("{}: {e}", catalog.display())],
+    };
+    let mut problems = Vec::new();
+    let named = |v: &Value| v.as_str().is_some_and(store::valid_name);
+    if !named(&value["name"]) {
+        problems.push(format!("{}: \"name\" must be letters, digits, -, _, . or +", catalog.display()));
+    }
+    for entry in value["plugins"].as_array().into_iter().flatten() {
+        let name = entry["name"].as_str().unwrap_or("(no name)");
+        if !named(&entry["name"]) || (entry.get("version").is_some() && !named(&entry["version"])) {
+            problems.push(format!(
+                "{}: the plugin {name:?}: its name and version must each be one plain folder name",
+                catalog.display()
+            ));
+        }
+        if let Some(relative) = entry["source"].as_str() {
+            let base = value["metadata"]["pluginRoot"].as_str().unwrap_or(".").trim_start_matches("./");
+            let folder = path.join(base).join(relative.trim_start_matches("./"));
+            if folder.is_dir() {
+                problems.extend(validate_plugin(&folder));
+            } else {
+                problems.push(format!(
+                    "{}: the plugin {name:?}: its folder {} does not exist",
+                    catalog.display(),
+                    folder.display()
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// What is wrong with one plugin's folder.
+fn validate_plugin(root: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let plugin = read("", root, &mut problems);
+    // The plugin's parts alone: no project's or user's folders beside them.
+    let parts = crate::custom::Locations {
+        project: root.join(".cairn-validate-nothing-here"),
+        cairn_home: root.join(".cairn-validate-nothing-here"),
+        plugins: std::sync::Arc::new(std::sync::RwLock::new(vec![plugin.parts.clone()])),
+        ..crate::custom::Locations::default()
+    };
+    problems.extend(parts.load().warnings);
+    problems.extend(crate::custom::output_styles::list(&parts).1);
+    let loaded = Loaded { plugins: vec![plugin], warnings: Vec::new() };
+    let (_, hook_problems) = crate::hooks::Hooks::new(&loaded.hooks(), root, Vec::new());
+    problems.extend(hook_problems.into_iter().map(|p| format!("{}: hooks.{}: {}", p.source, p.event, p.problem)));
+    let (_, mcp) = loaded.mcp_servers(&|_| None);
+    problems.extend(mcp.into_iter().filter(|w| !w.contains("is not set")));
+    problems
+}
+
 /// Loads the plugins `enabled` turns on (`true`), from where they were installed.
 pub fn load(enabled: &BTreeMap<String, bool>, homes: &store::Homes) -> Loaded {
     let mut loaded = Loaded::default();

@@ -366,7 +366,7 @@ fn read_catalog(location: &Path) -> Result<Value, String> {
 
 /// A name that can be one folder of a path: letters, digits, `-`, `_`, `.`, `+`, and not
 /// `.` or `..` (a marketplace's or plugin's name, a version).
-fn valid_name(name: &str) -> bool {
+pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name != "."
         && name != ".."
