@@ -599,6 +599,24 @@ mod tests {
     }
 
     #[test]
+    fn the_auto_memory_index_is_sent_within_its_lines_and_bytes() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("memory");
+        std::fs::create_dir_all(&dir).unwrap();
+        let index: String = (1..=300).map(|i| format!("- entry {i}\n")).collect();
+        std::fs::write(dir.join(AUTO_INDEX), index).unwrap();
+        let paths = MemoryPaths { project: root.path().join("p"), auto: Some(dir.clone()), ..MemoryPaths::default() };
+        let sent = paths.auto_index().unwrap().text;
+        assert!(
+            sent.contains("- entry 200\n")
+                && !sent.contains("entry 201")
+                && sent.ends_with("read the file for the rest)")
+        );
+        std::fs::write(dir.join(AUTO_INDEX), "x".repeat(3 * AUTO_INDEX_BYTES)).unwrap();
+        assert!(paths.auto_index().unwrap().text.len() < AUTO_INDEX_BYTES, "one huge line is not sent whole");
+    }
+
+    #[test]
     fn notes_go_to_the_existing_memory_file() {
         let root = tempfile::tempdir().unwrap();
         let paths = MemoryPaths { project: root.path().to_path_buf(), ..MemoryPaths::default() };

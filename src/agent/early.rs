@@ -142,6 +142,24 @@ fn starts_early(tool: &RegisteredTool) -> bool {
     tool.kind == ToolKind::ReadOnly && (EARLY_TOOLS.contains(&tool.name) || tool.name.starts_with("mcp__"))
 }
 
+/// Takes one call through the gate and, if it passes, starts it.
+async fn start(session: &Session, call: ToolCall, cancel: &CancellationToken, events: &EventSink) -> EarlyCall {
+    let mut gated = Gated::default();
+    let planned = match gate::plan_one(session, call.clone(), cancel, events, &mut gated).await {
+        Planned::Run { call_id, name, input, tool } => {
+            let ctx = ToolContext {
+                call_id: call_id.clone(),
+                cancel: cancel.child_token(),
+                session: std::sync::Arc::clone(&session.tools),
+            };
+            let running = Running::start(tool, input.clone(), ctx);
+            Planned::Started { call_id, name, input, running }
+        }
+        other => other,
+    };
+    EarlyCall { call, planned, gated }
+}
+
 /// Takes the calls the watcher reports through the gate and starts them, until the first
 /// that must wait; returns when the stream is done (the watcher dropped).
 pub(super) async fn run(
@@ -175,26 +193,12 @@ pub(super) async fn run(
             let mut reused = aside.remove(i);
             reused.call.id = call.id;
             early.calls.push(reused);
-            continue;
-        }
-        if !session.context.tools.get(&call.name).is_some_and(|t| starts_early(&t)) {
+        } else if session.context.tools.get(&call.name).is_some_and(|t| starts_early(&t)) {
+            early.calls.push(start(session, call, cancel, events).await);
+        } else {
             open = false;
             continue;
         }
-        let mut gated = Gated::default();
-        let planned = match gate::plan_one(session, call.clone(), cancel, events, &mut gated).await {
-            Planned::Run { call_id, name, input, tool } => {
-                let ctx = ToolContext {
-                    call_id: call_id.clone(),
-                    cancel: cancel.child_token(),
-                    session: std::sync::Arc::clone(&session.tools),
-                };
-                let running = Running::start(tool, input.clone(), ctx);
-                Planned::Started { call_id, name, input, running }
-            }
-            other => other,
-        };
-        early.calls.push(EarlyCall { call, planned, gated });
         // As many as the scheduler runs at once start early; the rest wait for it.
         open = early.calls.last().is_some_and(|c| c.gated.stop.is_none())
             && early.calls.len() < crate::tools::scheduler::MAX_CONCURRENT;

@@ -75,11 +75,7 @@ impl Session {
 /// (the user's settings, which the watcher reloads), or the plugins listed.
 fn plugins(services: &Services, args: &str) -> String {
     let custom = &services.custom;
-    let homes = crate::plugins::store::Homes {
-        cairn: custom.cairn_home.join("plugins"),
-        claude: custom.claude_dir.as_ref().map(|c| c.join("plugins")),
-        project: Some(custom.project.clone()),
-    };
+    let homes = crate::plugins::store::Homes::of(&custom.cairn_home, custom.claude_dir.as_deref(), &custom.project);
     let words: Vec<&str> = args.split_whitespace().collect();
     if words.is_empty() || words == ["list"] {
         let on = custom.plugin_parts();

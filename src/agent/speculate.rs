@@ -160,7 +160,7 @@ async fn work(
     sink: EventSink,
     spent: Arc<Mutex<Vec<Usage>>>,
 ) -> Finished {
-    let started = std::time::Instant::now();
+    // The time limit cancels the work, wherever it is.
     let timer = {
         let cancel = cancel.clone();
         AbortOnDropHandle::new(tokio::spawn(async move {
@@ -176,7 +176,7 @@ async fn work(
     let mut steps = Vec::new();
     let mut stop = Stop::Request;
     let base_cost = spec.costs.total_cost_usd;
-    while !halt.is_cancelled() && !cancel.is_cancelled() && state_requests(&spent) < MAX_REQUESTS {
+    while !halt.is_cancelled() && !cancel.is_cancelled() && state::lock(&spent).len() < MAX_REQUESTS {
         let Ok((response, _)) =
             turn::request_response(&mut spec, &mut state, max_tokens, Vec::new(), &cancel, &sink).await
         else {
@@ -191,7 +191,7 @@ async fn work(
             stop = Stop::Answered(response);
             break;
         }
-        let over = spec.costs.total_cost_usd - base_cost >= MAX_COST_USD || started.elapsed() >= MAX_TIME;
+        let over = spec.costs.total_cost_usd - base_cost >= MAX_COST_USD;
         let wrote = spec.tools.overlay().is_some_and(|o| !o.is_empty());
         if halt.is_cancelled() || over || !calls.iter().all(|c| may_run(&spec, c, wrote)) {
             stop = Stop::Calls(calls);
@@ -218,10 +218,6 @@ async fn work(
     Finished { session: Box::new(spec), stop, steps }
 }
 
-fn state_requests(spent: &Mutex<Vec<Usage>>) -> usize {
-    state::lock(spent).len()
-}
-
 /// Whether the speculation may make this call: allowed without asking, and in the safe
 /// subset (once the overlay holds a file, only tools that see the overlay).
 fn may_run(spec: &Session, call: &ToolCall, wrote: bool) -> bool {
@@ -237,7 +233,11 @@ fn may_run(spec: &Session, call: &ToolCall, wrote: bool) -> bool {
     match tool.name {
         "Read" => true,
         "Grep" | "Glob" | "LS" => !wrote,
-        "Write" | "Edit" | "MultiEdit" => spec.tools.writable(&spec.tools.resolve(text("file_path"))).is_ok(),
+        // Where the overlay takes files: the project's folders (not the memory folder, nor
+        // a file the user let the session write elsewhere).
+        "Write" | "Edit" | "MultiEdit" => {
+            spec.tools.overlay().is_some_and(|o| o.takes(&spec.tools.resolve(text("file_path"))))
+        }
         "Bash" => {
             !wrote
                 && input.get("run_in_background").and_then(Value::as_bool) != Some(true)
@@ -329,8 +329,8 @@ pub(super) async fn adopt(
             message: "A file changed while cairn worked ahead; that part of the work is being done again.".into(),
         });
     }
-    let mut records = spec.held.take().map(|h| h.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner));
-    let mut records = records.take().unwrap_or_default().into_iter();
+    let held = spec.held.take().map(|h| h.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner));
+    let mut records = held.unwrap_or_default().into_iter();
     // The prompt is recorded first, under the id the front end gave it, and the turn's
     // checkpoint and rewind mark begin there, as for a prompt sent live.
     if let (Some(id), Some(transcript)) = (input_id, &session.transcript) {
@@ -341,7 +341,7 @@ pub(super) async fn adopt(
     }
     session.begin_checkpoint_turn(&prompt, input_id);
     for file in files.iter().filter(|f| f.step < keep) {
-        apply(session, file, events);
+        apply(session, file, events).await;
     }
     for record in records {
         session.record(record);
@@ -363,34 +363,18 @@ pub(super) async fn adopt(
     Some(stop)
 }
 
-/// Writes one of the overlay's files to disk (checkpointed, so `/rewind` undoes it): next
-/// to it and renamed over it, so a symlink put there meanwhile is replaced, not followed.
-fn apply(session: &Session, file: &overlay::Layered, events: &EventSink) {
+/// Writes one of the overlay's files to disk as the Write tool does (checkpointed, so
+/// `/rewind` undoes it; atomically; remembered as seen).
+async fn apply(session: &Session, file: &overlay::Layered, events: &EventSink) {
+    let ctx = crate::tools::ToolContext {
+        call_id: "speculation".into(),
+        cancel: CancellationToken::new(),
+        session: Arc::clone(&session.tools),
+    };
     let old = std::fs::read(&file.path).ok();
-    if let Some(checkpoints) = session.tools.checkpoints()
-        && let Ok(id) = checkpoints.before_write(&file.path, old.as_deref(), file.text.as_bytes(), "Speculation")
+    if let Err(e) =
+        crate::tools::write::save(&ctx, &file.path, old.as_deref(), file.text.as_bytes(), "Speculation").await
     {
-        let written = write(&file.path, &file.text);
-        checkpoints.after_write(&id, &file.path, written.is_ok());
-        report(written, file, events);
-        return;
-    }
-    report(write(&file.path, &file.text), file, events);
-}
-
-fn write(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    let dir = path.parent().ok_or_else(|| std::io::Error::other("no folder"))?;
-    std::fs::create_dir_all(dir)?;
-    let mut temp = tempfile::Builder::new().prefix(".cairn-").suffix(".tmp").tempfile_in(dir)?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let _ = temp.as_file().set_permissions(meta.permissions());
-    }
-    std::io::Write::write_all(&mut temp, text.as_bytes())?;
-    temp.persist(path).map(|_| ()).map_err(|e| e.error)
-}
-
-fn report(written: std::io::Result<()>, file: &overlay::Layered, events: &EventSink) {
-    if let Err(e) = written {
-        events.emit(Event::Error { message: format!("Could not write {}: {e}", file.path.display()) });
+        events.emit(Event::Error { message: e.to_string() });
     }
 }

@@ -29,11 +29,8 @@ pub fn hooks_of(settings: &Settings, cwd: &Path, warn: &mut dyn FnMut(String)) -
 
 /// Where plugins are installed: cairn's `plugins/`, and Claude Code's when `claudeCompat`.
 pub fn plugin_homes(settings: &Settings, locations: &Locations) -> crate::plugins::store::Homes {
-    crate::plugins::store::Homes {
-        cairn: locations.cairn_home.join("plugins"),
-        claude: locations.claude_dir.as_ref().filter(|_| settings.claude_compat).map(|c| c.join("plugins")),
-        project: Some(locations.cwd.clone()),
-    }
+    let claude = locations.claude_dir.as_deref().filter(|_| settings.claude_compat);
+    crate::plugins::store::Homes::of(&locations.cairn_home, claude, &locations.cwd)
 }
 
 /// Reads the settings files again while the session runs (the watcher saw one change):

@@ -217,6 +217,7 @@ mod tests {
         assert_eq!(classify(Path::new("/p/.claude/commands/a/b.md")), Some(Changed::Catalog));
         assert_eq!(classify(Path::new("/p/.claude/skills/x/SKILL.md")), Some(Changed::Catalog));
         assert_eq!(classify(Path::new("/p/AGENTS.md")), Some(Changed::Memory));
+        assert_eq!(classify(Path::new("/p/.claude/rules/api/style.md")), Some(Changed::Memory));
         assert_eq!(classify(Path::new("/p/.claude/settings.local.json")), Some(Changed::Settings));
         assert_eq!(classify(Path::new("/h/.cairn/projects/x/s.jsonl")), None);
         assert_eq!(classify(Path::new("/p/src/main.rs")), None);

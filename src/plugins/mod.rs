@@ -227,6 +227,9 @@ fn validate_plugin(root: &Path) -> Vec<String> {
 /// Loads the plugins `enabled` turns on (`true`), from where they were installed.
 pub fn load(enabled: &BTreeMap<String, bool>, homes: &store::Homes) -> Loaded {
     let mut loaded = Loaded::default();
+    if !enabled.values().any(|on| *on) {
+        return loaded;
+    }
     let installed = homes.installed();
     for (id, _) in enabled.iter().filter(|(_, on)| **on) {
         let Some(root) = installed.get(id) else {

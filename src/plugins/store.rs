@@ -48,6 +48,16 @@ fn now() -> String {
 }
 
 impl Homes {
+    /// The `plugins/` folders of cairn's home and Claude Code's (`None`: not read), for a
+    /// session in `project`.
+    pub fn of(cairn_home: &Path, claude_dir: Option<&Path>, project: &Path) -> Homes {
+        Homes {
+            cairn: cairn_home.join("plugins"),
+            claude: claude_dir.map(|c| c.join("plugins")),
+            project: Some(project.to_path_buf()),
+        }
+    }
+
     fn dirs(&self) -> impl Iterator<Item = &PathBuf> {
         std::iter::once(&self.cairn).chain(self.claude.iter())
     }
@@ -166,6 +176,9 @@ impl Homes {
     /// that are not here yet are added and installed; what was done, or went wrong.
     pub fn provide(&self, declared: &BTreeMap<String, Value>, enabled: &BTreeMap<String, bool>) -> Vec<String> {
         let mut said = Vec::new();
+        if declared.is_empty() {
+            return said;
+        }
         for (name, entry) in declared {
             if self.marketplaces().iter().any(|m| &m.name == name) {
                 continue;
@@ -495,6 +508,24 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), "{\n  \"zeta\": 1\n}");
         std::fs::write(&file, r#"{"enabledPlugins": []}"#).unwrap();
         assert!(set_enabled(&file, "tools@mk", Some(false)).unwrap_err().contains("not an object"));
+    }
+
+    #[test]
+    fn two_plugins_of_one_name_load_once_and_are_reported() {
+        let root = tempfile::tempdir().unwrap();
+        let mut installed = serde_json::Map::new();
+        for market in ["a", "b"] {
+            let dir = root.path().join(market);
+            std::fs::create_dir_all(dir.join(".claude-plugin")).unwrap();
+            std::fs::write(dir.join(".claude-plugin/plugin.json"), r#"{"name": "tools"}"#).unwrap();
+            installed.insert(format!("tools@{market}"), json!([{"installPath": dir}]));
+        }
+        let homes = Homes { cairn: root.path().join("home"), claude: None, project: None };
+        write_json(&homes.cairn.join("installed_plugins.json"), &json!({"version": 2, "plugins": installed})).unwrap();
+        let enabled = [("tools@a".to_owned(), true), ("tools@b".to_owned(), true)].into_iter().collect();
+        let loaded = crate::plugins::load(&enabled, &homes);
+        assert_eq!(loaded.plugins.len(), 1);
+        assert!(loaded.warnings[0].contains("both called tools"), "{:?}", loaded.warnings);
     }
 
     #[test]

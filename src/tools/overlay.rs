@@ -48,9 +48,15 @@ impl Overlay {
         lock(&self.files).get(path).map(|f| f.text.clone())
     }
 
+    /// Whether a write to `path` would be taken (inside the project's folders).
+    pub fn takes(&self, path: &Path) -> bool {
+        let real = super::paths::real_location(path);
+        self.roots.iter().any(|root| real.starts_with(root))
+    }
+
     /// Takes a write; refused outside the project (a speculation writes nowhere else).
     pub fn write(&self, path: &Path, text: &str) -> Result<(), String> {
-        if !self.roots.iter().any(|root| path.starts_with(root)) {
+        if !self.takes(path) {
             return Err(format!(
                 "Refusing to write {} while working ahead of the user: a speculation writes only inside the \
                  project.",

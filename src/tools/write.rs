@@ -106,7 +106,7 @@ async fn read_current(ctx: &ToolContext, real: &Path) -> std::io::Result<Vec<u8>
 /// atomically to disk — and remembers the new content as seen. A checkpoint that cannot be
 /// written stops the change. `Some(note)`: what the model should know of how what was
 /// saved differs from what it sent (credentials left out of its memory).
-pub(super) async fn save(
+pub(crate) async fn save(
     ctx: &ToolContext,
     real: &Path,
     old: Option<&[u8]>,
