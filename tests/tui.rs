@@ -1190,3 +1190,29 @@ fn with_speculate_drafts_a_paused_draft_is_worked_on_before_it_is_sent() {
     assert_eq!(std::fs::read_to_string(project.file("notes.md")).unwrap(), "DRAFTED\n");
     quit_and_check_the_terminal(&tmux);
 }
+
+#[test]
+fn esc_while_a_speculation_is_adopted_keeps_its_finished_steps() {
+    let project = Project::new();
+    let (mock, tmux) = suggested(
+        &project,
+        vec![
+            Step::tool("Read", json!({"file_path": "notes.md"})),
+            Step::text("never finished").with_fault(crate::support::Fault::Stall { after_events: 3, ms: None }),
+            Step::text("Went on."),
+        ],
+    );
+    // Its second request hangs: sending the prompt waits on it, and Esc stops it.
+    wait_for_requests(&mock, 4);
+    tmux.keys(&["Tab", "Enter"]);
+    tmux.wait_in_history("the adopted step", |s| s.matches("Read notes.md").count() == 2);
+    tmux.keys(&["Escape"]);
+    tmux.wait_in_history("the interrupt", |s| s.contains("Interrupted"));
+    tmux.type_text("go on");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("Went on.");
+    let sent = mock.requests()[4].body["messages"].to_string();
+    assert!(sent.contains("update the notes") && sent.matches("     1\\tv1").count() == 2, "{sent}");
+    assert!(mock.history_problems().is_empty(), "{:?}", mock.history_problems());
+    quit_and_check_the_terminal(&tmux);
+}
